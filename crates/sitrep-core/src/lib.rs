@@ -1,0 +1,20 @@
+//! sitrep's domain: the types every other crate speaks, and the pure logic over them.
+//!
+//! Nothing here performs I/O, spawns tasks or reads the clock: time comes in as a
+//! [`Timestamp`] argument, so every rule here is testable with plain values.
+
+pub mod clock;
+pub mod expr;
+pub mod fingerprint;
+pub mod issue;
+pub mod protocol;
+pub mod redact;
+pub mod schedule;
+pub mod table;
+pub mod template;
+pub mod time;
+pub mod types;
+
+pub use clock::Clock;
+pub use time::Timestamp;
+pub use types::*;
