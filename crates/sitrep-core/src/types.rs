@@ -271,3 +271,34 @@ impl TaskRun {
         self.finished_at.map(|f| f.0 - self.started_at.0)
     }
 }
+
+/// A Service Level eXpectation: one resource, the bundle tasks that watch it, and the config
+/// values and secret references they run with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slx {
+    pub workspace: String,
+    pub name: String,
+    pub resource: String,
+    /// `collection/bundle`.
+    pub bundle: String,
+    #[serde(default)]
+    pub description: String,
+    /// Health tasks to schedule; empty means every health task of the bundle.
+    #[serde(default)]
+    pub tasks: Vec<SlxTask>,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Secret name → where its value lives (`env:VAR` or `file:/path`); values are never stored.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlxTask {
+    pub task: String,
+    /// Overrides the task's declared interval (`30s`, `5m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+}

@@ -1,0 +1,65 @@
+//! Persistence. One [`Store`] trait; one SQL implementation serving the embedded SQLite default
+//! and PostgreSQL through sqlx's runtime-typed `Any` driver, so both run the same queries and
+//! pass the same conformance suite (`tests/conformance.rs`).
+//!
+//! Every method takes the workspace explicitly: no query reads across workspaces.
+
+mod error;
+mod migrate;
+mod sql;
+
+pub use error::StoreError;
+pub use sql::{Backend, SqlStore};
+
+use async_trait::async_trait;
+use sitrep_core::issue::IssueChange;
+use sitrep_core::{Insight, Issue, IssueDraft, IssueEvent, MetricSample, Slx, TaskRun, Timestamp};
+use std::collections::BTreeMap;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What a finished run hands the store, already redacted.
+#[derive(Debug, Clone, Default)]
+pub struct RunResults {
+    pub issues: Vec<IssueDraft>,
+    pub insights: Vec<(String, serde_json::Value)>,
+    pub metrics: Vec<(String, f64, BTreeMap<String, String>)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IssueFilter {
+    pub include_resolved: bool,
+    pub scope: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Records a run as started. A crash after this leaves it `running` until
+    /// [`Store::mark_interrupted`] marks it `interrupted`.
+    async fn start_run(&self, run: &TaskRun) -> Result<()>;
+
+    /// Stores the finished run with its results and applies the issue lifecycle, atomically.
+    /// Returns the issue changes it made.
+    async fn finish_run(&self, run: &TaskRun, results: &RunResults) -> Result<Vec<IssueChange>>;
+
+    /// Marks every run still `running` as `interrupted` (call at startup, before running anything).
+    async fn mark_interrupted(&self, at: Timestamp) -> Result<u64>;
+
+    async fn get_run(&self, workspace: &str, id: &str) -> Result<Option<TaskRun>>;
+    async fn recent_runs(&self, workspace: &str, limit: i64) -> Result<Vec<TaskRun>>;
+    /// The start time of the latest run of every (scope, task) in the workspace.
+    async fn last_run_starts(&self, workspace: &str) -> Result<Vec<(String, String, Timestamp)>>;
+
+    async fn list_issues(&self, workspace: &str, filter: &IssueFilter) -> Result<Vec<Issue>>;
+    async fn get_issue(&self, workspace: &str, id: &str) -> Result<Option<Issue>>;
+    async fn issue_events(&self, workspace: &str, issue_id: &str) -> Result<Vec<IssueEvent>>;
+
+    /// The insights of the latest run of each (scope, task).
+    async fn current_insights(&self, workspace: &str) -> Result<Vec<Insight>>;
+    async fn metric_series(&self, workspace: &str, scope: &str, name: &str, since: Timestamp) -> Result<Vec<MetricSample>>;
+
+    async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()>;
+    async fn list_slxs(&self, workspace: &str) -> Result<Vec<Slx>>;
+    async fn delete_slx(&self, workspace: &str, name: &str) -> Result<bool>;
+}

@@ -1,0 +1,497 @@
+//! The SQL store. Queries are written once with `$N` placeholders and rewritten to `?N` for
+//! SQLite; values are plain TEXT / BIGINT / DOUBLE so the `Any` driver maps them identically.
+
+use crate::error::StoreError;
+use crate::{IssueFilter, Result, RunResults, Store};
+use async_trait::async_trait;
+use sitrep_core::issue::{IssueChange, RunScope, reconcile};
+use sitrep_core::{Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// Rewrites `$1` placeholders to SQLite's `?1`. Every statement is built from constants in
+    /// this crate (values are always bound), which is what makes the assertion safe.
+    pub fn sql(self, q: &str) -> AssertSqlSafe<String> {
+        AssertSqlSafe(match self {
+            Backend::Postgres => q.to_string(),
+            Backend::Sqlite => q.replace('$', "?"),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const RUN_COLS: &str = "id, workspace, scope, slx, resource, task, kind, status, exit_code, started_at, finished_at, stdout, stderr, report, error";
+const ISSUE_COLS: &str = "id, workspace, fingerprint, scope, resource, task, severity, title, expected, actual, details, next_steps, reproduce_hint, status, count, first_seen, last_seen, resolved_at, last_run_id";
+
+impl SqlStore {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let connect_err = |source| StoreError::Connect { url: redact_url(url), source };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 10000", "PRAGMA foreign_keys = ON"] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+                    .map_err(connect_err)?
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(8)
+                // A refused connection is retried until this; fail fast enough for a CLI.
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await
+                .map_err(connect_err)?,
+        };
+        crate::migrate::run(&pool, backend).await?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn q(&self, sql: &str) -> AssertSqlSafe<String> {
+        self.backend.sql(sql)
+    }
+}
+
+/// Hides the password of a database URL in messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn corrupt(table: &'static str) -> impl Fn(String) -> StoreError {
+    move |message| StoreError::Corrupt { table, message }
+}
+
+fn run_from_row(r: &AnyRow) -> Result<TaskRun> {
+    let c = corrupt("task_runs");
+    Ok(TaskRun {
+        id: r.try_get("id")?,
+        workspace: r.try_get("workspace")?,
+        scope: r.try_get("scope")?,
+        slx: r.try_get("slx")?,
+        resource: r.try_get("resource")?,
+        task: r.try_get("task")?,
+        kind: r.try_get::<String, _>("kind")?.parse().map_err(&c)?,
+        status: r.try_get::<String, _>("status")?.parse().map_err(&c)?,
+        exit_code: r.try_get::<Option<i64>, _>("exit_code")?.map(|x| x as i32),
+        started_at: Timestamp(r.try_get("started_at")?),
+        finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(Timestamp),
+        stdout: r.try_get("stdout")?,
+        stderr: r.try_get("stderr")?,
+        report: r.try_get("report")?,
+        error: r.try_get("error")?,
+    })
+}
+
+fn issue_from_row(r: &AnyRow) -> Result<Issue> {
+    let c = corrupt("issues");
+    Ok(Issue {
+        id: r.try_get("id")?,
+        workspace: r.try_get("workspace")?,
+        fingerprint: r.try_get("fingerprint")?,
+        scope: r.try_get("scope")?,
+        resource: r.try_get("resource")?,
+        task: r.try_get("task")?,
+        severity: sitrep_core::Severity::new(r.try_get::<i64, _>("severity")? as u8).map_err(&c)?,
+        title: r.try_get("title")?,
+        expected: r.try_get("expected")?,
+        actual: r.try_get("actual")?,
+        details: r.try_get("details")?,
+        next_steps: r.try_get("next_steps")?,
+        reproduce_hint: r.try_get("reproduce_hint")?,
+        status: r.try_get::<String, _>("status")?.parse().map_err(&c)?,
+        count: r.try_get("count")?,
+        first_seen: Timestamp(r.try_get("first_seen")?),
+        last_seen: Timestamp(r.try_get("last_seen")?),
+        resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
+        last_run_id: r.try_get("last_run_id")?,
+    })
+}
+
+fn json_text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn start_run(&self, run: &TaskRun) -> Result<()> {
+        sqlx::query(self.q(&format!("INSERT INTO task_runs ({RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")))
+            .bind(&run.id)
+            .bind(&run.workspace)
+            .bind(&run.scope)
+            .bind(&run.slx)
+            .bind(&run.resource)
+            .bind(&run.task)
+            .bind(run.kind.as_str())
+            .bind(run.status.as_str())
+            .bind(run.exit_code.map(i64::from))
+            .bind(run.started_at.0)
+            .bind(run.finished_at.map(|t| t.0))
+            .bind(&run.stdout)
+            .bind(&run.stderr)
+            .bind(&run.report)
+            .bind(&run.error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_run(&self, run: &TaskRun, results: &RunResults) -> Result<Vec<IssueChange>> {
+        let now = run.finished_at.unwrap_or(run.started_at);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(self.q("UPDATE task_runs SET status = $1, exit_code = $2, finished_at = $3, stdout = $4, stderr = $5, report = $6, error = $7 WHERE id = $8 AND workspace = $9"))
+            .bind(run.status.as_str())
+            .bind(run.exit_code.map(i64::from))
+            .bind(run.finished_at.map(|t| t.0))
+            .bind(&run.stdout)
+            .bind(&run.stderr)
+            .bind(&run.report)
+            .bind(&run.error)
+            .bind(&run.id)
+            .bind(&run.workspace)
+            .execute(&mut *tx)
+            .await?;
+
+        let existing: Vec<Issue> = sqlx::query(self.q(&format!("SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND scope = $2 AND task = $3")))
+            .bind(&run.workspace)
+            .bind(&run.scope)
+            .bind(&run.task)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(issue_from_row)
+            .collect::<Result<_>>()?;
+        let scope = RunScope { workspace: &run.workspace, scope: &run.scope, resource: &run.resource, task: &run.task, run_id: &run.id };
+        let succeeded = run.status == RunStatus::Succeeded;
+        let changes = reconcile(&scope, &existing, &results.issues, succeeded, now, || uuid::Uuid::new_v4().to_string());
+
+        for change in &changes {
+            match change {
+                IssueChange::Open(i) => {
+                    sqlx::query(self.q(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)")))
+                        .bind(&i.id)
+                        .bind(&i.workspace)
+                        .bind(&i.fingerprint)
+                        .bind(&i.scope)
+                        .bind(&i.resource)
+                        .bind(&i.task)
+                        .bind(i64::from(i.severity.get()))
+                        .bind(&i.title)
+                        .bind(&i.expected)
+                        .bind(&i.actual)
+                        .bind(&i.details)
+                        .bind(&i.next_steps)
+                        .bind(&i.reproduce_hint)
+                        .bind(i.status.as_str())
+                        .bind(i.count)
+                        .bind(i.first_seen.0)
+                        .bind(i.last_seen.0)
+                        .bind(i.resolved_at.map(|t| t.0))
+                        .bind(&i.last_run_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                IssueChange::Raise { issue: i, .. } => {
+                    sqlx::query(self.q("UPDATE issues SET resource = $1, severity = $2, title = $3, expected = $4, actual = $5, details = $6, next_steps = $7, reproduce_hint = $8, status = $9, count = $10, last_seen = $11, resolved_at = NULL, last_run_id = $12 WHERE id = $13 AND workspace = $14"))
+                        .bind(&i.resource)
+                        .bind(i64::from(i.severity.get()))
+                        .bind(&i.title)
+                        .bind(&i.expected)
+                        .bind(&i.actual)
+                        .bind(&i.details)
+                        .bind(&i.next_steps)
+                        .bind(&i.reproduce_hint)
+                        .bind(i.status.as_str())
+                        .bind(i.count)
+                        .bind(i.last_seen.0)
+                        .bind(&i.last_run_id)
+                        .bind(&i.id)
+                        .bind(&i.workspace)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                IssueChange::Resolve { issue_id, at } => {
+                    sqlx::query(self.q("UPDATE issues SET status = $1, resolved_at = $2, last_run_id = $3 WHERE id = $4 AND workspace = $5"))
+                        .bind(IssueStatus::Resolved.as_str())
+                        .bind(at.0)
+                        .bind(&run.id)
+                        .bind(issue_id)
+                        .bind(&run.workspace)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            sqlx::query(self.q("INSERT INTO issue_events (workspace, issue_id, at, kind, run_id) VALUES ($1, $2, $3, $4, $5)"))
+                .bind(&run.workspace)
+                .bind(change.issue_id())
+                .bind(now.0)
+                .bind(change.event_kind().as_str())
+                .bind(&run.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        for (text, data) in &results.insights {
+            sqlx::query(self.q("INSERT INTO insights (workspace, run_id, scope, resource, task, text, data, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(&run.workspace)
+                .bind(&run.id)
+                .bind(&run.scope)
+                .bind(&run.resource)
+                .bind(&run.task)
+                .bind(text)
+                .bind(json_text(data))
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (name, value, labels) in &results.metrics {
+            sqlx::query(self.q("INSERT INTO metric_samples (workspace, run_id, scope, resource, task, name, labels, value, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                .bind(&run.workspace)
+                .bind(&run.id)
+                .bind(&run.scope)
+                .bind(&run.resource)
+                .bind(&run.task)
+                .bind(name)
+                .bind(json_text(labels))
+                .bind(*value)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    async fn mark_interrupted(&self, at: Timestamp) -> Result<u64> {
+        let r = sqlx::query(self.q("UPDATE task_runs SET status = $1, finished_at = $2, error = $3 WHERE status = $4"))
+            .bind(RunStatus::Interrupted.as_str())
+            .bind(at.0)
+            .bind("sitrep stopped while this run was in progress")
+            .bind(RunStatus::Running.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn get_run(&self, workspace: &str, id: &str) -> Result<Option<TaskRun>> {
+        let row = sqlx::query(self.q(&format!("SELECT {RUN_COLS} FROM task_runs WHERE workspace = $1 AND id = $2")))
+            .bind(workspace)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn recent_runs(&self, workspace: &str, limit: i64) -> Result<Vec<TaskRun>> {
+        sqlx::query(self.q(&format!("SELECT {RUN_COLS} FROM task_runs WHERE workspace = $1 ORDER BY started_at DESC, id LIMIT $2")))
+            .bind(workspace)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(run_from_row)
+            .collect()
+    }
+
+    async fn last_run_starts(&self, workspace: &str) -> Result<Vec<(String, String, Timestamp)>> {
+        let rows = sqlx::query(self.q("SELECT scope, task, MAX(started_at) AS last FROM task_runs WHERE workspace = $1 GROUP BY scope, task ORDER BY scope, task"))
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("scope")?, r.try_get("task")?, Timestamp(r.try_get("last")?)))).collect()
+    }
+
+    async fn list_issues(&self, workspace: &str, filter: &IssueFilter) -> Result<Vec<Issue>> {
+        let mut sql = format!("SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1");
+        if !filter.include_resolved {
+            sql.push_str(" AND status = 'open'");
+        }
+        if filter.scope.is_some() {
+            sql.push_str(" AND scope = $2");
+        }
+        sql.push_str(" ORDER BY status, severity, last_seen DESC, id");
+        if let Some(limit) = filter.limit {
+            sql.push_str(&format!(" LIMIT {}", limit.max(0)));
+        }
+        let mut q = sqlx::query(self.q(&sql)).bind(workspace);
+        if let Some(s) = &filter.scope {
+            q = q.bind(s);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(issue_from_row).collect()
+    }
+
+    async fn get_issue(&self, workspace: &str, id: &str) -> Result<Option<Issue>> {
+        let row = sqlx::query(self.q(&format!("SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND (id = $2 OR id LIKE $3)")))
+            .bind(workspace)
+            .bind(id)
+            .bind(format!("{}%", id.replace(['%', '_'], "")))
+            .fetch_all(&self.pool)
+            .await?;
+        // A unique id prefix is accepted, like git's short hashes.
+        if row.len() == 1 { issue_from_row(&row[0]).map(Some) } else { Ok(None) }
+    }
+
+    async fn issue_events(&self, workspace: &str, issue_id: &str) -> Result<Vec<IssueEvent>> {
+        let rows = sqlx::query(self.q("SELECT issue_id, at, kind, run_id FROM issue_events WHERE workspace = $1 AND issue_id = $2 ORDER BY at, id"))
+            .bind(workspace)
+            .bind(issue_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IssueEvent {
+                    issue_id: r.try_get("issue_id")?,
+                    at: Timestamp(r.try_get("at")?),
+                    kind: r.try_get::<String, _>("kind")?.parse().map_err(corrupt("issue_events"))?,
+                    run_id: r.try_get("run_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn current_insights(&self, workspace: &str) -> Result<Vec<Insight>> {
+        // The latest run per (scope, task) that produced insights.
+        let rows = sqlx::query(self.q(
+            "SELECT i.run_id, i.scope, i.resource, i.task, i.text, i.data, i.at FROM insights i
+             JOIN (SELECT scope, task, MAX(at) AS at FROM insights WHERE workspace = $1 GROUP BY scope, task) latest
+               ON latest.scope = i.scope AND latest.task = i.task AND latest.at = i.at
+             WHERE i.workspace = $2 ORDER BY i.scope, i.task, i.id",
+        ))
+        .bind(workspace)
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Insight {
+                    workspace: workspace.to_string(),
+                    run_id: r.try_get("run_id")?,
+                    scope: r.try_get("scope")?,
+                    resource: r.try_get("resource")?,
+                    task: r.try_get("task")?,
+                    text: r.try_get("text")?,
+                    data: serde_json::from_str(&r.try_get::<String, _>("data")?).unwrap_or_default(),
+                    at: Timestamp(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn metric_series(&self, workspace: &str, scope: &str, name: &str, since: Timestamp) -> Result<Vec<MetricSample>> {
+        let rows = sqlx::query(self.q("SELECT run_id, resource, task, labels, value, at FROM metric_samples WHERE workspace = $1 AND scope = $2 AND name = $3 AND at >= $4 ORDER BY at, id"))
+            .bind(workspace)
+            .bind(scope)
+            .bind(name)
+            .bind(since.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MetricSample {
+                    workspace: workspace.to_string(),
+                    run_id: r.try_get("run_id")?,
+                    scope: scope.to_string(),
+                    resource: r.try_get("resource")?,
+                    task: r.try_get("task")?,
+                    name: name.to_string(),
+                    labels: serde_json::from_str(&r.try_get::<String, _>("labels")?).unwrap_or_default(),
+                    value: r.try_get("value")?,
+                    at: Timestamp(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()> {
+        let sql = match self.backend {
+            // Same statement in both dialects: both support ON CONFLICT upserts.
+            Backend::Sqlite | Backend::Postgres => {
+                "INSERT INTO slxs (workspace, name, resource, bundle, spec, stale, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (workspace, name) DO UPDATE SET resource = excluded.resource, bundle = excluded.bundle, spec = excluded.spec, stale = excluded.stale, updated_at = excluded.updated_at"
+            }
+        };
+        sqlx::query(self.q(sql))
+            .bind(&slx.workspace)
+            .bind(&slx.name)
+            .bind(&slx.resource)
+            .bind(&slx.bundle)
+            .bind(json_text(slx))
+            .bind(i64::from(slx.stale))
+            .bind(now.0)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_slxs(&self, workspace: &str) -> Result<Vec<Slx>> {
+        let rows = sqlx::query(self.q("SELECT spec FROM slxs WHERE workspace = $1 ORDER BY name"))
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let spec: String = r.try_get("spec")?;
+                let mut slx: Slx = serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt { table: "slxs", message: e.to_string() })?;
+                slx.workspace = workspace.to_string();
+                Ok(slx)
+            })
+            .collect()
+    }
+
+    async fn delete_slx(&self, workspace: &str, name: &str) -> Result<bool> {
+        let r = sqlx::query(self.q("DELETE FROM slxs WHERE workspace = $1 AND name = $2")).bind(workspace).bind(name).execute(&self.pool).await?;
+        Ok(r.rows_affected() > 0)
+    }
+}
