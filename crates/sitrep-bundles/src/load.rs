@@ -439,13 +439,13 @@ fn task(ctx: &mut Ctx<'_>, dir: &Path, i: usize, v: &Value, params: &[ParamDecl]
             TaskSpec::Sql(s)
         }),
         TaskType::Http => block::<HttpSpec>(ctx, &at("http"), &raw.http).map(|h| {
-            let mut texts: Vec<&str> = vec![&h.url, h.body.as_deref().unwrap_or("")];
+            let mut texts: Vec<&str> = vec![&h.url, h.body.as_deref().unwrap_or(""), h.expect.max_latency.as_deref().unwrap_or(""), h.expect.body_contains.as_deref().unwrap_or("")];
             texts.extend(h.headers.values().map(|s| s.as_str()));
             check_refs(ctx, &at("http"), &texts, &known);
             if sitrep_core::Severity::new(h.severity).is_err() {
                 ctx.problem(at("http.severity"), "severity must be 1 (critical) to 4 (info)");
             }
-            if let Some(l) = &h.expect.max_latency {
+            if let Some(l) = h.expect.max_latency.as_ref().filter(|l| !l.contains("${")) {
                 if let Err(e) = parse_duration(l) {
                     ctx.problem(at("http.expect.max_latency"), e);
                 }

@@ -1,0 +1,2 @@
+//! benchmark helpers
+pub mod common;

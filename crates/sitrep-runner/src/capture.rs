@@ -1,0 +1,80 @@
+//! Bounded capture of a child's output: the first `cap` bytes are kept (plus a small overlap so a
+//! secret cut at the boundary is still redacted), the rest is read and counted, never stored.
+
+use sitrep_core::redact::Redactor;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+pub const DEFAULT_CAP: usize = 1024 * 1024;
+
+#[derive(Debug, Default)]
+pub struct Captured {
+    pub bytes: Vec<u8>,
+    /// Bytes read past the cap.
+    pub dropped: u64,
+}
+
+pub async fn capture(mut r: impl AsyncRead + Unpin, cap: usize, overlap: usize) -> Captured {
+    let keep = cap + overlap;
+    let mut out = Captured { bytes: Vec::with_capacity(keep.min(64 * 1024)), dropped: 0 };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = keep.saturating_sub(out.bytes.len());
+                let take = room.min(n);
+                out.bytes.extend_from_slice(&buf[..take]);
+                out.dropped += (n - take) as u64;
+            }
+        }
+    }
+    out
+}
+
+impl Captured {
+    /// Redacts, then cuts to `cap` bytes, marking how much was dropped.
+    pub fn finish(self, cap: usize, redactor: &Redactor) -> String {
+        let text = String::from_utf8_lossy(&self.bytes);
+        let mut text = redactor.redact(&text);
+        let mut dropped = self.dropped;
+        if text.len() > cap {
+            let mut end = cap;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            dropped += (text.len() - end) as u64;
+            text.truncate(end);
+        }
+        if dropped > 0 {
+            text.push_str(&format!("\n[sitrep: output truncated, {dropped} more bytes not kept]\n"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keeps_the_head_and_counts_the_rest() {
+        let data = vec![b'x'; 300_000];
+        let c = capture(&data[..], 1000, 10).await;
+        assert_eq!(c.bytes.len(), 1010);
+        assert_eq!(c.dropped, 300_000 - 1010);
+        let text = c.finish(1000, &Redactor::default());
+        assert!(text.starts_with(&"x".repeat(1000)));
+        assert!(text.contains("299000 more bytes not kept"), "{}", &text[990..]);
+    }
+
+    #[tokio::test]
+    async fn a_secret_straddling_the_cap_is_redacted() {
+        let secret = "hunter2-secret";
+        let mut data = vec![b'a'; 995];
+        data.extend_from_slice(secret.as_bytes());
+        let r = Redactor::new([("PW", secret)]);
+        let c = capture(&data[..], 1000, r.max_needle_len()).await;
+        let text = c.finish(1000, &r);
+        assert!(!text.contains("hunter"), "{text}");
+    }
+}

@@ -1,0 +1,135 @@
+//! Declarative tasks (sql, promql) produce rows; their `raise`, `insights` and `metrics` rules
+//! turn rows into results.
+
+use sitrep_bundles::RowRules;
+use sitrep_core::table::{Row, cell};
+use sitrep_core::template::{render_row, substitute};
+use sitrep_core::{IssueDraft, Severity, expr};
+use sitrep_store::RunResults;
+
+/// Applies the rules to every row. `vars` fills `${NAME}`. Returns the results and any rule
+/// errors (an unknown column, say), which make the run fail.
+pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<String>) -> (RunResults, Vec<String>) {
+    let mut out = RunResults::default();
+    let mut errors = Vec::new();
+    let fill = |t: &str, row: &Row, errors: &mut Vec<String>| match substitute(t, vars) {
+        Ok(s) => render_row(&s, row),
+        Err(e) => {
+            errors.push(e);
+            String::new()
+        }
+    };
+    let compile = |when: &Option<String>, errors: &mut Vec<String>| -> Option<Option<expr::Expr>> {
+        let Some(w) = when else { return Some(None) };
+        match substitute(w, vars).and_then(|s| expr::parse(&s).map_err(|e| format!("invalid `when` {w:?}: {e}"))) {
+            Ok(e) => Some(Some(e)),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    };
+    let matches = |e: &Option<expr::Expr>, row: &Row, errors: &mut Vec<String>| match e {
+        None => true,
+        Some(e) => e.eval(row).unwrap_or_else(|err| {
+            errors.push(err);
+            false
+        }),
+    };
+
+    for rule in rules.raise {
+        let Some(when) = compile(&rule.when, &mut errors) else { continue };
+        let severity = Severity::new(rule.severity).unwrap_or(Severity::MAJOR);
+        for row in rows {
+            if !matches(&when, row, &mut errors) {
+                continue;
+            }
+            let mut d = IssueDraft::new(severity, fill(&rule.title, row, &mut errors));
+            d.expected = fill(&rule.expected, row, &mut errors);
+            d.actual = fill(&rule.actual, row, &mut errors);
+            d.details = if rule.details.is_empty() { describe(row) } else { fill(&rule.details, row, &mut errors) };
+            d.next_steps = fill(&rule.next_steps, row, &mut errors);
+            d.reproduce_hint = fill(&rule.reproduce_hint, row, &mut errors);
+            d.resource = rule.resource.as_ref().map(|r| fill(r, row, &mut errors)).filter(|r| !r.is_empty());
+            out.issues.push(d);
+        }
+    }
+    for rule in rules.insights {
+        let Some(when) = compile(&rule.when, &mut errors) else { continue };
+        for row in rows {
+            if matches(&when, row, &mut errors) {
+                let data = serde_json::Value::Object(row.columns.iter().cloned().collect());
+                out.insights.push((fill(&rule.text, row, &mut errors), data));
+            }
+        }
+    }
+    for rule in rules.metrics {
+        for row in rows {
+            let value = row.get(&rule.column).and_then(|v| match v {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                _ => None,
+            });
+            match value {
+                Some(v) if v.is_finite() => {
+                    let labels = rule.labels.iter().map(|(k, t)| (k.clone(), fill(t, row, &mut errors))).collect();
+                    out.metrics.push((rule.name.clone(), v, labels));
+                }
+                Some(_) | None if row.get(&rule.column).is_none() => errors.push(format!("metric {}: no column {:?} in the result", rule.name, rule.column)),
+                _ => {}
+            }
+        }
+    }
+    errors.sort();
+    errors.dedup();
+    (out, errors)
+}
+
+/// `col=value` pairs, the default details of a raised row.
+fn describe(row: &Row) -> String {
+    row.columns.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sitrep_bundles::{InsightRule, MetricRule, RaiseRule};
+
+    #[test]
+    fn rows_become_issues_insights_and_metrics() {
+        let raise = vec![RaiseRule {
+            when: Some("idle >= ${MAX}".into()),
+            severity: 2,
+            title: "Application {app} holds idle-in-transaction sessions".into(),
+            expected: "at most ${MAX}".into(),
+            actual: "{idle} sessions".into(),
+            details: String::new(),
+            next_steps: String::new(),
+            reproduce_hint: String::new(),
+            resource: None,
+        }];
+        let insights = vec![InsightRule { when: None, text: "{app}: {idle} idle".into() }];
+        let metrics = vec![MetricRule { name: "idle".into(), column: "idle".into(), labels: [("app".to_string(), "{app}".to_string())].into() }];
+        let rows = vec![Row::from_pairs([("app", json!("batch")), ("idle", json!(12))]), Row::from_pairs([("app", json!("shop")), ("idle", json!(1))])];
+        let vars = |n: &str| (n == "MAX").then(|| "5".to_string());
+        let (res, errs) = apply(RowRules { raise: &raise, insights: &insights, metrics: &metrics }, &rows, &vars);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(res.issues.len(), 1);
+        assert_eq!(res.issues[0].title, "Application batch holds idle-in-transaction sessions");
+        assert_eq!(res.issues[0].expected, "at most 5");
+        assert_eq!(res.issues[0].actual, "12 sessions");
+        assert_eq!(res.issues[0].details, "app=batch, idle=12");
+        assert_eq!(res.insights.len(), 2);
+        assert_eq!(res.metrics[0].2["app"], "batch");
+    }
+
+    #[test]
+    fn unknown_columns_are_errors() {
+        let raise = vec![RaiseRule { when: Some("nope > 1".into()), severity: 2, title: "t".into(), expected: String::new(), actual: String::new(), details: String::new(), next_steps: String::new(), reproduce_hint: String::new(), resource: None }];
+        let rows = vec![Row::from_pairs([("a", json!(1))])];
+        let (_, errs) = apply(RowRules { raise: &raise, insights: &[], metrics: &[] }, &rows, &|_| None);
+        assert!(errs[0].contains("no column \"nope\""));
+    }
+}

@@ -1,0 +1,17 @@
+//! Secret references: where an SLX's secret values live. Values are read at run time only and
+//! never stored: `env:VAR` reads sitrep's own environment, `file:/path` reads a file.
+
+use crate::RunError;
+
+pub fn resolve(reference: &str) -> Result<String, RunError> {
+    let err = |message: String| RunError::SecretRef { reference: reference.to_string(), message };
+    if let Some(var) = reference.strip_prefix("env:") {
+        std::env::var(var).map_err(|_| err(format!("environment variable {var} is not set")))
+    } else if let Some(path) = reference.strip_prefix("file:") {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|e| err(format!("cannot read {path}: {e}")))
+    } else {
+        Err(err("write env:VARIABLE or file:/path/to/secret".into()))
+    }
+}
