@@ -1,0 +1,5 @@
+//! The CLI's integration tests: one binary, one module per area.
+
+mod collection;
+mod foundation;
+mod kubernetes;
