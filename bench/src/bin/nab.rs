@@ -6,15 +6,20 @@
 //! DIR = a NAB checkout layout: data/<category>/<file>.csv, labels/combined_windows.json,
 //! and optionally results/<detector>/... + results/final_results.json for validation.
 //! `--detector NAME` scores a stored detector's results instead of running ours.
+//! `--variant` picks our detector: `sitrep` (default, `anomaly::Detector`), `cad` (online
+//! CAD OSE port, `cad`), `cad+sitrep` (max of both), `cad-file-range` (CAD with each file's
+//! min/max and rest = probation/5, exactly the NAB ContextOSE wrapper: it reads the whole
+//! file first, so it is a fidelity check of the port, not an online detector).
 
 use sitrep_analytics::anomaly::{daily_season, score_series, DetectorConfig};
+use sitrep_analytics::cad::{self, CadConfig, Range};
 use sitrep_analytics::csv::parse_series;
 use sitrep_analytics::nab::{self, ScoredFile, PROFILES};
 use sitrep_bench::common::*;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-const USAGE: &str = "nab [--data DIR] [--quick] [--detector NAME]\n  DIR: NAB folder (default: shared/data/nab)";
+const USAGE: &str = "nab [--data DIR] [--quick] [--detector NAME] [--variant sitrep|cad|cad+sitrep|cad-file-range]\n  DIR: NAB folder (default: shared/data/nab)";
 
 fn main() {
     let args = Args::parse(USAGE);
@@ -30,6 +35,10 @@ fn main() {
     let total_windows: usize = keys.iter().map(|k| labels[*k].len()).sum();
     let stored = args.opt("--detector").map(str::to_string);
     let cfg = detector_config();
+    let variant = args.opt("--variant").unwrap_or("sitrep").to_string();
+    if !["sitrep", "cad", "cad+sitrep", "cad-file-range"].contains(&variant.as_str()) {
+        die(USAGE, &format!("unknown variant {variant}"));
+    }
 
     let mut files = Vec::new();
     let mut points = 0usize;
@@ -48,35 +57,7 @@ fn main() {
                 if std::env::var("NAB_SEASON").is_err() {
                     c.season = daily_season(&series.timestamps);
                 }
-                let s = match std::env::var("NAB_MODE").as_deref() {
-                    Ok("cadfixed") => {
-                        let mn = series.values.iter().cloned().fold(f64::INFINITY, f64::min);
-                        let mx = series.values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        let n = series.values.len();
-                        let prob = (0.15 * n as f64).floor().min(750.0);
-                        let cc = sitrep_analytics::cad::CadConfig { range: sitrep_analytics::cad::Range::Fixed { min: mn, max: mx }, rest: (prob / 5.0) as usize, ..Default::default() };
-                        let mut d = sitrep_analytics::cad::Cad::new(cc);
-                        let out: Vec<f64> = series.values.iter().map(|&x| d.update(x)).collect();
-                        if std::env::var("NAB_DUMP").is_ok() { eprintln!("{key} n={n} {:?} {:?} {:.0}ms", d.size(), d.stats, t.elapsed().as_secs_f64()*1e3); }
-                        out
-                    }
-                    Ok("cad") => {
-                        let g = |k: &str, d: f64| std::env::var(k).ok().map(|v| v.parse::<f64>().unwrap()).unwrap_or(d);
-                        let cc = sitrep_analytics::cad::CadConfig {
-                            range: sitrep_analytics::cad::Range::Online { margin: g("CAD_MARGIN", 0.0), learn: g("CAD_LEARN", 0.0) as usize, expand: g("CAD_EXPAND", 1.0) > 0.0 },
-                            rest: g("CAD_REST", 150.0) as usize,
-                            max_contexts: g("CAD_MAXCTX", 65536.0) as usize,
-                            bits: g("CAD_BITS", 3.0) as u32,
-                            base_threshold: g("CAD_THR", 0.75),
-                            ..Default::default()
-                        };
-                        let mut d = sitrep_analytics::cad::Cad::new(cc);
-                        let out: Vec<f64> = series.values.iter().map(|&x| d.update(x)).collect();
-                        if std::env::var("NAB_DUMP").is_ok() { eprintln!("{key} n={} {:?} {:?} {:.0}ms", series.values.len(), d.size(), d.stats, t.elapsed().as_secs_f64()*1e3); }
-                        out
-                    }
-                    _ => score_series(&series.values, &c),
-                };
+                let s = run_variant(&variant, &series.values, &c);
                 detect_secs += t.elapsed().as_secs_f64();
                 s
             }
@@ -86,10 +67,13 @@ fn main() {
         files.push(ScoredFile { name: key.to_string(), scores, windows });
     }
 
-    let name = stored.clone().unwrap_or_else(|| "sitrep".into());
+    let name = stored.clone().unwrap_or_else(|| variant.clone());
     println!("NAB: detector '{name}', {} files, {} points, {} windows{}", files.len(), points, total_windows, if args.quick { " (quick subset)" } else { "" });
     if stored.is_none() {
         println!("config: {cfg:?} (season: one day of points, inferred per file from its timestamps)");
+        if variant != "sitrep" {
+            println!("cad config: {:?}{}", cad_config(), if variant == "cad-file-range" { " with each file's min/max and rest = probation/5 (NAB wrapper; NOT online)" } else { "" });
+        }
     }
     let results: Vec<_> = PROFILES.iter().map(|p| nab::score_corpus(&files, p, Some(total_windows))).collect();
 
@@ -136,12 +120,11 @@ fn main() {
             })
             .collect();
         let budget = if args.quick { 0.2 } else { 1.0 };
-        if std::env::var("NAB_MODE").is_ok() { return; }
         let t = Instant::now();
         let mut n = 0usize;
         while t.elapsed().as_secs_f64() < budget {
             for (v, c) in &all {
-                std::hint::black_box(score_series(v, c));
+                std::hint::black_box(run_variant(&variant, v, c));
                 n += v.len();
             }
         }
@@ -163,4 +146,34 @@ fn detector_config() -> DetectorConfig {
     if let Some(v) = get("NAB_WARMUP") { c.warmup = v as usize; }
     if let Some(v) = get("NAB_DAMP") { c.rest_damping = v; }
     c
+}
+
+fn cad_config() -> CadConfig {
+    // Exploration overrides via env (the reported figures use the defaults).
+    let mut c = CadConfig::default();
+    let get = |k: &str| std::env::var(k).ok().map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{k}")));
+    if let Range::Online { margin, learn, expand } = &mut c.range {
+        if let Some(v) = get("CAD_MARGIN") { *margin = v; }
+        if let Some(v) = get("CAD_LEARN") { *learn = v as usize; }
+        if let Some(v) = get("CAD_EXPAND") { *expand = v > 0.0; }
+    }
+    if let Some(v) = get("CAD_REST") { c.rest = v as usize; }
+    if let Some(v) = get("CAD_MAXCTX") { c.max_contexts = v as usize; }
+    if let Some(v) = get("CAD_BITS") { c.bits = v as u32; }
+    if let Some(v) = get("CAD_THR") { c.base_threshold = v; }
+    c
+}
+
+fn run_variant(variant: &str, values: &[f64], c: &DetectorConfig) -> Vec<f64> {
+    match variant {
+        "cad" => cad::score_series(values, &cad_config()),
+        "cad+sitrep" => cad::score_series_combined(values, &cad_config(), c),
+        "cad-file-range" => {
+            let min = values.iter().cloned().filter(|x| x.is_finite()).fold(f64::INFINITY, f64::min);
+            let max = values.iter().cloned().filter(|x| x.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+            let prob = (nab::PROBATION_PERCENT * values.len() as f64).floor().min(750.0);
+            cad::score_series(values, &CadConfig { range: Range::Fixed { min, max }, rest: (prob / 5.0) as usize, ..cad_config() })
+        }
+        _ => score_series(values, c),
+    }
 }
