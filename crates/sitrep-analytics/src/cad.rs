@@ -28,13 +28,16 @@ use std::collections::HashMap;
 pub enum Range {
     /// Fixed range (the NAB wrapper's file min / max; not online, for comparison only).
     Fixed { min: f64, max: f64 },
-    /// Range learnt online: the min / max of the points seen so far, widened by `margin`
-    /// × (max − min) on each side whenever a point falls outside the current range.
-    /// Before `learn` points have been seen, the range simply tracks min / max.
+    /// Range learnt online: min / max of the first `learn` points, then widened once by
+    /// `margin` × (max − min) on each side. Afterwards, when `expand`, a point outside the
+    /// range widens it again (to the point, plus the same relative margin); otherwise
+    /// points outside are clamped to the end bins.
     Online { margin: f64, learn: usize, expand: bool },
 }
 
-/// CAD configuration; `Default` follows the NAB ContextOSE settings.
+/// CAD configuration; `Default` follows the NAB ContextOSE settings except for the range
+/// (online, the corpus-level best of the sweep in `docs/analytics.md`), the rest period
+/// (fixed) and the memory cap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CadConfig {
     pub bits: u32,
@@ -43,6 +46,7 @@ pub struct CadConfig {
     pub base_threshold: f64,
     /// Points after a raw score ≥ `base_threshold` during which 0 is emitted.
     pub rest: usize,
+    /// Memory cap: at most this many contexts (and as many left / right semi-contexts).
     pub max_contexts: usize,
     pub range: Range,
 }
@@ -56,7 +60,7 @@ impl Default for CadConfig {
             base_threshold: 0.75,
             rest: 150,
             max_contexts: 1 << 16,
-            range: Range::Online { margin: 0.0, learn: 0, expand: true },
+            range: Range::Online { margin: 1.0, learn: 400, expand: true },
         }
     }
 }
@@ -111,7 +115,6 @@ struct Ctx {
     total: u64,
     hits: u64,
     active: u64,
-    right: u32,
     zero: bool,
 }
 
@@ -185,7 +188,6 @@ pub struct Cad {
     /// History index of the last raw score ≥ base_threshold (index 0 = the initial 1.0).
     last_high: u64,
     hist_len: u64,
-    pub stats: [u64; 6],
 }
 
 impl Cad {
@@ -221,7 +223,6 @@ impl Cad {
             step_no: 0,
             last_high: 0,
             hist_len: 1,
-            stats: [0; 6],
         }
     }
 
@@ -373,7 +374,7 @@ impl Cad {
             id
         };
         let id = self.ctxs.len() as u32;
-        self.ctxs.push(Ctx { total: 0, hits: 0, active: 0, right: r, zero });
+        self.ctxs.push(Ctx { total: 0, hits: 0, active: 0, zero });
         self.neuron_lefts.push(Vec::new());
         self.neuron_mark.push(0);
         let ls = &mut self.lefts[l as usize];
@@ -484,7 +485,6 @@ impl Cad {
                 }
             }
         }
-        self.stats[0] += new_flag as u64; self.stats[1] += active.len() as u64; self.stats[2] += pot.len() as u64; self.stats[3] += self.left_full.len() as u64; self.stats[4] += n_sel as u64;
         let pct_sel = if n_sel > 0 { active.len() as f64 / n_sel as f64 } else { 0.0 };
         active.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
         let k = active.len().saturating_sub(self.cfg.max_active_neurons);
@@ -530,7 +530,6 @@ impl Cad {
             sub = (sub - 1) & sens;
         }
         for &n in &self.group_neurons {
-            self.stats[5] += self.neuron_lefts[n as usize].len() as u64;
             for &li in &self.neuron_lefts[n as usize] {
                 let c = &mut self.left_cnt[li as usize];
                 if c.0 != mark {
@@ -563,9 +562,33 @@ impl Cad {
     }
 }
 
+/// Score a whole series with a fresh CAD detector.
+pub fn score_series(values: &[f64], cfg: &CadConfig) -> Vec<f64> {
+    let mut d = Cad::new(cfg.clone());
+    values.iter().map(|&x| if x.is_finite() { d.update(x) } else { 0.0 }).collect()
+}
+
+/// CAD combined with [`crate::anomaly::Detector`]: the larger of the two scores per point.
+/// CAD misses slow level shifts that re-scale its online range; the statistical detector
+/// catches those.
+pub fn score_series_combined(values: &[f64], cad: &CadConfig, det: &crate::anomaly::DetectorConfig) -> Vec<f64> {
+    let a = score_series(values, cad);
+    let b = crate::anomaly::score_series(values, det);
+    a.into_iter().zip(b).map(|(x, y)| x.max(y)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn noise(i: usize) -> f64 {
+        let x = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
+    }
+
+    fn periodic(n: usize) -> Vec<f64> {
+        (0..n).map(|i| 10.0 + 3.0 * ((i % 48) as f64 / 48.0 * std::f64::consts::TAU).sin() + 0.2 * noise(i)).collect()
+    }
 
     #[test]
     fn python_tuple_hash_matches_cpython27() {
@@ -574,5 +597,63 @@ mod tests {
         assert_eq!(py_tuple_hash(vec![1i64].into_iter()), 3_430_019_387_558);
         assert_eq!(py_tuple_hash(vec![1i64, 2].into_iter()), 3_713_081_631_934_410_656);
         assert_eq!(py_tuple_hash(vec![65_536i64, 65_539, (1 << 31) + 5].into_iter()), -4_458_257_628_443_959_573);
+    }
+
+    #[test]
+    fn learns_a_periodic_pattern_and_flags_a_spike() {
+        let mut v = periodic(3000);
+        v[2500] = 40.0;
+        let s = score_series(&v, &CadConfig::default());
+        assert!(s.iter().all(|x| (0.0..=1.0).contains(x)));
+        let late_noise = s[1800..2500].iter().cloned().fold(0.0, f64::max);
+        // flagged at the spike or when the series returns to its (re-quantised) level
+        let at = s[2500..2503].iter().cloned().fold(0.0, f64::max);
+        assert!(at > 0.6, "spike {at}");
+        assert!(late_noise < at, "noise {late_noise} vs spike {at}");
+    }
+
+    #[test]
+    fn combined_flags_a_level_shift() {
+        let v: Vec<f64> = periodic(3000).into_iter().enumerate().map(|(i, x)| if i >= 2500 { x + 8.0 } else { x }).collect();
+        let s = score_series_combined(&v, &CadConfig::default(), &crate::anomaly::DetectorConfig { season: 48, ..Default::default() });
+        let before = s[1800..2500].iter().cloned().fold(0.0, f64::max);
+        let at = s[2500..2510].iter().cloned().fold(0.0, f64::max);
+        assert!(at > 0.6 && at > before, "shift {at} vs before {before}");
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_context_cap() {
+        let cfg = CadConfig { max_contexts: 500, ..Default::default() };
+        let mut d = Cad::new(cfg);
+        let mut sizes = Vec::new();
+        for i in 0..20_000 {
+            d.update(noise(i) * 100.0);
+            if i % 5000 == 4999 {
+                sizes.push(d.size());
+            }
+        }
+        assert_eq!(sizes[0].contexts, 500, "white noise fills the cap quickly");
+        assert!(sizes.windows(2).all(|w| w[0] == w[1]), "state keeps growing: {sizes:?}");
+        assert!(sizes[3].left_semi_contexts <= 500 && sizes[3].right_semi_contexts <= 500);
+    }
+
+    #[test]
+    fn deterministic_and_rest_period_silences() {
+        let mut v = periodic(3000);
+        v[2500] = 40.0;
+        let cfg = CadConfig { base_threshold: 0.6, ..Default::default() };
+        let a = score_series(&v, &cfg);
+        assert_eq!(a, score_series(&v, &cfg));
+        // the first `rest` points are silent, as in the original
+        assert!(a[..cfg.rest].iter().all(|&x| x == 0.0));
+        let hi = (0..a.len()).find(|&i| a[i] >= cfg.base_threshold && i > cfg.rest).expect("an alert");
+        assert!(a[hi + 1..(hi + 1 + cfg.rest).min(a.len())].iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn fixed_range_constant_series_is_quiet() {
+        let cfg = CadConfig { range: Range::Fixed { min: 1.0, max: 1.0 }, ..Default::default() };
+        let s = score_series(&vec![1.0; 1000], &cfg);
+        assert!(s[200..].iter().all(|&x| x == 0.0));
     }
 }

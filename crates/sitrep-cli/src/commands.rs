@@ -93,6 +93,9 @@ pub struct RunArgs {
     /// A secret, read from a file (never from the command line): --secret PGPASSWORD=@/run/pw
     #[arg(long = "secret", value_name = "K=@FILE")]
     secret: Vec<String>,
+    /// Needed to run a remediation task: you, at this terminal, are the human approving it.
+    #[arg(long)]
+    approve: bool,
     #[arg(long)]
     json: bool,
 }
@@ -116,7 +119,10 @@ pub async fn run(home: &Path, db: Option<&str>, a: RunArgs) -> Result<ExitCode> 
     }
     let app = App::open(home, db).await?;
     let runner = app.runner()?;
-    let out = runner.run(RunRequest { task, resource: a.resource, slx: None, config, secrets, approved: false }).await?;
+    if a.approve {
+        tracing::warn!(task = %task, user = %std::env::var("USER").unwrap_or_default(), "remediation approved at the terminal");
+    }
+    let out = runner.run(RunRequest { task, resource: a.resource, slx: None, config, secrets, approved: a.approve }).await?;
     let code = if out.run.status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(3) };
     if a.json {
         let changes: Vec<_> = out.changes.iter().map(|c| json!({"kind": c.event_kind(), "issue_id": c.issue_id()})).collect();

@@ -18,7 +18,7 @@ pub enum RunError {
     UnknownName { task: String, name: String, declared: String },
     #[error("secret reference {reference:?}: {message}")]
     SecretRef { reference: String, message: String },
-    #[error("{0} is a remediation task: it changes the outside world and only runs after an approval (`sitrep approve`)")]
+    #[error("{0} is a remediation task: it changes the outside world and only runs after an approval (at the terminal: `sitrep run ... --approve`)")]
     NeedsApproval(String),
     #[error("cannot prepare the run directory {path}: {source}")]
     RunDir { path: String, source: std::io::Error },
