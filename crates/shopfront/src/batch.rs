@@ -58,7 +58,12 @@ impl BatchConfig {
 
 pub async fn run(cfg: BatchConfig, log: Arc<Logger>) -> Result<(), String> {
     let opts = PgConnectOptions::from_str(&cfg.database_url)
-        .map_err(|e| format!("invalid database_url {}: {e}", redact_url(&cfg.database_url)))?
+        .map_err(|e| {
+            format!(
+                "invalid database_url {}: {e}",
+                redact_url(&cfg.database_url)
+            )
+        })?
         .application_name("batch");
     log.info(
         "batch worker starting",
@@ -72,7 +77,11 @@ pub async fn run(cfg: BatchConfig, log: Arc<Logger>) -> Result<(), String> {
     let shutdown = crate::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
-        let wake = if cfg.leak_connections { next_rollup.min(next_leak) } else { next_rollup };
+        let wake = if cfg.leak_connections {
+            next_rollup.min(next_leak)
+        } else {
+            next_rollup
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tokio::time::sleep_until(wake) => {}
@@ -97,17 +106,27 @@ pub async fn run(cfg: BatchConfig, log: Arc<Logger>) -> Result<(), String> {
                         log.info("report snapshots open", json!({"open": leaked.len()}));
                     }
                 }
-                Err(e) => log.error("cannot open report snapshot", json!({"error": e, "open": leaked.len()})),
+                Err(e) => log.error(
+                    "cannot open report snapshot",
+                    json!({"error": e, "open": leaked.len()}),
+                ),
             }
         }
     }
-    log.info("batch worker stopping", json!({"leaked_connections": leaked.len()}));
+    log.info(
+        "batch worker stopping",
+        json!({"leaked_connections": leaked.len()}),
+    );
     Ok(())
 }
 
 fn db_err(e: sqlx::Error) -> String {
     match &e {
-        sqlx::Error::Database(d) => format!("postgres: {} (SQLSTATE {})", d.message(), d.code().unwrap_or_default()),
+        sqlx::Error::Database(d) => format!(
+            "postgres: {} (SQLSTATE {})",
+            d.message(),
+            d.code().unwrap_or_default()
+        ),
         other => format!("postgres: {other}"),
     }
 }
@@ -128,8 +147,12 @@ async fn rollup(opts: &PgConnectOptions, conn: &mut Option<PgConnection>) -> Res
         )
         .execute(&mut *c)
         .await?;
-        sqlx::query("DELETE FROM order_stats WHERE computed_at < now() - interval '1 hour'").execute(&mut *c).await?;
-        sqlx::query("DELETE FROM orders WHERE created_at < now() - interval '1 hour'").execute(&mut *c).await?;
+        sqlx::query("DELETE FROM order_stats WHERE computed_at < now() - interval '1 hour'")
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM orders WHERE created_at < now() - interval '1 hour'")
+            .execute(&mut *c)
+            .await?;
         Ok::<_, sqlx::Error>(())
     };
     tokio::time::timeout(Duration::from_secs(10), work)
@@ -145,13 +168,21 @@ async fn open_report_txn(opts: &PgConnectOptions) -> Result<PgConnection, String
         .await
         .map_err(|_| "postgres: connect timed out".to_string())?
         .map_err(db_err)?;
-    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ").execute(&mut c).await.map_err(db_err)?;
-    sqlx::query("SELECT count(*) FROM orders").execute(&mut c).await.map_err(db_err)?;
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut c)
+        .await
+        .map_err(db_err)?;
+    sqlx::query("SELECT count(*) FROM orders")
+        .execute(&mut c)
+        .await
+        .map_err(db_err)?;
     Ok(c)
 }
 
 fn ship_receipts(dir: &PathBuf, retention: Duration, log: &Logger) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let now = SystemTime::now();
     let mut shipped = 0u64;
     for e in entries.flatten() {

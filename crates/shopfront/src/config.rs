@@ -57,14 +57,20 @@ impl RawConfig {
             let v = v.trim().trim_matches('"').to_string();
             values.insert(k, (i + 1, v));
         }
-        Ok(Self { path: path.to_path_buf(), values })
+        Ok(Self {
+            path: path.to_path_buf(),
+            values,
+        })
     }
 
     pub fn string(&self, key: &str, default: Option<&str>) -> Result<String, ConfigError> {
         match (self.values.get(key), default) {
             (Some((_, v)), _) => Ok(v.clone()),
             (None, Some(d)) => Ok(d.to_string()),
-            (None, None) => Err(ConfigError(format!("{}: missing required key {key:?}", self.path.display()))),
+            (None, None) => Err(ConfigError(format!(
+                "{}: missing required key {key:?}",
+                self.path.display()
+            ))),
         }
     }
 

@@ -10,9 +10,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub async fn run(target: &str, interval: Duration) -> Result<(), String> {
-    let hostport = target.strip_prefix("http://").ok_or("loadgen: --target must be an http:// URL")?;
+    let hostport = target
+        .strip_prefix("http://")
+        .ok_or("loadgen: --target must be an http:// URL")?;
     let hostport = hostport.trim_end_matches('/');
-    let addr: SocketAddr = hostport.parse().map_err(|_| format!("loadgen: target must be http://IP:PORT, got {target}"))?;
+    let addr: SocketAddr = hostport
+        .parse()
+        .map_err(|_| format!("loadgen: target must be http://IP:PORT, got {target}"))?;
     if !addr.ip().is_loopback() {
         return Err(format!("loadgen: refusing non-loopback target {addr}"));
     }
@@ -37,7 +41,9 @@ pub async fn run(target: &str, interval: Duration) -> Result<(), String> {
                 body.len()
             )
         } else {
-            format!("GET /catalog HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: shopfront-loadgen\r\nConnection: close\r\n\r\n")
+            format!(
+                "GET /catalog HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: shopfront-loadgen\r\nConnection: close\r\n\r\n"
+            )
         };
         // Fire and forget in a task so a slow backend does not slow the rate down.
         let h = tokio::spawn(async move { request(addr, req).await });
@@ -59,11 +65,18 @@ pub async fn run(target: &str, interval: Duration) -> Result<(), String> {
 async fn request(addr: SocketAddr, req: String) -> Result<u16, String> {
     let fut = async {
         let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
         let head = String::from_utf8_lossy(&buf[..buf.len().min(32)]).to_string();
-        head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("bad response {head:?}"))
+        head.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("bad response {head:?}"))
     };
-    tokio::time::timeout(Duration::from_secs(15), fut).await.map_err(|_| "timeout".to_string())?
+    tokio::time::timeout(Duration::from_secs(15), fut)
+        .await
+        .map_err(|_| "timeout".to_string())?
 }

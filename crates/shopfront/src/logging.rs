@@ -23,7 +23,10 @@ impl Logger {
             }
             OpenOptions::new().create(true).append(true).open(p).ok()
         });
-        Self { service, file: Mutex::new(file) }
+        Self {
+            service,
+            file: Mutex::new(file),
+        }
     }
 
     pub fn log(&self, level: &str, msg: &str, fields: Value) {
@@ -64,7 +67,9 @@ impl Logger {
 
 /// Current UTC time as RFC 3339 with milliseconds.
 pub fn rfc3339_now() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format_rfc3339(d.as_secs() as i64, d.subsec_millis())
 }
 
@@ -99,6 +104,9 @@ mod tests {
     #[test]
     fn formats_dates() {
         assert_eq!(super::format_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::format_rfc3339(1_709_210_096, 5), "2024-02-29T12:34:56.005Z");
+        assert_eq!(
+            super::format_rfc3339(1_709_210_096, 5),
+            "2024-02-29T12:34:56.005Z"
+        );
     }
 }

@@ -54,14 +54,23 @@ fn main() -> ExitCode {
         match a.as_str() {
             "--config" => config = it.next().map(PathBuf::from),
             "--target" => target = it.next().cloned(),
-            "--interval-ms" => interval_ms = it.next().and_then(|v| v.parse().ok()).unwrap_or(interval_ms),
+            "--interval-ms" => {
+                interval_ms = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(interval_ms)
+            }
             other => {
                 eprintln!("shopfront: unknown argument {other:?}\n{USAGE}");
                 return ExitCode::from(64);
             }
         }
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("shopfront: cannot start runtime: {e}");
@@ -73,7 +82,10 @@ fn main() -> ExitCode {
             eprintln!("{USAGE}");
             return ExitCode::from(64);
         };
-        return match rt.block_on(loadgen::run(&target, Duration::from_millis(interval_ms.max(10)))) {
+        return match rt.block_on(loadgen::run(
+            &target,
+            Duration::from_millis(interval_ms.max(10)),
+        )) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
@@ -83,7 +95,11 @@ fn main() -> ExitCode {
     }
     let path = config.unwrap_or_else(|| PathBuf::from("shopfront.conf"));
     let service: &'static str = if cmd == "batch" { "batch" } else { "shopfront" };
-    let keys = if cmd == "batch" { batch::KEYS } else { serve::KEYS };
+    let keys = if cmd == "batch" {
+        batch::KEYS
+    } else {
+        serve::KEYS
+    };
     // Parse; on a bad config, still try to log the reason to the configured
     // log file so that it shows up where operators look.
     let loaded = RawConfig::load(&path, keys).and_then(|raw| {
@@ -97,7 +113,10 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let log = Logger::open(service, guess_log_file(&path).as_deref());
-            log.error("invalid configuration, exiting", json!({"config": path.display().to_string(), "error": e.0}));
+            log.error(
+                "invalid configuration, exiting",
+                json!({"config": path.display().to_string(), "error": e.0}),
+            );
             eprintln!("{service}: invalid configuration: {e}");
             return ExitCode::from(78); // EX_CONFIG
         }
@@ -106,12 +125,14 @@ fn main() -> ExitCode {
         Cfg::Serve(c) => {
             let log = Arc::new(Logger::open(service, c.log_file.as_deref()));
             let l2 = log.clone();
-            rt.block_on(serve::run(c, log)).inspect_err(|e| l2.error("fatal", json!({"error": e})))
+            rt.block_on(serve::run(c, log))
+                .inspect_err(|e| l2.error("fatal", json!({"error": e})))
         }
         Cfg::Batch(c) => {
             let log = Arc::new(Logger::open(service, c.log_file.as_deref()));
             let l2 = log.clone();
-            rt.block_on(batch::run(c, log)).inspect_err(|e| l2.error("fatal", json!({"error": e})))
+            rt.block_on(batch::run(c, log))
+                .inspect_err(|e| l2.error("fatal", json!({"error": e})))
         }
     };
     match result {

@@ -47,7 +47,12 @@ const MAX_IDLE: usize = 8;
 
 impl Redis {
     pub fn new(addr: String, timeout: Duration, injected_latency: Duration) -> Self {
-        Self { addr, timeout, injected_latency, idle: Mutex::new(Vec::new()) }
+        Self {
+            addr,
+            timeout,
+            injected_latency,
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
     pub async fn cmd(&self, args: &[&[u8]]) -> Result<Reply, RedisError> {
@@ -59,14 +64,19 @@ impl Redis {
             let mut conn = match pooled {
                 Some(c) => c,
                 None => {
-                    let s = TcpStream::connect(&self.addr).await.map_err(|e| RedisError::Io(e.to_string()))?;
+                    let s = TcpStream::connect(&self.addr)
+                        .await
+                        .map_err(|e| RedisError::Io(e.to_string()))?;
                     let _ = s.set_nodelay(true);
                     BufReader::new(s)
                 }
             };
             let mut buf = Vec::with_capacity(64);
             encode(&mut buf, args);
-            conn.get_mut().write_all(&buf).await.map_err(|e| RedisError::Io(e.to_string()))?;
+            conn.get_mut()
+                .write_all(&buf)
+                .await
+                .map_err(|e| RedisError::Io(e.to_string()))?;
             let reply = read_reply(&mut conn).await?;
             Ok::<_, RedisError>((conn, reply))
         };
@@ -94,19 +104,25 @@ impl Redis {
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RedisError> {
         match self.cmd(&[b"GET", key.as_bytes()]).await? {
             Reply::Bulk(v) => Ok(v),
-            other => Err(RedisError::Io(format!("unexpected reply to GET: {other:?}"))),
+            other => Err(RedisError::Io(format!(
+                "unexpected reply to GET: {other:?}"
+            ))),
         }
     }
 
     pub async fn set_ex(&self, key: &str, value: &[u8], secs: u64) -> Result<(), RedisError> {
         let secs = secs.to_string();
-        self.cmd(&[b"SET", key.as_bytes(), value, b"EX", secs.as_bytes()]).await.map(|_| ())
+        self.cmd(&[b"SET", key.as_bytes(), value, b"EX", secs.as_bytes()])
+            .await
+            .map(|_| ())
     }
 
     pub async fn incr(&self, key: &str) -> Result<i64, RedisError> {
         match self.cmd(&[b"INCR", key.as_bytes()]).await? {
             Reply::Int(i) => Ok(i),
-            other => Err(RedisError::Io(format!("unexpected reply to INCR: {other:?}"))),
+            other => Err(RedisError::Io(format!(
+                "unexpected reply to INCR: {other:?}"
+            ))),
         }
     }
 }
@@ -122,26 +138,37 @@ pub fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
 
 /// Reads one reply. The outer `Result` is the transport; the inner one is an
 /// error reply from the server (the connection stays usable after one).
-async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<Result<Reply, String>, RedisError> {
+async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+) -> Result<Result<Reply, String>, RedisError> {
     Box::pin(async move {
         let line = read_line(r).await?;
         let (kind, rest) = line.split_at(1);
         match kind {
             "+" => Ok(Ok(Reply::Simple(rest.to_string()))),
             "-" => Ok(Err(rest.to_string())),
-            ":" => rest.parse().map(|i| Ok(Reply::Int(i))).map_err(|_| RedisError::Io(format!("bad integer {rest:?}"))),
+            ":" => rest
+                .parse()
+                .map(|i| Ok(Reply::Int(i)))
+                .map_err(|_| RedisError::Io(format!("bad integer {rest:?}"))),
             "$" => {
-                let n: i64 = rest.parse().map_err(|_| RedisError::Io(format!("bad length {rest:?}")))?;
+                let n: i64 = rest
+                    .parse()
+                    .map_err(|_| RedisError::Io(format!("bad length {rest:?}")))?;
                 if n < 0 {
                     return Ok(Ok(Reply::Bulk(None)));
                 }
                 let mut data = vec![0u8; n as usize + 2];
-                r.read_exact(&mut data).await.map_err(|e| RedisError::Io(e.to_string()))?;
+                r.read_exact(&mut data)
+                    .await
+                    .map_err(|e| RedisError::Io(e.to_string()))?;
                 data.truncate(n as usize);
                 Ok(Ok(Reply::Bulk(Some(data))))
             }
             "*" => {
-                let n: i64 = rest.parse().map_err(|_| RedisError::Io(format!("bad length {rest:?}")))?;
+                let n: i64 = rest
+                    .parse()
+                    .map_err(|_| RedisError::Io(format!("bad length {rest:?}")))?;
                 let mut items = Vec::new();
                 for _ in 0..n.max(0) {
                     match read_reply(r).await? {
@@ -159,7 +186,10 @@ async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<Res
 
 async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<String, RedisError> {
     let mut line = String::new();
-    let n = r.read_line(&mut line).await.map_err(|e| RedisError::Io(e.to_string()))?;
+    let n = r
+        .read_line(&mut line)
+        .await
+        .map_err(|e| RedisError::Io(e.to_string()))?;
     if n == 0 {
         return Err(RedisError::Io("connection closed by server".into()));
     }
@@ -185,14 +215,26 @@ mod tests {
     async fn parses_replies() {
         let data: &[u8] = b"+OK\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n:1\r\n$1\r\nx\r\n-OOM command not allowed\r\n";
         let mut r = BufReader::new(data);
-        assert_eq!(read_reply(&mut r).await.unwrap().unwrap(), Reply::Simple("OK".into()));
+        assert_eq!(
+            read_reply(&mut r).await.unwrap().unwrap(),
+            Reply::Simple("OK".into())
+        );
         assert_eq!(read_reply(&mut r).await.unwrap().unwrap(), Reply::Int(42));
-        assert_eq!(read_reply(&mut r).await.unwrap().unwrap(), Reply::Bulk(Some(b"abc".to_vec())));
-        assert_eq!(read_reply(&mut r).await.unwrap().unwrap(), Reply::Bulk(None));
+        assert_eq!(
+            read_reply(&mut r).await.unwrap().unwrap(),
+            Reply::Bulk(Some(b"abc".to_vec()))
+        );
+        assert_eq!(
+            read_reply(&mut r).await.unwrap().unwrap(),
+            Reply::Bulk(None)
+        );
         assert_eq!(
             read_reply(&mut r).await.unwrap().unwrap(),
             Reply::Array(vec![Reply::Int(1), Reply::Bulk(Some(b"x".to_vec()))])
         );
-        assert_eq!(read_reply(&mut r).await.unwrap().unwrap_err(), "OOM command not allowed");
+        assert_eq!(
+            read_reply(&mut r).await.unwrap().unwrap_err(),
+            "OOM command not allowed"
+        );
     }
 }

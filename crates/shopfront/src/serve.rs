@@ -59,12 +59,16 @@ pub struct ServeConfig {
 impl ServeConfig {
     pub fn from_raw(c: &RawConfig) -> Result<Self, ConfigError> {
         let listen_s = c.string("listen", Some("127.0.0.1:28000"))?;
-        let listen = listen_s
-            .parse()
-            .map_err(|_| ConfigError(format!("invalid value {listen_s:?} for \"listen\": expected IP:PORT")))?;
+        let listen = listen_s.parse().map_err(|_| {
+            ConfigError(format!(
+                "invalid value {listen_s:?} for \"listen\": expected IP:PORT"
+            ))
+        })?;
         let db_pool_size: u32 = c.number("db_pool_size", 5)?;
         if db_pool_size == 0 {
-            return Err(ConfigError("invalid value 0 for \"db_pool_size\": must be at least 1".into()));
+            return Err(ConfigError(
+                "invalid value 0 for \"db_pool_size\": must be at least 1".into(),
+            ));
         }
         let log_file = c.string("log_file", Some(""))?;
         Ok(Self {
@@ -111,24 +115,48 @@ struct AppError {
 impl AppError {
     fn db(e: sqlx::Error) -> Self {
         let message = match &e {
-            sqlx::Error::Database(d) => format!("postgres: {} (SQLSTATE {})", d.message(), d.code().unwrap_or_default()),
-            sqlx::Error::PoolTimedOut => "postgres: timed out waiting for a database connection".into(),
+            sqlx::Error::Database(d) => format!(
+                "postgres: {} (SQLSTATE {})",
+                d.message(),
+                d.code().unwrap_or_default()
+            ),
+            sqlx::Error::PoolTimedOut => {
+                "postgres: timed out waiting for a database connection".into()
+            }
             other => format!("postgres: {other}"),
         };
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, dependency: "postgres", message }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            dependency: "postgres",
+            message,
+        }
     }
     fn redis(e: RedisError) -> Self {
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, dependency: "redis", message: e.to_string() }
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            dependency: "redis",
+            message: e.to_string(),
+        }
     }
 }
 
 fn json_response(status: StatusCode, v: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 pub async fn run(cfg: ServeConfig, log: Arc<Logger>) -> Result<(), String> {
     let opts = PgConnectOptions::from_str(&cfg.database_url)
-        .map_err(|e| format!("invalid database_url {}: {e}", redact_url(&cfg.database_url)))?
+        .map_err(|e| {
+            format!(
+                "invalid database_url {}: {e}",
+                redact_url(&cfg.database_url)
+            )
+        })?
         .application_name("shopfront")
         .options([
             ("lock_timeout", cfg.db_lock_timeout_ms.to_string()),
@@ -143,8 +171,12 @@ pub async fn run(cfg: ServeConfig, log: Arc<Logger>) -> Result<(), String> {
         .idle_timeout(Some(Duration::from_secs(5)))
         .max_lifetime(Some(Duration::from_secs(20)))
         .connect_lazy_with(opts);
-    std::fs::create_dir_all(&cfg.receipts_dir)
-        .map_err(|e| format!("cannot create receipts_dir {}: {e}", cfg.receipts_dir.display()))?;
+    std::fs::create_dir_all(&cfg.receipts_dir).map_err(|e| {
+        format!(
+            "cannot create receipts_dir {}: {e}",
+            cfg.receipts_dir.display()
+        )
+    })?;
     let state = Arc::new(AppState {
         db,
         redis: Redis::new(
@@ -214,20 +246,39 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
 
 fn fail(state: &AppState, route: &str, e: AppError) -> Response {
     state.metrics.dependency_error(e.dependency);
-    state.log.error(&format!("{route} failed"), json!({"route": route, "dependency": e.dependency, "error": e.message}));
-    json_response(e.status, json!({"error": e.message, "dependency": e.dependency}))
+    state.log.error(
+        &format!("{route} failed"),
+        json!({"route": route, "dependency": e.dependency, "error": e.message}),
+    );
+    json_response(
+        e.status,
+        json!({"error": e.message, "dependency": e.dependency}),
+    )
 }
 
 async fn checkout(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let req: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+    let req: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
     if !req.is_object() {
-        return json_response(StatusCode::BAD_REQUEST, json!({"error": "body must be a JSON object"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "body must be a JSON object"}),
+        );
     }
     let item_id = req.get("item_id").and_then(Value::as_i64).unwrap_or(1) as i32;
-    let quantity = req.get("quantity").and_then(Value::as_i64).unwrap_or(1).clamp(1, 100) as i32;
+    let quantity = req
+        .get("quantity")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .clamp(1, 100) as i32;
     match do_checkout(&state, item_id, quantity).await {
         Ok(v) => json_response(StatusCode::OK, v),
-        Err(e) if e.status == StatusCode::NOT_FOUND => json_response(e.status, json!({"error": e.message})),
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            json_response(e.status, json!({"error": e.message}))
+        }
         Err(e) => fail(&state, "/checkout", e),
     }
 }
@@ -235,7 +286,11 @@ async fn checkout(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
 async fn do_checkout(state: &AppState, item_id: i32, quantity: i32) -> Result<Value, AppError> {
     // A write to Redis on every checkout (attempt counter): fails when Redis
     // is down or full under `noeviction`.
-    state.redis.incr("shop:checkout:attempts").await.map_err(AppError::redis)?;
+    state
+        .redis
+        .incr("shop:checkout:attempts")
+        .await
+        .map_err(AppError::redis)?;
     let mut tx = state.db.begin().await.map_err(AppError::db)?;
     let row = sqlx::query("SELECT name, price_cents FROM products WHERE id = $1 FOR UPDATE")
         .bind(item_id)
@@ -243,7 +298,11 @@ async fn do_checkout(state: &AppState, item_id: i32, quantity: i32) -> Result<Va
         .await
         .map_err(AppError::db)?;
     let Some(row) = row else {
-        return Err(AppError { status: StatusCode::NOT_FOUND, dependency: "", message: format!("no product {item_id}") });
+        return Err(AppError {
+            status: StatusCode::NOT_FOUND,
+            dependency: "",
+            message: format!("no product {item_id}"),
+        });
     };
     let name: String = row.try_get("name").map_err(AppError::db)?;
     let price: i64 = row.try_get("price_cents").map_err(AppError::db)?;
@@ -277,23 +336,44 @@ async fn do_checkout(state: &AppState, item_id: i32, quantity: i32) -> Result<Va
         });
     }
     tx.commit().await.map_err(AppError::db)?;
-    let _ = state.redis.set_ex(&format!("shop:last_order:{item_id}"), order_id.to_string().as_bytes(), 3600).await;
-    Ok(json!({"order_id": order_id, "item_id": item_id, "quantity": quantity, "total_cents": total}))
+    let _ = state
+        .redis
+        .set_ex(
+            &format!("shop:last_order:{item_id}"),
+            order_id.to_string().as_bytes(),
+            3600,
+        )
+        .await;
+    Ok(
+        json!({"order_id": order_id, "item_id": item_id, "quantity": quantity, "total_cents": total}),
+    )
 }
 
 async fn catalog(State(state): State<Arc<AppState>>) -> Response {
     match state.redis.get("shop:catalog:v1").await {
         Ok(Some(cached)) => {
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "max-age=5")], cached)
+            return (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CACHE_CONTROL, "max-age=5"),
+                ],
+                cached,
+            )
                 .into_response();
         }
         Ok(None) => {}
         Err(e) => {
             state.metrics.dependency_error("redis");
-            state.log.warn("catalog cache unavailable, reading from postgres", json!({"error": e.to_string()}));
+            state.log.warn(
+                "catalog cache unavailable, reading from postgres",
+                json!({"error": e.to_string()}),
+            );
         }
     }
-    let rows = sqlx::query("SELECT id, name, price_cents, stock FROM products ORDER BY id").fetch_all(&state.db).await;
+    let rows = sqlx::query("SELECT id, name, price_cents, stock FROM products ORDER BY id")
+        .fetch_all(&state.db)
+        .await;
     let rows = match rows {
         Ok(r) => r,
         Err(e) => return fail(&state, "/catalog", AppError::db(e)),
@@ -310,13 +390,26 @@ async fn catalog(State(state): State<Arc<AppState>>) -> Response {
         })
         .collect();
     let body = json!({"items": items}).to_string();
-    let _ = state.redis.set_ex("shop:catalog:v1", body.as_bytes(), 30).await;
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let _ = state
+        .redis
+        .set_ex("shop:catalog:v1", body.as_bytes(), 30)
+        .await;
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let pg = async {
-        match tokio::time::timeout(Duration::from_secs(4), sqlx::query("SELECT 1").execute(&state.db)).await {
+        match tokio::time::timeout(
+            Duration::from_secs(4),
+            sqlx::query("SELECT 1").execute(&state.db),
+        )
+        .await
+        {
             Err(_) => Err("timeout after 4s".to_string()),
             Ok(Err(e)) => Err(AppError::db(e).message),
             Ok(Ok(_)) => Ok(()),
@@ -330,18 +423,36 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         Err(e) => e.clone(),
     };
     let body = json!({"status": if ok {"ok"} else {"unhealthy"}, "checks": {"postgres": show(&pg), "redis": show(&redis)}});
-    json_response(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
+    json_response(
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        body,
+    )
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn redacts() {
-        assert_eq!(super::redact_url("postgres://app:s3cr3t@127.0.0.1:25432/shop"), "postgres://app:***@127.0.0.1:25432/shop");
-        assert_eq!(super::redact_url("postgres://127.0.0.1/shop"), "postgres://127.0.0.1/shop");
+        assert_eq!(
+            super::redact_url("postgres://app:s3cr3t@127.0.0.1:25432/shop"),
+            "postgres://app:***@127.0.0.1:25432/shop"
+        );
+        assert_eq!(
+            super::redact_url("postgres://127.0.0.1/shop"),
+            "postgres://127.0.0.1/shop"
+        );
     }
 }

@@ -40,7 +40,16 @@ pub struct DetectorConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        DetectorConfig { warmup: 150, level_alpha: 0.02, error_alpha: 0.002, short_window: 6, season: 0, alert_level: 0.5, rest: 100, rest_damping: 0.0 }
+        DetectorConfig {
+            warmup: 150,
+            level_alpha: 0.02,
+            error_alpha: 0.002,
+            short_window: 6,
+            season: 0,
+            alert_level: 0.5,
+            rest: 100,
+            rest_damping: 0.0,
+        }
     }
 }
 
@@ -64,7 +73,11 @@ impl ErrStat {
         self.sum += e - old;
         let recent = self.sum / k as f64;
         let sd = self.var.sqrt();
-        let z = if self.n > k as u64 && sd > 0.0 { (recent - self.mean) / sd } else { 0.0 };
+        let z = if self.n > k as u64 && sd > 0.0 {
+            (recent - self.mean) / sd
+        } else {
+            0.0
+        };
         // Update long-run statistics with the recent mean (the quantity being tested).
         self.n += 1;
         let a = alpha.max(1.0 / self.n as f64);
@@ -101,10 +114,17 @@ pub fn normal_tail(z: f64) -> f64 {
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96 + t * (0.096_784_18 + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
@@ -163,7 +183,11 @@ impl Detector {
         let e_jump = diff / (self.diff_dev + tiny);
         let e_season = if self.cfg.season > 0 {
             let past = self.season_buf[(self.n as usize - 1) % self.cfg.season];
-            if past.is_finite() { (x - past).abs() / (self.diff_dev + tiny) } else { 0.0 }
+            if past.is_finite() {
+                (x - past).abs() / (self.diff_dev + tiny)
+            } else {
+                0.0
+            }
         } else {
             0.0
         };
@@ -222,7 +246,11 @@ pub fn parse_timestamp_secs(ts: &str) -> Option<f64> {
     let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hh, mm) = (num(11..13)?, num(14..16)?);
-    let ss: f64 = t.get(17..).filter(|s| !s.is_empty()).map(|s| s.trim_end_matches('Z').parse::<f64>().ok()).unwrap_or(Some(0.0))?;
+    let ss: f64 = t
+        .get(17..)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches('Z').parse::<f64>().ok())
+        .unwrap_or(Some(0.0))?;
     // days from civil (Howard Hinnant)
     let y2 = if m <= 2 { y - 1 } else { y };
     let era = y2.div_euclid(400);
@@ -236,15 +264,27 @@ pub fn parse_timestamp_secs(ts: &str) -> Option<f64> {
 /// Daily season length in points from the median sampling interval of `timestamps`
 /// (0 when unknown, or when a day is fewer than 4 or more than 4096 points).
 pub fn daily_season(timestamps: &[String]) -> usize {
-    let secs: Vec<f64> = timestamps.iter().take(2000).filter_map(|t| parse_timestamp_secs(t)).collect();
-    let mut d: Vec<f64> = secs.windows(2).map(|w| w[1] - w[0]).filter(|x| *x > 0.0).collect();
+    let secs: Vec<f64> = timestamps
+        .iter()
+        .take(2000)
+        .filter_map(|t| parse_timestamp_secs(t))
+        .collect();
+    let mut d: Vec<f64> = secs
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|x| *x > 0.0)
+        .collect();
     if d.is_empty() {
         return 0;
     }
     d.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let step = d[d.len() / 2];
     let n = (86_400.0 / step).round();
-    if (4.0..=4096.0).contains(&n) { n as usize } else { 0 }
+    if (4.0..=4096.0).contains(&n) {
+        n as usize
+    } else {
+        0
+    }
 }
 
 /// Score a whole series with a fresh detector.
@@ -264,11 +304,31 @@ pub struct AnomalyPoint {
 
 /// The `top` highest-scoring points at or above `min_score`, highest first (ties: earlier
 /// first).
-pub fn top_anomalies(timestamps: &[String], values: &[f64], scores: &[f64], min_score: f64, top: usize) -> Vec<AnomalyPoint> {
-    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] >= min_score).collect();
-    idx.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+pub fn top_anomalies(
+    timestamps: &[String],
+    values: &[f64],
+    scores: &[f64],
+    min_score: f64,
+    top: usize,
+) -> Vec<AnomalyPoint> {
+    let mut idx: Vec<usize> = (0..scores.len())
+        .filter(|&i| scores[i] >= min_score)
+        .collect();
+    idx.sort_by(|&a, &b| {
+        scores[b]
+            .partial_cmp(&scores[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
     idx.truncate(top);
-    idx.into_iter().map(|i| AnomalyPoint { index: i, timestamp: timestamps.get(i).cloned().unwrap_or_default(), value: values[i], score: scores[i] }).collect()
+    idx.into_iter()
+        .map(|i| AnomalyPoint {
+            index: i,
+            timestamp: timestamps.get(i).cloned().unwrap_or_default(),
+            value: values[i],
+            score: scores[i],
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -277,7 +337,9 @@ mod tests {
 
     fn noise(i: usize) -> f64 {
         // deterministic pseudo-noise in [-1, 1]
-        let x = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let x = (i as u64)
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
     }
 
@@ -288,12 +350,18 @@ mod tests {
         let s = score_series(&v, &DetectorConfig::default());
         let max_before = s[..1500].iter().cloned().fold(0.0, f64::max);
         assert!(s[1500] > 0.5, "spike score {}", s[1500]);
-        assert!(max_before < s[1500], "noise {max_before} vs spike {}", s[1500]);
+        assert!(
+            max_before < s[1500],
+            "noise {max_before} vs spike {}",
+            s[1500]
+        );
     }
 
     #[test]
     fn level_shift_is_flagged_then_absorbed() {
-        let v: Vec<f64> = (0..4000).map(|i| if i < 2000 { 5.0 } else { 9.0 } + 0.3 * noise(i)).collect();
+        let v: Vec<f64> = (0..4000)
+            .map(|i| if i < 2000 { 5.0 } else { 9.0 } + 0.3 * noise(i))
+            .collect();
         let s = score_series(&v, &DetectorConfig::default());
         assert!(s[2000..2010].iter().cloned().fold(0.0, f64::max) > 0.5);
         assert!(s[3500..].iter().cloned().fold(0.0, f64::max) < 0.5);
@@ -310,8 +378,13 @@ mod tests {
     #[test]
     fn season_from_timestamps() {
         assert_eq!(parse_timestamp_secs("1970-01-02 00:00:00"), Some(86_400.0));
-        assert_eq!(parse_timestamp_secs("2014-04-10 07:15:00.000000"), Some(1_397_114_100.0));
-        let ts: Vec<String> = (0..100).map(|i| format!("2014-01-01 {:02}:{:02}:00", i * 5 / 60, i * 5 % 60)).collect();
+        assert_eq!(
+            parse_timestamp_secs("2014-04-10 07:15:00.000000"),
+            Some(1_397_114_100.0)
+        );
+        let ts: Vec<String> = (0..100)
+            .map(|i| format!("2014-01-01 {:02}:{:02}:00", i * 5 / 60, i * 5 % 60))
+            .collect();
         assert_eq!(daily_season(&ts), 288);
         assert_eq!(daily_season(&["x".to_string()]), 0);
     }

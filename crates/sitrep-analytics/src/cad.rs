@@ -32,7 +32,11 @@ pub enum Range {
     /// `margin` × (max − min) on each side. Afterwards, when `expand`, a point outside the
     /// range widens it again (to the point, plus the same relative margin); otherwise
     /// points outside are clamped to the end bins.
-    Online { margin: f64, learn: usize, expand: bool },
+    Online {
+        margin: f64,
+        learn: usize,
+        expand: bool,
+    },
 }
 
 /// CAD configuration; `Default` follows the NAB ContextOSE settings except for the range
@@ -60,7 +64,11 @@ impl Default for CadConfig {
             base_threshold: 0.75,
             rest: 150,
             max_contexts: 1 << 16,
-            range: Range::Online { margin: 1.0, learn: 400, expand: true },
+            range: Range::Online {
+                margin: 1.0,
+                learn: 400,
+                expand: true,
+            },
         }
     }
 }
@@ -84,7 +92,10 @@ fn py_tuple_hash(items: impl ExactSizeIterator<Item = i64>) -> i64 {
 }
 
 fn sensor_facts(mask: u32) -> impl ExactSizeIterator<Item = i64> {
-    let v: Vec<i64> = (0..32).filter(|b| mask >> b & 1 == 1).map(|b| SENSOR_BASE + b as i64).collect();
+    let v: Vec<i64> = (0..32)
+        .filter(|b| mask >> b & 1 == 1)
+        .map(|b| SENSOR_BASE + b as i64)
+        .collect();
     v.into_iter()
 }
 
@@ -133,7 +144,10 @@ const NONE: u32 = u32::MAX;
 fn left_key(smask: u32, neurons: &[u32]) -> u64 {
     let mut h: u64 = 0x9E37_79B9_7F4A_7C15 ^ smask as u64;
     for &n in neurons {
-        h = (h ^ n as u64).wrapping_mul(0x100_0000_01B3).rotate_left(29).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h = (h ^ n as u64)
+            .wrapping_mul(0x100_0000_01B3)
+            .rotate_left(29)
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9);
     }
     h ^ (h >> 31)
 }
@@ -240,7 +254,12 @@ impl Cad {
     }
 
     fn quantise(&mut self, x: f64) -> u32 {
-        if let Range::Online { margin, learn, expand } = self.cfg.range {
+        if let Range::Online {
+            margin,
+            learn,
+            expand,
+        } = self.cfg.range
+        {
             self.seen += 1;
             if self.seen <= learn || !self.lo.is_finite() {
                 self.lo = self.lo.min(x);
@@ -268,7 +287,11 @@ impl Cad {
         }
         let step = range / self.max_bin;
         let v = ((x - self.lo) / step).floor();
-        if v.is_nan() { 0 } else { v.clamp(0.0, self.max_bin) as u32 }
+        if v.is_nan() {
+            0
+        } else {
+            v.clamp(0.0, self.max_bin) as u32
+        }
     }
 
     /// Raw CAD score of the next value (before the rest period), in `[0, 1]`.
@@ -287,7 +310,11 @@ impl Cad {
         let err = sum / self.max_bin;
         let (pred, v1, v2) = self.step(sens);
         self.predicted = pred;
-        if err > 0.0 { (1.0 - v1 + v2) / 2.0 } else { 0.0 }
+        if err > 0.0 {
+            (1.0 - v1 + v2) / 2.0
+        } else {
+            0.0
+        }
     }
 
     /// Score of the next value: the raw score, or 0 within `rest` points of a raw score
@@ -324,7 +351,13 @@ impl Cad {
 
     /// Find or create the context (left, right). Returns (context id, created);
     /// `None` when it does not exist and the memory is full.
-    fn get_or_add(&mut self, smask: u32, neurons: &[u32], rmask: u32, zero: bool) -> Option<(u32, bool)> {
+    fn get_or_add(
+        &mut self,
+        smask: u32,
+        neurons: &[u32],
+        rmask: u32,
+        zero: bool,
+    ) -> Option<(u32, bool)> {
         let li = self.find_left(smask, neurons);
         let ri = self.right_ix[rmask as usize];
         if let (Some(l), true) = (li, ri != NONE) {
@@ -346,9 +379,18 @@ impl Cad {
             None => {
                 let id = self.lefts.len() as u32;
                 let hash = py_tuple_hash(
-                    sensor_facts(smask).chain(neurons.iter().map(|&n| NEURON_BASE + n as i64)).collect::<Vec<_>>().into_iter(),
+                    sensor_facts(smask)
+                        .chain(neurons.iter().map(|&n| NEURON_BASE + n as i64))
+                        .collect::<Vec<_>>()
+                        .into_iter(),
                 );
-                self.lefts.push(LeftSemi { smask, neurons: neurons.to_vec(), ctx: Vec::new(), hash, has_zero: false });
+                self.lefts.push(LeftSemi {
+                    smask,
+                    neurons: neurons.to_vec(),
+                    ctx: Vec::new(),
+                    hash,
+                    has_zero: false,
+                });
                 self.left_cnt.push((0, 0));
                 if neurons.is_empty() {
                     self.sens_left[smask as usize] = id;
@@ -369,12 +411,20 @@ impl Cad {
             ri
         } else {
             let id = self.rights.len() as u32;
-            self.rights.push(RightSemi { mask: rmask, hash: py_tuple_hash(sensor_facts(rmask)) });
+            self.rights.push(RightSemi {
+                mask: rmask,
+                hash: py_tuple_hash(sensor_facts(rmask)),
+            });
             self.right_ix[rmask as usize] = id;
             id
         };
         let id = self.ctxs.len() as u32;
-        self.ctxs.push(Ctx { total: 0, hits: 0, active: 0, zero });
+        self.ctxs.push(Ctx {
+            total: 0,
+            hits: 0,
+            active: 0,
+            zero,
+        });
         self.neuron_lefts.push(Vec::new());
         self.neuron_mark.push(0);
         let ls = &mut self.lefts[l as usize];
@@ -387,7 +437,11 @@ impl Cad {
     /// Hits of left semi-context `li` against the group of step `mark` with sensor mask `smask`.
     fn left_hits(&self, li: usize, smask: u32, mark: u64) -> u32 {
         let ls = &self.lefts[li];
-        (ls.smask & smask).count_ones() + ls.neurons.iter().filter(|&&n| self.neuron_mark[n as usize] == mark).count() as u32
+        (ls.smask & smask).count_ones()
+            + ls.neurons
+                .iter()
+                .filter(|&&n| self.neuron_mark[n as usize] == mark)
+                .count() as u32
     }
 
     fn step(&mut self, sens: u32) -> (u32, f64, f64) {
@@ -479,13 +533,22 @@ impl Cad {
                         c.zero && rhit > 0
                     };
                     if candidate && hit <= max_left {
-                        let neurons: Vec<u32> = ls.neurons.iter().copied().filter(|&n| self.neuron_mark[n as usize] == prev_mark).collect();
+                        let neurons: Vec<u32> = ls
+                            .neurons
+                            .iter()
+                            .copied()
+                            .filter(|&n| self.neuron_mark[n as usize] == prev_mark)
+                            .collect();
                         pot.push((ls.smask & prev_smask, neurons, rs.mask & sens));
                     }
                 }
             }
         }
-        let pct_sel = if n_sel > 0 { active.len() as f64 / n_sel as f64 } else { 0.0 };
+        let pct_sel = if n_sel > 0 {
+            active.len() as f64 / n_sel as f64
+        } else {
+            0.0
+        };
         active.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
         let k = active.len().saturating_sub(self.cfg.max_active_neurons);
         let mut neurons: Vec<u32> = active[k..].iter().map(|a| a.3).collect();
@@ -548,7 +611,11 @@ impl Cad {
         for &li in &self.left_full {
             for &(ri, ci) in &self.lefts[li as usize].ctx {
                 let c = &self.ctxs[ci as usize];
-                let w = if c.total > 0 { c.hits as f64 / c.total as f64 } else { 0.0 };
+                let w = if c.total > 0 {
+                    c.hits as f64 / c.total as f64
+                } else {
+                    0.0
+                };
                 if w > max_w {
                     max_w = w;
                     pred = self.rights[ri as usize].mask;
@@ -557,7 +624,11 @@ impl Cad {
                 }
             }
         }
-        let pct_added = if new_flag && n_uniq > 0 { n_new as f64 / n_uniq as f64 } else { 0.0 };
+        let pct_added = if new_flag && n_uniq > 0 {
+            n_new as f64 / n_uniq as f64
+        } else {
+            0.0
+        };
         (pred, pct_sel, pct_added)
     }
 }
@@ -565,13 +636,20 @@ impl Cad {
 /// Score a whole series with a fresh CAD detector.
 pub fn score_series(values: &[f64], cfg: &CadConfig) -> Vec<f64> {
     let mut d = Cad::new(cfg.clone());
-    values.iter().map(|&x| if x.is_finite() { d.update(x) } else { 0.0 }).collect()
+    values
+        .iter()
+        .map(|&x| if x.is_finite() { d.update(x) } else { 0.0 })
+        .collect()
 }
 
 /// CAD combined with [`crate::anomaly::Detector`]: the larger of the two scores per point.
 /// CAD misses slow level shifts that re-scale its online range; the statistical detector
 /// catches those.
-pub fn score_series_combined(values: &[f64], cad: &CadConfig, det: &crate::anomaly::DetectorConfig) -> Vec<f64> {
+pub fn score_series_combined(
+    values: &[f64],
+    cad: &CadConfig,
+    det: &crate::anomaly::DetectorConfig,
+) -> Vec<f64> {
     let a = score_series(values, cad);
     let b = crate::anomaly::score_series(values, det);
     a.into_iter().zip(b).map(|(x, y)| x.max(y)).collect()
@@ -582,12 +660,18 @@ mod tests {
     use super::*;
 
     fn noise(i: usize) -> f64 {
-        let x = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let x = (i as u64)
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
     }
 
     fn periodic(n: usize) -> Vec<f64> {
-        (0..n).map(|i| 10.0 + 3.0 * ((i % 48) as f64 / 48.0 * std::f64::consts::TAU).sin() + 0.2 * noise(i)).collect()
+        (0..n)
+            .map(|i| {
+                10.0 + 3.0 * ((i % 48) as f64 / 48.0 * std::f64::consts::TAU).sin() + 0.2 * noise(i)
+            })
+            .collect()
     }
 
     #[test]
@@ -595,8 +679,14 @@ mod tests {
         // CPython 2.7 (64-bit): hash(()) == 3527539, hash((1,)) == 3430019387558, ...
         assert_eq!(py_tuple_hash(Vec::<i64>::new().into_iter()), 3_527_539);
         assert_eq!(py_tuple_hash(vec![1i64].into_iter()), 3_430_019_387_558);
-        assert_eq!(py_tuple_hash(vec![1i64, 2].into_iter()), 3_713_081_631_934_410_656);
-        assert_eq!(py_tuple_hash(vec![65_536i64, 65_539, (1 << 31) + 5].into_iter()), -4_458_257_628_443_959_573);
+        assert_eq!(
+            py_tuple_hash(vec![1i64, 2].into_iter()),
+            3_713_081_631_934_410_656
+        );
+        assert_eq!(
+            py_tuple_hash(vec![65_536i64, 65_539, (1 << 31) + 5].into_iter()),
+            -4_458_257_628_443_959_573
+        );
     }
 
     #[test]
@@ -614,8 +704,19 @@ mod tests {
 
     #[test]
     fn combined_flags_a_level_shift() {
-        let v: Vec<f64> = periodic(3000).into_iter().enumerate().map(|(i, x)| if i >= 2500 { x + 8.0 } else { x }).collect();
-        let s = score_series_combined(&v, &CadConfig::default(), &crate::anomaly::DetectorConfig { season: 48, ..Default::default() });
+        let v: Vec<f64> = periodic(3000)
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| if i >= 2500 { x + 8.0 } else { x })
+            .collect();
+        let s = score_series_combined(
+            &v,
+            &CadConfig::default(),
+            &crate::anomaly::DetectorConfig {
+                season: 48,
+                ..Default::default()
+            },
+        );
         let before = s[1800..2500].iter().cloned().fold(0.0, f64::max);
         let at = s[2500..2510].iter().cloned().fold(0.0, f64::max);
         assert!(at > 0.6 && at > before, "shift {at} vs before {before}");
@@ -623,7 +724,10 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_by_the_context_cap() {
-        let cfg = CadConfig { max_contexts: 500, ..Default::default() };
+        let cfg = CadConfig {
+            max_contexts: 500,
+            ..Default::default()
+        };
         let mut d = Cad::new(cfg);
         let mut sizes = Vec::new();
         for i in 0..20_000 {
@@ -633,7 +737,10 @@ mod tests {
             }
         }
         assert_eq!(sizes[0].contexts, 500, "white noise fills the cap quickly");
-        assert!(sizes.windows(2).all(|w| w[0] == w[1]), "state keeps growing: {sizes:?}");
+        assert!(
+            sizes.windows(2).all(|w| w[0] == w[1]),
+            "state keeps growing: {sizes:?}"
+        );
         assert!(sizes[3].left_semi_contexts <= 500 && sizes[3].right_semi_contexts <= 500);
     }
 
@@ -641,18 +748,30 @@ mod tests {
     fn deterministic_and_rest_period_silences() {
         let mut v = periodic(3000);
         v[2500] = 40.0;
-        let cfg = CadConfig { base_threshold: 0.6, ..Default::default() };
+        let cfg = CadConfig {
+            base_threshold: 0.6,
+            ..Default::default()
+        };
         let a = score_series(&v, &cfg);
         assert_eq!(a, score_series(&v, &cfg));
         // the first `rest` points are silent, as in the original
         assert!(a[..cfg.rest].iter().all(|&x| x == 0.0));
-        let hi = (0..a.len()).find(|&i| a[i] >= cfg.base_threshold && i > cfg.rest).expect("an alert");
-        assert!(a[hi + 1..(hi + 1 + cfg.rest).min(a.len())].iter().all(|&x| x == 0.0));
+        let hi = (0..a.len())
+            .find(|&i| a[i] >= cfg.base_threshold && i > cfg.rest)
+            .expect("an alert");
+        assert!(
+            a[hi + 1..(hi + 1 + cfg.rest).min(a.len())]
+                .iter()
+                .all(|&x| x == 0.0)
+        );
     }
 
     #[test]
     fn fixed_range_constant_series_is_quiet() {
-        let cfg = CadConfig { range: Range::Fixed { min: 1.0, max: 1.0 }, ..Default::default() };
+        let cfg = CadConfig {
+            range: Range::Fixed { min: 1.0, max: 1.0 },
+            ..Default::default()
+        };
         let s = score_series(&vec![1.0; 1000], &cfg);
         assert!(s[200..].iter().all(|&x| x == 0.0));
     }

@@ -57,7 +57,10 @@ pub fn parse_records(text: &str) -> Result<Vec<Vec<String>>> {
         }
     }
     if in_quotes {
-        return Err(AnalyticsError::Csv { line, msg: "unterminated quoted field: close the quote".into() });
+        return Err(AnalyticsError::Csv {
+            line,
+            msg: "unterminated quoted field: close the quote".into(),
+        });
     }
     if any || !field.is_empty() {
         record.push(field);
@@ -69,7 +72,11 @@ pub fn parse_records(text: &str) -> Result<Vec<Vec<String>>> {
 /// Parse a float the way metric exports write them: empty, `nan`, `NaN`, `null` → NaN.
 pub fn parse_f64(s: &str) -> Option<f64> {
     let t = s.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("null") || t.eq_ignore_ascii_case("none") {
+    if t.is_empty()
+        || t.eq_ignore_ascii_case("nan")
+        || t.eq_ignore_ascii_case("null")
+        || t.eq_ignore_ascii_case("none")
+    {
         return Some(f64::NAN);
     }
     t.parse::<f64>().ok()
@@ -89,14 +96,26 @@ pub fn parse_series(text: &str) -> Result<Series> {
     let mut it = recs.into_iter();
     let header = it.next().ok_or(AnalyticsError::EmptyCsv)?;
     if header.len() < 2 {
-        return Err(AnalyticsError::Csv { line: 1, msg: "expected a header like `timestamp,value`".into() });
+        return Err(AnalyticsError::Csv {
+            line: 1,
+            msg: "expected a header like `timestamp,value`".into(),
+        });
     }
-    let vcol = header.iter().position(|h| h.trim().eq_ignore_ascii_case("value")).unwrap_or(header.len() - 1);
+    let vcol = header
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case("value"))
+        .unwrap_or(header.len() - 1);
     let mut s = Series::default();
     for (i, r) in it.enumerate() {
         let line = i + 2;
-        let raw = r.get(vcol).ok_or_else(|| AnalyticsError::Csv { line, msg: format!("missing column {}", vcol + 1) })?;
-        let v = parse_f64(raw).ok_or_else(|| AnalyticsError::Csv { line, msg: format!("'{raw}' is not a number") })?;
+        let raw = r.get(vcol).ok_or_else(|| AnalyticsError::Csv {
+            line,
+            msg: format!("missing column {}", vcol + 1),
+        })?;
+        let v = parse_f64(raw).ok_or_else(|| AnalyticsError::Csv {
+            line,
+            msg: format!("'{raw}' is not a number"),
+        })?;
         s.timestamps.push(r[0].trim().to_string());
         s.values.push(v);
     }
@@ -130,7 +149,8 @@ mod tests {
 
     #[test]
     fn series_reads_value_column() {
-        let s = parse_series("timestamp,value\n2020-01-01 00:00:00,1.5\n2020-01-01 00:05:00,\n").unwrap();
+        let s = parse_series("timestamp,value\n2020-01-01 00:00:00,1.5\n2020-01-01 00:05:00,\n")
+            .unwrap();
         assert_eq!(s.values[0], 1.5);
         assert!(s.values[1].is_nan());
         assert!(parse_series("timestamp,value\nx,abc\n").is_err());

@@ -14,7 +14,9 @@ pub enum AnalyticsError {
     Json(String),
     #[error("node '{0}' is not in the dependency graph; pass one of the graph's node names")]
     UnknownNode(String),
-    #[error("metric '{metric}' has no column for node '{node}'; check --metric and the metrics header")]
+    #[error(
+        "metric '{metric}' has no column for node '{node}'; check --metric and the metrics header"
+    )]
     MissingSeries { node: String, metric: String },
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -39,12 +39,19 @@ pub struct MinerConfig {
 
 impl Default for MinerConfig {
     fn default() -> Self {
-        MinerConfig { depth: 4, sim_threshold: 0.7, max_children: 100, max_clusters: 10_000, max_examples: 3 }
+        MinerConfig {
+            depth: 4,
+            sim_threshold: 0.7,
+            max_children: 100,
+            max_clusters: 10_000,
+            max_examples: 3,
+        }
     }
 }
 
 const DATE_WORDS: [&str; 19] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "mon", "tue", "wed", "thu", "fri", "sat", "sun",
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "mon",
+    "tue", "wed", "thu", "fri", "sat", "sun",
 ];
 
 /// Is this sub-token (a piece of a whitespace token between delimiters) a variable by the
@@ -65,7 +72,10 @@ pub fn is_variable_part(part: &str) -> bool {
 
 /// Delimiters that split a whitespace token into parts for masking.
 fn is_delim(c: char) -> bool {
-    matches!(c, '=' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '"' | '\'' | '|' | '#')
+    matches!(
+        c,
+        '=' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '"' | '\'' | '|' | '#'
+    )
 }
 
 /// Canonical form of a whitespace token: variable parts replaced by `<*>`. Returns
@@ -213,7 +223,11 @@ impl TemplateMiner {
             let (a, b) = self.spans[k];
             let tok = &line[a..b];
             let mut canon = std::mem::take(&mut self.canon);
-            let id = if canonical_token(tok, &mut canon) { self.intern(&canon) } else { WILD };
+            let id = if canonical_token(tok, &mut canon) {
+                self.intern(&canon)
+            } else {
+                WILD
+            };
             self.canon = canon;
             ids.push(id);
         }
@@ -238,7 +252,11 @@ impl TemplateMiner {
         for &tok in ids.iter().take(levels) {
             let known = self.nodes[node].children.contains_key(&tok);
             let room = self.nodes[node].children.len() + 1 < self.cfg.max_children;
-            let key = if known || (tok != WILD && room) { tok } else { WILD };
+            let key = if known || (tok != WILD && room) {
+                tok
+            } else {
+                WILD
+            };
             node = match self.nodes[node].children.get(&key) {
                 Some(&c) => c,
                 None => {
@@ -285,7 +303,11 @@ impl TemplateMiner {
             }
         }
         let cid = match best {
-            Some((c, sim, _)) if sim >= self.cfg.sim_threshold || (ids.iter().all(|&t| t == WILD) && self.clusters[c].tokens.iter().all(|&t| t == WILD)) => {
+            Some((c, sim, _))
+                if sim >= self.cfg.sim_threshold
+                    || (ids.iter().all(|&t| t == WILD)
+                        && self.clusters[c].tokens.iter().all(|&t| t == WILD)) =>
+            {
                 let cl = &mut self.clusters[c];
                 for (k, &t) in ids.iter().enumerate() {
                     if cl.tokens[k] != t && cl.tokens[k] != WILD {
@@ -328,7 +350,11 @@ impl TemplateMiner {
             }
             let (a, b) = spans[k];
             let v = &line[a..b];
-            let pv = cl.vars[k].get_or_insert_with(|| PositionVar { prefix: String::new(), suffix: String::new(), seen: false });
+            let pv = cl.vars[k].get_or_insert_with(|| PositionVar {
+                prefix: String::new(),
+                suffix: String::new(),
+                seen: false,
+            });
             update_affixes(pv, v);
             if want_example {
                 values.get_or_insert_with(Vec::new).push(v.to_string());
@@ -343,7 +369,13 @@ impl TemplateMiner {
     }
 
     fn evict_oldest(&mut self) {
-        if let Some((i, _)) = self.clusters.iter().enumerate().filter(|(_, c)| c.alive).min_by_key(|(_, c)| c.last_seen) {
+        if let Some((i, _)) = self
+            .clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.alive)
+            .min_by_key(|(_, c)| c.last_seen)
+        {
             self.clusters[i].alive = false;
             self.live -= 1;
         }
@@ -403,7 +435,11 @@ impl TemplateMiner {
         for (i, c) in self.clusters.iter().enumerate() {
             let key = self.merge_key(c);
             // only merge templates that contain at least one constant token
-            let g = if c.tokens.iter().any(|&t| t != WILD) { *by_key.entry(key).or_insert(i) } else { i };
+            let g = if c.tokens.iter().any(|&t| t != WILD) {
+                *by_key.entry(key).or_insert(i)
+            } else {
+                i
+            };
             out.push(g);
         }
         out
@@ -442,8 +478,17 @@ impl TemplateMiner {
             }
         }
         let mut templates: Vec<TemplateSummary> = acc.into_values().collect();
-        templates.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)).then(a.template.cmp(&b.template)));
-        LogSummary { lines: self.lines, input_chars: self.chars, templates }
+        templates.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.first_seen.cmp(&b.first_seen))
+                .then(a.template.cmp(&b.template))
+        });
+        LogSummary {
+            lines: self.lines,
+            input_chars: self.chars,
+            templates,
+        }
     }
 }
 
@@ -466,10 +511,20 @@ fn update_affixes(pv: &mut PositionVar, v: &str) {
         pv.suffix.drain(..cut);
     }
     // Affixes end at a non-alphanumeric boundary so that `user=ro<*>` cannot happen.
-    while pv.prefix.as_bytes().last().is_some_and(|c| c.is_ascii_alphanumeric()) {
+    while pv
+        .prefix
+        .as_bytes()
+        .last()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
         pv.prefix.pop();
     }
-    while pv.suffix.as_bytes().first().is_some_and(|c| c.is_ascii_alphanumeric()) {
+    while pv
+        .suffix
+        .as_bytes()
+        .first()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
         pv.suffix.remove(0);
     }
 }
@@ -481,8 +536,17 @@ fn split_single(v: &str) -> (&str, &str) {
     let Some(first_digit) = b.iter().position(u8::is_ascii_digit) else {
         return ("", "");
     };
-    let p_end = b[..first_digit].iter().rposition(|c| !c.is_ascii_alphanumeric()).map(|i| i + 1).unwrap_or(0);
-    let s_start = b.iter().rposition(|c| c.is_ascii_alphanumeric()).map(|i| i + 1).unwrap_or(b.len()).max(p_end);
+    let p_end = b[..first_digit]
+        .iter()
+        .rposition(|c| !c.is_ascii_alphanumeric())
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let s_start = b
+        .iter()
+        .rposition(|c| c.is_ascii_alphanumeric())
+        .map(|i| i + 1)
+        .unwrap_or(b.len())
+        .max(p_end);
     (&v[..p_end], &v[s_start..])
 }
 
@@ -564,7 +628,10 @@ pub fn summarize(text: &str, cfg: MinerConfig) -> LogSummary {
 
 /// Grouping accuracy (Zhu et al.): a line is correct when the set of lines in its
 /// predicted group equals the set of lines in its ground-truth group.
-pub fn grouping_accuracy<P: Eq + std::hash::Hash, G: Eq + std::hash::Hash + Clone>(pred: &[P], truth: &[G]) -> f64 {
+pub fn grouping_accuracy<P: Eq + std::hash::Hash, G: Eq + std::hash::Hash + Clone>(
+    pred: &[P],
+    truth: &[G],
+) -> f64 {
     assert_eq!(pred.len(), truth.len());
     if pred.is_empty() {
         return 1.0;
@@ -603,7 +670,11 @@ pub fn parsing_accuracy(pred: &[String], truth: &[String]) -> f64 {
     if pred.is_empty() {
         return 1.0;
     }
-    let ok = pred.iter().zip(truth).filter(|(p, t)| normalize_template(p) == normalize_template(t)).count();
+    let ok = pred
+        .iter()
+        .zip(truth)
+        .filter(|(p, t)| normalize_template(p) == normalize_template(t))
+        .count();
     ok as f64 / pred.len() as f64
 }
 
@@ -621,7 +692,10 @@ mod tests {
         assert_ne!(a, c);
         let s = m.summary();
         assert_eq!(s.templates.len(), 2);
-        assert_eq!(s.templates[0].template, "PacketResponder <*> for block blk_<*> terminating");
+        assert_eq!(
+            s.templates[0].template,
+            "PacketResponder <*> for block blk_<*> terminating"
+        );
         assert_eq!(s.templates[0].count, 2);
         assert_eq!(s.templates[0].first_seen, 0);
         assert_eq!(s.templates[0].last_seen, 1);
@@ -635,7 +709,10 @@ mod tests {
         m.add("session opened for user guest by admin");
         let s = m.summary();
         assert_eq!(s.templates.len(), 1);
-        assert_eq!(s.templates[0].template, "session opened for user <*> by admin");
+        assert_eq!(
+            s.templates[0].template,
+            "session opened for user <*> by admin"
+        );
     }
 
     #[test]
@@ -648,9 +725,16 @@ mod tests {
 
     #[test]
     fn bounded_clusters() {
-        let mut m = TemplateMiner::new(MinerConfig { max_clusters: 5, ..MinerConfig::default() });
+        let mut m = TemplateMiner::new(MinerConfig {
+            max_clusters: 5,
+            ..MinerConfig::default()
+        });
         for i in 0..100 {
-            m.add(&format!("event{} alpha beta gamma {}", ["a", "b", "c", "d", "e", "f", "g"][i % 7], "x".repeat(i % 3 + 1)));
+            m.add(&format!(
+                "event{} alpha beta gamma {}",
+                ["a", "b", "c", "d", "e", "f", "g"][i % 7],
+                "x".repeat(i % 3 + 1)
+            ));
         }
         assert!(m.summary().templates.len() <= 5);
     }
@@ -660,12 +744,17 @@ mod tests {
         assert_eq!(grouping_accuracy(&[1, 1, 2], &["a", "a", "b"]), 1.0);
         assert!((grouping_accuracy(&[1, 1, 1], &["a", "a", "b"]) - 0.0).abs() < 1e-12);
         assert!((grouping_accuracy(&[1, 2, 3], &["a", "a", "b"]) - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(parsing_accuracy(&["a <*> <*>".into()], &["a  <*> <*>".into()]), 1.0);
+        assert_eq!(
+            parsing_accuracy(&["a <*> <*>".into()], &["a  <*> <*>".into()]),
+            1.0
+        );
     }
 
     #[test]
     fn summary_is_smaller() {
-        let text: String = (0..1000).map(|i| format!("worker {i} finished job {} in {} ms\n", i * 7, i % 13)).collect();
+        let text: String = (0..1000)
+            .map(|i| format!("worker {i} finished job {} in {} ms\n", i * 7, i % 13))
+            .collect();
         let s = summarize(&text, MinerConfig::default());
         assert_eq!(s.templates.len(), 1);
         assert!(s.reduction_ratio() > 100.0);

@@ -27,9 +27,24 @@ pub struct Profile {
 
 /// The three published NAB profiles (`config/profiles.json`).
 pub const PROFILES: [Profile; 3] = [
-    Profile { name: "standard", tp_weight: 1.0, fp_weight: 0.11, fn_weight: 1.0 },
-    Profile { name: "reward_low_FP_rate", tp_weight: 1.0, fp_weight: 0.22, fn_weight: 1.0 },
-    Profile { name: "reward_low_FN_rate", tp_weight: 1.0, fp_weight: 0.11, fn_weight: 2.0 },
+    Profile {
+        name: "standard",
+        tp_weight: 1.0,
+        fp_weight: 0.11,
+        fn_weight: 1.0,
+    },
+    Profile {
+        name: "reward_low_FP_rate",
+        tp_weight: 1.0,
+        fp_weight: 0.22,
+        fn_weight: 1.0,
+    },
+    Profile {
+        name: "reward_low_FN_rate",
+        tp_weight: 1.0,
+        fp_weight: 0.11,
+        fn_weight: 2.0,
+    },
 ];
 
 /// NAB's probationary fraction.
@@ -49,7 +64,11 @@ fn sigmoid(x: f64) -> f64 {
 
 /// NAB's `scaledSigmoid` (sweeper.py variant).
 pub fn scaled_sigmoid(pos: f64) -> f64 {
-    if pos >= 3.0 { -1.0 } else { 2.0 * sigmoid(-5.0 * pos) - 1.0 }
+    if pos >= 3.0 {
+        -1.0
+    } else {
+        2.0 * sigmoid(-5.0 * pos) - 1.0
+    }
 }
 
 /// Number of probationary rows for a file of `n` rows.
@@ -72,7 +91,12 @@ struct SweepPoint {
 /// `Sweeper.calcSweepScore` for one file. `window_base` offsets window ids so that ids
 /// are unique across a corpus. Returns the points and the number of windows that have at
 /// least one scorable row.
-fn sweep_file(f: &ScoredFile, p: &Profile, window_base: u32, out: &mut Vec<SweepPoint>) -> Vec<u32> {
+fn sweep_file(
+    f: &ScoredFile,
+    p: &Profile,
+    window_base: u32,
+    out: &mut Vec<SweepPoint>,
+) -> Vec<u32> {
     let n = f.scores.len();
     let prob = probationary_length(n);
     let max_tp = scaled_sigmoid(-1.0);
@@ -107,7 +131,11 @@ fn sweep_file(f: &ScoredFile, p: &Profile, window_base: u32, out: &mut Vec<Sweep
                     scorable_windows.push(id);
                 }
             }
-            out.push(SweepPoint { score: f.scores[i], sweep, window });
+            out.push(SweepPoint {
+                score: f.scores[i],
+                sweep,
+                window,
+            });
         }
         if let Some((_, r, width, _)) = cur {
             if i == r {
@@ -129,9 +157,18 @@ pub struct ThresholdScore {
 }
 
 /// `Sweeper.calcScoreByThreshold`: score at every distinct threshold, highest first.
-fn score_by_threshold(points: &mut [SweepPoint], n_windows: usize, scorable: &[u32], p: &Profile) -> Vec<ThresholdScore> {
+fn score_by_threshold(
+    points: &mut [SweepPoint],
+    n_windows: usize,
+    scorable: &[u32],
+    p: &Profile,
+) -> Vec<ThresholdScore> {
     // Stable sort by descending anomaly score (Python's `sorted(..., reverse=True)` is stable).
-    points.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
+    points.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut parts = vec![f64::NAN; n_windows];
     for &w in scorable {
         parts[w as usize] = -p.fn_weight;
@@ -142,7 +179,12 @@ fn score_by_threshold(points: &mut [SweepPoint], n_windows: usize, scorable: &[u
     let (mut tp, mut fp) = (0usize, 0usize);
     for pt in points.iter() {
         if pt.score != cur {
-            out.push(ThresholdScore { threshold: cur, score: total, tp, fp });
+            out.push(ThresholdScore {
+                threshold: cur,
+                score: total,
+                tp,
+                fp,
+            });
             cur = pt.score;
         }
         match pt.window {
@@ -160,7 +202,12 @@ fn score_by_threshold(points: &mut [SweepPoint], n_windows: usize, scorable: &[u
             }
         }
     }
-    out.push(ThresholdScore { threshold: cur, score: total, tp, fp });
+    out.push(ThresholdScore {
+        threshold: cur,
+        score: total,
+        tp,
+        fp,
+    });
     out
 }
 
@@ -203,7 +250,11 @@ pub fn score_file_at(f: &ScoredFile, p: &Profile, threshold: f64) -> f64 {
 /// Optimise the threshold over the whole corpus and score it (NAB `optimize` + `score` +
 /// `normalize`). `total_windows` is the number of labelled windows (NAB counts all labels
 /// for the perfect score); pass `None` to use the windows present in `files`.
-pub fn score_corpus(files: &[ScoredFile], p: &Profile, total_windows: Option<usize>) -> CorpusScore {
+pub fn score_corpus(
+    files: &[ScoredFile],
+    p: &Profile,
+    total_windows: Option<usize>,
+) -> CorpusScore {
     let mut pts = Vec::with_capacity(files.iter().map(|f| f.scores.len()).sum());
     let mut scorable = Vec::new();
     let mut base = 0u32;
@@ -218,11 +269,22 @@ pub fn score_corpus(files: &[ScoredFile], p: &Profile, total_windows: Option<usi
             best = *s;
         }
     }
-    let per_file: Vec<f64> = files.iter().map(|f| score_file_at(f, p, best.threshold)).collect();
+    let per_file: Vec<f64> = files
+        .iter()
+        .map(|f| score_file_at(f, p, best.threshold))
+        .collect();
     let raw: f64 = per_file.iter().sum();
     let null = -p.fn_weight * scorable.len() as f64;
     let perfect = total_windows.unwrap_or(base as usize) as f64 * p.tp_weight;
-    CorpusScore { profile: *p, threshold: best.threshold, raw, null, perfect, normalized: 100.0 * (raw - null) / (perfect - null), per_file }
+    CorpusScore {
+        profile: *p,
+        threshold: best.threshold,
+        raw,
+        null,
+        perfect,
+        normalized: 100.0 * (raw - null) / (perfect - null),
+        per_file,
+    }
 }
 
 /// Normalise a timestamp for matching label limits to data rows:
@@ -239,12 +301,18 @@ pub fn canonical_timestamp(ts: &str) -> &str {
 pub fn parse_results_scores(text: &str) -> Result<(Vec<String>, Vec<f64>)> {
     let recs = crate::csv::parse_records(text)?;
     let header = recs.first().ok_or(AnalyticsError::EmptyCsv)?;
-    let col = header.iter().position(|h| h.trim() == "anomaly_score").ok_or_else(|| AnalyticsError::MissingColumn("anomaly_score".into()))?;
+    let col = header
+        .iter()
+        .position(|h| h.trim() == "anomaly_score")
+        .ok_or_else(|| AnalyticsError::MissingColumn("anomaly_score".into()))?;
     let mut ts = Vec::with_capacity(recs.len());
     let mut scores = Vec::with_capacity(recs.len());
     for (i, r) in recs.iter().enumerate().skip(1) {
         let raw = r.get(col).map(String::as_str).unwrap_or("");
-        let v = crate::csv::parse_f64(raw).ok_or_else(|| AnalyticsError::Csv { line: i + 1, msg: format!("'{raw}' is not a number") })?;
+        let v = crate::csv::parse_f64(raw).ok_or_else(|| AnalyticsError::Csv {
+            line: i + 1,
+            msg: format!("'{raw}' is not a number"),
+        })?;
         ts.push(r[0].trim().to_string());
         scores.push(v);
     }
@@ -253,17 +321,31 @@ pub fn parse_results_scores(text: &str) -> Result<(Vec<String>, Vec<f64>)> {
 
 /// Parse NAB's `labels/combined_windows.json`: file → list of `[start, end]` timestamps.
 pub fn parse_windows_json(text: &str) -> Result<HashMap<String, Vec<(String, String)>>> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| AnalyticsError::Json(e.to_string()))?;
-    let obj = v.as_object().ok_or_else(|| AnalyticsError::Json("expected an object of file -> windows".into()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| AnalyticsError::Json(e.to_string()))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| AnalyticsError::Json("expected an object of file -> windows".into()))?;
     let mut out = HashMap::new();
     for (k, ws) in obj {
-        let arr = ws.as_array().ok_or_else(|| AnalyticsError::Json(format!("{k}: expected a list of windows")))?;
+        let arr = ws
+            .as_array()
+            .ok_or_else(|| AnalyticsError::Json(format!("{k}: expected a list of windows")))?;
         let mut list = Vec::new();
         for w in arr {
-            let pair = w.as_array().filter(|a| a.len() == 2).ok_or_else(|| AnalyticsError::Json(format!("{k}: a window must be [start, end]")))?;
-            let s = pair[0].as_str().ok_or_else(|| AnalyticsError::Json(format!("{k}: window start must be a string")))?;
-            let e = pair[1].as_str().ok_or_else(|| AnalyticsError::Json(format!("{k}: window end must be a string")))?;
-            list.push((canonical_timestamp(s).to_string(), canonical_timestamp(e).to_string()));
+            let pair = w.as_array().filter(|a| a.len() == 2).ok_or_else(|| {
+                AnalyticsError::Json(format!("{k}: a window must be [start, end]"))
+            })?;
+            let s = pair[0].as_str().ok_or_else(|| {
+                AnalyticsError::Json(format!("{k}: window start must be a string"))
+            })?;
+            let e = pair[1]
+                .as_str()
+                .ok_or_else(|| AnalyticsError::Json(format!("{k}: window end must be a string")))?;
+            list.push((
+                canonical_timestamp(s).to_string(),
+                canonical_timestamp(e).to_string(),
+            ));
         }
         out.insert(k.clone(), list);
     }
@@ -272,7 +354,10 @@ pub fn parse_windows_json(text: &str) -> Result<HashMap<String, Vec<(String, Str
 
 /// Map window timestamp limits onto inclusive row ranges (rows with `start <= ts <= end`,
 /// as NAB's `Window` does; ISO timestamps compare lexicographically).
-pub fn windows_to_rows(timestamps: &[String], windows: &[(String, String)]) -> Result<Vec<(usize, usize)>> {
+pub fn windows_to_rows(
+    timestamps: &[String],
+    windows: &[(String, String)],
+) -> Result<Vec<(usize, usize)>> {
     let mut out = Vec::new();
     for (s, e) in windows {
         let mut first = None;
@@ -286,7 +371,11 @@ pub fn windows_to_rows(timestamps: &[String], windows: &[(String, String)]) -> R
         }
         match (first, last) {
             (Some(a), Some(b)) => out.push((a, b)),
-            _ => return Err(AnalyticsError::Invalid(format!("window [{s}, {e}] matches no row; check the labels belong to this data file"))),
+            _ => {
+                return Err(AnalyticsError::Invalid(format!(
+                    "window [{s}, {e}] matches no row; check the labels belong to this data file"
+                )));
+            }
         }
     }
     Ok(out)
@@ -301,7 +390,11 @@ mod tests {
         for &h in hits {
             scores[h] = 1.0;
         }
-        ScoredFile { name: "f".into(), scores, windows }
+        ScoredFile {
+            name: "f".into(),
+            scores,
+            windows,
+        }
     }
 
     #[test]
@@ -335,7 +428,11 @@ mod tests {
 
     #[test]
     fn only_first_detection_counts_and_late_fp_is_cheaper() {
-        let a = score_file_at(&file(1000, vec![(500, 599)], &[520, 580]), &PROFILES[0], 0.5);
+        let a = score_file_at(
+            &file(1000, vec![(500, 599)], &[520, 580]),
+            &PROFILES[0],
+            0.5,
+        );
         let b = score_file_at(&file(1000, vec![(500, 599)], &[520]), &PROFILES[0], 0.5);
         assert!((a - b).abs() < 1e-12);
         let near = score_file_at(&file(1000, vec![(500, 599)], &[600]), &PROFILES[0], 0.5);
@@ -351,21 +448,37 @@ mod tests {
 
     #[test]
     fn corpus_normalisation_bounds() {
-        let perfect = vec![file(1000, vec![(500, 599)], &[500]), file(1000, vec![(200, 299)], &[200])];
+        let perfect = vec![
+            file(1000, vec![(500, 599)], &[500]),
+            file(1000, vec![(200, 299)], &[200]),
+        ];
         let s = score_corpus(&perfect, &PROFILES[0], None);
         assert!((s.normalized - 100.0).abs() < 1e-9, "{}", s.normalized);
-        let null = vec![file(1000, vec![(500, 599)], &[]), file(1000, vec![(200, 299)], &[])];
+        let null = vec![
+            file(1000, vec![(500, 599)], &[]),
+            file(1000, vec![(200, 299)], &[]),
+        ];
         let s = score_corpus(&null, &PROFILES[0], None);
         assert!(s.normalized.abs() < 1e-9);
     }
 
     #[test]
     fn timestamps_and_windows() {
-        assert_eq!(canonical_timestamp("2014-04-10 07:15:00.000000"), "2014-04-10 07:15:00");
+        assert_eq!(
+            canonical_timestamp("2014-04-10 07:15:00.000000"),
+            "2014-04-10 07:15:00"
+        );
         let ts: Vec<String> = (0..5).map(|i| format!("2014-01-01 00:0{i}:00")).collect();
-        let w = windows_to_rows(&ts, &[("2014-01-01 00:01:00".into(), "2014-01-01 00:03:00".into())]).unwrap();
+        let w = windows_to_rows(
+            &ts,
+            &[("2014-01-01 00:01:00".into(), "2014-01-01 00:03:00".into())],
+        )
+        .unwrap();
         assert_eq!(w, vec![(1, 3)]);
-        let j = parse_windows_json(r#"{"a/b.csv": [["2014-01-01 00:01:00.000000", "2014-01-01 00:03:00.000000"]]}"#).unwrap();
+        let j = parse_windows_json(
+            r#"{"a/b.csv": [["2014-01-01 00:01:00.000000", "2014-01-01 00:03:00.000000"]]}"#,
+        )
+        .unwrap();
         assert_eq!(j["a/b.csv"][0].0, "2014-01-01 00:01:00");
     }
 }

@@ -84,12 +84,22 @@ impl Graph {
         let recs = parse_records(text)?;
         let header = recs.first().ok_or(AnalyticsError::EmptyCsv)?;
         let mut g = Graph::new();
-        let h0: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-        let is_edge_list = header.len() == 2 && matches!((h0[0].as_str(), h0[1].as_str()), ("from", "to") | ("source", "target") | ("caller", "callee"));
+        let h0: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let is_edge_list = header.len() == 2
+            && matches!(
+                (h0[0].as_str(), h0[1].as_str()),
+                ("from", "to") | ("source", "target") | ("caller", "callee")
+            );
         if is_edge_list {
             for (i, r) in recs.iter().enumerate().skip(1) {
                 if r.len() < 2 {
-                    return Err(AnalyticsError::Csv { line: i + 1, msg: "an edge needs two columns: from,to".into() });
+                    return Err(AnalyticsError::Csv {
+                        line: i + 1,
+                        msg: "an edge needs two columns: from,to".into(),
+                    });
                 }
                 g.add_edge(r[0].trim(), r[1].trim());
             }
@@ -103,9 +113,15 @@ impl Graph {
             let from = r[0].trim();
             g.add_node(from);
             for (j, v) in r.iter().skip(1).enumerate() {
-                let x = parse_f64(v).ok_or_else(|| AnalyticsError::Csv { line: i + 1, msg: format!("'{v}' is not a number (adjacency matrix expected)") })?;
+                let x = parse_f64(v).ok_or_else(|| AnalyticsError::Csv {
+                    line: i + 1,
+                    msg: format!("'{v}' is not a number (adjacency matrix expected)"),
+                })?;
                 if x != 0.0 && !x.is_nan() {
-                    let to = cols.get(j).ok_or_else(|| AnalyticsError::Csv { line: i + 1, msg: "more cells than header columns".into() })?;
+                    let to = cols.get(j).ok_or_else(|| AnalyticsError::Csv {
+                        line: i + 1,
+                        msg: "more cells than header columns".into(),
+                    })?;
                     g.add_edge(from, to);
                 }
             }
@@ -136,17 +152,27 @@ impl MetricTable {
             return Err(AnalyticsError::EmptyCsv);
         }
         let width = recs[0].len();
-        let is_numeric_row = |r: &Vec<String>| r.iter().skip(1).all(|c| parse_f64(c).is_some()) && parse_f64(&r[0]).is_some();
+        let is_numeric_row = |r: &Vec<String>| {
+            r.iter().skip(1).all(|c| parse_f64(c).is_some()) && parse_f64(&r[0]).is_some()
+        };
         let mut header_rows = 0;
         while header_rows < recs.len() && !is_numeric_row(&recs[header_rows]) {
             header_rows += 1;
         }
         if header_rows == 0 {
-            return Err(AnalyticsError::Csv { line: 1, msg: "expected a header row naming the nodes".into() });
+            return Err(AnalyticsError::Csv {
+                line: 1,
+                msg: "expected a header row naming the nodes".into(),
+            });
         }
         let mut columns = Vec::with_capacity(width.saturating_sub(1));
         for j in 1..width {
-            let cell = |r: usize| recs.get(r).and_then(|row| row.get(j)).map(|s| s.trim().to_string()).unwrap_or_default();
+            let cell = |r: usize| {
+                recs.get(r)
+                    .and_then(|row| row.get(j))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default()
+            };
             let col = if header_rows >= 3 {
                 (cell(0), cell(1), cell(2))
             } else {
@@ -166,13 +192,20 @@ impl MetricTable {
             timestamps.push(r[0].trim().to_string());
             for (j, col) in data.iter_mut().enumerate() {
                 let raw = r.get(j + 1).map(String::as_str).unwrap_or("");
-                col.push(parse_f64(raw).ok_or_else(|| AnalyticsError::Csv { line: i + 1, msg: format!("'{raw}' is not a number") })?);
+                col.push(parse_f64(raw).ok_or_else(|| AnalyticsError::Csv {
+                    line: i + 1,
+                    msg: format!("'{raw}' is not a number"),
+                })?);
             }
         }
         if timestamps.is_empty() {
             return Err(AnalyticsError::EmptyCsv);
         }
-        Ok(MetricTable { timestamps, columns, data })
+        Ok(MetricTable {
+            timestamps,
+            columns,
+            data,
+        })
     }
 
     pub fn rows(&self) -> usize {
@@ -189,7 +222,11 @@ impl MetricTable {
 
     /// Rows `[a, b)` as a new table.
     pub fn slice(&self, a: usize, b: usize) -> MetricTable {
-        MetricTable { timestamps: self.timestamps[a..b].to_vec(), columns: self.columns.clone(), data: self.data.iter().map(|c| c[a..b].to_vec()).collect() }
+        MetricTable {
+            timestamps: self.timestamps[a..b].to_vec(),
+            columns: self.columns.clone(),
+            data: self.data.iter().map(|c| c[a..b].to_vec()).collect(),
+        }
     }
 
     /// Concatenate tables (columns matched by key; missing columns become NaN).
@@ -236,7 +273,14 @@ pub struct RcaConfig {
 
 impl Default for RcaConfig {
     fn default() -> Self {
-        RcaConfig { z_threshold: 5.0, trigger_threshold: 3.0, trigger_row: 2, window: 3, rel_floor: 0.001, min_normal: 10 }
+        RcaConfig {
+            z_threshold: 5.0,
+            trigger_threshold: 3.0,
+            trigger_row: 2,
+            window: 3,
+            rel_floor: 0.001,
+            min_normal: 10,
+        }
     }
 }
 
@@ -270,7 +314,11 @@ pub fn robust_baseline(values: &[f64], rel_floor: f64, level_floor: f64) -> Opti
     let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
     let mean_abs = dev.iter().sum::<f64>() / dev.len() as f64;
     let mad = median_of(&mut dev);
-    let scale = (1.4826 * mad).max(mean_abs).max(rel_floor * med.abs()).max(level_floor).max(1e-12);
+    let scale = (1.4826 * mad)
+        .max(mean_abs)
+        .max(rel_floor * med.abs())
+        .max(level_floor)
+        .max(1e-12);
     Some(Baseline { median: med, scale })
 }
 
@@ -309,7 +357,9 @@ pub fn rank_root_causes(
     statistic: Option<&str>,
     cfg: &RcaConfig,
 ) -> Result<RcaResult> {
-    let t = graph.id(target).ok_or_else(|| AnalyticsError::UnknownNode(target.to_string()))?;
+    let t = graph
+        .id(target)
+        .ok_or_else(|| AnalyticsError::UnknownNode(target.to_string()))?;
     let n = graph.nodes.len();
     // Typical level of the metric across nodes (for the absolute scale floor).
     let mut levels: Vec<f64> = Vec::new();
@@ -321,7 +371,11 @@ pub fn rank_root_causes(
             }
         }
     }
-    let level = if levels.is_empty() { 0.0 } else { median_of(&mut levels) };
+    let level = if levels.is_empty() {
+        0.0
+    } else {
+        median_of(&mut levels)
+    };
     let level_floor = cfg.rel_floor * level;
     let baselines: Vec<Option<Baseline>> = graph
         .nodes
@@ -334,9 +388,16 @@ pub fn rank_root_causes(
             robust_baseline(s, cfg.rel_floor, level_floor)
         })
         .collect();
-    let series: Vec<Option<&[f64]>> = graph.nodes.iter().map(|node| abnormal.series(node, metric, statistic)).collect();
+    let series: Vec<Option<&[f64]>> = graph
+        .nodes
+        .iter()
+        .map(|node| abnormal.series(node, metric, statistic))
+        .collect();
     if series[t].is_none() {
-        return Err(AnalyticsError::MissingSeries { node: target.to_string(), metric: metric.to_string() });
+        return Err(AnalyticsError::MissingSeries {
+            node: target.to_string(),
+            metric: metric.to_string(),
+        });
     }
     let tb = baselines[t].ok_or_else(|| AnalyticsError::Invalid(format!("the normal period has fewer than {} values of {metric} for {target}; pass a longer normal period", cfg.min_normal)))?;
     let ts = series[t].unwrap();
@@ -344,14 +405,22 @@ pub fn rank_root_causes(
     // The caller asserts a violation; we only locate its onset: the first row from
     // `trigger_row` on where the target deviates by `trigger_threshold` scale units.
     let mut trigger = None;
-    for (i, &x) in ts.iter().enumerate().skip(cfg.trigger_row.min(ts.len().saturating_sub(1))) {
+    for (i, &x) in ts
+        .iter()
+        .enumerate()
+        .skip(cfg.trigger_row.min(ts.len().saturating_sub(1)))
+    {
         if x.is_finite() && ((x - tb.median) / tb.scale).abs() >= cfg.trigger_threshold {
             trigger = Some((i, (x - tb.median).signum()));
             break;
         }
     }
     let Some((trig, dir)) = trigger else {
-        return Ok(RcaResult { trigger_row: None, target_anomaly: 0.0, root_causes: Vec::new() });
+        return Ok(RcaResult {
+            trigger_row: None,
+            target_anomaly: 0.0,
+            root_causes: Vec::new(),
+        });
     };
     let end = (trig + cfg.window).min(abnormal.rows());
     // 3. Node anomaly over the window, minus what was already there before the target
@@ -360,20 +429,38 @@ pub fn rank_root_causes(
     let mut anomaly = vec![f64::NAN; n];
     let mut rel = vec![0.0; n];
     for i in 0..n {
-        let (Some(b), Some(s)) = (baselines[i], series[i]) else { continue };
+        let (Some(b), Some(s)) = (baselines[i], series[i]) else {
+            continue;
+        };
         let z = |x: &f64| dir * (x - b.median) / b.scale;
-        let vals: Vec<f64> = s[trig..end].iter().copied().filter(|x| x.is_finite()).collect();
+        let vals: Vec<f64> = s[trig..end]
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
         if vals.is_empty() {
             continue;
         }
         let mean = vals.iter().sum::<f64>() / vals.len() as f64;
         let during = vals.iter().map(z).sum::<f64>() / vals.len() as f64;
-        let lead: Vec<f64> = s[..trig].iter().copied().filter(|x| x.is_finite()).collect();
+        let lead: Vec<f64> = s[..trig]
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
         // A level shift present in *every* lead-in row predates the incident.
         let before = lead.iter().map(z).fold(f64::INFINITY, f64::min);
-        let before = if before.is_finite() { before.max(0.0) } else { 0.0 };
+        let before = if before.is_finite() {
+            before.max(0.0)
+        } else {
+            0.0
+        };
         anomaly[i] = during - before;
-        rel[i] = if b.median != 0.0 { (mean - b.median) / b.median.abs() } else { mean - b.median };
+        rel[i] = if b.median != 0.0 {
+            (mean - b.median) / b.median.abs()
+        } else {
+            mean - b.median
+        };
     }
     let is_anom = |i: usize| anomaly[i].is_finite() && anomaly[i] >= cfg.z_threshold;
     let target_anomaly = anomaly[t];
@@ -409,7 +496,11 @@ pub fn rank_root_causes(
                 }
             }
         }
-        let a = if anomaly[c].is_finite() { anomaly[c].max(0.0) } else { 0.0 };
+        let a = if anomaly[c].is_finite() {
+            anomaly[c].max(0.0)
+        } else {
+            0.0
+        };
         let mut names: Vec<String> = explains.iter().map(|&i| graph.nodes[i].clone()).collect();
         names.sort();
         out.push(RootCause {
@@ -425,10 +516,19 @@ pub fn rank_root_causes(
         b.score
             .partial_cmp(&a.score)
             .unwrap_or(std::cmp::Ordering::Equal)
-            .then(b.relative_change.abs().partial_cmp(&a.relative_change.abs()).unwrap_or(std::cmp::Ordering::Equal))
+            .then(
+                b.relative_change
+                    .abs()
+                    .partial_cmp(&a.relative_change.abs())
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
             .then(a.node.cmp(&b.node))
     });
-    Ok(RcaResult { trigger_row: Some(trig), target_anomaly, root_causes: out })
+    Ok(RcaResult {
+        trigger_row: Some(trig),
+        target_anomaly,
+        root_causes: out,
+    })
 }
 
 #[cfg(test)]
@@ -437,7 +537,10 @@ mod tests {
 
     fn table(cols: &[&str], rows: &[Vec<f64>]) -> MetricTable {
         let mut t = MetricTable::default();
-        t.columns = cols.iter().map(|c| (c.to_string(), "latency".to_string(), "Average".to_string())).collect();
+        t.columns = cols
+            .iter()
+            .map(|c| (c.to_string(), "latency".to_string(), "Average".to_string()))
+            .collect();
         t.data = vec![Vec::new(); cols.len()];
         for (i, r) in rows.iter().enumerate() {
             t.timestamps.push(i.to_string());
@@ -457,7 +560,16 @@ mod tests {
     }
 
     fn normal() -> MetricTable {
-        let rows: Vec<Vec<f64>> = (0..50).map(|i| vec![100.0 + (i % 5) as f64, 50.0 + (i % 3) as f64, 10.0 + (i % 2) as f64, 5.0 + (i % 4) as f64 * 0.1]).collect();
+        let rows: Vec<Vec<f64>> = (0..50)
+            .map(|i| {
+                vec![
+                    100.0 + (i % 5) as f64,
+                    50.0 + (i % 3) as f64,
+                    10.0 + (i % 2) as f64,
+                    5.0 + (i % 4) as f64 * 0.1,
+                ]
+            })
+            .collect();
         table(&["web", "api", "db", "cache"], &rows)
     }
 
@@ -466,7 +578,16 @@ mod tests {
         let mut rows = vec![vec![101.0, 51.0, 10.0, 5.0]; 2];
         rows.extend(vec![vec![300.0, 250.0, 200.0, 5.0]; 3]);
         let ab = table(&["web", "api", "db", "cache"], &rows);
-        let r = rank_root_causes(&chain(), &normal(), &ab, "web", "latency", None, &RcaConfig::default()).unwrap();
+        let r = rank_root_causes(
+            &chain(),
+            &normal(),
+            &ab,
+            "web",
+            "latency",
+            None,
+            &RcaConfig::default(),
+        )
+        .unwrap();
         assert_eq!(r.trigger_row, Some(2));
         assert_eq!(r.root_causes[0].node, "db");
         assert_eq!(r.root_causes[0].explains, vec!["api", "web"]);
@@ -479,14 +600,35 @@ mod tests {
         let mut rows = vec![vec![101.0, 51.0, 200.0, 5.0]; 2];
         rows.extend(vec![vec![300.0, 250.0, 200.0, 5.0]; 3]);
         let ab = table(&["web", "api", "db", "cache"], &rows);
-        let r = rank_root_causes(&chain(), &normal(), &ab, "web", "latency", None, &RcaConfig::default()).unwrap();
+        let r = rank_root_causes(
+            &chain(),
+            &normal(),
+            &ab,
+            "web",
+            "latency",
+            None,
+            &RcaConfig::default(),
+        )
+        .unwrap();
         assert_eq!(r.root_causes[0].node, "api");
     }
 
     #[test]
     fn no_violation_means_no_root_causes() {
-        let ab = table(&["web", "api", "db", "cache"], &vec![vec![101.0, 51.0, 10.0, 5.0]; 5]);
-        let r = rank_root_causes(&chain(), &normal(), &ab, "web", "latency", None, &RcaConfig::default()).unwrap();
+        let ab = table(
+            &["web", "api", "db", "cache"],
+            &vec![vec![101.0, 51.0, 10.0, 5.0]; 5],
+        );
+        let r = rank_root_causes(
+            &chain(),
+            &normal(),
+            &ab,
+            "web",
+            "latency",
+            None,
+            &RcaConfig::default(),
+        )
+        .unwrap();
         assert!(r.root_causes.is_empty());
         assert_eq!(r.trigger_row, None);
     }
@@ -512,7 +654,10 @@ mod tests {
     fn parses_three_row_header() {
         let t = MetricTable::from_csv("microservice,a,b\nmetric,latency,availability\nstatistic,Average,Average\nunix_timestamp,,\n1.0,0.5,\n2.0,0.6,100\n", "latency").unwrap();
         assert_eq!(t.rows(), 2);
-        assert_eq!(t.series("a", "latency", Some("Average")).unwrap(), &[0.5, 0.6]);
+        assert_eq!(
+            t.series("a", "latency", Some("Average")).unwrap(),
+            &[0.5, 0.6]
+        );
         assert!(t.series("b", "availability", None).unwrap()[0].is_nan());
         let t = MetricTable::from_csv("timestamp,a,b\n1,2,3\n", "latency").unwrap();
         assert_eq!(t.series("b", "latency", None).unwrap(), &[3.0]);
@@ -520,7 +665,16 @@ mod tests {
 
     #[test]
     fn unknown_target_is_an_error() {
-        let e = rank_root_causes(&chain(), &normal(), &normal(), "nope", "latency", None, &RcaConfig::default()).unwrap_err();
+        let e = rank_root_causes(
+            &chain(),
+            &normal(),
+            &normal(),
+            "nope",
+            "latency",
+            None,
+            &RcaConfig::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("not in the dependency graph"));
     }
 }

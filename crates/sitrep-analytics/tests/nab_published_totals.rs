@@ -4,7 +4,7 @@
 //! Needs the benchmark data: `$SITREP_DATA_DIR` or `<repo>/../shared/data`. Fails (never
 //! skips) when it is missing.
 
-use sitrep_analytics::nab::{self, ScoredFile, PROFILES};
+use sitrep_analytics::nab::{self, PROFILES, ScoredFile};
 use std::path::{Path, PathBuf};
 
 fn data_dir() -> PathBuf {
@@ -24,24 +24,36 @@ fn read(p: &Path) -> String {
 }
 
 fn load_detector(nab_dir: &Path, detector: &str) -> (Vec<ScoredFile>, usize) {
-    let labels = nab::parse_windows_json(&read(&nab_dir.join("labels/combined_windows.json"))).unwrap();
+    let labels =
+        nab::parse_windows_json(&read(&nab_dir.join("labels/combined_windows.json"))).unwrap();
     let mut keys: Vec<&String> = labels.keys().collect();
     keys.sort();
     let total_windows = labels.values().map(Vec::len).sum();
     let mut files = Vec::new();
     for key in keys {
         let (category, fname) = key.split_once('/').unwrap();
-        let res = nab_dir.join("results").join(detector).join(category).join(format!("{detector}_{fname}"));
+        let res = nab_dir
+            .join("results")
+            .join(detector)
+            .join(category)
+            .join(format!("{detector}_{fname}"));
         let (ts, scores) = nab::parse_results_scores(&read(&res)).unwrap();
         let windows = nab::windows_to_rows(&ts, &labels[key]).unwrap();
-        files.push(ScoredFile { name: key.clone(), scores, windows });
+        files.push(ScoredFile {
+            name: key.clone(),
+            scores,
+            windows,
+        });
     }
     (files, total_windows)
 }
 
 fn published(nab_dir: &Path, detector: &str, profile: &str) -> f64 {
-    let v: serde_json::Value = serde_json::from_str(&read(&nab_dir.join("results/final_results.json"))).unwrap();
-    v[detector][profile].as_f64().unwrap_or_else(|| panic!("no published score for {detector}/{profile}"))
+    let v: serde_json::Value =
+        serde_json::from_str(&read(&nab_dir.join("results/final_results.json"))).unwrap();
+    v[detector][profile]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no published score for {detector}/{profile}"))
 }
 
 fn check(detector: &str) {
@@ -51,8 +63,21 @@ fn check(detector: &str) {
     for p in &PROFILES {
         let s = nab::score_corpus(&files, p, Some(total));
         let want = published(&nab_dir, detector, p.name);
-        eprintln!("{detector:18} {:20} ours {:8.3}  published {:8.3}  delta {:+.4}  (threshold {})", p.name, s.normalized, want, s.normalized - want, s.threshold);
-        assert!((s.normalized - want).abs() < 0.1, "{detector}/{}: ours {} vs published {}", p.name, s.normalized, want);
+        eprintln!(
+            "{detector:18} {:20} ours {:8.3}  published {:8.3}  delta {:+.4}  (threshold {})",
+            p.name,
+            s.normalized,
+            want,
+            s.normalized - want,
+            s.threshold
+        );
+        assert!(
+            (s.normalized - want).abs() < 0.1,
+            "{detector}/{}: ours {} vs published {}",
+            p.name,
+            s.normalized,
+            want
+        );
     }
 }
 

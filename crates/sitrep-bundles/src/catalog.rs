@@ -67,13 +67,29 @@ impl Catalog {
 
     pub fn resolve(&self, r: &TaskRef) -> Result<ResolvedTask<'_>, BundleError> {
         let unknown = || BundleError::UnknownTask(r.to_string());
-        let collection = self.collections.iter().find(|c| c.name == r.collection).ok_or_else(unknown)?;
+        let collection = self
+            .collections
+            .iter()
+            .find(|c| c.name == r.collection)
+            .ok_or_else(unknown)?;
         let bundle = collection.bundle(&r.bundle).ok_or_else(unknown)?;
         let task = bundle.task(&r.task).ok_or_else(unknown)?;
-        Ok(ResolvedTask { collection, bundle, task })
+        Ok(ResolvedTask {
+            collection,
+            bundle,
+            task,
+        })
     }
 
     pub fn tasks(&self) -> impl Iterator<Item = ResolvedTask<'_>> {
-        self.collections.iter().flat_map(|c| c.bundles.iter().flat_map(move |b| b.tasks.iter().map(move |t| ResolvedTask { collection: c, bundle: b, task: t })))
+        self.collections.iter().flat_map(|c| {
+            c.bundles.iter().flat_map(move |b| {
+                b.tasks.iter().map(move |t| ResolvedTask {
+                    collection: c,
+                    bundle: b,
+                    task: t,
+                })
+            })
+        })
     }
 }

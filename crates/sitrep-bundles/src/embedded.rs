@@ -11,7 +11,10 @@ include!(concat!(env!("OUT_DIR"), "/embedded_core.rs"));
 /// A digest of the embedded files; names the extracted folder.
 pub fn digest() -> String {
     let mut parts: Vec<&str> = Vec::with_capacity(FILES.len() * 2);
-    let texts: Vec<String> = FILES.iter().map(|(_, b)| format!("{:016x}", fnv1a64(&[&String::from_utf8_lossy(b)]))).collect();
+    let texts: Vec<String> = FILES
+        .iter()
+        .map(|(_, b)| format!("{:016x}", fnv1a64(&[&String::from_utf8_lossy(b)])))
+        .collect();
     for ((p, _), t) in FILES.iter().zip(&texts) {
         parts.push(p);
         parts.push(t);
@@ -29,7 +32,9 @@ pub fn extract(cache: &Path) -> Result<PathBuf, BundleError> {
         let path = path.to_path_buf();
         move |source| BundleError::Io { path, source }
     };
-    let tmp = cache.join("collections").join(format!(".core-tmp-{}", std::process::id()));
+    let tmp = cache
+        .join("collections")
+        .join(format!(".core-tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     for (rel, bytes) in FILES {
         let dest = tmp.join(rel);

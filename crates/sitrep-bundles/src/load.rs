@@ -24,8 +24,17 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn problem(&mut self, field: impl Into<String>, message: impl Into<String>) {
         let field = field.into();
-        let line = if field.is_empty() { None } else { locate(self.text, &parse_path(&field)) };
-        self.problems.push(Problem { file: self.file.to_path_buf(), line, field, message: message.into() });
+        let line = if field.is_empty() {
+            None
+        } else {
+            locate(self.text, &parse_path(&field))
+        };
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line,
+            field,
+            message: message.into(),
+        });
     }
 
     /// Deserializes `v` as `T`, reporting serde's complaint at `field` (or at the unknown key).
@@ -34,7 +43,9 @@ impl Ctx<'_> {
             Ok(t) => Some(t),
             Err(e) => {
                 let msg = e.to_string();
-                let at = unknown_field(&msg).map(|k| format!("{field}.{k}")).unwrap_or_else(|| field.to_string());
+                let at = unknown_field(&msg)
+                    .map(|k| format!("{field}.{k}"))
+                    .unwrap_or_else(|| field.to_string());
                 self.problem(at, msg);
                 None
             }
@@ -48,7 +59,10 @@ fn unknown_field(msg: &str) -> Option<&str> {
 }
 
 fn read(path: &Path) -> Result<String, BundleError> {
-    std::fs::read_to_string(path).map_err(|source| BundleError::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn parse_yaml(file: &Path, text: &str) -> Result<Value, Problem> {
@@ -61,12 +75,16 @@ fn parse_yaml(file: &Path, text: &str) -> Result<Value, Problem> {
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !s.starts_with('-')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
 }
 
 fn is_env_name(s: &str) -> bool {
     let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_uppercase() || c == b'_') && b.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+    matches!(b.next(), Some(c) if c.is_ascii_uppercase() || c == b'_')
+        && b.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
 }
 
 #[derive(Deserialize)]
@@ -82,7 +100,11 @@ struct RawCollection {
 /// Loads `root/collection.yaml` and every `root/bundles/*/bundle.yaml`.
 pub fn load_collection(root: &Path) -> Result<Collection, BundleError> {
     let (collection, problems) = read_collection(root)?;
-    if problems.is_empty() { Ok(collection) } else { Err(BundleError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(collection)
+    } else {
+        Err(BundleError::Invalid(problems))
+    }
 }
 
 fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleError> {
@@ -99,10 +121,20 @@ fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleErro
     match parse_yaml(&file, &text) {
         Err(p) => problems.push(p),
         Ok(v) => {
-            let mut ctx = Ctx { file: &file, text: &text, problems: Vec::new() };
+            let mut ctx = Ctx {
+                file: &file,
+                text: &text,
+                problems: Vec::new(),
+            };
             if let Some(raw) = ctx.typed::<RawCollection>("", &v) {
                 if !is_slug(&raw.name) {
-                    ctx.problem("name", format!("collection name {:?} must be lowercase letters, digits and dashes", raw.name));
+                    ctx.problem(
+                        "name",
+                        format!(
+                            "collection name {:?} must be lowercase letters, digits and dashes",
+                            raw.name
+                        ),
+                    );
                 }
                 collection.name = raw.name;
                 collection.description = raw.description;
@@ -117,8 +149,17 @@ fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleErro
     }
     let bundles_dir = root.join("bundles");
     let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&bundles_dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("bundle.yaml").is_file()).collect(),
-        Err(source) => return Err(BundleError::Io { path: bundles_dir, source }),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.join("bundle.yaml").is_file())
+            .collect(),
+        Err(source) => {
+            return Err(BundleError::Io {
+                path: bundles_dir,
+                source,
+            });
+        }
     };
     dirs.sort();
     let mut names = HashSet::new();
@@ -130,7 +171,10 @@ fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleErro
                         file: dir.join("bundle.yaml"),
                         line: None,
                         field: "name".into(),
-                        message: format!("another bundle in this collection is also named {:?}", b.name),
+                        message: format!(
+                            "another bundle in this collection is also named {:?}",
+                            b.name
+                        ),
                     });
                 }
                 collection.bundles.push(b);
@@ -146,11 +190,18 @@ pub fn validate_path(path: &Path) -> Result<Vec<Problem>, BundleError> {
     if path.join("collection.yaml").is_file() {
         return Ok(read_collection(path)?.1);
     }
-    let dir = if path.is_file() { path.parent().unwrap_or(Path::new(".")).to_path_buf() } else { path.to_path_buf() };
+    let dir = if path.is_file() {
+        path.parent().unwrap_or(Path::new(".")).to_path_buf()
+    } else {
+        path.to_path_buf()
+    };
     if !dir.join("bundle.yaml").is_file() {
         return Err(BundleError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no collection.yaml or bundle.yaml here"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no collection.yaml or bundle.yaml here",
+            ),
         });
     }
     Ok(load_bundle(&dir).err().unwrap_or_default())
@@ -206,10 +257,23 @@ struct RawTask {
 /// Loads and validates `dir/bundle.yaml`.
 pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     let file = dir.join("bundle.yaml");
-    let text = read(&file).map_err(|e| vec![Problem { file: file.clone(), line: None, field: String::new(), message: e.to_string() }])?;
+    let text = read(&file).map_err(|e| {
+        vec![Problem {
+            file: file.clone(),
+            line: None,
+            field: String::new(),
+            message: e.to_string(),
+        }]
+    })?;
     let value = parse_yaml(&file, &text).map_err(|p| vec![p])?;
-    let mut ctx = Ctx { file: &file, text: &text, problems: Vec::new() };
-    let Some(raw) = ctx.typed::<RawBundle>("", &value) else { return Err(ctx.problems) };
+    let mut ctx = Ctx {
+        file: &file,
+        text: &text,
+        problems: Vec::new(),
+    };
+    let Some(raw) = ctx.typed::<RawBundle>("", &value) else {
+        return Err(ctx.problems);
+    };
     for key in raw.unknown.keys() {
         ctx.problem(key.clone(), "unknown field (expected name, description, resource_type, tags, params, secrets, tasks, hypotheses, generation_rules)");
     }
@@ -217,17 +281,29 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     if raw.name.is_none() {
         ctx.problem("", "missing field `name`");
     } else if !is_slug(&name) {
-        ctx.problem("name", format!("bundle name {name:?} must be lowercase letters, digits and dashes"));
+        ctx.problem(
+            "name",
+            format!("bundle name {name:?} must be lowercase letters, digits and dashes"),
+        );
     }
 
     let mut params: Vec<ParamDecl> = Vec::new();
     for (i, v) in raw.params.iter().enumerate() {
         if let Some(p) = ctx.typed::<ParamDecl>(&format!("params[{i}]"), v) {
             if !is_env_name(&p.name) {
-                ctx.problem(format!("params[{i}].name"), format!("param {:?} must be UPPER_SNAKE_CASE (it becomes an env var)", p.name));
+                ctx.problem(
+                    format!("params[{i}].name"),
+                    format!(
+                        "param {:?} must be UPPER_SNAKE_CASE (it becomes an env var)",
+                        p.name
+                    ),
+                );
             }
             if params.iter().any(|q| q.name == p.name) {
-                ctx.problem(format!("params[{i}].name"), format!("param {:?} is declared twice", p.name));
+                ctx.problem(
+                    format!("params[{i}].name"),
+                    format!("param {:?} is declared twice", p.name),
+                );
             }
             params.push(p);
         }
@@ -236,10 +312,19 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     for (i, v) in raw.secrets.iter().enumerate() {
         if let Some(s) = ctx.typed::<SecretDecl>(&format!("secrets[{i}]"), v) {
             if !is_env_name(&s.name) {
-                ctx.problem(format!("secrets[{i}].name"), format!("secret {:?} must be UPPER_SNAKE_CASE (it becomes an env var)", s.name));
+                ctx.problem(
+                    format!("secrets[{i}].name"),
+                    format!(
+                        "secret {:?} must be UPPER_SNAKE_CASE (it becomes an env var)",
+                        s.name
+                    ),
+                );
             }
             if params.iter().any(|p| p.name == s.name) || secrets.iter().any(|q| q.name == s.name) {
-                ctx.problem(format!("secrets[{i}].name"), format!("{:?} is declared twice", s.name));
+                ctx.problem(
+                    format!("secrets[{i}].name"),
+                    format!("{:?} is declared twice", s.name),
+                );
             }
             secrets.push(s);
         }
@@ -249,7 +334,10 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     for (i, v) in raw.tasks.iter().enumerate() {
         if let Some(t) = task(&mut ctx, dir, i, v, &params, &secrets) {
             if tasks.iter().any(|o| o.name == t.name) {
-                ctx.problem(format!("tasks[{i}].name"), format!("task {:?} is declared twice", t.name));
+                ctx.problem(
+                    format!("tasks[{i}].name"),
+                    format!("task {:?} is declared twice", t.name),
+                );
             }
             tasks.push(t);
         }
@@ -259,19 +347,32 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     }
 
     let mut hypotheses = Vec::new();
-    let declared: HashSet<&str> = raw.tasks.iter().filter_map(|t| t.get("name").and_then(|n| n.as_str())).collect();
+    let declared: HashSet<&str> = raw
+        .tasks
+        .iter()
+        .filter_map(|t| t.get("name").and_then(|n| n.as_str()))
+        .collect();
     for (i, v) in raw.hypotheses.iter().enumerate() {
         if let Some(h) = ctx.typed::<Hypothesis>(&format!("hypotheses[{i}]"), v) {
             for t in &h.tested_by {
                 if !declared.contains(t.as_str()) {
-                    ctx.problem(format!("hypotheses[{i}].tested_by"), format!("no task {t:?} in this bundle"));
+                    ctx.problem(
+                        format!("hypotheses[{i}].tested_by"),
+                        format!("no task {t:?} in this bundle"),
+                    );
                 }
             }
             if let Some(r) = &h.remediation {
                 match tasks.iter().find(|t| &t.name == r) {
                     Some(t) if t.kind == TaskKind::Remediation => {}
-                    Some(_) => ctx.problem(format!("hypotheses[{i}].remediation"), format!("task {r:?} is not a remediation task")),
-                    None if !declared.contains(r.as_str()) => ctx.problem(format!("hypotheses[{i}].remediation"), format!("no task {r:?} in this bundle")),
+                    Some(_) => ctx.problem(
+                        format!("hypotheses[{i}].remediation"),
+                        format!("task {r:?} is not a remediation task"),
+                    ),
+                    None if !declared.contains(r.as_str()) => ctx.problem(
+                        format!("hypotheses[{i}].remediation"),
+                        format!("no task {r:?} in this bundle"),
+                    ),
                     None => {}
                 }
             }
@@ -300,7 +401,11 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     })
 }
 
-fn duration_field(ctx: &mut Ctx<'_>, field: String, v: &Option<Value>) -> Option<std::time::Duration> {
+fn duration_field(
+    ctx: &mut Ctx<'_>,
+    field: String,
+    v: &Option<Value>,
+) -> Option<std::time::Duration> {
     let v = v.as_ref()?;
     let text = match v {
         Value::String(s) => s.clone(),
@@ -323,16 +428,29 @@ fn duration_field(ctx: &mut Ctx<'_>, field: String, v: &Option<Value>) -> Option
     }
 }
 
-fn task(ctx: &mut Ctx<'_>, dir: &Path, i: usize, v: &Value, params: &[ParamDecl], secrets: &[SecretDecl]) -> Option<Task> {
+fn task(
+    ctx: &mut Ctx<'_>,
+    dir: &Path,
+    i: usize,
+    v: &Value,
+    params: &[ParamDecl],
+    secrets: &[SecretDecl],
+) -> Option<Task> {
     let at = |f: &str| format!("tasks[{i}].{f}");
     let raw = ctx.typed::<RawTask>(&format!("tasks[{i}]"), v)?;
     for key in raw.unknown.keys() {
-        ctx.problem(at(key), "unknown field (see docs/bundles.md for the task fields)");
+        ctx.problem(
+            at(key),
+            "unknown field (see docs/bundles.md for the task fields)",
+        );
     }
     let name = match &raw.name {
         Some(n) if is_slug(n) => n.clone(),
         Some(n) => {
-            ctx.problem(at("name"), format!("task name {n:?} must be lowercase letters, digits and dashes"));
+            ctx.problem(
+                at("name"),
+                format!("task name {n:?} must be lowercase letters, digits and dashes"),
+            );
             n.clone()
         }
         None => {
@@ -342,17 +460,39 @@ fn task(ctx: &mut Ctx<'_>, dir: &Path, i: usize, v: &Value, params: &[ParamDecl]
     };
     let kind = match raw.kind.as_deref() {
         None => {
-            ctx.problem(format!("tasks[{i}]"), "missing field `kind` (health, diagnostic or remediation)");
+            ctx.problem(
+                format!("tasks[{i}]"),
+                "missing field `kind` (health, diagnostic or remediation)",
+            );
             None
         }
-        Some(k) => k.parse::<TaskKind>().map_err(|_| ctx.problem(at("kind"), format!("unknown task kind {k:?} (expected health, diagnostic or remediation)"))).ok(),
+        Some(k) => k
+            .parse::<TaskKind>()
+            .map_err(|_| {
+                ctx.problem(
+                    at("kind"),
+                    format!("unknown task kind {k:?} (expected health, diagnostic or remediation)"),
+                )
+            })
+            .ok(),
     };
     let ty = match raw.ty.as_deref() {
         None => {
-            ctx.problem(format!("tasks[{i}]"), "missing field `type` (bash, python, sql, http or promql)");
+            ctx.problem(
+                format!("tasks[{i}]"),
+                "missing field `type` (bash, python, sql, http or promql)",
+            );
             None
         }
-        Some(t) => t.parse::<TaskType>().map_err(|_| ctx.problem(at("type"), format!("unknown task type {t:?} (expected bash, python, sql, http or promql)"))).ok(),
+        Some(t) => t
+            .parse::<TaskType>()
+            .map_err(|_| {
+                ctx.problem(
+                    at("type"),
+                    format!("unknown task type {t:?} (expected bash, python, sql, http or promql)"),
+                )
+            })
+            .ok(),
     };
     let timeout = duration_field(ctx, at("timeout"), &raw.timeout).unwrap_or(DEFAULT_TIMEOUT);
     if timeout > MAX_TIMEOUT {
@@ -360,7 +500,10 @@ fn task(ctx: &mut Ctx<'_>, dir: &Path, i: usize, v: &Value, params: &[ParamDecl]
     }
     let interval = duration_field(ctx, at("interval"), &raw.interval);
     if interval.is_some() && kind.is_some_and(|k| k != TaskKind::Health) {
-        ctx.problem(at("interval"), "only health tasks are scheduled; remove `interval` or make the task `kind: health`");
+        ctx.problem(
+            at("interval"),
+            "only health tasks are scheduled; remove `interval` or make the task `kind: health`",
+        );
     }
     let interval = match kind {
         Some(TaskKind::Health) => Some(interval.unwrap_or(DEFAULT_INTERVAL)),
@@ -368,9 +511,15 @@ fn task(ctx: &mut Ctx<'_>, dir: &Path, i: usize, v: &Value, params: &[ParamDecl]
     };
 
     let risk = match (&raw.risk, kind) {
-        (Some(r), Some(TaskKind::Remediation)) => r.parse::<Risk>().map_err(|e| ctx.problem(at("risk"), e)).ok(),
+        (Some(r), Some(TaskKind::Remediation)) => r
+            .parse::<Risk>()
+            .map_err(|e| ctx.problem(at("risk"), e))
+            .ok(),
         (None, Some(TaskKind::Remediation)) => {
-            ctx.problem(format!("tasks[{i}]"), "remediation tasks must declare `risk` (low, medium or high)");
+            ctx.problem(
+                format!("tasks[{i}]"),
+                "remediation tasks must declare `risk` (low, medium or high)",
+            );
             None
         }
         (Some(_), _) => {
@@ -388,7 +537,10 @@ fn task(ctx: &mut Ctx<'_>, dir: &Path, i: usize, v: &Value, params: &[ParamDecl]
     }
     for p in &raw.params {
         if !is_env_name(p) {
-            ctx.problem(at("params"), format!("param {p:?} must be UPPER_SNAKE_CASE"));
+            ctx.problem(
+                at("params"),
+                format!("param {p:?} must be UPPER_SNAKE_CASE"),
+            );
         }
     }
 
@@ -400,50 +552,91 @@ fn task(ctx: &mut Ctx<'_>, dir: &Path, i: usize, v: &Value, params: &[ParamDecl]
         .chain(BUILTIN_VARS.iter().map(|s| s.to_string()))
         .collect();
 
-    let blocks = [("sql", raw.sql.is_some()), ("http", raw.http.is_some()), ("promql", raw.promql.is_some())];
+    let blocks = [
+        ("sql", raw.sql.is_some()),
+        ("http", raw.http.is_some()),
+        ("promql", raw.promql.is_some()),
+    ];
     let wanted = ty.map(|t| t.as_str()).unwrap_or("");
     for (block, present) in blocks {
         if present && block != wanted {
-            ctx.problem(at(block), format!("a {wanted} task takes no `{block}` block"));
+            ctx.problem(
+                at(block),
+                format!("a {wanted} task takes no `{block}` block"),
+            );
         }
     }
     if raw.script.is_some() && !matches!(ty, Some(TaskType::Bash | TaskType::Python) | None) {
-        ctx.problem(at("script"), format!("a {wanted} task takes no `script`; its definition is the `{wanted}` block"));
+        ctx.problem(
+            at("script"),
+            format!("a {wanted} task takes no `script`; its definition is the `{wanted}` block"),
+        );
     }
 
     let spec = match ty? {
         TaskType::Bash | TaskType::Python => {
-            let interpreter = if ty == Some(TaskType::Bash) { Interpreter::Bash } else { Interpreter::Python };
+            let interpreter = if ty == Some(TaskType::Bash) {
+                Interpreter::Bash
+            } else {
+                Interpreter::Python
+            };
             match &raw.script {
                 None => {
-                    ctx.problem(format!("tasks[{i}]"), format!("missing field `script` (the {wanted} file next to bundle.yaml)"));
+                    ctx.problem(
+                        format!("tasks[{i}]"),
+                        format!("missing field `script` (the {wanted} file next to bundle.yaml)"),
+                    );
                     None
                 }
                 Some(s) => {
                     let rel = Path::new(s);
-                    if rel.is_absolute() || rel.components().any(|c| matches!(c, Component::ParentDir)) {
-                        ctx.problem(at("script"), format!("script {s:?} must be a path inside the bundle folder"));
+                    if rel.is_absolute()
+                        || rel.components().any(|c| matches!(c, Component::ParentDir))
+                    {
+                        ctx.problem(
+                            at("script"),
+                            format!("script {s:?} must be a path inside the bundle folder"),
+                        );
                         None
                     } else if !dir.join(rel).is_file() {
-                        ctx.problem(at("script"), format!("script {s:?} not found in {}", dir.display()));
+                        ctx.problem(
+                            at("script"),
+                            format!("script {s:?} not found in {}", dir.display()),
+                        );
                         None
                     } else {
-                        Some(TaskSpec::Script { interpreter, path: dir.join(rel) })
+                        Some(TaskSpec::Script {
+                            interpreter,
+                            path: dir.join(rel),
+                        })
                     }
                 }
             }
         }
         TaskType::Sql => block::<SqlSpec>(ctx, &at("sql"), &raw.sql).map(|s| {
-            check_refs(ctx, &at("sql"), &[&s.dsn, s.password.as_deref().unwrap_or(""), &s.query], &known);
+            check_refs(
+                ctx,
+                &at("sql"),
+                &[&s.dsn, s.password.as_deref().unwrap_or(""), &s.query],
+                &known,
+            );
             check_rules(ctx, &at("sql"), s.rules(), &known);
             TaskSpec::Sql(s)
         }),
         TaskType::Http => block::<HttpSpec>(ctx, &at("http"), &raw.http).map(|h| {
-            let mut texts: Vec<&str> = vec![&h.url, h.body.as_deref().unwrap_or(""), h.expect.max_latency.as_deref().unwrap_or(""), h.expect.body_contains.as_deref().unwrap_or("")];
+            let mut texts: Vec<&str> = vec![
+                &h.url,
+                h.body.as_deref().unwrap_or(""),
+                h.expect.max_latency.as_deref().unwrap_or(""),
+                h.expect.body_contains.as_deref().unwrap_or(""),
+            ];
             texts.extend(h.headers.values().map(|s| s.as_str()));
             check_refs(ctx, &at("http"), &texts, &known);
             if sitrep_core::Severity::new(h.severity).is_err() {
-                ctx.problem(at("http.severity"), "severity must be 1 (critical) to 4 (info)");
+                ctx.problem(
+                    at("http.severity"),
+                    "severity must be 1 (critical) to 4 (info)",
+                );
             }
             if let Some(l) = h.expect.max_latency.as_ref().filter(|l| !l.contains("${")) {
                 if let Err(e) = parse_duration(l) {
@@ -486,7 +679,10 @@ fn block<T: DeserializeOwned>(ctx: &mut Ctx<'_>, field: &str, v: &Option<Value>)
         None => {
             let ty = field.rsplit('.').next().unwrap_or(field);
             let task_field = &field[..field.len() - ty.len() - 1];
-            ctx.problem(task_field.to_string(), format!("missing field `{ty}` (the {ty} task's definition)"));
+            ctx.problem(
+                task_field.to_string(),
+                format!("missing field `{ty}` (the {ty} task's definition)"),
+            );
             None
         }
         Some(v) => ctx.typed::<T>(field, v),
@@ -497,7 +693,10 @@ fn check_refs(ctx: &mut Ctx<'_>, field: &str, texts: &[&str], known: &HashSet<St
     for t in texts {
         for r in template::references(t) {
             if !known.contains(&r) {
-                ctx.problem(field.to_string(), format!("${{{r}}} is not a declared param or secret of this bundle or task"));
+                ctx.problem(
+                    field.to_string(),
+                    format!("${{{r}}} is not a declared param or secret of this bundle or task"),
+                );
             }
         }
     }
@@ -507,16 +706,29 @@ fn check_rules(ctx: &mut Ctx<'_>, field: &str, rules: RowRules<'_>, known: &Hash
     for (j, r) in rules.raise.iter().enumerate() {
         let f = format!("{field}.raise[{j}]");
         if sitrep_core::Severity::new(r.severity).is_err() {
-            ctx.problem(format!("{f}.severity"), "severity must be 1 (critical) to 4 (info)");
+            ctx.problem(
+                format!("{f}.severity"),
+                "severity must be 1 (critical) to 4 (info)",
+            );
         }
         if r.title.trim().is_empty() {
             ctx.problem(format!("{f}.title"), "title is empty");
         }
         check_when(ctx, &f, r.when.as_deref(), known);
-        check_refs(ctx, &f, &[&r.title, &r.expected, &r.actual, &r.details, &r.next_steps], known);
+        check_refs(
+            ctx,
+            &f,
+            &[&r.title, &r.expected, &r.actual, &r.details, &r.next_steps],
+            known,
+        );
     }
     for (j, r) in rules.insights.iter().enumerate() {
-        check_when(ctx, &format!("{field}.insights[{j}]"), r.when.as_deref(), known);
+        check_when(
+            ctx,
+            &format!("{field}.insights[{j}]"),
+            r.when.as_deref(),
+            known,
+        );
     }
 }
 
@@ -528,7 +740,10 @@ fn check_when(ctx: &mut Ctx<'_>, field: &str, when: Option<&str>, known: &HashSe
         Err(e) => ctx.problem(format!("{field}.when"), e),
         Ok(f) => {
             if let Err(e) = expr::parse(&f) {
-                ctx.problem(format!("{field}.when"), format!("invalid expression {when:?}: {e}"));
+                ctx.problem(
+                    format!("{field}.when"),
+                    format!("invalid expression {when:?}: {e}"),
+                );
             }
         }
     }

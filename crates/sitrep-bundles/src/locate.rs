@@ -23,19 +23,35 @@ fn lines(text: &str) -> Vec<Option<Line<'_>>> {
                 return None;
             }
             let raw_indent = l.len() - trimmed.len();
-            if let Some(rest) = trimmed.strip_prefix("- ").or_else(|| (trimmed == "-").then_some("")) {
+            if let Some(rest) = trimmed
+                .strip_prefix("- ")
+                .or_else(|| (trimmed == "-").then_some(""))
+            {
                 let inner = rest.trim_start();
                 let indent = raw_indent + 2 + (rest.len() - inner.len());
-                Some(Line { raw_indent, dash: true, indent, content: inner })
+                Some(Line {
+                    raw_indent,
+                    dash: true,
+                    indent,
+                    content: inner,
+                })
             } else {
-                Some(Line { raw_indent, dash: false, indent: raw_indent, content: trimmed })
+                Some(Line {
+                    raw_indent,
+                    dash: false,
+                    indent: raw_indent,
+                    content: trimmed,
+                })
             }
         })
         .collect()
 }
 
 fn key_matches(content: &str, key: &str) -> bool {
-    let unquoted = content.strip_prefix('"').and_then(|c| c.strip_prefix(key)).and_then(|c| c.strip_prefix('"'));
+    let unquoted = content
+        .strip_prefix('"')
+        .and_then(|c| c.strip_prefix(key))
+        .and_then(|c| c.strip_prefix('"'));
     let rest = unquoted.or_else(|| content.strip_prefix(key));
     matches!(rest, Some(r) if r.starts_with(':'))
 }
@@ -68,7 +84,11 @@ pub fn locate(text: &str, path: &[Seg<'_>]) -> Option<usize> {
                 let lvl = ls[i].as_ref().unwrap().indent;
                 start = i + 1;
                 end = (start..end)
-                    .find(|&j| ls[j].as_ref().is_some_and(|l| l.raw_indent < lvl || (l.raw_indent == lvl && !l.dash)))
+                    .find(|&j| {
+                        ls[j]
+                            .as_ref()
+                            .is_some_and(|l| l.raw_indent < lvl || (l.raw_indent == lvl && !l.dash))
+                    })
                     .unwrap_or(end);
                 parent = lvl as isize - 1;
             }
@@ -95,7 +115,9 @@ pub fn locate(text: &str, path: &[Seg<'_>]) -> Option<usize> {
                 best = Some(i + 1);
                 let d = ls[i].as_ref().unwrap().raw_indent;
                 start = i;
-                end = (i + 1..end).find(|&j| ls[j].as_ref().is_some_and(|l| l.raw_indent <= d)).unwrap_or(end);
+                end = (i + 1..end)
+                    .find(|&j| ls[j].as_ref().is_some_and(|l| l.raw_indent <= d))
+                    .unwrap_or(end);
                 parent = d as isize;
             }
         }

@@ -118,7 +118,10 @@ pub struct Task {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum TaskSpec {
-    Script { interpreter: Interpreter, path: PathBuf },
+    Script {
+        interpreter: Interpreter,
+        path: PathBuf,
+    },
     Sql(SqlSpec),
     Http(HttpSpec),
     Promql(PromqlSpec),
@@ -249,7 +252,11 @@ impl StatusList {
     pub fn describe(&self) -> String {
         match self {
             StatusList::One(x) => x.to_string(),
-            StatusList::Many(v) => v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" or "),
+            StatusList::Many(v) => v
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" or "),
         }
     }
 }
@@ -281,12 +288,20 @@ pub struct RowRules<'a> {
 
 impl SqlSpec {
     pub fn rules(&self) -> RowRules<'_> {
-        RowRules { raise: &self.raise, insights: &self.insights, metrics: &self.metrics }
+        RowRules {
+            raise: &self.raise,
+            insights: &self.insights,
+            metrics: &self.metrics,
+        }
     }
 }
 
 impl PromqlSpec {
     pub fn rules(&self) -> RowRules<'_> {
-        RowRules { raise: &self.raise, insights: &self.insights, metrics: &self.metrics }
+        RowRules {
+            raise: &self.raise,
+            insights: &self.insights,
+            metrics: &self.metrics,
+        }
     }
 }

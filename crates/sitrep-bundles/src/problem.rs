@@ -29,9 +29,18 @@ pub enum BundleError {
     #[error("{} problem(s) in bundles:\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("git {action} of {url} failed: {message} (check the URL and ref in sitrep.yaml; is `git` installed?)")]
-    Git { url: String, action: &'static str, message: String },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "git {action} of {url} failed: {message} (check the URL and ref in sitrep.yaml; is `git` installed?)"
+    )]
+    Git {
+        url: String,
+        action: &'static str,
+        message: String,
+    },
     #[error("no task {0} (list tasks with `sitrep tasks`)")]
     UnknownTask(String),
 }

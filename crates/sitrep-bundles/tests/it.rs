@@ -1,6 +1,8 @@
 //! Loading and validating collections from disk.
 
-use sitrep_bundles::{Catalog, CollectionSource, Problem, TaskSpec, load_collection, validate_path};
+use sitrep_bundles::{
+    Catalog, CollectionSource, Problem, TaskSpec, load_collection, validate_path,
+};
 use sitrep_core::{TaskKind, TaskRef};
 use std::fs;
 use std::path::Path;
@@ -69,7 +71,10 @@ fn a_good_bundle_loads() {
     let b = &c.bundles[0];
     assert_eq!(b.name, "pg");
     assert_eq!(b.tasks.len(), 2);
-    assert_eq!(b.tasks[0].interval, Some(std::time::Duration::from_secs(60)));
+    assert_eq!(
+        b.tasks[0].interval,
+        Some(std::time::Duration::from_secs(60))
+    );
     assert_eq!(b.tasks[1].kind, TaskKind::Remediation);
     assert!(matches!(b.tasks[1].spec, TaskSpec::Script { .. }));
 }
@@ -113,7 +118,13 @@ tasks:
 ";
     let ps = problems(yaml, &[("ok.sh", "true\n")]);
     let lines: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
-    let find = |needle: &str| lines.iter().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?} in {lines:#?}")).clone();
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {lines:#?}"))
+            .clone()
+    };
     assert!(find("unknown task type \"perl\"").contains(":5: tasks[0].type:"));
     assert!(find("script \"missing.sh\" not found").contains(":9: tasks[1].script:"));
     assert!(find("must declare `risk`").contains(":10: tasks[2]:"));
@@ -127,7 +138,10 @@ tasks:
 
 #[test]
 fn scripts_cannot_escape_the_bundle() {
-    let ps = problems("name: x\ntasks:\n  - name: a\n    kind: diagnostic\n    type: bash\n    script: ../../etc/passwd\n", &[]);
+    let ps = problems(
+        "name: x\ntasks:\n  - name: a\n    kind: diagnostic\n    type: bash\n    script: ../../etc/passwd\n",
+        &[],
+    );
     assert!(ps[0].message.contains("inside the bundle folder"), "{ps:?}");
 }
 
@@ -150,7 +164,11 @@ fn the_embedded_core_collection_is_valid() {
     // Every remediation declares risk and rollback (enforced by validation, checked here end to end).
     for t in catalog.tasks() {
         if t.task.kind == TaskKind::Remediation {
-            assert!(t.task.risk.is_some() && t.task.rollback.is_some(), "{}", t.task_ref());
+            assert!(
+                t.task.risk.is_some() && t.task.rollback.is_some(),
+                "{}",
+                t.task_ref()
+            );
         }
     }
     // Extraction is idempotent.
@@ -162,28 +180,72 @@ fn the_embedded_core_collection_is_valid() {
 fn collections_load_from_a_folder_and_from_git() {
     let src = collection(GOOD, &[("fix.sh", "echo ok\n")]);
     let cache = tempfile::tempdir().unwrap();
-    let folder = CollectionSource { name: "mine".into(), path: Some(src.path().to_path_buf()), git: None, rev: None };
+    let folder = CollectionSource {
+        name: "mine".into(),
+        path: Some(src.path().to_path_buf()),
+        git: None,
+        rev: None,
+    };
     let cat = Catalog::load(&[folder], cache.path()).unwrap();
-    assert!(cat.resolve(&TaskRef::parse("mine/pg/idle").unwrap()).is_ok());
-    assert!(cat.resolve(&TaskRef::parse("mine/pg/nope").unwrap()).unwrap_err().to_string().contains("sitrep tasks"));
+    assert!(
+        cat.resolve(&TaskRef::parse("mine/pg/idle").unwrap())
+            .is_ok()
+    );
+    assert!(
+        cat.resolve(&TaskRef::parse("mine/pg/nope").unwrap())
+            .unwrap_err()
+            .to_string()
+            .contains("sitrep tasks")
+    );
 
     // A git repository at a pinned tag.
     let run = |args: &[&str]| {
-        let st = std::process::Command::new("git").args(args).current_dir(src.path()).output().unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(src.path())
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
     };
     run(&["init", "-q"]);
     run(&["add", "."]);
-    run(&["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "bundles"]);
+    run(&[
+        "-c",
+        "user.email=t@t",
+        "-c",
+        "user.name=t",
+        "commit",
+        "-qm",
+        "bundles",
+    ]);
     run(&["tag", "v1"]);
     let url = format!("file://{}", src.path().display());
-    let git = CollectionSource { name: "team".into(), path: None, git: Some(url.clone()), rev: Some("v1".into()) };
+    let git = CollectionSource {
+        name: "team".into(),
+        path: None,
+        git: Some(url.clone()),
+        rev: Some("v1".into()),
+    };
     let cat = Catalog::load(&[git.clone()], cache.path()).unwrap();
-    let t = cat.resolve(&TaskRef::parse("team/pg/fix").unwrap()).unwrap();
-    assert!(t.collection.root.starts_with(cache.path()), "cached under the cache dir");
+    let t = cat
+        .resolve(&TaskRef::parse("team/pg/fix").unwrap())
+        .unwrap();
+    assert!(
+        t.collection.root.starts_with(cache.path()),
+        "cached under the cache dir"
+    );
     // The cached checkout is reused even when the origin is gone.
     drop(src);
     assert!(Catalog::load(&[git], cache.path()).is_ok());
-    let bad = CollectionSource { name: "bad".into(), path: None, git: Some(url), rev: Some("no-such-ref".into()) };
+    let bad = CollectionSource {
+        name: "bad".into(),
+        path: None,
+        git: Some(url),
+        rev: Some("no-such-ref".into()),
+    };
     assert!(Catalog::load(&[bad], cache.path()).is_err());
 }

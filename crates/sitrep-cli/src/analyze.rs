@@ -73,9 +73,20 @@ fn read(p: &Path) -> Result<String> {
 
 pub fn run(cmd: AnalyzeCmd) -> Result<()> {
     match cmd {
-        AnalyzeCmd::Anomalies { file, min_score, top, season, all, json } => {
-            let s = csv::parse_series(&read(&file)?).with_context(|| format!("{}: expected a `timestamp,value` CSV", file.display()))?;
-            let cfg = anomaly::DetectorConfig { season: season.unwrap_or_else(|| anomaly::daily_season(&s.timestamps)), ..Default::default() };
+        AnalyzeCmd::Anomalies {
+            file,
+            min_score,
+            top,
+            season,
+            all,
+            json,
+        } => {
+            let s = csv::parse_series(&read(&file)?)
+                .with_context(|| format!("{}: expected a `timestamp,value` CSV", file.display()))?;
+            let cfg = anomaly::DetectorConfig {
+                season: season.unwrap_or_else(|| anomaly::daily_season(&s.timestamps)),
+                ..Default::default()
+            };
             let scores = anomaly::score_series(&s.values, &cfg);
             if all {
                 println!("timestamp,value,anomaly_score");
@@ -89,33 +100,95 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
                 let v = serde_json::json!({"points": s.values.len(), "season": cfg.season, "min_score": min_score, "anomalies": pts});
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{} points, season {} (first {} points only learn); {} at score >= {min_score}:", s.values.len(), cfg.season, cfg.warmup, pts.len());
-                println!("{:>8}  {:<26} {:>14}  {:>6}", "row", "timestamp", "value", "score");
+                println!(
+                    "{} points, season {} (first {} points only learn); {} at score >= {min_score}:",
+                    s.values.len(),
+                    cfg.season,
+                    cfg.warmup,
+                    pts.len()
+                );
+                println!(
+                    "{:>8}  {:<26} {:>14}  {:>6}",
+                    "row", "timestamp", "value", "score"
+                );
                 for p in &pts {
-                    println!("{:>8}  {:<26} {:>14.6}  {:>6.3}", p.index + 2, p.timestamp, p.value, p.score);
+                    println!(
+                        "{:>8}  {:<26} {:>14.6}  {:>6.3}",
+                        p.index + 2,
+                        p.timestamp,
+                        p.value,
+                        p.score
+                    );
                 }
             }
         }
-        AnalyzeCmd::Rca { graph, normal, abnormal, target, metric, statistic, json } => {
-            let g = rca::Graph::from_csv(&read(&graph)?).with_context(|| format!("{}: expected an adjacency matrix or a from,to edge list", graph.display()))?;
-            let n = rca::MetricTable::from_csv(&read(&normal)?, &metric).with_context(|| format!("reading {}", normal.display()))?;
-            let a = rca::MetricTable::from_csv(&read(&abnormal)?, &metric).with_context(|| format!("reading {}", abnormal.display()))?;
-            let r = rca::rank_root_causes(&g, &n, &a, &target, &metric, statistic.as_deref(), &rca::RcaConfig::default())?;
+        AnalyzeCmd::Rca {
+            graph,
+            normal,
+            abnormal,
+            target,
+            metric,
+            statistic,
+            json,
+        } => {
+            let g = rca::Graph::from_csv(&read(&graph)?).with_context(|| {
+                format!(
+                    "{}: expected an adjacency matrix or a from,to edge list",
+                    graph.display()
+                )
+            })?;
+            let n = rca::MetricTable::from_csv(&read(&normal)?, &metric)
+                .with_context(|| format!("reading {}", normal.display()))?;
+            let a = rca::MetricTable::from_csv(&read(&abnormal)?, &metric)
+                .with_context(|| format!("reading {}", abnormal.display()))?;
+            let r = rca::rank_root_causes(
+                &g,
+                &n,
+                &a,
+                &target,
+                &metric,
+                statistic.as_deref(),
+                &rca::RcaConfig::default(),
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else if r.trigger_row.is_none() {
-                println!("{target}/{metric} does not deviate from the normal period in {}: no root cause to rank", abnormal.display());
+                println!(
+                    "{target}/{metric} does not deviate from the normal period in {}: no root cause to rank",
+                    abnormal.display()
+                );
             } else if r.root_causes.is_empty() {
-                println!("{target}/{metric} deviates (row {}), but no node, the target included, is anomalous enough to blame", r.trigger_row.unwrap() + 1);
+                println!(
+                    "{target}/{metric} deviates (row {}), but no node, the target included, is anomalous enough to blame",
+                    r.trigger_row.unwrap() + 1
+                );
             } else {
-                println!("{target}/{metric}: violation from abnormal row {}; ranked root-cause candidates:", r.trigger_row.unwrap() + 1);
-                println!("{:>4}  {:<50} {:>7} {:>9} {:>9}  explains", "rank", "node", "score", "anomaly", "change");
+                println!(
+                    "{target}/{metric}: violation from abnormal row {}; ranked root-cause candidates:",
+                    r.trigger_row.unwrap() + 1
+                );
+                println!(
+                    "{:>4}  {:<50} {:>7} {:>9} {:>9}  explains",
+                    "rank", "node", "score", "anomaly", "change"
+                );
                 for (i, c) in r.root_causes.iter().enumerate() {
-                    println!("{:>4}  {:<50} {:>7.2} {:>9.1} {:>+8.0}%  {}", i + 1, c.node, c.score, c.anomaly, c.relative_change * 100.0, c.explains.join(", "));
+                    println!(
+                        "{:>4}  {:<50} {:>7.2} {:>9.1} {:>+8.0}%  {}",
+                        i + 1,
+                        c.node,
+                        c.score,
+                        c.anomaly,
+                        c.relative_change * 100.0,
+                        c.explains.join(", ")
+                    );
                 }
             }
         }
-        AnalyzeCmd::Logs { file, sim_threshold, json } => {
+        AnalyzeCmd::Logs {
+            file,
+            sim_threshold,
+            json,
+        } => {
             let mut cfg = logs::MinerConfig::default();
             if let Some(st) = sim_threshold {
                 if !(0.0..=1.0).contains(&st) {
@@ -129,7 +202,14 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
             } else {
                 let text = s.render_text();
                 print!("{text}");
-                println!("-- {} lines -> {} templates; {} chars -> {} chars ({:.1}x smaller)", s.lines, s.templates.len(), s.input_chars, text.chars().count(), s.reduction_ratio());
+                println!(
+                    "-- {} lines -> {} templates; {} chars -> {} chars ({:.1}x smaller)",
+                    s.lines,
+                    s.templates.len(),
+                    s.input_chars,
+                    text.chars().count(),
+                    s.reduction_ratio()
+                );
             }
         }
     }

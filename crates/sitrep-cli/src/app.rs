@@ -17,21 +17,35 @@ pub struct App {
 
 impl App {
     pub async fn open(home: &Path, db_flag: Option<&str>) -> Result<App> {
-        std::fs::create_dir_all(home).with_context(|| format!("cannot create SITREP_HOME {}", home.display()))?;
+        std::fs::create_dir_all(home)
+            .with_context(|| format!("cannot create SITREP_HOME {}", home.display()))?;
         let config = Config::load(home)?;
         let url = config.database_url(home, db_flag);
         let store = Arc::new(SqlStore::connect(&url).await?);
         let catalog = Arc::new(load_catalog(home, &config).await?);
-        Ok(App { config, store, catalog, home: home.to_path_buf() })
+        Ok(App {
+            config,
+            store,
+            catalog,
+            home: home.to_path_buf(),
+        })
     }
 
     pub fn runner(&self) -> Result<Runner> {
         let mut cfg = RunnerConfig::new(&self.config.workspace, self.home.join("runtime"));
         cfg.sitrep_exe = std::env::current_exe().ok();
-        cfg.limits = Limits { max_concurrent: self.config.runner.max_concurrent, max_per_resource: self.config.runner.max_per_resource };
+        cfg.limits = Limits {
+            max_concurrent: self.config.runner.max_concurrent,
+            max_per_resource: self.config.runner.max_per_resource,
+        };
         cfg.output_cap = self.config.runner.output_cap_bytes;
         let store: Arc<dyn Store> = self.store.clone();
-        Ok(Runner::new(cfg, self.catalog.clone(), store, Arc::new(SystemClock))?)
+        Ok(Runner::new(
+            cfg,
+            self.catalog.clone(),
+            store,
+            Arc::new(SystemClock),
+        )?)
     }
 
     pub fn workspace(&self) -> &str {

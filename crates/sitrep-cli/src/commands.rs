@@ -20,7 +20,8 @@ pub async fn init(home: &Path, db: Option<&str>) -> Result<ExitCode> {
     std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
     let cfg_path = home.join(CONFIG_FILE);
     if !cfg_path.exists() {
-        std::fs::write(&cfg_path, TEMPLATE).with_context(|| format!("cannot write {}", cfg_path.display()))?;
+        std::fs::write(&cfg_path, TEMPLATE)
+            .with_context(|| format!("cannot write {}", cfg_path.display()))?;
         println!("wrote {}", cfg_path.display());
     }
     let app = App::open(home, db).await?;
@@ -40,7 +41,10 @@ pub async fn init(home: &Path, db: Option<&str>) -> Result<ExitCode> {
         app.store.put_slx(&slx, SystemClock.now()).await?;
         println!("created SLX localhost (core/linux-host)");
     }
-    println!("sitrep is ready in {}; `sitrep serve` starts the background checks", home.display());
+    println!(
+        "sitrep is ready in {}; `sitrep serve` starts the background checks",
+        home.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -55,7 +59,14 @@ pub struct TasksArgs {
 pub async fn tasks(home: &Path, a: TasksArgs) -> Result<ExitCode> {
     let config = Config::load(home)?;
     let catalog = load_catalog(home, &config).await?;
-    let tasks: Vec<_> = catalog.tasks().filter(|t| a.filter.as_ref().is_none_or(|f| t.task_ref().to_string().contains(f.as_str()))).collect();
+    let tasks: Vec<_> = catalog
+        .tasks()
+        .filter(|t| {
+            a.filter
+                .as_ref()
+                .is_none_or(|f| t.task_ref().to_string().contains(f.as_str()))
+        })
+        .collect();
     if a.json {
         let v: Vec<_> = tasks
             .iter()
@@ -73,7 +84,14 @@ pub async fn tasks(home: &Path, a: TasksArgs) -> Result<ExitCode> {
     } else {
         let rows = tasks
             .iter()
-            .map(|t| vec![t.task_ref().to_string(), t.task.kind.to_string(), t.task.ty.to_string(), t.task.description.clone()])
+            .map(|t| {
+                vec![
+                    t.task_ref().to_string(),
+                    t.task.kind.to_string(),
+                    t.task.ty.to_string(),
+                    t.task.description.clone(),
+                ]
+            })
             .collect();
         print!("{}", table(&["TASK", "KIND", "TYPE", "DESCRIPTION"], rows));
     }
@@ -101,20 +119,29 @@ pub struct RunArgs {
 }
 
 fn parse_kv(kv: &str, flag: &str) -> Result<(String, String)> {
-    let (k, v) = kv.split_once('=').with_context(|| format!("{flag} {kv:?} must be NAME=VALUE"))?;
+    let (k, v) = kv
+        .split_once('=')
+        .with_context(|| format!("{flag} {kv:?} must be NAME=VALUE"))?;
     Ok((k.to_string(), v.to_string()))
 }
 
 pub async fn run(home: &Path, db: Option<&str>, a: RunArgs) -> Result<ExitCode> {
     let task = TaskRef::parse(&a.task).map_err(anyhow::Error::msg)?;
-    let config = a.set.iter().map(|kv| parse_kv(kv, "--set")).collect::<Result<BTreeMap<_, _>>>()?;
+    let config = a
+        .set
+        .iter()
+        .map(|kv| parse_kv(kv, "--set"))
+        .collect::<Result<BTreeMap<_, _>>>()?;
     let mut secrets = BTreeMap::new();
     for kv in &a.secret {
         let (k, v) = parse_kv(kv, "--secret")?;
         let Some(path) = v.strip_prefix('@') else {
-            bail!("--secret {k}=... must name a file (--secret {k}=@/path): values on the command line leak into shell history and `ps`");
+            bail!(
+                "--secret {k}=... must name a file (--secret {k}=@/path): values on the command line leak into shell history and `ps`"
+            );
         };
-        let value = std::fs::read_to_string(path).with_context(|| format!("cannot read secret file {path}"))?;
+        let value = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read secret file {path}"))?;
         secrets.insert(k, value.trim_end_matches(['\n', '\r']).to_string());
     }
     let app = App::open(home, db).await?;
@@ -122,13 +149,44 @@ pub async fn run(home: &Path, db: Option<&str>, a: RunArgs) -> Result<ExitCode> 
     if a.approve {
         tracing::warn!(task = %task, user = %std::env::var("USER").unwrap_or_default(), "remediation approved at the terminal");
     }
-    let out = runner.run(RunRequest { task, resource: a.resource, slx: None, config, secrets, approved: a.approve }).await?;
-    let code = if out.run.status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(3) };
+    let out = runner
+        .run(RunRequest {
+            task,
+            resource: a.resource,
+            slx: None,
+            config,
+            secrets,
+            approved: a.approve,
+        })
+        .await?;
+    let code = if out.run.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    };
     if a.json {
-        let changes: Vec<_> = out.changes.iter().map(|c| json!({"kind": c.event_kind(), "issue_id": c.issue_id()})).collect();
-        let resolved: Vec<_> = out.changes.iter().filter_map(|c| matches!(c, IssueChange::Resolve { .. }).then(|| c.issue_id())).collect();
-        let insights: Vec<_> = out.results.insights.iter().map(|(t, d)| json!({"text": t, "data": d})).collect();
-        let metrics: Vec<_> = out.results.metrics.iter().map(|(n, v, l)| json!({"name": n, "value": v, "labels": l})).collect();
+        let changes: Vec<_> = out
+            .changes
+            .iter()
+            .map(|c| json!({"kind": c.event_kind(), "issue_id": c.issue_id()}))
+            .collect();
+        let resolved: Vec<_> = out
+            .changes
+            .iter()
+            .filter_map(|c| matches!(c, IssueChange::Resolve { .. }).then(|| c.issue_id()))
+            .collect();
+        let insights: Vec<_> = out
+            .results
+            .insights
+            .iter()
+            .map(|(t, d)| json!({"text": t, "data": d}))
+            .collect();
+        let metrics: Vec<_> = out
+            .results
+            .metrics
+            .iter()
+            .map(|(n, v, l)| json!({"name": n, "value": v, "labels": l}))
+            .collect();
         print_json(&json!({
             "run": out.run, "issues": out.results.issues, "insights": insights, "metrics": metrics,
             "report": out.run.report, "changes": changes, "resolved": resolved,
@@ -136,7 +194,14 @@ pub async fn run(home: &Path, db: Option<&str>, a: RunArgs) -> Result<ExitCode> 
         return Ok(code);
     }
     let r = &out.run;
-    println!("{} {} on {}: {} in {} ms", r.id.get(..8).unwrap_or(&r.id), r.task, r.resource, r.status, r.duration_ms().unwrap_or(0));
+    println!(
+        "{} {} on {}: {} in {} ms",
+        r.id.get(..8).unwrap_or(&r.id),
+        r.task,
+        r.resource,
+        r.status,
+        r.duration_ms().unwrap_or(0)
+    );
     if let Some(e) = &r.error {
         println!("error: {e}");
     }
@@ -145,10 +210,25 @@ pub async fn run(home: &Path, db: Option<&str>, a: RunArgs) -> Result<ExitCode> 
             println!("resolved issue {}", issue_id.get(..8).unwrap_or(issue_id));
         }
     }
-    for (d, c) in out.results.issues.iter().zip(out.changes.iter().filter(|c| !matches!(c, IssueChange::Resolve { .. })).map(Some).chain(std::iter::repeat(None))) {
+    for (d, c) in out.results.issues.iter().zip(
+        out.changes
+            .iter()
+            .filter(|c| !matches!(c, IssueChange::Resolve { .. }))
+            .map(Some)
+            .chain(std::iter::repeat(None)),
+    ) {
         let what = c.map_or("raised".to_string(), |c| c.event_kind().to_string());
-        println!("[sev {} {}] {} ({what})", d.severity, d.severity.label(), d.title);
-        for (k, v) in [("expected", &d.expected), ("actual", &d.actual), ("next steps", &d.next_steps)] {
+        println!(
+            "[sev {} {}] {} ({what})",
+            d.severity,
+            d.severity.label(),
+            d.title
+        );
+        for (k, v) in [
+            ("expected", &d.expected),
+            ("actual", &d.actual),
+            ("next steps", &d.next_steps),
+        ] {
             if !v.is_empty() {
                 println!("    {k}: {v}");
             }
@@ -180,7 +260,17 @@ pub struct IssuesArgs {
 
 pub async fn issues(home: &Path, db: Option<&str>, a: IssuesArgs) -> Result<ExitCode> {
     let app = App::open(home, db).await?;
-    let list = app.store.list_issues(app.workspace(), &IssueFilter { include_resolved: a.all, scope: a.scope, limit: None }).await?;
+    let list = app
+        .store
+        .list_issues(
+            app.workspace(),
+            &IssueFilter {
+                include_resolved: a.all,
+                scope: a.scope,
+                limit: None,
+            },
+        )
+        .await?;
     if a.json {
         print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
@@ -203,7 +293,21 @@ pub async fn issues(home: &Path, db: Option<&str>, a: IssuesArgs) -> Result<Exit
             ]
         })
         .collect();
-    print!("{}", table(&["ID", "SEVERITY", "STATUS", "RESOURCE", "TITLE", "COUNT", "LAST SEEN (UTC)"], rows));
+    print!(
+        "{}",
+        table(
+            &[
+                "ID",
+                "SEVERITY",
+                "STATUS",
+                "RESOURCE",
+                "TITLE",
+                "COUNT",
+                "LAST SEEN (UTC)"
+            ],
+            rows
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -221,15 +325,33 @@ pub async fn serve(home: &Path, db: Option<&str>, a: ServeArgs) -> Result<ExitCo
     let app = App::open(home, db).await?;
     let interrupted = app.store.mark_interrupted(SystemClock.now()).await?;
     if interrupted > 0 {
-        tracing::warn!(runs = interrupted, "marked runs left running by a previous stop as interrupted");
+        tracing::warn!(
+            runs = interrupted,
+            "marked runs left running by a previous stop as interrupted"
+        );
     }
     let runner = Arc::new(app.runner()?);
     let store: Arc<dyn Store> = app.store.clone();
-    let scheduler = Scheduler::new(store, app.catalog.clone(), Arc::new(SystemClock), app.workspace(), executor(runner.clone()));
+    let scheduler = Scheduler::new(
+        store,
+        app.catalog.clone(),
+        Arc::new(SystemClock),
+        app.workspace(),
+        executor(runner.clone()),
+    );
     if a.once {
         let n = scheduler.run_once().await?;
         println!("ran {n} health tasks");
-        return issues(home, db, IssuesArgs { all: false, scope: None, json: false }).await;
+        return issues(
+            home,
+            db,
+            IssuesArgs {
+                all: false,
+                scope: None,
+                json: false,
+            },
+        )
+        .await;
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -289,7 +411,8 @@ pub async fn bundles(c: BundlesCmd) -> Result<ExitCode> {
     match c {
         BundlesCmd::Validate { path, json } => {
             let p = path.clone();
-            let problems = tokio::task::spawn_blocking(move || sitrep_bundles::validate_path(&p)).await??;
+            let problems =
+                tokio::task::spawn_blocking(move || sitrep_bundles::validate_path(&p)).await??;
             if json {
                 let v: Vec<_> = problems.iter().map(|p| json!({"file": p.file, "line": p.line, "field": p.field, "message": p.message})).collect();
                 print_json(&v)?;
@@ -301,8 +424,11 @@ pub async fn bundles(c: BundlesCmd) -> Result<ExitCode> {
                 }
                 eprintln!("{} problem(s)", problems.len());
             }
-            Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(4) })
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(4)
+            })
         }
     }
 }
-

@@ -32,7 +32,11 @@ pub struct RunnerSettings {
 
 impl Default for RunnerSettings {
     fn default() -> Self {
-        RunnerSettings { max_concurrent: default_max_concurrent(), max_per_resource: default_max_per_resource(), output_cap_bytes: default_output_cap() }
+        RunnerSettings {
+            max_concurrent: default_max_concurrent(),
+            max_per_resource: default_max_per_resource(),
+            output_cap_bytes: default_output_cap(),
+        }
     }
 }
 
@@ -51,7 +55,12 @@ fn default_output_cap() -> usize {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { workspace: default_workspace(), database_url: None, collections: vec![], runner: RunnerSettings::default() }
+        Config {
+            workspace: default_workspace(),
+            database_url: None,
+            collections: vec![],
+            runner: RunnerSettings::default(),
+        }
     }
 }
 
@@ -63,7 +72,10 @@ impl Config {
         let path = home.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => yaml_serde::from_str(&text).with_context(|| {
-                format!("{}: invalid configuration (see `sitrep init --help` for the format)", path.display())
+                format!(
+                    "{}: invalid configuration (see `sitrep init --help` for the format)",
+                    path.display()
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -78,7 +90,10 @@ impl Config {
 }
 
 pub fn default_home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".sitrep")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".sitrep")
 }
 
 pub const TEMPLATE: &str = "\

@@ -54,9 +54,19 @@ enum What {
 }
 
 pub fn run(args: EmitArgs) -> Result<ExitCode> {
-    let path = std::env::var_os("SITREP_RESULTS").context("SITREP_RESULTS is not set: `sitrep emit` works inside a task run by sitrep")?;
+    let path = std::env::var_os("SITREP_RESULTS")
+        .context("SITREP_RESULTS is not set: `sitrep emit` works inside a task run by sitrep")?;
     let line = match args.what {
-        What::Issue { severity, title, expected, actual, details, next_steps, reproduce_hint, resource } => {
+        What::Issue {
+            severity,
+            title,
+            expected,
+            actual,
+            details,
+            next_steps,
+            reproduce_hint,
+            resource,
+        } => {
             let sev: Value = match severity.parse::<u8>() {
                 Ok(n) if (1..=4).contains(&n) => json!(n),
                 Ok(_) => bail!("--severity must be 1 (critical) to 4 (info)"),
@@ -66,7 +76,13 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             o.insert("type".into(), json!("issue"));
             o.insert("severity".into(), sev);
             o.insert("title".into(), json!(title));
-            for (k, v) in [("expected", expected), ("actual", actual), ("details", details), ("next_steps", next_steps), ("reproduce_hint", reproduce_hint)] {
+            for (k, v) in [
+                ("expected", expected),
+                ("actual", actual),
+                ("details", details),
+                ("next_steps", next_steps),
+                ("reproduce_hint", reproduce_hint),
+            ] {
                 if !v.is_empty() {
                     o.insert(k.into(), json!(v));
                 }
@@ -78,15 +94,22 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
         }
         What::Insight { text, data } => {
             let data: Value = match data {
-                Some(d) => serde_json::from_str(&d).context("--data must be JSON, e.g. '{\"used\": 96}'")?,
+                Some(d) => serde_json::from_str(&d)
+                    .context("--data must be JSON, e.g. '{\"used\": 96}'")?,
                 None => Value::Null,
             };
             json!({"type": "insight", "text": text, "data": data})
         }
-        What::Metric { name, value, labels } => {
+        What::Metric {
+            name,
+            value,
+            labels,
+        } => {
             let mut l = Map::new();
             for kv in labels {
-                let (k, v) = kv.split_once('=').with_context(|| format!("--label {kv:?} must be KEY=VALUE"))?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("--label {kv:?} must be KEY=VALUE"))?;
                 l.insert(k.into(), json!(v));
             }
             json!({"type": "metric", "name": name, "value": value, "labels": l})
@@ -102,7 +125,11 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             json!({"type": "report", "text": text})
         }
     };
-    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&path).with_context(|| format!("cannot open {}", path.to_string_lossy()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.to_string_lossy()))?;
     // One write per line keeps concurrent emitters from interleaving.
     f.write_all(format!("{line}\n").as_bytes())?;
     Ok(ExitCode::SUCCESS)

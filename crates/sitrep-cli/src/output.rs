@@ -8,7 +8,14 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     }
     let rows: Vec<Row> = rows
         .into_iter()
-        .map(|r| Row::from_pairs(headers.iter().zip(r).map(|(h, v)| (h.to_string(), serde_json::Value::String(v)))))
+        .map(|r| {
+            Row::from_pairs(
+                headers
+                    .iter()
+                    .zip(r)
+                    .map(|(h, v)| (h.to_string(), serde_json::Value::String(v))),
+            )
+        })
         .collect();
     render_table(&rows, usize::MAX)
 }

@@ -68,7 +68,9 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("unterminated string starting at column {}", i + 1)),
+                        None => {
+                            return Err(format!("unterminated string starting at column {}", i + 1));
+                        }
                         Some(&ch) if ch == quote => {
                             i += 1;
                             break;
@@ -96,24 +98,42 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                     ('>', Some('=')) => (CmpOp::Ge, 2),
                     ('<', _) => (CmpOp::Lt, 1),
                     ('>', _) => (CmpOp::Gt, 1),
-                    _ => return Err(format!("unexpected {c:?} at column {} (did you mean != ?)", i + 1)),
+                    _ => {
+                        return Err(format!(
+                            "unexpected {c:?} at column {} (did you mean != ?)",
+                            i + 1
+                        ));
+                    }
                 };
                 out.push(Tok::Op(op));
                 i += len;
             }
-            c if c.is_ascii_digit() || (c == '-' || c == '.') && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit() || *n == '.') => {
+            c if c.is_ascii_digit()
+                || (c == '-' || c == '.')
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|n| n.is_ascii_digit() || *n == '.') =>
+            {
                 let start = i;
                 i += 1;
-                while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | 'e' | 'E') || (matches!(chars[i], '-' | '+') && matches!(chars[i - 1], 'e' | 'E'))) {
+                while i < chars.len()
+                    && (chars[i].is_ascii_digit()
+                        || matches!(chars[i], '.' | 'e' | 'E')
+                        || (matches!(chars[i], '-' | '+') && matches!(chars[i - 1], 'e' | 'E')))
+                {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
-                let n = text.parse::<f64>().map_err(|_| format!("invalid number {text:?}"))?;
+                let n = text
+                    .parse::<f64>()
+                    .map_err(|_| format!("invalid number {text:?}"))?;
                 out.push(Tok::Num(n));
             }
             c if c.is_alphabetic() || c == '_' => {
                 let start = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.')) {
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.'))
+                {
                     i += 1;
                 }
                 out.push(Tok::Ident(chars[start..i].iter().collect()));
@@ -201,7 +221,10 @@ pub fn parse(src: &str) -> Result<Expr, String> {
     let mut p = Parser { toks, pos: 0 };
     let e = p.or()?;
     if p.pos != p.toks.len() {
-        return Err(format!("unexpected {:?} after the expression", p.toks[p.pos]));
+        return Err(format!(
+            "unexpected {:?} after the expression",
+            p.toks[p.pos]
+        ));
     }
     Ok(e)
 }
@@ -246,7 +269,10 @@ impl Expr {
 fn resolve(o: &Operand, row: &Row) -> Result<Value, String> {
     Ok(match o {
         Operand::Column(c) => row.get(c).cloned().ok_or_else(|| {
-            format!("no column {c:?} in the result (columns: {})", row.names().collect::<Vec<_>>().join(", "))
+            format!(
+                "no column {c:?} in the result (columns: {})",
+                row.names().collect::<Vec<_>>().join(", ")
+            )
         })?,
         Operand::Num(n) => serde_json::json!(n),
         Operand::Str(s) => Value::String(s.clone()),
@@ -312,7 +338,12 @@ mod tests {
     use serde_json::json;
 
     fn row() -> Row {
-        Row::from_pairs([("app", json!("batch")), ("idle", json!(12)), ("lag", json!("3.5")), ("gone", Value::Null)])
+        Row::from_pairs([
+            ("app", json!("batch")),
+            ("idle", json!(12)),
+            ("lag", json!("3.5")),
+            ("gone", Value::Null),
+        ])
     }
 
     #[test]
@@ -340,7 +371,10 @@ mod tests {
         assert!(parse("'open").unwrap_err().contains("unterminated"));
         let e = parse("nope > 1").unwrap().eval(&row()).unwrap_err();
         assert!(e.contains("no column \"nope\""), "{e}");
-        assert_eq!(parse("a > 1 and b < c").unwrap().columns(), vec!["a", "b", "c"]);
+        assert_eq!(
+            parse("a > 1 and b < c").unwrap().columns(),
+            vec!["a", "b", "c"]
+        );
     }
 
     proptest! {

@@ -62,7 +62,8 @@ fn is_id_like(t: &str) -> bool {
         return false;
     }
     let hex = t.chars().all(|c| c.is_ascii_hexdigit());
-    (hex && t.len() >= 7) || (t.len() >= 5 && digits >= 2 && t.chars().all(|c| c.is_ascii_alphanumeric()))
+    (hex && t.len() >= 7)
+        || (t.len() >= 5 && digits >= 2 && t.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// FNV-1a 64: stable across versions and platforms, unlike `std`'s hasher.
@@ -83,7 +84,10 @@ pub fn fnv1a64(parts: &[&str]) -> u64 {
 
 /// The fingerprint of an issue: workspace + scope (SLX or resource) + task + normalised title.
 pub fn issue_fingerprint(workspace: &str, scope: &str, task: &str, title: &str) -> String {
-    format!("{:016x}", fnv1a64(&[workspace, scope, task, &normalize_title(title)]))
+    format!(
+        "{:016x}",
+        fnv1a64(&[workspace, scope, task, &normalize_title(title)])
+    )
 }
 
 #[cfg(test)]
@@ -93,12 +97,18 @@ mod tests {
 
     #[test]
     fn numbers_and_ids_are_stripped() {
-        assert_eq!(normalize_title("Disk / is 97% full"), normalize_title("Disk /  is 98.5% full"));
+        assert_eq!(
+            normalize_title("Disk / is 97% full"),
+            normalize_title("Disk /  is 98.5% full")
+        );
         assert_eq!(
             normalize_title("Pod checkout-7d9f8b6c5-x2k4b is in CrashLoopBackOff"),
             normalize_title("Pod checkout-5c8d7f9b4-q8w3z is in CrashLoopBackOff")
         );
-        assert_eq!(normalize_title("Backend 127.0.0.1:8080 down"), "backend # down");
+        assert_eq!(
+            normalize_title("Backend 127.0.0.1:8080 down"),
+            "backend # down"
+        );
     }
 
     #[test]
@@ -107,7 +117,10 @@ mod tests {
             normalize_title("Application batch holds idle-in-transaction sessions"),
             normalize_title("Application shopfront holds idle-in-transaction sessions")
         );
-        assert_ne!(normalize_title("Disk / is full"), normalize_title("Disk /var is full"));
+        assert_ne!(
+            normalize_title("Disk / is full"),
+            normalize_title("Disk /var is full")
+        );
     }
 
     #[test]

@@ -24,8 +24,14 @@ pub enum IssueChange {
     Open(Issue),
     /// An existing issue raised again (open: repeated; resolved: reopened). Carries the new
     /// content: the latest raise wins for severity and text.
-    Raise { issue: Issue, kind: IssueEventKind },
-    Resolve { issue_id: String, at: Timestamp },
+    Raise {
+        issue: Issue,
+        kind: IssueEventKind,
+    },
+    Resolve {
+        issue_id: String,
+        at: Timestamp,
+    },
 }
 
 impl IssueChange {
@@ -56,7 +62,10 @@ pub fn reconcile(
     now: Timestamp,
     mut new_id: impl FnMut() -> String,
 ) -> Vec<IssueChange> {
-    let by_fp: HashMap<&str, &Issue> = existing.iter().map(|i| (i.fingerprint.as_str(), i)).collect();
+    let by_fp: HashMap<&str, &Issue> = existing
+        .iter()
+        .map(|i| (i.fingerprint.as_str(), i))
+        .collect();
     let mut changes = Vec::new();
     // Merge raises that share a fingerprint within the run: the most severe wins.
     let mut merged: Vec<(String, IssueDraft)> = Vec::new();
@@ -118,7 +127,10 @@ pub fn reconcile(
         for prev in existing {
             let still_raised = merged.iter().any(|(fp, _)| *fp == prev.fingerprint);
             if prev.status == IssueStatus::Open && !still_raised {
-                changes.push(IssueChange::Resolve { issue_id: prev.id.clone(), at: now });
+                changes.push(IssueChange::Resolve {
+                    issue_id: prev.id.clone(),
+                    at: now,
+                });
             }
         }
     }
@@ -133,7 +145,10 @@ fn apply_draft(issue: &mut Issue, d: &IssueDraft, scope: &RunScope<'_>) {
     issue.details = d.details.clone();
     issue.next_steps = d.next_steps.clone();
     issue.reproduce_hint = d.reproduce_hint.clone();
-    issue.resource = d.resource.clone().unwrap_or_else(|| scope.resource.to_string());
+    issue.resource = d
+        .resource
+        .clone()
+        .unwrap_or_else(|| scope.resource.to_string());
     issue.last_run_id = scope.run_id.to_string();
 }
 
@@ -143,7 +158,13 @@ mod tests {
     use crate::Severity;
 
     fn scope() -> RunScope<'static> {
-        RunScope { workspace: "w", scope: "pg-main", resource: "pg-main", task: "core/postgres/idle", run_id: "r1" }
+        RunScope {
+            workspace: "w",
+            scope: "pg-main",
+            resource: "pg-main",
+            task: "core/postgres/idle",
+            run_id: "r1",
+        }
     }
 
     fn ids() -> impl FnMut() -> String {
@@ -175,7 +196,12 @@ mod tests {
     fn open_repeat_resolve_reopen() {
         let mut store = Vec::new();
         let mut mint = ids();
-        let raise = |n: u32| vec![IssueDraft::new(Severity::MAJOR, format!("Application batch holds {n} idle sessions"))];
+        let raise = |n: u32| {
+            vec![IssueDraft::new(
+                Severity::MAJOR,
+                format!("Application batch holds {n} idle sessions"),
+            )]
+        };
 
         let c = reconcile(&scope(), &store, &raise(12), true, Timestamp(1), &mut mint);
         assert!(matches!(c.as_slice(), [IssueChange::Open(_)]));
@@ -193,7 +219,13 @@ mod tests {
         assert!(reconcile(&scope(), &store, &[], false, Timestamp(3), &mut mint).is_empty());
 
         let c = reconcile(&scope(), &store, &[], true, Timestamp(4), &mut mint);
-        assert_eq!(c, vec![IssueChange::Resolve { issue_id: "i1".into(), at: Timestamp(4) }]);
+        assert_eq!(
+            c,
+            vec![IssueChange::Resolve {
+                issue_id: "i1".into(),
+                at: Timestamp(4)
+            }]
+        );
         apply(&mut store, c);
 
         // Resolving twice does nothing.
@@ -215,20 +247,31 @@ mod tests {
         ];
         let c = reconcile(&scope(), &[], &drafts, true, Timestamp(1), ids());
         assert_eq!(c.len(), 1);
-        let IssueChange::Open(i) = &c[0] else { panic!() };
+        let IssueChange::Open(i) = &c[0] else {
+            panic!()
+        };
         assert_eq!(i.severity, Severity::CRITICAL);
     }
 
     #[test]
     fn only_unraised_issues_resolve() {
         let mut store = Vec::new();
-        let two = vec![IssueDraft::new(Severity::MAJOR, "Disk / full"), IssueDraft::new(Severity::MAJOR, "Disk /var full")];
+        let two = vec![
+            IssueDraft::new(Severity::MAJOR, "Disk / full"),
+            IssueDraft::new(Severity::MAJOR, "Disk /var full"),
+        ];
         let c = reconcile(&scope(), &store, &two, true, Timestamp(1), ids());
         apply(&mut store, c);
         let one = vec![IssueDraft::new(Severity::MAJOR, "Disk /var full")];
         let c = reconcile(&scope(), &store, &one, true, Timestamp(2), ids());
-        let resolved: Vec<_> = c.iter().filter(|c| c.event_kind() == IssueEventKind::Resolved).collect();
+        let resolved: Vec<_> = c
+            .iter()
+            .filter(|c| c.event_kind() == IssueEventKind::Resolved)
+            .collect();
         assert_eq!(resolved.len(), 1);
-        assert_eq!(resolved[0].issue_id(), store.iter().find(|i| i.title == "Disk / full").unwrap().id);
+        assert_eq!(
+            resolved[0].issue_id(),
+            store.iter().find(|i| i.title == "Disk / full").unwrap().id
+        );
     }
 }

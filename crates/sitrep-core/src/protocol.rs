@@ -64,7 +64,9 @@ impl IssueLine {
                 "major" | "error" => 2,
                 "minor" | "warning" => 3,
                 "info" => 4,
-                other => other.parse().map_err(|_| format!("severity {s:?} must be 1 to 4 or critical/major/minor/info"))?,
+                other => other.parse().map_err(|_| {
+                    format!("severity {s:?} must be 1 to 4 or critical/major/minor/info")
+                })?,
             },
             _ => return Err("severity must be 1 to 4".into()),
         };
@@ -74,7 +76,10 @@ impl IssueLine {
         }
         let observed_at = match self.observed_at.as_deref() {
             None | Some("") => None,
-            Some(s) => Some(Timestamp::parse_rfc3339(s).ok_or_else(|| format!("observed_at {s:?} is not RFC 3339"))?),
+            Some(s) => Some(
+                Timestamp::parse_rfc3339(s)
+                    .ok_or_else(|| format!("observed_at {s:?} is not RFC 3339"))?,
+            ),
         };
         Ok(IssueDraft {
             severity,
@@ -124,7 +129,9 @@ pub fn parse_results(text: &str) -> ParsedResults {
         }
         records += 1;
         if records > MAX_RECORDS {
-            out.errors.push(format!("results: more than {MAX_RECORDS} records; the rest were dropped"));
+            out.errors.push(format!(
+                "results: more than {MAX_RECORDS} records; the rest were dropped"
+            ));
             break;
         }
         let lineno = i + 1;
@@ -133,12 +140,20 @@ pub fn parse_results(text: &str) -> ParsedResults {
                 Ok(d) => out.issues.push(d),
                 Err(e) => out.errors.push(format!("results line {lineno}: {e}")),
             },
-            Ok(ResultRecord::Insight { text, data }) => out.insights.push((cap(text, MAX_TEXT_BYTES), data)),
-            Ok(ResultRecord::Metric { name, value, labels }) => {
+            Ok(ResultRecord::Insight { text, data }) => {
+                out.insights.push((cap(text, MAX_TEXT_BYTES), data))
+            }
+            Ok(ResultRecord::Metric {
+                name,
+                value,
+                labels,
+            }) => {
                 if value.is_finite() && !name.is_empty() {
                     out.metrics.push((name, value, labels));
                 } else {
-                    out.errors.push(format!("results line {lineno}: metric needs a name and a finite value"));
+                    out.errors.push(format!(
+                        "results line {lineno}: metric needs a name and a finite value"
+                    ));
                 }
             }
             Ok(ResultRecord::Report { text }) => out.reports.push(cap(text, MAX_TEXT_BYTES)),

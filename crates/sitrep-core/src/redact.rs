@@ -89,7 +89,10 @@ mod tests {
     fn redacts_value_and_base64_forms() {
         let r = Redactor::new([("DB_PASSWORD", "hunter2-s3cret")]);
         let b64 = STANDARD.encode("hunter2-s3cret");
-        let text = format!("pw=hunter2-s3cret enc={b64} url={}", URL_SAFE_NO_PAD.encode("hunter2-s3cret"));
+        let text = format!(
+            "pw=hunter2-s3cret enc={b64} url={}",
+            URL_SAFE_NO_PAD.encode("hunter2-s3cret")
+        );
         let out = r.redact(&text);
         assert!(!out.contains("hunter2"));
         assert!(!out.contains(&b64));

@@ -22,7 +22,13 @@ pub fn jitter(key: &str, interval: Duration) -> Duration {
 /// - Late: ticks that passed are skipped, not queued. At startup (`catching_up`) a stale task runs
 ///   once soon (`now + jitter`); while running, the next run waits for the next tick on the grid
 ///   `last + k·interval`, so a run that overran its interval is not followed by a burst.
-pub fn next_due(key: &str, interval: Duration, last_started: Option<Timestamp>, now: Timestamp, catching_up: bool) -> Timestamp {
+pub fn next_due(
+    key: &str,
+    interval: Duration,
+    last_started: Option<Timestamp>,
+    now: Timestamp,
+    catching_up: bool,
+) -> Timestamp {
     let interval_ms = interval.as_millis().max(1) as i64;
     let Some(last) = last_started else {
         return now.add(jitter(key, interval));
@@ -49,24 +55,38 @@ mod tests {
     fn first_run_is_jittered_within_a_tenth() {
         let t = next_due("slx-a", MIN, None, Timestamp(0), false);
         assert!(t.0 >= 0 && t.0 < 6_000);
-        assert_eq!(t, next_due("slx-a", MIN, None, Timestamp(0), false), "jitter is stable");
-        let spread: std::collections::HashSet<_> = (0..20).map(|i| jitter(&format!("slx-{i}"), MIN)).collect();
+        assert_eq!(
+            t,
+            next_due("slx-a", MIN, None, Timestamp(0), false),
+            "jitter is stable"
+        );
+        let spread: std::collections::HashSet<_> =
+            (0..20).map(|i| jitter(&format!("slx-{i}"), MIN)).collect();
         assert!(spread.len() > 10, "different keys get different offsets");
     }
 
     #[test]
     fn on_time_runs_follow_the_last_start() {
-        assert_eq!(next_due("k", MIN, Some(Timestamp(1_000)), Timestamp(30_000), false), Timestamp(61_000));
+        assert_eq!(
+            next_due("k", MIN, Some(Timestamp(1_000)), Timestamp(30_000), false),
+            Timestamp(61_000)
+        );
     }
 
     #[test]
     fn missed_ticks_are_skipped_not_queued() {
         // Last started at 0, now 150s: the ticks at 60s and 120s were missed; next is 180s.
-        assert_eq!(next_due("k", MIN, Some(Timestamp(0)), Timestamp(150_000), false), Timestamp(180_000));
+        assert_eq!(
+            next_due("k", MIN, Some(Timestamp(0)), Timestamp(150_000), false),
+            Timestamp(180_000)
+        );
         // After a restart, a stale task runs once soon.
         let t = next_due("k", MIN, Some(Timestamp(0)), Timestamp(3_600_000), true);
         assert!(t.0 >= 3_600_000 && t.0 < 3_606_000);
         // A restart before the next tick waits for it.
-        assert_eq!(next_due("k", MIN, Some(Timestamp(0)), Timestamp(10_000), true), Timestamp(60_000));
+        assert_eq!(
+            next_due("k", MIN, Some(Timestamp(0)), Timestamp(10_000), true),
+            Timestamp(60_000)
+        );
     }
 }

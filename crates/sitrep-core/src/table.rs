@@ -11,7 +11,9 @@ pub struct Row {
 
 impl Row {
     pub fn from_pairs<S: Into<String>>(pairs: impl IntoIterator<Item = (S, Value)>) -> Self {
-        Row { columns: pairs.into_iter().map(|(k, v)| (k.into(), v)).collect() }
+        Row {
+            columns: pairs.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        }
     }
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.columns.iter().find(|(k, _)| k == name).map(|(_, v)| v)
@@ -27,7 +29,9 @@ pub fn cell(v: &Value) -> String {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() != 0.0 => format!("{}", (f * 1000.0).round() / 1000.0),
+            Some(f) if n.is_f64() && f.fract() != 0.0 => {
+                format!("{}", (f * 1000.0).round() / 1000.0)
+            }
             _ => n.to_string(),
         },
         other => other.to_string(),
@@ -43,12 +47,25 @@ pub fn render_table(rows: &[Row], max_rows: usize) -> String {
     let shown = &rows[..rows.len().min(max_rows)];
     let cells: Vec<Vec<String>> = shown
         .iter()
-        .map(|r| headers.iter().map(|h| r.get(h).map(cell).unwrap_or_default().replace('\n', " ")).collect())
+        .map(|r| {
+            headers
+                .iter()
+                .map(|h| r.get(h).map(cell).unwrap_or_default().replace('\n', " "))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = headers
         .iter()
         .enumerate()
-        .map(|(i, h)| cells.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0).min(60))
+        .map(|(i, h)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+                .min(60)
+        })
         .collect();
     let mut out = String::new();
     let line = |vals: Vec<&str>, out: &mut String| {
@@ -64,7 +81,16 @@ pub fn render_table(rows: &[Row], max_rows: usize) -> String {
         out.push('\n');
     };
     line(headers.clone(), &mut out);
-    line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(|s| s.as_str()).collect(), &mut out);
+    line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+        &mut out,
+    );
     for r in &cells {
         line(r.iter().map(|s| s.as_str()).collect(), &mut out);
     }
@@ -86,7 +112,13 @@ mod tests {
             Row::from_pairs([("app", json!("shopfront")), ("idle", json!(1.25))]),
         ];
         let t = render_table(&rows, 10);
-        assert_eq!(t, "app        idle\n---------  ----\nbatch      12\nshopfront  1.25\n");
-        assert_eq!(render_table(&rows, 1).lines().last().unwrap(), "… 1 more rows");
+        assert_eq!(
+            t,
+            "app        idle\n---------  ----\nbatch      12\nshopfront  1.25\n"
+        );
+        assert_eq!(
+            render_table(&rows, 1).lines().last().unwrap(),
+            "… 1 more rows"
+        );
     }
 }

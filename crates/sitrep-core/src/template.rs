@@ -14,7 +14,9 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
             out.push_str("${");
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
-            let end = tail.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+            let end = tail
+                .find('}')
+                .ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
             let name = tail[..end].trim();
             let value = lookup(name).ok_or_else(|| format!("${{{name}}} is not set: give it with --set {name}=VALUE, in the SLX config, or as a secret"))?;
             out.push_str(&value);
@@ -86,14 +88,24 @@ mod tests {
     #[test]
     fn substitutes_and_escapes() {
         let look = |n: &str| (n == "DSN").then(|| "postgres://x".to_string());
-        assert_eq!(substitute("dsn=${DSN} lit=$${DSN} $5", look).unwrap(), "dsn=postgres://x lit=${DSN} $5");
-        assert!(substitute("${NOPE}", look).unwrap_err().contains("--set NOPE="));
+        assert_eq!(
+            substitute("dsn=${DSN} lit=$${DSN} $5", look).unwrap(),
+            "dsn=postgres://x lit=${DSN} $5"
+        );
+        assert!(
+            substitute("${NOPE}", look)
+                .unwrap_err()
+                .contains("--set NOPE=")
+        );
         assert_eq!(references("a ${X} $${Y} ${ Z }"), vec!["X", "Z"]);
     }
 
     #[test]
     fn renders_rows() {
         let row = Row::from_pairs([("app", json!("batch")), ("n", json!(3))]);
-        assert_eq!(render_row("{app} holds {n} ({missing}) {", &row), "batch holds 3 ({missing}) {");
+        assert_eq!(
+            render_row("{app} holds {n} ({missing}) {", &row),
+            "batch holds 3 ({missing}) {"
+        );
     }
 }

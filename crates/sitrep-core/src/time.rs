@@ -5,7 +5,9 @@ use std::fmt;
 use std::time::Duration;
 
 /// Milliseconds since 1970-01-01T00:00:00Z. Stored as a plain integer in every database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -17,10 +19,16 @@ impl Timestamp {
         self.0
     }
     pub fn add(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_add(d.as_millis().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
     pub fn sub(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_sub(d.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
     /// Time elapsed from `earlier` to `self`, zero if `earlier` is later.
     pub fn since(self, earlier: Timestamp) -> Duration {
@@ -46,7 +54,11 @@ impl Timestamp {
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         let s = s.trim();
         let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+        {
             return None;
         }
         let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
@@ -145,7 +157,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "m" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
             "d" => Duration::from_secs(n * 86_400),
-            _ => return Err(format!("invalid duration unit {unit:?} in {s:?} (use ms, s, m, h or d)")),
+            _ => {
+                return Err(format!(
+                    "invalid duration unit {unit:?} in {s:?} (use ms, s, m, h or d)"
+                ));
+            }
         };
         total += d;
     }
@@ -181,7 +197,10 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(Timestamp(1_795_250_651_123).to_rfc3339(), "2026-11-21T08:44:11.123Z");
+        assert_eq!(
+            Timestamp(1_795_250_651_123).to_rfc3339(),
+            "2026-11-21T08:44:11.123Z"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ impl Severity {
         if (1..=4).contains(&n) {
             Ok(Severity(n))
         } else {
-            Err(format!("severity must be 1 (critical) to 4 (info), got {n}"))
+            Err(format!(
+                "severity must be 1 (critical) to 4 (info), got {n}"
+            ))
         }
     }
     pub fn get(self) -> u8 {
@@ -122,15 +124,23 @@ pub struct TaskRef {
 
 impl TaskRef {
     pub fn new(collection: &str, bundle: &str, task: &str) -> Self {
-        TaskRef { collection: collection.into(), bundle: bundle.into(), task: task.into() }
+        TaskRef {
+            collection: collection.into(),
+            bundle: bundle.into(),
+            task: task.into(),
+        }
     }
     /// Accepts `collection/bundle/task` or `bundle/task` (collection `core`).
     pub fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
-            [c, b, t] if !c.is_empty() && !b.is_empty() && !t.is_empty() => Ok(TaskRef::new(c, b, t)),
+            [c, b, t] if !c.is_empty() && !b.is_empty() && !t.is_empty() => {
+                Ok(TaskRef::new(c, b, t))
+            }
             [b, t] if !b.is_empty() && !t.is_empty() => Ok(TaskRef::new("core", b, t)),
-            _ => Err(format!("invalid task {s:?}: write BUNDLE/TASK or COLLECTION/BUNDLE/TASK (see `sitrep tasks`)")),
+            _ => Err(format!(
+                "invalid task {s:?}: write BUNDLE/TASK or COLLECTION/BUNDLE/TASK (see `sitrep tasks`)"
+            )),
         }
     }
 }

@@ -15,7 +15,10 @@ pub struct Captured {
 
 pub async fn capture(mut r: impl AsyncRead + Unpin, cap: usize, overlap: usize) -> Captured {
     let keep = cap + overlap;
-    let mut out = Captured { bytes: Vec::with_capacity(keep.min(64 * 1024)), dropped: 0 };
+    let mut out = Captured {
+        bytes: Vec::with_capacity(keep.min(64 * 1024)),
+        dropped: 0,
+    };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match r.read(&mut buf).await {
@@ -46,7 +49,9 @@ impl Captured {
             text.truncate(end);
         }
         if dropped > 0 {
-            text.push_str(&format!("\n[sitrep: output truncated, {dropped} more bytes not kept]\n"));
+            text.push_str(&format!(
+                "\n[sitrep: output truncated, {dropped} more bytes not kept]\n"
+            ));
         }
         text
     }
@@ -64,7 +69,11 @@ mod tests {
         assert_eq!(c.dropped, 300_000 - 1010);
         let text = c.finish(1000, &Redactor::default());
         assert!(text.starts_with(&"x".repeat(1000)));
-        assert!(text.contains("299000 more bytes not kept"), "{}", &text[990..]);
+        assert!(
+            text.contains("299000 more bytes not kept"),
+            "{}",
+            &text[990..]
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,11 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+        Timestamp(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+        )
     }
 }
 
@@ -22,7 +26,10 @@ pub struct TokioClock {
 
 impl TokioClock {
     pub fn starting_at(base: Timestamp) -> Self {
-        TokioClock { base, start: tokio::time::Instant::now() }
+        TokioClock {
+            base,
+            start: tokio::time::Instant::now(),
+        }
     }
 }
 

@@ -10,16 +10,29 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("{task} needs {name}: set it with --set {name}=VALUE or in the SLX config")]
     MissingParam { task: String, name: String },
-    #[error("{task} needs the secret {name}: pass it with --secret {name}=@FILE or reference it in the SLX")]
+    #[error(
+        "{task} needs the secret {name}: pass it with --secret {name}=@FILE or reference it in the SLX"
+    )]
     MissingSecret { task: String, name: String },
-    #[error("secret {0} is shorter than 4 characters and could not be redacted safely from output; use a real secret")]
+    #[error(
+        "secret {0} is shorter than 4 characters and could not be redacted safely from output; use a real secret"
+    )]
     SecretTooShort(String),
     #[error("{task} does not declare {name}; declared: {declared}")]
-    UnknownName { task: String, name: String, declared: String },
+    UnknownName {
+        task: String,
+        name: String,
+        declared: String,
+    },
     #[error("secret reference {reference:?}: {message}")]
     SecretRef { reference: String, message: String },
-    #[error("{0} is a remediation task: it changes the outside world and only runs after an approval (at the terminal: `sitrep run ... --approve`)")]
+    #[error(
+        "{0} is a remediation task: it changes the outside world and only runs after an approval (at the terminal: `sitrep run ... --approve`)"
+    )]
     NeedsApproval(String),
     #[error("cannot prepare the run directory {path}: {source}")]
-    RunDir { path: String, source: std::io::Error },
+    RunDir {
+        path: String,
+        source: std::io::Error,
+    },
 }

@@ -13,7 +13,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_concurrent: 16, max_per_resource: 2 }
+        Limits {
+            max_concurrent: 16,
+            max_per_resource: 2,
+        }
     }
 }
 
@@ -31,17 +34,31 @@ pub(crate) struct Permits {
 
 impl Gate {
     pub fn new(limits: Limits) -> Self {
-        Gate { global: Arc::new(Semaphore::new(limits.max_concurrent.max(1))), per_resource: Mutex::new(HashMap::new()), limits }
+        Gate {
+            global: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+            per_resource: Mutex::new(HashMap::new()),
+            limits,
+        }
     }
 
     pub async fn enter(&self, resource: &str) -> Permits {
         let sem = {
             let mut map = self.per_resource.lock().unwrap();
-            map.entry(resource.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.limits.max_per_resource.max(1)))).clone()
+            map.entry(resource.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.limits.max_per_resource.max(1))))
+                .clone()
         };
         // Resource first: a run waiting on a busy resource holds no global slot.
         let resource = sem.acquire_owned().await.expect("semaphore never closed");
-        let global = self.global.clone().acquire_owned().await.expect("semaphore never closed");
-        Permits { _global: global, _resource: resource }
+        let global = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        Permits {
+            _global: global,
+            _resource: resource,
+        }
     }
 }

@@ -9,7 +9,11 @@ use sitrep_store::RunResults;
 
 /// Applies the rules to every row. `vars` fills `${NAME}`. Returns the results and any rule
 /// errors (an unknown column, say), which make the run fail.
-pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<String>) -> (RunResults, Vec<String>) {
+pub fn apply(
+    rules: RowRules<'_>,
+    rows: &[Row],
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> (RunResults, Vec<String>) {
     let mut out = RunResults::default();
     let mut errors = Vec::new();
     let fill = |t: &str, row: &Row, errors: &mut Vec<String>| match substitute(t, vars) {
@@ -21,7 +25,9 @@ pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<St
     };
     let compile = |when: &Option<String>, errors: &mut Vec<String>| -> Option<Option<expr::Expr>> {
         let Some(w) = when else { return Some(None) };
-        match substitute(w, vars).and_then(|s| expr::parse(&s).map_err(|e| format!("invalid `when` {w:?}: {e}"))) {
+        match substitute(w, vars)
+            .and_then(|s| expr::parse(&s).map_err(|e| format!("invalid `when` {w:?}: {e}")))
+        {
             Ok(e) => Some(Some(e)),
             Err(e) => {
                 errors.push(e);
@@ -38,7 +44,9 @@ pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<St
     };
 
     for rule in rules.raise {
-        let Some(when) = compile(&rule.when, &mut errors) else { continue };
+        let Some(when) = compile(&rule.when, &mut errors) else {
+            continue;
+        };
         let severity = Severity::new(rule.severity).unwrap_or(Severity::MAJOR);
         for row in rows {
             if !matches(&when, row, &mut errors) {
@@ -47,19 +55,30 @@ pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<St
             let mut d = IssueDraft::new(severity, fill(&rule.title, row, &mut errors));
             d.expected = fill(&rule.expected, row, &mut errors);
             d.actual = fill(&rule.actual, row, &mut errors);
-            d.details = if rule.details.is_empty() { describe(row) } else { fill(&rule.details, row, &mut errors) };
+            d.details = if rule.details.is_empty() {
+                describe(row)
+            } else {
+                fill(&rule.details, row, &mut errors)
+            };
             d.next_steps = fill(&rule.next_steps, row, &mut errors);
             d.reproduce_hint = fill(&rule.reproduce_hint, row, &mut errors);
-            d.resource = rule.resource.as_ref().map(|r| fill(r, row, &mut errors)).filter(|r| !r.is_empty());
+            d.resource = rule
+                .resource
+                .as_ref()
+                .map(|r| fill(r, row, &mut errors))
+                .filter(|r| !r.is_empty());
             out.issues.push(d);
         }
     }
     for rule in rules.insights {
-        let Some(when) = compile(&rule.when, &mut errors) else { continue };
+        let Some(when) = compile(&rule.when, &mut errors) else {
+            continue;
+        };
         for row in rows {
             if matches(&when, row, &mut errors) {
                 let data = serde_json::Value::Object(row.columns.iter().cloned().collect());
-                out.insights.push((fill(&rule.text, row, &mut errors), data));
+                out.insights
+                    .push((fill(&rule.text, row, &mut errors), data));
             }
         }
     }
@@ -73,10 +92,17 @@ pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<St
             });
             match value {
                 Some(v) if v.is_finite() => {
-                    let labels = rule.labels.iter().map(|(k, t)| (k.clone(), fill(t, row, &mut errors))).collect();
+                    let labels = rule
+                        .labels
+                        .iter()
+                        .map(|(k, t)| (k.clone(), fill(t, row, &mut errors)))
+                        .collect();
                     out.metrics.push((rule.name.clone(), v, labels));
                 }
-                Some(_) | None if row.get(&rule.column).is_none() => errors.push(format!("metric {}: no column {:?} in the result", rule.name, rule.column)),
+                Some(_) | None if row.get(&rule.column).is_none() => errors.push(format!(
+                    "metric {}: no column {:?} in the result",
+                    rule.name, rule.column
+                )),
                 _ => {}
             }
         }
@@ -88,7 +114,11 @@ pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<St
 
 /// `col=value` pairs, the default details of a raised row.
 fn describe(row: &Row) -> String {
-    row.columns.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect::<Vec<_>>().join(", ")
+    row.columns
+        .iter()
+        .map(|(k, v)| format!("{k}={}", cell(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -110,14 +140,35 @@ mod tests {
             reproduce_hint: String::new(),
             resource: None,
         }];
-        let insights = vec![InsightRule { when: None, text: "{app}: {idle} idle".into() }];
-        let metrics = vec![MetricRule { name: "idle".into(), column: "idle".into(), labels: [("app".to_string(), "{app}".to_string())].into() }];
-        let rows = vec![Row::from_pairs([("app", json!("batch")), ("idle", json!(12))]), Row::from_pairs([("app", json!("shop")), ("idle", json!(1))])];
+        let insights = vec![InsightRule {
+            when: None,
+            text: "{app}: {idle} idle".into(),
+        }];
+        let metrics = vec![MetricRule {
+            name: "idle".into(),
+            column: "idle".into(),
+            labels: [("app".to_string(), "{app}".to_string())].into(),
+        }];
+        let rows = vec![
+            Row::from_pairs([("app", json!("batch")), ("idle", json!(12))]),
+            Row::from_pairs([("app", json!("shop")), ("idle", json!(1))]),
+        ];
         let vars = |n: &str| (n == "MAX").then(|| "5".to_string());
-        let (res, errs) = apply(RowRules { raise: &raise, insights: &insights, metrics: &metrics }, &rows, &vars);
+        let (res, errs) = apply(
+            RowRules {
+                raise: &raise,
+                insights: &insights,
+                metrics: &metrics,
+            },
+            &rows,
+            &vars,
+        );
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(res.issues.len(), 1);
-        assert_eq!(res.issues[0].title, "Application batch holds idle-in-transaction sessions");
+        assert_eq!(
+            res.issues[0].title,
+            "Application batch holds idle-in-transaction sessions"
+        );
         assert_eq!(res.issues[0].expected, "at most 5");
         assert_eq!(res.issues[0].actual, "12 sessions");
         assert_eq!(res.issues[0].details, "app=batch, idle=12");
@@ -127,9 +178,27 @@ mod tests {
 
     #[test]
     fn unknown_columns_are_errors() {
-        let raise = vec![RaiseRule { when: Some("nope > 1".into()), severity: 2, title: "t".into(), expected: String::new(), actual: String::new(), details: String::new(), next_steps: String::new(), reproduce_hint: String::new(), resource: None }];
+        let raise = vec![RaiseRule {
+            when: Some("nope > 1".into()),
+            severity: 2,
+            title: "t".into(),
+            expected: String::new(),
+            actual: String::new(),
+            details: String::new(),
+            next_steps: String::new(),
+            reproduce_hint: String::new(),
+            resource: None,
+        }];
         let rows = vec![Row::from_pairs([("a", json!(1))])];
-        let (_, errs) = apply(RowRules { raise: &raise, insights: &[], metrics: &[] }, &rows, &|_| None);
+        let (_, errs) = apply(
+            RowRules {
+                raise: &raise,
+                insights: &[],
+                metrics: &[],
+            },
+            &rows,
+            &|_| None,
+        );
         assert!(errs[0].contains("no column \"nope\""));
     }
 }

@@ -30,7 +30,13 @@ pub struct RunnerConfig {
 
 impl RunnerConfig {
     pub fn new(workspace: &str, runtime_dir: PathBuf) -> Self {
-        RunnerConfig { workspace: workspace.into(), runtime_dir, sitrep_exe: None, limits: Limits::default(), output_cap: DEFAULT_CAP }
+        RunnerConfig {
+            workspace: workspace.into(),
+            runtime_dir,
+            sitrep_exe: None,
+            limits: Limits::default(),
+            output_cap: DEFAULT_CAP,
+        }
     }
 }
 
@@ -67,18 +73,41 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(cfg: RunnerConfig, catalog: Arc<Catalog>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Runner, RunError> {
+    pub fn new(
+        cfg: RunnerConfig,
+        catalog: Arc<Catalog>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Runner, RunError> {
         let runs = cfg.runtime_dir.join("runs");
-        std::fs::create_dir_all(&runs).map_err(|source| RunError::RunDir { path: runs.display().to_string(), source })?;
-        let system_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        std::fs::create_dir_all(&runs).map_err(|source| RunError::RunDir {
+            path: runs.display().to_string(),
+            source,
+        })?;
+        let system_path =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         let path = match &cfg.sitrep_exe {
             Some(exe) => {
-                let bin = exec::script::emit_dir(&cfg.runtime_dir, exe).map_err(|source| RunError::RunDir { path: cfg.runtime_dir.display().to_string(), source })?;
+                let bin = exec::script::emit_dir(&cfg.runtime_dir, exe).map_err(|source| {
+                    RunError::RunDir {
+                        path: cfg.runtime_dir.display().to_string(),
+                        source,
+                    }
+                })?;
                 format!("{}:{system_path}", bin.display())
             }
             None => system_path,
         };
-        Ok(Runner { gate: Gate::new(cfg.limits), cfg, catalog, store, clock, http: HttpClients::new(), pools: Pools::default(), path })
+        Ok(Runner {
+            gate: Gate::new(cfg.limits),
+            cfg,
+            catalog,
+            store,
+            clock,
+            http: HttpClients::new(),
+            pools: Pools::default(),
+            path,
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -121,7 +150,9 @@ impl Runner {
         self.store.start_run(&run).await?;
         tracing::debug!(run = %run.id, task = %run.task, resource = %run.resource, "run started");
 
-        let outcome = self.execute(&resolved, &req, &vars, &redactor, &run.id).await;
+        let outcome = self
+            .execute(&resolved, &req, &vars, &redactor, &run.id)
+            .await;
 
         let mut results = outcome.results;
         redact_results(&mut results, &redactor);
@@ -131,14 +162,23 @@ impl Runner {
         run.stdout = redactor.redact(&outcome.stdout);
         run.stderr = redactor.redact(&outcome.stderr);
         run.report = redactor.redact(&outcome.report);
-        run.error = (!outcome.errors.is_empty()).then(|| redactor.redact(&outcome.errors.join("\n")));
+        run.error =
+            (!outcome.errors.is_empty()).then(|| redactor.redact(&outcome.errors.join("\n")));
         let changes = self.store.finish_run(&run, &results).await?;
         tracing::info!(run = %run.id, task = %run.task, resource = %run.resource, status = %run.status, issues = results.issues.len(), "run finished");
-        Ok(RunOutput { run, results, changes })
+        Ok(RunOutput {
+            run,
+            results,
+            changes,
+        })
     }
 
     /// Config values (declared defaults overridden by the request), secrets and built-ins.
-    fn variables(&self, t: &ResolvedTask<'_>, req: &RunRequest) -> Result<BTreeMap<String, String>, RunError> {
+    fn variables(
+        &self,
+        t: &ResolvedTask<'_>,
+        req: &RunRequest,
+    ) -> Result<BTreeMap<String, String>, RunError> {
         let task = req.task.to_string();
         let mut vars = BTreeMap::new();
         for p in &t.bundle.params {
@@ -146,46 +186,92 @@ impl Runner {
                 vars.insert(p.name.clone(), d.clone());
             }
         }
-        let declared = |n: &str| t.bundle.param(n).is_some() || t.task.params.iter().any(|p| p == n);
+        let declared =
+            |n: &str| t.bundle.param(n).is_some() || t.task.params.iter().any(|p| p == n);
         for (k, v) in &req.config {
             if !declared(k) {
-                let mut names: Vec<&str> = t.bundle.params.iter().map(|p| p.name.as_str()).chain(t.task.params.iter().map(|s| s.as_str())).collect();
+                let mut names: Vec<&str> = t
+                    .bundle
+                    .params
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .chain(t.task.params.iter().map(|s| s.as_str()))
+                    .collect();
                 names.sort();
-                return Err(RunError::UnknownName { task, name: k.clone(), declared: if names.is_empty() { "nothing".into() } else { names.join(", ") } });
+                return Err(RunError::UnknownName {
+                    task,
+                    name: k.clone(),
+                    declared: if names.is_empty() {
+                        "nothing".into()
+                    } else {
+                        names.join(", ")
+                    },
+                });
             }
             vars.insert(k.clone(), v.clone());
         }
         for p in &t.bundle.params {
             if p.required && !vars.contains_key(&p.name) {
-                return Err(RunError::MissingParam { task, name: p.name.clone() });
+                return Err(RunError::MissingParam {
+                    task,
+                    name: p.name.clone(),
+                });
             }
         }
         for p in &t.task.params {
             if !vars.contains_key(p) {
-                return Err(RunError::MissingParam { task, name: p.clone() });
+                return Err(RunError::MissingParam {
+                    task,
+                    name: p.clone(),
+                });
             }
         }
         for s in &t.bundle.secrets {
             match req.secrets.get(&s.name) {
-                Some(v) if v.len() < MIN_SECRET_LEN => return Err(RunError::SecretTooShort(s.name.clone())),
+                Some(v) if v.len() < MIN_SECRET_LEN => {
+                    return Err(RunError::SecretTooShort(s.name.clone()));
+                }
                 Some(_) => {}
-                None if s.required => return Err(RunError::MissingSecret { task, name: s.name.clone() }),
+                None if s.required => {
+                    return Err(RunError::MissingSecret {
+                        task,
+                        name: s.name.clone(),
+                    });
+                }
                 None => {}
             }
         }
         for k in req.secrets.keys() {
             if t.bundle.secret(k).is_none() {
                 let names: Vec<&str> = t.bundle.secrets.iter().map(|s| s.name.as_str()).collect();
-                return Err(RunError::UnknownName { task, name: k.clone(), declared: if names.is_empty() { "no secrets".into() } else { names.join(", ") } });
+                return Err(RunError::UnknownName {
+                    task,
+                    name: k.clone(),
+                    declared: if names.is_empty() {
+                        "no secrets".into()
+                    } else {
+                        names.join(", ")
+                    },
+                });
             }
         }
         vars.insert("SITREP_RESOURCE".into(), req.resource.clone());
         vars.insert("SITREP_TASK".into(), req.task.to_string());
-        vars.insert("SITREP_BUNDLE".into(), format!("{}/{}", req.task.collection, req.task.bundle));
+        vars.insert(
+            "SITREP_BUNDLE".into(),
+            format!("{}/{}", req.task.collection, req.task.bundle),
+        );
         Ok(vars)
     }
 
-    async fn execute(&self, t: &ResolvedTask<'_>, req: &RunRequest, vars: &BTreeMap<String, String>, redactor: &Redactor, run_id: &str) -> Outcome {
+    async fn execute(
+        &self,
+        t: &ResolvedTask<'_>,
+        req: &RunRequest,
+        vars: &BTreeMap<String, String>,
+        redactor: &Redactor,
+        run_id: &str,
+    ) -> Outcome {
         let lookup = |n: &str| vars.get(n).cloned().or_else(|| req.secrets.get(n).cloned());
         let fill = |s: &str| substitute(s, lookup);
         let timeout = t.task.timeout;
@@ -193,12 +279,17 @@ impl Runner {
         match &t.task.spec {
             TaskSpec::Script { interpreter, path } => {
                 let dir = self.cfg.runtime_dir.join("runs").join(run_id);
-                let outcome = self.run_script(t, req, vars, redactor, &dir, interpreter.program(), path).await;
+                let outcome = self
+                    .run_script(t, req, vars, redactor, &dir, interpreter.program(), path)
+                    .await;
                 let _ = tokio::fs::remove_dir_all(&dir).await;
                 outcome
             }
             TaskSpec::Sql(spec) => {
-                let dsn = match (fill(&spec.dsn), spec.password.as_deref().map(fill).transpose()) {
+                let dsn = match (
+                    fill(&spec.dsn),
+                    spec.password.as_deref().map(fill).transpose(),
+                ) {
                     (Ok(d), Ok(Some(pw))) if !pw.is_empty() => exec::sql::with_password(&d, &pw),
                     (Ok(d), Ok(_)) => d,
                     (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
@@ -207,7 +298,13 @@ impl Runner {
                     Ok(q) => q,
                     Err(e) => return Outcome::failed(e),
                 };
-                let (mut out, rows) = exec::sql::run(exec::sql::SqlRun { pools: &self.pools, dsn, query, timeout }).await;
+                let (mut out, rows) = exec::sql::run(exec::sql::SqlRun {
+                    pools: &self.pools,
+                    dsn,
+                    query,
+                    timeout,
+                })
+                .await;
                 apply_rows(&mut out, spec.rules(), &rows, &lookup);
                 out
             }
@@ -232,18 +329,40 @@ impl Runner {
                 if let Err(e) = filled {
                     return Outcome::failed(e);
                 }
-                exec::http::run(exec::http::HttpRun { clients: &self.http, spec, timeout, now_secs }).await
+                exec::http::run(exec::http::HttpRun {
+                    clients: &self.http,
+                    spec,
+                    timeout,
+                    now_secs,
+                })
+                .await
             }
             TaskSpec::Promql(spec) => {
                 let (url, query) = match (fill(&spec.url), fill(&spec.query)) {
                     (Ok(u), Ok(q)) => (u, q),
                     (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
                 };
-                let range = spec.range.as_deref().and_then(|r| parse_duration(r).ok()).map(|r| {
-                    let step = spec.step.as_deref().and_then(|s| parse_duration(s).ok()).unwrap_or(r / 60);
-                    (r, step)
-                });
-                let (mut out, rows) = exec::promql::run(exec::promql::PromqlRun { client: self.http.api(), url, query, range, timeout, now_secs }).await;
+                let range = spec
+                    .range
+                    .as_deref()
+                    .and_then(|r| parse_duration(r).ok())
+                    .map(|r| {
+                        let step = spec
+                            .step
+                            .as_deref()
+                            .and_then(|s| parse_duration(s).ok())
+                            .unwrap_or(r / 60);
+                        (r, step)
+                    });
+                let (mut out, rows) = exec::promql::run(exec::promql::PromqlRun {
+                    client: self.http.api(),
+                    url,
+                    query,
+                    range,
+                    timeout,
+                    now_secs,
+                })
+                .await;
                 apply_rows(&mut out, spec.rules(), &rows, &lookup);
                 out
             }
@@ -251,14 +370,30 @@ impl Runner {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn run_script(&self, t: &ResolvedTask<'_>, req: &RunRequest, vars: &BTreeMap<String, String>, redactor: &Redactor, dir: &Path, program: &str, script: &Path) -> Outcome {
+    async fn run_script(
+        &self,
+        t: &ResolvedTask<'_>,
+        req: &RunRequest,
+        vars: &BTreeMap<String, String>,
+        redactor: &Redactor,
+        dir: &Path,
+        program: &str,
+        script: &Path,
+    ) -> Outcome {
         if let Err(e) = prepare_dir(dir).await {
-            return Outcome::failed(format!("cannot create the run directory {}: {e}", dir.display()));
+            return Outcome::failed(format!(
+                "cannot create the run directory {}: {e}",
+                dir.display()
+            ));
         }
         let results_file = dir.join("results.jsonl");
-        let mut env: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut env: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         for (name, value) in &req.secrets {
-            let as_file = t.bundle.secret(name).is_some_and(|s| s.as_ == SecretAs::File);
+            let as_file = t
+                .bundle
+                .secret(name)
+                .is_some_and(|s| s.as_ == SecretAs::File);
             if as_file {
                 let path = dir.join(".secrets").join(name);
                 if let Err(e) = write_private(&path, value).await {
@@ -270,10 +405,16 @@ impl Runner {
             }
         }
         env.push(("SITREP_RESULTS".into(), results_file.display().to_string()));
-        env.push(("SITREP_BUNDLE_DIR".into(), t.bundle.dir.display().to_string()));
+        env.push((
+            "SITREP_BUNDLE_DIR".into(),
+            t.bundle.dir.display().to_string(),
+        ));
         env.push(("SITREP_RUN_DIR".into(), dir.display().to_string()));
         env.push(("PATH".into(), self.path.clone()));
-        env.push(("HOME".into(), std::env::var("HOME").unwrap_or_else(|_| dir.display().to_string())));
+        env.push((
+            "HOME".into(),
+            std::env::var("HOME").unwrap_or_else(|_| dir.display().to_string()),
+        ));
         env.push(("TMPDIR".into(), dir.display().to_string()));
         env.push(("LANG".into(), "C.UTF-8".into()));
         env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
@@ -298,7 +439,12 @@ impl Runner {
     }
 }
 
-fn apply_rows(out: &mut Outcome, rules: sitrep_bundles::RowRules<'_>, rows: &[sitrep_core::table::Row], lookup: &dyn Fn(&str) -> Option<String>) {
+fn apply_rows(
+    out: &mut Outcome,
+    rules: sitrep_bundles::RowRules<'_>,
+    rows: &[sitrep_core::table::Row],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) {
     if out.status != Some(RunStatus::Succeeded) {
         return;
     }
@@ -325,7 +471,11 @@ async fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     let value = value.to_string();
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(path.parent().unwrap())?;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
         std::io::Write::write_all(&mut f, value.as_bytes())
     })
     .await
@@ -337,7 +487,14 @@ fn redact_results(r: &mut RunResults, redactor: &Redactor) {
         return;
     }
     for d in &mut r.issues {
-        for f in [&mut d.title, &mut d.expected, &mut d.actual, &mut d.details, &mut d.next_steps, &mut d.reproduce_hint] {
+        for f in [
+            &mut d.title,
+            &mut d.expected,
+            &mut d.actual,
+            &mut d.details,
+            &mut d.next_steps,
+            &mut d.reproduce_hint,
+        ] {
             redactor.redact_in_place(f);
         }
         if let Some(res) = &mut d.resource {

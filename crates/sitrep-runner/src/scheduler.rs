@@ -46,13 +46,28 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(store: Arc<dyn Store>, catalog: Arc<Catalog>, clock: Arc<dyn Clock>, workspace: &str, execute: Executor) -> Self {
-        Scheduler { store, catalog, clock, workspace: workspace.into(), execute, reload_every: Duration::from_secs(60) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        workspace: &str,
+        execute: Executor,
+    ) -> Self {
+        Scheduler {
+            store,
+            catalog,
+            clock,
+            workspace: workspace.into(),
+            execute,
+            reload_every: Duration::from_secs(60),
+        }
     }
 
     /// The health tasks of every live SLX with their intervals; problems (an SLX naming a task
     /// that does not exist) are logged and the rest still runs.
-    async fn plan(&self) -> sitrep_store::Result<(HashMap<String, Slx>, Vec<(String, TaskRef, Duration)>)> {
+    async fn plan(
+        &self,
+    ) -> sitrep_store::Result<(HashMap<String, Slx>, Vec<(String, TaskRef, Duration)>)> {
         let mut slxs = HashMap::new();
         let mut out = Vec::new();
         for slx in self.store.list_slxs(&self.workspace).await? {
@@ -63,43 +78,86 @@ impl Scheduler {
                 tracing::warn!(slx = %slx.name, bundle = %slx.bundle, "slx bundle must be COLLECTION/BUNDLE; skipped");
                 continue;
             };
-            let bundle = self.catalog.collections.iter().find(|c| c.name == collection).and_then(|c| c.bundle(bundle_name));
+            let bundle = self
+                .catalog
+                .collections
+                .iter()
+                .find(|c| c.name == collection)
+                .and_then(|c| c.bundle(bundle_name));
             let Some(bundle) = bundle else {
                 tracing::warn!(slx = %slx.name, bundle = %slx.bundle, "slx names an unknown bundle; skipped");
                 continue;
             };
             let chosen: Vec<(String, Option<String>)> = if slx.tasks.is_empty() {
-                bundle.tasks.iter().filter(|t| t.kind == TaskKind::Health).map(|t| (t.name.clone(), None)).collect()
+                bundle
+                    .tasks
+                    .iter()
+                    .filter(|t| t.kind == TaskKind::Health)
+                    .map(|t| (t.name.clone(), None))
+                    .collect()
             } else {
-                slx.tasks.iter().map(|t| (t.task.clone(), t.interval.clone())).collect()
+                slx.tasks
+                    .iter()
+                    .map(|t| (t.task.clone(), t.interval.clone()))
+                    .collect()
             };
             for (name, interval) in chosen {
                 let Some(task) = bundle.task(&name).filter(|t| t.kind == TaskKind::Health) else {
                     tracing::warn!(slx = %slx.name, task = %name, "slx names no health task of that name; skipped");
                     continue;
                 };
-                let interval = interval.and_then(|i| parse_duration(&i).ok()).or(task.interval).unwrap_or(sitrep_bundles::DEFAULT_INTERVAL);
-                out.push((slx.name.clone(), TaskRef::new(collection, bundle_name, &name), interval));
+                let interval = interval
+                    .and_then(|i| parse_duration(&i).ok())
+                    .or(task.interval)
+                    .unwrap_or(sitrep_bundles::DEFAULT_INTERVAL);
+                out.push((
+                    slx.name.clone(),
+                    TaskRef::new(collection, bundle_name, &name),
+                    interval,
+                ));
             }
             slxs.insert(slx.name.clone(), slx);
         }
         Ok((slxs, out))
     }
 
-    async fn entries(&self, previous: &[Entry]) -> sitrep_store::Result<(HashMap<String, Slx>, Vec<Entry>)> {
+    async fn entries(
+        &self,
+        previous: &[Entry],
+    ) -> sitrep_store::Result<(HashMap<String, Slx>, Vec<Entry>)> {
         let (slxs, plan) = self.plan().await?;
-        let last: HashMap<(String, String), Timestamp> = self.store.last_run_starts(&self.workspace).await?.into_iter().map(|(s, t, at)| ((s, t), at)).collect();
+        let last: HashMap<(String, String), Timestamp> = self
+            .store
+            .last_run_starts(&self.workspace)
+            .await?
+            .into_iter()
+            .map(|(s, t, at)| ((s, t), at))
+            .collect();
         let now = self.clock.now();
         let entries = plan
             .into_iter()
             .map(|(slx, task, interval)| {
                 // Keep the schedule of entries that survive a reload.
-                if let Some(p) = previous.iter().find(|p| p.slx == slx && p.task == task && p.interval == interval) {
+                if let Some(p) = previous
+                    .iter()
+                    .find(|p| p.slx == slx && p.task == task && p.interval == interval)
+                {
                     return p.clone();
                 }
                 let key = format!("{slx}/{task}");
-                let due = next_due(&key, interval, last.get(&(slx.clone(), task.to_string())).copied(), now, true);
-                Entry { slx, task, interval, due }
+                let due = next_due(
+                    &key,
+                    interval,
+                    last.get(&(slx.clone(), task.to_string())).copied(),
+                    now,
+                    true,
+                );
+                Entry {
+                    slx,
+                    task,
+                    interval,
+                    due,
+                }
             })
             .collect();
         Ok((slxs, entries))
@@ -108,13 +166,22 @@ impl Scheduler {
     /// Runs until `shutdown` turns true, then waits for the jobs in flight.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> sitrep_store::Result<()> {
         let (mut slxs, mut entries) = self.entries(&[]).await?;
-        tracing::info!(slxs = slxs.len(), tasks = entries.len(), "scheduler started");
+        tracing::info!(
+            slxs = slxs.len(),
+            tasks = entries.len(),
+            "scheduler started"
+        );
         let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut jobs = JoinSet::new();
         let mut next_reload = self.clock.now().add(self.reload_every);
         loop {
             let now = self.clock.now();
-            let wake = entries.iter().map(|e| e.due).min().unwrap_or(next_reload).min(next_reload);
+            let wake = entries
+                .iter()
+                .map(|e| e.due)
+                .min()
+                .unwrap_or(next_reload)
+                .min(next_reload);
             let nap = wake.since(now);
             if !nap.is_zero() {
                 tokio::select! {
@@ -130,7 +197,9 @@ impl Scheduler {
             if now >= next_reload {
                 match self.entries(&entries).await {
                     Ok((s, e)) => (slxs, entries) = (s, e),
-                    Err(e) => tracing::warn!(error = %e, "cannot reload slxs; keeping the current schedule"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot reload slxs; keeping the current schedule")
+                    }
                 }
                 next_reload = now.add(self.reload_every);
             }
@@ -142,11 +211,16 @@ impl Scheduler {
                     e.due = next_due(&key, e.interval, Some(e.due), now, false);
                     continue;
                 }
-                due_by_slx.entry(e.slx.clone()).or_default().push(e.task.clone());
+                due_by_slx
+                    .entry(e.slx.clone())
+                    .or_default()
+                    .push(e.task.clone());
                 e.due = next_due(&key, e.interval, Some(now), now, false);
             }
             for (name, tasks) in due_by_slx {
-                let Some(slx) = slxs.get(&name).cloned() else { continue };
+                let Some(slx) = slxs.get(&name).cloned() else {
+                    continue;
+                };
                 busy.lock().unwrap().insert(name.clone());
                 let (execute, busy) = (self.execute.clone(), busy.clone());
                 jobs.spawn(async move {
@@ -155,7 +229,10 @@ impl Scheduler {
                 });
             }
         }
-        tracing::info!(in_flight = jobs.len(), "scheduler stopping; waiting for runs in flight");
+        tracing::info!(
+            in_flight = jobs.len(),
+            "scheduler stopping; waiting for runs in flight"
+        );
         while jobs.join_next().await.is_some() {}
         Ok(())
     }

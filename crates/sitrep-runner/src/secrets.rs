@@ -4,7 +4,10 @@
 use crate::RunError;
 
 pub fn resolve(reference: &str) -> Result<String, RunError> {
-    let err = |message: String| RunError::SecretRef { reference: reference.to_string(), message };
+    let err = |message: String| RunError::SecretRef {
+        reference: reference.to_string(),
+        message,
+    };
     if let Some(var) = reference.strip_prefix("env:") {
         std::env::var(var).map_err(|_| err(format!("environment variable {var} is not set")))
     } else if let Some(path) = reference.strip_prefix("file:") {

@@ -50,7 +50,14 @@ fn parse_time(tag: u8, s: &str) -> Option<i64> {
         0x18 => (s.get(0..4)?.parse().ok()?, s.get(4..)?),
         _ => return None,
     };
-    let text = format!("{year:04}-{}-{}T{}:{}:{}Z", rest.get(0..2)?, rest.get(2..4)?, rest.get(4..6)?, rest.get(6..8)?, rest.get(8..10)?);
+    let text = format!(
+        "{year:04}-{}-{}T{}:{}:{}Z",
+        rest.get(0..2)?,
+        rest.get(2..4)?,
+        rest.get(4..6)?,
+        rest.get(6..8)?,
+        rest.get(8..10)?
+    );
     sitrep_core::Timestamp::parse_rfc3339(&text).map(|t| t.0 / 1000)
 }
 
@@ -73,10 +80,31 @@ mod tests {
 
     #[test]
     fn reads_not_after_in_both_time_forms() {
-        for (tag, time, want) in [(0x17u8, "261123120000Z", "2026-11-23T12:00:00Z"), (0x18, "20501231235959Z", "2050-12-31T23:59:59Z")] {
-            let validity = seq(0x30, &[seq(0x17, &[b"250101000000Z".to_vec()]), seq(tag, &[time.as_bytes().to_vec()])]);
-            let tbs = seq(0x30, &[seq(0xa0, &[seq(0x02, &[vec![2]])]), seq(0x02, &[vec![1, 2, 3]]), seq(0x30, &[vec![0; 10]]), seq(0x30, &[vec![0; 200]]), validity]);
-            let cert = seq(0x30, &[tbs, seq(0x30, &[vec![0; 5]]), seq(0x03, &[vec![0; 5]])]);
+        for (tag, time, want) in [
+            (0x17u8, "261123120000Z", "2026-11-23T12:00:00Z"),
+            (0x18, "20501231235959Z", "2050-12-31T23:59:59Z"),
+        ] {
+            let validity = seq(
+                0x30,
+                &[
+                    seq(0x17, &[b"250101000000Z".to_vec()]),
+                    seq(tag, &[time.as_bytes().to_vec()]),
+                ],
+            );
+            let tbs = seq(
+                0x30,
+                &[
+                    seq(0xa0, &[seq(0x02, &[vec![2]])]),
+                    seq(0x02, &[vec![1, 2, 3]]),
+                    seq(0x30, &[vec![0; 10]]),
+                    seq(0x30, &[vec![0; 200]]),
+                    validity,
+                ],
+            );
+            let cert = seq(
+                0x30,
+                &[tbs, seq(0x30, &[vec![0; 5]]), seq(0x03, &[vec![0; 5]])],
+            );
             let want = sitrep_core::Timestamp::parse_rfc3339(want).unwrap().0 / 1000;
             assert_eq!(not_after(&cert), Some(want));
         }

@@ -57,7 +57,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The insights of the latest run of each (scope, task).
     async fn current_insights(&self, workspace: &str) -> Result<Vec<Insight>>;
-    async fn metric_series(&self, workspace: &str, scope: &str, name: &str, since: Timestamp) -> Result<Vec<MetricSample>>;
+    async fn metric_series(
+        &self,
+        workspace: &str,
+        scope: &str,
+        name: &str,
+        since: Timestamp,
+    ) -> Result<Vec<MetricSample>>;
 
     async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()>;
     async fn list_slxs(&self, workspace: &str) -> Result<Vec<Slx>>;

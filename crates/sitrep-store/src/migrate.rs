@@ -23,30 +23,45 @@ pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
         .execute(pool)
         .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(pool).await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(pool)
+        .await?;
     let current = current.unwrap_or(0);
     let known = MIGRATIONS.last().map_or(0, |m| m.version);
     if current > known {
-        return Err(StoreError::SchemaTooNew { found: current, known });
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
     }
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         let sql = match backend {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
         };
-        let err = |source| StoreError::Migrate { version: m.version, name: m.name, source };
+        let err = |source| StoreError::Migrate {
+            version: m.version,
+            name: m.name,
+            source,
+        };
         let mut tx = pool.begin().await.map_err(err)?;
         for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             sqlx::query(stmt).execute(&mut *tx).await.map_err(err)?;
         }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        sqlx::query(backend.sql("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"))
-            .bind(m.version)
-            .bind(m.name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        sqlx::query(
+            backend.sql(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            ),
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
         tx.commit().await.map_err(err)?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
     }

@@ -5,7 +5,9 @@ use crate::error::StoreError;
 use crate::{IssueFilter, Result, RunResults, Store};
 use async_trait::async_trait;
 use sitrep_core::issue::{IssueChange, RunScope, reconcile};
-use sitrep_core::{Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp};
+use sitrep_core::{
+    Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp,
+};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::time::Duration;
@@ -51,16 +53,28 @@ impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let connect_err = |source| StoreError::Connect { url: redact_url(url), source };
+        let connect_err = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
         let pool = match backend {
             Backend::Sqlite => {
-                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
                 AnyPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 10000", "PRAGMA foreign_keys = ON"] {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA busy_timeout = 10000",
+                                "PRAGMA foreign_keys = ON",
+                            ] {
                                 sqlx::query(pragma).execute(&mut *conn).await?;
                             }
                             Ok(())
@@ -203,18 +217,28 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
 
-        let existing: Vec<Issue> = sqlx::query(self.q(&format!("SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND scope = $2 AND task = $3")))
-            .bind(&run.workspace)
-            .bind(&run.scope)
-            .bind(&run.task)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(issue_from_row)
-            .collect::<Result<_>>()?;
-        let scope = RunScope { workspace: &run.workspace, scope: &run.scope, resource: &run.resource, task: &run.task, run_id: &run.id };
+        let existing: Vec<Issue> = sqlx::query(self.q(&format!(
+            "SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND scope = $2 AND task = $3"
+        )))
+        .bind(&run.workspace)
+        .bind(&run.scope)
+        .bind(&run.task)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(issue_from_row)
+        .collect::<Result<_>>()?;
+        let scope = RunScope {
+            workspace: &run.workspace,
+            scope: &run.scope,
+            resource: &run.resource,
+            task: &run.task,
+            run_id: &run.id,
+        };
         let succeeded = run.status == RunStatus::Succeeded;
-        let changes = reconcile(&scope, &existing, &results.issues, succeeded, now, || uuid::Uuid::new_v4().to_string());
+        let changes = reconcile(&scope, &existing, &results.issues, succeeded, now, || {
+            uuid::Uuid::new_v4().to_string()
+        });
 
         for change in &changes {
             match change {
@@ -314,7 +338,10 @@ impl Store for SqlStore {
     }
 
     async fn mark_interrupted(&self, at: Timestamp) -> Result<u64> {
-        let r = sqlx::query(self.q("UPDATE task_runs SET status = $1, finished_at = $2, error = $3 WHERE status = $4"))
+        let r =
+            sqlx::query(self.q(
+                "UPDATE task_runs SET status = $1, finished_at = $2, error = $3 WHERE status = $4",
+            ))
             .bind(RunStatus::Interrupted.as_str())
             .bind(at.0)
             .bind("sitrep stopped while this run was in progress")
@@ -325,11 +352,13 @@ impl Store for SqlStore {
     }
 
     async fn get_run(&self, workspace: &str, id: &str) -> Result<Option<TaskRun>> {
-        let row = sqlx::query(self.q(&format!("SELECT {RUN_COLS} FROM task_runs WHERE workspace = $1 AND id = $2")))
-            .bind(workspace)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(self.q(&format!(
+            "SELECT {RUN_COLS} FROM task_runs WHERE workspace = $1 AND id = $2"
+        )))
+        .bind(workspace)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(run_from_row).transpose()
     }
 
@@ -349,7 +378,15 @@ impl Store for SqlStore {
             .bind(workspace)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get("scope")?, r.try_get("task")?, Timestamp(r.try_get("last")?)))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("scope")?,
+                    r.try_get("task")?,
+                    Timestamp(r.try_get("last")?),
+                ))
+            })
+            .collect()
     }
 
     async fn list_issues(&self, workspace: &str, filter: &IssueFilter) -> Result<Vec<Issue>> {
@@ -368,18 +405,28 @@ impl Store for SqlStore {
         if let Some(s) = &filter.scope {
             q = q.bind(s);
         }
-        q.fetch_all(&self.pool).await?.iter().map(issue_from_row).collect()
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(issue_from_row)
+            .collect()
     }
 
     async fn get_issue(&self, workspace: &str, id: &str) -> Result<Option<Issue>> {
-        let row = sqlx::query(self.q(&format!("SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND (id = $2 OR id LIKE $3)")))
-            .bind(workspace)
-            .bind(id)
-            .bind(format!("{}%", id.replace(['%', '_'], "")))
-            .fetch_all(&self.pool)
-            .await?;
+        let row = sqlx::query(self.q(&format!(
+            "SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND (id = $2 OR id LIKE $3)"
+        )))
+        .bind(workspace)
+        .bind(id)
+        .bind(format!("{}%", id.replace(['%', '_'], "")))
+        .fetch_all(&self.pool)
+        .await?;
         // A unique id prefix is accepted, like git's short hashes.
-        if row.len() == 1 { issue_from_row(&row[0]).map(Some) } else { Ok(None) }
+        if row.len() == 1 {
+            issue_from_row(&row[0]).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     async fn issue_events(&self, workspace: &str, issue_id: &str) -> Result<Vec<IssueEvent>> {
@@ -393,7 +440,10 @@ impl Store for SqlStore {
                 Ok(IssueEvent {
                     issue_id: r.try_get("issue_id")?,
                     at: Timestamp(r.try_get("at")?),
-                    kind: r.try_get::<String, _>("kind")?.parse().map_err(corrupt("issue_events"))?,
+                    kind: r
+                        .try_get::<String, _>("kind")?
+                        .parse()
+                        .map_err(corrupt("issue_events"))?,
                     run_id: r.try_get("run_id")?,
                 })
             })
@@ -421,14 +471,21 @@ impl Store for SqlStore {
                     resource: r.try_get("resource")?,
                     task: r.try_get("task")?,
                     text: r.try_get("text")?,
-                    data: serde_json::from_str(&r.try_get::<String, _>("data")?).unwrap_or_default(),
+                    data: serde_json::from_str(&r.try_get::<String, _>("data")?)
+                        .unwrap_or_default(),
                     at: Timestamp(r.try_get("at")?),
                 })
             })
             .collect()
     }
 
-    async fn metric_series(&self, workspace: &str, scope: &str, name: &str, since: Timestamp) -> Result<Vec<MetricSample>> {
+    async fn metric_series(
+        &self,
+        workspace: &str,
+        scope: &str,
+        name: &str,
+        since: Timestamp,
+    ) -> Result<Vec<MetricSample>> {
         let rows = sqlx::query(self.q("SELECT run_id, resource, task, labels, value, at FROM metric_samples WHERE workspace = $1 AND scope = $2 AND name = $3 AND at >= $4 ORDER BY at, id"))
             .bind(workspace)
             .bind(scope)
@@ -445,7 +502,8 @@ impl Store for SqlStore {
                     resource: r.try_get("resource")?,
                     task: r.try_get("task")?,
                     name: name.to_string(),
-                    labels: serde_json::from_str(&r.try_get::<String, _>("labels")?).unwrap_or_default(),
+                    labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)
+                        .unwrap_or_default(),
                     value: r.try_get("value")?,
                     at: Timestamp(r.try_get("at")?),
                 })
@@ -483,7 +541,11 @@ impl Store for SqlStore {
         rows.iter()
             .map(|r| {
                 let spec: String = r.try_get("spec")?;
-                let mut slx: Slx = serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt { table: "slxs", message: e.to_string() })?;
+                let mut slx: Slx =
+                    serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt {
+                        table: "slxs",
+                        message: e.to_string(),
+                    })?;
                 slx.workspace = workspace.to_string();
                 Ok(slx)
             })
@@ -491,7 +553,11 @@ impl Store for SqlStore {
     }
 
     async fn delete_slx(&self, workspace: &str, name: &str) -> Result<bool> {
-        let r = sqlx::query(self.q("DELETE FROM slxs WHERE workspace = $1 AND name = $2")).bind(workspace).bind(name).execute(&self.pool).await?;
+        let r = sqlx::query(self.q("DELETE FROM slxs WHERE workspace = $1 AND name = $2"))
+            .bind(workspace)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() > 0)
     }
 }

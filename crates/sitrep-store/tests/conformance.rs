@@ -4,7 +4,10 @@
 //! (`sandbox/up`, then `. sandbox/env`); each test gets a fresh database it drops afterwards.
 
 use sitrep_core::issue::IssueChange;
-use sitrep_core::{IssueDraft, IssueEventKind, IssueStatus, RunStatus, Severity, Slx, SlxTask, TaskKind, TaskRun, Timestamp};
+use sitrep_core::{
+    IssueDraft, IssueEventKind, IssueStatus, RunStatus, Severity, Slx, SlxTask, TaskKind, TaskRun,
+    Timestamp,
+};
 use sitrep_store::{IssueFilter, RunResults, SqlStore, Store};
 use std::collections::BTreeMap;
 
@@ -18,7 +21,11 @@ impl Db {
     async fn sqlite() -> Db {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("sitrep.db").display());
-        Db { store: SqlStore::connect(&url).await.unwrap(), cleanup: None, _dir: Some(dir) }
+        Db {
+            store: SqlStore::connect(&url).await.unwrap(),
+            cleanup: None,
+            _dir: Some(dir),
+        }
     }
 
     async fn postgres() -> Db {
@@ -28,13 +35,21 @@ impl Db {
         let name = format!("sitrep_t_{}", uuid::Uuid::new_v4().simple());
         admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
         let url = with_database(&admin, &name);
-        Db { store: SqlStore::connect(&url).await.unwrap(), cleanup: Some((admin, name)), _dir: None }
+        Db {
+            store: SqlStore::connect(&url).await.unwrap(),
+            cleanup: Some((admin, name)),
+            _dir: None,
+        }
     }
 
     async fn finish(self) {
         self.store.close().await;
         if let Some((admin, name)) = self.cleanup {
-            admin_exec(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            admin_exec(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
         }
     }
 }
@@ -43,14 +58,21 @@ async fn admin_exec(url: &str, sql: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut c).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut c)
+        .await
+        .unwrap();
     c.close().await.unwrap();
 }
 
 fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").unwrap() + 3;
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |p| p + scheme_end);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |p| p + scheme_end);
     let mut out = format!("{}/{db}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -88,56 +110,201 @@ fn finished(mut r: TaskRun, status: RunStatus, at: i64) -> TaskRun {
 }
 
 fn issues(titles: &[&str]) -> RunResults {
-    RunResults { issues: titles.iter().map(|t| IssueDraft::new(Severity::MAJOR, *t)).collect(), ..Default::default() }
+    RunResults {
+        issues: titles
+            .iter()
+            .map(|t| IssueDraft::new(Severity::MAJOR, *t))
+            .collect(),
+        ..Default::default()
+    }
 }
 
-async fn exec(s: &SqlStore, ws: &str, scope: &str, id: &str, at: i64, status: RunStatus, res: RunResults) -> Vec<IssueChange> {
+async fn exec(
+    s: &SqlStore,
+    ws: &str,
+    scope: &str,
+    id: &str,
+    at: i64,
+    status: RunStatus,
+    res: RunResults,
+) -> Vec<IssueChange> {
     let r = run(ws, scope, "core/pg/idle", id, at);
     s.start_run(&r).await.unwrap();
-    s.finish_run(&finished(r, status, at + 5), &res).await.unwrap()
+    s.finish_run(&finished(r, status, at + 5), &res)
+        .await
+        .unwrap()
 }
 
 async fn issue_lifecycle(s: &SqlStore) {
     let r = run("w", "pg-main", "core/pg/idle", "r1", 1000);
     s.start_run(&r).await.unwrap();
-    assert_eq!(s.get_run("w", "r1").await.unwrap().unwrap().status, RunStatus::Running);
-    let c = s.finish_run(&finished(r, RunStatus::Succeeded, 1005), &issues(&["Application batch holds 12 idle sessions"])).await.unwrap();
+    assert_eq!(
+        s.get_run("w", "r1").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    let c = s
+        .finish_run(
+            &finished(r, RunStatus::Succeeded, 1005),
+            &issues(&["Application batch holds 12 idle sessions"]),
+        )
+        .await
+        .unwrap();
     assert!(matches!(c.as_slice(), [IssueChange::Open(_)]));
     let run1 = s.get_run("w", "r1").await.unwrap().unwrap();
-    assert_eq!((run1.status, run1.exit_code, run1.finished_at, run1.stdout.as_str()), (RunStatus::Succeeded, Some(0), Some(Timestamp(1005)), "out"));
+    assert_eq!(
+        (
+            run1.status,
+            run1.exit_code,
+            run1.finished_at,
+            run1.stdout.as_str()
+        ),
+        (RunStatus::Succeeded, Some(0), Some(Timestamp(1005)), "out")
+    );
 
-    exec(s, "w", "pg-main", "r2", 2000, RunStatus::Succeeded, issues(&["Application batch holds 15 idle sessions"])).await;
+    exec(
+        s,
+        "w",
+        "pg-main",
+        "r2",
+        2000,
+        RunStatus::Succeeded,
+        issues(&["Application batch holds 15 idle sessions"]),
+    )
+    .await;
     let open = s.list_issues("w", &IssueFilter::default()).await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].count, 2);
     assert_eq!(open[0].title, "Application batch holds 15 idle sessions");
-    assert_eq!((open[0].first_seen, open[0].last_seen), (Timestamp(1005), Timestamp(2005)));
+    assert_eq!(
+        (open[0].first_seen, open[0].last_seen),
+        (Timestamp(1005), Timestamp(2005))
+    );
 
     // A failed run resolves nothing.
-    exec(s, "w", "pg-main", "r3", 3000, RunStatus::Failed, issues(&[])).await;
-    assert_eq!(s.list_issues("w", &IssueFilter::default()).await.unwrap().len(), 1);
+    exec(
+        s,
+        "w",
+        "pg-main",
+        "r3",
+        3000,
+        RunStatus::Failed,
+        issues(&[]),
+    )
+    .await;
+    assert_eq!(
+        s.list_issues("w", &IssueFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    exec(s, "w", "pg-main", "r4", 4000, RunStatus::Succeeded, issues(&[])).await;
-    assert!(s.list_issues("w", &IssueFilter::default()).await.unwrap().is_empty());
-    let all = s.list_issues("w", &IssueFilter { include_resolved: true, ..Default::default() }).await.unwrap();
+    exec(
+        s,
+        "w",
+        "pg-main",
+        "r4",
+        4000,
+        RunStatus::Succeeded,
+        issues(&[]),
+    )
+    .await;
+    assert!(
+        s.list_issues("w", &IssueFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let all = s
+        .list_issues(
+            "w",
+            &IssueFilter {
+                include_resolved: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(all[0].status, IssueStatus::Resolved);
     assert_eq!(all[0].resolved_at, Some(Timestamp(4005)));
 
-    exec(s, "w", "pg-main", "r5", 5000, RunStatus::Succeeded, issues(&["Application batch holds 3 idle sessions"])).await;
+    exec(
+        s,
+        "w",
+        "pg-main",
+        "r5",
+        5000,
+        RunStatus::Succeeded,
+        issues(&["Application batch holds 3 idle sessions"]),
+    )
+    .await;
     let id = &all[0].id;
-    let kinds: Vec<_> = s.issue_events("w", id).await.unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![IssueEventKind::Opened, IssueEventKind::Repeated, IssueEventKind::Resolved, IssueEventKind::Reopened]);
+    let kinds: Vec<_> = s
+        .issue_events("w", id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            IssueEventKind::Opened,
+            IssueEventKind::Repeated,
+            IssueEventKind::Resolved,
+            IssueEventKind::Reopened
+        ]
+    );
     let reopened = s.get_issue("w", id).await.unwrap().unwrap();
-    assert_eq!((reopened.status, reopened.count, reopened.resolved_at), (IssueStatus::Open, 3, None));
+    assert_eq!(
+        (reopened.status, reopened.count, reopened.resolved_at),
+        (IssueStatus::Open, 3, None)
+    );
     // Unique id prefixes resolve, like short git hashes.
     assert_eq!(s.get_issue("w", &id[..8]).await.unwrap().unwrap().id, *id);
 }
 
 async fn workspaces_are_isolated(s: &SqlStore) {
-    exec(s, "a", "pg", "ra", 1000, RunStatus::Succeeded, issues(&["Disk / full"])).await;
-    exec(s, "b", "pg", "rb", 1000, RunStatus::Succeeded, issues(&["Disk / full"])).await;
-    let a = s.list_issues("a", &IssueFilter { include_resolved: true, ..Default::default() }).await.unwrap();
-    let b = s.list_issues("b", &IssueFilter { include_resolved: true, ..Default::default() }).await.unwrap();
+    exec(
+        s,
+        "a",
+        "pg",
+        "ra",
+        1000,
+        RunStatus::Succeeded,
+        issues(&["Disk / full"]),
+    )
+    .await;
+    exec(
+        s,
+        "b",
+        "pg",
+        "rb",
+        1000,
+        RunStatus::Succeeded,
+        issues(&["Disk / full"]),
+    )
+    .await;
+    let a = s
+        .list_issues(
+            "a",
+            &IssueFilter {
+                include_resolved: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let b = s
+        .list_issues(
+            "b",
+            &IssueFilter {
+                include_resolved: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!((a.len(), b.len()), (1, 1));
     assert_ne!(a[0].id, b[0].id);
     assert_ne!(a[0].fingerprint, b[0].fingerprint);
@@ -147,46 +314,100 @@ async fn workspaces_are_isolated(s: &SqlStore) {
     assert_eq!(s.recent_runs("a", 10).await.unwrap().len(), 1);
     // Resolving in one workspace leaves the other alone.
     exec(s, "a", "pg", "ra2", 2000, RunStatus::Succeeded, issues(&[])).await;
-    assert!(s.list_issues("a", &IssueFilter::default()).await.unwrap().is_empty());
-    assert_eq!(s.list_issues("b", &IssueFilter::default()).await.unwrap().len(), 1);
+    assert!(
+        s.list_issues("a", &IssueFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.list_issues("b", &IssueFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn interrupted_runs_are_marked(s: &SqlStore) {
-    s.start_run(&run("w", "h", "core/host/disk", "crashed", 100)).await.unwrap();
+    s.start_run(&run("w", "h", "core/host/disk", "crashed", 100))
+        .await
+        .unwrap();
     exec(s, "w", "h", "done", 200, RunStatus::Succeeded, issues(&[])).await;
     assert_eq!(s.mark_interrupted(Timestamp(300)).await.unwrap(), 1);
     let r = s.get_run("w", "crashed").await.unwrap().unwrap();
     assert_eq!(r.status, RunStatus::Interrupted);
     assert_eq!(r.finished_at, Some(Timestamp(300)));
     assert!(r.error.unwrap().contains("stopped"));
-    assert_eq!(s.get_run("w", "done").await.unwrap().unwrap().status, RunStatus::Succeeded);
+    assert_eq!(
+        s.get_run("w", "done").await.unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
     assert_eq!(s.mark_interrupted(Timestamp(400)).await.unwrap(), 0);
 }
 
 async fn insights_and_metrics(s: &SqlStore) {
     let mut res = RunResults::default();
-    res.insights.push(("pg: 50/100 connections".into(), serde_json::json!({"used": 50})));
-    res.metrics.push(("used".into(), 50.0, BTreeMap::from([("db".to_string(), "shop".to_string())])));
+    res.insights.push((
+        "pg: 50/100 connections".into(),
+        serde_json::json!({"used": 50}),
+    ));
+    res.metrics.push((
+        "used".into(),
+        50.0,
+        BTreeMap::from([("db".to_string(), "shop".to_string())]),
+    ));
     exec(s, "w", "pg", "m1", 1000, RunStatus::Succeeded, res).await;
     let mut res = RunResults::default();
-    res.insights.push(("pg: 96/100 connections".into(), serde_json::json!({"used": 96})));
-    res.insights.push(("pg: 80 idle in transaction from batch".into(), serde_json::Value::Null));
+    res.insights.push((
+        "pg: 96/100 connections".into(),
+        serde_json::json!({"used": 96}),
+    ));
+    res.insights.push((
+        "pg: 80 idle in transaction from batch".into(),
+        serde_json::Value::Null,
+    ));
     res.metrics.push(("used".into(), 96.5, BTreeMap::new()));
     exec(s, "w", "pg", "m2", 2000, RunStatus::Succeeded, res).await;
 
     let current = s.current_insights("w").await.unwrap();
     let texts: Vec<_> = current.iter().map(|i| i.text.as_str()).collect();
-    assert_eq!(texts, vec!["pg: 96/100 connections", "pg: 80 idle in transaction from batch"]);
+    assert_eq!(
+        texts,
+        vec![
+            "pg: 96/100 connections",
+            "pg: 80 idle in transaction from batch"
+        ]
+    );
     assert_eq!(current[0].data["used"], 96);
     assert!(s.current_insights("other").await.unwrap().is_empty());
 
-    let series = s.metric_series("w", "pg", "used", Timestamp(0)).await.unwrap();
-    assert_eq!(series.iter().map(|m| m.value).collect::<Vec<_>>(), vec![50.0, 96.5]);
+    let series = s
+        .metric_series("w", "pg", "used", Timestamp(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        series.iter().map(|m| m.value).collect::<Vec<_>>(),
+        vec![50.0, 96.5]
+    );
     assert_eq!(series[0].labels["db"], "shop");
-    assert_eq!(s.metric_series("w", "pg", "used", Timestamp(1500)).await.unwrap().len(), 1);
+    assert_eq!(
+        s.metric_series("w", "pg", "used", Timestamp(1500))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let last = s.last_run_starts("w").await.unwrap();
-    assert_eq!(last, vec![("pg".to_string(), "core/pg/idle".to_string(), Timestamp(2000))]);
+    assert_eq!(
+        last,
+        vec![(
+            "pg".to_string(),
+            "core/pg/idle".to_string(),
+            Timestamp(2000)
+        )]
+    );
 }
 
 async fn slxs_round_trip(s: &SqlStore) {
@@ -196,7 +417,10 @@ async fn slxs_round_trip(s: &SqlStore) {
         resource: "pg-main".into(),
         bundle: "core/postgres".into(),
         description: String::new(),
-        tasks: vec![SlxTask { task: "idle".into(), interval: Some("30s".into()) }],
+        tasks: vec![SlxTask {
+            task: "idle".into(),
+            interval: Some("30s".into()),
+        }],
         config: BTreeMap::from([("PG_DSN".to_string(), "postgres://x".to_string())]),
         secrets: BTreeMap::from([("PGPASSWORD".to_string(), "env:PGPASS".to_string())]),
         stale: false,
@@ -214,7 +438,13 @@ async fn slxs_round_trip(s: &SqlStore) {
 async fn reopening_is_idempotent(s: &SqlStore) {
     // Reconnecting to a migrated database applies nothing and loses nothing.
     exec(s, "w", "x", "r1", 1, RunStatus::Succeeded, issues(&["t"])).await;
-    assert_eq!(s.list_issues("w", &IssueFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        s.list_issues("w", &IssueFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 macro_rules! conformance {
@@ -252,14 +482,29 @@ async fn sqlite_survives_reopen() {
     exec(&s, "w", "x", "r1", 1, RunStatus::Succeeded, issues(&["t"])).await;
     s.close().await;
     let s = SqlStore::connect(&url).await.unwrap();
-    assert_eq!(s.list_issues("w", &IssueFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        s.list_issues("w", &IssueFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn bad_urls_say_what_to_do() {
-    let e = SqlStore::connect("mysql://x").await.unwrap_err().to_string();
+    let e = SqlStore::connect("mysql://x")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("sqlite://") && e.contains("postgres://"), "{e}");
-    let e = SqlStore::connect("postgres://u:secretpw@127.0.0.1:1/db").await.unwrap_err().to_string();
-    assert!(e.contains("is the server running") || e.contains("server is running"), "{e}");
+    let e = SqlStore::connect("postgres://u:secretpw@127.0.0.1:1/db")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is the server running") || e.contains("server is running"),
+        "{e}"
+    );
     assert!(!e.contains("secretpw"), "{e}");
 }

@@ -20,7 +20,10 @@ impl Home {
             for (rel, text) in extra {
                 write(&col.join(rel), text);
             }
-            write(&dir.path().join("sitrep.yaml"), &format!("collections:\n  - name: t\n    path: {}\n", col.display()));
+            write(
+                &dir.path().join("sitrep.yaml"),
+                &format!("collections:\n  - name: t\n    path: {}\n", col.display()),
+            );
         }
         Home { dir }
     }
@@ -44,7 +47,13 @@ impl Home {
         a.extend_from_slice(args);
         a.push("--json");
         let out = self.sitrep(&a);
-        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
         (v, out)
     }
 }
@@ -55,13 +64,25 @@ fn write(p: &Path, text: &str) {
 }
 
 fn bundle(tasks: &str, scripts: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v = vec![("bundles/b/bundle.yaml".to_string(), format!("name: b\nparams:\n  - name: PIDFILE\n    default: /dev/null\nsecrets:\n  - name: TOKEN\ntasks:\n{tasks}"))];
-    v.extend(scripts.iter().map(|(n, s)| (format!("bundles/b/{n}"), s.to_string())));
+    let mut v = vec![(
+        "bundles/b/bundle.yaml".to_string(),
+        format!(
+            "name: b\nparams:\n  - name: PIDFILE\n    default: /dev/null\nsecrets:\n  - name: TOKEN\ntasks:\n{tasks}"
+        ),
+    )];
+    v.extend(
+        scripts
+            .iter()
+            .map(|(n, s)| (format!("bundles/b/{n}"), s.to_string())),
+    );
     v
 }
 
 fn home_with(files: &[(String, String)]) -> Home {
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     Home::new(&refs)
 }
 
@@ -76,7 +97,10 @@ fn split_password(url: &str) -> (String, String) {
     let s = url.find("://").unwrap() + 3;
     let at = url.rfind('@').unwrap();
     let (user, pw) = url[s..at].split_once(':').unwrap();
-    (format!("{}{}{}", &url[..s], user, &url[at..]), pw.to_string())
+    (
+        format!("{}{}{}", &url[..s], user, &url[at..]),
+        pw.to_string(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,10 +114,24 @@ async fn postgres_idle_in_transaction_leak_is_raised_naming_the_application_then
     std::fs::write(&pw_file, format!("{password}\n")).unwrap();
     let secret_arg = format!("PGPASSWORD=@{}", pw_file.display());
     let dsn_arg = format!("PG_DSN={dsn}");
-    let run = |home: &Home| home.run_json(&["postgres/idle-in-transaction", "--resource", "pg-main", "--set", &dsn_arg, "--secret", &secret_arg]);
+    let run = |home: &Home| {
+        home.run_json(&[
+            "postgres/idle-in-transaction",
+            "--resource",
+            "pg-main",
+            "--set",
+            &dsn_arg,
+            "--secret",
+            &secret_arg,
+        ])
+    };
 
     // The application `batch` leaks sessions idle in a transaction.
-    let app_url = format!("{}{}application_name=leaky-worker", admin, if admin.contains('?') { "&" } else { "?" });
+    let app_url = format!(
+        "{}{}application_name=leaky-worker",
+        admin,
+        if admin.contains('?') { "&" } else { "?" }
+    );
     let app_url = app_url.replace("application_name=sitrep&", "");
     let mut leaked = Vec::new();
     for _ in 0..8 {
@@ -103,26 +141,58 @@ async fn postgres_idle_in_transaction_leak_is_raised_naming_the_application_then
         leaked.push(c);
     }
     let (v, out) = run(&home);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let issues = v["issues"].as_array().unwrap();
-    let batch: Vec<_> = issues.iter().filter(|i| i["title"].as_str().unwrap().contains("leaky-worker")).collect();
-    assert_eq!(batch.len(), 1, "one issue names the leaking application: {v:#}");
+    let batch: Vec<_> = issues
+        .iter()
+        .filter(|i| i["title"].as_str().unwrap().contains("leaky-worker"))
+        .collect();
+    assert_eq!(
+        batch.len(),
+        1,
+        "one issue names the leaking application: {v:#}"
+    );
     assert!(batch[0]["severity"].as_u64().unwrap() <= 2, "{v:#}");
-    assert!(v["changes"].as_array().unwrap().iter().any(|c| c["kind"] == "opened"));
+    assert!(
+        v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "opened")
+    );
 
     let listed = home.sitrep(&["issues", "--json"]);
     let open: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert!(open.as_array().unwrap().iter().any(|i| i["title"].as_str().unwrap().contains("leaky-worker") && i["resource"] == "pg-main"));
+    assert!(open.as_array().unwrap().iter().any(|i| {
+        i["title"].as_str().unwrap().contains("leaky-worker") && i["resource"] == "pg-main"
+    }));
 
     // The leak ends: the next run raises nothing for batch and resolves the issue.
     for c in leaked {
         c.close().await.unwrap();
     }
     let (v, _) = run(&home);
-    assert!(v["issues"].as_array().unwrap().iter().all(|i| !i["title"].as_str().unwrap().contains("leaky-worker")), "{v:#}");
+    assert!(
+        v["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !i["title"].as_str().unwrap().contains("leaky-worker")),
+        "{v:#}"
+    );
     assert!(!v["resolved"].as_array().unwrap().is_empty(), "{v:#}");
-    let all: Value = serde_json::from_slice(&home.sitrep(&["issues", "--all", "--json"]).stdout).unwrap();
-    let it = all.as_array().unwrap().iter().find(|i| i["title"].as_str().unwrap().contains("leaky-worker")).unwrap();
+    let all: Value =
+        serde_json::from_slice(&home.sitrep(&["issues", "--all", "--json"]).stdout).unwrap();
+    let it = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"].as_str().unwrap().contains("leaky-worker"))
+        .unwrap();
     assert_eq!(it["status"], "resolved");
 }
 
@@ -130,7 +200,12 @@ fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => false,
         // A zombie waiting for its reaper is dead for our purposes.
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
     }
 }
 
@@ -141,13 +216,29 @@ fn a_forked_child_sleeping_forever_is_killed_with_its_task_at_the_timeout() {
     let home = home_with(&bundle(tasks, &[("hang.sh", script)]));
     let pidfile = home.path().join("pids");
     let started = std::time::Instant::now();
-    let (v, out) = home.run_json(&["t/b/hang", "--set", &format!("PIDFILE={}", pidfile.display())]);
+    let (v, out) = home.run_json(&[
+        "t/b/hang",
+        "--set",
+        &format!("PIDFILE={}", pidfile.display()),
+    ]);
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(3), "a timed-out run exits 3");
     assert_eq!(v["run"]["status"], "timed-out");
-    assert!(v["run"]["error"].as_str().unwrap().contains("timed out after 2s"));
-    assert!(took < std::time::Duration::from_secs(15), "returned promptly: {took:?}");
-    let pids: Vec<i32> = std::fs::read_to_string(&pidfile).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert!(
+        v["run"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 2s")
+    );
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "returned promptly: {took:?}"
+    );
+    let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
     assert_eq!(pids.len(), 2);
     std::thread::sleep(std::time::Duration::from_millis(300));
     for pid in pids {
@@ -178,7 +269,10 @@ fn a_task_printing_100_mib_is_capped_and_sitrep_stays_small() {
     let mut peak_kib = 0u64;
     let status = loop {
         if let Ok(text) = std::fs::read_to_string(&status_file) {
-            let hwm = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
             peak_kib = peak_kib.max(hwm.unwrap_or(0));
         }
         if let Some(st) = child.try_wait().unwrap() {
@@ -189,19 +283,34 @@ fn a_task_printing_100_mib_is_capped_and_sitrep_stays_small() {
     assert!(status.success());
     let v: Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
     let stdout = v["run"]["stdout"].as_str().unwrap();
-    assert!(stdout.len() <= 1024 * 1024 + 200, "kept {} bytes", stdout.len());
+    assert!(
+        stdout.len() <= 1024 * 1024 + 200,
+        "kept {} bytes",
+        stdout.len()
+    );
     assert!(stdout.starts_with("xxxxxxxx"));
-    assert!(stdout.contains("output truncated, 103809024 more bytes not kept"), "{}", &stdout[stdout.len() - 120..]);
+    assert!(
+        stdout.contains("output truncated, 103809024 more bytes not kept"),
+        "{}",
+        &stdout[stdout.len() - 120..]
+    );
     assert_eq!(v["run"]["stderr"], "done\n");
     assert!(peak_kib > 0, "sampled the process");
-    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB while the task printed 100 MiB");
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak RSS {peak_kib} KiB while the task printed 100 MiB"
+    );
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -225,12 +334,32 @@ exit 7
     let home = home_with(&bundle(tasks, &[("leak.sh", script)]));
     let secret_file = home.path().join("token");
     std::fs::write(&secret_file, secret).unwrap();
-    let out = home.sitrep(&["run", "t/b/leak", "--secret", &format!("TOKEN=@{}", secret_file.display()), "--json"]);
+    let out = home.sitrep(&[
+        "run",
+        "t/b/leak",
+        "--secret",
+        &format!("TOKEN=@{}", secret_file.display()),
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("[REDACTED:TOKEN]"), "the task did print it: {text}");
-    let mut seen = vec![("stdout".to_string(), out.stdout.clone()), ("stderr".to_string(), out.stderr.clone())];
-    for args in [&["issues", "--all", "--json"][..], &["run", "t/b/leak", "--secret", &format!("TOKEN=@{}", secret_file.display())][..]] {
+    assert!(
+        text.contains("[REDACTED:TOKEN]"),
+        "the task did print it: {text}"
+    );
+    let mut seen = vec![
+        ("stdout".to_string(), out.stdout.clone()),
+        ("stderr".to_string(), out.stderr.clone()),
+    ];
+    for args in [
+        &["issues", "--all", "--json"][..],
+        &[
+            "run",
+            "t/b/leak",
+            "--secret",
+            &format!("TOKEN=@{}", secret_file.display()),
+        ][..],
+    ] {
         let o = home.sitrep(args);
         seen.push((format!("{args:?} stdout"), o.stdout));
         seen.push((format!("{args:?} stderr"), o.stderr));
@@ -240,7 +369,10 @@ exit 7
             seen.push((f.display().to_string(), std::fs::read(&f).unwrap()));
         }
     }
-    assert!(seen.iter().any(|(n, _)| n.ends_with("sitrep.db")), "the database was searched");
+    assert!(
+        seen.iter().any(|(n, _)| n.ends_with("sitrep.db")),
+        "the database was searched"
+    );
     for (name, bytes) in &seen {
         let hay = String::from_utf8_lossy(bytes);
         assert!(!hay.contains(secret), "secret found in {name}");
@@ -251,15 +383,31 @@ exit 7
 #[test]
 fn malformed_bundles_name_file_line_and_field() {
     let home = Home::new(&[
-        ("bundles/bad/bundle.yaml", "name: bad\ntasks:\n  - name: a\n    kind: health\n    type: ruby\n  - name: b\n    kind: diagnostic\n    type: bash\n    script: nope.sh\n"),
+        (
+            "bundles/bad/bundle.yaml",
+            "name: bad\ntasks:\n  - name: a\n    kind: health\n    type: ruby\n  - name: b\n    kind: diagnostic\n    type: bash\n    script: nope.sh\n",
+        ),
         ("bundles/worse/bundle.yaml", "name: worse\ntasks: [\n"),
     ]);
-    let out = home.sitrep(&["bundles", "validate", &home.path().join("col").display().to_string()]);
+    let out = home.sitrep(&[
+        "bundles",
+        "validate",
+        &home.path().join("col").display().to_string(),
+    ]);
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bundles/bad/bundle.yaml:5: tasks[0].type: unknown task type \"ruby\""), "{err}");
-    assert!(err.contains("bundles/bad/bundle.yaml:9: tasks[1].script: script \"nope.sh\" not found"), "{err}");
-    assert!(err.contains("bundles/worse/bundle.yaml:") && err.contains("invalid YAML"), "{err}");
+    assert!(
+        err.contains("bundles/bad/bundle.yaml:5: tasks[0].type: unknown task type \"ruby\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("bundles/bad/bundle.yaml:9: tasks[1].script: script \"nope.sh\" not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bundles/worse/bundle.yaml:") && err.contains("invalid YAML"),
+        "{err}"
+    );
     // The same bundles make every command that loads them fail with the same message.
     let out = home.sitrep(&["tasks"]);
     assert_eq!(out.status.code(), Some(1));
@@ -271,28 +419,56 @@ fn remediation_never_runs_without_approval() {
     let tasks = "  - name: fix\n    kind: remediation\n    type: bash\n    script: fix.sh\n    risk: high\n    rollback: none needed\n";
     let home = home_with(&bundle(tasks, &[("fix.sh", "touch \"$PIDFILE\"\n")]));
     let marker = home.path().join("touched");
-    let out = home.sitrep(&["run", "t/b/fix", "--set", &format!("PIDFILE={}", marker.display())]);
+    let out = home.sitrep(&[
+        "run",
+        "t/b/fix",
+        "--set",
+        &format!("PIDFILE={}", marker.display()),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("only runs after an approval"));
     assert!(!marker.exists(), "the remediation ran");
     // The built-in remediations are gated the same way.
-    let out = home.sitrep(&["run", "postgres/terminate-backend", "--set", "PG_DSN=postgres://x@127.0.0.1:1/x", "--set", "PID=1"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only runs after an approval"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = home.sitrep(&[
+        "run",
+        "postgres/terminate-backend",
+        "--set",
+        "PG_DSN=postgres://x@127.0.0.1:1/x",
+        "--set",
+        "PID=1",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only runs after an approval"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn serve_once_runs_the_default_host_checks() {
     let home = Home::new(&[]);
     let out = home.sitrep(&["serve", "--once"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ran 6 health tasks"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ran 6 health tasks"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let tasks: Value = serde_json::from_slice(&home.sitrep(&["tasks", "--json"]).stdout).unwrap();
     assert!(tasks.as_array().unwrap().len() > 30);
 }
 
 #[test]
 fn emit_outside_a_task_says_why() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sitrep")).args(["emit", "report", "x"]).env_remove("SITREP_RESULTS").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .args(["emit", "report", "x"])
+        .env_remove("SITREP_RESULTS")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("works inside a task run"));
 }

@@ -30,7 +30,10 @@ impl HttpClients {
                 .build()
                 .expect("the TLS backend initialises")
         };
-        HttpClients { strict: build(false), insecure: build(true) }
+        HttpClients {
+            strict: build(false),
+            insecure: build(true),
+        }
     }
 
     /// A client for plain API calls (Prometheus).
@@ -57,7 +60,11 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
     let spec = &r.spec;
     let severity = Severity::new(spec.severity).unwrap_or(Severity::MAJOR);
     let target = display_target(&spec.url);
-    let client = if spec.insecure { &r.clients.insecure } else { &r.clients.strict };
+    let client = if spec.insecure {
+        &r.clients.insecure
+    } else {
+        &r.clients.strict
+    };
     let method = match reqwest::Method::from_bytes(spec.method.to_ascii_uppercase().as_bytes()) {
         Ok(m) => m,
         Err(_) => return Outcome::failed(format!("invalid HTTP method {:?}", spec.method)),
@@ -69,7 +76,11 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
     if let Some(b) = &spec.body {
         req = req.body(b.clone());
     }
-    let mut out = Outcome { status: Some(RunStatus::Succeeded), exit_code: Some(0), ..Default::default() };
+    let mut out = Outcome {
+        status: Some(RunStatus::Succeeded),
+        exit_code: Some(0),
+        ..Default::default()
+    };
     let started = Instant::now();
     let resp = match req.send().await {
         Ok(r) => r,
@@ -77,7 +88,9 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
             let mut d = IssueDraft::new(severity, format!("{target} is unreachable"));
             d.expected = "the endpoint answers".into();
             d.actual = error_chain(&e);
-            d.next_steps = format!("Check that the service behind {target} is running and listening, and that DNS and the network path to it work.");
+            d.next_steps = format!(
+                "Check that the service behind {target} is running and listening, and that DNS and the network path to it work."
+            );
             d.reproduce_hint = format!("curl -sv -o /dev/null '{}'", spec.url);
             out.results.issues.push(d);
             out.report = format!("{} {} → error: {}", spec.method, spec.url, error_chain(&e));
@@ -85,7 +98,11 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
         }
     };
     let status = resp.status();
-    let cert_expiry = resp.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate()).and_then(tls::not_after);
+    let cert_expiry = resp
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .and_then(tls::not_after);
     let mut body = Vec::new();
     let mut resp = resp;
     while let Ok(Some(chunk)) = resp.chunk().await {
@@ -98,32 +115,60 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
     let latency = started.elapsed();
     let body = String::from_utf8_lossy(&body);
     let metric = |name: &str, v: f64| (name.to_string(), v, BTreeMap::new());
-    out.results.metrics.push(metric("http_status", f64::from(status.as_u16())));
-    out.results.metrics.push(metric("http_latency_ms", latency.as_secs_f64() * 1000.0));
+    out.results
+        .metrics
+        .push(metric("http_status", f64::from(status.as_u16())));
+    out.results
+        .metrics
+        .push(metric("http_latency_ms", latency.as_secs_f64() * 1000.0));
 
     let status_ok = match &spec.expect.status {
         Some(list) => list.contains(status.as_u16()),
         None => status.is_success() || status.is_redirection(),
     };
     if !status_ok {
-        let mut d = IssueDraft::new(severity, format!("{target} returns an unexpected HTTP status"));
-        d.expected = spec.expect.status.as_ref().map_or("a 2xx or 3xx status".into(), |s| format!("status {}", s.describe()));
+        let mut d = IssueDraft::new(
+            severity,
+            format!("{target} returns an unexpected HTTP status"),
+        );
+        d.expected = spec
+            .expect
+            .status
+            .as_ref()
+            .map_or("a 2xx or 3xx status".into(), |s| {
+                format!("status {}", s.describe())
+            });
         d.actual = format!("status {status}");
-        d.details = format!("first bytes of the body:\n{}", body.chars().take(500).collect::<String>());
-        d.next_steps = format!("Look at the logs of the service behind {target} (and of any proxy in front of it) for errors at this time.");
+        d.details = format!(
+            "first bytes of the body:\n{}",
+            body.chars().take(500).collect::<String>()
+        );
+        d.next_steps = format!(
+            "Look at the logs of the service behind {target} (and of any proxy in front of it) for errors at this time."
+        );
         d.reproduce_hint = format!("curl -si '{}'", spec.url);
         out.results.issues.push(d);
     }
     if let Some(needle) = &spec.expect.body_contains {
         if !body.contains(needle.as_str()) {
-            let mut d = IssueDraft::new(severity, format!("{target} response lacks the expected content"));
+            let mut d = IssueDraft::new(
+                severity,
+                format!("{target} response lacks the expected content"),
+            );
             d.expected = format!("the body contains {needle:?}");
             d.actual = format!("{} bytes without it", body.len());
-            d.next_steps = "Check whether the service answers with an error page or a different version.".into();
+            d.next_steps =
+                "Check whether the service answers with an error page or a different version."
+                    .into();
             out.results.issues.push(d);
         }
     }
-    if let Some(max) = spec.expect.max_latency.as_deref().and_then(|m| parse_duration(m).ok()) {
+    if let Some(max) = spec
+        .expect
+        .max_latency
+        .as_deref()
+        .and_then(|m| parse_duration(m).ok())
+    {
         if latency > max {
             let mut d = IssueDraft::new(severity, format!("{target} is slow"));
             d.expected = format!("a response within {max:?}");
@@ -134,21 +179,44 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
     }
     if let Some(expiry) = cert_expiry {
         let days = (expiry - r.now_secs) as f64 / 86_400.0;
-        out.results.metrics.push(metric("tls_cert_days_left", (days * 10.0).round() / 10.0));
+        out.results
+            .metrics
+            .push(metric("tls_cert_days_left", (days * 10.0).round() / 10.0));
         if let Some(min) = spec.expect.cert_min_days {
             if days < min as f64 {
-                let sev = if days <= 0.0 { Severity::CRITICAL } else { severity };
-                let title = if days <= 0.0 { format!("TLS certificate of {target} has expired") } else { format!("TLS certificate of {target} expires soon") };
+                let sev = if days <= 0.0 {
+                    Severity::CRITICAL
+                } else {
+                    severity
+                };
+                let title = if days <= 0.0 {
+                    format!("TLS certificate of {target} has expired")
+                } else {
+                    format!("TLS certificate of {target} expires soon")
+                };
                 let mut d = IssueDraft::new(sev, title);
                 d.expected = format!("at least {min} days of validity");
-                d.actual = format!("{days:.1} days left (expires {})", sitrep_core::Timestamp(expiry * 1000));
-                d.next_steps = "Renew the certificate and reload the server that presents it.".into();
-                d.reproduce_hint = format!("echo | openssl s_client -connect {} 2>/dev/null | openssl x509 -noout -enddate", host_port(&spec.url));
+                d.actual = format!(
+                    "{days:.1} days left (expires {})",
+                    sitrep_core::Timestamp(expiry * 1000)
+                );
+                d.next_steps =
+                    "Renew the certificate and reload the server that presents it.".into();
+                d.reproduce_hint = format!(
+                    "echo | openssl s_client -connect {} 2>/dev/null | openssl x509 -noout -enddate",
+                    host_port(&spec.url)
+                );
                 out.results.issues.push(d);
             }
         }
     }
-    out.report = format!("{} {} → {} in {} ms", spec.method, spec.url, status, latency.as_millis());
+    out.report = format!(
+        "{} {} → {} in {} ms",
+        spec.method,
+        spec.url,
+        status,
+        latency.as_millis()
+    );
     out
 }
 
@@ -169,7 +237,11 @@ fn host_port(url: &str) -> String {
     let t = display_target(url);
     let rest = t.split("://").nth(1).unwrap_or(&t);
     let hp = rest.split('/').next().unwrap_or(rest);
-    if hp.contains(':') { hp.to_string() } else { format!("{hp}:443") }
+    if hp.contains(':') {
+        hp.to_string()
+    } else {
+        format!("{hp}:443")
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -189,7 +261,10 @@ mod tests {
 
     #[test]
     fn titles_hide_credentials_and_queries() {
-        assert_eq!(display_target("https://u:p@api.example.com:8443/health?token=abc"), "https://api.example.com:8443/health");
+        assert_eq!(
+            display_target("https://u:p@api.example.com:8443/health?token=abc"),
+            "https://api.example.com:8443/health"
+        );
         assert_eq!(host_port("https://example.com/x"), "example.com:443");
     }
 }

@@ -22,6 +22,10 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn failed(message: impl Into<String>) -> Outcome {
-        Outcome { status: Some(RunStatus::Failed), errors: vec![message.into()], ..Default::default() }
+        Outcome {
+            status: Some(RunStatus::Failed),
+            errors: vec![message.into()],
+            ..Default::default()
+        }
     }
 }

@@ -2,9 +2,9 @@
 //! row of its labels plus `value` (and `min`/`max`/`avg` over a range).
 
 use super::Outcome;
+use serde_json::{Value, json};
 use sitrep_core::RunStatus;
 use sitrep_core::table::{Row, render_table};
-use serde_json::{Value, json};
 use std::time::Duration;
 
 const MAX_SERIES: usize = 10_000;
@@ -21,11 +21,26 @@ pub struct PromqlRun<'a> {
 
 pub async fn run(r: PromqlRun<'_>) -> (Outcome, Vec<Row>) {
     match tokio::time::timeout(r.timeout, fetch(&r)).await {
-        Err(_) => (Outcome { status: Some(RunStatus::TimedOut), errors: vec![format!("Prometheus did not answer within {:?}", r.timeout)], ..Default::default() }, vec![]),
+        Err(_) => (
+            Outcome {
+                status: Some(RunStatus::TimedOut),
+                errors: vec![format!("Prometheus did not answer within {:?}", r.timeout)],
+                ..Default::default()
+            },
+            vec![],
+        ),
         Ok(Err(e)) => (Outcome::failed(e), vec![]),
         Ok(Ok(rows)) => {
             let report = format!("{}\n{}", r.query, render_table(&rows, 200));
-            (Outcome { status: Some(RunStatus::Succeeded), exit_code: Some(0), report, ..Default::default() }, rows)
+            (
+                Outcome {
+                    status: Some(RunStatus::Succeeded),
+                    exit_code: Some(0),
+                    report,
+                    ..Default::default()
+                },
+                rows,
+            )
         }
     }
 }
@@ -33,7 +48,10 @@ pub async fn run(r: PromqlRun<'_>) -> (Outcome, Vec<Row>) {
 async fn fetch(r: &PromqlRun<'_>) -> Result<Vec<Row>, String> {
     let base = r.url.trim_end_matches('/');
     let req = match r.range {
-        None => r.client.get(format!("{base}/api/v1/query")).query(&[("query", r.query.as_str())]),
+        None => r
+            .client
+            .get(format!("{base}/api/v1/query"))
+            .query(&[("query", r.query.as_str())]),
         Some((range, step)) => {
             let end = r.now_secs;
             let start = end - range.as_secs() as i64;
@@ -45,11 +63,21 @@ async fn fetch(r: &PromqlRun<'_>) -> Result<Vec<Row>, String> {
             ])
         }
     };
-    let resp = req.send().await.map_err(|e| format!("cannot reach Prometheus at {base}: {e}"))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach Prometheus at {base}: {e}"))?;
     let status = resp.status();
-    let body: Value = resp.json().await.map_err(|e| format!("Prometheus answered {status} with a body that is not JSON: {e}"))?;
+    let body: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("Prometheus answered {status} with a body that is not JSON: {e}"))?;
     if body["status"] != "success" {
-        return Err(format!("Prometheus rejected the query ({status}): {} {}", body["errorType"].as_str().unwrap_or(""), body["error"].as_str().unwrap_or("")));
+        return Err(format!(
+            "Prometheus rejected the query ({status}): {} {}",
+            body["errorType"].as_str().unwrap_or(""),
+            body["error"].as_str().unwrap_or("")
+        ));
     }
     rows(&body["data"])
 }
@@ -63,7 +91,12 @@ pub fn rows(data: &Value) -> Result<Vec<Row>, String> {
     match data["resultType"].as_str() {
         Some("vector") => Ok(result
             .as_array()
-            .map(|a| a.iter().take(MAX_SERIES).map(|s| series_row(&s["metric"], vec![("value", num(&s["value"][1]))])).collect())
+            .map(|a| {
+                a.iter()
+                    .take(MAX_SERIES)
+                    .map(|s| series_row(&s["metric"], vec![("value", num(&s["value"][1]))]))
+                    .collect()
+            })
             .unwrap_or_default()),
         Some("matrix") => Ok(result
             .as_array()
@@ -71,25 +104,42 @@ pub fn rows(data: &Value) -> Result<Vec<Row>, String> {
                 a.iter()
                     .take(MAX_SERIES)
                     .map(|s| {
-                        let vals: Vec<f64> = s["values"].as_array().map(|v| v.iter().filter_map(|p| num(&p[1])).collect()).unwrap_or_default();
+                        let vals: Vec<f64> = s["values"]
+                            .as_array()
+                            .map(|v| v.iter().filter_map(|p| num(&p[1])).collect())
+                            .unwrap_or_default();
                         let last = vals.last().copied();
                         let min = vals.iter().copied().reduce(f64::min);
                         let max = vals.iter().copied().reduce(f64::max);
-                        let avg = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
-                        series_row(&s["metric"], vec![("value", last), ("min", min), ("max", max), ("avg", avg)])
+                        let avg = (!vals.is_empty())
+                            .then(|| vals.iter().sum::<f64>() / vals.len() as f64);
+                        series_row(
+                            &s["metric"],
+                            vec![("value", last), ("min", min), ("max", max), ("avg", avg)],
+                        )
                     })
                     .collect()
             })
             .unwrap_or_default()),
-        Some("scalar") | Some("string") => Ok(vec![Row::from_pairs([("value", num(&result[1]).map_or(Value::Null, |v| json!(v)))])]),
+        Some("scalar") | Some("string") => Ok(vec![Row::from_pairs([(
+            "value",
+            num(&result[1]).map_or(Value::Null, |v| json!(v)),
+        )])]),
         other => Err(format!("unexpected Prometheus result type {other:?}")),
     }
 }
 
 fn series_row(metric: &Value, values: Vec<(&str, Option<f64>)>) -> Row {
-    let mut columns: Vec<(String, Value)> = metric.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    let mut columns: Vec<(String, Value)> = metric
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
     for (k, v) in values {
-        columns.push((k.to_string(), v.filter(|f| f.is_finite()).map_or(Value::Null, |f| json!(f))));
+        columns.push((
+            k.to_string(),
+            v.filter(|f| f.is_finite())
+                .map_or(Value::Null, |f| json!(f)),
+        ));
     }
     Row { columns }
 }
@@ -107,6 +157,10 @@ mod tests {
         let m = json!({"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],[2,"3"],[3,"NaN"]]}]});
         let r = rows(&m).unwrap();
         assert_eq!(r[0].get("max"), Some(&json!(3.0)));
-        assert_eq!(r[0].get("avg"), Some(&Value::Null), "NaN poisons the average: reported as null");
+        assert_eq!(
+            r[0].get("avg"),
+            Some(&Value::Null),
+            "NaN poisons the average: reported as null"
+        );
     }
 }

@@ -42,7 +42,12 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
         .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Outcome::failed(format!("cannot start {}: {e} (is it installed and on PATH?)", r.program)),
+        Err(e) => {
+            return Outcome::failed(format!(
+                "cannot start {}: {e} (is it installed and on PATH?)",
+                r.program
+            ));
+        }
     };
     let pgid = child.id().map(|p| p as i32);
     let overlap = r.redactor.max_needle_len();
@@ -57,7 +62,11 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
     let (status, exit_code, mut errors) = match waited {
         Ok(Ok(st)) => {
             let code = st.code();
-            let status = if st.success() { RunStatus::Succeeded } else { RunStatus::Failed };
+            let status = if st.success() {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            };
             let errors = match (code, st.success()) {
                 (_, true) => vec![],
                 (Some(c), false) => vec![format!("the task exited with code {c}")],
@@ -65,10 +74,21 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
             };
             (status, code, errors)
         }
-        Ok(Err(e)) => (RunStatus::Failed, None, vec![format!("waiting for the task failed: {e}")]),
+        Ok(Err(e)) => (
+            RunStatus::Failed,
+            None,
+            vec![format!("waiting for the task failed: {e}")],
+        ),
         Err(_) => {
             let _ = child.wait().await;
-            (RunStatus::TimedOut, None, vec![format!("timed out after {}; the task's process group was killed", format_duration(r.timeout))])
+            (
+                RunStatus::TimedOut,
+                None,
+                vec![format!(
+                    "timed out after {}; the task's process group was killed",
+                    format_duration(r.timeout)
+                )],
+            )
         }
     };
     let stdout = drained(out).await.finish(r.cap, r.redactor);
@@ -76,7 +96,10 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
 
     let mut results_text = String::new();
     if let Ok(f) = tokio::fs::File::open(r.results_file).await {
-        let _ = f.take(MAX_RESULTS_BYTES).read_to_string(&mut results_text).await;
+        let _ = f
+            .take(MAX_RESULTS_BYTES)
+            .read_to_string(&mut results_text)
+            .await;
     }
     let parsed = parse_results(&results_text);
     errors.extend(parsed.errors);
@@ -86,7 +109,11 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
         stdout,
         stderr,
         report: parsed.reports.join("\n"),
-        results: sitrep_store::RunResults { issues: parsed.issues, insights: parsed.insights, metrics: parsed.metrics },
+        results: sitrep_store::RunResults {
+            issues: parsed.issues,
+            insights: parsed.insights,
+            metrics: parsed.metrics,
+        },
         errors,
     }
 }

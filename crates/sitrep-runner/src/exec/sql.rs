@@ -42,17 +42,33 @@ fn dialect(dsn: &str) -> Option<Dialect> {
 
 /// Sets (or replaces) the password of a URL-style DSN.
 pub fn with_password(dsn: &str, password: &str) -> String {
-    let Some(s) = dsn.find("://") else { return dsn.to_string() };
+    let Some(s) = dsn.find("://") else {
+        return dsn.to_string();
+    };
     let rest = &dsn[s + 3..];
     let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..auth_end].rfind('@') else { return dsn.to_string() };
+    let Some(at) = rest[..auth_end].rfind('@') else {
+        return dsn.to_string();
+    };
     let user = rest[..at].split(':').next().unwrap_or("");
-    format!("{}://{}:{}{}", &dsn[..s], user, percent_encode(password), &rest[at..])
+    format!(
+        "{}://{}:{}{}",
+        &dsn[..s],
+        user,
+        percent_encode(password),
+        &rest[at..]
+    )
 }
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -62,35 +78,56 @@ impl Pools {
             return Ok(p.clone());
         }
         sqlx::any::install_default_drivers();
-        let dsn_fixed = if d == Dialect::Mysql { dsn.replacen("mariadb://", "mysql://", 1) } else { dsn.to_string() };
+        let dsn_fixed = if d == Dialect::Mysql {
+            dsn.replacen("mariadb://", "mysql://", 1)
+        } else {
+            dsn.to_string()
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(2)
             .min_connections(0)
             .idle_timeout(Duration::from_secs(60))
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy(&dsn_fixed)?;
-        self.pools.lock().unwrap().insert(dsn.to_string(), pool.clone());
+        self.pools
+            .lock()
+            .unwrap()
+            .insert(dsn.to_string(), pool.clone());
         Ok(pool)
     }
 
     pub async fn query(&self, dsn: &str, query: &str) -> Result<Vec<Row>, String> {
-        let d = dialect(dsn).ok_or("the DSN must start with postgres://, mysql://, mariadb:// or sqlite:")?;
-        let pool = self.get(dsn, d).await.map_err(|e| format!("cannot connect: {e}"))?;
+        let d = dialect(dsn)
+            .ok_or("the DSN must start with postgres://, mysql://, mariadb:// or sqlite:")?;
+        let pool = self
+            .get(dsn, d)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
         let body = query.trim().trim_end_matches(';').trim();
         let rows: Vec<Row> = match d {
             Dialect::Postgres => {
-                let wrapped = format!("SELECT row_to_json(t)::text AS row FROM ({body}) t LIMIT {MAX_ROWS}");
-                let raw = sqlx::query(AssertSqlSafe(wrapped)).fetch_all(&pool).await.map_err(|e| format!("query failed: {e}"))?;
+                let wrapped =
+                    format!("SELECT row_to_json(t)::text AS row FROM ({body}) t LIMIT {MAX_ROWS}");
+                let raw = sqlx::query(AssertSqlSafe(wrapped))
+                    .fetch_all(&pool)
+                    .await
+                    .map_err(|e| format!("query failed: {e}"))?;
                 raw.iter()
                     .map(|r| {
                         let text: String = r.try_get(0).map_err(|e| e.to_string())?;
-                        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-                        Ok(Row { columns: v.into_iter().collect() })
+                        let v: serde_json::Map<String, serde_json::Value> =
+                            serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                        Ok(Row {
+                            columns: v.into_iter().collect(),
+                        })
                     })
                     .collect::<Result<_, String>>()?
             }
             Dialect::Mysql | Dialect::Sqlite => {
-                let raw = sqlx::query(AssertSqlSafe(body.to_string())).fetch_all(&pool).await.map_err(|e| format!("query failed: {e}"))?;
+                let raw = sqlx::query(AssertSqlSafe(body.to_string()))
+                    .fetch_all(&pool)
+                    .await
+                    .map_err(|e| format!("query failed: {e}"))?;
                 raw.iter().take(MAX_ROWS).map(any_row).collect()
             }
         };
@@ -132,13 +169,25 @@ pub struct SqlRun<'a> {
 pub async fn run(r: SqlRun<'_>) -> (Outcome, Vec<Row>) {
     match tokio::time::timeout(r.timeout, r.pools.query(&r.dsn, &r.query)).await {
         Err(_) => (
-            Outcome { status: Some(RunStatus::TimedOut), errors: vec![format!("the query did not finish within {:?}", r.timeout)], ..Default::default() },
+            Outcome {
+                status: Some(RunStatus::TimedOut),
+                errors: vec![format!("the query did not finish within {:?}", r.timeout)],
+                ..Default::default()
+            },
             vec![],
         ),
         Ok(Err(e)) => (Outcome::failed(e), vec![]),
         Ok(Ok(rows)) => {
             let report = render_table(&rows, REPORT_ROWS);
-            (Outcome { status: Some(RunStatus::Succeeded), exit_code: Some(0), report, ..Default::default() }, rows)
+            (
+                Outcome {
+                    status: Some(RunStatus::Succeeded),
+                    exit_code: Some(0),
+                    report,
+                    ..Default::default()
+                },
+                rows,
+            )
         }
     }
 }
@@ -149,8 +198,17 @@ mod tests {
 
     #[test]
     fn passwords_are_set_and_encoded() {
-        assert_eq!(with_password("postgres://mon@127.0.0.1:5432/db", "p@ss:w/rd"), "postgres://mon:p%40ss%3Aw%2Frd@127.0.0.1:5432/db");
-        assert_eq!(with_password("postgres://mon:old@h/db?x=1", "new"), "postgres://mon:new@h/db?x=1");
-        assert_eq!(with_password("sqlite:///tmp/x.db", "pw"), "sqlite:///tmp/x.db");
+        assert_eq!(
+            with_password("postgres://mon@127.0.0.1:5432/db", "p@ss:w/rd"),
+            "postgres://mon:p%40ss%3Aw%2Frd@127.0.0.1:5432/db"
+        );
+        assert_eq!(
+            with_password("postgres://mon:old@h/db?x=1", "new"),
+            "postgres://mon:new@h/db?x=1"
+        );
+        assert_eq!(
+            with_password("sqlite:///tmp/x.db", "pw"),
+            "sqlite:///tmp/x.db"
+        );
     }
 }
