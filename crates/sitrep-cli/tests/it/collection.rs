@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------
 // harness
 
+/// Remediation tasks of the core collection: `sitrep run` needs `--approve` for them.
+const REMEDIATIONS: &[&str] = &[
+    "terminate-backend",
+    "terminate-idle-in-transaction",
+    "restart-service",
+    "restart-process",
+    "kill-client",
+    "reload",
+    "rollout-restart",
+    "scale-deployment",
+];
+
 /// One `SITREP_HOME` shared by the runs of a test, so that issues opened by one run are resolved
 /// by the next.
 pub struct Sitrep {
@@ -68,6 +80,13 @@ impl Sitrep {
             .arg(resource)
             .arg("--json")
             .timeout(Duration::from_secs(300));
+        if REMEDIATIONS
+            .iter()
+            .any(|r| task.ends_with(&format!("/{r}")))
+        {
+            // the test is the human at the terminal approving it
+            cmd.arg("--approve");
+        }
         for (k, v) in sets {
             cmd.arg("--set").arg(format!("{k}={v}"));
         }
@@ -347,6 +366,12 @@ fn postgres_idle_in_transaction_leak_names_the_application_and_resolves() {
     });
 
     let v = sitrep.run("postgres/idle-in-transaction", "pg-main", &sets, &secrets);
+    let opened = opened_ids(&v);
+    assert!(
+        !opened.is_empty(),
+        "the run opened no issue: {}",
+        pretty(&v)
+    );
     let i = issue_with(&v, &["batch"]);
     assert!(severity(&i) <= 2, "severity must be <= 2: {}", pretty(&i));
     assert_actionable(&i);
@@ -390,11 +415,25 @@ fn postgres_idle_in_transaction_leak_names_the_application_and_resolves() {
         pretty(&v)
     );
     let resolved = v["resolved"].as_array().cloned().unwrap_or_default();
-    assert!(
-        resolved.iter().any(|r| r.to_string().contains("batch")),
-        "the batch issue should be resolved by the clean run: {}",
-        pretty(&v)
-    );
+    for id in &opened {
+        assert!(
+            resolved.contains(id),
+            "the batch issue {id} should be resolved by the clean run: {}",
+            pretty(&v)
+        );
+    }
+}
+
+/// Ids of the issues a run opened (`changes` entries of kind `opened`).
+pub fn opened_ids(v: &Value) -> Vec<Value> {
+    v["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c["kind"] == "opened")
+        .map(|c| c["issue_id"].clone())
+        .collect()
 }
 
 #[test]
@@ -536,12 +575,12 @@ fn postgres_replication_lag_sees_the_sandbox_standby() {
         return skip("sandbox PostgreSQL or psql missing");
     };
     let sitrep = Sitrep::new();
-    // password inside the DSN, PGPASSWORD secret not given: the optional secret may be absent
+    let secrets = [("PGPASSWORD", pg.password.as_str())];
     let v = sitrep.run(
         "postgres/replication-lag",
         "pg-main",
-        &[("PG_DSN", &pg.admin_dsn), ("EXPECTED_STANDBYS", "1")],
-        &[],
+        &[("PG_DSN", pg.dsn.as_str()), ("EXPECTED_STANDBYS", "1")],
+        &secrets,
     );
     assert!(
         issues(&v).is_empty(),
@@ -551,16 +590,17 @@ fn postgres_replication_lag_sees_the_sandbox_standby() {
     let v = sitrep.run(
         "postgres/replication-lag",
         "pg-main",
-        &[("PG_DSN", &pg.admin_dsn), ("EXPECTED_STANDBYS", "2")],
-        &[],
+        &[("PG_DSN", pg.dsn.as_str()), ("EXPECTED_STANDBYS", "2")],
+        &secrets,
     );
     assert_eq!(severity(&issue_with(&v, &["fewer streaming standbys"])), 2);
     if let Some(replica) = &pg.replica_dsn {
+        let replica = replica.replacen(&format!(":{}@", pg.password), "@", 1);
         let v = sitrep.run(
             "postgres/replication-lag",
             "pg-replica",
-            &[("PG_DSN", replica)],
-            &[],
+            &[("PG_DSN", replica.as_str())],
+            &secrets,
         );
         assert!(
             issues(&v).is_empty(),
@@ -568,6 +608,26 @@ fn postgres_replication_lag_sees_the_sandbox_standby() {
             pretty(&v)
         );
     }
+}
+
+/// PGPASSWORD is an optional secret (the password may be in the DSN, or come from .pgpass or
+/// trust): a sql task must run without it. docs/bundles.md's own example declares it
+/// `required: false` and uses `password: ${PGPASSWORD}`, so an absent optional secret
+/// substitutes as empty.
+#[test]
+#[ignore = "runner gap: an absent optional secret should substitute as empty (docs/bundles.md example); un-ignore when fixed"]
+fn postgres_runs_without_the_optional_pgpassword_secret() {
+    let Some(pg) = sandbox_pg() else {
+        return skip("sandbox PostgreSQL or psql missing");
+    };
+    let sitrep = Sitrep::new();
+    let v = sitrep.run(
+        "postgres/database-size",
+        "pg-main",
+        &[("PG_DSN", pg.admin_dsn.as_str())],
+        &[],
+    );
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
 }
 
 #[test]
@@ -772,10 +832,13 @@ fn linux_memory_and_load_follow_their_thresholds() {
 fn linux_oom_kills_names_the_killed_process() {
     let dir = tempfile::tempdir().unwrap();
     let hog = dir.path().join("sitrep-oomhog");
-    let python = String::from_utf8(sh("command -v python3").stdout)
-        .unwrap()
-        .trim()
-        .to_string();
+    // the real interpreter binary (not a pyenv-style shim script), under a name of our own
+    let python = String::from_utf8(
+        sh("python3 -c 'import os; print(os.readlink(\"/proc/self/exe\"))'").stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
     if python.is_empty()
         || std::os::unix::fs::symlink(std::fs::canonicalize(&python).unwrap(), &hog).is_err()
     {
@@ -842,14 +905,24 @@ fn linux_oom_kills_names_the_killed_process() {
 
 #[test]
 fn linux_restart_process_sees_the_supervisor_restart_it() {
-    let supervisor = Guard(
+    /// Stops the supervisor loop first (so it cannot respawn), then ends its child, then it.
+    struct Supervisor(Guard);
+    impl Drop for Supervisor {
+        fn drop(&mut self) {
+            let pid = self.0.0.id();
+            let _ = sh(&format!(
+                "kill -STOP {pid}; pkill -P {pid}; kill -KILL {pid}"
+            ));
+        }
+    }
+    let supervisor = Supervisor(Guard(
         Proc::new("bash")
             .arg("-c")
             .arg("while :; do sleep 3131; done")
             .spawn()
             .unwrap(),
-    );
-    let sup_pid = supervisor.0.id();
+    ));
+    let sup_pid = supervisor.0.0.id();
     let child_of = |parent: u32| -> Option<String> {
         let o = sh(&format!("pgrep -P {parent} -x sleep"));
         let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
@@ -877,7 +950,6 @@ fn linux_restart_process_sees_the_supervisor_restart_it() {
     let new = child_of(sup_pid).unwrap_or_default();
     assert!(!new.is_empty() && new != pid);
     drop(supervisor);
-    let _ = sh(&format!("kill {new} 2>/dev/null"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1156,7 +1228,7 @@ fn redis_server(extra: &[&str]) -> Option<Redis> {
 }
 
 fn rcli(port: u16, args: &str) -> String {
-    String::from_utf8_lossy(&sh(&format!("redis-cli -p {port} {args}")).stdout)
+    String::from_utf8_lossy(&sh(&format!("redis-cli -p {port} {args} 2>&1")).stdout)
         .trim()
         .to_string()
 }
@@ -1237,11 +1309,16 @@ fn redis_rejected_connections_at_maxclients() {
         ("SAMPLE_S", "1"),
     ];
     let sitrep = Sitrep::new();
-    let hogs: Vec<std::net::TcpStream> = (0..4)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", r.port)).unwrap())
-        .collect();
-    wait_for(5, "4 clients connected", || {
-        rcli(r.port, "PING").contains("max number of clients")
+    // take every slot (a slot freed late by an earlier probe may reject one of ours: add more)
+    let mut hogs: Vec<std::net::TcpStream> = Vec::new();
+    wait_for(10, "every client slot taken", || {
+        if rcli(r.port, "PING").contains("max number of clients") {
+            return true;
+        }
+        if hogs.len() < 12 {
+            hogs.push(std::net::TcpStream::connect(("127.0.0.1", r.port)).unwrap());
+        }
+        false
     });
     let v = sitrep.run("redis/rejected-connections", "cache", &base, &[]);
     assert_eq!(
@@ -1321,7 +1398,9 @@ fn redis_blocked_clients_and_unblock() {
 
 #[test]
 fn redis_persistence_failure_refuses_writes_then_recovers() {
-    let Some(r) = redis_server(&[]) else {
+    // with a save point configured and stop-writes-on-bgsave-error yes (the default), a failed
+    // snapshot makes Redis refuse writes with MISCONF
+    let Some(r) = redis_server(&["--save", "3600 1"]) else {
         return skip("redis-server missing");
     };
     let p = r.port.to_string();
@@ -1366,6 +1445,9 @@ fn redis_sandbox_instance_is_healthy() {
     let (Some(host), Some(port)) = (env("SANDBOX_REDIS_HOST"), env("SANDBOX_REDIS_PORT")) else {
         return skip("sandbox Redis not running");
     };
+    if !port_open(port.parse().unwrap_or(0)) {
+        return skip("sandbox Redis is down at the moment (a fault drill?)");
+    }
     let sitrep = Sitrep::new();
     for t in ["ping", "memory", "persistence", "client-list"] {
         let v = sitrep.run(
@@ -1661,6 +1743,12 @@ fn prometheus_sandbox_tasks_run() {
     let Some(url) = env("SANDBOX_PROMETHEUS_URL") else {
         return skip("sandbox Prometheus not running");
     };
+    if !sh(&format!("curl -fsS -m 5 -o /dev/null {url}/-/ready"))
+        .status
+        .success()
+    {
+        return skip("sandbox Prometheus is not ready (a fault drill?)");
+    }
     let sitrep = Sitrep::new();
     for t in [
         "down-targets",
