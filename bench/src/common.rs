@@ -19,7 +19,12 @@ impl Args {
         let mut it = std::env::args().skip(1).peekable();
         while let Some(arg) = it.next() {
             match arg.as_str() {
-                "--data" => a.data = Some(PathBuf::from(it.next().unwrap_or_else(|| die(usage, "--data needs a directory")))),
+                "--data" => {
+                    a.data = Some(PathBuf::from(
+                        it.next()
+                            .unwrap_or_else(|| die(usage, "--data needs a directory")),
+                    ))
+                }
                 "--quick" => a.quick = true,
                 "--json" => a.json = true,
                 "-h" | "--help" => {
@@ -40,7 +45,10 @@ impl Args {
     }
 
     pub fn opt(&self, key: &str) -> Option<&str> {
-        self.rest.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_deref())
+        self.rest
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.as_deref())
     }
 
     /// The data folder for one data set: `--data` if given (used as is), else
@@ -54,7 +62,10 @@ impl Args {
                 .join(sub),
         };
         if !dir.is_dir() {
-            eprintln!("error: data folder {} not found; pass --data DIR or set SITREP_DATA_DIR (the folder holding {sub}/)", dir.display());
+            eprintln!(
+                "error: data folder {} not found; pass --data DIR or set SITREP_DATA_DIR (the folder holding {sub}/)",
+                dir.display()
+            );
             std::process::exit(2);
         }
         dir
@@ -79,18 +90,29 @@ pub fn read(p: &Path) -> String {
 /// Sorted sub-directories of `dir`.
 pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
 }
 
 pub fn name(p: &Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
 }
 
 pub fn median(v: &[f64]) -> f64 {
@@ -100,7 +122,11 @@ pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = s.len();
-    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
 }
 
 /// Print a plain-text table with a header row.
@@ -114,11 +140,27 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<String>| {
-        let s: Vec<String> = cells.iter().enumerate().map(|(i, c)| if i == 0 { format!("{:<w$}", c, w = w[i]) } else { format!("{:>w$}", c, w = w[i]) }).collect();
+        let s: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("{:<w$}", c, w = w[i])
+                } else {
+                    format!("{:>w$}", c, w = w[i])
+                }
+            })
+            .collect();
         println!("{}", s.join("  "));
     };
     line(header.iter().map(|s| s.to_string()).collect());
-    println!("{}", w.iter().map(|&n| "-".repeat(n)).collect::<Vec<_>>().join("  "));
+    println!(
+        "{}",
+        w.iter()
+            .map(|&n| "-".repeat(n))
+            .collect::<Vec<_>>()
+            .join("  ")
+    );
     for r in rows {
         line(r.clone());
     }

@@ -85,13 +85,17 @@ port_owner() { # port -> "pid=.. (cmd)"
   out="$(ss -Htlnp "sport = :$1" 2>/dev/null | head -1)"
   if [[ "$out" =~ users:\(\(\"([^\"]+)\",pid=([0-9]+) ]]; then
     printf 'pid %s (%s: %s)' "${BASH_REMATCH[2]}" "${BASH_REMATCH[1]}" \
-      "$(tr '\0' ' ' < "/proc/${BASH_REMATCH[2]}/cmdline" 2>/dev/null | cut -c1-120)"
+      "$(tr '\0\n' '  ' < "/proc/${BASH_REMATCH[2]}/cmdline" 2>/dev/null | cut -c1-120)"
   else
     printf 'an unknown process'
   fi
 }
 
-pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+pid_alive() { # running, and not a zombie waiting for its parent (often pid 1) to reap it
+  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
+  local st; st="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)"
+  [[ -n "$st" && "$st" != Z ]]
+}
 
 pidfile_pid() { # name
   local f="$RUN/$1.pid"
@@ -107,7 +111,7 @@ sandbox_pids() {
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
     [[ "$p" == "$self" || "$p" == "$BASHPID" ]] && continue
-    cmd="$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null || true)"
+    cmd="$( { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null || true)"
     cwd="$(readlink "/proc/$p/cwd" 2>/dev/null || true)"
     if [[ "$cmd" == *"$SANDBOX_DIR/"* || "$cwd" == "$SANDBOX_DIR" || "$cwd" == "$SANDBOX_DIR/"* || "$cwd" == "$SANDBOX_DIR (deleted)" ]]; then
       # never the calling shell's ancestors (e.g. a user's shell cd'ed into the data dir)

@@ -71,7 +71,7 @@ fault_inject_redis_maxmemory() {
   local payload; payload="$(head -c 2048 /dev/zero | tr '\0' x)"
   local i
   for i in $(seq 1 20); do
-    python3 - "$payload" "$i" <<'PY' | rcli -n 3 --pipe >/dev/null 2>&1 || true
+    /usr/bin/python3 - "$payload" "$i" <<'PY' | rcli -n 3 --pipe >/dev/null 2>&1 || true
 import sys
 p, batch = sys.argv[1], int(sys.argv[2])
 out = sys.stdout

@@ -6,7 +6,7 @@
 //! (`...,Content,EventId,EventTemplate`) and optionally the raw `*.log`.
 
 use sitrep_analytics::csv::parse_records;
-use sitrep_analytics::logs::{grouping_accuracy, parsing_accuracy, MinerConfig, TemplateMiner};
+use sitrep_analytics::logs::{MinerConfig, TemplateMiner, grouping_accuracy, parsing_accuracy};
 use sitrep_bench::common::*;
 use std::path::Path;
 use std::time::Instant;
@@ -22,7 +22,12 @@ struct Case {
 }
 
 fn find_file(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(suffix)).collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
     v.sort();
     v.into_iter().next()
 }
@@ -34,10 +39,17 @@ fn load(dir: &Path) -> Option<Case> {
         std::process::exit(1)
     });
     let header = &recs[0];
-    let col = |n: &str| header.iter().position(|h| h == n).unwrap_or_else(|| die(USAGE, &format!("{}: no column {n}", structured.display())));
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| die(USAGE, &format!("{}: no column {n}", structured.display())))
+    };
     let (c, e, t) = (col("Content"), col("EventId"), col("EventTemplate"));
     let rows = &recs[1..];
-    let raw = find_file(dir, ".log").map(|p| read(&p).lines().map(str::to_string).collect::<Vec<_>>()).filter(|r| r.len() == rows.len());
+    let raw = find_file(dir, ".log")
+        .map(|p| read(&p).lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|r| r.len() == rows.len());
     Some(Case {
         system: name(dir),
         contents: rows.iter().map(|r| r[c].clone()).collect(),
@@ -64,7 +76,11 @@ fn mine(lines: &[String]) -> (Vec<usize>, Vec<String>, TemplateMiner) {
     let ids: Vec<usize> = lines.iter().map(|l| m.add(l)).collect();
     let groups = m.group_ids();
     let templates = m.templates();
-    (ids.iter().map(|&i| groups[i]).collect(), ids.iter().map(|&i| templates[i].clone()).collect(), m)
+    (
+        ids.iter().map(|&i| groups[i]).collect(),
+        ids.iter().map(|&i| templates[i].clone()).collect(),
+        m,
+    )
 }
 
 fn main() {
@@ -72,7 +88,13 @@ fn main() {
     let dir = args.data_dir("loghub-2k");
     let mut cases: Vec<Case> = subdirs(&dir).iter().filter_map(|d| load(d)).collect();
     if cases.is_empty() {
-        die(USAGE, &format!("no <System>/ folders with a *_structured.csv under {}", dir.display()));
+        die(
+            USAGE,
+            &format!(
+                "no <System>/ folders with a *_structured.csv under {}",
+                dir.display()
+            ),
+        );
     }
     if args.quick {
         cases.truncate(3);
@@ -99,7 +121,11 @@ fn main() {
         let text = s.render_text();
         in_chars += s.input_chars;
         out_chars += text.chars().count() as u64;
-        let truth_n = c.events.iter().collect::<std::collections::HashSet<_>>().len();
+        let truth_n = c
+            .events
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         rows.push(vec![
             c.system.clone(),
             c.contents.len().to_string(),
@@ -107,8 +133,15 @@ fn main() {
             s.templates.len().to_string(),
             format!("{ga:.3}"),
             format!("{pa:.3}"),
-            raw_gas.last().filter(|_| c.raw.is_some()).map(|g| format!("{g:.3}")).unwrap_or("-".into()),
-            format!("{:.1}x", s.input_chars as f64 / text.chars().count().max(1) as f64),
+            raw_gas
+                .last()
+                .filter(|_| c.raw.is_some())
+                .map(|g| format!("{g:.3}"))
+                .unwrap_or("-".into()),
+            format!(
+                "{:.1}x",
+                s.input_chars as f64 / text.chars().count().max(1) as f64
+            ),
         ]);
         gas.push(ga);
         pas.push(pa);
@@ -120,16 +153,46 @@ fn main() {
         String::new(),
         format!("{:.3}", mean(&gas)),
         format!("{:.3}", mean(&pas)),
-        if raw_gas.is_empty() { "-".into() } else { format!("{:.3}", mean(&raw_gas)) },
+        if raw_gas.is_empty() {
+            "-".into()
+        } else {
+            format!("{:.3}", mean(&raw_gas))
+        },
         format!("{:.1}x", in_chars as f64 / out_chars.max(1) as f64),
     ]);
     println!("LogHub-2k, one shared configuration ({:?})", config());
-    print_table(&["system", "lines", "events", "templates", "GA", "PA", "GA(raw)", "reduction"], &rows);
-    println!("GA/PA: message content (the data set's Content column); GA(raw): whole raw lines incl. headers; templates and reduction: raw lines.");
-    println!("median GA {:.3}; reference Drain mean GA 0.865 (16 systems)", median(&gas));
+    print_table(
+        &[
+            "system",
+            "lines",
+            "events",
+            "templates",
+            "GA",
+            "PA",
+            "GA(raw)",
+            "reduction",
+        ],
+        &rows,
+    );
+    println!(
+        "GA/PA: message content (the data set's Content column); GA(raw): whole raw lines incl. headers; templates and reduction: raw lines."
+    );
+    println!(
+        "median GA {:.3}; reference Drain mean GA 0.865 (16 systems)",
+        median(&gas)
+    );
 
     // Throughput over all raw lines (or contents), repeated to last >= ~1 s (0.2 s quick).
-    let all: Vec<&str> = cases.iter().flat_map(|c| c.raw.as_ref().unwrap_or(&c.contents).iter().map(String::as_str)).collect();
+    let all: Vec<&str> = cases
+        .iter()
+        .flat_map(|c| {
+            c.raw
+                .as_ref()
+                .unwrap_or(&c.contents)
+                .iter()
+                .map(String::as_str)
+        })
+        .collect();
     let budget = if args.quick { 0.2 } else { 1.0 };
     let t0 = Instant::now();
     let mut n = 0u64;
@@ -142,7 +205,10 @@ fn main() {
         n += all.len() as u64;
     }
     let secs = t0.elapsed().as_secs_f64();
-    println!("throughput: {:.0} lines/s (single thread, {n} lines in {secs:.2} s, miner + summary)", n as f64 / secs);
+    println!(
+        "throughput: {:.0} lines/s (single thread, {n} lines in {secs:.2} s, miner + summary)",
+        n as f64 / secs
+    );
 }
 
 #[allow(dead_code)]
@@ -165,7 +231,13 @@ pub fn debug_errors(c: &[String], events: &[String], groups: &[usize], templates
             let mut evs: Vec<&String> = lines.iter().map(|&i| &events[i]).collect();
             evs.sort();
             evs.dedup();
-            eprintln!("PRED {} lines={} events={:?} truth_size={:?}", templates[lines[0]], lines.len(), evs, evs.iter().map(|e| truth_size[e]).collect::<Vec<_>>());
+            eprintln!(
+                "PRED {} lines={} events={:?} truth_size={:?}",
+                templates[lines[0]],
+                lines.len(),
+                evs,
+                evs.iter().map(|e| truth_size[e]).collect::<Vec<_>>()
+            );
             for &i in lines.iter().take(2) {
                 eprintln!("     | {}", c[i]);
             }

@@ -11,10 +11,10 @@
 //! min/max and rest = probation/5, exactly the NAB ContextOSE wrapper: it reads the whole
 //! file first, so it is a fidelity check of the port, not an online detector).
 
-use sitrep_analytics::anomaly::{daily_season, score_series, DetectorConfig};
+use sitrep_analytics::anomaly::{DetectorConfig, daily_season, score_series};
 use sitrep_analytics::cad::{self, CadConfig, Range};
 use sitrep_analytics::csv::parse_series;
-use sitrep_analytics::nab::{self, ScoredFile, PROFILES};
+use sitrep_analytics::nab::{self, PROFILES, ScoredFile};
 use sitrep_bench::common::*;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -24,7 +24,8 @@ const USAGE: &str = "nab [--data DIR] [--quick] [--detector NAME] [--variant sit
 fn main() {
     let args = Args::parse(USAGE);
     let dir = args.data_dir("nab");
-    let labels = nab::parse_windows_json(&read(&dir.join("labels/combined_windows.json"))).unwrap_or_else(|e| die(USAGE, &e.to_string()));
+    let labels = nab::parse_windows_json(&read(&dir.join("labels/combined_windows.json")))
+        .unwrap_or_else(|e| die(USAGE, &e.to_string()));
     let mut keys: Vec<&String> = labels.keys().collect();
     keys.sort();
     if args.quick {
@@ -45,11 +46,18 @@ fn main() {
     let mut detect_secs = 0.0;
     for key in &keys {
         let (category, fname) = key.split_once('/').unwrap_or(("", key));
-        let series = parse_series(&read(&dir.join("data").join(key))).unwrap_or_else(|e| die(USAGE, &format!("{key}: {e}")));
+        let series = parse_series(&read(&dir.join("data").join(key)))
+            .unwrap_or_else(|e| die(USAGE, &format!("{key}: {e}")));
         let scores = match &stored {
             Some(det) => {
-                let p = dir.join("results").join(det).join(category).join(format!("{det}_{fname}"));
-                nab::parse_results_scores(&read(&p)).unwrap_or_else(|e| die(USAGE, &format!("{}: {e}", p.display()))).1
+                let p = dir
+                    .join("results")
+                    .join(det)
+                    .join(category)
+                    .join(format!("{det}_{fname}"));
+                nab::parse_results_scores(&read(&p))
+                    .unwrap_or_else(|e| die(USAGE, &format!("{}: {e}", p.display())))
+                    .1
             }
             None => {
                 let t = Instant::now();
@@ -63,19 +71,43 @@ fn main() {
             }
         };
         points += series.values.len();
-        let windows = nab::windows_to_rows(&series.timestamps, &labels[*key]).unwrap_or_else(|e| die(USAGE, &format!("{key}: {e}")));
-        files.push(ScoredFile { name: key.to_string(), scores, windows });
+        let windows = nab::windows_to_rows(&series.timestamps, &labels[*key])
+            .unwrap_or_else(|e| die(USAGE, &format!("{key}: {e}")));
+        files.push(ScoredFile {
+            name: key.to_string(),
+            scores,
+            windows,
+        });
     }
 
     let name = stored.clone().unwrap_or_else(|| variant.clone());
-    println!("NAB: detector '{name}', {} files, {} points, {} windows{}", files.len(), points, total_windows, if args.quick { " (quick subset)" } else { "" });
+    println!(
+        "NAB: detector '{name}', {} files, {} points, {} windows{}",
+        files.len(),
+        points,
+        total_windows,
+        if args.quick { " (quick subset)" } else { "" }
+    );
     if stored.is_none() {
-        println!("config: {cfg:?} (season: one day of points, inferred per file from its timestamps)");
+        println!(
+            "config: {cfg:?} (season: one day of points, inferred per file from its timestamps)"
+        );
         if variant != "sitrep" {
-            println!("cad config: {:?}{}", cad_config(), if variant == "cad-file-range" { " with each file's min/max and rest = probation/5 (NAB wrapper; NOT online)" } else { "" });
+            println!(
+                "cad config: {:?}{}",
+                cad_config(),
+                if variant == "cad-file-range" {
+                    " with each file's min/max and rest = probation/5 (NAB wrapper; NOT online)"
+                } else {
+                    ""
+                }
+            );
         }
     }
-    let results: Vec<_> = PROFILES.iter().map(|p| nab::score_corpus(&files, p, Some(total_windows))).collect();
+    let results: Vec<_> = PROFILES
+        .iter()
+        .map(|p| nab::score_corpus(&files, p, Some(total_windows)))
+        .collect();
 
     // Per-category raw scores (standard profile) and totals.
     let mut by_cat: BTreeMap<String, (usize, [f64; 3])> = BTreeMap::new();
@@ -87,15 +119,53 @@ fn main() {
             e.1[k] += r.per_file[i];
         }
     }
-    let mut rows: Vec<Vec<String>> = by_cat.iter().map(|(c, (n, s))| vec![c.clone(), n.to_string(), format!("{:.2}", s[0]), format!("{:.2}", s[1]), format!("{:.2}", s[2])]).collect();
-    rows.push(vec!["raw total".into(), files.len().to_string(), format!("{:.2}", results[0].raw), format!("{:.2}", results[1].raw), format!("{:.2}", results[2].raw)]);
-    rows.push(vec!["threshold".into(), String::new(), format!("{:.4}", results[0].threshold), format!("{:.4}", results[1].threshold), format!("{:.4}", results[2].threshold)]);
-    rows.push(vec!["NORMALISED".into(), String::new(), format!("{:.2}", results[0].normalized), format!("{:.2}", results[1].normalized), format!("{:.2}", results[2].normalized)]);
+    let mut rows: Vec<Vec<String>> = by_cat
+        .iter()
+        .map(|(c, (n, s))| {
+            vec![
+                c.clone(),
+                n.to_string(),
+                format!("{:.2}", s[0]),
+                format!("{:.2}", s[1]),
+                format!("{:.2}", s[2]),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "raw total".into(),
+        files.len().to_string(),
+        format!("{:.2}", results[0].raw),
+        format!("{:.2}", results[1].raw),
+        format!("{:.2}", results[2].raw),
+    ]);
+    rows.push(vec![
+        "threshold".into(),
+        String::new(),
+        format!("{:.4}", results[0].threshold),
+        format!("{:.4}", results[1].threshold),
+        format!("{:.4}", results[2].threshold),
+    ]);
+    rows.push(vec![
+        "NORMALISED".into(),
+        String::new(),
+        format!("{:.2}", results[0].normalized),
+        format!("{:.2}", results[1].normalized),
+        format!("{:.2}", results[2].normalized),
+    ]);
     println!("raw NAB score per category (sum over files) and normalised totals:");
-    print_table(&["category", "files", "standard", "low_FP", "low_FN"], &rows);
+    print_table(
+        &["category", "files", "standard", "low_FP", "low_FN"],
+        &rows,
+    );
     let per_file_std: Vec<f64> = results[0].per_file.clone();
-    println!("per-file raw score (standard): mean {:.3}, median {:.3}", mean(&per_file_std), median(&per_file_std));
-    println!("reference (standard / low_FP / low_FN): ARTime 74.9/65.2/80.4, Numenta HTM 70.1/63.1/74.3, CAD OSE 69.9/67.0/73.2, Windowed Gaussian 39.6/20.9/47.4");
+    println!(
+        "per-file raw score (standard): mean {:.3}, median {:.3}",
+        mean(&per_file_std),
+        median(&per_file_std)
+    );
+    println!(
+        "reference (standard / low_FP / low_FN): ARTime 74.9/65.2/80.4, Numenta HTM 70.1/63.1/74.3, CAD OSE 69.9/67.0/73.2, Windowed Gaussian 39.6/20.9/47.4"
+    );
 
     if let (Some(det), false) = (&stored, args.quick) {
         let fr = dir.join("results/final_results.json");
@@ -103,7 +173,13 @@ fn main() {
             let v: serde_json::Value = serde_json::from_str(&read(&fr)).unwrap_or_default();
             for (p, r) in PROFILES.iter().zip(&results) {
                 if let Some(want) = v[det.as_str()][p.name].as_f64() {
-                    println!("scorer check {det}/{}: ours {:.3}, published {:.3}, delta {:+.4}", p.name, r.normalized, want, r.normalized - want);
+                    println!(
+                        "scorer check {det}/{}: ours {:.3}, published {:.3}, delta {:+.4}",
+                        p.name,
+                        r.normalized,
+                        want,
+                        r.normalized - want
+                    );
                 }
             }
         }
@@ -129,38 +205,85 @@ fn main() {
             }
         }
         let secs = t.elapsed().as_secs_f64();
-        println!("throughput: {:.2} M points/s (single thread; first pass {:.0} ms for {points} points)", n as f64 / secs / 1e6, detect_secs * 1e3);
+        println!(
+            "throughput: {:.2} M points/s (single thread; first pass {:.0} ms for {points} points)",
+            n as f64 / secs / 1e6,
+            detect_secs * 1e3
+        );
     }
 }
 
 fn detector_config() -> DetectorConfig {
     // Exploration overrides via env (the reported figures use the defaults).
     let mut c = DetectorConfig::default();
-    let get = |k: &str| std::env::var(k).ok().map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{k}")));
-    if let Some(v) = get("NAB_LEVEL_ALPHA") { c.level_alpha = v; }
-    if let Some(v) = get("NAB_ERROR_ALPHA") { c.error_alpha = v; }
-    if let Some(v) = get("NAB_SHORT") { c.short_window = v as usize; }
-    if let Some(v) = get("NAB_SEASON") { c.season = v as usize; }
-    if let Some(v) = get("NAB_ALERT") { c.alert_level = v; }
-    if let Some(v) = get("NAB_REST") { c.rest = v as usize; }
-    if let Some(v) = get("NAB_WARMUP") { c.warmup = v as usize; }
-    if let Some(v) = get("NAB_DAMP") { c.rest_damping = v; }
+    let get = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{k}")))
+    };
+    if let Some(v) = get("NAB_LEVEL_ALPHA") {
+        c.level_alpha = v;
+    }
+    if let Some(v) = get("NAB_ERROR_ALPHA") {
+        c.error_alpha = v;
+    }
+    if let Some(v) = get("NAB_SHORT") {
+        c.short_window = v as usize;
+    }
+    if let Some(v) = get("NAB_SEASON") {
+        c.season = v as usize;
+    }
+    if let Some(v) = get("NAB_ALERT") {
+        c.alert_level = v;
+    }
+    if let Some(v) = get("NAB_REST") {
+        c.rest = v as usize;
+    }
+    if let Some(v) = get("NAB_WARMUP") {
+        c.warmup = v as usize;
+    }
+    if let Some(v) = get("NAB_DAMP") {
+        c.rest_damping = v;
+    }
     c
 }
 
 fn cad_config() -> CadConfig {
     // Exploration overrides via env (the reported figures use the defaults).
     let mut c = CadConfig::default();
-    let get = |k: &str| std::env::var(k).ok().map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{k}")));
-    if let Range::Online { margin, learn, expand } = &mut c.range {
-        if let Some(v) = get("CAD_MARGIN") { *margin = v; }
-        if let Some(v) = get("CAD_LEARN") { *learn = v as usize; }
-        if let Some(v) = get("CAD_EXPAND") { *expand = v > 0.0; }
+    let get = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{k}")))
+    };
+    if let Range::Online {
+        margin,
+        learn,
+        expand,
+    } = &mut c.range
+    {
+        if let Some(v) = get("CAD_MARGIN") {
+            *margin = v;
+        }
+        if let Some(v) = get("CAD_LEARN") {
+            *learn = v as usize;
+        }
+        if let Some(v) = get("CAD_EXPAND") {
+            *expand = v > 0.0;
+        }
     }
-    if let Some(v) = get("CAD_REST") { c.rest = v as usize; }
-    if let Some(v) = get("CAD_MAXCTX") { c.max_contexts = v as usize; }
-    if let Some(v) = get("CAD_BITS") { c.bits = v as u32; }
-    if let Some(v) = get("CAD_THR") { c.base_threshold = v; }
+    if let Some(v) = get("CAD_REST") {
+        c.rest = v as usize;
+    }
+    if let Some(v) = get("CAD_MAXCTX") {
+        c.max_contexts = v as usize;
+    }
+    if let Some(v) = get("CAD_BITS") {
+        c.bits = v as u32;
+    }
+    if let Some(v) = get("CAD_THR") {
+        c.base_threshold = v;
+    }
     c
 }
 
@@ -169,10 +292,27 @@ fn run_variant(variant: &str, values: &[f64], c: &DetectorConfig) -> Vec<f64> {
         "cad" => cad::score_series(values, &cad_config()),
         "cad+sitrep" => cad::score_series_combined(values, &cad_config(), c),
         "cad-file-range" => {
-            let min = values.iter().cloned().filter(|x| x.is_finite()).fold(f64::INFINITY, f64::min);
-            let max = values.iter().cloned().filter(|x| x.is_finite()).fold(f64::NEG_INFINITY, f64::max);
-            let prob = (nab::PROBATION_PERCENT * values.len() as f64).floor().min(750.0);
-            cad::score_series(values, &CadConfig { range: Range::Fixed { min, max }, rest: (prob / 5.0) as usize, ..cad_config() })
+            let min = values
+                .iter()
+                .cloned()
+                .filter(|x| x.is_finite())
+                .fold(f64::INFINITY, f64::min);
+            let max = values
+                .iter()
+                .cloned()
+                .filter(|x| x.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let prob = (nab::PROBATION_PERCENT * values.len() as f64)
+                .floor()
+                .min(750.0);
+            cad::score_series(
+                values,
+                &CadConfig {
+                    range: Range::Fixed { min, max },
+                    rest: (prob / 5.0) as usize,
+                    ..cad_config()
+                },
+            )
         }
         _ => score_series(values, c),
     }

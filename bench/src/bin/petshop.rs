@@ -7,7 +7,7 @@
 //! a scenario without one (the temporal scenarios) uses the normal periods of the other
 //! scenarios under DIR pooled together (same application, other traffic levels).
 
-use sitrep_analytics::rca::{rank_root_causes, Graph, MetricTable, RcaConfig};
+use sitrep_analytics::rca::{Graph, MetricTable, RcaConfig, rank_root_causes};
 use sitrep_bench::common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,7 +43,8 @@ fn load_scenario(dir: &Path, quick: bool) -> Option<Scenario> {
     if !gp.is_file() {
         return None;
     }
-    let graph = Graph::from_csv(&read(&gp)).unwrap_or_else(|e| die(USAGE, &format!("{}: {e}", gp.display())));
+    let graph = Graph::from_csv(&read(&gp))
+        .unwrap_or_else(|e| die(USAGE, &format!("{}: {e}", gp.display())));
     let np = dir.join("noissue/metrics.csv");
     let normal = np.is_file().then(|| load_table(&np));
     let mut issues = Vec::new();
@@ -51,16 +52,25 @@ fn load_scenario(dir: &Path, quick: bool) -> Option<Scenario> {
         if name(&split) == "noissue" {
             continue;
         }
-        let mut dirs: Vec<PathBuf> = subdirs(&split).into_iter().filter(|d| d.join("target.json").is_file() && d.join("metrics.csv").is_file()).collect();
+        let mut dirs: Vec<PathBuf> = subdirs(&split)
+            .into_iter()
+            .filter(|d| d.join("target.json").is_file() && d.join("metrics.csv").is_file())
+            .collect();
         dirs.sort_by_key(|d| {
             let n = name(d);
-            (n.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u64>().unwrap_or(u64::MAX), n)
+            (
+                n.trim_start_matches(|c: char| !c.is_ascii_digit())
+                    .parse::<u64>()
+                    .unwrap_or(u64::MAX),
+                n,
+            )
         });
         if quick {
             dirs.truncate(2);
         }
         for d in dirs {
-            let t: serde_json::Value = serde_json::from_str(&read(&d.join("target.json"))).unwrap_or_else(|e| die(USAGE, &format!("{}: {e}", d.display())));
+            let t: serde_json::Value = serde_json::from_str(&read(&d.join("target.json")))
+                .unwrap_or_else(|e| die(USAGE, &format!("{}: {e}", d.display())));
             let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
             issues.push(Issue {
                 split: name(&split),
@@ -73,22 +83,42 @@ fn load_scenario(dir: &Path, quick: bool) -> Option<Scenario> {
             });
         }
     }
-    Some(Scenario { name: name(dir), graph, normal, issues })
+    Some(Scenario {
+        name: name(dir),
+        graph,
+        normal,
+        issues,
+    })
 }
 
 fn pct(k: usize, n: usize) -> String {
-    if n == 0 { "-".into() } else { format!("{:.2}", k as f64 / n as f64) }
+    if n == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}", k as f64 / n as f64)
+    }
 }
 
 fn main() {
     let args = Args::parse(USAGE);
     let verbose = args.rest.iter().any(|(k, _)| k == "--verbose");
     let dir = args.data_dir("petshop");
-    let scenarios: Vec<Scenario> = subdirs(&dir).iter().filter_map(|d| load_scenario(d, args.quick)).collect();
+    let scenarios: Vec<Scenario> = subdirs(&dir)
+        .iter()
+        .filter_map(|d| load_scenario(d, args.quick))
+        .collect();
     if scenarios.is_empty() {
-        die(USAGE, &format!("no <scenario>/graph.csv under {}", dir.display()));
+        die(
+            USAGE,
+            &format!("no <scenario>/graph.csv under {}", dir.display()),
+        );
     }
-    let pooled = MetricTable::concat(&scenarios.iter().filter_map(|s| s.normal.as_ref()).collect::<Vec<_>>());
+    let pooled = MetricTable::concat(
+        &scenarios
+            .iter()
+            .filter_map(|s| s.normal.as_ref())
+            .collect::<Vec<_>>(),
+    );
     let cfg = RcaConfig::default();
     // (scenario, metric) -> (n, top1, top3)
     let mut agg: BTreeMap<(String, String), (usize, usize, usize)> = BTreeMap::new();
@@ -98,7 +128,15 @@ fn main() {
     for s in &scenarios {
         let normal = s.normal.as_ref().unwrap_or(&pooled);
         for is in &s.issues {
-            let r = rank_root_causes(&s.graph, normal, &is.metrics, &is.target, &is.metric, Some(&is.stat), &cfg);
+            let r = rank_root_causes(
+                &s.graph,
+                normal,
+                &is.metrics,
+                &is.target,
+                &is.metric,
+                Some(&is.stat),
+                &cfg,
+            );
             analyses += 1;
             let ranked: Vec<String> = match &r {
                 Ok(r) => r.root_causes.iter().map(|c| c.node.clone()).collect(),
@@ -110,7 +148,23 @@ fn main() {
             let top1 = ranked.first() == Some(&is.root_cause);
             let top3 = ranked.iter().take(3).any(|n| n == &is.root_cause);
             if verbose {
-                eprintln!("{}/{}/{} {} truth={} top1={} ranked={:?}", s.name, is.split, is.name, is.metric, is.root_cause, top1, r.as_ref().map(|r| r.root_causes.iter().take(4).map(|c| (c.node.as_str(), (c.score * 100.0).round() / 100.0)).collect::<Vec<_>>()).unwrap_or_default());
+                eprintln!(
+                    "{}/{}/{} {} truth={} top1={} ranked={:?}",
+                    s.name,
+                    is.split,
+                    is.name,
+                    is.metric,
+                    is.root_cause,
+                    top1,
+                    r.as_ref()
+                        .map(|r| r
+                            .root_causes
+                            .iter()
+                            .take(4)
+                            .map(|c| (c.node.as_str(), (c.score * 100.0).round() / 100.0))
+                            .collect::<Vec<_>>())
+                        .unwrap_or_default()
+                );
             }
             let e = agg.entry((s.name.clone(), is.metric.clone())).or_default();
             e.0 += 1;
@@ -122,13 +176,42 @@ fn main() {
         }
     }
     let elapsed = t0.elapsed();
-    let mut rows: Vec<Vec<String>> = agg.iter().map(|((s, m), (n, a, b))| vec![s.clone(), m.clone(), n.to_string(), pct(*a, *n), pct(*b, *n)]).collect();
-    rows.push(vec!["ALL".into(), "".into(), n_all.to_string(), pct(t1_all, n_all), pct(t3_all, n_all)]);
-    println!("PetShop root-cause ranking ({} issues under {}), one configuration: {:?}", n_all, dir.display(), cfg);
+    let mut rows: Vec<Vec<String>> = agg
+        .iter()
+        .map(|((s, m), (n, a, b))| {
+            vec![
+                s.clone(),
+                m.clone(),
+                n.to_string(),
+                pct(*a, *n),
+                pct(*b, *n),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "ALL".into(),
+        "".into(),
+        n_all.to_string(),
+        pct(t1_all, n_all),
+        pct(t3_all, n_all),
+    ]);
+    println!(
+        "PetShop root-cause ranking ({} issues under {}), one configuration: {:?}",
+        n_all,
+        dir.display(),
+        cfg
+    );
     print_table(&["scenario", "metric", "issues", "top-1", "top-3"], &rows);
-    let missing: Vec<&str> = scenarios.iter().filter(|s| s.normal.is_none()).map(|s| s.name.as_str()).collect();
+    let missing: Vec<&str> = scenarios
+        .iter()
+        .filter(|s| s.normal.is_none())
+        .map(|s| s.name.as_str())
+        .collect();
     if !missing.is_empty() {
-        println!("no noissue/ period for {:?}: used the pooled normal periods of the other scenarios", missing);
+        println!(
+            "no noissue/ period for {:?}: used the pooled normal periods of the other scenarios",
+            missing
+        );
     }
     println!("reference: data set authors' baseline top-1 0.71, top-3 0.87 (all 68 issues)");
 
@@ -137,7 +220,11 @@ fn main() {
     let mut spec_all = Vec::new();
     for s in &scenarios {
         let Some(normal) = &s.normal else { continue };
-        let mut targets: Vec<(String, String, String)> = s.issues.iter().map(|i| (i.target.clone(), i.metric.clone(), i.stat.clone())).collect();
+        let mut targets: Vec<(String, String, String)> = s
+            .issues
+            .iter()
+            .map(|i| (i.target.clone(), i.metric.clone(), i.stat.clone()))
+            .collect();
         targets.sort();
         targets.dedup();
         let n = normal.rows();
@@ -146,20 +233,42 @@ fn main() {
             let mut ok = Vec::new();
             let mut split = n / 2;
             while split < n.saturating_sub(3) {
-                let r = rank_root_causes(&s.graph, &normal.slice(0, split), &normal.slice(split, n), &t, &m, Some(&st), &cfg);
+                let r = rank_root_causes(
+                    &s.graph,
+                    &normal.slice(0, split),
+                    &normal.slice(split, n),
+                    &t,
+                    &m,
+                    Some(&st),
+                    &cfg,
+                );
                 analyses += 1;
                 ok.push(r.map(|r| r.root_causes.is_empty()).unwrap_or(true));
                 split += step;
             }
             let spec = ok.iter().filter(|&&b| b).count() as f64 / ok.len().max(1) as f64;
             spec_all.push(spec);
-            srows.push(vec![s.name.clone(), format!("{t}/{m}"), ok.len().to_string(), format!("{spec:.2}")]);
+            srows.push(vec![
+                s.name.clone(),
+                format!("{t}/{m}"),
+                ok.len().to_string(),
+                format!("{spec:.2}"),
+            ]);
         }
     }
     if !srows.is_empty() {
-        srows.push(vec!["MEAN".into(), "".into(), "".into(), format!("{:.2}", mean(&spec_all))]);
+        srows.push(vec![
+            "MEAN".into(),
+            "".into(),
+            "".into(),
+            format!("{:.2}", mean(&spec_all)),
+        ]);
         println!();
         print_table(&["scenario", "target", "splits", "specificity"], &srows);
     }
-    println!("{} analyses; issue ranking took {:.1} ms in total", analyses, elapsed.as_secs_f64() * 1e3);
+    println!(
+        "{} analyses; issue ranking took {:.1} ms in total",
+        analyses,
+        elapsed.as_secs_f64() * 1e3
+    );
 }

@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -30,7 +34,11 @@ async fn direct(n: usize, concurrency: usize) -> Duration {
     for _ in 0..n {
         let permit = sem.clone().acquire_owned().await.unwrap();
         set.spawn(async move {
-            let st = tokio::process::Command::new("bash").args(["-c", "true"]).status().await.unwrap();
+            let st = tokio::process::Command::new("bash")
+                .args(["-c", "true"])
+                .status()
+                .await
+                .unwrap();
             assert!(st.success());
             drop(permit);
         });
@@ -56,7 +64,12 @@ async fn through_sitrep(runner: Arc<Runner>, n: usize, concurrency: usize) -> Du
                 approved: false,
             };
             let out = runner.run(req).await.unwrap();
-            assert_eq!(out.run.status, sitrep_core::RunStatus::Succeeded, "{:?}", out.run.error);
+            assert_eq!(
+                out.run.status,
+                sitrep_core::RunStatus::Succeeded,
+                "{:?}",
+                out.run.error
+            );
             drop(permit);
         });
     }
@@ -75,11 +88,26 @@ async fn main() {
     std::fs::write(col.join("collection.yaml"), "name: bench\n").unwrap();
     std::fs::write(col.join("bundles/noop/bundle.yaml"), "name: noop\ntasks:\n  - name: noop\n    kind: health\n    type: bash\n    script: noop.sh\n").unwrap();
     std::fs::write(col.join("bundles/noop/noop.sh"), "true\n").unwrap();
-    let source = sitrep_bundles::CollectionSource { name: "bench".into(), path: Some(col), git: None, rev: None };
+    let source = sitrep_bundles::CollectionSource {
+        name: "bench".into(),
+        path: Some(col),
+        git: None,
+        rev: None,
+    };
     let catalog = Arc::new(Catalog::load(&[source], &dir.path().join("cache")).unwrap());
-    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.path().join("bench.db").display())).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqlStore::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        ))
+        .await
+        .unwrap(),
+    );
     let mut cfg = RunnerConfig::new("bench", dir.path().join("runtime"));
-    cfg.limits = Limits { max_concurrent: concurrency, max_per_resource: concurrency };
+    cfg.limits = Limits {
+        max_concurrent: concurrency,
+        max_per_resource: concurrency,
+    };
     let runner = Arc::new(Runner::new(cfg, catalog, store, Arc::new(SystemClock)).unwrap());
 
     // Warm-up: page cache, the database file, the blocking pool.
@@ -91,14 +119,28 @@ async fn main() {
         d_seq.push(direct(n, 1).await.as_secs_f64());
         s_seq.push(through_sitrep(runner.clone(), n, 1).await.as_secs_f64());
         d_par.push(direct(n, concurrency).await.as_secs_f64());
-        s_par.push(through_sitrep(runner.clone(), n, concurrency).await.as_secs_f64());
+        s_par.push(
+            through_sitrep(runner.clone(), n, concurrency)
+                .await
+                .as_secs_f64(),
+        );
     }
     let per = |t: f64| t / n as f64 * 1000.0;
     let overhead_seq: Vec<f64> = s_seq.iter().zip(&d_seq).map(|(s, d)| per(s - d)).collect();
     let overhead_par: Vec<f64> = s_par.iter().zip(&d_par).map(|(s, d)| per(s - d)).collect();
     println!("runner overhead: {n} no-op bash tasks, {reps} repetitions, medians");
-    println!("{:<28} {:>14} {:>14} {:>16} {:>12}", "mode", "direct ms/task", "sitrep ms/task", "overhead ms/task", "sitrep tasks/s");
-    println!("{:<28} {:>14.3} {:>14.3} {:>16.3} {:>12.0}", "sequential", per(median(d_seq.clone())), per(median(s_seq.clone())), median(overhead_seq), n as f64 / median(s_seq));
+    println!(
+        "{:<28} {:>14} {:>14} {:>16} {:>12}",
+        "mode", "direct ms/task", "sitrep ms/task", "overhead ms/task", "sitrep tasks/s"
+    );
+    println!(
+        "{:<28} {:>14.3} {:>14.3} {:>16.3} {:>12.0}",
+        "sequential",
+        per(median(d_seq.clone())),
+        per(median(s_seq.clone())),
+        median(overhead_seq),
+        n as f64 / median(s_seq)
+    );
     println!(
         "{:<28} {:>14.3} {:>14.3} {:>16.3} {:>12.0}",
         format!("concurrency {concurrency}"),

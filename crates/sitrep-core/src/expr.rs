@@ -69,7 +69,10 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                 loop {
                     match chars.get(i) {
                         None => {
-                            return Err(format!("unterminated string starting at column {}", i + 1));
+                            return Err(format!(
+                                "unterminated string starting at column {}",
+                                i + 1
+                            ));
                         }
                         Some(&ch) if ch == quote => {
                             i += 1;

@@ -272,7 +272,13 @@ impl Runner {
         redactor: &Redactor,
         run_id: &str,
     ) -> Outcome {
-        let lookup = |n: &str| vars.get(n).cloned().or_else(|| req.secrets.get(n).cloned());
+        // A declared optional secret that was not supplied fills in as empty.
+        let lookup = |n: &str| {
+            vars.get(n)
+                .cloned()
+                .or_else(|| req.secrets.get(n).cloned())
+                .or_else(|| t.bundle.secret(n).map(|_| String::new()))
+        };
         let fill = |s: &str| substitute(s, lookup);
         let timeout = t.task.timeout;
         let now_secs = self.clock.now().0 / 1000;

@@ -481,7 +481,7 @@ TASKS = {"pods": task_pods, "workloads": task_workloads, "warning-events": task_
          "nodes": task_nodes, "certificates": task_certificates, "pod-logs": task_pod_logs}
 
 if __name__ == "__main__":
-    t = env("SITREP_TASK")
+    t = env("SITREP_TASK").rsplit("/", 1)[-1]  # "core/kubernetes/pods" or "pods"
     if t not in TASKS:
         sys.exit(f"unknown task {t!r} (expected one of {', '.join(TASKS)})")
     TASKS[t]()

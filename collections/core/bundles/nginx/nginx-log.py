@@ -173,7 +173,7 @@ def task_upstream_failures(path, access, since, window, min_count, name):
 
 
 def main():
-    task = os.environ.get("SITREP_TASK", "error-log")
+    task = os.environ.get("SITREP_TASK", "error-log").rsplit("/", 1)[-1]  # "core/nginx/error-log" or "error-log"
     path = os.environ.get("ERROR_LOG") or "/var/log/nginx/error.log"
     access = os.environ.get("ACCESS_LOG", "")
     window = num("LOG_WINDOW_MIN", 15)

@@ -57,7 +57,7 @@ def rule_errors(base, timeout):
 def main():
     base = os.environ.get("PROMETHEUS_URL") or sys.exit("PROMETHEUS_URL is required")
     timeout = float(os.environ.get("REQUEST_TIMEOUT_S") or 10)
-    task = os.environ.get("SITREP_TASK", "target-errors")
+    task = os.environ.get("SITREP_TASK", "target-errors").rsplit("/", 1)[-1]  # "core/prometheus/rule-errors" or "rule-errors"
     (rule_errors if task == "rule-errors" else target_errors)(base, timeout)
 
 

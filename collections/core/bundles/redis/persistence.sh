@@ -17,7 +17,9 @@ sitrep emit insight "redis ${REDIS_NAME}: rdb ${bg} (last save ${age}s ago, ${ch
 logs_hint="Read the Redis log (its 'logfile', often /var/log/redis/redis-server.log) for the errno: disk full (core/linux-host/disk-usage), permissions on dir ${dir:-?}, or fork failing for lack of memory (vm.overcommit_memory=1)."
 
 if [[ "$bg" != ok ]]; then
-  if [[ "$stopw" == yes ]]; then
+  # Redis refuses writes (MISCONF) only when snapshots are configured (save points) and
+  # stop-writes-on-bgsave-error is on.
+  if [[ "$stopw" == yes && -n "$save" ]]; then
     sitrep emit issue --severity 1 --title "Redis ${REDIS_NAME} snapshots fail and writes are refused" \
       --expected "rdb_last_bgsave_status ok" \
       --actual "rdb_last_bgsave_status ${bg}; stop-writes-on-bgsave-error yes, so writes fail with MISCONF; ${changes} changes not on disk; last good save ${age}s ago" \
