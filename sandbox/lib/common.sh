@@ -38,7 +38,7 @@ ALL_PORTS=(
 )
 
 SANDBOX_DEB_PACKAGES=(
-  postgresql postgresql-client redis-server redis-tools nginx-light
+  postgresql postgresql-client redis-server redis-tools nginx
   prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
   prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter
   openssl curl iproute2 procps python3 python3-yaml util-linux

@@ -102,7 +102,7 @@ pub async fn run(cfg: BatchConfig, log: Arc<Logger>) -> Result<(), String> {
             match open_report_txn(&opts).await {
                 Ok(c) => {
                     leaked.push(c);
-                    if leaked.len() % 5 == 0 {
+                    if leaked.len().is_multiple_of(5) {
                         log.info("report snapshots open", json!({"open": leaked.len()}));
                     }
                 }

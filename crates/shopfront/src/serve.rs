@@ -88,18 +88,20 @@ impl ServeConfig {
 
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs.
 pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((creds, host)) = rest.rsplit_once('@') {
-            if let Some((user, _)) = creds.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.rsplit_once('@')
+        && let Some((user, _)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
     }
     url.to_string()
 }
 
 struct AppState {
     db: PgPool,
+    db_opts: PgConnectOptions,
+    /// When the pool times out, why a fresh connection fails (cached 5 s).
+    pool_diag: tokio::sync::Mutex<Option<(Instant, String)>>,
     redis: Redis,
     metrics: Metrics,
     log: Arc<Logger>,
@@ -170,7 +172,7 @@ pub async fn run(cfg: ServeConfig, log: Arc<Logger>) -> Result<(), String> {
         .acquire_timeout(Duration::from_secs(3))
         .idle_timeout(Some(Duration::from_secs(5)))
         .max_lifetime(Some(Duration::from_secs(20)))
-        .connect_lazy_with(opts);
+        .connect_lazy_with(opts.clone());
     std::fs::create_dir_all(&cfg.receipts_dir).map_err(|e| {
         format!(
             "cannot create receipts_dir {}: {e}",
@@ -179,6 +181,8 @@ pub async fn run(cfg: ServeConfig, log: Arc<Logger>) -> Result<(), String> {
     })?;
     let state = Arc::new(AppState {
         db,
+        db_opts: opts,
+        pool_diag: tokio::sync::Mutex::new(None),
         redis: Redis::new(
             cfg.redis_addr.clone(),
             Duration::from_millis(cfg.redis_timeout_ms + cfg.redis_latency_ms),
@@ -244,6 +248,42 @@ async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
     resp
 }
 
+/// The pool only says "timed out"; find out what a new connection runs into
+/// (e.g. "remaining connection slots are reserved"), as an operator would.
+async fn explain_pool_timeout(state: &AppState) -> String {
+    let mut diag = state.pool_diag.lock().await;
+    if let Some((at, msg)) = diag.as_ref()
+        && at.elapsed() < Duration::from_secs(5)
+    {
+        return msg.clone();
+    }
+    use sqlx::Connection;
+    let msg = match tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::PgConnection::connect_with(&state.db_opts),
+    )
+    .await
+    {
+        Err(_) => "new connections time out".to_string(),
+        Ok(Err(e)) => format!("new connections fail: {}", AppError::db(e).message),
+        Ok(Ok(c)) => {
+            let _ = c.close().await;
+            "new connections succeed; all pooled connections are busy".to_string()
+        }
+    };
+    *diag = Some((Instant::now(), msg.clone()));
+    msg
+}
+
+async fn fail_db(state: &AppState, route: &str, mut e: AppError) -> Response {
+    if e.message
+        .contains("timed out waiting for a database connection")
+    {
+        e.message = format!("{} ({})", e.message, explain_pool_timeout(state).await);
+    }
+    fail(state, route, e)
+}
+
 fn fail(state: &AppState, route: &str, e: AppError) -> Response {
     state.metrics.dependency_error(e.dependency);
     state.log.error(
@@ -279,7 +319,7 @@ async fn checkout(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         Err(e) if e.status == StatusCode::NOT_FOUND => {
             json_response(e.status, json!({"error": e.message}))
         }
-        Err(e) => fail(&state, "/checkout", e),
+        Err(e) => fail_db(&state, "/checkout", e).await,
     }
 }
 
@@ -376,7 +416,7 @@ async fn catalog(State(state): State<Arc<AppState>>) -> Response {
         .await;
     let rows = match rows {
         Ok(r) => r,
-        Err(e) => return fail(&state, "/catalog", AppError::db(e)),
+        Err(e) => return fail_db(&state, "/catalog", AppError::db(e)).await,
     };
     let items: Vec<Value> = rows
         .iter()
@@ -411,7 +451,14 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         .await
         {
             Err(_) => Err("timeout after 4s".to_string()),
-            Ok(Err(e)) => Err(AppError::db(e).message),
+            Ok(Err(e)) => {
+                let m = AppError::db(e).message;
+                if m.contains("timed out waiting for a database connection") {
+                    Err(format!("{m} ({})", explain_pool_timeout(&state).await))
+                } else {
+                    Err(m)
+                }
+            }
             Ok(Ok(_)) => Ok(()),
         }
     };
