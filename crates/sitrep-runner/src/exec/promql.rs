@@ -3,7 +3,6 @@
 
 use super::Outcome;
 use serde_json::{Value, json};
-use sitrep_core::RunStatus;
 use sitrep_core::table::{Row, render_table};
 use std::time::Duration;
 
@@ -20,29 +19,10 @@ pub struct PromqlRun<'a> {
 }
 
 pub async fn run(r: PromqlRun<'_>) -> (Outcome, Vec<Row>) {
-    match tokio::time::timeout(r.timeout, fetch(&r)).await {
-        Err(_) => (
-            Outcome {
-                status: Some(RunStatus::TimedOut),
-                errors: vec![format!("Prometheus did not answer within {:?}", r.timeout)],
-                ..Default::default()
-            },
-            vec![],
-        ),
-        Ok(Err(e)) => (Outcome::failed(e), vec![]),
-        Ok(Ok(rows)) => {
-            let report = format!("{}\n{}", r.query, render_table(&rows, 200));
-            (
-                Outcome {
-                    status: Some(RunStatus::Succeeded),
-                    exit_code: Some(0),
-                    report,
-                    ..Default::default()
-                },
-                rows,
-            )
-        }
-    }
+    super::rows_within(r.timeout, "the Prometheus query", fetch(&r), |rows| {
+        format!("{}\n{}", r.query, render_table(rows, 200))
+    })
+    .await
 }
 
 async fn fetch(r: &PromqlRun<'_>) -> Result<Vec<Row>, String> {

@@ -5,7 +5,6 @@
 //! timestamptz, arrays) arrives as faithful JSON without per-type decoding.
 
 use super::Outcome;
-use sitrep_core::RunStatus;
 use sitrep_core::table::{Row, render_table};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Column, Row as _};
@@ -167,29 +166,13 @@ pub struct SqlRun<'a> {
 
 /// Runs the query; the caller applies the row rules.
 pub async fn run(r: SqlRun<'_>) -> (Outcome, Vec<Row>) {
-    match tokio::time::timeout(r.timeout, r.pools.query(&r.dsn, &r.query)).await {
-        Err(_) => (
-            Outcome {
-                status: Some(RunStatus::TimedOut),
-                errors: vec![format!("the query did not finish within {:?}", r.timeout)],
-                ..Default::default()
-            },
-            vec![],
-        ),
-        Ok(Err(e)) => (Outcome::failed(e), vec![]),
-        Ok(Ok(rows)) => {
-            let report = render_table(&rows, REPORT_ROWS);
-            (
-                Outcome {
-                    status: Some(RunStatus::Succeeded),
-                    exit_code: Some(0),
-                    report,
-                    ..Default::default()
-                },
-                rows,
-            )
-        }
-    }
+    super::rows_within(
+        r.timeout,
+        "the query",
+        r.pools.query(&r.dsn, &r.query),
+        |rows| render_table(rows, REPORT_ROWS),
+    )
+    .await
 }
 
 #[cfg(test)]
