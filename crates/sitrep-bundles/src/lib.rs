@@ -8,6 +8,7 @@ mod load;
 mod locate;
 pub mod model;
 mod problem;
+pub mod rules;
 
 pub use catalog::{Catalog, CollectionSource, ResolvedTask};
 pub use load::{load_bundle, load_collection, validate_path};

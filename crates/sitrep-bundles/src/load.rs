@@ -3,6 +3,7 @@
 use crate::locate::{locate, parse_path};
 use crate::model::*;
 use crate::problem::{BundleError, Problem};
+use crate::rules::{self, GenerationRule};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sitrep_core::{Risk, TaskKind, TaskType, expr, template, time::parse_duration};
@@ -379,15 +380,12 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
             hypotheses.push(h);
         }
     }
-    let generation_rules = raw
-        .generation_rules
-        .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
-        .unwrap_or(serde_json::Value::Array(vec![]));
+    let generation_rules: Vec<GenerationRule> = match &raw.generation_rules {
+        Some(v) if !v.is_null() => ctx.typed("generation_rules", v).unwrap_or_default(),
+        _ => vec![],
+    };
 
-    if !ctx.problems.is_empty() {
-        return Err(ctx.problems);
-    }
-    Ok(Bundle {
+    let bundle = Bundle {
         name,
         description: raw.description,
         resource_type: raw.resource_type,
@@ -398,7 +396,14 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
         hypotheses,
         generation_rules,
         dir: dir.to_path_buf(),
-    })
+    };
+    for (field, message) in rules::check(&bundle.generation_rules, &bundle) {
+        ctx.problem(field, message);
+    }
+    if !ctx.problems.is_empty() {
+        return Err(ctx.problems);
+    }
+    Ok(bundle)
 }
 
 fn duration_field(

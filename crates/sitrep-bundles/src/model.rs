@@ -35,8 +35,8 @@ pub struct Bundle {
     pub secrets: Vec<SecretDecl>,
     pub tasks: Vec<Task>,
     pub hypotheses: Vec<Hypothesis>,
-    /// Kept as written; discovery interprets it.
-    pub generation_rules: serde_json::Value,
+    /// Which discovered resources get an SLX of this bundle (see `rules`).
+    pub generation_rules: Vec<crate::rules::GenerationRule>,
     pub dir: PathBuf,
 }
 

@@ -37,6 +37,7 @@ pub async fn init(home: &Path, db: Option<&str>) -> Result<ExitCode> {
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
             stale: false,
+            generated: None,
         };
         app.store.put_slx(&slx, SystemClock.now()).await?;
         println!("created SLX localhost (core/linux-host)");

@@ -301,8 +301,14 @@ pub struct Slx {
     /// Secret name → where its value lives (`env:VAR` or `file:/path`); values are never stored.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// Marked by discovery when the resource is gone; the scheduler skips it. Never deleted
+    /// automatically, so hand-written history and config survive a flapping resource.
     #[serde(default)]
     pub stale: bool,
+    /// Set when discovery generated this SLX; `None` for hand-written ones, which discovery
+    /// never touches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<crate::slx_plan::SlxOrigin>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -133,6 +133,7 @@ fn slx(name: &str, tasks: Vec<SlxTask>) -> Slx {
         config: BTreeMap::new(),
         secrets: BTreeMap::new(),
         stale: false,
+        generated: None,
     }
 }
 

@@ -13,6 +13,7 @@ pub use sql::{Backend, SqlStore};
 
 use async_trait::async_trait;
 use sitrep_core::issue::IssueChange;
+use sitrep_core::map::StoredMap;
 use sitrep_core::{Insight, Issue, IssueDraft, IssueEvent, MetricSample, Slx, TaskRun, Timestamp};
 use std::collections::BTreeMap;
 
@@ -68,4 +69,11 @@ pub trait Store: Send + Sync + 'static {
     async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()>;
     async fn list_slxs(&self, workspace: &str) -> Result<Vec<Slx>>;
     async fn delete_slx(&self, workspace: &str, name: &str) -> Result<bool>;
+    /// Writes many SLXs in one transaction (discovery's apply).
+    async fn put_slxs(&self, slxs: &[Slx], now: Timestamp) -> Result<()>;
+
+    /// The workspace's map: every resource (stale ones too) and edge.
+    async fn load_map(&self, workspace: &str) -> Result<StoredMap>;
+    /// Replaces the workspace's map with `map`, atomically (see `map::reconcile`).
+    async fn replace_map(&self, workspace: &str, map: &StoredMap) -> Result<()>;
 }

@@ -5,6 +5,7 @@ use crate::error::StoreError;
 use crate::{IssueFilter, Result, RunResults, Store};
 use async_trait::async_trait;
 use sitrep_core::issue::{IssueChange, RunScope, reconcile};
+use sitrep_core::map::{Edge, StoredEdge, StoredMap, StoredResource};
 use sitrep_core::{
     Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp,
 };
@@ -559,5 +560,149 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() > 0)
+    }
+
+    async fn put_slxs(&self, slxs: &[Slx], now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for slx in slxs {
+            sqlx::query(self.q(
+                "INSERT INTO slxs (workspace, name, resource, bundle, spec, stale, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (workspace, name) DO UPDATE SET resource = excluded.resource, bundle = excluded.bundle, spec = excluded.spec, stale = excluded.stale, updated_at = excluded.updated_at",
+            ))
+            .bind(&slx.workspace)
+            .bind(&slx.name)
+            .bind(&slx.resource)
+            .bind(&slx.bundle)
+            .bind(json_text(slx))
+            .bind(i64::from(slx.stale))
+            .bind(now.0)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load_map(&self, workspace: &str) -> Result<StoredMap> {
+        let rows = sqlx::query(self.q(
+            "SELECT spec, stale, first_seen, last_seen FROM resources WHERE workspace = $1 ORDER BY key",
+        ))
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await?;
+        let corrupt = |table: &'static str, e: String| StoreError::Corrupt { table, message: e };
+        let resources = rows
+            .iter()
+            .map(|r| {
+                let spec: String = r.try_get("spec")?;
+                Ok(StoredResource {
+                    resource: serde_json::from_str(&spec)
+                        .map_err(|e| corrupt("resources", e.to_string()))?,
+                    stale: r.try_get::<i64, _>("stale")? != 0,
+                    first_seen: Timestamp(r.try_get("first_seen")?),
+                    last_seen: Timestamp(r.try_get("last_seen")?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query(self.q(
+            "SELECT from_key, to_key, kind, last_seen FROM edges WHERE workspace = $1 ORDER BY from_key, to_key, kind",
+        ))
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await?;
+        let edges = rows
+            .iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(StoredEdge {
+                    edge: Edge {
+                        from: r.try_get("from_key")?,
+                        to: r.try_get("to_key")?,
+                        kind: kind.parse().map_err(|e: String| corrupt("edges", e))?,
+                    },
+                    last_seen: Timestamp(r.try_get("last_seen")?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StoredMap { resources, edges })
+    }
+
+    async fn replace_map(&self, workspace: &str, map: &StoredMap) -> Result<()> {
+        // Multi-row inserts: a 5,000-object cluster is ten statements, not 5,000 round trips.
+        const CHUNK: usize = 500;
+        let mut tx = self.pool.begin().await?;
+        for table in ["resources", "edges"] {
+            sqlx::query(self.q(&format!("DELETE FROM {table} WHERE workspace = $1")))
+                .bind(workspace)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in map.resources.chunks(CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO resources (workspace, key, kind, name, spec, stale, first_seen, last_seen) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(self.q(&sql));
+            for r in chunk {
+                q = q
+                    .bind(workspace)
+                    .bind(&r.resource.key)
+                    .bind(&r.resource.kind)
+                    .bind(&r.resource.name)
+                    .bind(json_text(&r.resource))
+                    .bind(i64::from(r.stale))
+                    .bind(r.first_seen.0)
+                    .bind(r.last_seen.0);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in map.edges.chunks(CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 5;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO edges (workspace, from_key, to_key, kind, last_seen) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(self.q(&sql));
+            for e in chunk {
+                q = q
+                    .bind(workspace)
+                    .bind(&e.edge.from)
+                    .bind(&e.edge.to)
+                    .bind(e.edge.kind.as_str())
+                    .bind(e.last_seen.0);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
