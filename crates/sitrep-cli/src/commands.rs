@@ -338,7 +338,7 @@ pub async fn serve(home: &Path, db: Option<&str>, a: ServeArgs) -> Result<ExitCo
         app.catalog.clone(),
         Arc::new(SystemClock),
         app.workspace(),
-        executor(runner.clone()),
+        executor(runner.clone(), app.config.secrets.clone()),
     );
     if a.once {
         let n = scheduler.run_once().await?;
@@ -365,22 +365,19 @@ pub async fn serve(home: &Path, db: Option<&str>, a: ServeArgs) -> Result<ExitCo
 }
 
 /// Runs a scheduled job: the SLX's tasks in order, with its config and resolved secrets.
-fn executor(runner: Arc<Runner>) -> Executor {
+fn executor(runner: Arc<Runner>, named: BTreeMap<String, String>) -> Executor {
+    let named = Arc::new(named);
     Arc::new(move |job: Job| {
         let runner = runner.clone();
+        let named = named.clone();
         Box::pin(async move {
-            let mut secrets = BTreeMap::new();
-            for (name, reference) in &job.slx.secrets {
-                match sitrep_runner::secrets::resolve(reference) {
-                    Ok(v) => {
-                        secrets.insert(name.clone(), v);
-                    }
-                    Err(e) => {
-                        tracing::warn!(slx = %job.slx.name, secret = %name, error = %e, "cannot resolve secret; slx skipped");
-                        return;
-                    }
+            let secrets = match crate::discover::resolve_secrets(&job.slx, &named) {
+                Ok(s) => s,
+                Err((name, e)) => {
+                    tracing::warn!(slx = %job.slx.name, secret = %name, error = %e, "cannot resolve secret; slx skipped");
+                    return;
                 }
-            }
+            };
             for task in job.tasks {
                 let req = RunRequest {
                     task: task.clone(),

@@ -3,6 +3,8 @@
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sitrep_bundles::CollectionSource;
+use sitrep_discovery::DiscoveryConfig;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,6 +19,12 @@ pub struct Config {
     pub collections: Vec<CollectionSource>,
     #[serde(default)]
     pub runner: RunnerSettings,
+    /// Workspace secrets by name → where the value lives (`env:VAR` or `file:/path`).
+    /// Generated SLXs refer to them as `secret:NAME`; values are never stored.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,6 +68,8 @@ impl Default for Config {
             database_url: None,
             collections: vec![],
             runner: RunnerSettings::default(),
+            secrets: BTreeMap::new(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }
@@ -110,4 +120,16 @@ runner:
   max_concurrent: 16     # runs in flight at once
   max_per_resource: 2    # runs in flight against one resource
   output_cap_bytes: 1048576
+# secrets:               # by name; generated SLXs refer to them, values stay where they are
+#   postgres-password: env:PGPASSWORD
+#   redis-password: file:/run/secrets/redis
+# discovery:             # `sitrep discover`
+#   host: {enabled: true, min_age_s: 10}       # processes, listeners, connections from /proc
+#   prometheus: [{url: http://127.0.0.1:9090}]
+#   declared:
+#     - {name: checkout, url: https://shop.example.com/checkout}
+#     - {name: orders-db, dsn: postgres://monitor@db.internal:5432/orders, secret: postgres-password}
+#   kubernetes: [{context: prod, exclude_namespaces: [kube-system]}]
+#   level_of_detail: basic                     # or detailed
+#   vars: {postgres_user: monitor}             # visible to generation templates
 ";

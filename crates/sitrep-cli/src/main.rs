@@ -4,6 +4,7 @@ mod analyze;
 mod app;
 mod commands;
 mod config;
+mod discover;
 mod emit;
 mod output;
 
@@ -57,6 +58,13 @@ enum Command {
     Serve(commands::ServeArgs),
     /// Report a result from inside a task (writes to $SITREP_RESULTS).
     Emit(emit::EmitArgs),
+    /// Find resources and their dependencies, and generate SLXs from the bundles' rules.
+    Discover(discover::DiscoverArgs),
+    /// List, show or run SLXs.
+    #[command(subcommand)]
+    Slx(discover::SlxCmd),
+    /// The dependency map discovery built: `--json`, `--dot`, `--around NAME [--paths]`.
+    Map(discover::MapArgs),
     /// Work with CodeBundles.
     #[command(subcommand)]
     Bundles(commands::BundlesCmd),
@@ -104,6 +112,9 @@ fn main() -> ExitCode {
             Command::Issues(a) => commands::issues(&home, db.as_deref(), a).await,
             Command::Serve(a) => commands::serve(&home, db.as_deref(), a).await,
             Command::Bundles(c) => commands::bundles(c).await,
+            Command::Discover(a) => discover::discover(&home, db.as_deref(), a).await,
+            Command::Slx(c) => discover::slx(&home, db.as_deref(), c).await,
+            Command::Map(a) => discover::map(&home, db.as_deref(), a).await,
             Command::Emit(_) | Command::Analyze(_) => unreachable!("handled above"),
         }
     }))

@@ -54,7 +54,7 @@ impl Resource {
     /// Folds what another indexer saw of the same resource into this one. The first
     /// indexer's kind and name win unless it only knew a generic kind.
     fn absorb(&mut self, other: Resource) {
-        if is_generic_kind(&self.kind) && !is_generic_kind(&other.kind) {
+        if kind_rank(&other.kind) > kind_rank(&self.kind) {
             if self.name != other.name {
                 push_unique(&mut self.aliases, std::mem::take(&mut self.name));
             }
@@ -80,11 +80,15 @@ impl Resource {
     }
 }
 
-fn is_generic_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "process" | "service" | "http-service" | "scrape-target" | "endpoint"
-    )
+/// How much a kind says: a specific server kind beats an HTTP service, which beats a bare
+/// process or listener, which beats an address someone scrapes or declared.
+fn kind_rank(kind: &str) -> u8 {
+    match kind {
+        "endpoint" | "scrape-target" => 0,
+        "process" | "service" => 1,
+        "http-service" => 2,
+        _ => 3,
+    }
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -163,7 +167,8 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Merges inventories: resources with one key become one; edges are deduplicated and
+    /// Merges inventories: resources with one key become one (the most specific kind wins; on
+    /// a tie the earlier part names it, so pass parts in a fixed order); edges are deduplicated and
     /// edges whose ends are unknown are dropped (an indexer may point at something outside
     /// what was scanned). Output is sorted, so equal findings give equal inventories.
     pub fn merge(parts: impl IntoIterator<Item = Inventory>) -> Inventory {

@@ -3,6 +3,26 @@
 
 use crate::RunError;
 
+/// Like [`resolve`], and `secret:NAME` names one of the workspace's secrets (`secrets:` in
+/// sitrep.yaml), which discovery writes into generated SLXs instead of a location.
+pub fn resolve_named(
+    reference: &str,
+    named: &std::collections::BTreeMap<String, String>,
+) -> Result<String, RunError> {
+    match reference.strip_prefix("secret:") {
+        Some(name) => match named.get(name) {
+            Some(r) if !r.starts_with("secret:") => resolve(r),
+            _ => Err(RunError::SecretRef {
+                reference: reference.to_string(),
+                message: format!(
+                    "no workspace secret {name:?}: add it under `secrets:` in sitrep.yaml (e.g. {name}: env:VARIABLE)"
+                ),
+            }),
+        },
+        None => resolve(reference),
+    }
+}
+
 pub fn resolve(reference: &str) -> Result<String, RunError> {
     let err = |message: String| RunError::SecretRef {
         reference: reference.to_string(),
@@ -15,6 +35,8 @@ pub fn resolve(reference: &str) -> Result<String, RunError> {
             .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
             .map_err(|e| err(format!("cannot read {path}: {e}")))
     } else {
-        Err(err("write env:VARIABLE or file:/path/to/secret".into()))
+        Err(err(
+            "write env:VARIABLE, file:/path/to/secret or secret:NAME".into(),
+        ))
     }
 }
