@@ -73,25 +73,7 @@ pub async fn discover(home: &Path, db: Option<&str>, a: DiscoverArgs) -> Result<
         }))?;
     } else {
         let live = report.map.live();
-        let rows = live
-            .resources()
-            .iter()
-            .map(|r| vec![r.name.clone(), r.kind.clone(), r.sources.join(",")])
-            .collect();
-        print!("{}", table(&["RESOURCE", "KIND", "FOUND BY"], rows));
-        println!();
-        let name = |k: &str| live.get(k).map_or(k.to_string(), |r| r.name.clone());
-        let rows = live
-            .edges()
-            .iter()
-            .filter(|e| {
-                e.kind != sitrep_core::map::EdgeKind::RunsOn
-                    && e.kind != sitrep_core::map::EdgeKind::PartOf
-            })
-            .map(|e| vec![name(&e.from), e.kind.to_string(), name(&e.to)])
-            .collect();
-        print!("{}", table(&["FROM", "EDGE", "TO"], rows));
-        println!();
+        print_inventory(&live);
         let verb = |s: &str| {
             if report.dry_run {
                 format!("would {s}")
@@ -150,6 +132,53 @@ pub async fn discover(home: &Path, db: Option<&str>, a: DiscoverArgs) -> Result<
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Small maps in full; big ones (a cluster) as counts, pointing at `sitrep map`.
+fn print_inventory(live: &Map) {
+    use sitrep_core::map::EdgeKind;
+    const FULL: usize = 60;
+    if live.resources().len() > FULL {
+        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in live.resources() {
+            *kinds.entry(r.kind.as_str()).or_default() += 1;
+        }
+        let rows = kinds
+            .iter()
+            .map(|(k, n)| vec![k.to_string(), n.to_string()])
+            .collect();
+        print!("{}", table(&["KIND", "RESOURCES"], rows));
+        let mut edges: BTreeMap<&str, usize> = BTreeMap::new();
+        for e in live.edges() {
+            *edges.entry(e.kind.as_str()).or_default() += 1;
+        }
+        let rows = edges
+            .iter()
+            .map(|(k, n)| vec![k.to_string(), n.to_string()])
+            .collect();
+        println!();
+        print!("{}", table(&["EDGE", "COUNT"], rows));
+        println!(
+            "\n(`sitrep map --around NAME` shows one neighbourhood; --json or --dot everything)\n"
+        );
+        return;
+    }
+    let rows = live
+        .resources()
+        .iter()
+        .map(|r| vec![r.name.clone(), r.kind.clone(), r.sources.join(",")])
+        .collect();
+    print!("{}", table(&["RESOURCE", "KIND", "FOUND BY"], rows));
+    println!();
+    let name = |k: &str| live.get(k).map_or(k.to_string(), |r| r.name.clone());
+    let rows = live
+        .edges()
+        .iter()
+        .filter(|e| e.kind != EdgeKind::RunsOn && e.kind != EdgeKind::PartOf)
+        .map(|e| vec![name(&e.from), e.kind.to_string(), name(&e.to)])
+        .collect();
+    print!("{}", table(&["FROM", "EDGE", "TO"], rows));
+    println!();
 }
 
 #[derive(Subcommand)]

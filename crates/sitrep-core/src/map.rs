@@ -441,15 +441,23 @@ fn score(r: &Resource, query: &str, words_q: &[String]) -> Option<u32> {
     }
     let mut total = 0;
     for w in words_q {
-        let s = if name_words.iter().any(|n| n == w) {
-            10
-        } else if other_words.iter().any(|n| n == w) {
-            5
-        } else if w.len() >= 3 && (name.contains(w.as_str())) {
-            3
+        // A word naming the kind itself ("redis") marks the thing, not a job or dashboard
+        // that merely carries the name.
+        let kind_bonus = if words(&r.kind).iter().any(|k| k == w) {
+            4
         } else {
-            return None;
+            0
         };
+        let s = kind_bonus
+            + if name_words.iter().any(|n| n == w) {
+                10
+            } else if other_words.iter().any(|n| n == w) {
+                5
+            } else if w.len() >= 3 && (name.contains(w.as_str())) {
+                3
+            } else {
+                return None;
+            };
         total += s;
     }
     Some(total)
@@ -474,6 +482,7 @@ mod tests {
                 pg,
                 res("tcp:localhost:6379", "redis", "redis-6379"),
                 res("tcp:localhost:9090", "prometheus", "prometheus-9090"),
+                res("prom-job:redis", "prometheus-job", "job-redis"),
                 res("url:http://localhost/checkout", "http-endpoint", "checkout"),
             ],
             edges: vec![

@@ -1,0 +1,263 @@
+//! `sitrep discover`, `slx` and `map` against the sandbox: real PostgreSQL primary and replica,
+//! Redis, nginx, shopfront, batch, Prometheus, Alertmanager and exporters.
+//!
+//! A test binary of its own, unlike the rest of the CLI's tests (`tests/it`): host discovery
+//! observes the whole machine and this test asserts that the generated SLXs pass on a healthy
+//! sandbox, so it must not run alongside tests that start servers or break the sandbox on
+//! purpose. Cargo runs test binaries one after another.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// `scripts/test` starts the sandbox; nothing is skipped to get green.
+fn skip(why: &str) {
+    panic!("cannot run this test: {why} (run scripts/test, which starts what the tests need)");
+}
+fn sitrep(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("sitrep")
+        .unwrap()
+        .env("SITREP_HOME", home)
+        .env_remove("SITREP_DATABASE_URL")
+        .args(args)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sitrep_json(home: &Path, args: &[&str]) -> Value {
+    let (code, out, err) = sitrep(home, args);
+    assert_eq!(code, 0, "sitrep {args:?} failed:\n{out}\n{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("sitrep {args:?}: no JSON ({e}):\n{out}"))
+}
+
+fn env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => {
+            skip(&format!(
+                "{name} is not set (start the sandbox: sandbox/up; . sandbox/env)"
+            ));
+            unreachable!()
+        }
+    }
+}
+
+fn resource<'a>(v: &'a Value, pred: impl Fn(&Value) -> bool) -> Option<&'a Value> {
+    v["resources"].as_array().unwrap().iter().find(|r| pred(r))
+}
+
+fn by_port<'a>(v: &'a Value, kind: &str, port: u64) -> &'a Value {
+    resource(v, |r| r["kind"] == kind && r["properties"]["port"] == port)
+        .unwrap_or_else(|| panic!("no {kind} on port {port} in {}", pretty(&v["resources"])))
+}
+
+fn has_edge(v: &Value, from: &Value, to: &Value, kind: &str) -> bool {
+    v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["from"] == from["key"] && e["to"] == to["key"] && e["kind"] == kind)
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn assert_no_changes(v: &Value) {
+    for k in [
+        "added",
+        "changed",
+        "retired",
+        "edges_added",
+        "edges_removed",
+    ] {
+        assert!(
+            v["changes"][k].as_array().unwrap().is_empty(),
+            "second discovery changed {k}: {}",
+            pretty(&v["changes"])
+        );
+    }
+    for k in ["create", "update", "retire"] {
+        assert!(
+            v["slxs"][k].as_array().unwrap().is_empty(),
+            "second discovery would {k} SLXs: {}",
+            pretty(&v["slxs"][k])
+        );
+    }
+}
+
+fn sandbox_config(declare_storefront: bool) -> String {
+    let nginx = env("SANDBOX_NGINX_URL");
+    let storefront = if declare_storefront {
+        format!("    - {{name: storefront, url: '{nginx}/catalog', aliases: [checkout, shop]}}\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "secrets:\n  postgres-password: env:SANDBOX_PG_ADMIN_PASSWORD\n\
+         discovery:\n\
+         \x20 # The sandbox's services run as their own users; root's processes here are the test\n\
+         \x20 # harness's temporary servers. The load generator opens a connection per request.\n\
+         \x20 host: {{exclude_users: [root], exclude_processes: [shopfront-loadgen]}}\n\
+         \x20 prometheus: [{{url: '{prom}'}}]\n\
+         \x20 declared:\n{storefront}\
+         \x20   - {{name: orders-db, dsn: 'postgres://postgres@127.0.0.1:{pg}/postgres?sslmode=disable', aliases: [orders], secret: postgres-password}}\n",
+        prom = env("SANDBOX_PROMETHEUS_URL"),
+        pg = env("SANDBOX_PG_PORT"),
+    )
+}
+
+#[test]
+fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    std::fs::write(h.join("sitrep.yaml"), sandbox_config(true)).unwrap();
+    sitrep(h, &["init"]);
+    let v = sitrep_json(h, &["discover", "--json"]);
+
+    let primary = by_port(&v, "postgres", 25432);
+    let replica = by_port(&v, "postgres", 25433);
+    assert_eq!(primary["labels"]["role"], "primary");
+    assert_eq!(replica["labels"]["role"], "replica");
+    assert!(
+        primary["aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&"orders-db".into())
+    );
+    let redis = by_port(&v, "redis", 26379);
+    let nginx = by_port(&v, "nginx", 28080);
+    let shopfront = by_port(&v, "http-service", 28000);
+    assert_eq!(shopfront["properties"]["program"], "shopfront");
+    let batch = resource(&v, |r| r["properties"]["program"] == "shopfront-batch")
+        .unwrap_or_else(|| panic!("batch not found: {}", pretty(&v["resources"])));
+    by_port(&v, "prometheus", 29090);
+    by_port(&v, "alertmanager", 29093);
+    for port in [29100, 29187, 29188, 29121, 29113, 29115] {
+        let e = by_port(&v, "exporter", port);
+        assert!(
+            e["sources"]
+                .as_array()
+                .unwrap()
+                .contains(&"prometheus".into()),
+            "{e}"
+        );
+    }
+    for (from, to, what) in [
+        (shopfront, primary, "shopfront -> PostgreSQL"),
+        (shopfront, redis, "shopfront -> Redis"),
+        (nginx, shopfront, "nginx -> shopfront"),
+        (batch, primary, "batch -> PostgreSQL"),
+        (replica, primary, "replica -> primary"),
+    ] {
+        assert!(
+            has_edge(&v, from, to, "depends-on"),
+            "missing edge {what}: {}",
+            pretty(&v["edges"])
+        );
+    }
+    // Nothing of the test harness (root) nor sitrep itself is on the map.
+    assert!(resource(&v, |r| r["properties"]["user"] == "root").is_none());
+
+    // Generated SLXs run and pass on the healthy sandbox.
+    let created = names(&v["slxs"]["create"]);
+    for want in [
+        "postgres-25432-health",
+        "postgres-25433-health",
+        "redis-26379-health",
+        "nginx-28080-health",
+        "shopfront-28000-http",
+        "prometheus-29090-health",
+        "storefront-http",
+        "node-exporter-29100-scrape",
+    ] {
+        assert!(
+            created.contains(&want.to_string()),
+            "no SLX {want} in {created:?}"
+        );
+    }
+    let pg_slx = v["slxs"]["create"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "postgres-25432-health")
+        .unwrap();
+    assert_eq!(
+        pg_slx["secrets"]["PGPASSWORD"], "secret:postgres-password",
+        "secrets by name, never values"
+    );
+    for name in &created {
+        let r = sitrep_json(h, &["slx", "run", name, "--json"]);
+        for run in r["runs"].as_array().unwrap() {
+            assert_eq!(run["status"], "succeeded", "SLX {name}: {}", pretty(run));
+            // Prometheus' firing-alerts task may report a busy shared machine (HostHighCpu);
+            // the services' own checks must be clean.
+            if !name.starts_with("prometheus") {
+                assert!(
+                    run["issues"].as_array().unwrap().is_empty(),
+                    "SLX {name} raised issues on a healthy sandbox: {}",
+                    pretty(run)
+                );
+            }
+        }
+    }
+
+    // Twice changes nothing; a hand edit survives.
+    let (code, out, err) = sitrep(
+        h,
+        &["slx", "set", "postgres-25432-health", "CONN_WARN_PCT=70"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let again = sitrep_json(h, &["discover", "--json"]);
+    assert_no_changes(&again);
+    let slx = sitrep_json(h, &["slx", "show", "postgres-25432-health", "--json"]);
+    assert_eq!(slx["config"]["CONN_WARN_PCT"], "70");
+
+    // Map queries by the names people use.
+    let m = sitrep_json(h, &["map", "--around", "the orders db", "--json"]);
+    assert_eq!(m["resources"][0]["key"], primary["key"]);
+    let m = sitrep_json(h, &["map", "--around", "redis", "--json"]);
+    assert_eq!(m["resources"][0]["key"], redis["key"]);
+    let p = sitrep_json(h, &["map", "--around", "checkout", "--paths", "--json"]);
+    assert_eq!(p["resource"]["name"], "storefront");
+    let down: Vec<Vec<String>> = serde_json::from_value(p["downstream"].clone()).unwrap();
+    let pg_name = primary["name"].as_str().unwrap();
+    assert!(
+        down.iter().any(|path| path.first().map(String::as_str)
+            == Some(nginx["name"].as_str().unwrap())
+            && path.contains(&shopfront["name"].as_str().unwrap().to_string())
+            && path.contains(&pg_name.to_string())),
+        "no checkout -> nginx -> shopfront -> PostgreSQL path in {down:?}"
+    );
+    let (code, dot, _) = sitrep(h, &["map", "--dot"]);
+    assert_eq!(code, 0);
+    assert!(dot.starts_with("digraph sitrep {") && dot.contains("depends-on"));
+
+    // A resource that is gone retires its SLX (stale), it is not deleted.
+    std::fs::write(h.join("sitrep.yaml"), sandbox_config(false)).unwrap();
+    let gone = sitrep_json(h, &["discover", "--json"]);
+    assert_eq!(names(&gone["slxs"]["retire"]), vec!["storefront-http"]);
+    let list = sitrep_json(h, &["slx", "list", "--json"]);
+    let s = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "storefront-http")
+        .unwrap();
+    assert_eq!(s["stale"], true);
+}
