@@ -36,6 +36,8 @@ pub enum Range {
         margin: f64,
         learn: usize,
         expand: bool,
+        /// Relative margin added on each expansion (`margin` for the first widening).
+        expand_margin: f64,
     },
 }
 
@@ -68,6 +70,7 @@ impl Default for CadConfig {
                 margin: 1.0,
                 learn: 400,
                 expand: true,
+                expand_margin: 1.0,
             },
         }
     }
@@ -258,6 +261,7 @@ impl Cad {
             margin,
             learn,
             expand,
+            expand_margin,
         } = self.cfg.range
         {
             self.seen += 1;
@@ -272,7 +276,7 @@ impl Cad {
             } else if expand && (x < self.lo || x > self.hi) {
                 let lo = self.lo.min(x);
                 let hi = self.hi.max(x);
-                let m = margin * (hi - lo);
+                let m = expand_margin * (hi - lo);
                 if x < self.lo {
                     self.lo = lo - m;
                 }
