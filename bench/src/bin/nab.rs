@@ -10,6 +10,9 @@
 //! CAD OSE port, `cad`), `cad+sitrep` (max of both), `cad-file-range` (CAD with each file's
 //! min/max and rest = probation/5, exactly the NAB ContextOSE wrapper: it reads the whole
 //! file first, so it is a fidelity check of the port, not an online detector).
+//! `cad-multi` (experiment, worse): online CADs at the margins of `CAD_MARGINS`, combined by
+//! `CAD_COMBINE` = mean|max|min|geo. `NAB_PER_FILE=1` prints per-file raw scores,
+//! `NAB_NO_TPUT=1` skips the throughput loop.
 
 use sitrep_analytics::anomaly::{DetectorConfig, daily_season, score_series};
 use sitrep_analytics::cad::{self, CadConfig, Range};
@@ -19,7 +22,7 @@ use sitrep_bench::common::*;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-const USAGE: &str = "nab [--data DIR] [--quick] [--detector NAME] [--variant sitrep|cad|cad+sitrep|cad-file-range]\n  DIR: NAB folder (default: shared/data/nab)";
+const USAGE: &str = "nab [--data DIR] [--quick] [--detector NAME] [--variant sitrep|cad|cad+sitrep|cad-file-range|cad-multi]\n  DIR: NAB folder (default: shared/data/nab)";
 
 fn main() {
     let args = Args::parse(USAGE);
