@@ -10,6 +10,9 @@
 //! CAD OSE port, `cad`), `cad+sitrep` (max of both), `cad-file-range` (CAD with each file's
 //! min/max and rest = probation/5, exactly the NAB ContextOSE wrapper: it reads the whole
 //! file first, so it is a fidelity check of the port, not an online detector).
+//! `cad-multi` (experiment, worse): online CADs at the margins of `CAD_MARGINS`, combined by
+//! `CAD_COMBINE` = mean|max|min|geo. `NAB_PER_FILE=1` prints per-file raw scores,
+//! `NAB_NO_TPUT=1` skips the throughput loop.
 
 use sitrep_analytics::anomaly::{DetectorConfig, daily_season, score_series};
 use sitrep_analytics::cad::{self, CadConfig, Range};
@@ -19,7 +22,7 @@ use sitrep_bench::common::*;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-const USAGE: &str = "nab [--data DIR] [--quick] [--detector NAME] [--variant sitrep|cad|cad+sitrep|cad-file-range]\n  DIR: NAB folder (default: shared/data/nab)";
+const USAGE: &str = "nab [--data DIR] [--quick] [--detector NAME] [--variant sitrep|cad|cad+sitrep|cad-file-range|cad-multi]\n  DIR: NAB folder (default: shared/data/nab)";
 
 fn main() {
     let args = Args::parse(USAGE);
@@ -37,7 +40,7 @@ fn main() {
     let stored = args.opt("--detector").map(str::to_string);
     let cfg = detector_config();
     let variant = args.opt("--variant").unwrap_or("sitrep").to_string();
-    if !["sitrep", "cad", "cad+sitrep", "cad-file-range"].contains(&variant.as_str()) {
+    if !["sitrep", "cad", "cad+sitrep", "cad-file-range", "cad-multi"].contains(&variant.as_str()) {
         die(USAGE, &format!("unknown variant {variant}"));
     }
 
@@ -158,6 +161,11 @@ fn main() {
         &rows,
     );
     let per_file_std: Vec<f64> = results[0].per_file.clone();
+    if std::env::var("NAB_PER_FILE").is_ok() {
+        for (f, s) in files.iter().zip(&per_file_std) {
+            println!("file {:.3} {}", s, f.name);
+        }
+    }
     println!(
         "per-file raw score (standard): mean {:.3}, median {:.3}",
         mean(&per_file_std),
@@ -184,7 +192,7 @@ fn main() {
             }
         }
     }
-    if stored.is_none() {
+    if stored.is_none() && std::env::var("NAB_NO_TPUT").is_err() {
         // Throughput: re-run the detector over all values until >= 1 s (0.2 s quick).
         let all: Vec<(Vec<f64>, DetectorConfig)> = keys
             .iter()
@@ -260,8 +268,12 @@ fn cad_config() -> CadConfig {
         margin,
         learn,
         expand,
+        expand_margin,
     } = &mut c.range
     {
+        if let Some(v) = get("CAD_EXP_MARGIN") {
+            *expand_margin = v;
+        }
         if let Some(v) = get("CAD_MARGIN") {
             *margin = v;
         }
@@ -291,6 +303,40 @@ fn run_variant(variant: &str, values: &[f64], c: &DetectorConfig) -> Vec<f64> {
     match variant {
         "cad" => cad::score_series(values, &cad_config()),
         "cad+sitrep" => cad::score_series_combined(values, &cad_config(), c),
+        "cad-multi" => {
+            // experimental: several online CADs at different range margins, combined
+            let margins: Vec<f64> = std::env::var("CAD_MARGINS")
+                .unwrap_or("0.5,1,3".into())
+                .split(',')
+                .map(|m| m.parse().unwrap())
+                .collect();
+            let mode = std::env::var("CAD_COMBINE").unwrap_or("mean".into());
+            let runs: Vec<Vec<f64>> = margins
+                .iter()
+                .map(|&m| {
+                    let mut cc = cad_config();
+                    if let Range::Online { margin, .. } = &mut cc.range {
+                        *margin = m;
+                    }
+                    cad::score_series(values, &cc)
+                })
+                .collect();
+            (0..values.len())
+                .map(|i| {
+                    let it = runs.iter().map(|r| r[i]);
+                    match mode.as_str() {
+                        "max" => it.fold(0.0, f64::max),
+                        "min" => it.fold(1.0, f64::min),
+                        "geo" => it
+                            .map(|x| x.max(1e-3).ln())
+                            .sum::<f64>()
+                            .exp()
+                            .powf(1.0 / runs.len() as f64),
+                        _ => it.sum::<f64>() / runs.len() as f64,
+                    }
+                })
+                .collect()
+        }
         "cad-file-range" => {
             let min = values
                 .iter()

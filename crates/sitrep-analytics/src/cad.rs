@@ -36,6 +36,8 @@ pub enum Range {
         margin: f64,
         learn: usize,
         expand: bool,
+        /// Relative margin added on each expansion (`margin` for the first widening).
+        expand_margin: f64,
     },
 }
 
@@ -68,6 +70,7 @@ impl Default for CadConfig {
                 margin: 1.0,
                 learn: 400,
                 expand: true,
+                expand_margin: 1.0,
             },
         }
     }
@@ -103,10 +106,11 @@ fn sensor_facts(mask: u32) -> impl ExactSizeIterator<Item = i64> {
 struct LeftSemi {
     smask: u32,
     neurons: Vec<u32>,
-    /// (right semi id, context id), sorted by right semi id (Python 2 small-int dict order).
-    ctx: Vec<(u32, u32)>,
+    /// The contexts with this left half, sorted by right semi id (Python 2 small-int dict
+    /// order). A context belongs to exactly one left half, so its counters live here: the
+    /// hot loops walk them sequentially.
+    ctx: Vec<Ctx>,
     hash: i64,
-    has_zero: bool,
 }
 
 impl LeftSemi {
@@ -121,11 +125,16 @@ struct RightSemi {
     hash: i64,
 }
 
+/// The counters saturate (after more than 10^9 steps of one context), which keeps the
+/// weights meaningful.
 #[derive(Debug, Clone, Copy)]
 struct Ctx {
-    total: u64,
-    hits: u64,
-    active: u64,
+    /// right semi-context id
+    r: u32,
+    id: u32,
+    total: u32,
+    hits: u32,
+    active: u32,
     zero: bool,
 }
 
@@ -139,6 +148,19 @@ pub struct CadSize {
 }
 
 const NONE: u32 = u32::MAX;
+
+/// Per left semi-context: neuron hits of the step `mark`, plus a copy of its shape, so the
+/// crossing loop reads one small array instead of the left semi-contexts themselves.
+#[derive(Debug, Clone, Copy)]
+struct LeftCount {
+    mark: u64,
+    /// step at which the left half was fully matched by the crossed group
+    full: u64,
+    hits: u32,
+    neurons: u32,
+    smask: u32,
+    has_zero: bool,
+}
 
 /// 64-bit key of a left semi-context (sensor mask + sorted neurons).
 fn left_key(smask: u32, neurons: &[u32]) -> u64 {
@@ -183,13 +205,13 @@ pub struct Cad {
     sens_left: Vec<u32>,
     rights: Vec<RightSemi>,
     right_ix: Vec<u32>,
-    ctxs: Vec<Ctx>,
+    n_ctx: usize,
     /// neuron (context id) → left semi-contexts that contain it.
     neuron_lefts: Vec<Vec<u32>>,
     /// step at which a context was last an active neuron of the left group.
     neuron_mark: Vec<u64>,
     /// per left semi-context: neuron hits and the step they belong to (scratch).
-    left_cnt: Vec<(u64, u32)>,
+    left_cnt: Vec<LeftCount>,
     /// left semi-contexts fully matched by the current left group.
     left_full: Vec<u32>,
     /// number of left semi-contexts when the current group was crossed.
@@ -224,7 +246,7 @@ impl Cad {
             sens_left: vec![NONE; nmask],
             rights: Vec::new(),
             right_ix: vec![NONE; nmask],
-            ctxs: Vec::new(),
+            n_ctx: 0,
             neuron_lefts: Vec::new(),
             neuron_mark: Vec::new(),
             left_cnt: Vec::new(),
@@ -246,7 +268,7 @@ impl Cad {
 
     pub fn size(&self) -> CadSize {
         CadSize {
-            contexts: self.ctxs.len(),
+            contexts: self.n_ctx,
             left_semi_contexts: self.lefts.len(),
             right_semi_contexts: self.rights.len(),
             neuron_fact_links: self.neuron_lefts.iter().map(Vec::len).sum(),
@@ -258,6 +280,7 @@ impl Cad {
             margin,
             learn,
             expand,
+            expand_margin,
         } = self.cfg.range
         {
             self.seen += 1;
@@ -272,7 +295,7 @@ impl Cad {
             } else if expand && (x < self.lo || x > self.hi) {
                 let lo = self.lo.min(x);
                 let hi = self.hi.max(x);
-                let m = margin * (hi - lo);
+                let m = expand_margin * (hi - lo);
                 if x < self.lo {
                     self.lo = lo - m;
                 }
@@ -362,16 +385,16 @@ impl Cad {
         let ri = self.right_ix[rmask as usize];
         if let (Some(l), true) = (li, ri != NONE) {
             let ls = &self.lefts[l as usize];
-            if let Ok(p) = ls.ctx.binary_search_by_key(&ri, |c| c.0) {
-                let id = ls.ctx[p].1;
+            if let Ok(p) = ls.ctx.binary_search_by_key(&ri, |c| c.r) {
+                let id = ls.ctx[p].id;
                 if zero {
-                    self.ctxs[id as usize].zero = true;
-                    self.lefts[l as usize].has_zero = true;
+                    self.lefts[l as usize].ctx[p].zero = true;
+                    self.left_cnt[l as usize].has_zero = true;
                 }
                 return Some((id, false));
             }
         }
-        if self.ctxs.len() >= self.cfg.max_contexts {
+        if self.n_ctx >= self.cfg.max_contexts {
             return None;
         }
         let l = match li {
@@ -389,9 +412,15 @@ impl Cad {
                     neurons: neurons.to_vec(),
                     ctx: Vec::new(),
                     hash,
+                });
+                self.left_cnt.push(LeftCount {
+                    mark: 0,
+                    full: 0,
+                    hits: 0,
+                    neurons: neurons.len() as u32,
+                    smask,
                     has_zero: false,
                 });
-                self.left_cnt.push((0, 0));
                 if neurons.is_empty() {
                     self.sens_left[smask as usize] = id;
                 } else {
@@ -418,19 +447,24 @@ impl Cad {
             self.right_ix[rmask as usize] = id;
             id
         };
-        let id = self.ctxs.len() as u32;
-        self.ctxs.push(Ctx {
-            total: 0,
-            hits: 0,
-            active: 0,
-            zero,
-        });
+        let id = self.n_ctx as u32;
+        self.n_ctx += 1;
         self.neuron_lefts.push(Vec::new());
         self.neuron_mark.push(0);
+        self.left_cnt[l as usize].has_zero |= zero;
         let ls = &mut self.lefts[l as usize];
-        ls.has_zero |= zero;
-        let p = ls.ctx.partition_point(|c| c.0 < r);
-        ls.ctx.insert(p, (r, id));
+        let p = ls.ctx.partition_point(|c| c.r < r);
+        ls.ctx.insert(
+            p,
+            Ctx {
+                r,
+                id,
+                total: 0,
+                hits: 0,
+                active: 0,
+                zero,
+            },
+        );
         Some((id, true))
     }
 
@@ -463,7 +497,7 @@ impl Cad {
 
         // Update the contexts whose left half was crossed by the previous group.
         let max_left = self.cfg.max_left_semi_contexts_len as u32;
-        let mut active: Vec<(u64, i64, i64, u32)> = Vec::new();
+        let mut active: Vec<(u32, i64, i64, u32)> = Vec::new();
         let mut n_sel = 0usize;
         let mut pot: Vec<(u32, Vec<u32>, u32)> = Vec::new();
         let prev_smask = self.group_smask;
@@ -475,53 +509,57 @@ impl Cad {
         if !new_flag {
             // Only fully matched left halves change anything.
             for &li in &self.left_full {
-                let ls = &self.lefts[li as usize];
-                for &(ri, ci) in &ls.ctx {
+                let ls = &mut self.lefts[li as usize];
+                let lhash = ls.hash;
+                for c in &mut ls.ctx {
+                    let ci = c.id;
                     if skip(ci) {
                         continue;
                     }
-                    let rs = &self.rights[ri as usize];
+                    let rs = &self.rights[c.r as usize];
                     let rlen = rs.mask.count_ones();
                     let rhit = (rs.mask & sens).count_ones();
-                    let c = &mut self.ctxs[ci as usize];
                     n_sel += 1;
-                    c.total += rlen as u64;
+                    c.total = c.total.saturating_add(rlen);
                     if rhit > 0 {
-                        c.hits += rhit as u64;
+                        c.hits = c.hits.saturating_add(rhit);
                         if rlen == rhit {
-                            c.active += 1;
-                            active.push((c.active, ls.hash, rs.hash, ci));
+                            c.active = c.active.saturating_add(1);
+                            active.push((c.active, lhash, rs.hash, ci));
                         }
                     }
                 }
             }
         } else {
             for li in 0..self.lefts_at_cross {
+                // Neither fully matched nor holding a zero-level context: nothing to do.
+                let lc = &self.left_cnt[li];
+                if !lc.has_zero && lc.full != prev_mark {
+                    continue;
+                }
                 let hit = self.left_hits(li, prev_smask, prev_mark);
                 if hit == 0 {
                     continue;
                 }
-                let ls = &self.lefts[li];
+                let ls = &mut self.lefts[li];
                 let full = ls.len() == hit;
-                if !full && !ls.has_zero {
-                    continue;
-                }
-                for &(ri, ci) in &ls.ctx {
+                let lhash = ls.hash;
+                for c in &mut ls.ctx {
+                    let ci = c.id;
                     if skip(ci) {
                         continue;
                     }
-                    let rs = &self.rights[ri as usize];
+                    let rs = &self.rights[c.r as usize];
                     let rlen = rs.mask.count_ones();
                     let rhit = (rs.mask & sens).count_ones();
-                    let c = &mut self.ctxs[ci as usize];
                     let candidate = if full {
                         n_sel += 1;
-                        c.total += rlen as u64;
+                        c.total = c.total.saturating_add(rlen);
                         if rhit > 0 {
-                            c.hits += rhit as u64;
+                            c.hits = c.hits.saturating_add(rhit);
                             if rlen == rhit {
-                                c.active += 1;
-                                active.push((c.active, ls.hash, rs.hash, ci));
+                                c.active = c.active.saturating_add(1);
+                                active.push((c.active, lhash, rs.hash, ci));
                                 false
                             } else {
                                 c.zero
@@ -549,8 +587,12 @@ impl Cad {
         } else {
             0.0
         };
-        active.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        // Only the top `max_active_neurons` matter: select them instead of sorting all
+        // (the context id makes the order total, so the choice is deterministic).
         let k = active.len().saturating_sub(self.cfg.max_active_neurons);
+        if k > 0 {
+            active.select_nth_unstable(k);
+        }
         let mut neurons: Vec<u32> = active[k..].iter().map(|a| a.3).collect();
         neurons.sort_unstable();
         self.group_smask = sens;
@@ -589,18 +631,20 @@ impl Cad {
             let l = self.sens_left[sub as usize];
             if l != NONE {
                 self.left_full.push(l);
+                self.left_cnt[l as usize].full = mark;
             }
             sub = (sub - 1) & sens;
         }
         for &n in &self.group_neurons {
             for &li in &self.neuron_lefts[n as usize] {
                 let c = &mut self.left_cnt[li as usize];
-                if c.0 != mark {
-                    *c = (mark, 0);
+                if c.mark != mark {
+                    c.mark = mark;
+                    c.hits = 0;
                 }
-                c.1 += 1;
-                let ls = &self.lefts[li as usize];
-                if c.1 as usize == ls.neurons.len() && ls.smask & !sens == 0 {
+                c.hits += 1;
+                if c.hits == c.neurons && c.smask & !sens == 0 {
+                    c.full = mark;
                     self.left_full.push(li);
                 }
             }
@@ -609,8 +653,8 @@ impl Cad {
         let mut max_w = 0.0f64;
         let mut pred = 0u32;
         for &li in &self.left_full {
-            for &(ri, ci) in &self.lefts[li as usize].ctx {
-                let c = &self.ctxs[ci as usize];
+            for c in &self.lefts[li as usize].ctx {
+                let ri = c.r;
                 let w = if c.total > 0 {
                     c.hits as f64 / c.total as f64
                 } else {

@@ -11,9 +11,11 @@ mod rows;
 mod runner;
 pub mod scheduler;
 pub mod secrets;
+pub mod sli_watch;
 mod tls;
 
 pub use clock::{SystemClock, TokioClock};
 pub use error::RunError;
 pub use limits::Limits;
 pub use runner::{RunOutput, RunRequest, Runner, RunnerConfig};
+pub use sli_watch::{SliWatch, SliWatchConfig};

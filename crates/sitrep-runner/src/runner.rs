@@ -6,6 +6,7 @@ use crate::error::RunError;
 use crate::exec::{self, Outcome, http::HttpClients, sql::Pools};
 use crate::limits::{Gate, Limits};
 use crate::rows;
+use crate::sli_watch::{SliWatch, SliWatchConfig};
 use sitrep_bundles::{Catalog, ResolvedTask, SecretAs, TaskSpec};
 use sitrep_core::issue::IssueChange;
 use sitrep_core::redact::{MIN_SECRET_LEN, Redactor};
@@ -70,6 +71,10 @@ pub struct Runner {
     pools: Pools,
     /// Base PATH for tasks: the `sitrep` link dir, then the system's.
     path: String,
+    /// Per-series anomaly detectors over the metrics of health runs. In the runner because
+    /// that is where a finished run's metrics are in hand, so the insight is stored in the
+    /// same transaction as the run; it lives as long as the runner (`sitrep serve`).
+    sli: std::sync::Mutex<SliWatch>,
 }
 
 impl Runner {
@@ -107,7 +112,16 @@ impl Runner {
             http: HttpClients::new(),
             pools: Pools::default(),
             path,
+            sli: std::sync::Mutex::default(),
         })
+    }
+
+    /// Replaces the anomalous-SLI watch (and forgets its series).
+    pub fn with_sli_watch(self, cfg: SliWatchConfig) -> Self {
+        Runner {
+            sli: std::sync::Mutex::new(SliWatch::new(cfg)),
+            ..self
+        }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -164,6 +178,22 @@ impl Runner {
         run.report = redactor.redact(&outcome.report);
         run.error =
             (!outcome.errors.is_empty()).then(|| redactor.redact(&outcome.errors.join("\n")));
+        // Only successful health runs: their metrics are the SLI series; a failed run's
+        // partial output would read as an anomaly of the SLI rather than of the check.
+        if run.kind == TaskKind::Health && run.status == RunStatus::Succeeded {
+            let at = run.finished_at.unwrap_or(run.started_at);
+            let raised = self.sli.lock().unwrap_or_else(|e| e.into_inner()).observe(
+                &run.workspace,
+                &run.scope,
+                &run.task,
+                &results.metrics,
+                at,
+            );
+            for (text, data) in raised {
+                tracing::info!(run = %run.id, task = %run.task, scope = %run.scope, "anomalous sli");
+                results.insights.push((text, data));
+            }
+        }
         let changes = self.store.finish_run(&run, &results).await?;
         tracing::info!(run = %run.id, task = %run.task, resource = %run.resource, status = %run.status, issues = results.issues.len(), "run finished");
         Ok(RunOutput {

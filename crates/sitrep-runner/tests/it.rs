@@ -1,12 +1,14 @@
 //! The scheduler under a paused tokio clock: intervals, jitter, skipped ticks, restarts.
+//! And the runner's anomalous-SLI hook with real task processes (real clock: a paused clock
+//! would fire the run timeouts while the process runs).
 //!
 //! The scheduler reads only SLXs and last-run times from the store; these tests give it an
 //! in-memory store with just those (sqlx's pool timeouts fire at once under a paused clock).
 
 use sitrep_bundles::{Catalog, CollectionSource};
 use sitrep_core::{Clock, RunStatus, Slx, SlxTask, TaskKind, TaskRun, Timestamp};
-use sitrep_runner::TokioClock;
 use sitrep_runner::scheduler::{Executor, Job, Scheduler};
+use sitrep_runner::{RunRequest, Runner, RunnerConfig, SystemClock, TokioClock};
 use sitrep_store::{RunResults, Store};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,8 @@ use std::time::Duration;
 struct SchedStore {
     slxs: Mutex<Vec<Slx>>,
     last: Mutex<Vec<(String, String, Timestamp)>>,
+    /// Finished runs' insights; only the runner test records runs.
+    insights: Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 #[async_trait::async_trait]
@@ -34,14 +38,19 @@ impl Store for SchedStore {
         Ok(())
     }
     async fn start_run(&self, _: &TaskRun) -> sitrep_store::Result<()> {
-        unreachable!("the scheduler does not record runs")
+        Ok(())
     }
     async fn finish_run(
         &self,
-        _: &TaskRun,
-        _: &RunResults,
+        run: &TaskRun,
+        results: &RunResults,
     ) -> sitrep_store::Result<Vec<sitrep_core::issue::IssueChange>> {
-        unreachable!()
+        assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+        self.insights
+            .lock()
+            .unwrap()
+            .extend(results.insights.iter().cloned());
+        Ok(Vec::new())
     }
     async fn mark_interrupted(&self, _: Timestamp) -> sitrep_store::Result<u64> {
         unreachable!()
@@ -317,4 +326,86 @@ async fn stale_slxs_and_unknown_tasks_are_not_scheduled() {
     )
     .await;
     assert!(log.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_level_shift_in_a_health_metric_raises_one_anomalous_sli_insight() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = dir.path().join("col");
+    std::fs::create_dir_all(col.join("bundles/b")).unwrap();
+    std::fs::write(col.join("collection.yaml"), "name: t\n").unwrap();
+    std::fs::write(
+        col.join("bundles/b/bundle.yaml"),
+        "name: b\nparams:\n  - name: VALUE_FILE\n    required: true\ntasks:\n  - name: latency\n    kind: health\n    type: bash\n    script: m.sh\n",
+    )
+    .unwrap();
+    std::fs::write(
+        col.join("bundles/b/m.sh"),
+        "printf '{\"type\":\"metric\",\"name\":\"latency_ms\",\"value\":%s}\\n' \"$(cat \"$VALUE_FILE\")\" >> \"$SITREP_RESULTS\"\n",
+    )
+    .unwrap();
+    let source = CollectionSource {
+        name: "t".into(),
+        path: Some(col),
+        git: None,
+        rev: None,
+    };
+    let catalog = Arc::new(Catalog::load(&[source], &dir.path().join("cache")).unwrap());
+    let store = Arc::new(SchedStore::default());
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let runner = Runner::new(
+        RunnerConfig::new("w", dir.path().join("runtime")),
+        catalog,
+        dyn_store,
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+    .with_sli_watch(sitrep_runner::SliWatchConfig {
+        detector: sitrep_analytics::anomaly::DetectorConfig {
+            warmup: 30,
+            rest: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let value_file = dir.path().join("value");
+    let mut raised_at = Vec::new();
+    for i in 0..90 {
+        // steady around 100 ms with a little jitter, then 250 ms from run 60 on
+        let v = if i < 60 { 100.0 } else { 250.0 } + [0.0, 2.0, -1.0, 1.5, -2.0][i % 5];
+        std::fs::write(&value_file, format!("{v}")).unwrap();
+        let before = store.insights.lock().unwrap().len();
+        let out = runner
+            .run(RunRequest {
+                task: sitrep_core::TaskRef::new("t", "b", "latency"),
+                resource: "shop-api".into(),
+                slx: Some("shop-api-latency".into()),
+                config: BTreeMap::from([(
+                    "VALUE_FILE".to_string(),
+                    value_file.display().to_string(),
+                )]),
+                secrets: BTreeMap::new(),
+                approved: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.results.metrics.len(), 1, "{:?}", out.run);
+        if store.insights.lock().unwrap().len() > before {
+            raised_at.push(i);
+        }
+    }
+    let insights = store.insights.lock().unwrap();
+    // one insight for the whole shift, within a couple of runs of its start (the detector
+    // averages its errors over a few samples)
+    assert!(
+        raised_at.len() == 1 && (60..63).contains(&raised_at[0]),
+        "{raised_at:?} {insights:?}"
+    );
+    let (text, data) = &insights[0];
+    assert!(
+        text.starts_with("anomalous SLI: latency_ms on shop-api-latency = 25"),
+        "{text}"
+    );
+    assert_eq!(data["kind"], "anomalous_sli");
+    assert_eq!(data["baseline_median"], 100.0);
 }
