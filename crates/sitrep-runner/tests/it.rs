@@ -97,6 +97,22 @@ impl Store for SchedStore {
     async fn delete_slx(&self, _: &str, _: &str) -> sitrep_store::Result<bool> {
         unreachable!()
     }
+    async fn put_slxs(&self, slxs: &[Slx], now: Timestamp) -> sitrep_store::Result<()> {
+        for s in slxs {
+            self.put_slx(s, now).await?;
+        }
+        Ok(())
+    }
+    async fn load_map(&self, _: &str) -> sitrep_store::Result<sitrep_core::map::StoredMap> {
+        Ok(Default::default())
+    }
+    async fn replace_map(
+        &self,
+        _: &str,
+        _: &sitrep_core::map::StoredMap,
+    ) -> sitrep_store::Result<()> {
+        Ok(())
+    }
 }
 
 struct World {
