@@ -508,6 +508,89 @@ mod tests {
         assert!(yaml_serde::from_str::<MatchRule>("{type: pattern, patern: x}").is_err());
     }
 
+    fn core_bundle(name: &str) -> Bundle {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../collections/core/bundles")
+            .join(name);
+        crate::load_bundle(&dir).unwrap()
+    }
+
+    #[test]
+    fn generate_fills_config_names_secrets_and_respects_level_of_detail() {
+        let b = core_bundle("postgres");
+        let mut ctx = GenerationContext {
+            workspace: "w".into(),
+            secret_names: vec!["postgres-password".into()],
+            ..GenerationContext::default()
+        };
+        let slxs = generate("core", &b, &[res()], &ctx).unwrap();
+        assert_eq!(slxs.len(), 1);
+        let s = &slxs[0];
+        assert_eq!(s.name, "postgres-5432-health");
+        assert_eq!(
+            s.config["PG_DSN"],
+            "postgres://postgres@127.0.0.1:5432/postgres?sslmode=prefer"
+        );
+        assert_eq!(s.secrets["PGPASSWORD"], "secret:postgres-password");
+        let origin = s.generated.as_ref().unwrap();
+        assert_eq!(origin.resource_key, "tcp:localhost:5432");
+        assert_eq!(origin.snapshot, SlxFields::of(s));
+        // A secret the workspace does not hold is left out, not invented.
+        ctx.secret_names.clear();
+        assert!(
+            generate("core", &b, &[res()], &ctx).unwrap()[0]
+                .secrets
+                .is_empty()
+        );
+        // Level of detail: a detailed SLX needs a detailed workspace or resource.
+        let mut detailed = b.clone();
+        detailed.generation_rules[0].slxs[0].level_of_detail = LevelOfDetail::Detailed;
+        assert!(
+            generate("core", &detailed, &[res()], &ctx)
+                .unwrap()
+                .is_empty()
+        );
+        let mut r = res();
+        r.labels
+            .insert("sitrep.io/level-of-detail".into(), "detailed".into());
+        assert_eq!(generate("core", &detailed, &[r], &ctx).unwrap().len(), 1);
+        ctx.level_of_detail = LevelOfDetail::Detailed;
+        assert_eq!(
+            generate("core", &detailed, &[res()], &ctx).unwrap().len(),
+            1
+        );
+        // Other kinds are not matched.
+        let redis = Resource::new("tcp:localhost:6379", "redis", "redis-6379");
+        assert!(generate("core", &b, &[redis], &ctx).unwrap().is_empty());
+    }
+
+    #[test]
+    fn check_reports_bad_rules_by_field() {
+        let mut b = core_bundle("redis");
+        b.generation_rules = yaml_serde::from_str(
+            "- resource_types: []\n  match_rules: [{type: pattern, pattern: '('}]\n  slxs:\n    - {base_name: 'bad name', tasks: [nope], config: {NOPE: x, REDIS_HOST: '{{ oops'}, secrets: {X: y}}\n",
+        )
+        .unwrap();
+        let fields: Vec<String> = check(&b.generation_rules, &b)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for want in [
+            "generation_rules[0].resource_types",
+            "generation_rules[0].match_rules[0].pattern",
+            "generation_rules[0].slxs[0].base_name",
+            "generation_rules[0].slxs[0].tasks",
+            "generation_rules[0].slxs[0].config.NOPE",
+            "generation_rules[0].slxs[0].config.REDIS_HOST",
+            "generation_rules[0].slxs[0].secrets.X",
+        ] {
+            assert!(
+                fields.contains(&want.to_string()),
+                "{want} not in {fields:?}"
+            );
+        }
+    }
+
     #[test]
     fn names_are_slugs() {
         assert_eq!(
