@@ -156,7 +156,7 @@ def main():
         emit({"type": "issue", "severity": 3,
               "title": f"{name} (user {user_name(uid)}) keeps host {host}'s CPUs busy",
               "expected": f"CPUs below {busy_warn:g}% busy, or no single program above {prog_min:g}% of them",
-              "actual": f"CPUs {busy}% busy; {name} uses {g['share']:.0f}% of {ncpu} CPUs in {len(procs)} processes",
+              "actual": f"CPUs {busy}% busy; {name} uses {g['share']:.0f}% of {ncpu} CPUs in {len(procs)} process{'es' if len(procs) != 1 else ''}",
               "details": (f"Started by pid {g['root']}: {g['root_cmd'][:300]}\n" + plist
                           + ("\nIt runs at a positive nice value, so it mostly takes CPU time others leave idle; it still adds latency to everything else."
                              if niced else "")),
