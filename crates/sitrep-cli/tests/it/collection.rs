@@ -614,6 +614,47 @@ fn postgres_replication_lag_sees_the_sandbox_standby() {
     }
 }
 
+#[test]
+fn postgres_availability_up_down_and_a_rejected_login() {
+    let Some(pg) = sandbox_pg() else {
+        return skip("sandbox PostgreSQL or psql missing");
+    };
+    let sitrep = Sitrep::new();
+    let secrets = [("PGPASSWORD", pg.password.as_str())];
+    let v = sitrep.run(
+        "postgres/availability",
+        "pg-main",
+        &[("PG_DSN", pg.dsn.as_str())],
+        &secrets,
+    );
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
+    // nothing listens on a free port: the instance is down, an issue (not a failed run)
+    let down = format!("postgres://postgres@127.0.0.1:{}/postgres", free_port());
+    let v = sitrep.run(
+        "postgres/availability",
+        "pg-down",
+        &[("PG_DSN", down.as_str())],
+        &secrets,
+    );
+    let i = issue_with(&v, &["does not accept connections"]);
+    assert_eq!(severity(&i), 1);
+    assert!(
+        i["actual"].as_str().unwrap().contains("refused"),
+        "{}",
+        pretty(&i)
+    );
+    assert_actionable(&i);
+    // a wrong password is this check's problem: a failed run
+    let v = sitrep.try_run(
+        "postgres/availability",
+        "pg-main",
+        &[("PG_DSN", pg.dsn.as_str())],
+        &[("PGPASSWORD", "not-the-password")],
+    );
+    assert_ne!(v["run"]["exit_code"].as_i64(), Some(0), "{}", pretty(&v));
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
+}
+
 /// PGPASSWORD is an optional secret (the password may be in the DSN, or come from .pgpass or
 /// trust): a sql task must run without it. docs/bundles.md's own example declares it
 /// `required: false` and uses `password: ${PGPASSWORD}`, so an absent optional secret
@@ -827,6 +868,57 @@ fn linux_memory_and_load_follow_their_thresholds() {
         "this-host",
         &[("DISK_MOUNTS", "/tmp"), ("DU_DEPTH", "1")],
         &[],
+    );
+}
+
+/// A real busy loop in its own session, started by a script named `sitrep-it-spin`: cpu-usage
+/// names the script (not "bash"), and the issue resolves once it is gone.
+#[test]
+fn linux_cpu_usage_names_the_busy_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("sitrep-it-spin");
+    std::fs::write(&script, "while :; do :; done\n").unwrap();
+    let spin = Guard(
+        Proc::new("setsid")
+            .arg("bash")
+            .arg(&script)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let sitrep = Sitrep::new();
+    // thresholds at the floor: the test is about naming, not about this machine's load
+    let sets = [
+        ("CPU_BUSY_WARN_PCT", "0"),
+        ("CPU_PROGRAM_MIN_PCT", "1"),
+        ("SAMPLE_S", "1"),
+    ];
+    let v = sitrep.run("linux-host/cpu-usage", "this-host", &sets, &[]);
+    let i = issue_with(&v, &["sitrep-it-spin", "keeps host"]);
+    assert_eq!(severity(&i), 3);
+    assert!(
+        i["details"].as_str().unwrap().contains("pid "),
+        "lists the busy processes: {}",
+        pretty(&i)
+    );
+    assert_actionable(&i);
+    drop(spin);
+    let v = sitrep.run("linux-host/cpu-usage", "this-host", &sets, &[]);
+    assert!(
+        !issues(&v)
+            .iter()
+            .any(|i| i["title"].as_str().unwrap_or("").contains("sitrep-it-spin")),
+        "{}",
+        pretty(&v)
+    );
+    assert!(
+        v["resolved"]
+            .as_array()
+            .map(|r| !r.is_empty())
+            .unwrap_or(false),
+        "{}",
+        pretty(&v)
     );
 }
 
@@ -1397,6 +1489,42 @@ fn redis_blocked_clients_and_unblock() {
     for t in ["ping", "client-list", "slowlog"] {
         sitrep.run(&format!("redis/{t}"), "queue", &base, &[]);
     }
+}
+
+/// CLIENT PAUSE WRITE: PING still answers, but a SET hangs; blocked-clients names the pause.
+#[test]
+fn redis_client_pause_holds_writes_back() {
+    let Some(r) = redis_server(&[]) else {
+        return skip("redis-server missing");
+    };
+    let p = r.port.to_string();
+    let base = [("REDIS_HOST", "127.0.0.1"), ("REDIS_PORT", p.as_str())];
+    let sitrep = Sitrep::new();
+    rcli(r.port, "CLIENT PAUSE 20000 WRITE");
+    let _writer = Guard(
+        Proc::new("redis-cli")
+            .args(["-p", &p, "SET", "k", "v"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(5, "the paused writer", || {
+        rcli(r.port, "CLIENT LIST").contains("cmd=set")
+    });
+    let v = sitrep.run("redis/blocked-clients", "cache", &base, &[]);
+    let i = issue_with(&v, &["holds client commands back"]);
+    assert_eq!(severity(&i), 2);
+    assert!(
+        i["actual"].as_str().unwrap().contains("set"),
+        "{}",
+        pretty(&i)
+    );
+    rcli(r.port, "CLIENT UNPAUSE");
+    wait_for(5, "the writer to finish", || {
+        !rcli(r.port, "CLIENT LIST").contains("cmd=set")
+    });
+    let v = sitrep.run("redis/blocked-clients", "cache", &base, &[]);
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
 }
 
 #[test]

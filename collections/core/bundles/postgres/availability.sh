@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Health: the instance accepts a connection and answers a query within PG_CONNECT_TIMEOUT_S.
+# Down, refusing connections, starting up or shutting down, or out of connection slots is an
+# issue (the sql tasks cannot run then); a wrong password or a pg_hba rejection is a failed run
+# (this check's own credentials are wrong, not the instance).
+set -euo pipefail
+
+: "${PG_DSN:?PG_DSN is required}"
+command -v psql >/dev/null || { echo "psql not found (install postgresql-client)" >&2; exit 1; }
+T="${PG_CONNECT_TIMEOUT_S:-5}"
+[[ "$T" =~ ^[0-9]+$ ]] && (( T > 0 )) || { echo "PG_CONNECT_TIMEOUT_S must be a positive integer, got '$T'" >&2; exit 2; }
+name="${SITREP_RESOURCE:-postgres}"
+export PGCONNECT_TIMEOUT="$T" PGOPTIONS="-c statement_timeout=$((T * 1000))"
+
+t0=$(date +%s%N)
+rc=0
+out="$(timeout $((T * 2 + 5)) psql "$PG_DSN" -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 \
+  -c "select case when pg_is_in_recovery() then 'standby' else 'primary' end, current_setting('server_version')" 2>&1)" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+out="$(tr '\n\t' '  ' <<<"$out" | sed -E 's/ +$//' | cut -c1-400)"
+
+if (( rc == 0 )); then
+  read -r role version <<<"$out"
+  sitrep emit metric pg_up 1
+  sitrep emit metric pg_connect_query_ms "$ms"
+  sitrep emit insight "postgres ${name}: up (${role}, PostgreSQL ${version}), connect and query in ${ms} ms" \
+    --data "{\"up\":1,\"role\":\"${role}\",\"ms\":${ms}}"
+  exit 0
+fi
+
+case "$out" in
+  *"password authentication failed"* | *"no pg_hba.conf entry"* | *"role \""*"does not exist"* | *"database \""*"does not exist"* | *"permission denied"*)
+    echo "cannot check ${name}: the instance answered but rejected this check's login: ${out}" >&2
+    exit 2 ;;
+esac
+
+sev=1
+case "$out" in
+  *"Connection refused"*) cause="Nothing listens at the address: the server is stopped, crashed, or listens elsewhere." ;;
+  *"timeout expired"* | *"timed out"* | "") cause="No answer within ${T}s: the host is down or unreachable, a firewall drops packets, or the server is hung." ;;
+  *"the database system is starting up"* | *"recovery mode"*) cause="The server is starting up or recovering after a crash (replaying WAL)." ;;
+  *"the database system is shutting down"*) cause="The server is shutting down." ;;
+  *"too many clients"* | *"remaining connection slots are reserved"*)
+    cause="Every connection slot is taken; new sessions are refused (see core/postgres/connection-saturation from a superuser session)." ;;
+  *"could not translate host name"* | *"Name or service not known"*) cause="The host name does not resolve." ;;
+  *) cause="The connection or the test query failed." ;;
+esac
+sitrep emit metric pg_up 0
+sitrep emit issue --severity "$sev" --title "PostgreSQL ${name} does not accept connections" \
+  --expected "a connection and 'select 1' within ${T}s" \
+  --actual "${out:-no answer} (after ${ms} ms)" \
+  --details "$cause Every application and every other postgres check depends on this." \
+  --next-steps "On the database host: is the server running (systemctl status postgresql, pg_lsclusters, ps -C postgres)? Read the end of its log for FATAL/PANIC lines (a full disk, a bad config after restart, an OOM kill); check that it listens on the DSN's host and port (ss -ltnp) and that max_connections is not exhausted." \
+  --reproduce-hint "pg_isready -d \"\$PG_DSN\"; psql \"\$PG_DSN\" -c 'select 1'"
