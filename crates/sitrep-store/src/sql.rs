@@ -174,6 +174,17 @@ fn issue_from_row(r: &AnyRow) -> Result<Issue> {
     })
 }
 
+/// `($1, $2), ($3, $4)` for a multi-row insert of `rows` rows of `cols` values.
+fn placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let vals: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", vals.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn json_text(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
@@ -639,25 +650,9 @@ impl Store for SqlStore {
                 .await?;
         }
         for chunk in map.resources.chunks(CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 8;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO resources (workspace, key, kind, name, spec, stale, first_seen, last_seen) VALUES {}",
-                rows.join(", ")
+                placeholders(chunk.len(), 8)
             );
             let mut q = sqlx::query(self.q(&sql));
             for r in chunk {
@@ -674,22 +669,9 @@ impl Store for SqlStore {
             q.execute(&mut *tx).await?;
         }
         for chunk in map.edges.chunks(CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO edges (workspace, from_key, to_key, kind, last_seen) VALUES {}",
-                rows.join(", ")
+                placeholders(chunk.len(), 5)
             );
             let mut q = sqlx::query(self.q(&sql));
             for e in chunk {

@@ -6,39 +6,15 @@
 //! sandbox, so it must not run alongside tests that start servers or break the sandbox on
 //! purpose. Cargo runs test binaries one after another.
 
-use assert_cmd::Command;
-use serde_json::Value;
-use std::path::Path;
-use std::time::Duration;
+#[path = "../common/discover.rs"]
+mod common;
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
-}
+use common::{assert_no_changes, names, pretty, resource, sitrep, sitrep_json};
+use serde_json::Value;
 
 /// `scripts/test` starts the sandbox; nothing is skipped to get green.
 fn skip(why: &str) {
     panic!("cannot run this test: {why} (run scripts/test, which starts what the tests need)");
-}
-fn sitrep(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("sitrep")
-        .unwrap()
-        .env("SITREP_HOME", home)
-        .env_remove("SITREP_DATABASE_URL")
-        .args(args)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn sitrep_json(home: &Path, args: &[&str]) -> Value {
-    let (code, out, err) = sitrep(home, args);
-    assert_eq!(code, 0, "sitrep {args:?} failed:\n{out}\n{err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("sitrep {args:?}: no JSON ({e}):\n{out}"))
 }
 
 fn env(name: &str) -> String {
@@ -53,10 +29,6 @@ fn env(name: &str) -> String {
     }
 }
 
-fn resource<'a>(v: &'a Value, pred: impl Fn(&Value) -> bool) -> Option<&'a Value> {
-    v["resources"].as_array().unwrap().iter().find(|r| pred(r))
-}
-
 fn by_port<'a>(v: &'a Value, kind: &str, port: u64) -> &'a Value {
     resource(v, |r| r["kind"] == kind && r["properties"]["port"] == port)
         .unwrap_or_else(|| panic!("no {kind} on port {port} in {}", pretty(&v["resources"])))
@@ -68,37 +40,6 @@ fn has_edge(v: &Value, from: &Value, to: &Value, kind: &str) -> bool {
         .unwrap()
         .iter()
         .any(|e| e["from"] == from["key"] && e["to"] == to["key"] && e["kind"] == kind)
-}
-
-fn names(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn assert_no_changes(v: &Value) {
-    for k in [
-        "added",
-        "changed",
-        "retired",
-        "edges_added",
-        "edges_removed",
-    ] {
-        assert!(
-            v["changes"][k].as_array().unwrap().is_empty(),
-            "second discovery changed {k}: {}",
-            pretty(&v["changes"])
-        );
-    }
-    for k in ["create", "update", "retire"] {
-        assert!(
-            v["slxs"][k].as_array().unwrap().is_empty(),
-            "second discovery would {k} SLXs: {}",
-            pretty(&v["slxs"][k])
-        );
-    }
 }
 
 fn sandbox_config(declare_storefront: bool) -> String {

@@ -2,109 +2,25 @@
 //! real-shaped objects; see its README). The sandbox half lives in its own test binary
 //! (`tests/discovery`), because host discovery observes the whole machine.
 
-use crate::collection::{Guard, have, pretty, skip};
-use assert_cmd::Command;
+#[path = "../common/discover.rs"]
+mod common;
+
+use crate::collection::{Guard, have, skip};
+use crate::kubernetes::spawn_stub;
+use common::{assert_no_changes, names, pretty, resource, sitrep, sitrep_json};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command as Proc, Stdio};
-use std::time::{Duration, Instant};
-
-fn sitrep(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("sitrep")
-        .unwrap()
-        .env("SITREP_HOME", home)
-        .env_remove("SITREP_DATABASE_URL")
-        .args(args)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn sitrep_json(home: &Path, args: &[&str]) -> Value {
-    let (code, out, err) = sitrep(home, args);
-    assert_eq!(code, 0, "sitrep {args:?} failed:\n{out}\n{err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("sitrep {args:?}: no JSON ({e}):\n{out}"))
-}
-
-#[allow(dead_code)]
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => {
-            skip(&format!(
-                "{name} is not set (start the sandbox: sandbox/up; . sandbox/env)"
-            ));
-            unreachable!()
-        }
-    }
-}
-
-fn resource<'a>(v: &'a Value, pred: impl Fn(&Value) -> bool) -> Option<&'a Value> {
-    v["resources"].as_array().unwrap().iter().find(|r| pred(r))
-}
-
-fn names(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn assert_no_changes(v: &Value) {
-    for k in [
-        "added",
-        "changed",
-        "retired",
-        "edges_added",
-        "edges_removed",
-    ] {
-        assert!(
-            v["changes"][k].as_array().unwrap().is_empty(),
-            "second discovery changed {k}: {}",
-            pretty(&v["changes"])
-        );
-    }
-    for k in ["create", "update", "retire"] {
-        assert!(
-            v["slxs"][k].as_array().unwrap().is_empty(),
-            "second discovery would {k} SLXs: {}",
-            pretty(&v["slxs"][k])
-        );
-    }
-}
+use std::time::Instant;
 
 /// Starts the k8s stub; returns its guard, temp dir and kubeconfig path.
 fn stub(extra: &[&str]) -> (Guard, tempfile::TempDir, PathBuf) {
     if !have("python3") || !have("openssl") {
         skip("python3 or openssl missing");
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testkit/k8s-stub/stub.py");
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
-    let mut child = Proc::new("python3")
-        .arg(&script)
-        .args(["--port", "0", "--kubeconfig"])
-        .arg(&kc)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the k8s stub");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.starts_with("listening on http://127.0.0.1:"),
-        "stub did not start: {line:?}"
-    );
-    (Guard(child), dir, kc)
+    let guard = spawn_stub(&kc, extra);
+    (guard, dir, kc)
 }
 
 fn k8s_home(kc: &Path, extra: &str) -> tempfile::TempDir {

@@ -22,28 +22,12 @@ impl Stub {
         if !have("python3") || !have("openssl") || !have(&kubectl) {
             return None;
         }
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testkit/k8s-stub/stub.py");
         let dir = tempfile::tempdir().unwrap();
         let kc = dir.path().join("kubeconfig");
-        let mut child = Proc::new("python3")
-            .arg(&root)
-            .args(["--port", "0", "--kubeconfig"])
-            .arg(&kc)
-            .arg("--request-log")
-            .arg(dir.path().join("requests.jsonl"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the k8s stub");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.starts_with("listening on http://127.0.0.1:"),
-            "stub did not start: {line:?}"
-        );
+        let log = dir.path().join("requests.jsonl");
+        let guard = spawn_stub(&kc, &["--request-log", log.to_str().unwrap()]);
         Some(Stub {
-            _guard: Guard(child),
+            _guard: guard,
             kubeconfig: std::fs::read_to_string(&kc).unwrap(),
             dir,
         })
@@ -68,6 +52,29 @@ impl Stub {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
+}
+
+/// Starts `testkit/k8s-stub/stub.py` writing its kubeconfig to `kubeconfig`; returns once it
+/// accepts connections.
+pub fn spawn_stub(kubeconfig: &std::path::Path, extra: &[&str]) -> Guard {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testkit/k8s-stub/stub.py");
+    let mut child = Proc::new("python3")
+        .arg(&script)
+        .args(["--port", "0", "--kubeconfig"])
+        .arg(kubeconfig)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the k8s stub");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("listening on http://127.0.0.1:"),
+        "stub did not start: {line:?}"
+    );
+    Guard(child)
 }
 
 fn kubectl() -> String {
