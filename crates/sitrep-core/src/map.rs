@@ -691,6 +691,25 @@ impl MapDiff {
     }
 }
 
+/// Observed state (a target's health, a pod's phase, which alerts fire) lives under the
+/// `status` property: it is stored, but a change of status alone is not a change of the map.
+pub const STATUS: &str = "status";
+
+fn same_structure(a: &Resource, b: &Resource) -> bool {
+    let strip = |r: &Resource| {
+        let mut p = r.properties.clone();
+        p.remove(STATUS);
+        p
+    };
+    a.key == b.key
+        && a.kind == b.kind
+        && a.name == b.name
+        && a.labels == b.labels
+        && a.aliases == b.aliases
+        && a.sources == b.sources
+        && strip(a) == strip(b)
+}
+
 /// Folds a discovery's findings into the stored map.
 ///
 /// - Found resources are upserted (first_seen kept) and revived if stale.
@@ -725,7 +744,7 @@ pub fn reconcile(
                 });
             }
             Some(prev) => {
-                if prev.stale || prev.resource != r {
+                if prev.stale || !same_structure(&prev.resource, &r) {
                     diff.changed.push(r.key.clone());
                 }
                 resources.push(StoredResource {
@@ -841,6 +860,41 @@ mod reconcile_tests {
             1000,
         );
         assert_eq!(d4.edges_removed.len(), 1);
+    }
+
+    #[test]
+    fn a_status_change_is_stored_but_is_no_change() {
+        let scanned: BTreeSet<String> = ["host".to_string()].into();
+        let with = |health: &str| {
+            let mut inv = found(&["a"], &[]);
+            inv.resources[0]
+                .properties
+                .insert(STATUS.into(), serde_json::json!({"health": health}));
+            inv
+        };
+        let (m1, _) = reconcile(
+            &StoredMap::default(),
+            with("up"),
+            &scanned,
+            Timestamp(0),
+            1000,
+        );
+        let (m2, d) = reconcile(&m1, with("down"), &scanned, Timestamp(1), 1000);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            m2.resources[0].resource.properties[STATUS]["health"],
+            "down"
+        );
+        let mut renamed = with("down");
+        renamed.resources[0]
+            .properties
+            .insert("port".into(), 1.into());
+        assert_eq!(
+            reconcile(&m2, renamed, &scanned, Timestamp(2), 1000)
+                .1
+                .changed,
+            vec!["a"]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource};
+use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource, STATUS};
 use std::collections::{BTreeMap, HashMap};
 
 pub struct KubernetesIndexer {
@@ -56,7 +56,8 @@ impl Indexer for KubernetesIndexer {
             let want = o.spec.replicas.unwrap_or(1);
             b.object("Deployment", &o.metadata, |r| {
                 r.properties.insert("replicas".into(), want.into());
-                r.properties.insert("ready_replicas".into(), ready.into());
+                r.properties
+                    .insert(STATUS.into(), serde_json::json!({"ready_replicas": ready}));
             });
         })
         .await
@@ -301,7 +302,8 @@ impl<'a> Builder<'a> {
             .map(|c| c.status == "True");
         self.object("Node", &o.metadata, |r| {
             if let Some(ready) = ready {
-                r.properties.insert("ready".into(), ready.into());
+                r.properties
+                    .insert(STATUS.into(), serde_json::json!({"ready": ready}));
             }
         });
     }
@@ -313,7 +315,8 @@ impl<'a> Builder<'a> {
             .and_then(|s| s.phase.clone())
             .unwrap_or_default();
         let Some(key) = self.object("Pod", &o.metadata, |r| {
-            r.properties.insert("phase".into(), phase.into());
+            r.properties
+                .insert(STATUS.into(), serde_json::json!({"phase": phase}));
         }) else {
             return;
         };

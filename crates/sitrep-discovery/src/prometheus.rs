@@ -4,7 +4,7 @@
 use crate::{DiscoveryError, Indexer, endpoint_key, split_url};
 use async_trait::async_trait;
 use serde::Deserialize;
-use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource};
+use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource, STATUS};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -169,12 +169,12 @@ pub fn build(
             alerting.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
         )
         .with_prop(
-            "firing",
-            alerting
+            STATUS,
+            serde_json::json!({"firing": alerting
                 .iter()
                 .filter(|r| r.state == "firing")
                 .map(|r| r.name.clone())
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>()}),
         );
     prom.sources.push(SOURCE.into());
     inv.resources.push(prom);
@@ -190,7 +190,7 @@ pub fn build(
         let mut r = Resource::new(&key, "scrape-target", format!("{job}-{tp}"))
             .with_prop("job", job.clone())
             .with_prop("instance", instance)
-            .with_prop("health", t.health.clone())
+            .with_prop(STATUS, serde_json::json!({"health": t.health}))
             .with_prop("scrape_url", t.scrape_url.clone())
             .with_prop(
                 "prometheus_labels",
@@ -276,7 +276,10 @@ mod tests {
             prom.properties["alert_rules"],
             serde_json::json!(["TargetDown", "HighLatency"])
         );
-        assert_eq!(prom.properties["firing"], serde_json::json!(["TargetDown"]));
+        assert_eq!(
+            prom.properties["status"]["firing"],
+            serde_json::json!(["TargetDown"])
+        );
         let has = |from: &str, to: &str, k: EdgeKind| {
             inv.edges
                 .iter()
@@ -312,7 +315,7 @@ mod tests {
             .iter()
             .find(|r| r.key == "tcp:localhost:29187")
             .unwrap();
-        assert_eq!(pg.properties["health"], "up");
+        assert_eq!(pg.properties["status"]["health"], "up");
         assert!(
             pg.labels.is_empty(),
             "target labels are properties, not lookup labels"

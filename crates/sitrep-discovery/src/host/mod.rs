@@ -13,7 +13,7 @@ pub mod procfs;
 use crate::config::HostConfig;
 use crate::{DiscoveryError, endpoint_key};
 use procfs::{SockAddr, TCP_ESTABLISHED, TCP_LISTEN, TcpEntry};
-use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource};
+use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource, STATUS};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -468,7 +468,9 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
         };
         let mut r = Resource::new(&key, kind, &name);
         r.sources.push(SOURCE.into());
-        r.properties.insert("pid".into(), pid.into());
+        // A restart changes the pid, not what the resource is.
+        r.properties
+            .insert(STATUS.into(), serde_json::json!({"pid": pid}));
         r.properties.insert("exe".into(), p.exe_path.clone().into());
         r.properties.insert("user".into(), p.user.clone().into());
         r.properties
