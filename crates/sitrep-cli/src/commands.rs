@@ -371,7 +371,7 @@ fn executor(runner: Arc<Runner>, named: BTreeMap<String, String>) -> Executor {
         let runner = runner.clone();
         let named = named.clone();
         Box::pin(async move {
-            let secrets = match crate::discover::resolve_secrets(&job.slx, &named) {
+            let secrets = match sitrep_runner::secrets::resolve_all(&job.slx.secrets, &named) {
                 Ok(s) => s,
                 Err((name, e)) => {
                     tracing::warn!(slx = %job.slx.name, secret = %name, error = %e, "cannot resolve secret; slx skipped");

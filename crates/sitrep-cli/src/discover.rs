@@ -295,12 +295,8 @@ pub async fn slx(home: &Path, db: Option<&str>, c: SlxCmd) -> Result<ExitCode> {
 
 async fn run_slx(app: &App, s: &Slx, json: bool) -> Result<ExitCode> {
     let runner = app.runner()?;
-    let mut secrets = BTreeMap::new();
-    for (k, reference) in &s.secrets {
-        let v = sitrep_runner::secrets::resolve_named(reference, &app.config.secrets)
-            .with_context(|| format!("SLX {}: secret {k}", s.name))?;
-        secrets.insert(k.clone(), v);
-    }
+    let secrets = sitrep_runner::secrets::resolve_all(&s.secrets, &app.config.secrets)
+        .map_err(|(k, e)| anyhow::anyhow!("SLX {}: secret {k}: {e}", s.name))?;
     let (collection, bundle) = s
         .bundle
         .split_once('/')
@@ -493,19 +489,4 @@ fn print_paths(map: &Map, r: &Resource, json: bool) -> Result<ExitCode> {
         println!("  {} <- {}", r.name, names(p).join(" <- "));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// For the scheduler's executor: secret references resolved against the workspace secrets.
-pub fn resolve_secrets(
-    slx: &Slx,
-    named: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, (String, sitrep_runner::RunError)> {
-    slx.secrets
-        .iter()
-        .map(|(k, r)| {
-            sitrep_runner::secrets::resolve_named(r, named)
-                .map(|v| (k.clone(), v))
-                .map_err(|e| (k.clone(), e))
-        })
-        .collect()
 }

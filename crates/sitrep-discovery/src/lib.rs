@@ -37,6 +37,8 @@ pub enum DiscoveryError {
     Rules(#[from] sitrep_bundles::rules::RuleError),
     #[error(transparent)]
     Store(#[from] sitrep_store::StoreError),
+    #[error("an indexer crashed: {0} (a bug: please report it with SITREP_LOG=debug output)")]
+    Crashed(String),
     #[error("discovery.edge_ttl: {0} (write a duration such as 30m or 24h)")]
     Config(String),
 }

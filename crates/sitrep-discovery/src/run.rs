@@ -103,10 +103,8 @@ impl Discovery {
         let mut parts = vec![];
         let mut scanned = BTreeSet::new();
         while let Some(joined) = set.join_next().await {
-            let (source, result, elapsed) = joined.map_err(|e| DiscoveryError::Http {
-                url: "indexer".into(),
-                message: e.to_string(),
-            })?;
+            let (source, result, elapsed) =
+                joined.map_err(|e| DiscoveryError::Crashed(e.to_string()))?;
             let outcome = match result {
                 Ok(inv) => {
                     let o = IndexerOutcome {

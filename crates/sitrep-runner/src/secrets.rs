@@ -23,6 +23,21 @@ pub fn resolve_named(
     }
 }
 
+/// Resolves every secret reference of an SLX; on failure, names the secret that failed.
+pub fn resolve_all(
+    references: &std::collections::BTreeMap<String, String>,
+    named: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, (String, RunError)> {
+    references
+        .iter()
+        .map(|(k, r)| {
+            resolve_named(r, named)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| (k.clone(), e))
+        })
+        .collect()
+}
+
 pub fn resolve(reference: &str) -> Result<String, RunError> {
     let err = |message: String| RunError::SecretRef {
         reference: reference.to_string(),

@@ -524,25 +524,7 @@ impl Store for SqlStore {
     }
 
     async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()> {
-        let sql = match self.backend {
-            // Same statement in both dialects: both support ON CONFLICT upserts.
-            Backend::Sqlite | Backend::Postgres => {
-                "INSERT INTO slxs (workspace, name, resource, bundle, spec, stale, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (workspace, name) DO UPDATE SET resource = excluded.resource, bundle = excluded.bundle, spec = excluded.spec, stale = excluded.stale, updated_at = excluded.updated_at"
-            }
-        };
-        sqlx::query(self.q(sql))
-            .bind(&slx.workspace)
-            .bind(&slx.name)
-            .bind(&slx.resource)
-            .bind(&slx.bundle)
-            .bind(json_text(slx))
-            .bind(i64::from(slx.stale))
-            .bind(now.0)
-            .bind(now.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.put_slxs(std::slice::from_ref(slx), now).await
     }
 
     async fn list_slxs(&self, workspace: &str) -> Result<Vec<Slx>> {
@@ -576,6 +558,7 @@ impl Store for SqlStore {
     async fn put_slxs(&self, slxs: &[Slx], now: Timestamp) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for slx in slxs {
+            // Same statement in both dialects: both support ON CONFLICT upserts.
             sqlx::query(self.q(
                 "INSERT INTO slxs (workspace, name, resource, bundle, spec, stale, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (workspace, name) DO UPDATE SET resource = excluded.resource, bundle = excluded.bundle, spec = excluded.spec, stale = excluded.stale, updated_at = excluded.updated_at",
