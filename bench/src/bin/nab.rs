@@ -12,7 +12,10 @@
 //! file first, so it is a fidelity check of the port, not an online detector).
 //! `cad-multi` (experiment, worse): online CADs at the margins of `CAD_MARGINS`, combined by
 //! `CAD_COMBINE` = mean|max|min|geo. `NAB_PER_FILE=1` prints per-file raw scores,
-//! `NAB_NO_TPUT=1` skips the throughput loop.
+//! `NAB_NO_TPUT=1` skips the throughput loop, `NAB_DUMP=SUBSTR` (with `NAB_DUMP_THR`) prints
+//! the windows and the detections of matching files. Detector knobs for exploration (the
+//! reported figures use the defaults): `NAB_ERROR_ALPHA`, `NAB_REST`, `NAB_EXTREME`
+//! (0 = off), `NAB_TRANSITIONS=0` (off), `NAB_T_BITS`, `NAB_T_LEARN`, `NAB_T_MARGIN`, ...
 
 use sitrep_analytics::anomaly::{DetectorConfig, daily_season, score_series};
 use sitrep_analytics::cad::{self, CadConfig, Range};
@@ -76,6 +79,19 @@ fn main() {
         points += series.values.len();
         let windows = nab::windows_to_rows(&series.timestamps, &labels[*key])
             .unwrap_or_else(|e| die(USAGE, &format!("{key}: {e}")));
+        if let Ok(d) = std::env::var("NAB_DUMP") {
+            if key.contains(&d) {
+                let thr: f64 = std::env::var("NAB_DUMP_THR")
+                    .map(|v| v.parse().unwrap())
+                    .unwrap_or(0.6);
+                println!("windows {windows:?} n {}", scores.len());
+                for (i, s) in scores.iter().enumerate() {
+                    if *s >= thr {
+                        println!("det {i} value {} score {s:.3}", series.values[i]);
+                    }
+                }
+            }
+        }
         files.push(ScoredFile {
             name: key.to_string(),
             scores,
@@ -161,6 +177,35 @@ fn main() {
         &rows,
     );
     let per_file_std: Vec<f64> = results[0].per_file.clone();
+    {
+        // detected windows / misses / false positives at the standard threshold
+        let thr = results[0].threshold;
+        let (mut tp, mut fnn, mut fp) = (0, 0, 0);
+        for f in &files {
+            let prob = nab::probationary_length(f.scores.len());
+            for &(a, b) in &f.windows {
+                if f.scores[a..=b.min(f.scores.len() - 1)]
+                    .iter()
+                    .any(|&s| s >= thr)
+                {
+                    tp += 1
+                } else {
+                    fnn += 1
+                }
+            }
+            fp += f
+                .scores
+                .iter()
+                .enumerate()
+                .filter(|&(i, &s)| {
+                    i >= prob && s >= thr && !f.windows.iter().any(|&(a, b)| i >= a && i <= b)
+                })
+                .count();
+        }
+        println!(
+            "standard threshold {thr:.4}: windows detected {tp}, missed {fnn}, false positives {fp}"
+        );
+    }
     if std::env::var("NAB_PER_FILE").is_ok() {
         for (f, s) in files.iter().zip(&per_file_std) {
             println!("file {:.3} {}", s, f.name);
@@ -250,8 +295,22 @@ fn detector_config() -> DetectorConfig {
     if let Some(v) = get("NAB_WARMUP") {
         c.warmup = v as usize;
     }
-    if let Some(v) = get("NAB_DAMP") {
-        c.rest_damping = v;
+    if let Some(v) = get("NAB_EXTREME") {
+        c.extreme_tolerance = v;
+    }
+    if get("NAB_TRANSITIONS") == Some(0.0) {
+        c.transitions = None;
+    }
+    if let Some(t) = &mut c.transitions {
+        if let Some(v) = get("NAB_T_MARGIN") {
+            t.margin = v;
+        }
+        if let Some(v) = get("NAB_T_BITS") {
+            t.bits = v as u32;
+        }
+        if let Some(v) = get("NAB_T_LEARN") {
+            t.learn = v as usize;
+        }
     }
     c
 }

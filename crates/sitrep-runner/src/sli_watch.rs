@@ -36,6 +36,9 @@ impl Default for SliWatchConfig {
                 // history, enough for the error statistics to settle.
                 warmup: 60,
                 rest: 0,
+                // A record a hair above the last one is news on a benchmark, not to an
+                // on-call: only a value half the known range beyond it counts here.
+                extreme_tolerance: 0.5,
                 ..DetectorConfig::default()
             },
             threshold: 0.9,
