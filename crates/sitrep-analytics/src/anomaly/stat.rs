@@ -15,6 +15,8 @@ use super::DetectorConfig;
 
 const N_ERR: usize = 4;
 const MAX_SHORT: usize = 32;
+/// Errors an error's statistics must have seen before they can judge one.
+const MIN_HISTORY: u64 = 30;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct ErrStat {
@@ -33,7 +35,7 @@ impl ErrStat {
         self.sum += e - old;
         let recent = self.sum / k as f64;
         let sd = self.var.sqrt();
-        let z = if self.n > k as u64 && sd > 0.0 {
+        let z = if self.n > (k as u64).max(MIN_HISTORY) && sd > 0.0 {
             (recent - self.mean) / sd
         } else {
             0.0
@@ -130,15 +132,14 @@ impl Stat {
         let e_level = (x - self.level).abs() / (self.level_dev + tiny);
         let diff = (x - self.prev).abs();
         let e_jump = diff / (self.diff_dev + tiny);
+        // None until a season of history exists: zeros meanwhile would teach the error's
+        // statistics that seasonal errors are tiny, and the first real ones would alert.
         let e_season = if cfg.season > 0 {
             let past = self.season_buf[(self.n as usize - 1) % cfg.season];
-            if past.is_finite() {
-                (x - past).abs() / (self.diff_dev + tiny)
-            } else {
-                0.0
-            }
+            past.is_finite()
+                .then(|| (x - past).abs() / (self.diff_dev + tiny))
         } else {
-            0.0
+            None
         };
         // Baselines.
         let la = cfg.level_alpha.max(1.0 / self.n as f64);
@@ -158,14 +159,13 @@ impl Stat {
         let k = cfg.short_window.clamp(1, MAX_SHORT);
         self.slot = (self.slot + 1) % k;
         let ea = cfg.error_alpha;
-        let errs = [e_level, e_jump, e_season, e_vol];
+        let errs = [Some(e_level), Some(e_jump), e_season, Some(e_vol)];
         let mut zmax = f64::NEG_INFINITY;
         for (i, e) in errs.iter().enumerate() {
-            if i == 2 && cfg.season == 0 {
-                continue;
+            if let Some(e) = e {
+                let z = self.errs[i].push(e.min(1e6), k, ea, self.slot);
+                zmax = zmax.max(z);
             }
-            let z = self.errs[i].push(e.min(1e6), k, ea, self.slot);
-            zmax = zmax.max(z);
         }
         if (self.n as usize) <= cfg.warmup {
             return 0.0;

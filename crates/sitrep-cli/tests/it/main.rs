@@ -1,5 +1,6 @@
 //! The CLI's integration tests: one binary, one module per area.
 
+mod analyze;
 mod collection;
 mod discovery;
 mod foundation;
