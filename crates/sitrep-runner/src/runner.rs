@@ -6,14 +6,14 @@ use crate::error::RunError;
 use crate::exec::{self, Outcome, http::HttpClients, sql::Pools};
 use crate::limits::{Gate, Limits};
 use crate::rows;
-use crate::sli_watch::{SliWatch, SliWatchConfig};
+use crate::sli_watch::{Metric, SliWatch, SliWatchConfig};
 use sitrep_bundles::{Catalog, ResolvedTask, SecretAs, TaskSpec};
 use sitrep_core::issue::IssueChange;
 use sitrep_core::redact::{MIN_SECRET_LEN, Redactor};
 use sitrep_core::template::substitute;
 use sitrep_core::time::parse_duration;
 use sitrep_core::{Clock, RunStatus, TaskKind, TaskRef, TaskRun};
-use sitrep_store::{RunResults, Store};
+use sitrep_store::{RunResults, SeriesKey, Store};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,6 +61,11 @@ pub struct RunOutput {
     pub changes: Vec<IssueChange>,
 }
 
+fn lock(watch: &std::sync::Mutex<SliWatch>) -> std::sync::MutexGuard<'_, SliWatch> {
+    // A panic while holding it cannot leave a detector half-updated in a harmful way.
+    watch.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub struct Runner {
     cfg: RunnerConfig,
     catalog: Arc<Catalog>,
@@ -71,10 +76,11 @@ pub struct Runner {
     pools: Pools,
     /// Base PATH for tasks: the `sitrep` link dir, then the system's.
     path: String,
-    /// Per-series anomaly detectors over the metrics of health runs. In the runner because
-    /// that is where a finished run's metrics are in hand, so the insight is stored in the
-    /// same transaction as the run; it lives as long as the runner (`sitrep serve`).
-    sli: std::sync::Mutex<SliWatch>,
+    /// Per-series anomaly detectors over the metrics of health runs (`None` = off). In the
+    /// runner because that is where a finished run's metrics are in hand, so the insight is
+    /// stored in the same transaction as the run; it lives as long as the runner (`sitrep
+    /// serve`) and warms series from the store's history.
+    sli: Option<std::sync::Mutex<SliWatch>>,
 }
 
 impl Runner {
@@ -112,14 +118,14 @@ impl Runner {
             http: HttpClients::new(),
             pools: Pools::default(),
             path,
-            sli: std::sync::Mutex::default(),
+            sli: Some(std::sync::Mutex::default()),
         })
     }
 
-    /// Replaces the anomalous-SLI watch (and forgets its series).
-    pub fn with_sli_watch(self, cfg: SliWatchConfig) -> Self {
+    /// Replaces the anomalous-SLI watch (and forgets its series); `None` turns it off.
+    pub fn with_sli_watch(self, cfg: Option<SliWatchConfig>) -> Self {
         Runner {
-            sli: std::sync::Mutex::new(SliWatch::new(cfg)),
+            sli: cfg.map(|c| std::sync::Mutex::new(SliWatch::new(c))),
             ..self
         }
     }
@@ -180,15 +186,15 @@ impl Runner {
             (!outcome.errors.is_empty()).then(|| redactor.redact(&outcome.errors.join("\n")));
         // Only successful health runs: their metrics are the SLI series; a failed run's
         // partial output would read as an anomaly of the SLI rather than of the check.
-        if run.kind == TaskKind::Health && run.status == RunStatus::Succeeded {
+        if let Some(watch) = self
+            .sli
+            .as_ref()
+            .filter(|_| run.kind == TaskKind::Health && run.status == RunStatus::Succeeded)
+        {
+            self.warm_sli(watch, &run, &results.metrics).await;
             let at = run.finished_at.unwrap_or(run.started_at);
-            let raised = self.sli.lock().unwrap_or_else(|e| e.into_inner()).observe(
-                &run.workspace,
-                &run.scope,
-                &run.task,
-                &results.metrics,
-                at,
-            );
+            let raised =
+                lock(watch).observe(&run.workspace, &run.scope, &run.task, &results.metrics, at);
             for (text, data) in raised {
                 tracing::info!(run = %run.id, task = %run.task, scope = %run.scope, "anomalous sli");
                 results.insights.push((text, data));
@@ -201,6 +207,49 @@ impl Runner {
             results,
             changes,
         })
+    }
+
+    /// Replays the recorded history of the run's series the watch does not know yet (one
+    /// query per such series, so once per series per process). A store error only costs
+    /// that series its history.
+    async fn warm_sli(
+        &self,
+        watch: &std::sync::Mutex<SliWatch>,
+        run: &TaskRun,
+        metrics: &[Metric],
+    ) {
+        let (unknown, replay): (Vec<Metric>, usize) = {
+            let w = lock(watch);
+            let unknown = w.unknown(&run.workspace, &run.scope, &run.task, metrics);
+            (unknown.into_iter().cloned().collect(), w.config().replay)
+        };
+        if replay == 0 {
+            return;
+        }
+        for (name, _, labels) in &unknown {
+            let key = SeriesKey {
+                scope: &run.scope,
+                task: &run.task,
+                name,
+                labels,
+            };
+            match self
+                .store
+                .recent_series_values(&run.workspace, &key, replay as i64)
+                .await
+            {
+                Ok(history) => lock(watch).warm(
+                    &run.workspace,
+                    &run.scope,
+                    &run.task,
+                    (name, labels),
+                    &history,
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, metric = %name, scope = %run.scope, "cannot read sli history; series starts cold")
+                }
+            }
+        }
     }
 
     /// Config values (declared defaults overridden by the request), secrets and built-ins.

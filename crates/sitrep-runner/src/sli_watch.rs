@@ -7,7 +7,9 @@
 //! Memory is bounded twice: O(1) per series (the detector's state plus a short ring of recent
 //! normal values for the baseline in the message), and at most `max_series` series (the least
 //! recently updated one is dropped to make room, so a series that stopped reporting goes
-//! first). State is in memory only: after a restart each series warms up again.
+//! first). State is in memory; a series the watch does not know (after a restart, or an
+//! eviction) is first warmed with its recorded history (`replay` samples of succeeded runs
+//! from the store), so a restart neither blinds the watch nor re-raises an open episode.
 
 use serde_json::json;
 use sitrep_analytics::anomaly::{Detector, DetectorConfig};
@@ -26,6 +28,9 @@ pub struct SliWatchConfig {
     /// Consecutive samples scoring below `threshold / 2` that close an episode.
     pub calm: usize,
     pub max_series: usize,
+    /// Recorded samples replayed into a series the watch does not know (after a restart,
+    /// or an eviction) before judging its new sample; 0 = start cold.
+    pub replay: usize,
 }
 
 impl Default for SliWatchConfig {
@@ -44,9 +49,14 @@ impl Default for SliWatchConfig {
             threshold: 0.9,
             calm: 10,
             max_series: 10_000,
+            // More than the warm-up and the transition model's 400 learning samples.
+            replay: 1_000,
         }
     }
 }
+
+/// A metric sample as `RunResults::metrics` holds it: name, value, labels.
+pub type Metric = (String, f64, BTreeMap<String, String>);
 
 /// One raised insight: its text and structured data (as `RunResults::insights` holds them).
 pub type SliInsight = (String, serde_json::Value);
@@ -74,6 +84,34 @@ impl Series {
             calm_run: 0,
             last_update: 0,
         }
+    }
+
+    /// Scores one value and tracks the episode; `Some(score)` when an episode starts.
+    fn feed(&mut self, value: f64, (threshold, calm): (f64, usize)) -> Option<f64> {
+        let score = self.det.update(value);
+        if score >= threshold {
+            self.calm_run = 0;
+            let starts = !self.in_episode;
+            self.in_episode = true;
+            return starts.then_some(score);
+        }
+        if self.in_episode {
+            if score < threshold / 2.0 {
+                self.calm_run += 1;
+            } else {
+                self.calm_run = 0;
+            }
+            if self.calm_run >= calm {
+                self.in_episode = false;
+                self.calm_run = 0;
+            }
+            // Values during an episode are not the baseline.
+            return None;
+        }
+        self.recent[self.recent_next] = value;
+        self.recent_next = (self.recent_next + 1) % BASELINE_LEN;
+        self.recent_len = (self.recent_len + 1).min(BASELINE_LEN);
+        None
     }
 
     /// Median and a robust spread (1.4826 × MAD) of the recent normal values.
@@ -116,6 +154,10 @@ impl SliWatch {
         }
     }
 
+    pub fn config(&self) -> &SliWatchConfig {
+        &self.cfg
+    }
+
     pub fn series_count(&self) -> usize {
         self.series.len()
     }
@@ -126,7 +168,7 @@ impl SliWatch {
         workspace: &str,
         scope: &str,
         task: &str,
-        metrics: &[(String, f64, BTreeMap<String, String>)],
+        metrics: &[Metric],
         at: Timestamp,
     ) -> Vec<SliInsight> {
         let mut out = Vec::new();
@@ -134,64 +176,89 @@ impl SliWatch {
             if !value.is_finite() {
                 continue;
             }
-            let metric = display_metric(name, labels);
-            // \u{1f} cannot appear in a name a task emits, so keys cannot collide.
-            let key = format!("{workspace}\u{1f}{scope}\u{1f}{task}\u{1f}{metric}");
-            self.tick += 1;
-            if !self.series.contains_key(&key) && self.series.len() >= self.cfg.max_series {
-                self.evict_oldest();
+            let key = series_key(workspace, scope, task, name, labels);
+            let episode = (self.cfg.threshold, self.cfg.calm);
+            let s = self.series_mut(key);
+            if let Some(score) = s.feed(*value, episode) {
+                let (med, spread) = s.baseline();
+                let metric = display_metric(name, labels);
+                let text = format!(
+                    "anomalous SLI: {metric} on {scope} = {}, baseline {}±{}, score {score:.2}",
+                    fmt_num(*value),
+                    fmt_num(med),
+                    fmt_num(spread),
+                );
+                let data = json!({
+                    "kind": "anomalous_sli",
+                    "metric": name,
+                    "labels": labels,
+                    "scope": scope,
+                    "task": task,
+                    "value": value,
+                    "baseline_median": med,
+                    "baseline_spread": spread,
+                    "score": score,
+                    "at": at.to_rfc3339(),
+                });
+                out.push((text, data));
             }
-            let s = self
-                .series
-                .entry(key)
-                .or_insert_with(|| Series::new(&self.cfg.detector));
-            s.last_update = self.tick;
-            let score = s.det.update(*value);
-            if score >= self.cfg.threshold {
-                s.calm_run = 0;
-                if !s.in_episode {
-                    s.in_episode = true;
-                    let (med, spread) = s.baseline();
-                    let text = format!(
-                        "anomalous SLI: {metric} on {scope} = {}, baseline {}±{}, score {score:.2}",
-                        fmt_num(*value),
-                        fmt_num(med),
-                        fmt_num(spread),
-                    );
-                    let data = json!({
-                        "kind": "anomalous_sli",
-                        "metric": name,
-                        "labels": labels,
-                        "scope": scope,
-                        "task": task,
-                        "value": value,
-                        "baseline_median": med,
-                        "baseline_spread": spread,
-                        "score": score,
-                        "at": at.to_rfc3339(),
-                    });
-                    out.push((text, data));
-                }
-                continue;
-            }
-            if s.in_episode {
-                if score < self.cfg.threshold / 2.0 {
-                    s.calm_run += 1;
-                } else {
-                    s.calm_run = 0;
-                }
-                if s.calm_run >= self.cfg.calm {
-                    s.in_episode = false;
-                    s.calm_run = 0;
-                }
-                // Values during an episode are not the baseline.
-                continue;
-            }
-            s.recent[s.recent_next] = *value;
-            s.recent_next = (s.recent_next + 1) % BASELINE_LEN;
-            s.recent_len = (s.recent_len + 1).min(BASELINE_LEN);
         }
         out
+    }
+
+    /// The samples of `metrics` whose series this watch does not know yet (new, or lost
+    /// to a restart or to eviction): the ones worth [`SliWatch::warm`]ing from history.
+    pub fn unknown<'m>(
+        &self,
+        workspace: &str,
+        scope: &str,
+        task: &str,
+        metrics: &'m [Metric],
+    ) -> Vec<&'m Metric> {
+        metrics
+            .iter()
+            .filter(|(name, value, labels)| {
+                value.is_finite()
+                    && !self
+                        .series
+                        .contains_key(&series_key(workspace, scope, task, name, labels))
+            })
+            .collect()
+    }
+
+    /// Creates a series from its recorded history (oldest first) without raising anything,
+    /// so a restarted watch judges the next sample as if it had never stopped. A series
+    /// already known is left alone.
+    pub fn warm(
+        &mut self,
+        workspace: &str,
+        scope: &str,
+        task: &str,
+        (name, labels): (&str, &BTreeMap<String, String>),
+        history: &[f64],
+    ) {
+        let key = series_key(workspace, scope, task, name, labels);
+        if self.series.contains_key(&key) {
+            return;
+        }
+        let episode = (self.cfg.threshold, self.cfg.calm);
+        let s = self.series_mut(key);
+        for &v in history.iter().filter(|v| v.is_finite()) {
+            s.feed(v, episode);
+        }
+    }
+
+    fn series_mut(&mut self, key: String) -> &mut Series {
+        self.tick += 1;
+        if !self.series.contains_key(&key) && self.series.len() >= self.cfg.max_series {
+            self.evict_oldest();
+        }
+        let s = self
+            .series
+            .entry(key)
+            .or_insert_with(|| Series::new(&self.cfg.detector));
+        s.last_update = self.tick;
+        s
     }
 
     fn evict_oldest(&mut self) {
@@ -205,6 +272,18 @@ impl SliWatch {
             self.series.remove(&k);
         }
     }
+}
+
+fn series_key(
+    workspace: &str,
+    scope: &str,
+    task: &str,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> String {
+    // \u{1f} cannot appear in a name a task emits, so keys cannot collide.
+    let metric = display_metric(name, labels);
+    format!("{workspace}\u{1f}{scope}\u{1f}{task}\u{1f}{metric}")
 }
 
 fn display_metric(name: &str, labels: &BTreeMap<String, String>) -> String {

@@ -1,6 +1,6 @@
 //! The scheduler under a paused tokio clock: intervals, jitter, skipped ticks, restarts.
-//! And the runner's anomalous-SLI hook with real task processes (real clock: a paused clock
-//! would fire the run timeouts while the process runs).
+//! And the runner's anomalous-SLI hook with real task processes and a real SQLite store
+//! (real clock: a paused clock would fire the run timeouts while the process runs).
 //!
 //! The scheduler reads only SLXs and last-run times from the store; these tests give it an
 //! in-memory store with just those (sqlx's pool timeouts fire at once under a paused clock).
@@ -18,8 +18,6 @@ use std::time::Duration;
 struct SchedStore {
     slxs: Mutex<Vec<Slx>>,
     last: Mutex<Vec<(String, String, Timestamp)>>,
-    /// Finished runs' insights; only the runner test records runs.
-    insights: Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 #[async_trait::async_trait]
@@ -42,15 +40,10 @@ impl Store for SchedStore {
     }
     async fn finish_run(
         &self,
-        run: &TaskRun,
-        results: &RunResults,
+        _: &TaskRun,
+        _: &RunResults,
     ) -> sitrep_store::Result<Vec<sitrep_core::issue::IssueChange>> {
-        assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
-        self.insights
-            .lock()
-            .unwrap()
-            .extend(results.insights.iter().cloned());
-        Ok(Vec::new())
+        unreachable!()
     }
     async fn mark_interrupted(&self, _: Timestamp) -> sitrep_store::Result<u64> {
         unreachable!()
@@ -92,6 +85,14 @@ impl Store for SchedStore {
         _: &str,
         _: Timestamp,
     ) -> sitrep_store::Result<Vec<sitrep_core::MetricSample>> {
+        unreachable!()
+    }
+    async fn recent_series_values(
+        &self,
+        _: &str,
+        _: &sitrep_store::SeriesKey<'_>,
+        _: i64,
+    ) -> sitrep_store::Result<Vec<f64>> {
         unreachable!()
     }
     async fn delete_slx(&self, _: &str, _: &str) -> sitrep_store::Result<bool> {
@@ -345,7 +346,7 @@ async fn stale_slxs_and_unknown_tasks_are_not_scheduled() {
 }
 
 #[tokio::test]
-async fn a_level_shift_in_a_health_metric_raises_one_anomalous_sli_insight() {
+async fn a_level_shift_in_a_health_metric_raises_one_anomalous_sli_insight_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let col = dir.path().join("col");
     std::fs::create_dir_all(col.join("bundles/b")).unwrap();
@@ -367,30 +368,37 @@ async fn a_level_shift_in_a_health_metric_raises_one_anomalous_sli_insight() {
         rev: None,
     };
     let catalog = Arc::new(Catalog::load(&[source], &dir.path().join("cache")).unwrap());
-    let store = Arc::new(SchedStore::default());
-    let dyn_store: Arc<dyn Store> = store.clone();
-    let runner = Runner::new(
-        RunnerConfig::new("w", dir.path().join("runtime")),
-        catalog,
-        dyn_store,
-        Arc::new(SystemClock),
-    )
-    .unwrap()
-    .with_sli_watch(sitrep_runner::SliWatchConfig {
-        detector: sitrep_analytics::anomaly::DetectorConfig {
-            warmup: 30,
-            rest: 0,
+    let url = format!("sqlite://{}", dir.path().join("sitrep.db").display());
+    let store: Arc<dyn Store> = Arc::new(sitrep_store::SqlStore::connect(&url).await.unwrap());
+    let new_runner = || {
+        Runner::new(
+            RunnerConfig::new("w", dir.path().join("runtime")),
+            catalog.clone(),
+            store.clone(),
+            Arc::new(SystemClock),
+        )
+        .unwrap()
+        .with_sli_watch(Some(sitrep_runner::SliWatchConfig {
+            detector: sitrep_analytics::anomaly::DetectorConfig {
+                warmup: 30,
+                rest: 0,
+                ..Default::default()
+            },
             ..Default::default()
-        },
-        ..Default::default()
-    });
+        }))
+    };
+    let mut runner = new_runner();
     let value_file = dir.path().join("value");
-    let mut raised_at = Vec::new();
+    let mut raised = Vec::new();
     for i in 0..90 {
+        if i == 45 {
+            // `sitrep serve` restarts: a fresh watch must not need another 30-sample warm-up
+            // (which would swallow the shift at 60); it replays the stored history instead.
+            runner = new_runner();
+        }
         // steady around 100 ms with a little jitter, then 250 ms from run 60 on
         let v = if i < 60 { 100.0 } else { 250.0 } + [0.0, 2.0, -1.0, 1.5, -2.0][i % 5];
         std::fs::write(&value_file, format!("{v}")).unwrap();
-        let before = store.insights.lock().unwrap().len();
         let out = runner
             .run(RunRequest {
                 task: sitrep_core::TaskRef::new("t", "b", "latency"),
@@ -405,19 +413,17 @@ async fn a_level_shift_in_a_health_metric_raises_one_anomalous_sli_insight() {
             })
             .await
             .unwrap();
+        assert_eq!(out.run.status, RunStatus::Succeeded, "{:?}", out.run);
         assert_eq!(out.results.metrics.len(), 1, "{:?}", out.run);
-        if store.insights.lock().unwrap().len() > before {
-            raised_at.push(i);
+        for ins in out.results.insights {
+            raised.push((i, ins));
         }
     }
-    let insights = store.insights.lock().unwrap();
     // one insight for the whole shift, within a couple of runs of its start (the detector
     // averages its errors over a few samples)
-    assert!(
-        raised_at.len() == 1 && (60..63).contains(&raised_at[0]),
-        "{raised_at:?} {insights:?}"
-    );
-    let (text, data) = &insights[0];
+    let at: Vec<usize> = raised.iter().map(|(i, _)| *i).collect();
+    assert!(at.len() == 1 && (60..63).contains(&at[0]), "{raised:?}");
+    let (text, data) = &raised[0].1;
     assert!(
         text.starts_with("anomalous SLI: latency_ms on shop-api-latency = 25"),
         "{text}"

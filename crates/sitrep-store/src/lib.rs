@@ -34,6 +34,15 @@ pub struct IssueFilter {
     pub limit: Option<i64>,
 }
 
+/// One metric series as health runs emit it.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesKey<'a> {
+    pub scope: &'a str,
+    pub task: &'a str,
+    pub name: &'a str,
+    pub labels: &'a std::collections::BTreeMap<String, String>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Records a run as started. A crash after this leaves it `running` until
@@ -65,6 +74,16 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         since: Timestamp,
     ) -> Result<Vec<MetricSample>>;
+
+    /// The latest `limit` values of one series (scope, task, metric name and exact labels)
+    /// recorded by *succeeded* runs, oldest first: what the anomalous-SLI watch replays to
+    /// warm a detector after a restart.
+    async fn recent_series_values(
+        &self,
+        workspace: &str,
+        key: &SeriesKey<'_>,
+        limit: i64,
+    ) -> Result<Vec<f64>>;
 
     async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()>;
     async fn list_slxs(&self, workspace: &str) -> Result<Vec<Slx>>;

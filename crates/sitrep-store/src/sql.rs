@@ -2,7 +2,7 @@
 //! SQLite; values are plain TEXT / BIGINT / DOUBLE so the `Any` driver maps them identically.
 
 use crate::error::StoreError;
-use crate::{IssueFilter, Result, RunResults, Store};
+use crate::{IssueFilter, Result, RunResults, SeriesKey, Store};
 use async_trait::async_trait;
 use sitrep_core::issue::{IssueChange, RunScope, reconcile};
 use sitrep_core::map::{Edge, StoredEdge, StoredMap, StoredResource};
@@ -521,6 +521,35 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn recent_series_values(
+        &self,
+        workspace: &str,
+        key: &SeriesKey<'_>,
+        limit: i64,
+    ) -> Result<Vec<f64>> {
+        // labels are stored as the JSON of a BTreeMap, so equal label sets have equal text
+        let rows = sqlx::query(self.q(
+            "SELECT m.value FROM metric_samples m JOIN task_runs r ON r.id = m.run_id \
+             WHERE m.workspace = $1 AND m.scope = $2 AND m.name = $3 AND m.task = $4 \
+             AND m.labels = $5 AND r.status = $6 ORDER BY m.at DESC, m.id DESC LIMIT $7",
+        ))
+        .bind(workspace)
+        .bind(key.scope)
+        .bind(key.name)
+        .bind(key.task)
+        .bind(json_text(key.labels))
+        .bind(RunStatus::Succeeded.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut values = rows
+            .iter()
+            .map(|r| r.try_get::<f64, _>("value"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        values.reverse();
+        Ok(values)
     }
 
     async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()> {

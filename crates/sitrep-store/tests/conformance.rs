@@ -8,7 +8,7 @@ use sitrep_core::{
     IssueDraft, IssueEventKind, IssueStatus, RunStatus, Severity, Slx, SlxTask, TaskKind, TaskRun,
     Timestamp,
 };
-use sitrep_store::{IssueFilter, RunResults, SqlStore, Store};
+use sitrep_store::{IssueFilter, RunResults, SeriesKey, SqlStore, Store};
 use std::collections::BTreeMap;
 
 struct Db {
@@ -410,6 +410,50 @@ async fn insights_and_metrics(s: &SqlStore) {
     );
 }
 
+async fn recent_series_values(s: &SqlStore) {
+    let shop = BTreeMap::from([("db".to_string(), "shop".to_string())]);
+    let other = BTreeMap::from([("db".to_string(), "other".to_string())]);
+    for i in 0..6 {
+        let mut res = RunResults::default();
+        res.metrics.push(("used".into(), i as f64, shop.clone()));
+        res.metrics
+            .push(("used".into(), 100.0 + i as f64, other.clone()));
+        // run 3 failed: its partial output is not part of the SLI
+        let status = if i == 3 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        exec(s, "w", "pg", &format!("r{i}"), 1000 + i, status, res).await;
+    }
+    let key = |labels| SeriesKey {
+        scope: "pg",
+        task: "core/pg/idle",
+        name: "used",
+        labels,
+    };
+    let got = s.recent_series_values("w", &key(&shop), 3).await.unwrap();
+    assert_eq!(got, vec![2.0, 4.0, 5.0], "latest 3 succeeded, oldest first");
+    let got = s
+        .recent_series_values("w", &key(&other), 100)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![100.0, 101.0, 102.0, 104.0, 105.0]);
+    assert!(
+        s.recent_series_values("other", &key(&shop), 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let none = BTreeMap::new();
+    assert!(
+        s.recent_series_values("w", &key(&none), 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn slxs_round_trip(s: &SqlStore) {
     let mut slx = Slx {
         workspace: "w".into(),
@@ -542,6 +586,7 @@ macro_rules! conformance {
             case!(workspaces_are_isolated);
             case!(interrupted_runs_are_marked);
             case!(insights_and_metrics);
+            case!(recent_series_values);
             case!(slxs_round_trip);
             case!(reopening_is_idempotent);
             case!(map_round_trip);
