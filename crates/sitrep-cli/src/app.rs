@@ -1,6 +1,6 @@
 //! Wiring: configuration, store, catalog and runner for one command.
 
-use crate::config::Config;
+use crate::config::{CONFIG_FILE, Config};
 use anyhow::{Context, Result};
 use sitrep_bundles::Catalog;
 use sitrep_runner::{Limits, Runner, RunnerConfig, SystemClock};
@@ -40,12 +40,16 @@ impl App {
         };
         cfg.output_cap = self.config.runner.output_cap_bytes;
         let store: Arc<dyn Store> = self.store.clone();
-        Ok(Runner::new(
-            cfg,
-            self.catalog.clone(),
-            store,
-            Arc::new(SystemClock),
-        )?)
+        let watch = self.config.sli_watch.watch().with_context(|| {
+            format!(
+                "{}: invalid configuration",
+                self.home.join(CONFIG_FILE).display()
+            )
+        })?;
+        Ok(
+            Runner::new(cfg, self.catalog.clone(), store, Arc::new(SystemClock))?
+                .with_sli_watch(watch),
+        )
     }
 
     pub fn workspace(&self) -> &str {
