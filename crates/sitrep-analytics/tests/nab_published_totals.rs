@@ -1,5 +1,6 @@
 //! Reproduces the published NAB totals (`results/final_results.json`) of two detectors
-//! from their stored per-row anomaly scores, on all three profiles, within 0.1.
+//! from their stored per-row anomaly scores, on all three profiles, within 0.1; and holds
+//! sitrep's own detector to its reported scores.
 //!
 //! Needs the benchmark data: `$SITREP_DATA_DIR` or `<repo>/../shared/data`. Fails (never
 //! skips) when it is missing.
@@ -89,4 +90,47 @@ fn reproduces_numenta_published_totals() {
 #[test]
 fn reproduces_windowed_gaussian_published_totals() {
     check("windowedGaussian");
+}
+
+/// sitrep's own detector, default configuration, season from the timestamps as the bench
+/// does it: guards the reported figures (71.38 / 61.29 / 76.61) against regressions.
+#[test]
+fn sitrep_detector_scores_above_70_on_the_standard_profile() {
+    use sitrep_analytics::{anomaly, csv};
+    let nab_dir = data_dir().join("nab");
+    let labels =
+        nab::parse_windows_json(&read(&nab_dir.join("labels/combined_windows.json"))).unwrap();
+    let mut keys: Vec<&String> = labels.keys().collect();
+    keys.sort();
+    let total = labels.values().map(Vec::len).sum();
+    let files: Vec<ScoredFile> = keys
+        .into_iter()
+        .map(|key| {
+            let s = csv::parse_series(&read(&nab_dir.join("data").join(key))).unwrap();
+            let cfg = anomaly::DetectorConfig {
+                season: anomaly::daily_season(&s.timestamps),
+                ..Default::default()
+            };
+            ScoredFile {
+                name: key.clone(),
+                scores: anomaly::score_series(&s.values, &cfg),
+                windows: nab::windows_to_rows(&s.timestamps, &labels[key]).unwrap(),
+            }
+        })
+        .collect();
+    let score = |name: &str| {
+        let p = PROFILES.iter().find(|p| p.name == name).unwrap();
+        nab::score_corpus(&files, p, Some(total)).normalized
+    };
+    let (std, low_fp, low_fn) = (
+        score("standard"),
+        score("reward_low_FP_rate"),
+        score("reward_low_FN_rate"),
+    );
+    eprintln!("sitrep detector: standard {std:.2}, low FP {low_fp:.2}, low FN {low_fn:.2}");
+    assert!(std >= 71.0, "standard {std:.2}");
+    assert!(
+        low_fp >= 61.0 && low_fn >= 76.0,
+        "{low_fp:.2} / {low_fn:.2}"
+    );
 }

@@ -56,7 +56,7 @@ impl Default for DetectorConfig {
             short_window: 6,
             season: 0,
             alert_level: 0.5,
-            rest: 300,
+            rest: 500,
             transitions: Some(TransitionConfig::default()),
             extreme_tolerance: 0.005,
             extreme_gap: 10,

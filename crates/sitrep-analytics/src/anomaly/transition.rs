@@ -23,7 +23,7 @@ pub struct TransitionConfig {
 impl Default for TransitionConfig {
     fn default() -> Self {
         TransitionConfig {
-            bits: 3,
+            bits: 4,
             learn: 400,
             margin: 1.0,
         }
