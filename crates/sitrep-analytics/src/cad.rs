@@ -702,13 +702,7 @@ pub fn score_series_combined(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn noise(i: usize) -> f64 {
-        let x = (i as u64)
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
-    }
+    use crate::test_noise::noise;
 
     fn periodic(n: usize) -> Vec<f64> {
         (0..n)

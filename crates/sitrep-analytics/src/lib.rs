@@ -18,4 +18,7 @@ pub mod logs;
 pub mod nab;
 pub mod rca;
 
+#[cfg(test)]
+mod test_noise;
+
 pub use error::AnalyticsError;

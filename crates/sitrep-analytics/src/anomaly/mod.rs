@@ -213,14 +213,7 @@ pub fn top_anomalies(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn noise(i: usize) -> f64 {
-        // deterministic pseudo-noise in [-1, 1]
-        let x = (i as u64)
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
-    }
+    use crate::test_noise::noise;
 
     #[test]
     fn spike_scores_high_and_noise_low() {
