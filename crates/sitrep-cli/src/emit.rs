@@ -34,6 +34,11 @@ enum What {
         /// The resource the issue is about, if not the run's.
         #[arg(long)]
         resource: Option<String>,
+        /// Structured facts as a JSON object (the application, pid, path the issue is about),
+        /// e.g. '{"app": "batch"}': investigations read culprits and remediation parameters
+        /// from them.
+        #[arg(long)]
+        data: Option<String>,
     },
     /// A compact fact: `sitrep emit insight "pg: 96/100 connections used" --data '{"used":96}'`
     Insight {
@@ -66,6 +71,7 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             next_steps,
             reproduce_hint,
             resource,
+            data,
         } => {
             let sev: Value = match severity.parse::<u8>() {
                 Ok(n) if (1..=4).contains(&n) => json!(n),
@@ -89,6 +95,14 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             }
             if let Some(r) = resource {
                 o.insert("resource".into(), json!(r));
+            }
+            if let Some(d) = data {
+                let d: Value = serde_json::from_str(&d)
+                    .context("--data must be a JSON object, e.g. '{\"app\": \"batch\"}'")?;
+                if !d.is_object() {
+                    bail!("--data must be a JSON object, e.g. '{{\"app\": \"batch\"}}'");
+                }
+                o.insert("data".into(), d);
             }
             Value::Object(o)
         }

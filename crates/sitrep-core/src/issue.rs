@@ -116,6 +116,7 @@ pub fn reconcile(
                     last_seen: seen,
                     resolved_at: None,
                     last_run_id: String::new(),
+                    data: serde_json::Map::new(),
                 };
                 apply_draft(&mut issue, d, scope);
                 changes.push(IssueChange::Open(issue));
@@ -150,6 +151,7 @@ fn apply_draft(issue: &mut Issue, d: &IssueDraft, scope: &RunScope<'_>) {
         .clone()
         .unwrap_or_else(|| scope.resource.to_string());
     issue.last_run_id = scope.run_id.to_string();
+    issue.data = d.data.clone();
 }
 
 #[cfg(test)]

@@ -53,7 +53,13 @@ pub struct IssueLine {
     pub resource: Option<String>,
     #[serde(default)]
     pub observed_at: Option<String>,
+    /// Structured facts (an object of names to values), capped at [`MAX_DATA_BYTES`].
+    #[serde(default)]
+    pub data: Option<serde_json::Map<String, Value>>,
 }
+
+/// The largest `data` object an issue line may carry, as JSON text.
+pub const MAX_DATA_BYTES: usize = 16 * 1024;
 
 impl IssueLine {
     pub fn into_draft(self) -> Result<IssueDraft, String> {
@@ -91,6 +97,12 @@ impl IssueLine {
             reproduce_hint: cap(self.reproduce_hint, MAX_TEXT_BYTES),
             resource: self.resource.filter(|r| !r.trim().is_empty()),
             observed_at,
+            data: match self.data {
+                Some(d) if serde_json::to_string(&d).map_or(0, |t| t.len()) > MAX_DATA_BYTES => {
+                    return Err(format!("issue data is larger than {MAX_DATA_BYTES} bytes"));
+                }
+                d => d.unwrap_or_default(),
+            },
         })
     }
 }

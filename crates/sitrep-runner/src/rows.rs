@@ -67,6 +67,7 @@ pub fn apply(
                 .as_ref()
                 .map(|r| fill(r, row, &mut errors))
                 .filter(|r| !r.is_empty());
+            d.data = row.columns.iter().cloned().collect();
             out.issues.push(d);
         }
     }

@@ -25,6 +25,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0002_map.sql"),
         postgres: include_str!("migrations/postgres/0002_map.sql"),
     },
+    Migration {
+        version: 6,
+        name: "engine",
+        sqlite: include_str!("migrations/sqlite/0006_engine.sql"),
+        postgres: include_str!("migrations/postgres/0006_engine.sql"),
+    },
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

@@ -11,6 +11,9 @@ use sitrep_core::{
 use sitrep_store::{IssueFilter, RunResults, SeriesKey, SqlStore, Store};
 use std::collections::BTreeMap;
 
+#[path = "conformance/engine.rs"]
+mod engine;
+
 struct Db {
     store: SqlStore,
     cleanup: Option<(String, String)>,
@@ -590,6 +593,20 @@ macro_rules! conformance {
             case!(slxs_round_trip);
             case!(reopening_is_idempotent);
             case!(map_round_trip);
+
+            macro_rules! engine_case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let db = Db::$backend().await;
+                        super::engine::$name(&db.store).await;
+                        db.finish().await;
+                    }
+                };
+            }
+            engine_case!(approvals_round_trip);
+            engine_case!(sessions_and_audit);
+            engine_case!(issue_data_round_trips);
         }
     };
 }
