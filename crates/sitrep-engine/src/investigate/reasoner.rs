@@ -113,15 +113,26 @@ impl Reasoner for Offline {
             return Ok(out);
         }
         let mut planned: Vec<Candidate> = vec![];
-        for id in v.newly_confirmed {
-            let Some(h) = s.hypothesis(id) else { continue };
+        let mut attached: BTreeSet<String> = BTreeSet::new();
+        // The most likely confirmed hypotheses lead: a dependency joins the best one's tree.
+        let mut confirmed: Vec<&sitrep_core::investigation::Hypothesis> = v
+            .newly_confirmed
+            .iter()
+            .filter_map(|id| s.hypothesis(id))
+            .collect();
+        confirmed.sort_by(|a, b| b.prior.total_cmp(&a.prior).then_with(|| a.id.cmp(&b.id)));
+        for h in confirmed {
             if h.depth as usize >= v.max_depth {
                 continue;
             }
             for dep in v.context.dependencies(&h.resource) {
                 let existing: Vec<_> = s.hypotheses.iter().filter(|x| x.resource == dep).collect();
                 for x in &existing {
-                    if x.parent.is_none() && x.id != h.id && !is_ancestor(s, &x.id, &h.id) {
+                    if x.parent.is_none()
+                        && x.id != h.id
+                        && !is_ancestor(s, &x.id, &h.id)
+                        && attached.insert(x.id.clone())
+                    {
                         out.push(Proposal::Attach {
                             hypothesis: x.id.clone(),
                             parent: h.id.clone(),
