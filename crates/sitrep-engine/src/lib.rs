@@ -6,6 +6,7 @@
 //!
 //! The edges hold no logic: if an edge needs something, it belongs here or below.
 
+pub mod analyze;
 mod approvals;
 mod bootstrap;
 mod discover;
