@@ -4,4 +4,5 @@ mod analyze;
 mod collection;
 mod discovery;
 mod foundation;
+mod hygiene;
 mod kubernetes;
