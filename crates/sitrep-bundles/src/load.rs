@@ -708,6 +708,20 @@ fn check_refs(ctx: &mut Ctx<'_>, field: &str, texts: &[&str], known: &HashSet<St
 }
 
 fn check_rules(ctx: &mut Ctx<'_>, field: &str, rules: RowRules<'_>, known: &HashSet<String>) {
+    for (j, r) in rules.inconclusive.iter().enumerate() {
+        let f = format!("{field}.inconclusive[{j}]");
+        if r.when.is_some() == r.no_rows {
+            ctx.problem(
+                f.clone(),
+                "give exactly one of `when` (a row expression) and `no_rows: true`",
+            );
+        }
+        if r.reason.trim().is_empty() {
+            ctx.problem(format!("{f}.reason"), "reason is empty: say what could not be measured and why");
+        }
+        check_when(ctx, &f, r.when.as_deref(), known);
+        check_refs(ctx, &f, &[&r.reason], known);
+    }
     for (j, r) in rules.raise.iter().enumerate() {
         let f = format!("{field}.raise[{j}]");
         if sitrep_core::Severity::new(r.severity).is_err() {
@@ -723,7 +737,14 @@ fn check_rules(ctx: &mut Ctx<'_>, field: &str, rules: RowRules<'_>, known: &Hash
         check_refs(
             ctx,
             &f,
-            &[&r.title, &r.expected, &r.actual, &r.details, &r.next_steps],
+            &[
+                &r.title,
+                &r.expected,
+                &r.actual,
+                &r.details,
+                &r.next_steps,
+                r.last_event_at.as_deref().unwrap_or(""),
+            ],
             known,
         );
     }
