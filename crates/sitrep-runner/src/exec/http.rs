@@ -463,16 +463,4 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn titles_hide_credentials_and_queries() {
-        assert_eq!(
-            display_target("https://u:p@api.example.com:8443/health?token=abc"),
-            "https://api.example.com:8443/health"
-        );
-        assert_eq!(host_port("https://example.com/x"), "example.com:443");
-        assert_eq!(host_port("http://example.com/x"), "example.com:80");
-    }
-}
+mod tests;
