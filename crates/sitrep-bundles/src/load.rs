@@ -651,9 +651,11 @@ fn task(
             TaskSpec::Http(h)
         }),
         TaskType::Promql => block::<PromqlSpec>(ctx, &at("promql"), &raw.promql).map(|p| {
-            check_refs(ctx, &at("promql"), &[&p.url, &p.query], &known);
+            let durations = [p.range.as_deref().unwrap_or(""), p.step.as_deref().unwrap_or("")];
+            check_refs(ctx, &at("promql"), &[&p.url, &p.query, durations[0], durations[1]], &known);
             for (f, v) in [("range", &p.range), ("step", &p.step)] {
-                if let Some(v) = v {
+                // `${WINDOW}` is filled and checked at run time
+                if let Some(v) = v.as_ref().filter(|v| !v.contains("${")) {
                     if let Err(e) = parse_duration(v) {
                         ctx.problem(at(&format!("promql.{f}")), e);
                     }

@@ -456,18 +456,17 @@ impl Runner {
                     (Ok(u), Ok(q)) => (u, q),
                     (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
                 };
-                let range = spec
-                    .range
-                    .as_deref()
-                    .and_then(|r| parse_duration(r).ok())
-                    .map(|r| {
-                        let step = spec
-                            .step
-                            .as_deref()
-                            .and_then(|s| parse_duration(s).ok())
-                            .unwrap_or(r / 60);
-                        (r, step)
-                    });
+                let duration = |field: &str, v: Option<&String>| -> Result<_, String> {
+                    v.map(|v| {
+                        let filled = fill(v)?;
+                        parse_duration(&filled).map_err(|e| format!("promql.{field} {filled:?}: {e}"))
+                    })
+                    .transpose()
+                };
+                let range = match (duration("range", spec.range.as_ref()), duration("step", spec.step.as_ref())) {
+                    (Ok(r), Ok(step)) => r.map(|r| (r, step.unwrap_or(r / 60))),
+                    (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
+                };
                 let (mut out, rows) = exec::promql::run(exec::promql::PromqlRun {
                     client: self.http.api(),
                     url,

@@ -5,6 +5,8 @@
                      with the 502/503/504 count from the access log
 
 Only lines from the last LOG_WINDOW_MIN minutes are read (at most the last 8 MiB of a file).
+Every issue carries the time of its latest line (`last_event_at`): it stays open while such
+lines keep coming (the check's quiet period), not for the whole window.
 """
 import datetime as dt
 import json, os, re, sys
@@ -39,6 +41,10 @@ def tail_lines(path):
 ERR_TS = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\]")
 ACC_TS = re.compile(r"\[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\]")
 ACC_STATUS = re.compile(r'" (\d{3}) ')
+
+
+def utc(t):
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def error_lines(path, since):
@@ -99,12 +105,14 @@ UPSTREAM_FIELD = re.compile(r'upstream: "(?:\w+://)?([^/"]+)')
 
 def task_error_log(path, since, window, min_count, name):
     found = defaultdict(list)
-    for _, level, line in error_lines(path, since):
+    last = {}
+    for t, level, line in error_lines(path, since):
         if "upstream" in line and any(rx.search(line) for _, rx in UPSTREAM_KINDS):
             continue  # reported by upstream-failures
         for pid, rx, *_ in PATTERNS:
             if rx.search(line):
                 found[pid].append(line)
+                last[pid] = t
                 break
     total = sum(len(v) for v in found.values())
     emit({"type": "insight", "text": f"nginx {name or path}: {total} known error lines in the last {window:g} min",
@@ -115,22 +123,23 @@ def task_error_log(path, since, window, min_count, name):
         if len(lines) >= min_count:
             emit({"type": "issue", "severity": sev, "title": f"{title}{f' ({name})' if name else ''}",
                   "expected": f"fewer than {min_count:g} such lines in {window:g} minutes",
-                  "actual": f"{len(lines)} lines in the last {window:g} minutes in {path}",
+                  "actual": f"{len(lines)} lines in the last {window:g} minutes in {path}, the last at {utc(last[pid])}",
                   "details": "Last lines:\n" + "\n".join(l[:400] for l in lines[-5:]),
                   "next_steps": steps,
-                  "reproduce_hint": f"grep -E '{rx.pattern}' {path} | tail"})
+                  "reproduce_hint": f"grep -E '{rx.pattern}' {path} | tail",
+                  "last_event_at": utc(last[pid])})
 
 
 def task_upstream_failures(path, access, since, window, min_count, name):
     by_up = defaultdict(lambda: defaultdict(int))
     last = {}
-    for _, _, line in error_lines(path, since):
+    for t, _, line in error_lines(path, since):
         for kind, rx in UPSTREAM_KINDS:
             if rx.search(line):
                 m = UPSTREAM_FIELD.search(line)
                 up = m.group(1) if m else "(unknown upstream)"
                 by_up[up][kind] += 1
-                last[up] = line
+                last[up] = (t, line)
                 break
     statuses = defaultdict(int)
     if access:
@@ -166,10 +175,11 @@ def task_upstream_failures(path, access, since, window, min_count, name):
             steps = f"Check {up}'s logs for crashes or restarts; align its keep-alive timeout above nginx's upstream keepalive_timeout."
         emit({"type": "issue", "severity": 2, "title": f"nginx upstream {up} is failing{f' ({name})' if name else ''}",
               "expected": f"fewer than {min_count:g} upstream errors in {window:g} minutes",
-              "actual": f"{n} errors in the last {window:g} minutes: {desc}; gateway errors served: {gw}",
-              "details": f"{cause}\nLast line: {last[up][:500]}",
+              "actual": f"{n} errors in the last {window:g} minutes ({desc}), the last at {utc(last[up][0])}; gateway errors served: {gw}",
+              "details": f"{cause}\nLast line: {last[up][1][:500]}",
               "next_steps": steps,
-              "reproduce_hint": f"grep 'upstream' {path} | grep '{up}' | tail"})
+              "reproduce_hint": f"grep 'upstream' {path} | grep '{up}' | tail",
+              "last_event_at": utc(last[up][0])})
 
 
 def main():
