@@ -233,7 +233,7 @@ impl Drop for TermGuard {
     }
 }
 
-fn sh(script: &str) -> std::process::Output {
+pub fn sh(script: &str) -> std::process::Output {
     Proc::new("bash")
         .arg("-c")
         .arg(script)
@@ -241,23 +241,23 @@ fn sh(script: &str) -> std::process::Output {
         .expect("bash")
 }
 
-fn env(name: &str) -> Option<String> {
+pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|s| !s.is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL (the sandbox's primary and replica)
 
-struct Pg {
+pub struct Pg {
     /// DSN without password (the password goes in as the PGPASSWORD secret).
-    dsn: String,
-    password: String,
+    pub dsn: String,
+    pub password: String,
     /// admin DSN with its password, for psql sessions the test opens.
-    admin_dsn: String,
-    replica_dsn: Option<String>,
+    pub admin_dsn: String,
+    pub replica_dsn: Option<String>,
 }
 
-fn sandbox_pg() -> Option<Pg> {
+pub fn sandbox_pg() -> Option<Pg> {
     let admin_dsn = env("SANDBOX_PG_ADMIN_DSN")?;
     let password = env("SANDBOX_PG_ADMIN_PASSWORD")?;
     if !have("psql") {
@@ -272,7 +272,7 @@ fn sandbox_pg() -> Option<Pg> {
     })
 }
 
-fn with_app(dsn: &str, app: &str) -> String {
+pub fn with_app(dsn: &str, app: &str) -> String {
     if dsn.contains("application_name=") {
         let re_start = dsn.find("application_name=").unwrap();
         let rest = &dsn[re_start..];
@@ -285,7 +285,7 @@ fn with_app(dsn: &str, app: &str) -> String {
     }
 }
 
-fn psql_value(dsn: &str, sql: &str) -> String {
+pub fn psql_value(dsn: &str, sql: &str) -> String {
     let out = Proc::new("psql")
         .args([dsn, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .env("PGCONNECT_TIMEOUT", "10")
@@ -687,7 +687,6 @@ fn postgres_other_tasks_run_cleanly() {
         "database-size",
         "transaction-id-wraparound",
         "sessions",
-        "largest-tables",
         "connection-saturation",
     ] {
         let v = sitrep.run(
