@@ -2,6 +2,7 @@
 
 mod analyze;
 mod collection;
+mod coverage;
 mod discovery;
 mod foundation;
 mod kubernetes;
