@@ -144,3 +144,127 @@ fn postgres_database_bloat_and_invalid_indexes_in_the_application_database() {
     let v = run("invalid-indexes", &[]);
     assert!(issues(&v).is_empty(), "{}", pretty(&v));
 }
+
+/// A PostgreSQL of its own (initdb, started on a free port as the `postgres` user), for
+/// settings the shared sandbox must not change: archiving, prepared transactions, a fresh start.
+struct ThrowawayPg {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    dsn: String,
+}
+
+impl ThrowawayPg {
+    fn start(settings: &[&str]) -> Option<ThrowawayPg> {
+        use std::os::unix::fs::chown;
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|b| b.join("initdb").exists())
+            .max()?;
+        let uid = users_id("postgres")?;
+        let dir = tempfile::tempdir().ok()?;
+        chown(dir.path(), Some(uid.0), Some(uid.1)).ok()?;
+        let port = crate::collection::free_port();
+        let as_pg = |prog: &str, args: &[&str]| {
+            std::process::Command::new("setpriv")
+                .args(["--reuid", "postgres", "--regid", "postgres", "--clear-groups"])
+                .arg(bin.join(prog))
+                .args(args)
+                .output()
+                .expect("setpriv")
+        };
+        let data = dir.path().join("data");
+        let out = as_pg(
+            "initdb",
+            &["-D", data.to_str()?, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+        );
+        assert!(out.status.success(), "initdb: {out:?}");
+        let mut opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            dir.path().display()
+        );
+        for s in settings {
+            opts.push_str(&format!(" -c {s}"));
+        }
+        let log = dir.path().join("log");
+        let out = as_pg(
+            "pg_ctl",
+            &["-D", data.to_str()?, "-o", &opts, "-l", log.to_str()?, "-w", "start"],
+        );
+        assert!(out.status.success(), "pg_ctl start: {out:?}");
+        Some(ThrowawayPg {
+            dsn: format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"),
+            bin,
+            dir,
+        })
+    }
+}
+
+impl Drop for ThrowawayPg {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("setpriv")
+            .args(["--reuid", "postgres", "--regid", "postgres", "--clear-groups"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &self.dir.path().join("data").display().to_string()])
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// (uid, gid) of a user, from /etc/passwd.
+fn users_id(user: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&user)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+    })
+}
+
+#[test]
+fn postgres_restart_failing_archiving_and_an_orphaned_prepared_transaction() {
+    if !crate::collection::have("psql") {
+        return skip("psql missing");
+    }
+    let Some(pg) = ThrowawayPg::start(&[
+        "archive_mode=on",
+        "archive_command=false",
+        "max_prepared_transactions=5",
+    ]) else {
+        return skip("no PostgreSQL server binaries (postgresql) or no postgres user");
+    };
+    let sitrep = Sitrep::new();
+    let run = |task: &str, sets: &[(&str, &str)]| {
+        let mut all = vec![("PG_DSN", pg.dsn.as_str())];
+        all.extend_from_slice(sets);
+        sitrep.run(&format!("postgres/{task}"), "pg-new", &all, &[])
+    };
+    // Just started: a restart, an event carrying its time.
+    let v = run("restarts", &[]);
+    let i = issue_with(&v, &["PostgreSQL restarted"]);
+    assert!(i["last_event_at"].as_i64().is_some(), "{}", pretty(&i));
+    assert_actionable(&i);
+    assert!(issues(&run("restarts", &[("RESTART_WINDOW_S", "0")])).is_empty());
+
+    // archive_command=false: every segment switch fails to archive.
+    psql_value(&pg.dsn, "select pg_switch_wal() from (select txid_current()) x");
+    wait_for(20, "a failed archive attempt", || {
+        psql_value(&pg.dsn, "select failed_count from pg_stat_archiver") != "0"
+    });
+    let v = run("wal-archiving", &[]);
+    let i = issue_with(&v, &["WAL archiving fails"]);
+    assert!(i["last_event_at"].as_i64().is_some(), "{}", pretty(&i));
+
+    psql_value(
+        &pg.dsn,
+        "create table t (id int); begin; insert into t values (1); prepare transaction 'orphan-1'",
+    );
+    let v = run("prepared-transactions", &[("PREPARED_XACT_MAX_AGE_S", "0")]);
+    let i = issue_with(&v, &["orphan-1", "not resolved"]);
+    assert_eq!(severity(&i), 2);
+    psql_value(&pg.dsn, "rollback prepared 'orphan-1'");
+    let v = run("prepared-transactions", &[("PREPARED_XACT_MAX_AGE_S", "0")]);
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
+    // nothing is archived or prepared on a server that does neither
+    let v = run("availability", &[]);
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
+}
