@@ -1278,13 +1278,13 @@ fn dns_resolution_with_dnsmasq() {
 // ---------------------------------------------------------------------------------------------
 // Redis (throwaway redis-server instances: the tests change maxmemory, maxclients, dir)
 
-struct Redis {
-    _guard: Guard,
-    port: u16,
-    dir: tempfile::TempDir,
+pub struct Redis {
+    pub _guard: Guard,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
 }
 
-fn redis_server(extra: &[&str]) -> Option<Redis> {
+pub fn redis_server(extra: &[&str]) -> Option<Redis> {
     if !have("redis-server") || !have("redis-cli") {
         return None;
     }
@@ -1321,7 +1321,7 @@ fn redis_server(extra: &[&str]) -> Option<Redis> {
     })
 }
 
-fn rcli(port: u16, args: &str) -> String {
+pub fn rcli(port: u16, args: &str) -> String {
     String::from_utf8_lossy(&sh(&format!("redis-cli -p {port} {args} 2>&1")).stdout)
         .trim()
         .to_string()

@@ -268,3 +268,50 @@ fn postgres_restart_failing_archiving_and_an_orphaned_prepared_transaction() {
     let v = run("availability", &[]);
     assert!(issues(&v).is_empty(), "{}", pretty(&v));
 }
+
+#[test]
+fn redis_restart_and_a_replica_that_loses_its_primary() {
+    use crate::collection::{rcli, redis_server};
+    let Some(primary) = redis_server(&[]) else {
+        return skip("redis-server missing");
+    };
+    let pp = primary.port.to_string();
+    let Some(replica) = redis_server(&["--replicaof", "127.0.0.1", &pp]) else {
+        return skip("redis-server missing");
+    };
+    let rp = replica.port.to_string();
+    let sitrep = Sitrep::new();
+    fn at(port: &str) -> Vec<(&'static str, &str)> {
+        vec![("REDIS_HOST", "127.0.0.1"), ("REDIS_PORT", port)]
+    }
+
+    let v = sitrep.run("redis/restarts", "cache", &at(&pp), &[]);
+    let i = issue_with(&v, &["restarted"]);
+    assert!(i["last_event_at"].as_i64().is_some(), "{}", pretty(&i));
+    let mut quiet = at(&pp);
+    quiet.push(("RESTART_WINDOW_S", "0"));
+    assert!(issues(&sitrep.run("redis/restarts", "cache", &quiet, &[])).is_empty());
+
+    wait_for(20, "the replica's link", || {
+        rcli(replica.port, "INFO replication").contains("master_link_status:up")
+    });
+    let v = sitrep.run("redis/replication", "cache-replica", &at(&rp), &[]);
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
+    let mut expect2 = at(&pp);
+    expect2.push(("EXPECTED_REPLICAS", "2"));
+    let v = sitrep.run("redis/replication", "cache", &expect2, &[]);
+    issue_with(&v, &["fewer replicas than expected"]);
+
+    drop(primary);
+    wait_for(20, "the replica to notice", || {
+        rcli(replica.port, "INFO replication").contains("master_link_status:down")
+    });
+    let v = sitrep.run("redis/replication", "cache-replica", &at(&rp), &[]);
+    let i = issue_with(&v, &["lost its link to its primary"]);
+    assert!(i["actual"].as_str().unwrap().contains(&pp), "{}", pretty(&i));
+    // the primary itself is gone: its checks are inconclusive, ping raises it once
+    let v = sitrep.try_run("redis/replication", "cache", &at(&pp), &[]);
+    assert_eq!(v["run"]["status"], "inconclusive", "{}", pretty(&v));
+    let v = sitrep.run("redis/ping", "cache", &at(&pp), &[]);
+    issue_with(&v, &["refuses connections"]);
+}
