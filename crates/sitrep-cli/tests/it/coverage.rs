@@ -315,3 +315,120 @@ fn redis_restart_and_a_replica_that_loses_its_primary() {
     let v = sitrep.run("redis/ping", "cache", &at(&pp), &[]);
     issue_with(&v, &["refuses connections"]);
 }
+
+/// `date` N minutes ago in the ISO form `journalctl -o short-iso` and `dmesg --time-format iso` use.
+fn iso_minutes_ago(n: u32) -> String {
+    let out = crate::collection::sh(&format!("date -u -d '-{n} min' +%Y-%m-%dT%H:%M:%S+0000"));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn open_issue_titles(sitrep: &Sitrep) -> Vec<String> {
+    let out = assert_cmd::Command::cargo_bin("sitrep")
+        .unwrap()
+        .env("SITREP_HOME", sitrep.home.path())
+        .args(["issues", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("issues --json");
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A kernel log written for the test: what the kernel prints, with timestamps, so the test
+/// controls when each event happened.
+#[test]
+fn kernel_log_events_are_current_only_within_the_quiet_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("kern.log");
+    let (now2, now3, old) = (iso_minutes_ago(2), iso_minutes_ago(3), iso_minutes_ago(40));
+    std::fs::write(
+        &log,
+        format!(
+            "{old} host kernel: Memory cgroup out of memory: Killed process 4242 (old-hog) total-vm:9000kB, anon-rss:900kB, file-rss:0kB, shmem-rss:0kB\n\
+             {now3} host kernel: memory: usage 32768kB, limit 32768kB, failcnt 17\n\
+             {now3} host kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/app.slice,task_memcg=/app.slice,task=worker,pid=4343,uid=0\n\
+             {now3} host kernel: Memory cgroup out of memory: Killed process 4343 (worker) total-vm:20000kB, anon-rss:768kB, file-rss:1536kB, shmem-rss:0kB, UID:0\n\
+             {now2} host kernel: blk_update_request: I/O error, dev sdb, sector 123456 op 0x1:(WRITE) flags 0x0\n\
+             {now2} host kernel: EXT4-fs (sdb1): Remounting filesystem read-only\n\
+             {now2} host kernel: nf_conntrack: nf_conntrack: table full, dropping packet\n\
+             {now2} host kernel: INFO: task postgres:812 blocked for more than 120 seconds.\n\
+             {old} host kernel: report-gen[999]: segfault at 0 ip 000055d5 sp 00007ffd error 4 in report-gen[55d5+1000]\n"
+        ),
+    )
+    .unwrap();
+    let sitrep = Sitrep::new();
+    let kl = [("KERNEL_LOG", log.to_str().unwrap())];
+
+    let v = sitrep.run("linux-host/oom-kills", "host", &kl, &[]);
+    let i = issue_with(&v, &["killed worker"]);
+    let actual = i["actual"].as_str().unwrap();
+    assert!(actual.contains("768 kB anonymous"), "real units, not '0 MiB': {actual}");
+    assert!(actual.contains("1.5 MiB file-backed"), "{actual}");
+    assert!(
+        i["details"].as_str().unwrap().contains("32.0 MiB used of a 32.0 MiB limit"),
+        "{}",
+        pretty(&i)
+    );
+    let v = sitrep.run("linux-host/kernel-errors", "host", &kl, &[]);
+    for words in [
+        &["Disk sdb", "I/O errors"][..],
+        &["Filesystem sdb1", "read-only"],
+        &["Connection tracking table", "full"],
+        &["hang in the kernel", "postgres"],
+        &["report-gen", "segfaults"],
+    ] {
+        assert!(issue_with(&v, words)["last_event_at"].as_i64().is_some());
+    }
+    // Both old events are still inside the 60-minute window, but 40 minutes is past the quiet
+    // period of a 5-minute check: they open nothing.
+    let open = open_issue_titles(&sitrep);
+    assert!(open.iter().any(|t| t.contains("killed worker")), "{open:?}");
+    assert!(open.iter().any(|t| t.contains("Disk sdb")), "{open:?}");
+    assert!(!open.iter().any(|t| t.contains("old-hog")), "{open:?}");
+    assert!(!open.iter().any(|t| t.contains("report-gen")), "{open:?}");
+}
+
+#[test]
+fn file_descriptors_name_the_program_near_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let hog = dir.path().join("sitrep-fdhog");
+    let python = String::from_utf8(
+        crate::collection::sh("python3 -c 'import os; print(os.readlink(\"/proc/self/exe\"))'")
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    if python.is_empty() || std::os::unix::fs::symlink(&python, &hog).is_err() {
+        return skip("python3 missing");
+    }
+    let ready = dir.path().join("ready");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64; exec {} -c 'import time; fs = [open(\"/dev/null\") for _ in range(59)]; open(\"{}\", \"w\").close(); time.sleep(60)'",
+            hog.display(),
+            ready.display()
+        ))
+        .spawn()
+        .unwrap();
+    wait_for(10, "the descriptor hog", || ready.exists());
+    let sitrep = Sitrep::new();
+    let v = sitrep.run("linux-host/file-descriptors", "host", &[("FD_MIN", "10")], &[]);
+    let i = issue_with(&v, &["sitrep-fdhog", "open-file limit"]);
+    assert!(i["actual"].as_str().unwrap().contains("of a limit of 64"), "{}", pretty(&i));
+    assert_eq!(severity(&i), 2, "62 of 64 is above 95%");
+    let _ = child.kill();
+    let _ = child.wait();
+    let v = sitrep.run("linux-host/file-descriptors", "host", &[("FD_MIN", "10")], &[]);
+    assert!(
+        !issues(&v)
+            .iter()
+            .any(|i| i["title"].as_str().unwrap_or("").contains("sitrep-fdhog")),
+        "{}",
+        pretty(&v)
+    );
+}
