@@ -432,3 +432,50 @@ fn file_descriptors_name_the_program_near_its_limit() {
         pretty(&v)
     );
 }
+
+#[test]
+fn nginx_server_errors_from_the_access_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = dir.path().join("access.log");
+    let iso = |min: u32| {
+        let out = crate::collection::sh(&format!("date -d '-{min} min' +%Y-%m-%dT%H:%M:%S%:z"));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let combined = |min: u32| {
+        let out = crate::collection::sh(&format!("date -d '-{min} min' '+%d/%b/%Y:%H:%M:%S %z'"));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let mut log = String::new();
+    for i in 0..20 {
+        log.push_str(&format!("10.0.0.{i} [{}] \"GET /catalog HTTP/1.1\" 200 348 rt=0.001\n", iso(1)));
+    }
+    for _ in 0..12 {
+        log.push_str(&format!(
+            "10.0.0.9 - - [{}] \"POST /checkout?id=1 HTTP/1.1\" 500 61 \"-\" \"curl\"\n",
+            combined(1)
+        ));
+    }
+    for _ in 0..5 {
+        // nginx's own gateway errors belong to upstream-failures
+        log.push_str(&format!("10.0.0.8 [{}] \"GET /catalog HTTP/1.1\" 502 150 rt=0.001\n", iso(1)));
+    }
+    std::fs::write(&access, log).unwrap();
+    let sitrep = Sitrep::new();
+    let sets = [("ACCESS_LOG", access.to_str().unwrap())];
+    let v = sitrep.run("nginx/server-errors", "edge", &sets, &[]);
+    let i = issue_with(&v, &["fail with server errors"]);
+    let actual = i["actual"].as_str().unwrap();
+    assert!(actual.starts_with("12 of 37 requests (32.4%)"), "{actual}");
+    assert!(actual.contains("12 x 500"), "{actual}");
+    assert!(i["details"].as_str().unwrap().contains("POST /checkout (12)"), "{}", pretty(&i));
+    assert!(i["last_event_at"].as_i64().is_some());
+
+    // The same errors 20 minutes ago are outside the 15-minute window: nothing.
+    std::fs::write(
+        &access,
+        format!("10.0.0.9 [{}] \"POST /checkout HTTP/1.1\" 500 61\n", iso(20)).repeat(12),
+    )
+    .unwrap();
+    let v = sitrep.run("nginx/server-errors", "edge", &sets, &[]);
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
+}
