@@ -473,7 +473,7 @@ impl Runner {
                     query,
                     range,
                     timeout,
-                    now_secs,
+                    now_ms: self.clock.now().0,
                 })
                 .await;
                 apply_rows(&mut out, spec.rules(), &rows, &lookup);

@@ -1826,7 +1826,7 @@ fn prometheus_down_targets_alerts_and_rule_failures() {
     };
     wait_for(60, "Prometheus to scrape and evaluate", || {
         query("ALERTS{alertname=\"CheckoutDown\"}").contains("firing")
-            && query("prometheus_rule_evaluation_failures_total > 0").contains("broken")
+            && query("increase(prometheus_rule_evaluation_failures_total[2m]) > 0").contains("broken")
     });
     let sets = [("PROMETHEUS_URL", url.as_str()), ("WINDOW", "1m")];
     let sitrep = Sitrep::new();
@@ -1841,6 +1841,11 @@ fn prometheus_down_targets_alerts_and_rule_failures() {
     );
     let v = sitrep.run("prometheus/rule-failures", "prom", &sets, &[]);
     issue_with(&v, &["broken"]);
+    // rules, and no Alertmanager configured: the alerts reach nobody
+    let v = sitrep.run("prometheus/alertmanagers", "prom", &sets, &[]);
+    issue_with(&v, &["sends alerts to no Alertmanager"]);
+    let v = sitrep.run("prometheus/ready", "prom", &sets, &[]);
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
     let v = sitrep.run("prometheus/target-errors", "prom", &sets, &[]);
     assert!(
         v["report"].to_string().contains("connection refused"),
@@ -1889,6 +1894,9 @@ fn prometheus_sandbox_tasks_run() {
         "config-reload",
         "alert-delivery",
         "target-errors",
+        "ready",
+        "missed-rule-evaluations",
+        "alertmanagers",
     ] {
         let v = sitrep.run(
             &format!("prometheus/{t}"),

@@ -15,7 +15,8 @@ pub struct PromqlRun<'a> {
     /// (range, step) for a range query ending now.
     pub range: Option<(Duration, Duration)>,
     pub timeout: Duration,
-    pub now_secs: i64,
+    /// The end of a range query, in milliseconds (whole seconds would miss the last second).
+    pub now_ms: i64,
 }
 
 pub async fn run(r: PromqlRun<'_>) -> (Outcome, Vec<Row>) {
@@ -33,12 +34,13 @@ async fn fetch(r: &PromqlRun<'_>) -> Result<Vec<Row>, QueryError> {
             .get(format!("{base}/api/v1/query"))
             .query(&[("query", r.query.as_str())]),
         Some((range, step)) => {
-            let end = r.now_secs;
-            let start = end - range.as_secs() as i64;
+            let end = r.now_ms;
+            let start = end - range.as_millis() as i64;
+            let secs = |ms: i64| format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000));
             r.client.get(format!("{base}/api/v1/query_range")).query(&[
                 ("query", r.query.clone()),
-                ("start", start.to_string()),
-                ("end", end.to_string()),
+                ("start", secs(start)),
+                ("end", secs(end)),
                 ("step", format!("{}s", step.as_secs().max(1))),
             ])
         }
