@@ -651,14 +651,24 @@ fn task(
             TaskSpec::Http(h)
         }),
         TaskType::Promql => block::<PromqlSpec>(ctx, &at("promql"), &raw.promql).map(|p| {
-            let durations = [p.range.as_deref().unwrap_or(""), p.step.as_deref().unwrap_or("")];
-            check_refs(ctx, &at("promql"), &[&p.url, &p.query, durations[0], durations[1]], &known);
+            let durations = [
+                p.range.as_deref().unwrap_or(""),
+                p.step.as_deref().unwrap_or(""),
+            ];
+            check_refs(
+                ctx,
+                &at("promql"),
+                &[&p.url, &p.query, durations[0], durations[1]],
+                &known,
+            );
             for (f, v) in [("range", &p.range), ("step", &p.step)] {
                 // `${WINDOW}` is filled and checked at run time
-                if let Some(v) = v.as_ref().filter(|v| !v.contains("${")) {
-                    if let Err(e) = parse_duration(v) {
-                        ctx.problem(at(&format!("promql.{f}")), e);
-                    }
+                if let Some(Err(e)) = v
+                    .as_ref()
+                    .filter(|v| !v.contains("${"))
+                    .map(|v| parse_duration(v))
+                {
+                    ctx.problem(at(&format!("promql.{f}")), e);
                 }
             }
             check_rules(ctx, &at("promql"), p.rules(), &known);
@@ -719,7 +729,10 @@ fn check_rules(ctx: &mut Ctx<'_>, field: &str, rules: RowRules<'_>, known: &Hash
             );
         }
         if r.reason.trim().is_empty() {
-            ctx.problem(format!("{f}.reason"), "reason is empty: say what could not be measured and why");
+            ctx.problem(
+                format!("{f}.reason"),
+                "reason is empty: say what could not be measured and why",
+            );
         }
         check_when(ctx, &f, r.when.as_deref(), known);
         check_refs(ctx, &f, &[&r.reason], known);

@@ -19,7 +19,13 @@ pub fn is_current(issue: &Issue, now: Timestamp) -> bool {
 
 /// The ranking order at `now` (most important first); see the module docs.
 pub fn compare(a: &Issue, b: &Issue, now: Timestamp) -> Ordering {
-    let key = |i: &Issue| (i.status != IssueStatus::Open, !is_current(i, now), i.severity);
+    let key = |i: &Issue| {
+        (
+            i.status != IssueStatus::Open,
+            !is_current(i, now),
+            i.severity,
+        )
+    };
     key(a)
         .cmp(&key(b))
         .then_with(|| evidence(b).cmp(&evidence(a)))

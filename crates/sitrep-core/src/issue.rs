@@ -113,10 +113,7 @@ pub fn reconcile(
         }
     }
     // Events older than the quiet period are history, not a current problem.
-    merged.retain(|(_, d)| {
-        d.last_event_at
-            .is_none_or(|at| now.since(at) <= end.quiet)
-    });
+    merged.retain(|(_, d)| d.last_event_at.is_none_or(|at| now.since(at) <= end.quiet));
 
     for (fp, d) in &merged {
         let seen = d.observed_at.unwrap_or(now);
@@ -373,7 +370,13 @@ mod tests {
 
         // An old event never opens an issue; a new one reopens it.
         assert!(reconcile(&scope(), &store, &oom(0), end(true, 16 * MIN), &mut mint).is_empty());
-        let c = reconcile(&scope(), &store, &oom(20 * MIN), end(true, 21 * MIN), &mut mint);
+        let c = reconcile(
+            &scope(),
+            &store,
+            &oom(20 * MIN),
+            end(true, 21 * MIN),
+            &mut mint,
+        );
         assert_eq!(c[0].event_kind(), IssueEventKind::Reopened);
         apply(&mut store, c);
         assert_eq!(store[0].last_event_at, Some(Timestamp(20 * MIN)));
@@ -383,7 +386,13 @@ mod tests {
     fn an_unmeasured_run_resolves_nothing_even_when_the_events_are_old() {
         let mut store = Vec::new();
         let mut mint = ids();
-        let c = reconcile(&scope(), &store, &[event("t", 0)], end(true, MIN), &mut mint);
+        let c = reconcile(
+            &scope(),
+            &store,
+            &[event("t", 0)],
+            end(true, MIN),
+            &mut mint,
+        );
         apply(&mut store, c);
         assert!(reconcile(&scope(), &store, &[], end(false, 60 * MIN), &mut mint).is_empty());
     }

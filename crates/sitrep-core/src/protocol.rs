@@ -172,13 +172,17 @@ pub fn parse_results(text: &str) -> ParsedResults {
                 }
             }
             Ok(ResultRecord::Report { text }) => out.reports.push(cap(text, MAX_TEXT_BYTES)),
-            Ok(ResultRecord::Inconclusive { reason }) if reason.trim().is_empty() => out
-                .errors
-                .push(format!("results line {lineno}: inconclusive needs a reason")),
+            Ok(ResultRecord::Inconclusive { reason }) if reason.trim().is_empty() => {
+                out.errors.push(format!(
+                    "results line {lineno}: inconclusive needs a reason"
+                ))
+            }
             Ok(ResultRecord::Inconclusive { reason }) => {
                 let reason = cap(reason.trim().to_string(), MAX_TEXT_BYTES);
                 out.inconclusive = Some(match out.inconclusive.take() {
-                    Some(prev) if prev != reason => cap(format!("{prev}; {reason}"), MAX_TEXT_BYTES),
+                    Some(prev) if prev != reason => {
+                        cap(format!("{prev}; {reason}"), MAX_TEXT_BYTES)
+                    }
                     _ => reason,
                 });
             }

@@ -298,7 +298,10 @@ mod tests {
             insights: &[],
             metrics: &[],
         };
-        let down = vec![Row::from_pairs([("instance", json!("a:1")), ("up", json!(0))])];
+        let down = vec![Row::from_pairs([
+            ("instance", json!("a:1")),
+            ("up", json!(0)),
+        ])];
         let a = apply(rules(&raise), &down, &|_| None);
         assert_eq!(a.inconclusive.as_deref(), Some("exporter a:1 is down"));
         assert!(a.results.issues.is_empty());
@@ -317,7 +320,10 @@ mod tests {
             a.results.issues[0].last_event_at,
             Timestamp::parse_rfc3339("2026-11-21T08:00:00Z")
         );
-        assert_eq!(event_time("1700000000").unwrap(), Some(Timestamp(1_700_000_000_000)));
+        assert_eq!(
+            event_time("1700000000").unwrap(),
+            Some(Timestamp(1_700_000_000_000))
+        );
         assert!(event_time("soon").is_err());
     }
 }

@@ -222,7 +222,9 @@ impl Runner {
         let mut slx_override = None;
         if let Some(name) = &req.slx {
             match self.store.get_slx(&self.cfg.workspace, name).await {
-                Ok(Some(slx)) if slx.bundle == format!("{}/{}", req.task.collection, req.task.bundle) => {
+                Ok(Some(slx))
+                    if slx.bundle == format!("{}/{}", req.task.collection, req.task.bundle) =>
+                {
                     slx_override = slx
                         .tasks
                         .into_iter()
@@ -459,11 +461,15 @@ impl Runner {
                 let duration = |field: &str, v: Option<&String>| -> Result<_, String> {
                     v.map(|v| {
                         let filled = fill(v)?;
-                        parse_duration(&filled).map_err(|e| format!("promql.{field} {filled:?}: {e}"))
+                        parse_duration(&filled)
+                            .map_err(|e| format!("promql.{field} {filled:?}: {e}"))
                     })
                     .transpose()
                 };
-                let range = match (duration("range", spec.range.as_ref()), duration("step", spec.step.as_ref())) {
+                let range = match (
+                    duration("range", spec.range.as_ref()),
+                    duration("step", spec.step.as_ref()),
+                ) {
                     (Ok(r), Ok(step)) => r.map(|r| (r, step.unwrap_or(r / 60))),
                     (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
                 };

@@ -4,7 +4,9 @@
 use crate::error::StoreError;
 use crate::{IssueFilter, Result, RunResults, SeriesKey, Store};
 use async_trait::async_trait;
-use sitrep_core::issue::{DEFAULT_INTERVAL, IssueChange, RunEnd, RunScope, quiet_period, reconcile};
+use sitrep_core::issue::{
+    DEFAULT_INTERVAL, IssueChange, RunEnd, RunScope, quiet_period, reconcile,
+};
 use sitrep_core::map::{Edge, StoredEdge, StoredMap, StoredResource};
 use sitrep_core::{
     Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp,
@@ -179,8 +181,7 @@ fn issue_from_row(r: &AnyRow) -> Result<Issue> {
 
 fn slx_from_row(r: &AnyRow, workspace: &str) -> Result<Slx> {
     let spec: String = r.try_get("spec")?;
-    let mut slx: Slx =
-        serde_json::from_str(&spec).map_err(|e| corrupt("slxs")(e.to_string()))?;
+    let mut slx: Slx = serde_json::from_str(&spec).map_err(|e| corrupt("slxs")(e.to_string()))?;
     slx.workspace = workspace.to_string();
     Ok(slx)
 }
@@ -591,9 +592,7 @@ impl Store for SqlStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref()
-            .map(|r| slx_from_row(r, workspace))
-            .transpose()
+        row.as_ref().map(|r| slx_from_row(r, workspace)).transpose()
     }
 
     async fn delete_slx(&self, workspace: &str, name: &str) -> Result<bool> {

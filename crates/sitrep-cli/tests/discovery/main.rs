@@ -154,8 +154,8 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
         let r: Value = serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("slx run {name}: no JSON ({e}):\n{out}\n{err}"));
         for run in r["runs"].as_array().unwrap() {
-            let inconclusive_by_design = run["status"] == "inconclusive"
-                && run["task"] == "core/http-endpoint/tls-expiry";
+            let inconclusive_by_design =
+                run["status"] == "inconclusive" && run["task"] == "core/http-endpoint/tls-expiry";
             assert!(
                 run["status"] == "succeeded" || inconclusive_by_design,
                 "SLX {name}: {}",
@@ -180,7 +180,9 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
     assert!(
         unexpected.is_empty(),
         "issues on a healthy sandbox: {}",
-        pretty(&Value::from(unexpected.into_iter().cloned().collect::<Vec<_>>()))
+        pretty(&Value::from(
+            unexpected.into_iter().cloned().collect::<Vec<_>>()
+        ))
     );
 
     // Twice changes nothing; a hand edit survives.

@@ -1558,7 +1558,11 @@ fn redis_persistence_failure_refuses_writes_then_recovers() {
     // one failure, one issue: ping answers MISCONF, which is persistence's finding
     let v = sitrep.run("redis/ping", "cache", &base, &[]);
     assert!(issues(&v).is_empty(), "{}", pretty(&v));
-    assert!(v["report"].to_string().contains("MISCONF"), "{}", pretty(&v));
+    assert!(
+        v["report"].to_string().contains("MISCONF"),
+        "{}",
+        pretty(&v)
+    );
     // fixed: a good directory and a successful BGSAVE
     rcli(
         r.port,
@@ -1826,7 +1830,8 @@ fn prometheus_down_targets_alerts_and_rule_failures() {
     };
     wait_for(60, "Prometheus to scrape and evaluate", || {
         query("ALERTS{alertname=\"CheckoutDown\"}").contains("firing")
-            && query("increase(prometheus_rule_evaluation_failures_total[2m]) > 0").contains("broken")
+            && query("increase(prometheus_rule_evaluation_failures_total[2m]) > 0")
+                .contains("broken")
     });
     let sets = [("PROMETHEUS_URL", url.as_str()), ("WINDOW", "1m")];
     let sitrep = Sitrep::new();

@@ -67,7 +67,12 @@ fn postgres_database_bloat_and_invalid_indexes_in_the_application_database() {
     let run = |task: &str, sets: &[(&str, &str)]| {
         let mut all = vec![("PG_DSN", db.dsn_no_password.as_str())];
         all.extend_from_slice(sets);
-        sitrep.run(&format!("postgres-database/{task}"), "pg/app", &all, &secrets)
+        sitrep.run(
+            &format!("postgres-database/{task}"),
+            "pg/app",
+            &all,
+            &secrets,
+        )
     };
     // 4000 of 5000 rows deleted with autovacuum off for the table: bloat.
     psql_value(
@@ -89,7 +94,11 @@ fn postgres_database_bloat_and_invalid_indexes_in_the_application_database() {
     let v = run("table-bloat", &bloat);
     let i = issue_with(&v, &["public.orders", &db.name, "bloated"]);
     assert_eq!(severity(&i), 3);
-    assert!(i["actual"].as_str().unwrap().contains("4000 dead"), "{}", pretty(&i));
+    assert!(
+        i["actual"].as_str().unwrap().contains("4000 dead"),
+        "{}",
+        pretty(&i)
+    );
     assert_actionable(&i);
 
     // A unique index built concurrently over duplicates fails and stays behind, invalid.
@@ -107,17 +116,26 @@ fn postgres_database_bloat_and_invalid_indexes_in_the_application_database() {
         ])
         .output()
         .unwrap();
-    assert!(!failed.status.success(), "the build over duplicates must fail");
+    assert!(
+        !failed.status.success(),
+        "the build over duplicates must fail"
+    );
     let v = run("invalid-indexes", &[]);
     let i = issue_with(&v, &["public.skus_code", "is invalid"]);
     assert!(
-        i["actual"].as_str().unwrap().contains("CREATE UNIQUE INDEX"),
+        i["actual"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE UNIQUE INDEX"),
         "{}",
         pretty(&i)
     );
 
     // The diagnostics see the application's database, not `postgres`.
-    psql_value(&db.dsn, "select count(*) from orders; create index orders_note on orders (note)");
+    psql_value(
+        &db.dsn,
+        "select count(*) from orders; create index orders_note on orders (note)",
+    );
     for (task, sets) in [
         ("largest-tables", vec![]),
         ("sequential-scans", vec![("SEQ_SCAN_MIN_ROWS", "1")]),
@@ -167,7 +185,13 @@ impl ThrowawayPg {
         let port = crate::collection::free_port();
         let as_pg = |prog: &str, args: &[&str]| {
             std::process::Command::new("setpriv")
-                .args(["--reuid", "postgres", "--regid", "postgres", "--clear-groups"])
+                .args([
+                    "--reuid",
+                    "postgres",
+                    "--regid",
+                    "postgres",
+                    "--clear-groups",
+                ])
                 .arg(bin.join(prog))
                 .args(args)
                 .output()
@@ -176,7 +200,17 @@ impl ThrowawayPg {
         let data = dir.path().join("data");
         let out = as_pg(
             "initdb",
-            &["-D", data.to_str()?, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+            &[
+                "-D",
+                data.to_str()?,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
         );
         assert!(out.status.success(), "initdb: {out:?}");
         let mut opts = format!(
@@ -189,7 +223,16 @@ impl ThrowawayPg {
         let log = dir.path().join("log");
         let out = as_pg(
             "pg_ctl",
-            &["-D", data.to_str()?, "-o", &opts, "-l", log.to_str()?, "-w", "start"],
+            &[
+                "-D",
+                data.to_str()?,
+                "-o",
+                &opts,
+                "-l",
+                log.to_str()?,
+                "-w",
+                "start",
+            ],
         );
         assert!(out.status.success(), "pg_ctl start: {out:?}");
         Some(ThrowawayPg {
@@ -203,7 +246,13 @@ impl ThrowawayPg {
 impl Drop for ThrowawayPg {
     fn drop(&mut self) {
         let _ = std::process::Command::new("setpriv")
-            .args(["--reuid", "postgres", "--regid", "postgres", "--clear-groups"])
+            .args([
+                "--reuid",
+                "postgres",
+                "--regid",
+                "postgres",
+                "--clear-groups",
+            ])
             .arg(self.bin.join("pg_ctl"))
             .args(["-D", &self.dir.path().join("data").display().to_string()])
             .args(["-m", "immediate", "stop"])
@@ -216,7 +265,8 @@ fn users_id(user: &str) -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&user)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+        (f.first() == Some(&user))
+            .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
     })
 }
 
@@ -246,7 +296,10 @@ fn postgres_restart_failing_archiving_and_an_orphaned_prepared_transaction() {
     assert!(issues(&run("restarts", &[("RESTART_WINDOW_S", "0")])).is_empty());
 
     // archive_command=false: every segment switch fails to archive.
-    psql_value(&pg.dsn, "select pg_switch_wal() from (select txid_current()) x");
+    psql_value(
+        &pg.dsn,
+        "select pg_switch_wal() from (select txid_current()) x",
+    );
     wait_for(20, "a failed archive attempt", || {
         psql_value(&pg.dsn, "select failed_count from pg_stat_archiver") != "0"
     });
@@ -308,7 +361,11 @@ fn redis_restart_and_a_replica_that_loses_its_primary() {
     });
     let v = sitrep.run("redis/replication", "cache-replica", &at(&rp), &[]);
     let i = issue_with(&v, &["lost its link to its primary"]);
-    assert!(i["actual"].as_str().unwrap().contains(&pp), "{}", pretty(&i));
+    assert!(
+        i["actual"].as_str().unwrap().contains(&pp),
+        "{}",
+        pretty(&i)
+    );
     // the primary itself is gone: its checks are inconclusive, ping raises it once
     let v = sitrep.try_run("redis/replication", "cache", &at(&pp), &[]);
     assert_eq!(v["run"]["status"], "inconclusive", "{}", pretty(&v));
@@ -365,10 +422,16 @@ fn kernel_log_events_are_current_only_within_the_quiet_period() {
     let v = sitrep.run("linux-host/oom-kills", "host", &kl, &[]);
     let i = issue_with(&v, &["killed worker"]);
     let actual = i["actual"].as_str().unwrap();
-    assert!(actual.contains("768 kB anonymous"), "real units, not '0 MiB': {actual}");
+    assert!(
+        actual.contains("768 kB anonymous"),
+        "real units, not '0 MiB': {actual}"
+    );
     assert!(actual.contains("1.5 MiB file-backed"), "{actual}");
     assert!(
-        i["details"].as_str().unwrap().contains("32.0 MiB used of a 32.0 MiB limit"),
+        i["details"]
+            .as_str()
+            .unwrap()
+            .contains("32.0 MiB used of a 32.0 MiB limit"),
         "{}",
         pretty(&i)
     );
@@ -417,13 +480,27 @@ fn file_descriptors_name_the_program_near_its_limit() {
         .unwrap();
     wait_for(10, "the descriptor hog", || ready.exists());
     let sitrep = Sitrep::new();
-    let v = sitrep.run("linux-host/file-descriptors", "host", &[("FD_MIN", "10")], &[]);
+    let v = sitrep.run(
+        "linux-host/file-descriptors",
+        "host",
+        &[("FD_MIN", "10")],
+        &[],
+    );
     let i = issue_with(&v, &["sitrep-fdhog", "open-file limit"]);
-    assert!(i["actual"].as_str().unwrap().contains("of a limit of 64"), "{}", pretty(&i));
+    assert!(
+        i["actual"].as_str().unwrap().contains("of a limit of 64"),
+        "{}",
+        pretty(&i)
+    );
     assert_eq!(severity(&i), 2, "62 of 64 is above 95%");
     let _ = child.kill();
     let _ = child.wait();
-    let v = sitrep.run("linux-host/file-descriptors", "host", &[("FD_MIN", "10")], &[]);
+    let v = sitrep.run(
+        "linux-host/file-descriptors",
+        "host",
+        &[("FD_MIN", "10")],
+        &[],
+    );
     assert!(
         !issues(&v)
             .iter()
@@ -447,7 +524,10 @@ fn nginx_server_errors_from_the_access_log() {
     };
     let mut log = String::new();
     for i in 0..20 {
-        log.push_str(&format!("10.0.0.{i} [{}] \"GET /catalog HTTP/1.1\" 200 348 rt=0.001\n", iso(1)));
+        log.push_str(&format!(
+            "10.0.0.{i} [{}] \"GET /catalog HTTP/1.1\" 200 348 rt=0.001\n",
+            iso(1)
+        ));
     }
     for _ in 0..12 {
         log.push_str(&format!(
@@ -457,7 +537,10 @@ fn nginx_server_errors_from_the_access_log() {
     }
     for _ in 0..5 {
         // nginx's own gateway errors belong to upstream-failures
-        log.push_str(&format!("10.0.0.8 [{}] \"GET /catalog HTTP/1.1\" 502 150 rt=0.001\n", iso(1)));
+        log.push_str(&format!(
+            "10.0.0.8 [{}] \"GET /catalog HTTP/1.1\" 502 150 rt=0.001\n",
+            iso(1)
+        ));
     }
     std::fs::write(&access, log).unwrap();
     let sitrep = Sitrep::new();
@@ -467,13 +550,24 @@ fn nginx_server_errors_from_the_access_log() {
     let actual = i["actual"].as_str().unwrap();
     assert!(actual.starts_with("12 of 37 requests (32.4%)"), "{actual}");
     assert!(actual.contains("12 x 500"), "{actual}");
-    assert!(i["details"].as_str().unwrap().contains("POST /checkout (12)"), "{}", pretty(&i));
+    assert!(
+        i["details"]
+            .as_str()
+            .unwrap()
+            .contains("POST /checkout (12)"),
+        "{}",
+        pretty(&i)
+    );
     assert!(i["last_event_at"].as_i64().is_some());
 
     // The same errors 20 minutes ago are outside the 15-minute window: nothing.
     std::fs::write(
         &access,
-        format!("10.0.0.9 [{}] \"POST /checkout HTTP/1.1\" 500 61\n", iso(20)).repeat(12),
+        format!(
+            "10.0.0.9 [{}] \"POST /checkout HTTP/1.1\" 500 61\n",
+            iso(20)
+        )
+        .repeat(12),
     )
     .unwrap();
     let v = sitrep.run("nginx/server-errors", "edge", &sets, &[]);

@@ -72,8 +72,18 @@ fn one_failing_url_yields_exactly_one_issue() {
     let sitrep = Sitrep::new();
     let runs = health_pass(&sitrep, &url);
     assert_one_issue(&sitrep, &runs, &format!("{url} returns HTTP 503"));
-    assert_eq!(runs[1]["run"]["status"], "succeeded", "{}", pretty(&runs[1]));
-    assert_eq!(runs[2]["run"]["status"], "inconclusive", "{}", pretty(&runs[2]));
+    assert_eq!(
+        runs[1]["run"]["status"],
+        "succeeded",
+        "{}",
+        pretty(&runs[1])
+    );
+    assert_eq!(
+        runs[2]["run"]["status"],
+        "inconclusive",
+        "{}",
+        pretty(&runs[2])
+    );
 
     // Gone: nothing listens. Still one issue (the old one resolves, the new one opens), and
     // the latency run says it could not measure rather than "slow" or "unreachable".
@@ -83,7 +93,10 @@ fn one_failing_url_yields_exactly_one_issue() {
     for r in &runs[1..] {
         assert_eq!(r["run"]["status"], "inconclusive", "{}", pretty(r));
         assert!(
-            r["run"]["reason"].as_str().unwrap_or("").contains(&url[..url.len() - 7]),
+            r["run"]["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains(&url[..url.len() - 7]),
             "the reason names the endpoint: {}",
             pretty(r)
         );

@@ -72,9 +72,7 @@ impl Checks {
         let e = &spec.expect;
         let max_latency = match e.max_latency.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(l) => Some(
-                parse_duration(l).map_err(|err| format!("max_latency {l:?}: {err}"))?,
-            ),
+            Some(l) => Some(parse_duration(l).map_err(|err| format!("max_latency {l:?}: {err}"))?),
         };
         let body_contains = e.body_contains.clone().filter(|b| !b.is_empty());
         let availability = e.status.is_some()
@@ -97,8 +95,16 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
         Ok(c) => c,
         Err(e) => return Outcome::failed(e),
     };
-    let https = spec.url.trim_start().to_ascii_lowercase().starts_with("https://");
-    if !https && checks.cert_min_days.is_some() && !checks.availability && checks.max_latency.is_none() {
+    let https = spec
+        .url
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("https://");
+    if !https
+        && checks.cert_min_days.is_some()
+        && !checks.availability
+        && checks.max_latency.is_none()
+    {
         return Outcome::inconclusive(format!(
             "{target} is not an https URL: it serves no certificate to check"
         ));
@@ -135,8 +141,13 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
                     failure.actual
                 ));
             }
-            out.report = format!("{} {} → no response: {}", spec.method, spec.url, failure.actual);
-            out.results.issues.push(failure.issue(severity, &target, &spec.url));
+            out.report = format!(
+                "{} {} → no response: {}",
+                spec.method, spec.url, failure.actual
+            );
+            out.results
+                .issues
+                .push(failure.issue(severity, &target, &spec.url));
             return out;
         }
     };
@@ -189,9 +200,13 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
                 body.chars().take(500).collect::<String>()
             );
             d.next_steps = if status.is_server_error() {
-                format!("The service behind {target} answers but fails: look at its logs (and those of any proxy in front of it) for errors at this time, and at the dependencies it needs to serve this path.")
+                format!(
+                    "The service behind {target} answers but fails: look at its logs (and those of any proxy in front of it) for errors at this time, and at the dependencies it needs to serve this path."
+                )
             } else {
-                format!("The server answers {target} with a client error: check that the path, method and headers are what it serves (a changed route, authentication, a proxy rule).")
+                format!(
+                    "The server answers {target} with a client error: check that the path, method and headers are what it serves (a changed route, authentication, a proxy rule)."
+                )
             };
             d.reproduce_hint = format!("curl -si '{}'", spec.url);
             out.results.issues.push(d);
@@ -212,30 +227,26 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
             }
         }
     }
-    if let Some(max) = checks.max_latency {
-        if latency > max {
-            let mut d = IssueDraft::new(severity, format!("{target} responds slowly"));
-            d.expected = format!("a response within {}", ms(max));
-            d.actual = answered.clone();
-            d.next_steps = format!("It answers, but slowly: check the service's own latency metrics and its dependencies (database, cache) for saturation; a request trace shows whether DNS, connect, TLS or the server's time is slow.");
-            d.reproduce_hint = format!(
-                "curl -so /dev/null -w 'connect %{{time_connect}}s, first byte %{{time_starttransfer}}s, total %{{time_total}}s\\n' '{}'",
-                spec.url
-            );
-            out.results.issues.push(d);
-        }
+    if let Some(max) = checks.max_latency.filter(|max| latency > *max) {
+        let mut d = IssueDraft::new(severity, format!("{target} responds slowly"));
+        d.expected = format!("a response within {}", ms(max));
+        d.actual = answered.clone();
+        d.next_steps = "It answers, but slowly: check the service's own latency metrics and its dependencies (database, cache) for saturation; a request trace shows whether DNS, connect, TLS or the server's time is slow.".into();
+        d.reproduce_hint = format!(
+            "curl -so /dev/null -w 'connect %{{time_connect}}s, first byte %{{time_starttransfer}}s, total %{{time_total}}s\\n' '{}'",
+            spec.url
+        );
+        out.results.issues.push(d);
     }
     if let Some(expiry) = cert_expiry {
         let days = (expiry - r.now_secs) as f64 / 86_400.0;
         out.results
             .metrics
             .push(metric("tls_cert_days_left", (days * 10.0).round() / 10.0));
-        if let Some(min) = checks.cert_min_days {
-            if days < min as f64 {
-                out.results
-                    .issues
-                    .push(cert_issue(severity, &target, &spec.url, days, min, expiry));
-            }
+        if let Some(min) = checks.cert_min_days.filter(|min| days < *min as f64) {
+            out.results
+                .issues
+                .push(cert_issue(severity, &target, &spec.url, days, min, expiry));
         }
     }
     out.report = format!("{} {} → {answered}", spec.method, spec.url);
@@ -260,7 +271,10 @@ fn cert_issue(
             format!("TLS certificate of {target} has expired"),
         )
     } else {
-        (severity, format!("TLS certificate of {target} expires soon"))
+        (
+            severity,
+            format!("TLS certificate of {target} expires soon"),
+        )
     };
     let mut d = IssueDraft::new(sev, title);
     d.expected = format!("at least {min} days of validity");

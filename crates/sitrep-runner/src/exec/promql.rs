@@ -57,9 +57,10 @@ async fn fetch(r: &PromqlRun<'_>) -> Result<Vec<Row>, QueryError> {
             "Prometheus at {base} is not ready (HTTP 503)"
         )));
     }
-    let body: Value = resp.json().await.map_err(|e| {
-        format!("Prometheus answered {status} with a body that is not JSON: {e}")
-    })?;
+    let body: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("Prometheus answered {status} with a body that is not JSON: {e}"))?;
     if body["status"] != "success" {
         return Err(QueryError::Failed(format!(
             "Prometheus rejected the query ({status}): {} {}",

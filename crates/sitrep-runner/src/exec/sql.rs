@@ -125,7 +125,10 @@ impl Pools {
                     .collect::<Result<_, String>>()?
             }
             Dialect::Mysql | Dialect::Sqlite => {
-                let raw = match sqlx::query(AssertSqlSafe(body.to_string())).fetch_all(&pool).await {
+                let raw = match sqlx::query(AssertSqlSafe(body.to_string()))
+                    .fetch_all(&pool)
+                    .await
+                {
                     Ok(raw) => raw,
                     Err(e) => return Err(failed(e).await),
                 };

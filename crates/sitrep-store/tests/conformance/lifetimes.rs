@@ -35,7 +35,16 @@ async fn exec_task(
 }
 
 pub async fn inconclusive_runs_keep_their_reason_and_resolve_nothing(s: &SqlStore) {
-    exec(s, "w", "pg-main", "r1", 1000, RunStatus::Succeeded, issues(&["t"])).await;
+    exec(
+        s,
+        "w",
+        "pg-main",
+        "r1",
+        1000,
+        RunStatus::Succeeded,
+        issues(&["t"]),
+    )
+    .await;
     let mut r = finished(
         run("w", "pg-main", "core/pg/idle", "r2", 2000),
         RunStatus::Inconclusive,
@@ -70,10 +79,26 @@ pub async fn event_issues_resolve_after_the_quiet_period(s: &SqlStore) {
     assert_eq!(open[0].last_event_at, Some(Timestamp(0)));
     assert_eq!(open[0].current_until, Some(Timestamp(10 * MIN)));
 
-    let c = exec_task(s, task, "r2", 6 * MIN, RunStatus::Succeeded, results(kill(), 5)).await;
+    let c = exec_task(
+        s,
+        task,
+        "r2",
+        6 * MIN,
+        RunStatus::Succeeded,
+        results(kill(), 5),
+    )
+    .await;
     assert_eq!(c[0].event_kind(), IssueEventKind::Repeated);
     // Still in the look-back window, but quiet for longer than two intervals: resolved.
-    let c = exec_task(s, task, "r3", 11 * MIN, RunStatus::Succeeded, results(kill(), 5)).await;
+    let c = exec_task(
+        s,
+        task,
+        "r3",
+        11 * MIN,
+        RunStatus::Succeeded,
+        results(kill(), 5),
+    )
+    .await;
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].event_kind(), IssueEventKind::Resolved);
     assert!(
@@ -88,9 +113,28 @@ pub async fn the_current_issue_ranks_before_an_older_more_severe_one(s: &SqlStor
     // An OOM kill at 0 opened a major issue; its check has not run since. At 30 min a lock
     // chain raises a minor issue on the same resource.
     let oom = vec![event(Severity::MAJOR, "Process worker was OOM-killed", 0)];
-    exec_task(s, "core/linux-host/oom-kills", "r1", MIN, RunStatus::Succeeded, results(oom, 5)).await;
-    let locks = vec![IssueDraft::new(Severity::MINOR, "Lock chain rooted at batch")];
-    exec_task(s, "core/pg/locks", "r2", 30 * MIN, RunStatus::Succeeded, results(locks, 1)).await;
+    exec_task(
+        s,
+        "core/linux-host/oom-kills",
+        "r1",
+        MIN,
+        RunStatus::Succeeded,
+        results(oom, 5),
+    )
+    .await;
+    let locks = vec![IssueDraft::new(
+        Severity::MINOR,
+        "Lock chain rooted at batch",
+    )];
+    exec_task(
+        s,
+        "core/pg/locks",
+        "r2",
+        30 * MIN,
+        RunStatus::Succeeded,
+        results(locks, 1),
+    )
+    .await;
 
     let mut list = s.list_issues("w", &IssueFilter::default()).await.unwrap();
     assert_eq!(list.len(), 2);

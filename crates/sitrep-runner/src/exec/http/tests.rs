@@ -23,7 +23,9 @@ async fn server(response: Option<&'static str>, delay: Duration) -> String {
     tokio::spawn(async move {
         let mut held = Vec::new();
         loop {
-            let Ok((mut sock, _)) = l.accept().await else { return };
+            let Ok((mut sock, _)) = l.accept().await else {
+                return;
+            };
             match response {
                 None => held.push(sock),
                 Some(r) => {
@@ -104,14 +106,21 @@ async fn a_refused_url_is_one_issue_and_the_other_checks_are_inconclusive() {
     let url = refused_url().await;
     let s = check(&url, status(), T).await;
     assert_eq!(titles(&s), [format!("{url} refuses connections")]);
-    assert!(s.results.issues[0].actual.contains("connection refused"), "{:?}", s.results.issues);
+    assert!(
+        s.results.issues[0].actual.contains("connection refused"),
+        "{:?}",
+        s.results.issues
+    );
     assert_eq!(s.inconclusive, None);
     for other in [latency("1s"), cert()] {
         let o = check(&url, other, T).await;
         assert!(o.results.issues.is_empty(), "{:?}", titles(&o));
         assert_eq!(o.status, Some(RunStatus::Succeeded));
         let why = o.inconclusive.expect("inconclusive");
-        assert!(why.contains("no response") || why.contains("not an https URL"), "{why}");
+        assert!(
+            why.contains("no response") || why.contains("not an https URL"),
+            "{why}"
+        );
     }
 }
 
@@ -120,7 +129,11 @@ async fn an_http_error_is_one_issue_named_by_its_status() {
     let url = server(Some(DOWN), Duration::ZERO).await;
     let s = check(&url, status(), T).await;
     assert_eq!(titles(&s), [format!("{url} returns HTTP 503")]);
-    assert!(s.results.issues[0].actual.starts_with("HTTP 503 Service Unavailable in "));
+    assert!(
+        s.results.issues[0]
+            .actual
+            .starts_with("HTTP 503 Service Unavailable in ")
+    );
     // The server answered fast: latency measured it and found nothing wrong.
     let l = check(&url, latency("1s"), T).await;
     assert!(l.results.issues.is_empty() && l.inconclusive.is_none());
@@ -149,7 +162,11 @@ async fn a_hanging_server_is_told_apart_from_a_refusing_one() {
         titles(&s),
         [format!("{url} accepts connections but does not respond")]
     );
-    assert!(s.results.issues[0].actual.contains("no response within 500 ms"));
+    assert!(
+        s.results.issues[0]
+            .actual
+            .contains("no response within 500 ms")
+    );
     let l = check(&url, latency("100ms"), Duration::from_millis(500)).await;
     assert!(l.results.issues.is_empty() && l.inconclusive.is_some());
 }
