@@ -150,6 +150,7 @@ pub async fn run(home: &Path, db: Option<&str>, a: RunArgs) -> Result<ExitCode> 
     if a.approve {
         tracing::warn!(task = %task, user = %std::env::var("USER").unwrap_or_default(), "remediation approved at the terminal");
     }
+    let (task_name, resource_name) = (task.to_string(), a.resource.clone());
     let out = runner
         .run(RunRequest {
             task,
@@ -157,7 +158,14 @@ pub async fn run(home: &Path, db: Option<&str>, a: RunArgs) -> Result<ExitCode> 
             slx: None,
             config,
             secrets,
-            approved: a.approve,
+            // Interim until the engine's approvals module records this approval.
+            approval: a.approve.then(|| sitrep_core::approval::ApprovalGrant {
+                approval_id: "terminal".into(),
+                task: task_name.clone(),
+                resource: resource_name.clone(),
+                approver: std::env::var("USER").unwrap_or_default(),
+                expires_at: SystemClock.now().add(std::time::Duration::from_secs(60)),
+            }),
         })
         .await?;
     let code = if out.run.status == RunStatus::Succeeded {
@@ -385,7 +393,7 @@ fn executor(runner: Arc<Runner>, named: BTreeMap<String, String>) -> Executor {
                     slx: Some(job.slx.name.clone()),
                     config: job.slx.config.clone(),
                     secrets: secrets.clone(),
-                    approved: false,
+                    approval: None,
                 };
                 if let Err(e) = runner.run(req).await {
                     tracing::warn!(slx = %job.slx.name, task = %task, error = %e, "cannot run task");

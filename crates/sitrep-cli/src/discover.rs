@@ -334,7 +334,7 @@ async fn run_slx(app: &App, s: &Slx, json: bool) -> Result<ExitCode> {
                 slx: Some(s.name.clone()),
                 config: s.config.clone(),
                 secrets: secrets.clone(),
-                approved: false,
+                approval: None,
             })
             .await?;
         failed |= out.run.status != RunStatus::Succeeded;

@@ -1,0 +1,2 @@
+mod settings;
+pub use settings::*;

@@ -1,0 +1,3 @@
+pub mod settings;
+mod duration_text;
+pub mod investigate;
