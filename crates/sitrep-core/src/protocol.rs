@@ -15,7 +15,7 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ResultRecord {
-    Issue(IssueLine),
+    Issue(Box<IssueLine>),
     Insight {
         text: String,
         #[serde(default)]
@@ -163,7 +163,7 @@ pub fn parse_results(text: &str) -> ParsedResults {
         }
         let lineno = i + 1;
         match serde_json::from_str::<ResultRecord>(line) {
-            Ok(ResultRecord::Issue(l)) => match l.into_draft() {
+            Ok(ResultRecord::Issue(l)) => match (*l).into_draft() {
                 Ok(d) => out.issues.push(d),
                 Err(e) => out.errors.push(format!("results line {lineno}: {e}")),
             },
