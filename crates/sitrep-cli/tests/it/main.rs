@@ -2,7 +2,9 @@
 
 mod analyze;
 mod collection;
+mod coverage;
 mod discovery;
 mod foundation;
 mod hygiene;
 mod kubernetes;
+mod one_issue;
