@@ -104,6 +104,9 @@ def main():
               "reproduce_hint": "journalctl -k | grep -i 'killed process'   # or: dmesg -T | grep -i 'killed process'"}
         if k["last"]:
             issue["last_event_at"] = utc(k["last"])
+        # What was killed: an investigation blames this for that program's failures only.
+        issue["data"] = {"program": name, "pids": k["pids"][-10:], "kills": k["count"],
+                         "cgroup": cg, "cgroup_limit": memcg}
         emit(issue)
 
 

@@ -51,8 +51,8 @@ impl Context {
         resolve(&self.map, name)
     }
 
-    /// What a resource depends on (along failure-propagating edges), by name.
-    pub fn dependencies(&self, name: &str) -> Vec<String> {
+    /// What a resource depends on (along failure-propagating edges), by name, with the edge.
+    pub fn dependencies(&self, name: &str) -> Vec<(String, EdgeKind)> {
         let Some(r) = self.resource(name) else {
             return vec![];
         };
@@ -60,8 +60,44 @@ impl Context {
             .neighbours(&r.key)
             .into_iter()
             .filter(|h| h.edge.from == r.key && h.edge.kind.propagates_failure())
-            .map(|h| h.resource.name.clone())
+            .map(|h| (h.resource.name.clone(), h.edge.kind))
             .collect()
+    }
+
+    /// Whether facts about a host (an issue's data) can explain a failure of `dependent`,
+    /// which runs on it: a host-wide condition (memory, disk, CPU) can; an event that names
+    /// another process (an OOM kill of something else) cannot.
+    pub fn host_facts_concern(
+        &self,
+        facts: &serde_json::Map<String, serde_json::Value>,
+        dependent: &str,
+    ) -> bool {
+        const PROCESS_KEYS: &[&str] = &["program", "process", "comm", "command", "pid"];
+        let named: Vec<String> = PROCESS_KEYS
+            .iter()
+            .filter_map(|k| facts.get(*k))
+            .map(sitrep_core::table::cell)
+            .filter(|v| !v.is_empty())
+            .collect();
+        if named.is_empty() {
+            return true;
+        }
+        let Some(r) = self.resource(dependent) else {
+            return false;
+        };
+        let mut own: Vec<String> = vec![r.name.clone()];
+        own.extend(r.aliases.iter().cloned());
+        for k in ["program", "exe", "cmdline"] {
+            if let Some(v) = r.prop_str(k) {
+                own.push(v.to_string());
+            }
+        }
+        if let Some(pid) = r.properties.get("status").and_then(|s| s.get("pid")) {
+            own.push(pid.to_string());
+        }
+        named
+            .iter()
+            .any(|n| own.iter().any(|o| o == n || (n.len() >= 3 && o.contains(n.as_str()))))
     }
 
     /// The SLXs that watch a resource (by its name or any alias).

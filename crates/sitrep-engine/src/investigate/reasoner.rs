@@ -11,6 +11,7 @@ use super::context::{Candidate, Context};
 use crate::Result;
 use async_trait::async_trait;
 use sitrep_core::investigation::{HypothesisStatus, Session};
+use sitrep_core::map::EdgeKind;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,10 +126,17 @@ impl Reasoner for Offline {
             if h.depth as usize >= v.max_depth {
                 continue;
             }
-            for dep in v.context.dependencies(&h.resource) {
+            for (dep, edge) in v.context.dependencies(&h.resource) {
                 let existing: Vec<_> = s.hypotheses.iter().filter(|x| x.resource == dep).collect();
                 for x in &existing {
-                    if x.parent.is_none()
+                    // What runs on a host is explained by the host only through facts that
+                    // concern it (not, say, an OOM kill of another program).
+                    let concerns = edge != EdgeKind::RunsOn
+                        || s.evidence_for(&x.id)
+                            .filter(|e| e.strength == sitrep_core::investigation::Strength::Strong)
+                            .all(|e| v.context.host_facts_concern(&e.facts, &h.resource));
+                    if concerns
+                        && x.parent.is_none()
                         && x.id != h.id
                         && !is_ancestor(s, &x.id, &h.id)
                         && attached.insert(x.id.clone())
