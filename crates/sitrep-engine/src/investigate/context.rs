@@ -64,40 +64,15 @@ impl Context {
             .collect()
     }
 
-    /// Whether facts about a host (an issue's data) can explain a failure of `dependent`,
-    /// which runs on it: a host-wide condition (memory, disk, CPU) can; an event that names
-    /// another process (an OOM kill of something else) cannot.
+    /// Whether facts about a host can explain a failure of `dependent`, which runs on it
+    /// (see [`facts_concern`]).
     pub fn host_facts_concern(
         &self,
         facts: &serde_json::Map<String, serde_json::Value>,
         dependent: &str,
     ) -> bool {
-        const PROCESS_KEYS: &[&str] = &["program", "process", "comm", "command", "pid"];
-        let named: Vec<String> = PROCESS_KEYS
-            .iter()
-            .filter_map(|k| facts.get(*k))
-            .map(sitrep_core::table::cell)
-            .filter(|v| !v.is_empty())
-            .collect();
-        if named.is_empty() {
-            return true;
-        }
-        let Some(r) = self.resource(dependent) else {
-            return false;
-        };
-        let mut own: Vec<String> = vec![r.name.clone()];
-        own.extend(r.aliases.iter().cloned());
-        for k in ["program", "exe", "cmdline"] {
-            if let Some(v) = r.prop_str(k) {
-                own.push(v.to_string());
-            }
-        }
-        if let Some(pid) = r.properties.get("status").and_then(|s| s.get("pid")) {
-            own.push(pid.to_string());
-        }
-        named
-            .iter()
-            .any(|n| own.iter().any(|o| o == n || (n.len() >= 3 && o.contains(n.as_str()))))
+        self.resource(dependent)
+            .is_some_and(|r| facts_concern(facts, r))
     }
 
     /// The SLXs that watch a resource (by its name or any alias).
@@ -382,6 +357,35 @@ impl Context {
     }
 }
 
+/// Whether facts about a host (an issue's data) can explain a failure of `dependent`, which
+/// runs on it: a host-wide condition (memory, disk, CPU: no process named) can; an event that
+/// names another process (an OOM kill of something else) cannot.
+pub fn facts_concern(facts: &serde_json::Map<String, serde_json::Value>, dependent: &Resource) -> bool {
+    const PROCESS_KEYS: &[&str] = &["program", "process", "comm", "command", "pid"];
+    let named: Vec<String> = PROCESS_KEYS
+        .iter()
+        .filter_map(|k| facts.get(*k))
+        .map(sitrep_core::table::cell)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if named.is_empty() {
+        return true;
+    }
+    let mut own: Vec<String> = vec![dependent.name.clone()];
+    own.extend(dependent.aliases.iter().cloned());
+    for k in ["program", "exe", "cmdline"] {
+        if let Some(v) = dependent.prop_str(k) {
+            own.push(v.to_string());
+        }
+    }
+    if let Some(pid) = dependent.properties.get("status").and_then(|s| s.get("pid")) {
+        own.push(pid.to_string());
+    }
+    named
+        .iter()
+        .any(|n| own.iter().any(|o| o == n || (n.len() >= 3 && o.contains(n.as_str()))))
+}
+
 /// A Map resource by name, alias, or the `job/instance` form Prometheus checks use.
 pub fn resolve<'m>(map: &'m Map, name: &str) -> Option<&'m Resource> {
     if let Some(r) = map.by_name(name) {
@@ -477,6 +481,18 @@ fn glob(pattern: &str, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_facts_explain_only_what_they_concern() {
+        let shop = Resource::new("tcp:localhost:8000", "http-service", "shopfront-8000")
+            .with_prop("program", "shopfront")
+            .with_prop("status", serde_json::json!({"pid": 4242}));
+        let facts = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert!(facts_concern(&facts(serde_json::json!({"mount": "/", "used_pct": 99})), &shop));
+        assert!(facts_concern(&facts(serde_json::json!({"program": "shopfront"})), &shop));
+        assert!(facts_concern(&facts(serde_json::json!({"pid": 4242})), &shop));
+        assert!(!facts_concern(&facts(serde_json::json!({"program": "oomhog"})), &shop));
+    }
 
     #[test]
     fn globs_match_slx_names() {
