@@ -150,6 +150,8 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             next_checks: next,
             summary: "No cause found: every hypothesis tested came back clean or could not be checked."
                 .into(),
+            citations: vec![],
+            owner: None,
         };
     };
 
@@ -300,5 +302,7 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
         unknowns,
         next_checks,
         summary,
+        citations: vec![],
+        owner: None,
     }
 }

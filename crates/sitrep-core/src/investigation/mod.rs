@@ -3,11 +3,13 @@
 //! reasoner for proposals); everything that decides (how strong a piece of evidence is, how
 //! confident a conclusion is, what the audit replays to) lives here, without I/O.
 
+mod cite;
 mod confidence;
 mod evidence;
 mod replay;
 pub mod text;
 
+pub use cite::{Citation, RetrievedNote, cite};
 pub use confidence::{ConclusionInput, chain, conclude};
 pub use evidence::{Judgement, RaisedIssue, RunFacts, judge};
 pub use replay::{Replayed, replay};
@@ -221,6 +223,12 @@ pub struct Conclusion {
     /// What to check next (always given below the threshold).
     pub next_checks: Vec<String>,
     pub summary: String,
+    /// Knowledge notes that support the conclusion (see [`cite`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
+    /// The team that owns the root cause's resource, from an ownership note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// How much of its budget a session used.
@@ -254,6 +262,12 @@ pub struct Session {
     /// Approval records of the remediations this session proposed.
     pub proposals: Vec<String>,
     pub budget: BudgetUse,
+    /// Knowledge notes retrieved into the context.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knowledge: Vec<RetrievedNote>,
+    /// Rules applied to the issues the session read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::rules::RuleApplication>,
 }
 
 impl Session {
@@ -282,6 +296,7 @@ crate::types::string_enum!(
         TaskRun = "task-run",
         Evidence = "evidence",
         RuleApplied = "rule-applied",
+        KnowledgeRetrieved = "knowledge-retrieved",
         Conclusion = "conclusion",
         RemediationProposed = "remediation-proposed",
         RemediationApproved = "remediation-approved",

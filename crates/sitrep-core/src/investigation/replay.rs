@@ -26,6 +26,8 @@ pub fn replay(entries: &[AuditEntry]) -> Result<Replayed, String> {
                 serde_json::from_value(value).map_err(|x| bad(e, x.to_string()))?;
             s.hypotheses.clear();
             s.evidence.clear();
+            s.knowledge.clear();
+            s.rules.clear();
             s.conclusion = None;
             session = Some(s);
             continue;
@@ -63,6 +65,13 @@ pub fn replay(entries: &[AuditEntry]) -> Result<Replayed, String> {
                     return Err(bad(e, format!("evidence for unknown hypothesis {}", ev.hypothesis)));
                 }
                 s.evidence.push(ev);
+            }
+            AuditKind::KnowledgeRetrieved => {
+                s.knowledge = serde_json::from_value(value).map_err(|x| bad(e, x.to_string()))?;
+            }
+            AuditKind::RuleApplied => {
+                s.rules
+                    .push(serde_json::from_value(value).map_err(|x| bad(e, x.to_string()))?);
             }
             AuditKind::Conclusion => {
                 s.conclusion =

@@ -76,6 +76,8 @@ fn session() -> Session {
         conclusion: None,
         proposals: vec![],
         budget: BudgetUse::default(),
+        knowledge: vec![],
+        rules: vec![],
     }
 }
 
