@@ -6,12 +6,14 @@
 
 mod approvals;
 mod error;
+mod knowledge;
 mod migrate;
 mod sessions;
 mod sql;
 
 pub use approvals::{ApprovalFilter, ApprovalStore};
 pub use error::StoreError;
+pub use knowledge::KnowledgeStore;
 pub use sessions::SessionStore;
 pub use sql::{Backend, SqlStore};
 
@@ -113,6 +115,6 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Every aggregate the engine uses, behind one object: runs and issues, SLXs, the Map and
-/// metrics ([`Store`]), approvals and investigation sessions.
-pub trait EngineStore: Store + ApprovalStore + SessionStore {}
-impl<T: Store + ApprovalStore + SessionStore> EngineStore for T {}
+/// metrics ([`Store`]), approvals, investigation sessions and knowledge notes.
+pub trait EngineStore: Store + ApprovalStore + SessionStore + KnowledgeStore {}
+impl<T: Store + ApprovalStore + SessionStore + KnowledgeStore> EngineStore for T {}

@@ -37,6 +37,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0006_engine.sql"),
         postgres: include_str!("migrations/postgres/0006_engine.sql"),
     },
+    Migration {
+        version: 7,
+        name: "knowledge",
+        sqlite: include_str!("migrations/sqlite/0007_knowledge.sql"),
+        postgres: include_str!("migrations/postgres/0007_knowledge.sql"),
+    },
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

@@ -616,6 +616,7 @@ macro_rules! conformance {
             engine_case!(approvals_round_trip);
             engine_case!(sessions_and_audit);
             engine_case!(issue_data_round_trips);
+            engine_case!(knowledge_notes_are_kept_per_workspace);
         }
     };
 }

@@ -108,6 +108,8 @@ fn session(ws: &str, id: &str, at: i64) -> Session {
         conclusion: None,
         proposals: vec![],
         budget: BudgetUse::default(),
+        knowledge: vec![],
+        rules: vec![],
     }
 }
 
@@ -194,4 +196,65 @@ pub async fn issue_data_round_trips(s: &dyn EngineStore) {
     .unwrap();
     let open = s.list_issues("w", &IssueFilter::default()).await.unwrap();
     assert_eq!(open[0].data, d.data);
+}
+
+fn note(id: &str, hash: &str) -> sitrep_core::knowledge::Note {
+    use sitrep_core::knowledge::{Note, NoteCause, NoteKind, NoteOrigin};
+    Note {
+        workspace: "ignored".into(),
+        id: id.into(),
+        title: format!("note {id} ✓"),
+        kind: NoteKind::PostMortem,
+        services: vec!["pg-main".into()],
+        symptoms: vec!["too many clients".into()],
+        tags: vec!["postgres".into()],
+        root_cause: Some(NoteCause {
+            resource: "postgres".into(),
+            statement: "the batch job held every connection".into(),
+            checks: vec!["connections".into()],
+        }),
+        owner: None,
+        body: "# Timeline\n\nünïcode body".into(),
+        origin: NoteOrigin::Folder,
+        path: format!("knowledge/{id}.md"),
+        hash: hash.into(),
+        updated_at: Timestamp(5),
+    }
+}
+
+pub async fn knowledge_notes_are_kept_per_workspace(s: &dyn EngineStore) {
+    s.put_notes("w", &[note("pm/pool_2024", "h1"), note("pm/pool-2025", "h2"), note("rb-redis", "h3")])
+        .await
+        .unwrap();
+    s.put_notes("other", &[note("secret-note", "h9")]).await.unwrap();
+    let list = s.list_notes("w").await.unwrap();
+    assert_eq!(
+        list.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+        ["pm/pool-2025", "pm/pool_2024", "rb-redis"]
+    );
+    let mut expected = note("rb-redis", "h3");
+    expected.workspace = "w".into();
+    assert_eq!(list[2], expected);
+    // Exact ids, unique prefixes (with the LIKE wildcards taken literally), and nothing else.
+    assert_eq!(s.get_note("w", "pm/pool_").await.unwrap().unwrap().id, "pm/pool_2024");
+    assert_eq!(s.get_note("w", "rb").await.unwrap().unwrap().id, "rb-redis");
+    assert!(s.get_note("w", "pm/").await.unwrap().is_none(), "ambiguous");
+    assert!(s.get_note("w", "pm%").await.unwrap().is_none());
+    assert!(s.get_note("w", "secret-note").await.unwrap().is_none());
+    assert!(s.list_notes("other").await.unwrap().iter().all(|n| n.workspace == "other"));
+    // Replacing keeps one row with the new content.
+    let mut changed = note("rb-redis", "h4");
+    changed.body = "new".into();
+    s.put_notes("w", &[changed]).await.unwrap();
+    let got = s.get_note("w", "rb-redis").await.unwrap().unwrap();
+    assert_eq!((got.hash.as_str(), got.body.as_str()), ("h4", "new"));
+    assert_eq!(s.list_notes("w").await.unwrap().len(), 3);
+    // Deleting another workspace's id deletes nothing.
+    assert_eq!(s.delete_notes("w", &["secret-note".into()]).await.unwrap(), 0);
+    assert_eq!(
+        s.delete_notes("w", &["rb-redis".into(), "pm/pool-2025".into()]).await.unwrap(),
+        2
+    );
+    assert_eq!(s.list_notes("w").await.unwrap().len(), 1);
+    assert_eq!(s.list_notes("other").await.unwrap().len(), 1);
 }
