@@ -5,7 +5,7 @@ mod catalog;
 pub mod embedded;
 pub mod git;
 mod load;
-mod locate;
+pub mod locate;
 pub mod model;
 mod problem;
 pub mod rules;

@@ -17,6 +17,8 @@ pub enum EngineError {
     Discovery(#[from] sitrep_discovery::DiscoveryError),
     #[error(transparent)]
     Approval(#[from] sitrep_core::approval::ApprovalError),
+    #[error(transparent)]
+    Knowledge(#[from] crate::knowledge::IndexError),
     #[error("cannot use {path}")]
     Io {
         path: PathBuf,

@@ -1,12 +1,13 @@
 //! Issues as people list them.
 
+use crate::rules::{IssueView, rule_issues};
 use crate::{EngineError, Result, Sitrep};
 use sitrep_core::{Issue, IssueEvent};
 use sitrep_store::{IssueFilter, Store};
 
 #[derive(Debug, Clone, Default)]
 pub struct IssueQuery {
-    /// Resolved issues too.
+    /// Resolved issues, and issues a rule suppresses (marked), too.
     pub all: bool,
     /// Only the issues of this resource.
     pub resource: Option<String>,
@@ -14,8 +15,35 @@ pub struct IssueQuery {
 }
 
 impl Sitrep {
-    /// Open issues (or all), most current and most severe first (`core::currency::rank`).
-    pub async fn issues(&self, q: &IssueQuery) -> Result<Vec<Issue>> {
+    /// Open issues (or all), read through the workspace's rules (severity as ruled;
+    /// suppressed ones only with `all`), most current and most severe first
+    /// (`core::currency::rank`).
+    pub async fn issues(&self, q: &IssueQuery) -> Result<Vec<IssueView>> {
+        let list = self.stored_issues(q).await?;
+        let rules = self.loaded_rules().await?.rules();
+        if rules.is_empty() {
+            return Ok(list
+                .into_iter()
+                .map(|issue| IssueView {
+                    issue,
+                    ruling: Default::default(),
+                })
+                .collect());
+        }
+        let map = self.load_map(false).await?;
+        let catalog = self.catalog().await?;
+        let mut views = rule_issues(&rules, &map, &catalog, list, self.now());
+        views.retain(|v| q.all || v.ruling.suppressed_by.is_none());
+        // Ranked again: a rule's severity is the one that counts.
+        let mut issues: Vec<Issue> = views.iter().map(|v| v.issue.clone()).collect();
+        sitrep_core::currency::rank(&mut issues, self.now());
+        let mut by_id: std::collections::HashMap<String, IssueView> =
+            views.into_iter().map(|v| (v.issue.id.clone(), v)).collect();
+        Ok(issues.iter().filter_map(|i| by_id.remove(&i.id)).collect())
+    }
+
+    /// Open issues (or all) as stored, ranked; no rules applied.
+    pub(crate) async fn stored_issues(&self, q: &IssueQuery) -> Result<Vec<Issue>> {
         let store = self.store().await?;
         let mut list = store
             .list_issues(

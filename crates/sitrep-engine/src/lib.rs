@@ -13,9 +13,12 @@ mod discover;
 mod duration_text;
 mod error;
 pub mod events;
+mod files;
 pub mod investigate;
 mod issues;
+pub mod knowledge;
 mod map;
+pub mod rules;
 mod runs;
 mod serve;
 pub mod settings;
@@ -27,6 +30,7 @@ pub use discover::{DiscoveryProgress, NoProgress};
 pub use error::{EngineError, Result};
 pub use issues::IssueQuery;
 pub use map::MapQuery;
+pub use rules::IssueView;
 pub use runs::RunTaskRequest;
 pub use serve::ServeOptions;
 pub use settings::{Overrides, Settings};
@@ -75,6 +79,7 @@ struct Inner {
     store: OnceCell<Arc<SqlStore>>,
     catalog: OnceCell<Arc<Catalog>>,
     runner: OnceCell<Arc<Runner>>,
+    knowledge: knowledge::SharedIndex,
     events: broadcast::Sender<events::Event>,
 }
 
@@ -96,6 +101,7 @@ impl Sitrep {
                 store: OnceCell::new(),
                 catalog: OnceCell::new(),
                 runner: OnceCell::new(),
+                knowledge: Default::default(),
                 events,
             }),
         }
@@ -112,6 +118,11 @@ impl Sitrep {
     }
     pub(crate) fn now(&self) -> sitrep_core::Timestamp {
         self.inner.clock.now()
+    }
+
+    /// The knowledge search index of this workspace, opened on first use.
+    pub(crate) fn knowledge_index(&self) -> knowledge::SharedIndex {
+        self.inner.knowledge.clone()
     }
 
     /// Domain events from now on.

@@ -76,6 +76,10 @@ pub struct Settings {
     pub assistants: Vec<crate::investigate::AssistantSettings>,
     #[serde(default)]
     pub investigation: crate::investigate::InvestigationSettings,
+    /// The workspace folder: `rules/`, `commands/` and `knowledge/` (default: `$SITREP_HOME`;
+    /// a relative path is under `$SITREP_HOME`).
+    #[serde(default)]
+    pub workspace_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -319,6 +323,15 @@ impl Settings {
                 message,
             }
         })
+    }
+
+    /// The workspace folder (see `workspace_dir`).
+    pub fn workspace_dir(&self, home: &Path) -> PathBuf {
+        match &self.workspace_dir {
+            Some(d) if d.is_absolute() => d.clone(),
+            Some(d) => home.join(d),
+            None => home.to_path_buf(),
+        }
     }
 
     pub fn database_url(&self, home: &Path) -> String {

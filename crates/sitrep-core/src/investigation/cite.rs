@@ -2,7 +2,7 @@
 //! supports the conclusion, never because it was retrieved:
 //!
 //! - a note whose proposed cause (a post-mortem's `root_cause`) was **confirmed by task
-//!   evidence** and is the root cause or on its chain;
+//!   evidence** on the root cause's resource or along its chain;
 //! - a note about the root cause's resource whose symptoms match what the session saw (the
 //!   question, the open issues, the cause's evidence), unless it proposed a cause the evidence
 //!   pruned or left unconfirmed;
@@ -66,7 +66,9 @@ pub fn cite(s: &Session, c: &mut Conclusion) {
         let about_cause = n.resources.iter().any(|r| *r == rc.resource);
         let why = if let Some(h) = proposed.iter().find(|h| {
             h.status == HypothesisStatus::Confirmed
-                && (h.id == rc.hypothesis || on_chain.contains(&h.id.as_str()))
+                && (h.id == rc.hypothesis
+                    || h.resource == rc.resource
+                    || on_chain.contains(&h.id.as_str()))
         }) {
             Some(format!(
                 "its cause was tested and confirmed by task evidence ({} on {})",

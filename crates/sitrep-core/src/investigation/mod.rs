@@ -9,7 +9,7 @@ mod evidence;
 mod replay;
 pub mod text;
 
-pub use cite::{Citation, RetrievedNote, cite};
+pub use cite::{Citation, RetrievedNote, SYMPTOMS_MATCH, cite};
 pub use confidence::{ConclusionInput, chain, conclude};
 pub use evidence::{Judgement, RaisedIssue, RunFacts, judge};
 pub use replay::{Replayed, replay};

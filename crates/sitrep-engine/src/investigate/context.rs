@@ -38,6 +38,8 @@ pub struct Context {
     pub insights: Vec<Insight>,
     pub catalog: Arc<Catalog>,
     pub now: Timestamp,
+    /// Rules and knowledge (`studio.rs`).
+    pub studio: super::studio::Studio,
 }
 
 /// Labels of an alert that may name a resource, most specific first.
@@ -89,7 +91,7 @@ impl Context {
             .collect()
     }
 
-    fn bundle_of(&self, slx: &Slx) -> Option<&Bundle> {
+    pub(super) fn bundle_of(&self, slx: &Slx) -> Option<&Bundle> {
         let (c, b) = slx.bundle.split_once('/')?;
         self.catalog
             .collections
@@ -99,7 +101,7 @@ impl Context {
     }
 
     /// How relevant a resource is to the trigger: 1 at the focus, less further away.
-    fn relevance(&self, resource: &str) -> f64 {
+    pub(super) fn relevance(&self, resource: &str) -> f64 {
         if self.focus.is_empty() {
             return 0.8;
         }
@@ -139,6 +141,8 @@ impl Context {
         for name in &self.focus {
             out.extend(self.from_health(name));
         }
+        out.extend(self.from_knowledge());
+        self.rule_priors(&mut out);
         // One candidate per (resource, category): the best-supported one.
         out.sort_by(|a, b| b.prior.total_cmp(&a.prior));
         let mut seen = BTreeSet::new();
@@ -160,7 +164,7 @@ impl Context {
         c
     }
 
-    fn test(&self, slx: &Slx, task: &str) -> Option<TestPlan> {
+    pub(super) fn test(&self, slx: &Slx, task: &str) -> Option<TestPlan> {
         let bundle = self.bundle_of(slx)?;
         let t = bundle.task(task)?;
         (t.kind != TaskKind::Remediation).then(|| TestPlan {
@@ -170,7 +174,7 @@ impl Context {
         })
     }
 
-    fn remedy(h: &sitrep_bundles::Hypothesis, slx: &Slx) -> Remedy {
+    pub(super) fn remedy(h: &sitrep_bundles::Hypothesis, slx: &Slx) -> Remedy {
         Remedy {
             task: h.remediation.as_ref().map(|r| {
                 let collection = slx.bundle.split_once('/').map_or("core", |(c, _)| c);

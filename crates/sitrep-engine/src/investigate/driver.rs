@@ -262,6 +262,7 @@ impl Driver {
                         view.issues.len()
                     );
                     self.record(AuditKind::TaskRun, data, summary).await?;
+                    self.record_run_rules(&plan, &view).await?;
                     self.results.insert(plan, view);
                 }
                 Err(e) => {
@@ -307,6 +308,7 @@ impl Driver {
                     resource: run_resource(&d.resource),
                     data: d.data.clone(),
                 })
+                .filter_map(|i| self.ctx.rule_raised(task, i))
                 .collect(),
             resolved: view.resolved.clone(),
         }

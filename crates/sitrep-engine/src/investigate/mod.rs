@@ -7,12 +7,15 @@ mod driver;
 mod reasoner;
 mod remedy;
 mod settings;
+mod studio;
 mod triggers;
 
 pub use reasoner::{Offline, Proposal, Reasoner, ReasonerView};
 pub use remedy::{RemediationView, Verification};
 pub use settings::*;
 pub use triggers::parse_alert;
+
+pub(crate) use context::resolve;
 
 use crate::{EngineError, Result, Sitrep};
 use context::{Context, allowed, distances, focus_of_labels};
@@ -96,7 +99,7 @@ impl Sitrep {
             .into_iter()
             .filter(|s| allowed(a, s, &catalog))
             .collect();
-        let issues = sitrep_store::Store::list_issues(
+        let mut issues = sitrep_store::Store::list_issues(
             &*store,
             ws,
             &IssueFilter {
@@ -141,6 +144,15 @@ impl Sitrep {
             }
         }
         let distance = distances(&map, &focus);
+        let scene = studio::Scene {
+            text: &text,
+            map: &map,
+            catalog: &catalog,
+            focus: &focus,
+            distance: &distance,
+            now: self.now(),
+        };
+        let studio = self.studio(&scene, &mut issues).await?;
         Ok(Context {
             words: sitrep_core::investigation::text::stems(&text),
             trigger,
@@ -152,6 +164,7 @@ impl Sitrep {
             insights,
             catalog,
             now: self.now(),
+            studio,
         })
     }
 
@@ -189,6 +202,8 @@ impl Sitrep {
                 time_budget_ms: budget.time.as_millis() as u64,
                 exhausted: None,
             },
+            knowledge: vec![],
+            rules: vec![],
         };
         let started = serde_json::to_value(&session).unwrap_or_default();
         let opening = format!("session {} ({} assistant): {}", session.id, a.name, session.trigger.text());
@@ -210,13 +225,15 @@ impl Sitrep {
             d.ctx.slxs.len()
         );
         d.record(AuditKind::Context, context, summary).await?;
+        d.record_studio().await?;
         d.run(&Offline::default()).await?;
 
-        let conclusion = conclude(&ConclusionInput {
+        let mut conclusion = conclude(&ConclusionInput {
             session: &d.session,
             threshold: a.confidence_threshold,
             budget_exhausted: d.exhausted().is_some(),
         });
+        sitrep_core::investigation::cite(&d.session, &mut conclusion);
         let summary = conclusion.summary.clone();
         let verdict = conclusion.verdict;
         d.session.conclusion = Some(conclusion.clone());
