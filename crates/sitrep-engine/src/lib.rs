@@ -9,6 +9,7 @@
 pub mod analyze;
 mod approvals;
 mod bootstrap;
+pub mod commands;
 mod discover;
 mod duration_text;
 mod error;

@@ -27,6 +27,18 @@ use sitrep_core::investigation::{
 use sitrep_store::{EngineStore, IssueFilter, SessionStore};
 use std::time::Duration;
 
+/// Audit entries a session starts with, after its context (a command's runs).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Prelude {
+    entries: Vec<(AuditKind, serde_json::Value, String)>,
+}
+
+impl Prelude {
+    pub fn push(&mut self, kind: AuditKind, data: serde_json::Value, summary: String) {
+        self.entries.push((kind, data, summary));
+    }
+}
+
 /// What to investigate.
 #[derive(Debug, Clone)]
 pub enum Ask {
@@ -170,7 +182,18 @@ impl Sitrep {
 
     /// Opens a RunSession and drives it to a conclusion (and a remediation proposal, when the
     /// assistant may propose one). Progress is published as `Event::Session` as it happens.
+    /// A question `/name args` runs the workspace command `name` (`commands.rs`).
     pub async fn investigate(&self, req: InvestigateRequest) -> Result<Session> {
+        if let Ask::Question(q) = &req.ask
+            && let Some(line) = q.trim().strip_prefix('/')
+        {
+            return Ok(self.run_command_line(line, &req).await?.session);
+        }
+        self.open_session(req, Prelude::default()).await
+    }
+
+    /// A session whose audit starts, after its context, with `prelude` (a command's runs).
+    pub(crate) async fn open_session(&self, req: InvestigateRequest, prelude: Prelude) -> Result<Session> {
         let a = self.assistant(req.assistant.as_deref())?;
         let trigger = self.trigger(&req.ask).await?;
         let store: std::sync::Arc<dyn EngineStore> = self.store().await?;
@@ -226,6 +249,9 @@ impl Sitrep {
         );
         d.record(AuditKind::Context, context, summary).await?;
         d.record_studio().await?;
+        for (kind, data, summary) in prelude.entries {
+            d.record(kind, data, summary).await?;
+        }
         d.run(&Offline::default()).await?;
 
         let mut conclusion = conclude(&ConclusionInput {
