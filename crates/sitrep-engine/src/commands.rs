@@ -167,7 +167,7 @@ fn check(spec: &CommandSpec, catalog: &Catalog, assistants: &[String]) -> Vec<(S
         bad.push(("steps".into(), "at most 20 steps".into()));
     }
     for (i, s) in spec.steps.iter().enumerate() {
-        match TaskRef::parse(&s.task).map_err(|e| e.to_string()).and_then(|t| {
+        match task_of(catalog, &s.task).and_then(|t| {
             catalog.resolve(&t).map_err(|e| e.to_string()).map(|r| (r.task.kind, r.bundle.params.iter().map(|p| p.name.clone()).chain(r.task.params.iter().cloned()).collect::<Vec<_>>()))
         }) {
             Err(e) => bad.push((format!("steps[{i}].task"), e)),
@@ -203,6 +203,20 @@ fn check(spec: &CommandSpec, catalog: &Catalog, assistants: &[String]) -> Vec<(S
         bad.push(("assistant".into(), format!("no assistant {a:?}; the assistants are {}", assistants.join(", "))));
     }
     bad
+}
+
+/// A step's task: `collection/bundle/task`, or `bundle/task` of the one collection that has
+/// that bundle (`core` first).
+fn task_of(catalog: &Catalog, text: &str) -> std::result::Result<TaskRef, String> {
+    let parts: Vec<&str> = text.split('/').collect();
+    if let [bundle, task] = parts.as_slice() {
+        let mut having = catalog.collections.iter().filter(|c| c.bundle(bundle).is_some());
+        let core = catalog.collections.iter().find(|c| c.name == "core" && c.bundle(bundle).is_some());
+        if let Some(c) = core.or_else(|| having.next()) {
+            return TaskRef::parse(&format!("{}/{bundle}/{task}", c.name));
+        }
+    }
+    TaskRef::parse(text)
 }
 
 /// Whether `v` fits the parameter's type and choices.
@@ -377,7 +391,7 @@ impl Sitrep {
         // Every step is resolved before any runs.
         let mut plan = vec![];
         for (i, s) in c.spec.steps.iter().enumerate() {
-            let task = TaskRef::parse(&s.task).map_err(EngineError::Invalid)?;
+            let task = task_of(&catalog, &s.task).map_err(EngineError::Invalid)?;
             let task = catalog.resolve(&task)?.task_ref();
             let bundle = format!("{}/{}", task.collection, task.bundle);
             let of_bundle: Vec<&sitrep_core::Slx> = slxs.iter().filter(|x| x.bundle == bundle && !x.stale).collect();

@@ -5,3 +5,4 @@ mod approvals;
 mod harness;
 mod investigations;
 mod runs;
+mod studio;
