@@ -5,4 +5,5 @@ mod approvals;
 mod harness;
 mod investigations;
 mod runs;
+mod search_quality;
 mod studio;
