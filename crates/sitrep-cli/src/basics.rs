@@ -271,7 +271,7 @@ pub async fn issues(sitrep: &Sitrep, a: IssuesArgs) -> Result<ExitCode> {
                 format!("{} {}", i.severity, i.severity.label()),
                 i.status.to_string(),
                 i.resource.clone(),
-                i.title.clone(),
+                i.mark().map_or_else(|| i.title.clone(), |m| format!("{} [{m}]", i.title)),
                 i.count.to_string(),
                 seen,
             ]

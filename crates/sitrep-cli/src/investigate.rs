@@ -98,7 +98,7 @@ pub async fn investigate(sitrep: &Sitrep, a: InvestigateArgs) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-async fn proposals_of(sitrep: &Sitrep, s: &Session) -> Result<Vec<ApprovalRecord>> {
+pub(crate) async fn proposals_of(sitrep: &Sitrep, s: &Session) -> Result<Vec<ApprovalRecord>> {
     let mut out = vec![];
     for id in &s.proposals {
         out.push(sitrep.approval(id).await?);
@@ -201,6 +201,7 @@ pub fn render_session(s: &Session, proposals: &[ApprovalRecord]) -> String {
             }
         }
     }
+    o.push_str(&crate::studio::render_studio(s));
     for p in proposals {
         let params: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(

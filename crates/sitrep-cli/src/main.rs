@@ -6,6 +6,7 @@ mod emit;
 mod investigate;
 mod mapping;
 mod out;
+mod studio;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sitrep_engine::{OpenOptions, Overrides, Sitrep};
@@ -19,7 +20,8 @@ Exit codes:
   1    error: bad input, configuration or database (the message says what to do)
   2    usage error (unknown flag or command)
   3    `run`, `slx run`: a task failed or timed out (see its error and output)
-  4    `bundles validate`: problems found (each printed as FILE:LINE: FIELD: MESSAGE)
+  4    `bundles validate`, `rules validate`, `command validate`: problems found (each
+       printed as FILE:LINE: FIELD: MESSAGE)
   130  interrupted (Ctrl-C); runs in flight were stopped and recorded
   141  the reader of the output went away (a closed pipe)
 
@@ -93,6 +95,15 @@ enum Command {
     Approve(investigate::ApproveArgs),
     /// Deny a proposed remediation; nothing runs.
     Deny(investigate::DenyArgs),
+    /// Knowledge notes: add, search, list, show, rm.
+    #[command(subcommand)]
+    Knowledge(studio::KnowledgeCmd),
+    /// Rules that change how issues are read: list, show, validate, test.
+    #[command(subcommand)]
+    Rules(studio::RulesCmd),
+    /// Named investigation procedures: list, show, validate, run NAME k=v.
+    #[command(subcommand)]
+    Command(studio::CommandCmd),
     /// Work with CodeBundles.
     #[command(subcommand)]
     Bundles(basics::BundlesCmd),
@@ -171,6 +182,9 @@ fn main() -> ExitCode {
             Command::Approvals(a) => investigate::approvals(&sitrep, a).await,
             Command::Approve(a) => investigate::approve(&sitrep, a).await,
             Command::Deny(a) => investigate::deny(&sitrep, a).await,
+            Command::Knowledge(c) => studio::knowledge(&sitrep, c).await,
+            Command::Rules(c) => studio::rules(&sitrep, c).await,
+            Command::Command(c) => studio::command(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }

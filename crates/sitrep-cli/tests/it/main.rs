@@ -8,3 +8,4 @@ mod foundation;
 mod hygiene;
 mod kubernetes;
 mod one_issue;
+mod studio;
