@@ -329,10 +329,13 @@ impl Sitrep {
 
 /// The first lines of a note's section (at most 240 characters).
 fn snippet(n: &Note, heading: &str) -> String {
-    let text = sections(&n.body)
-        .into_iter()
-        .find(|s| s.heading == heading)
-        .map(|s| s.text)
+    // The section's text, or (for a heading alone, like a title) the next section's.
+    let secs = sections(&n.body);
+    let text = secs
+        .iter()
+        .skip_while(|s| s.heading != heading)
+        .find(|s| !s.text.is_empty())
+        .map(|s| s.text.clone())
         .unwrap_or_default();
     let mut out = String::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
