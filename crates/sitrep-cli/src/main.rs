@@ -102,8 +102,8 @@ enum Command {
     #[command(subcommand)]
     Rules(studio::RulesCmd),
     /// Named investigation procedures: list, show, validate, run NAME k=v.
-    #[command(subcommand)]
-    Command(studio::CommandCmd),
+    #[command(subcommand, name = "command")]
+    Procedures(studio::CommandCmd),
     /// Work with CodeBundles.
     #[command(subcommand)]
     Bundles(basics::BundlesCmd),
@@ -184,7 +184,7 @@ fn main() -> ExitCode {
             Command::Deny(a) => investigate::deny(&sitrep, a).await,
             Command::Knowledge(c) => studio::knowledge(&sitrep, c).await,
             Command::Rules(c) => studio::rules(&sitrep, c).await,
-            Command::Command(c) => studio::command(&sitrep, c).await,
+            Command::Procedures(c) => studio::command(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }

@@ -63,7 +63,7 @@ pub fn cite(s: &Session, c: &mut Conclusion) {
             .iter()
             .filter(|h| matches!(&h.source, Source::Knowledge { note } if *note == n.note))
             .collect();
-        let about_cause = n.resources.iter().any(|r| *r == rc.resource);
+        let about_cause = n.resources.contains(&rc.resource);
         let why = if let Some(h) = proposed.iter().find(|h| {
             h.status == HypothesisStatus::Confirmed
                 && (h.id == rc.hypothesis

@@ -141,7 +141,7 @@ impl Context {
         for name in &self.focus {
             out.extend(self.from_health(name));
         }
-        out.extend(self.from_knowledge());
+        out.extend(self.knowledge_candidates());
         self.rule_priors(&mut out);
         // One candidate per (resource, category): the best-supported one.
         out.sort_by(|a, b| b.prior.total_cmp(&a.prior));

@@ -176,7 +176,7 @@ fn names(map: &Map, service: &str, name: &str) -> bool {
 impl Context {
     /// A post-mortem whose symptoms match proposes its cause, to be tested by the checks of
     /// the SLXs watching the resource it names; never a conclusion by itself.
-    pub(super) fn from_knowledge(&self) -> Vec<Candidate> {
+    pub(super) fn knowledge_candidates(&self) -> Vec<Candidate> {
         let mut out = vec![];
         for (r, n) in self.studio.retrieved.iter().zip(&self.studio.notes) {
             let Some(cause) = n.root_cause.as_ref().filter(|_| n.kind == NoteKind::PostMortem) else {
