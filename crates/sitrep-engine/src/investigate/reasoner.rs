@@ -50,7 +50,8 @@ pub trait Reasoner: Send + Sync {
     async fn next(&self, view: &ReasonerView<'_>) -> Result<Vec<Proposal>>;
 }
 
-/// The deterministic reasoner: test the best candidates the sources suggest, follow strong
+/// The deterministic reasoner: test the best candidates the sources suggest (and the best past
+/// incident, a post-mortem's cause, when it is not among them), follow strong
 /// evidence down the Map (what a confirmed resource depends on), widen when nothing is
 /// confirmed, conclude when nothing is left to test.
 pub struct Offline {
@@ -104,7 +105,7 @@ impl Reasoner for Offline {
         let s = v.session;
         let mut out = vec![];
         if v.round == 0 {
-            for c in v.context.candidates().into_iter().take(self.initial) {
+            for c in super::studio::with_precedent(v.context.candidates(), self.initial) {
                 out.push(Proposal::Form {
                     candidate: c,
                     parent: None,

@@ -24,6 +24,22 @@ use std::collections::{BTreeSet, HashMap};
 const MAX_NOTES: usize = 8;
 /// Hops from the focus within which resources are "in play".
 const IN_PLAY_HOPS: usize = 2;
+/// A note is retrieved only if it scores at least this share of the best note's score.
+const RELATIVE_SCORE: f64 = 0.5;
+
+/// The first `n` candidates, and the best past incident (a post-mortem's cause) when it is not
+/// among them: what happened before with the same symptoms is always tested.
+pub(super) fn with_precedent(candidates: Vec<Candidate>, n: usize) -> Vec<Candidate> {
+    let precedent = candidates
+        .iter()
+        .position(|c| matches!(c.source, Source::Knowledge { .. }))
+        .filter(|i| *i >= n);
+    let mut out: Vec<Candidate> = candidates.iter().take(n).cloned().collect();
+    if let Some(i) = precedent {
+        out.push(candidates[i].clone());
+    }
+    out
+}
 
 /// The studio's part of an investigation's context.
 #[derive(Debug, Clone, Default)]
@@ -156,6 +172,9 @@ impl Sitrep {
             ));
         }
         out.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then_with(|| a.0.note.cmp(&b.0.note)));
+        // Far weaker matches than the best are noise (ownership notes stay: they name owners).
+        let best = out.first().map_or(0.0, |x| x.0.score);
+        out.retain(|(r, _)| r.kind == NoteKind::Ownership || r.score >= RELATIVE_SCORE * best);
         out.truncate(MAX_NOTES);
         Ok(out.into_iter().unzip())
     }

@@ -231,13 +231,18 @@ impl Sitrep {
         }
         let store = self.store().await?;
         let ws = self.workspace();
-        for n in &notes {
-            if let Some(o) = store.get_note(ws, &n.id).await?.filter(|o| o.id == n.id && o.origin == NoteOrigin::Folder) {
-                return Err(EngineError::Invalid(format!(
-                    "note {:?} comes from {} in the workspace folder: edit that file, or give this one another `id:`",
-                    n.id, o.path
-                )));
-            }
+        let folder: BTreeMap<String, Note> = store
+            .list_notes(ws)
+            .await?
+            .into_iter()
+            .filter(|o| o.origin == NoteOrigin::Folder)
+            .map(|o| (o.id.clone(), o))
+            .collect();
+        if let Some((n, o)) = notes.iter().find_map(|n| folder.get(&n.id).map(|o| (n, o))) {
+            return Err(EngineError::Invalid(format!(
+                "note {:?} comes from {} in the workspace folder: edit that file, or give this one another `id:`",
+                n.id, o.path
+            )));
         }
         store.put_notes(ws, &notes).await?;
         self.reindex().await?;
