@@ -378,3 +378,33 @@ impl Driver {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(name: &str, source: Source) -> Candidate {
+        Candidate {
+            statement: name.into(),
+            resource: name.into(),
+            category: name.into(),
+            source,
+            confirm_if: String::new(),
+            refute_if: String::new(),
+            tests: vec![],
+            prior: 0.5,
+            remedy: Remedy::default(),
+        }
+    }
+
+    #[test]
+    fn the_best_past_incident_is_always_tested() {
+        let issue = |n: &str| cand(n, Source::Issue { issue_id: n.into() });
+        let pm = |n: &str| cand(n, Source::Knowledge { note: n.into() });
+        let names = |v: Vec<Candidate>| v.into_iter().map(|c| c.statement).collect::<Vec<_>>();
+        let all = vec![issue("a"), issue("b"), issue("c"), pm("pm1"), pm("pm2")];
+        assert_eq!(names(with_precedent(all.clone(), 2)), ["a", "b", "pm1"]);
+        assert_eq!(names(with_precedent(all.clone(), 4)), ["a", "b", "c", "pm1"]);
+        assert_eq!(names(with_precedent(all[..3].to_vec(), 2)), ["a", "b"]);
+    }
+}

@@ -290,3 +290,31 @@ async fn rule_and_command_files_are_checked_with_file_line_and_field() {
     assert!(at(10, "assistant", "no assistant"), "{problems:#?}");
     assert!(home.sitrep.commands().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_issue_is_marked_and_tested_after_the_unexplained_one_until_its_date() {
+    let home = Home::new("").await;
+    write(
+        &home.dir.path().join("rules/db-maintenance.yaml"),
+        "description: connection limits are lowered during the migration\nmatch:\n  resource: db\neffect:\n  known: true\nuntil: 2999-01-01\n",
+    );
+    write(
+        &home.dir.path().join("rules/expired.yaml"),
+        "match:\n  resource: web\neffect:\n  suppress: true\nuntil: 2000-01-01\n",
+    );
+    home.break_it();
+    home.sitrep.run_slx("web-health").await.unwrap();
+    home.sitrep.run_slx("db-health").await.unwrap();
+    let listed = home.sitrep.issues(&IssueQuery::default()).await.unwrap();
+    let db = listed.iter().find(|i| i.resource == "db").unwrap();
+    assert!(db.mark().unwrap().starts_with("known until 2999-01-01 (db-maintenance)"), "{:?}", db.mark());
+    assert!(listed.iter().any(|i| i.resource == "web"), "a rule past its date suppresses nothing");
+    let s = home
+        .sitrep
+        .investigate(InvestigateRequest::question("why is checkout on web failing?"))
+        .await
+        .unwrap();
+    assert_eq!(s.hypotheses[0].resource, "web", "the known database issue no longer leads");
+    assert!(s.rules.iter().all(|r| r.rule != "expired"));
+    assert!(s.rules.iter().any(|r| r.rule == "db-maintenance" && r.effects[0].starts_with("known until")));
+}
