@@ -61,8 +61,18 @@ pub async fn knowledge(sitrep: &Sitrep, c: KnowledgeCmd) -> Result<ExitCode> {
                 outln!("no note matches")?;
             } else {
                 for h in &hits {
-                    let section = if h.section.is_empty() { String::new() } else { format!(" › {}", h.section) };
-                    outln!("{:.2}  {} ({}): {}{section}", h.score, h.id, h.kind, h.title)?;
+                    let section = if h.section.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" › {}", h.section)
+                    };
+                    outln!(
+                        "{:.2}  {} ({}): {}{section}",
+                        h.score,
+                        h.id,
+                        h.kind,
+                        h.title
+                    )?;
                     if !h.snippet.is_empty() {
                         outln!("      {}", h.snippet)?;
                     }
@@ -74,15 +84,35 @@ pub async fn knowledge(sitrep: &Sitrep, c: KnowledgeCmd) -> Result<ExitCode> {
             if json {
                 print_json(&list)?;
             } else if list.is_empty() {
-                outln!("no notes: write markdown files under {}/knowledge, or add some", sitrep.workspace_dir().display())?;
+                outln!(
+                    "no notes: write markdown files under {}/knowledge, or add some",
+                    sitrep.workspace_dir().display()
+                )?;
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
-                    .map(|n| vec![n.id.clone(), n.kind.to_string(), n.origin.to_string(), n.services.join(","), n.title.clone()])
+                    .map(|n| {
+                        vec![
+                            n.id.clone(),
+                            n.kind.to_string(),
+                            n.origin.to_string(),
+                            n.services.join(","),
+                            n.title.clone(),
+                        ]
+                    })
                     .collect();
                 write_out(format_args!(
                     "{}",
-                    table(&[col("ID"), col("TYPE"), col("FROM"), text("SERVICES", 30), text("TITLE", 70)], &rows)
+                    table(
+                        &[
+                            col("ID"),
+                            col("TYPE"),
+                            col("FROM"),
+                            text("SERVICES", 30),
+                            text("TITLE", 70)
+                        ],
+                        &rows
+                    )
                 ))?;
             }
         }
@@ -92,7 +122,11 @@ pub async fn knowledge(sitrep: &Sitrep, c: KnowledgeCmd) -> Result<ExitCode> {
                 print_json(&n)?;
             } else {
                 outln!("{} ({}, from {})", n.title, n.kind, n.path)?;
-                for (k, v) in [("services", &n.services), ("symptoms", &n.symptoms), ("tags", &n.tags)] {
+                for (k, v) in [
+                    ("services", &n.services),
+                    ("symptoms", &n.symptoms),
+                    ("tags", &n.tags),
+                ] {
                     if !v.is_empty() {
                         outln!("{k}: {}", v.join(", "))?;
                     }
@@ -151,7 +185,11 @@ fn print_problems(problems: &[ProblemView], json: bool, what: &str) -> Result<Ex
             outln!("{p}")?;
         }
     }
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(4) })
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(4)
+    })
 }
 
 pub async fn rules(sitrep: &Sitrep, c: RulesCmd) -> Result<ExitCode> {
@@ -161,7 +199,10 @@ pub async fn rules(sitrep: &Sitrep, c: RulesCmd) -> Result<ExitCode> {
             if json {
                 print_json(&list)?;
             } else if list.is_empty() {
-                outln!("no rules: write them as {}/rules/NAME.yaml", sitrep.workspace_dir().display())?;
+                outln!(
+                    "no rules: write them as {}/rules/NAME.yaml",
+                    sitrep.workspace_dir().display()
+                )?;
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -185,10 +226,26 @@ pub async fn rules(sitrep: &Sitrep, c: RulesCmd) -> Result<ExitCode> {
                             (Some(u), true) => format!("until {u}"),
                             (None, true) => "in force".into(),
                         };
-                        vec![r.name.clone(), effects.join(", "), state, r.spec.description.clone()]
+                        vec![
+                            r.name.clone(),
+                            effects.join(", "),
+                            state,
+                            r.spec.description.clone(),
+                        ]
                     })
                     .collect();
-                write_out(format_args!("{}", table(&[col("NAME"), col("EFFECT"), col("STATE"), text("DESCRIPTION", 70)], &rows)))?;
+                write_out(format_args!(
+                    "{}",
+                    table(
+                        &[
+                            col("NAME"),
+                            col("EFFECT"),
+                            col("STATE"),
+                            text("DESCRIPTION", 70)
+                        ],
+                        &rows
+                    )
+                ))?;
             }
         }
         RulesCmd::Show { name, json } => {
@@ -196,7 +253,12 @@ pub async fn rules(sitrep: &Sitrep, c: RulesCmd) -> Result<ExitCode> {
             if json {
                 print_json(&r)?;
             } else {
-                outln!("{} ({}{})", r.name, r.file, if r.in_force { "" } else { ", expired" })?;
+                outln!(
+                    "{} ({}{})",
+                    r.name,
+                    r.file,
+                    if r.in_force { "" } else { ", expired" }
+                )?;
                 let yaml = yaml_serde::to_string(&r.spec)?;
                 outln!("{}", yaml.trim_end())?;
             }
@@ -211,7 +273,10 @@ pub async fn rules(sitrep: &Sitrep, c: RulesCmd) -> Result<ExitCode> {
                 print_json(&t)?;
             } else {
                 if !t.in_force {
-                    outln!("(rule {} is past its date and applies to nothing now)", t.rule)?;
+                    outln!(
+                        "(rule {} is past its date and applies to nothing now)",
+                        t.rule
+                    )?;
                 }
                 if t.changes.is_empty() {
                     outln!("rule {} changes no open issue", t.rule)?;
@@ -219,9 +284,27 @@ pub async fn rules(sitrep: &Sitrep, c: RulesCmd) -> Result<ExitCode> {
                     let rows: Vec<Vec<String>> = t
                         .changes
                         .iter()
-                        .map(|c| vec![crate::out::short(&c.issue).to_string(), c.resource.clone(), c.title.clone(), c.effects.join("; ")])
+                        .map(|c| {
+                            vec![
+                                crate::out::short(&c.issue).to_string(),
+                                c.resource.clone(),
+                                c.title.clone(),
+                                c.effects.join("; "),
+                            ]
+                        })
                         .collect();
-                    write_out(format_args!("{}", table(&[col("ISSUE"), col("RESOURCE"), text("TITLE", 60), text("CHANGE", 60)], &rows)))?;
+                    write_out(format_args!(
+                        "{}",
+                        table(
+                            &[
+                                col("ISSUE"),
+                                col("RESOURCE"),
+                                text("TITLE", 60),
+                                text("CHANGE", 60)
+                            ],
+                            &rows
+                        )
+                    ))?;
                 }
             }
         }
@@ -274,16 +357,36 @@ pub async fn command(sitrep: &Sitrep, c: CommandCmd) -> Result<ExitCode> {
             if json {
                 print_json(&list)?;
             } else if list.is_empty() {
-                outln!("no commands: write them as {}/commands/NAME.yaml", sitrep.workspace_dir().display())?;
+                outln!(
+                    "no commands: write them as {}/commands/NAME.yaml",
+                    sitrep.workspace_dir().display()
+                )?;
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|c| {
-                        let params: Vec<String> = c.spec.params.iter().map(|p| p.name.clone()).collect();
-                        vec![c.spec.name.clone(), params.join(" "), c.spec.steps.len().to_string(), c.spec.description.clone()]
+                        let params: Vec<String> =
+                            c.spec.params.iter().map(|p| p.name.clone()).collect();
+                        vec![
+                            c.spec.name.clone(),
+                            params.join(" "),
+                            c.spec.steps.len().to_string(),
+                            c.spec.description.clone(),
+                        ]
                     })
                     .collect();
-                write_out(format_args!("{}", table(&[col("NAME"), col("PARAMS"), col("STEPS"), text("DESCRIPTION", 70)], &rows)))?;
+                write_out(format_args!(
+                    "{}",
+                    table(
+                        &[
+                            col("NAME"),
+                            col("PARAMS"),
+                            col("STEPS"),
+                            text("DESCRIPTION", 70)
+                        ],
+                        &rows
+                    )
+                ))?;
             }
         }
         CommandCmd::Show { name, json } => {
@@ -317,10 +420,19 @@ pub async fn command(sitrep: &Sitrep, c: CommandCmd) -> Result<ExitCode> {
                 print_json(&run)?;
             } else {
                 for s in &run.steps {
-                    outln!("ran {} on {}: {}, {} issue(s)", s.task, s.resource, s.run.run.status, s.run.issues.len())?;
+                    outln!(
+                        "ran {} on {}: {}, {} issue(s)",
+                        s.task,
+                        s.resource,
+                        s.run.run.status,
+                        s.run.issues.len()
+                    )?;
                 }
                 let proposals = crate::investigate::proposals_of(sitrep, &run.session).await?;
-                write_out(format_args!("\n{}", render_session(&run.session, &proposals)))?;
+                write_out(format_args!(
+                    "\n{}",
+                    render_session(&run.session, &proposals)
+                ))?;
             }
         }
     }
@@ -335,14 +447,25 @@ pub fn render_studio(s: &sitrep_core::investigation::Session) -> String {
     if !s.knowledge.is_empty() {
         let _ = writeln!(o, "\nKnowledge:");
         for n in &s.knowledge {
-            let on = if n.resources.is_empty() { String::new() } else { format!(" about {}", n.resources.join(", ")) };
+            let on = if n.resources.is_empty() {
+                String::new()
+            } else {
+                format!(" about {}", n.resources.join(", "))
+            };
             let _ = writeln!(o, "  {} ({}){on}: {}", n.note, n.kind, n.title);
         }
     }
     if !s.rules.is_empty() {
         let _ = writeln!(o, "\nRules applied:");
         for r in &s.rules {
-            let _ = writeln!(o, "  {} on \"{}\" ({}): {}", r.rule, r.title, r.resource, r.effects.join("; "));
+            let _ = writeln!(
+                o,
+                "  {} on \"{}\" ({}): {}",
+                r.rule,
+                r.title,
+                r.resource,
+                r.effects.join("; ")
+            );
         }
     }
     if let Some(c) = &s.conclusion {

@@ -96,7 +96,11 @@ pub fn sections(body: &str) -> Vec<Section> {
         let level = trimmed.bytes().take_while(|b| *b == b'#').count();
         if !fenced && (1..=6).contains(&level) && trimmed[level..].starts_with(' ') {
             flush(&heading, &mut text);
-            heading = trimmed[level..].trim().trim_end_matches('#').trim().to_string();
+            heading = trimmed[level..]
+                .trim()
+                .trim_end_matches('#')
+                .trim()
+                .to_string();
             continue;
         }
         text.push_str(line);
@@ -114,7 +118,9 @@ mod tests {
 
     #[test]
     fn bodies_split_at_headings_outside_code() {
-        let s = sections("intro line\n\n# Symptoms\n503 on checkout\n## Fix\n```\n# not a heading\n```\nrestart\n#hashtag\n");
+        let s = sections(
+            "intro line\n\n# Symptoms\n503 on checkout\n## Fix\n```\n# not a heading\n```\nrestart\n#hashtag\n",
+        );
         let heads: Vec<&str> = s.iter().map(|s| s.heading.as_str()).collect();
         assert_eq!(heads, ["", "Symptoms", "Fix"]);
         assert_eq!(s[1].text, "503 on checkout");

@@ -260,13 +260,21 @@ impl Rule {
                 "give at least one of resource, kind, tags, task, title, severity or labels (a rule that matches everything hides everything)".into(),
             );
         }
-        for (field, v) in [("match.resource", &m.resource), ("match.kind", &m.kind), ("match.task", &m.task)] {
+        for (field, v) in [
+            ("match.resource", &m.resource),
+            ("match.kind", &m.kind),
+            ("match.task", &m.task),
+        ] {
             if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 bad(field, "is empty".into());
             }
         }
         let title = match m.title.as_deref() {
-            Some(t) => match regex::RegexBuilder::new(t).case_insensitive(true).size_limit(1 << 20).build() {
+            Some(t) => match regex::RegexBuilder::new(t)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+            {
                 Ok(r) => Some(r),
                 Err(e) => {
                     bad("match.title", format!("not a regular expression: {e}"));
@@ -377,11 +385,9 @@ impl Rule {
         if !self.severities.is_empty() && !self.severities.contains(&s.severity) {
             return false;
         }
-        m.labels.iter().all(|(k, v)| {
-            s.labels
-                .and_then(|l| l.get(k))
-                .is_some_and(|x| glob(v, x))
-        })
+        m.labels
+            .iter()
+            .all(|(k, v)| s.labels.and_then(|l| l.get(k)).is_some_and(|x| glob(v, x)))
     }
 }
 
@@ -431,7 +437,11 @@ mod tests {
         Rule::compile(yaml_like).unwrap()
     }
 
-    fn subject<'a>(title: &'a str, severity: u8, labels: &'a BTreeMap<String, String>) -> Subject<'a> {
+    fn subject<'a>(
+        title: &'a str,
+        severity: u8,
+        labels: &'a BTreeMap<String, String>,
+    ) -> Subject<'a> {
         Subject {
             resource: "pg-main",
             aliases: &[],
@@ -486,8 +496,24 @@ mod tests {
             ..Default::default()
         };
         let rules = vec![
-            rule(spec("a-raise", on_pg(), EffectSpec { severity: Some(1), context: Some("pages the DBA".into()), ..Default::default() })),
-            rule(spec("b-lower", on_pg(), EffectSpec { severity: Some(4), known: true, ..Default::default() })),
+            rule(spec(
+                "a-raise",
+                on_pg(),
+                EffectSpec {
+                    severity: Some(1),
+                    context: Some("pages the DBA".into()),
+                    ..Default::default()
+                },
+            )),
+            rule(spec(
+                "b-lower",
+                on_pg(),
+                EffectSpec {
+                    severity: Some(4),
+                    known: true,
+                    ..Default::default()
+                },
+            )),
         ];
         let s = subject("x", 3, &labels);
         let r = apply(&rules, &s, Timestamp(0));
@@ -496,7 +522,10 @@ mod tests {
         assert_eq!(r.known.as_ref().unwrap().rule, "b-lower");
         assert!(r.suppressed_by.is_none());
         let apps = r.applications("i1", &s);
-        assert_eq!(apps[0].effects, ["severity 3 → 1", "context: pages the DBA"]);
+        assert_eq!(
+            apps[0].effects,
+            ["severity 3 → 1", "context: pages the DBA"]
+        );
         assert_eq!(apps[1].effects, ["known"]);
     }
 
@@ -538,8 +567,19 @@ mod tests {
         })
         .unwrap_err();
         let fields: Vec<&str> = e.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["name", "match.title", "match.severity", "effect", "until"]);
-        let empty = Rule::compile(spec("e", MatchSpec::default(), EffectSpec { suppress: true, ..Default::default() })).unwrap_err();
+        assert_eq!(
+            fields,
+            ["name", "match.title", "match.severity", "effect", "until"]
+        );
+        let empty = Rule::compile(spec(
+            "e",
+            MatchSpec::default(),
+            EffectSpec {
+                suppress: true,
+                ..Default::default()
+            },
+        ))
+        .unwrap_err();
         assert_eq!(empty[0].field, "match");
     }
 

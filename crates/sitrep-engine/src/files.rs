@@ -127,14 +127,22 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(
             .and_then(|r| r.split_once('`'))
             .map(|(k, _)| k.to_string())
         {
-            field = if field.is_empty() { key } else { format!("{field}.{key}") };
+            field = if field.is_empty() {
+                key
+            } else {
+                format!("{field}.{key}")
+            };
         }
         if let Some(key) = message
             .strip_prefix("missing field `")
             .and_then(|r| r.split_once('`'))
             .map(|(k, _)| k.to_string())
         {
-            field = if field.is_empty() { key } else { format!("{field}.{key}") };
+            field = if field.is_empty() {
+                key
+            } else {
+                format!("{field}.{key}")
+            };
             message = "is required".into();
         }
         ProblemView {
@@ -182,8 +190,17 @@ mod tests {
         let p = parse_yaml::<T>(f, "name: [\n", 2).unwrap_err();
         assert_eq!((p.line, p.field.as_str()), (Some(3), "name"));
         let p = parse_yaml::<T>(f, "steps: []\n", 0).unwrap_err();
-        assert_eq!((p.field.as_str(), p.message.as_str()), ("name", "is required"));
-        let p = located(f, "name: x\nsteps:\n  - task: a\n", 1, "steps[0].task", "no such task");
+        assert_eq!(
+            (p.field.as_str(), p.message.as_str()),
+            ("name", "is required")
+        );
+        let p = located(
+            f,
+            "name: x\nsteps:\n  - task: a\n",
+            1,
+            "steps[0].task",
+            "no such task",
+        );
         assert_eq!(p.to_string(), "c.yaml:4: steps[0].task: no such task");
     }
 }

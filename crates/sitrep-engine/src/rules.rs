@@ -120,15 +120,20 @@ pub(crate) fn load_rules(path: &Path) -> Result<LoadedRules> {
                         &text,
                         0,
                         "name",
-                        format!("{:?} is also the name of the rule in {}", r.name(), other.display()),
+                        format!(
+                            "{:?} is also the name of the rule in {}",
+                            r.name(),
+                            other.display()
+                        ),
                     ));
                 } else {
                     out.rules.push((r, f));
                 }
             }
-            Err(ps) => out
-                .problems
-                .extend(ps.into_iter().map(|p| located(&f, &text, 0, &p.field, p.message))),
+            Err(ps) => out.problems.extend(
+                ps.into_iter()
+                    .map(|p| located(&f, &text, 0, &p.field, p.message)),
+            ),
         }
     }
     out.rules.sort_by(|a, b| a.0.name().cmp(b.0.name()));
@@ -150,19 +155,23 @@ impl SubjectFacts {
         let r = crate::investigate::resolve(map, resource);
         let tags = TaskRef::parse(task)
             .ok()
-            .and_then(|t| catalog.resolve(&t).ok().map(|x| {
-                let mut v = x.bundle.tags.clone();
-                v.extend(x.task.tags.iter().cloned());
-                v
-            }))
+            .and_then(|t| {
+                catalog.resolve(&t).ok().map(|x| {
+                    let mut v = x.bundle.tags.clone();
+                    v.extend(x.task.tags.iter().cloned());
+                    v
+                })
+            })
             .unwrap_or_default();
         SubjectFacts {
             resource: r.map_or_else(|| resource.to_string(), |r| r.name.clone()),
-            aliases: r.map(|r| {
-                let mut a = r.aliases.clone();
-                a.push(resource.to_string());
-                a
-            }).unwrap_or_default(),
+            aliases: r
+                .map(|r| {
+                    let mut a = r.aliases.clone();
+                    a.push(resource.to_string());
+                    a
+                })
+                .unwrap_or_default(),
             kind: r.map(|r| r.kind.clone()),
             labels: r.map(|r| r.labels.clone()).unwrap_or_default(),
             tags,
@@ -195,7 +204,11 @@ pub(crate) fn rule_issues(
         .into_iter()
         .map(|mut issue| {
             let facts = SubjectFacts::of(map, catalog, &issue.resource, &issue.task);
-            let ruling = apply(rules, &facts.subject(&issue.task, &issue.title, issue.severity), now);
+            let ruling = apply(
+                rules,
+                &facts.subject(&issue.task, &issue.title, issue.severity),
+                now,
+            );
             issue.severity = ruling.severity_or(issue.severity);
             IssueView { issue, ruling }
         })
@@ -243,7 +256,11 @@ impl Sitrep {
             .into_iter()
             .find(|r| r.name == name)
             .ok_or_else(|| {
-                EngineError::not_found("rule", name, "rules are the files of the workspace folder's rules/")
+                EngineError::not_found(
+                    "rule",
+                    name,
+                    "rules are the files of the workspace folder's rules/",
+                )
             })
     }
 
@@ -261,7 +278,11 @@ impl Sitrep {
     pub async fn rule_test(&self, name: &str) -> Result<RuleTestView> {
         let loaded = self.loaded_rules().await?;
         let Some((rule, _)) = loaded.rules.iter().find(|(r, _)| r.name() == name) else {
-            return Err(EngineError::not_found("rule", name, "rules are the files of the workspace folder's rules/"));
+            return Err(EngineError::not_found(
+                "rule",
+                name,
+                "rules are the files of the workspace folder's rules/",
+            ));
         };
         let issues = self.stored_issues(&IssueQuery::default()).await?;
         let map = self.load_map(false).await?;

@@ -54,15 +54,13 @@ impl KnowledgeStore for SqlStore {
     }
 
     async fn list_notes(&self, workspace: &str) -> Result<Vec<Note>> {
-        sqlx::query(self.q(
-            "SELECT spec FROM knowledge_notes WHERE workspace = $1 ORDER BY id",
-        ))
-        .bind(workspace)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| decode(&r.try_get::<String, _>("spec")?, workspace))
-        .collect()
+        sqlx::query(self.q("SELECT spec FROM knowledge_notes WHERE workspace = $1 ORDER BY id"))
+            .bind(workspace)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| decode(&r.try_get::<String, _>("spec")?, workspace))
+            .collect()
     }
 
     async fn get_note(&self, workspace: &str, id: &str) -> Result<Option<Note>> {
@@ -82,7 +80,9 @@ impl KnowledgeStore for SqlStore {
             .iter()
             .find(|r| r.try_get::<String, _>("id").is_ok_and(|x| x == id));
         match (exact, rows.as_slice()) {
-            (Some(r), _) | (None, [r]) => decode(&r.try_get::<String, _>("spec")?, workspace).map(Some),
+            (Some(r), _) | (None, [r]) => {
+                decode(&r.try_get::<String, _>("spec")?, workspace).map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -91,12 +91,13 @@ impl KnowledgeStore for SqlStore {
         let mut tx = self.pool.begin().await?;
         let mut n = 0;
         for id in ids {
-            n += sqlx::query(self.q("DELETE FROM knowledge_notes WHERE workspace = $1 AND id = $2"))
-                .bind(workspace)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            n +=
+                sqlx::query(self.q("DELETE FROM knowledge_notes WHERE workspace = $1 AND id = $2"))
+                    .bind(workspace)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
         }
         tx.commit().await?;
         Ok(n)

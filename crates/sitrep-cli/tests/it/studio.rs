@@ -48,7 +48,11 @@ impl Home {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.sitrep(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -65,21 +69,35 @@ fn knowledge_is_added_searched_listed_shown_and_removed_across_restarts() {
         &notes.join("pool.md"),
         "---\ntype: post-mortem\nservices: [postgres]\nsymptoms: [too many clients]\nroot_cause: {resource: postgres, statement: a batch job held every connection}\n---\n# Checkout down\n## Timeline\nbatch started at 02:10\n",
     );
-    write(&notes.join("dns.md"), "---\ntype: runbook\nservices: [dns]\n---\n# DNS\nresolvers time out\n");
+    write(
+        &notes.join("dns.md"),
+        "---\ntype: runbook\nservices: [dns]\n---\n# DNS\nresolvers time out\n",
+    );
     // The workspace folder's notes count too.
     write(
         &home.dir.path().join("knowledge/teams/db.md"),
         "---\ntype: ownership\nservices: [postgres]\nowner: team-data\n---\nPage the data on-call.\n",
     );
-    assert!(home.ok(&["knowledge", "add", notes.to_str().unwrap()]).contains("added pool (post-mortem)"));
+    assert!(
+        home.ok(&["knowledge", "add", notes.to_str().unwrap()])
+            .contains("added pool (post-mortem)")
+    );
     let hits = home.json(&["knowledge", "search", "db says too many clients", "--json"]);
     assert_eq!(hits[0]["id"], "pool", "{hits:#}");
     assert!(hits.as_array().unwrap().iter().all(|h| h["id"] != "dns"));
     // A new process finds the same index and notes.
     let list = home.json(&["knowledge", "list", "--json"]);
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["dns", "pool", "teams/db"]);
-    assert!(home.ok(&["knowledge", "show", "teams/db"]).contains("owner: team-data"));
+    assert!(
+        home.ok(&["knowledge", "show", "teams/db"])
+            .contains("owner: team-data")
+    );
     // A folder note is removed by removing its file; an added one by `rm`.
     let out = home.sitrep(&["knowledge", "rm", "teams/db"]);
     assert_eq!(out.status.code(), Some(1));
@@ -88,9 +106,17 @@ fn knowledge_is_added_searched_listed_shown_and_removed_across_restarts() {
     std::fs::remove_file(home.dir.path().join("knowledge/teams/db.md")).unwrap();
     let list = home.json(&["knowledge", "list", "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(home.json(&["knowledge", "search", "page the data on-call", "--json"]).as_array().unwrap().is_empty());
+    assert!(
+        home.json(&["knowledge", "search", "page the data on-call", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // A bad note is refused with its file, line and field; nothing is stored.
-    write(&notes.join("bad.md"), "---\ntype: post-mortem\nservices: [x]\nsymptom: [y]\n---\n");
+    write(
+        &notes.join("bad.md"),
+        "---\ntype: post-mortem\nservices: [x]\nsymptom: [y]\n---\n",
+    );
     let out = home.sitrep(&["knowledge", "add", notes.join("bad.md").to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.md:4: symptom: unknown field"), "{err}");
@@ -100,25 +126,42 @@ fn knowledge_is_added_searched_listed_shown_and_removed_across_restarts() {
 fn a_suppressed_issue_leaves_the_listing_unless_all_and_rules_are_validated() {
     let home = Home::new();
     home.ok(&["run", "t/b/noisy", "--resource", "web"]);
-    assert_eq!(home.json(&["issues", "--json"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        home.json(&["issues", "--json"]).as_array().unwrap().len(),
+        1
+    );
     write(
         &home.dir.path().join("rules/queue-noise.yaml"),
         "description: queue depth alerts are noise during the nightly import\nmatch:\n  task: b/noisy\n  title: queue depth\neffect:\n  suppress: true\n",
     );
-    assert_eq!(home.json(&["issues", "--json"]).as_array().unwrap().len(), 0);
+    assert_eq!(
+        home.json(&["issues", "--json"]).as_array().unwrap().len(),
+        0
+    );
     assert!(home.ok(&["issues"]).contains("no open issues"));
     let all = home.json(&["issues", "--all", "--json"]);
     assert_eq!(all[0]["ruling"]["suppressed_by"], "queue-noise", "{all:#}");
-    assert!(home.ok(&["issues", "--all"]).contains("[suppressed by queue-noise]"));
+    assert!(
+        home.ok(&["issues", "--all"])
+            .contains("[suppressed by queue-noise]")
+    );
     let t = home.json(&["rules", "test", "queue-noise", "--json"]);
     assert_eq!(t["changes"][0]["effects"][0], "suppressed");
     assert!(home.ok(&["rules", "list"]).contains("queue-noise"));
 
-    write(&home.dir.path().join("rules/broken.yaml"), "match:\n  severity: 7\neffect:\n  suppress: true\n");
+    write(
+        &home.dir.path().join("rules/broken.yaml"),
+        "match:\n  severity: 7\neffect:\n  suppress: true\n",
+    );
     let out = home.sitrep(&["rules", "validate"]);
     assert_eq!(out.status.code(), Some(4));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("broken.yaml:2: match.severity: severity must be 1 (critical) to 4 (info), got 7"), "{text}");
+    assert!(
+        text.contains(
+            "broken.yaml:2: match.severity: severity must be 1 (critical) to 4 (info), got 7"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -137,5 +180,9 @@ fn a_command_with_bad_arguments_says_what_it_takes_and_runs_nothing() {
     assert_eq!(out.status.code(), Some(2), "a question is one argument");
     let out = home.sitrep(&["investigate", "/triage when=now"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no parameter \"when\""));
-    assert_eq!(home.json(&["issues", "--json"]).as_array().unwrap().len(), 0, "nothing ran");
+    assert_eq!(
+        home.json(&["issues", "--json"]).as_array().unwrap().len(),
+        0,
+        "nothing ran"
+    );
 }

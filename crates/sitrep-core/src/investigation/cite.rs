@@ -56,7 +56,11 @@ pub fn cite(s: &Session, c: &mut Conclusion) {
     let mut words = stems(&s.trigger.text());
     words.extend(stems(&rc.cause));
     let mut notes: Vec<&RetrievedNote> = s.knowledge.iter().collect();
-    notes.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.note.cmp(&b.note)));
+    notes.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.note.cmp(&b.note))
+    });
     for n in notes {
         let proposed: Vec<_> = s
             .hypotheses
@@ -82,7 +86,8 @@ pub fn cite(s: &Session, c: &mut Conclusion) {
                 .as_ref()
                 .map(|o| format!("{} is owned by {o}", rc.resource))
         } else if about_cause
-            && (n.symptom_match >= SYMPTOMS_MATCH || symptom_match(&words, &n.symptoms) >= SYMPTOMS_MATCH)
+            && (n.symptom_match >= SYMPTOMS_MATCH
+                || symptom_match(&words, &n.symptoms) >= SYMPTOMS_MATCH)
         {
             Some(format!("about {} with the symptoms seen", rc.resource))
         } else {
@@ -109,7 +114,13 @@ mod tests {
         BudgetUse, ChainLink, Hypothesis, Remedy, RootCause, SessionStatus, Trigger, Verdict,
     };
 
-    fn note(id: &str, kind: NoteKind, resources: &[&str], symptoms: &[&str], m: f64) -> RetrievedNote {
+    fn note(
+        id: &str,
+        kind: NoteKind,
+        resources: &[&str],
+        symptoms: &[&str],
+        m: f64,
+    ) -> RetrievedNote {
         RetrievedNote {
             note: id.into(),
             title: id.into(),
@@ -200,11 +211,41 @@ mod tests {
                 hyp("h2", "cache", know("pm-cache"), HypothesisStatus::Pruned),
             ],
             vec![
-                note("pm-pool", NoteKind::PostMortem, &["db"], &["checkout failing"], 1.0),
-                note("pm-cache", NoteKind::PostMortem, &["cache"], &["checkout failing"], 1.0),
-                note("rb-db", NoteKind::Runbook, &["db"], &["connections exhausted"], 0.0),
-                note("rb-db-disk", NoteKind::Runbook, &["db"], &["disk full"], 0.0),
-                note("rb-web", NoteKind::Runbook, &["web"], &["checkout failing"], 1.0),
+                note(
+                    "pm-pool",
+                    NoteKind::PostMortem,
+                    &["db"],
+                    &["checkout failing"],
+                    1.0,
+                ),
+                note(
+                    "pm-cache",
+                    NoteKind::PostMortem,
+                    &["cache"],
+                    &["checkout failing"],
+                    1.0,
+                ),
+                note(
+                    "rb-db",
+                    NoteKind::Runbook,
+                    &["db"],
+                    &["connections exhausted"],
+                    0.0,
+                ),
+                note(
+                    "rb-db-disk",
+                    NoteKind::Runbook,
+                    &["db"],
+                    &["disk full"],
+                    0.0,
+                ),
+                note(
+                    "rb-web",
+                    NoteKind::Runbook,
+                    &["web"],
+                    &["checkout failing"],
+                    1.0,
+                ),
                 note("own-db", NoteKind::Ownership, &["db"], &[], 0.0),
             ],
         );
@@ -218,7 +259,13 @@ mod tests {
         // A post-mortem whose cause was not the one confirmed is not cited.
         let s = session(
             vec![hyp("h1", "db", know("pm-pool"), HypothesisStatus::Active)],
-            vec![note("pm-pool", NoteKind::PostMortem, &["db"], &["checkout failing"], 1.0)],
+            vec![note(
+                "pm-pool",
+                NoteKind::PostMortem,
+                &["db"],
+                &["checkout failing"],
+                1.0,
+            )],
         );
         let mut c = conclusion("h9", "db");
         cite(&s, &mut c);

@@ -182,7 +182,7 @@ impl Sitrep {
 
     /// Opens a RunSession and drives it to a conclusion (and a remediation proposal, when the
     /// assistant may propose one). Progress is published as `Event::Session` as it happens.
-    /// A question `/name args` runs the workspace command `name` (`commands.rs`).
+    /// A question `/name args` runs the workspace command `name` (`commands/`).
     pub async fn investigate(&self, req: InvestigateRequest) -> Result<Session> {
         if let Ask::Question(q) = &req.ask
             && let Some(line) = q.trim().strip_prefix('/')

@@ -69,19 +69,40 @@ pub(crate) struct Scene<'a> {
 impl Sitrep {
     /// Applies the rules to `issues` (suppressed ones leave, severities change) and retrieves
     /// the notes that match what is in play.
-    pub(crate) async fn studio(&self, scene: &Scene<'_>, issues: &mut Vec<Issue>) -> Result<Studio> {
+    pub(crate) async fn studio(
+        &self,
+        scene: &Scene<'_>,
+        issues: &mut Vec<Issue>,
+    ) -> Result<Studio> {
         let mut st = Studio::default();
         let loaded = self.loaded_rules().await?;
-        st.problems.extend(loaded.problems.iter().map(|p| format!("rule skipped: {p}")));
+        st.problems
+            .extend(loaded.problems.iter().map(|p| format!("rule skipped: {p}")));
         st.rules = loaded.rules();
         if !st.rules.is_empty() {
-            let views = rule_issues(&st.rules, scene.map, scene.catalog, std::mem::take(issues), scene.now);
+            let views = rule_issues(
+                &st.rules,
+                scene.map,
+                scene.catalog,
+                std::mem::take(issues),
+                scene.now,
+            );
             for v in views {
                 if !v.ruling.is_empty() {
-                    let facts = SubjectFacts::of(scene.map, scene.catalog, &v.issue.resource, &v.issue.task);
-                    let found = v.ruling.severity.as_ref().map_or(v.issue.severity, |s| s.from);
+                    let facts = SubjectFacts::of(
+                        scene.map,
+                        scene.catalog,
+                        &v.issue.resource,
+                        &v.issue.task,
+                    );
+                    let found = v
+                        .ruling
+                        .severity
+                        .as_ref()
+                        .map_or(v.issue.severity, |s| s.from);
                     let s = facts.subject(&v.issue.task, &v.issue.title, found);
-                    st.applications.extend(v.ruling.applications(&v.issue.id, &s));
+                    st.applications
+                        .extend(v.ruling.applications(&v.issue.id, &s));
                     if v.ruling.known.is_some() {
                         st.known.insert(v.issue.id.clone());
                     }
@@ -101,9 +122,15 @@ impl Sitrep {
         Ok(st)
     }
 
-    async fn retrieve(&self, scene: &Scene<'_>, issues: &[Issue]) -> Result<(Vec<RetrievedNote>, Vec<Note>)> {
+    async fn retrieve(
+        &self,
+        scene: &Scene<'_>,
+        issues: &[Issue],
+    ) -> Result<(Vec<RetrievedNote>, Vec<Note>)> {
         self.knowledge_sync().await?;
-        let notes = sitrep_store::KnowledgeStore::list_notes(&*self.store().await?, self.workspace()).await?;
+        let notes =
+            sitrep_store::KnowledgeStore::list_notes(&*self.store().await?, self.workspace())
+                .await?;
         if notes.is_empty() {
             return Ok((vec![], vec![]));
         }
@@ -121,9 +148,14 @@ impl Sitrep {
             .filter(|(_, d)| **d <= IN_PLAY_HOPS)
             .map(|(n, _)| n.clone())
             .collect();
-        let issues_in_play: Vec<&Issue> = issues.iter().filter(|i| near(&i.resource)).take(20).collect();
+        let issues_in_play: Vec<&Issue> = issues
+            .iter()
+            .filter(|i| near(&i.resource))
+            .take(20)
+            .collect();
         for i in &issues_in_play {
-            let name = super::resolve(scene.map, &i.resource).map_or_else(|| i.resource.clone(), |r| r.name.clone());
+            let name = super::resolve(scene.map, &i.resource)
+                .map_or_else(|| i.resource.clone(), |r| r.name.clone());
             if !in_play.contains(&name) {
                 in_play.push(name);
             }
@@ -171,7 +203,11 @@ impl Sitrep {
                 n,
             ));
         }
-        out.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then_with(|| a.0.note.cmp(&b.0.note)));
+        out.sort_by(|a, b| {
+            b.0.score
+                .total_cmp(&a.0.score)
+                .then_with(|| a.0.note.cmp(&b.0.note))
+        });
         // Far weaker matches than the best are noise (ownership notes stay: they name owners).
         let best = out.first().map_or(0.0, |x| x.0.score);
         out.retain(|(r, _)| r.kind == NoteKind::Ownership || r.score >= RELATIVE_SCORE * best);
@@ -198,32 +234,43 @@ impl Context {
     pub(super) fn knowledge_candidates(&self) -> Vec<Candidate> {
         let mut out = vec![];
         for (r, n) in self.studio.retrieved.iter().zip(&self.studio.notes) {
-            let Some(cause) = n.root_cause.as_ref().filter(|_| n.kind == NoteKind::PostMortem) else {
+            let Some(cause) = n
+                .root_cause
+                .as_ref()
+                .filter(|_| n.kind == NoteKind::PostMortem)
+            else {
                 continue;
             };
             if r.symptom_match < SYMPTOMS_MATCH {
                 continue;
             }
-            let Some(resource) = self.cause_resource(&cause.resource) else { continue };
+            let Some(resource) = self.cause_resource(&cause.resource) else {
+                continue;
+            };
             let note_words = stems(&format!("{} {}", cause.statement, n.symptoms.join(" ")));
             let mut tests: Vec<TestPlan> = vec![];
             let mut remedy = Remedy::default();
             for slx in self.slxs_of(&resource) {
-                let Some(bundle) = self.bundle_of(slx) else { continue };
+                let Some(bundle) = self.bundle_of(slx) else {
+                    continue;
+                };
                 let mut tasks: Vec<String> = cause
                     .checks
                     .iter()
                     .filter_map(|c| {
                         let short = c.rsplit('/').next().unwrap_or(c);
-                        let fits = c.split('/').count() == 1 || c.contains(&format!("{}/", bundle.name));
+                        let fits =
+                            c.split('/').count() == 1 || c.contains(&format!("{}/", bundle.name));
                         (fits && bundle.task(short).is_some()).then(|| short.to_string())
                     })
                     .collect();
                 if cause.checks.is_empty() {
                     // The failure modes of the resource's bundle that the note describes.
                     for h in &bundle.hypotheses {
-                        let m = symptom_match(&note_words, &h.symptoms)
-                            .max(symptom_match(&note_words, std::slice::from_ref(&h.statement)));
+                        let m = symptom_match(&note_words, &h.symptoms).max(symptom_match(
+                            &note_words,
+                            std::slice::from_ref(&h.statement),
+                        ));
                         if m >= SYMPTOMS_MATCH {
                             tasks.extend(h.tested_by.iter().cloned());
                             if remedy == Remedy::default() {
@@ -285,7 +332,12 @@ impl Context {
         found
             .into_iter()
             .filter(|r| !self.slxs_of(&r.name).is_empty())
-            .min_by_key(|r| (self.distance.get(&r.name).copied().unwrap_or(usize::MAX), r.name.clone()))
+            .min_by_key(|r| {
+                (
+                    self.distance.get(&r.name).copied().unwrap_or(usize::MAX),
+                    r.name.clone(),
+                )
+            })
             .map(|r| r.name.clone())
     }
 
@@ -306,7 +358,11 @@ impl Context {
             return Some(i);
         }
         let facts = SubjectFacts::of(&self.map, &self.catalog, &i.resource, task);
-        let ruling = apply(&self.studio.rules, &facts.subject(task, &i.title, i.severity), self.now);
+        let ruling = apply(
+            &self.studio.rules,
+            &facts.subject(task, &i.title, i.severity),
+            self.now,
+        );
         if ruling.suppressed_by.is_some() {
             return None;
         }
@@ -320,7 +376,8 @@ impl Driver {
     /// the notes retrieved.
     pub(super) async fn record_studio(&mut self) -> Result<()> {
         for p in self.ctx.studio.problems.clone() {
-            self.record(AuditKind::Note, serde_json::json!({"studio": p}), p).await?;
+            self.record(AuditKind::Note, serde_json::json!({"studio": p}), p)
+                .await?;
         }
         for a in self.ctx.studio.applications.clone() {
             self.record_rule(a).await?;
@@ -347,10 +404,20 @@ impl Driver {
     }
 
     async fn record_rule(&mut self, a: RuleApplication) -> Result<()> {
-        let summary = format!("rule {} on \"{}\" ({}): {}", a.rule, a.title, a.resource, a.effects.join(", "));
+        let summary = format!(
+            "rule {} on \"{}\" ({}): {}",
+            a.rule,
+            a.title,
+            a.resource,
+            a.effects.join(", ")
+        );
         self.session.rules.push(a.clone());
-        self.record(AuditKind::RuleApplied, serde_json::to_value(&a).unwrap_or_default(), summary)
-            .await
+        self.record(
+            AuditKind::RuleApplied,
+            serde_json::to_value(&a).unwrap_or_default(),
+            summary,
+        )
+        .await
     }
 
     /// Records the rules that change how a test run's raises are read (once per rule, issue).
@@ -360,7 +427,10 @@ impl Driver {
         }
         let mut apps = vec![];
         for d in view.kept_issues() {
-            let resource = d.resource.clone().unwrap_or_else(|| view.run.resource.clone());
+            let resource = d
+                .resource
+                .clone()
+                .unwrap_or_else(|| view.run.resource.clone());
             let facts = SubjectFacts::of(&self.ctx.map, &self.ctx.catalog, &resource, &plan.task);
             let s = facts.subject(&plan.task, &d.title, d.severity);
             let issue = view
@@ -371,7 +441,12 @@ impl Driver {
             apps.extend(apply(&self.ctx.studio.rules, &s, self.ctx.now).applications(&issue, &s));
         }
         for a in apps {
-            if !self.session.rules.iter().any(|x| x.rule == a.rule && x.issue == a.issue) {
+            if !self
+                .session
+                .rules
+                .iter()
+                .any(|x| x.rule == a.rule && x.issue == a.issue)
+            {
                 self.record_rule(a).await?;
             }
         }
@@ -404,7 +479,10 @@ mod tests {
         let names = |v: Vec<Candidate>| v.into_iter().map(|c| c.statement).collect::<Vec<_>>();
         let all = vec![issue("a"), issue("b"), issue("c"), pm("pm1"), pm("pm2")];
         assert_eq!(names(with_precedent(all.clone(), 2)), ["a", "b", "pm1"]);
-        assert_eq!(names(with_precedent(all.clone(), 4)), ["a", "b", "c", "pm1"]);
+        assert_eq!(
+            names(with_precedent(all.clone(), 4)),
+            ["a", "b", "c", "pm1"]
+        );
         assert_eq!(names(with_precedent(all[..3].to_vec(), 2)), ["a", "b"]);
     }
 }

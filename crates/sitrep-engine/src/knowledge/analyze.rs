@@ -82,13 +82,7 @@ fn stem(w: &str) -> String {
     if w.bytes().any(|b| b.is_ascii_digit()) {
         return w.to_string();
     }
-    for (suffix, keep) in [
-        ("ies", "y"),
-        ("ing", ""),
-        ("ed", ""),
-        ("es", ""),
-        ("s", ""),
-    ] {
+    for (suffix, keep) in [("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")] {
         if let Some(s) = w.strip_suffix(suffix)
             && s.len() >= 3
             && !w.ends_with("ss")
@@ -96,7 +90,11 @@ fn stem(w: &str) -> String {
             let mut out = format!("{s}{keep}");
             // "running" → "runn" → "run"; "stopped" → "stopp" → "stop".
             let b = out.as_bytes();
-            if keep.is_empty() && b.len() >= 4 && b[b.len() - 1] == b[b.len() - 2] && !matches!(b[b.len() - 1], b'l' | b's' | b'z') {
+            if keep.is_empty()
+                && b.len() >= 4
+                && b[b.len() - 1] == b[b.len() - 2]
+                && !matches!(b[b.len() - 1], b'l' | b's' | b'z')
+            {
                 out.pop();
             }
             // "exhausted"/"exhausts", "spikes"/"spike": a silent e is dropped alike.
@@ -123,7 +121,10 @@ pub fn terms(text: &str) -> Vec<String> {
         }
     }
     let mut out = vec![];
-    for w in t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for w in t
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         if STOP.contains(&w) || w.len() > 40 {
             continue;
         }
@@ -155,7 +156,15 @@ mod tests {
 
     #[test]
     fn stems_stay_readable() {
-        for (w, s) in [("running", "run"), ("stopped", "stop"), ("queries", "query"), ("process", "process"), ("full", "full"), ("spikes", "spik"), ("spike", "spik")] {
+        for (w, s) in [
+            ("running", "run"),
+            ("stopped", "stop"),
+            ("queries", "query"),
+            ("process", "process"),
+            ("full", "full"),
+            ("spikes", "spik"),
+            ("spike", "spik"),
+        ] {
             assert_eq!(stem(w), s, "{w}");
         }
     }

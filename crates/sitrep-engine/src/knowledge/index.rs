@@ -33,9 +33,13 @@ const BOOSTS: &[(&str, f32)] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("the knowledge index at {path} cannot be used: {message} (delete the folder to rebuild it)")]
+    #[error(
+        "the knowledge index at {path} cannot be used: {message} (delete the folder to rebuild it)"
+    )]
     Tantivy { path: PathBuf, message: String },
-    #[error("the knowledge index at {0} is being updated by another sitrep process; try again in a moment")]
+    #[error(
+        "the knowledge index at {0} is being updated by another sitrep process; try again in a moment"
+    )]
     Busy(PathBuf),
 }
 
@@ -162,13 +166,20 @@ impl KnowledgeIndex {
         }
         let after = Manifest {
             schema: SCHEMA_VERSION,
-            notes: notes.iter().map(|n| (n.id.clone(), n.hash.clone())).collect(),
+            notes: notes
+                .iter()
+                .map(|n| (n.id.clone(), n.hash.clone()))
+                .collect(),
         };
         let mut commit = writer.prepare_commit().map_err(|e| self.err(e))?;
         commit.set_payload(&serde_json::to_string(&after).unwrap_or_default());
         commit.commit().map_err(|e| self.err(e))?;
         writer.wait_merging_threads().map_err(|e| self.err(e))?;
-        tracing::debug!(indexed = stats.indexed, removed = stats.removed, "knowledge index synced");
+        tracing::debug!(
+            indexed = stats.indexed,
+            removed = stats.removed,
+            "knowledge index synced"
+        );
         Ok(stats)
     }
 
@@ -232,8 +243,14 @@ impl KnowledgeIndex {
         for (name, boost) in BOOSTS {
             let field = self.fields.text[name];
             for w in &words {
-                let q = TermQuery::new(Term::from_field_text(field, w), IndexRecordOption::WithFreqs);
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), *boost))));
+                let q = TermQuery::new(
+                    Term::from_field_text(field, w),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), *boost)),
+                ));
             }
         }
         let query = BooleanQuery::new(clauses);
@@ -308,13 +325,24 @@ mod tests {
     #[test]
     fn the_index_follows_the_notes_by_hash_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let a = note("a", "# Vacuum\nautovacuum falls behind on big tables\n# Other\nnothing", &["postgres"]);
-        let b = note("b", "redis evicts keys when maxmemory is reached", &["redis"]);
+        let a = note(
+            "a",
+            "# Vacuum\nautovacuum falls behind on big tables\n# Other\nnothing",
+            &["postgres"],
+        );
+        let b = note(
+            "b",
+            "redis evicts keys when maxmemory is reached",
+            &["redis"],
+        );
         let ix = KnowledgeIndex::open(dir.path()).unwrap();
         let s = ix.sync(&[a.clone(), b.clone()]).unwrap();
         assert_eq!((s.indexed, s.removed, s.unchanged), (2, 0, 0));
         let hits = ix.search("autovacuum behind", 10).unwrap();
-        assert_eq!((hits[0].note.as_str(), hits[0].heading.as_str()), ("a", "Vacuum"));
+        assert_eq!(
+            (hits[0].note.as_str(), hits[0].heading.as_str()),
+            ("a", "Vacuum")
+        );
         // Services count more than the body.
         assert_eq!(ix.search("redis", 10).unwrap()[0].note, "b");
         drop(ix);
@@ -324,12 +352,22 @@ mod tests {
         let a2 = note("a", "# Vacuum\nbloat grows", &["postgres"]);
         let s = ix.sync(&[a2, b.clone()]).unwrap();
         assert_eq!((s.indexed, s.removed, s.unchanged), (1, 0, 1));
-        assert!(ix.search("autovacuum", 10).unwrap().is_empty(), "the old text is gone");
+        assert!(
+            ix.search("autovacuum", 10).unwrap().is_empty(),
+            "the old text is gone"
+        );
         assert_eq!(ix.search("bloat", 10).unwrap()[0].note, "a");
         let s = ix.sync(std::slice::from_ref(&b)).unwrap();
         assert_eq!((s.indexed, s.removed, s.unchanged), (0, 1, 1));
         assert!(ix.search("bloat", 10).unwrap().is_empty());
-        assert_eq!(ix.sync(std::slice::from_ref(&b)).unwrap(), SyncStats { indexed: 0, removed: 0, unchanged: 1 });
+        assert_eq!(
+            ix.sync(std::slice::from_ref(&b)).unwrap(),
+            SyncStats {
+                indexed: 0,
+                removed: 0,
+                unchanged: 1
+            }
+        );
         assert!(ix.search("the of", 10).unwrap().is_empty());
     }
 }

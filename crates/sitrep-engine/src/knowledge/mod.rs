@@ -79,12 +79,20 @@ fn join_problems(what: &str, problems: &[ProblemView]) -> String {
     format!(
         "{} problem(s) in {what}:\n{}",
         problems.len(),
-        problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .map(|p| format!("  {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     )
 }
 
 /// The notes of a folder tree: each `*.md` file, its id defaulting to its path under `root`.
-fn read_tree(root: &Path, origin: NoteOrigin, now: sitrep_core::Timestamp) -> Result<(Vec<Note>, Vec<ProblemView>)> {
+fn read_tree(
+    root: &Path,
+    origin: NoteOrigin,
+    now: sitrep_core::Timestamp,
+) -> Result<(Vec<Note>, Vec<ProblemView>)> {
     let files = if root.is_file() {
         vec![root.to_path_buf()]
     } else {
@@ -161,9 +169,9 @@ impl Sitrep {
         let changed: Vec<Note> = folder
             .iter()
             .filter(|n| {
-                by_id
-                    .get(n.id.as_str())
-                    .is_none_or(|o| o.hash != n.hash || o.origin != NoteOrigin::Folder || o.path != n.path)
+                by_id.get(n.id.as_str()).is_none_or(|o| {
+                    o.hash != n.hash || o.origin != NoteOrigin::Folder || o.path != n.path
+                })
             })
             .cloned()
             .collect();
@@ -221,7 +229,10 @@ impl Sitrep {
                 .await
                 .map_err(|e| EngineError::Invalid(format!("reading notes crashed: {e}")))??;
         if !problems.is_empty() {
-            return Err(EngineError::Invalid(join_problems("knowledge notes", &problems)));
+            return Err(EngineError::Invalid(join_problems(
+                "knowledge notes",
+                &problems,
+            )));
         }
         if notes.is_empty() {
             return Err(EngineError::Invalid(format!(
@@ -276,7 +287,10 @@ impl Sitrep {
                 n.id, n.path
             )));
         }
-        self.store().await?.delete_notes(self.workspace(), std::slice::from_ref(&n.id)).await?;
+        self.store()
+            .await?
+            .delete_notes(self.workspace(), std::slice::from_ref(&n.id))
+            .await?;
         self.reindex().await?;
         Ok(note_summary(&n))
     }
@@ -285,7 +299,9 @@ impl Sitrep {
     /// symptoms count most), one hit per note with its best section.
     pub async fn knowledge_search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         if query.trim().is_empty() {
-            return Err(EngineError::Invalid("the search is empty: say what you are looking for".into()));
+            return Err(EngineError::Invalid(
+                "the search is empty: say what you are looking for".into(),
+            ));
         }
         self.knowledge_sync().await?;
         self.search_notes(query, limit).await
@@ -304,7 +320,9 @@ impl Sitrep {
             .collect();
         let mut best: Vec<SearchHit> = vec![];
         for h in hits {
-            let Some(n) = notes.get(&h.note) else { continue };
+            let Some(n) = notes.get(&h.note) else {
+                continue;
+            };
             if let Some(b) = best.iter_mut().find(|b| b.id == h.note) {
                 // Other matching sections add a little: the note is about this throughout.
                 b.score += 0.1 * f64::from(h.score);

@@ -36,7 +36,10 @@ pub struct Source<'a> {
 }
 
 pub fn hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A valid id: 1–128 of letters, digits, `-`, `_`, `.` and `/`, no empty or dot-only parts.
@@ -46,7 +49,9 @@ pub fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && id.split('/').all(|p| !p.is_empty() && p.chars().any(|c| c != '.'))
+        && id
+            .split('/')
+            .all(|p| !p.is_empty() && p.chars().any(|c| c != '.'))
 }
 
 /// Parses one note file's text.
@@ -72,10 +77,16 @@ pub fn parse(src: &Source<'_>, text: &str) -> Result<Note, Vec<ProblemView>> {
     if !valid_id(&id) {
         bad(
             "id",
-            format!("{id:?} must be 1-128 letters, digits, '-', '_', '.' or '/' (set `id:` in the front matter)"),
+            format!(
+                "{id:?} must be 1-128 letters, digits, '-', '_', '.' or '/' (set `id:` in the front matter)"
+            ),
         );
     }
-    for (field, list) in [("services", &fm.services), ("symptoms", &fm.symptoms), ("tags", &fm.tags)] {
+    for (field, list) in [
+        ("services", &fm.services),
+        ("symptoms", &fm.symptoms),
+        ("tags", &fm.tags),
+    ] {
         if let Some(i) = list.iter().position(|s| s.trim().is_empty()) {
             bad(&format!("{field}[{i}]"), "is empty".into());
         }
@@ -85,9 +96,10 @@ pub fn parse(src: &Source<'_>, text: &str) -> Result<Note, Vec<ProblemView>> {
             "root_cause",
             "only a post-mortem states a root cause (set `type: post-mortem`)".into(),
         ),
-        (Some(rc), _) if rc.resource.trim().is_empty() => {
-            bad("root_cause.resource", "name the resource the cause was on".into())
-        }
+        (Some(rc), _) if rc.resource.trim().is_empty() => bad(
+            "root_cause.resource",
+            "name the resource the cause was on".into(),
+        ),
         (Some(rc), _) if rc.statement.trim().is_empty() => {
             bad("root_cause.statement", "state the cause".into())
         }
@@ -105,7 +117,10 @@ pub fn parse(src: &Source<'_>, text: &str) -> Result<Note, Vec<ProblemView>> {
             bad("owner", "an ownership note names the owning team".into());
         }
         if fm.services.is_empty() {
-            bad("services", "an ownership note names the services it is about".into());
+            bad(
+                "services",
+                "an ownership note names the services it is about".into(),
+            );
         }
     }
     if !problems.is_empty() {
@@ -142,7 +157,10 @@ pub fn parse(src: &Source<'_>, text: &str) -> Result<Note, Vec<ProblemView>> {
 /// (front matter, body, lines before the front matter's first line).
 fn split(text: &str) -> (Option<&str>, &str, usize) {
     let t = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(rest) = t.strip_prefix("---\n").or_else(|| t.strip_prefix("---\r\n")) else {
+    let Some(rest) = t
+        .strip_prefix("---\n")
+        .or_else(|| t.strip_prefix("---\r\n"))
+    else {
         return (None, t, 0);
     };
     let mut at = 0;
@@ -177,24 +195,37 @@ mod tests {
             "---\ntype: post-mortem\nservices: [checkout, pg-main]\nsymptoms: [too many clients]\nroot_cause:\n  resource: postgres\n  statement: the batch job held every connection\n---\n# Pool exhausted\n\nbody\n",
         )
         .unwrap();
-        assert_eq!((n.id.as_str(), n.title.as_str(), n.kind), ("pm/pool", "Pool exhausted", NoteKind::PostMortem));
+        assert_eq!(
+            (n.id.as_str(), n.title.as_str(), n.kind),
+            ("pm/pool", "Pool exhausted", NoteKind::PostMortem)
+        );
         assert_eq!(n.root_cause.unwrap().resource, "postgres");
         assert!(n.body.starts_with("# Pool exhausted"));
         assert_eq!(n.hash.len(), 64);
         let plain = parse(&src(p), "just text\n").unwrap();
-        assert_eq!((plain.kind, plain.title.as_str()), (NoteKind::Note, "pm/pool"));
+        assert_eq!(
+            (plain.kind, plain.title.as_str()),
+            (NoteKind::Note, "pm/pool")
+        );
     }
 
     #[test]
     fn problems_name_file_line_and_field() {
         let p = Path::new("k/x.md");
         let e = parse(&src(p), "---\ntype: postmortem\nservices: [a]\n---\nbody").unwrap_err();
-        assert_eq!(e[0].to_string(), "k/x.md:2: type: unknown notekind \"postmortem\" (expected runbook, post-mortem, architecture, ownership or note)");
+        assert_eq!(
+            e[0].to_string(),
+            "k/x.md:2: type: unknown notekind \"postmortem\" (expected runbook, post-mortem, architecture, ownership or note)"
+        );
         let e = parse(&src(p), "---\ntype: runbook\nservice: [a]\n---\n").unwrap_err();
         assert_eq!((e[0].line, e[0].field.as_str()), (Some(3), "service"));
         let e = parse(&src(p), "---\ntype: ownership\nservices: [a]\n---\n").unwrap_err();
         assert_eq!(e[0].field, "owner");
-        let e = parse(&src(p), "---\ntype: post-mortem\nroot_cause:\n  resource: db\n  statement: x\n---\n").unwrap_err();
+        let e = parse(
+            &src(p),
+            "---\ntype: post-mortem\nroot_cause:\n  resource: db\n  statement: x\n---\n",
+        )
+        .unwrap_err();
         assert_eq!(e[0].field, "symptoms");
         let e = parse(&src(p), "---\nid: ../etc\n---\n").unwrap_err();
         assert_eq!((e[0].line, e[0].field.as_str()), (Some(2), "id"));

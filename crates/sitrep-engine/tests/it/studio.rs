@@ -50,14 +50,22 @@ async fn a_post_mortem_proposes_a_cause_that_evidence_confirms_and_the_conclusio
     home.sitrep.run_slx("db-health").await.unwrap();
     let s = home
         .sitrep
-        .investigate(InvestigateRequest::question("why is checkout on web failing?"))
+        .investigate(InvestigateRequest::question(
+            "why is checkout on web failing?",
+        ))
         .await
         .unwrap();
     // Retrieved: what names the resources in play; not the cache post-mortem.
     let retrieved = knowledge_of(&s);
-    assert!(retrieved.contains(&"postmortems/2025-11-checkout"), "{retrieved:?}");
+    assert!(
+        retrieved.contains(&"postmortems/2025-11-checkout"),
+        "{retrieved:?}"
+    );
     assert!(retrieved.contains(&"ownership/db"), "{retrieved:?}");
-    assert!(!retrieved.contains(&"postmortems/2025-06-cache"), "{retrieved:?}");
+    assert!(
+        !retrieved.contains(&"postmortems/2025-06-cache"),
+        "{retrieved:?}"
+    );
     // The post-mortem's cause became a hypothesis, tested by the database's checks.
     let h = s
         .hypotheses
@@ -65,10 +73,18 @@ async fn a_post_mortem_proposes_a_cause_that_evidence_confirms_and_the_conclusio
         .find(|h| matches!(&h.source, Source::Knowledge { note } if note == "postmortems/2025-11-checkout"))
         .expect("a hypothesis from the post-mortem");
     assert_eq!(h.resource, "db");
-    assert!(h.tests.iter().any(|t| t.task == "t/db/connections"), "{:?}", h.tests);
+    assert!(
+        h.tests.iter().any(|t| t.task == "t/db/connections"),
+        "{:?}",
+        h.tests
+    );
     assert_eq!(h.status, HypothesisStatus::Confirmed);
     let ev: Vec<_> = s.evidence_for(&h.id).collect();
-    assert!(ev.iter().any(|e| e.strength == Strength::Strong && !e.run_id.is_empty()), "{ev:?}");
+    assert!(
+        ev.iter()
+            .any(|e| e.strength == Strength::Strong && !e.run_id.is_empty()),
+        "{ev:?}"
+    );
     // The conclusion cites it and the owner, and nothing that does not match.
     let c = s.conclusion.as_ref().unwrap();
     assert_eq!(c.verdict, Verdict::RootCause);
@@ -78,11 +94,19 @@ async fn a_post_mortem_proposes_a_cause_that_evidence_confirms_and_the_conclusio
     assert!(!cited.contains(&"runbooks/db-replication"), "{cited:?}");
     assert!(!cited.contains(&"postmortems/2025-06-cache"), "{cited:?}");
     assert_eq!(c.owner.as_deref(), Some("team-data"));
-    let pm = c.citations.iter().find(|x| x.kind == NoteKind::PostMortem).unwrap();
+    let pm = c
+        .citations
+        .iter()
+        .find(|x| x.kind == NoteKind::PostMortem)
+        .unwrap();
     assert!(pm.why.contains("confirmed by task evidence"), "{}", pm.why);
     // The audit has the retrieval, and replays it.
     let audit = home.sitrep.session_audit(&s.id).await.unwrap();
-    assert!(audit.iter().any(|e| e.kind == AuditKind::KnowledgeRetrieved));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == AuditKind::KnowledgeRetrieved)
+    );
     let r = sitrep_core::investigation::replay(&audit).unwrap().session;
     assert_eq!(r.knowledge, s.knowledge);
     assert_eq!(r.conclusion.as_ref().unwrap().citations, c.citations);
@@ -95,15 +119,23 @@ async fn a_post_mortem_whose_cause_the_evidence_refutes_is_pruned_and_not_cited(
     // Only the web tier is broken this time: the database's checks run clean.
     let db_fault = home.dir.path().join("db-fault");
     let store = home.store().await;
-    let mut db = sitrep_store::Store::get_slx(&store, "default", "db-health").await.unwrap().unwrap();
-    db.config.insert("FAULT".into(), db_fault.display().to_string());
-    sitrep_store::Store::put_slx(&store, &db, sitrep_core::Timestamp(2)).await.unwrap();
+    let mut db = sitrep_store::Store::get_slx(&store, "default", "db-health")
+        .await
+        .unwrap()
+        .unwrap();
+    db.config
+        .insert("FAULT".into(), db_fault.display().to_string());
+    sitrep_store::Store::put_slx(&store, &db, sitrep_core::Timestamp(2))
+        .await
+        .unwrap();
     store.close().await;
     home.break_it();
     home.sitrep.run_slx("web-health").await.unwrap();
     let s = home
         .sitrep
-        .investigate(InvestigateRequest::question("why is checkout on web failing?"))
+        .investigate(InvestigateRequest::question(
+            "why is checkout on web failing?",
+        ))
         .await
         .unwrap();
     let h = s
@@ -112,10 +144,17 @@ async fn a_post_mortem_whose_cause_the_evidence_refutes_is_pruned_and_not_cited(
         .find(|h| matches!(&h.source, Source::Knowledge { .. }))
         .expect("the post-mortem still proposes its cause");
     assert_eq!(h.status, HypothesisStatus::Pruned, "{s:#?}");
-    assert!(s.evidence_for(&h.id).all(|e| matches!(e.strength, Strength::None | Strength::Contradicting)));
+    assert!(
+        s.evidence_for(&h.id)
+            .all(|e| matches!(e.strength, Strength::None | Strength::Contradicting))
+    );
     let c = s.conclusion.as_ref().unwrap();
     assert_eq!(c.root_cause.as_ref().unwrap().resource, "web");
-    assert!(c.citations.iter().all(|x| x.kind != NoteKind::PostMortem), "{:?}", c.citations);
+    assert!(
+        c.citations.iter().all(|x| x.kind != NoteKind::PostMortem),
+        "{:?}",
+        c.citations
+    );
     assert_eq!(c.owner, None, "the database's owner does not own web");
 }
 
@@ -132,32 +171,59 @@ async fn a_suppressing_rule_keeps_an_issue_out_of_listings_and_hypotheses_and_is
     let open = home.sitrep.issues(&IssueQuery::default()).await.unwrap();
     assert!(open.iter().all(|i| i.resource != "web"), "{open:?}");
     assert!(open.iter().any(|i| i.resource == "db"));
-    let all = home.sitrep.issues(&IssueQuery { all: true, ..Default::default() }).await.unwrap();
-    let web = all.iter().find(|i| i.resource == "web").expect("shown with all");
+    let all = home
+        .sitrep
+        .issues(&IssueQuery {
+            all: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let web = all
+        .iter()
+        .find(|i| i.resource == "web")
+        .expect("shown with all");
     assert_eq!(web.ruling.suppressed_by.as_deref(), Some("web-503-noise"));
     assert!(web.mark().unwrap().contains("suppressed by web-503-noise"));
 
     let s = home
         .sitrep
-        .investigate(InvestigateRequest::question("why is checkout on web failing?"))
+        .investigate(InvestigateRequest::question(
+            "why is checkout on web failing?",
+        ))
         .await
         .unwrap();
     assert!(
-        !s.hypotheses.iter().any(|h| matches!(&h.source, Source::Issue { issue_id } if *issue_id == web.id)),
+        !s.hypotheses
+            .iter()
+            .any(|h| matches!(&h.source, Source::Issue { issue_id } if *issue_id == web.id)),
         "no hypothesis from the suppressed issue"
     );
     // Its raise in a test run is not evidence either.
     assert!(
-        s.evidence.iter().all(|e| !(e.resource == "web" && e.strength == Strength::Strong)),
+        s.evidence
+            .iter()
+            .all(|e| !(e.resource == "web" && e.strength == Strength::Strong)),
         "{:?}",
         s.evidence
     );
-    assert!(s.rules.iter().any(|r| r.rule == "web-503-noise" && r.effects == ["suppressed"]));
+    assert!(
+        s.rules
+            .iter()
+            .any(|r| r.rule == "web-503-noise" && r.effects == ["suppressed"])
+    );
     let audit = home.sitrep.session_audit(&s.id).await.unwrap();
-    assert!(audit.iter().any(|e| e.kind == AuditKind::RuleApplied && e.data["rule"] == "web-503-noise"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == AuditKind::RuleApplied && e.data["rule"] == "web-503-noise")
+    );
     assert_eq!(s.conclusion.unwrap().root_cause.unwrap().resource, "db");
     // Nothing was deleted: the issue is still open in the store.
-    let stored = sitrep_store::Store::get_issue(&home.store().await, "default", &web.id).await.unwrap().unwrap();
+    let stored = sitrep_store::Store::get_issue(&home.store().await, "default", &web.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.status, sitrep_core::IssueStatus::Open);
 }
 
@@ -171,7 +237,11 @@ async fn a_rule_that_raises_severity_changes_the_order_hypotheses_are_tested_in(
     plain.sitrep.run_slx("web-health").await.unwrap();
     plain.sitrep.run_slx("db-health").await.unwrap();
     let before = plain.sitrep.investigate(ask()).await.unwrap();
-    assert_eq!(first_tested(&before), "db", "the critical database issue leads without rules");
+    assert_eq!(
+        first_tested(&before),
+        "db",
+        "the critical database issue leads without rules"
+    );
 
     let ruled = Home::new("").await;
     write(
@@ -186,13 +256,39 @@ async fn a_rule_that_raises_severity_changes_the_order_hypotheses_are_tested_in(
     assert_eq!(web.severity.get(), 1);
     assert_eq!(web.ruling.severity.as_ref().unwrap().from.get(), 2);
     let after = ruled.sitrep.investigate(ask()).await.unwrap();
-    assert_eq!(first_tested(&after), "web", "the raised issue is tested first");
+    assert_eq!(
+        first_tested(&after),
+        "web",
+        "the raised issue is tested first"
+    );
     let web_h = &after.hypotheses[0];
-    let before_web = before.hypotheses.iter().find(|h| h.resource == "web" && matches!(h.source, Source::Issue { .. })).unwrap();
-    assert!(web_h.prior > before_web.prior, "{} vs {}", web_h.prior, before_web.prior);
-    let applied = after.rules.iter().find(|r| r.rule == "checkout-is-critical").unwrap();
-    assert!(applied.effects.contains(&"severity 2 → 1".to_string()), "{:?}", applied.effects);
-    assert!(applied.effects.iter().any(|e| e.contains("checkout is revenue")));
+    let before_web = before
+        .hypotheses
+        .iter()
+        .find(|h| h.resource == "web" && matches!(h.source, Source::Issue { .. }))
+        .unwrap();
+    assert!(
+        web_h.prior > before_web.prior,
+        "{} vs {}",
+        web_h.prior,
+        before_web.prior
+    );
+    let applied = after
+        .rules
+        .iter()
+        .find(|r| r.rule == "checkout-is-critical")
+        .unwrap();
+    assert!(
+        applied.effects.contains(&"severity 2 → 1".to_string()),
+        "{:?}",
+        applied.effects
+    );
+    assert!(
+        applied
+            .effects
+            .iter()
+            .any(|e| e.contains("checkout is revenue"))
+    );
 }
 
 const COMMAND: &str = "description: check the database behind checkout
@@ -219,16 +315,42 @@ async fn a_command_runs_its_steps_then_its_question_and_refuses_bad_arguments() 
         .run_command("db-check", &["db=database".to_string()], &base)
         .await
         .unwrap();
-    assert_eq!(run.args["db"], "db", "a kind word resolves to the one database");
+    assert_eq!(
+        run.args["db"], "db",
+        "a kind word resolves to the one database"
+    );
     assert_eq!(run.args["holder"], "batch");
     assert_eq!(run.steps.len(), 1);
-    assert_eq!((run.steps[0].task.as_str(), run.steps[0].slx.as_str()), ("t/db/connections", "db-health"));
-    assert_eq!(run.steps[0].run.issues.len(), 1, "the step raised the database issue");
+    assert_eq!(
+        (run.steps[0].task.as_str(), run.steps[0].slx.as_str()),
+        ("t/db/connections", "db-health")
+    );
+    assert_eq!(
+        run.steps[0].run.issues.len(),
+        1,
+        "the step raised the database issue"
+    );
     let s = &run.session;
-    assert_eq!(s.trigger.text(), "why is checkout failing on db, is batch holding connections?");
-    assert_eq!(s.conclusion.as_ref().unwrap().root_cause.as_ref().unwrap().resource, "db");
+    assert_eq!(
+        s.trigger.text(),
+        "why is checkout failing on db, is batch holding connections?"
+    );
+    assert_eq!(
+        s.conclusion
+            .as_ref()
+            .unwrap()
+            .root_cause
+            .as_ref()
+            .unwrap()
+            .resource,
+        "db"
+    );
     let audit = home.sitrep.session_audit(&s.id).await.unwrap();
-    assert!(audit.iter().any(|e| e.kind == AuditKind::TaskRun && e.data["command"] == "db-check"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == AuditKind::TaskRun && e.data["command"] == "db-check")
+    );
 
     // The same as an investigation's question.
     let s = home
@@ -241,7 +363,11 @@ async fn a_command_runs_its_steps_then_its_question_and_refuses_bad_arguments() 
         })
         .await
         .unwrap();
-    assert!(s.trigger.text().starts_with("why is checkout failing on db"));
+    assert!(
+        s.trigger
+            .text()
+            .starts_with("why is checkout failing on db")
+    );
 
     for (args, says) in [
         (vec![], "db=... is required (the database to look at)"),
@@ -249,12 +375,31 @@ async fn a_command_runs_its_steps_then_its_question_and_refuses_bad_arguments() 
         (vec!["db=db", "hodler=x"], "no parameter \"hodler\""),
     ] {
         let args: Vec<String> = args.into_iter().map(String::from).collect();
-        let e = home.sitrep.run_command("db-check", &args, &base).await.unwrap_err().to_string();
-        assert!(e.contains(says) && e.contains("it takes db=... (resource, required), holder=batch"), "{e}");
+        let e = home
+            .sitrep
+            .run_command("db-check", &args, &base)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(says) && e.contains("it takes db=... (resource, required), holder=batch"),
+            "{e}"
+        );
     }
-    let runs_before = sitrep_store::Store::recent_runs(&home.store().await, "default", 100).await.unwrap().len();
-    assert!(home.sitrep.run_command("db-check", &["db=nowhere".into()], &base).await.is_err());
-    let runs_after = sitrep_store::Store::recent_runs(&home.store().await, "default", 100).await.unwrap().len();
+    let runs_before = sitrep_store::Store::recent_runs(&home.store().await, "default", 100)
+        .await
+        .unwrap()
+        .len();
+    assert!(
+        home.sitrep
+            .run_command("db-check", &["db=nowhere".into()], &base)
+            .await
+            .is_err()
+    );
+    let runs_after = sitrep_store::Store::recent_runs(&home.store().await, "default", 100)
+        .await
+        .unwrap()
+        .len();
     assert_eq!(runs_before, runs_after, "nothing ran for bad arguments");
 }
 
@@ -266,27 +411,58 @@ async fn rule_and_command_files_are_checked_with_file_line_and_field() {
         &d.join("rules/bad.yaml"),
         "match:\n  resource: web\n  title: \"(unclosed\"\neffect:\n  severity: 9\n",
     );
-    write(&d.join("rules/typo.yaml"), "match:\n  resource: web\neffect:\n  supress: true\n");
-    let problems: Vec<String> = home.sitrep.validate_rules(None).await.unwrap().iter().map(ToString::to_string).collect();
+    write(
+        &d.join("rules/typo.yaml"),
+        "match:\n  resource: web\neffect:\n  supress: true\n",
+    );
+    let problems: Vec<String> = home
+        .sitrep
+        .validate_rules(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let at = |file: &str, line: usize, field: &str| {
-        problems.iter().any(|p| p.contains(&format!("{file}:{line}: {field}: ")))
+        problems
+            .iter()
+            .any(|p| p.contains(&format!("{file}:{line}: {field}: ")))
     };
     assert!(at("bad.yaml", 3, "match.title"), "{problems:#?}");
     assert!(at("bad.yaml", 5, "effect.severity"), "{problems:#?}");
     assert!(at("typo.yaml", 4, "effect.supress"), "{problems:#?}");
-    assert!(home.sitrep.rules().await.unwrap().is_empty(), "invalid rules apply nowhere");
+    assert!(
+        home.sitrep.rules().await.unwrap().is_empty(),
+        "invalid rules apply nowhere"
+    );
 
     write(
         &d.join("commands/bad.yaml"),
         "params:\n  - name: db\nsteps:\n  - task: db/nope\n  - task: db/end-sessions\n  - task: db/connections\n    set:\n      FAULT: \"{dbb}\"\nquestion: why {db}\nassistant: nobody\n",
     );
-    let problems: Vec<String> = home.sitrep.validate_commands(None).await.unwrap().iter().map(ToString::to_string).collect();
+    let problems: Vec<String> = home
+        .sitrep
+        .validate_commands(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let at = |line: usize, field: &str, says: &str| {
-        problems.iter().any(|p| p.contains(&format!("bad.yaml:{line}: {field}: ")) && p.contains(says))
+        problems
+            .iter()
+            .any(|p| p.contains(&format!("bad.yaml:{line}: {field}: ")) && p.contains(says))
     };
     assert!(at(4, "steps[0].task", "no task"), "{problems:#?}");
     assert!(at(5, "steps[1].task", "a remediation"), "{problems:#?}");
-    assert!(at(8, "steps[2].set.FAULT", "{dbb} is not one of the command's params"), "{problems:#?}");
+    assert!(
+        at(
+            8,
+            "steps[2].set.FAULT",
+            "{dbb} is not one of the command's params"
+        ),
+        "{problems:#?}"
+    );
     assert!(at(10, "assistant", "no assistant"), "{problems:#?}");
     assert!(home.sitrep.commands().await.unwrap().is_empty());
 }
@@ -307,14 +483,32 @@ async fn a_known_issue_is_marked_and_tested_after_the_unexplained_one_until_its_
     home.sitrep.run_slx("db-health").await.unwrap();
     let listed = home.sitrep.issues(&IssueQuery::default()).await.unwrap();
     let db = listed.iter().find(|i| i.resource == "db").unwrap();
-    assert!(db.mark().unwrap().starts_with("known until 2999-01-01 (db-maintenance)"), "{:?}", db.mark());
-    assert!(listed.iter().any(|i| i.resource == "web"), "a rule past its date suppresses nothing");
+    assert!(
+        db.mark()
+            .unwrap()
+            .starts_with("known until 2999-01-01 (db-maintenance)"),
+        "{:?}",
+        db.mark()
+    );
+    assert!(
+        listed.iter().any(|i| i.resource == "web"),
+        "a rule past its date suppresses nothing"
+    );
     let s = home
         .sitrep
-        .investigate(InvestigateRequest::question("why is checkout on web failing?"))
+        .investigate(InvestigateRequest::question(
+            "why is checkout on web failing?",
+        ))
         .await
         .unwrap();
-    assert_eq!(s.hypotheses[0].resource, "web", "the known database issue no longer leads");
+    assert_eq!(
+        s.hypotheses[0].resource, "web",
+        "the known database issue no longer leads"
+    );
     assert!(s.rules.iter().all(|r| r.rule != "expired"));
-    assert!(s.rules.iter().any(|r| r.rule == "db-maintenance" && r.effects[0].starts_with("known until")));
+    assert!(
+        s.rules
+            .iter()
+            .any(|r| r.rule == "db-maintenance" && r.effects[0].starts_with("known until"))
+    );
 }

@@ -1,21 +1,16 @@
-//! Commands from the workspace folder's `commands/*.yaml` (`docs/studio.md`): a named,
-//! parameterised procedure: which read-only tasks to run first (with parameters from the
-//! command's arguments), which question to investigate, with which assistant. Run as
-//! `command run NAME k=v` or as an investigation's question `/NAME args`. Every file is checked
-//! with file, line and field; every argument before anything runs.
+//! The command format (`commands/*.yaml`): its types, the checks of a file, and the binding
+//! of arguments to parameters. Pure over the catalog and the Map.
 
 use crate::files::{files_in, located, parse_yaml, read_text, stem};
-use crate::investigate::{Ask, InvestigateRequest, Prelude};
 use crate::views::{ProblemView, RunView};
-use crate::{EngineError, Result, Sitrep};
+use crate::{EngineError, Result};
 use serde::{Deserialize, Serialize};
 use sitrep_bundles::Catalog;
-use sitrep_core::investigation::{AuditKind, Session};
+use sitrep_core::investigation::Session;
 use sitrep_core::map::Map;
 use sitrep_core::{TaskKind, TaskRef};
-use sitrep_runner::RunRequest;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What a command parameter holds; checked before anything runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -116,14 +111,16 @@ fn placeholders(t: &str) -> Vec<&str> {
     let mut out = vec![];
     let mut rest = t;
     while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else { break };
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
         out.push(rest[open + 1..open + close].trim());
         rest = &rest[open + close + 1..];
     }
     out
 }
 
-fn fill(t: &str, args: &BTreeMap<String, String>) -> String {
+pub(super) fn fill(t: &str, args: &BTreeMap<String, String>) -> String {
     let mut out = t.to_string();
     for (k, v) in args {
         out = out.replace(&format!("{{{k}}}"), v);
@@ -132,22 +129,34 @@ fn fill(t: &str, args: &BTreeMap<String, String>) -> String {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 /// The problems of one command (beyond its YAML shape), by field.
 fn check(spec: &CommandSpec, catalog: &Catalog, assistants: &[String]) -> Vec<(String, String)> {
     let mut bad: Vec<(String, String)> = vec![];
     if !valid_name(&spec.name) {
-        bad.push(("name".into(), format!("{:?} must be 1-64 letters, digits, '-' or '_'", spec.name)));
+        bad.push((
+            "name".into(),
+            format!("{:?} must be 1-64 letters, digits, '-' or '_'", spec.name),
+        ));
     }
     let mut names = vec![];
     for (i, p) in spec.params.iter().enumerate() {
         if !valid_name(&p.name) {
-            bad.push((format!("params[{i}].name"), format!("{:?} must be letters, digits, '-' or '_'", p.name)));
+            bad.push((
+                format!("params[{i}].name"),
+                format!("{:?} must be letters, digits, '-' or '_'", p.name),
+            ));
         }
         if names.contains(&p.name.as_str()) {
-            bad.push((format!("params[{i}].name"), format!("{:?} is declared twice", p.name)));
+            bad.push((
+                format!("params[{i}].name"),
+                format!("{:?} is declared twice", p.name),
+            ));
         }
         names.push(&p.name);
         if let Some(d) = &p.default
@@ -161,7 +170,10 @@ fn check(spec: &CommandSpec, catalog: &Catalog, assistants: &[String]) -> Vec<(S
         bad.push(("question".into(), "say what to investigate".into()));
     }
     if spec.question.trim_start().starts_with('/') {
-        bad.push(("question".into(), "a command's question cannot run another command".into()));
+        bad.push((
+            "question".into(),
+            "a command's question cannot run another command".into(),
+        ));
     }
     if spec.steps.len() > 20 {
         bad.push(("steps".into(), "at most 20 steps".into()));
@@ -193,25 +205,40 @@ fn check(spec: &CommandSpec, catalog: &Catalog, assistants: &[String]) -> Vec<(S
     for (field, t) in templates {
         for p in placeholders(t) {
             if !names.contains(&p) {
-                bad.push((field.clone(), format!("{{{p}}} is not one of the command's params")));
+                bad.push((
+                    field.clone(),
+                    format!("{{{p}}} is not one of the command's params"),
+                ));
             }
         }
     }
     if let Some(a) = &spec.assistant
         && !assistants.contains(a)
     {
-        bad.push(("assistant".into(), format!("no assistant {a:?}; the assistants are {}", assistants.join(", "))));
+        bad.push((
+            "assistant".into(),
+            format!(
+                "no assistant {a:?}; the assistants are {}",
+                assistants.join(", ")
+            ),
+        ));
     }
     bad
 }
 
 /// A step's task: `collection/bundle/task`, or `bundle/task` of the one collection that has
 /// that bundle (`core` first).
-fn task_of(catalog: &Catalog, text: &str) -> std::result::Result<TaskRef, String> {
+pub(super) fn task_of(catalog: &Catalog, text: &str) -> std::result::Result<TaskRef, String> {
     let parts: Vec<&str> = text.split('/').collect();
     if let [bundle, task] = parts.as_slice() {
-        let mut having = catalog.collections.iter().filter(|c| c.bundle(bundle).is_some());
-        let core = catalog.collections.iter().find(|c| c.name == "core" && c.bundle(bundle).is_some());
+        let mut having = catalog
+            .collections
+            .iter()
+            .filter(|c| c.bundle(bundle).is_some());
+        let core = catalog
+            .collections
+            .iter()
+            .find(|c| c.name == "core" && c.bundle(bundle).is_some());
         if let Some(c) = core.or_else(|| having.next()) {
             return TaskRef::parse(&format!("{}/{bundle}/{task}", c.name));
         }
@@ -226,12 +253,19 @@ fn check_value(p: &CommandParam, v: &str) -> std::result::Result<(), String> {
             return Err(format!("{}={v:?}: not a whole number", p.name));
         }
         ParamType::Duration if sitrep_core::time::parse_duration(v).is_err() => {
-            return Err(format!("{}={v:?}: not a duration (like 30s, 5m or 1h)", p.name));
+            return Err(format!(
+                "{}={v:?}: not a duration (like 30s, 5m or 1h)",
+                p.name
+            ));
         }
         _ => {}
     }
     if !p.choices.is_empty() && !p.choices.iter().any(|c| c == v) {
-        return Err(format!("{}={v:?}: must be one of {}", p.name, p.choices.join(", ")));
+        return Err(format!(
+            "{}={v:?}: must be one of {}",
+            p.name,
+            p.choices.join(", ")
+        ));
     }
     if v.contains('\n') || v.len() > 500 {
         return Err(format!("{}: one line of at most 500 characters", p.name));
@@ -240,8 +274,16 @@ fn check_value(p: &CommandParam, v: &str) -> std::result::Result<(), String> {
 }
 
 /// The commands of a folder (or one file), each checked; problems for the others.
-pub(crate) fn load_commands(path: &Path, catalog: &Catalog, assistants: &[String]) -> Result<(Vec<CommandView>, Vec<ProblemView>)> {
-    let files = if path.is_file() { vec![path.to_path_buf()] } else { files_in(path, &["yaml", "yml"])? };
+pub(super) fn load_commands(
+    path: &Path,
+    catalog: &Catalog,
+    assistants: &[String],
+) -> Result<(Vec<CommandView>, Vec<ProblemView>)> {
+    let files = if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        files_in(path, &["yaml", "yml"])?
+    };
     let (mut good, mut problems): (Vec<CommandView>, Vec<ProblemView>) = (vec![], vec![]);
     for f in files {
         let text = match read_text(&f) {
@@ -263,12 +305,24 @@ pub(crate) fn load_commands(path: &Path, catalog: &Catalog, assistants: &[String
         }
         let mut bad = check(&spec, catalog, assistants);
         if let Some(o) = good.iter().find(|c| c.spec.name == spec.name) {
-            bad.push(("name".into(), format!("{:?} is also the name of the command in {}", spec.name, o.file)));
+            bad.push((
+                "name".into(),
+                format!(
+                    "{:?} is also the name of the command in {}",
+                    spec.name, o.file
+                ),
+            ));
         }
         if bad.is_empty() {
-            good.push(CommandView { file: f.display().to_string(), spec });
+            good.push(CommandView {
+                file: f.display().to_string(),
+                spec,
+            });
         } else {
-            problems.extend(bad.into_iter().map(|(field, m)| located(&f, &text, 0, &field, m)));
+            problems.extend(
+                bad.into_iter()
+                    .map(|(field, m)| located(&f, &text, 0, &field, m)),
+            );
         }
     }
     good.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
@@ -277,7 +331,11 @@ pub(crate) fn load_commands(path: &Path, catalog: &Catalog, assistants: &[String
 
 /// Reads `k=v` and positional arguments (in the order of the params) into checked values,
 /// defaults filled. Every problem says what the command takes.
-pub fn bind_args(spec: &CommandSpec, args: &[String], map: &Map) -> Result<BTreeMap<String, String>> {
+pub fn bind_args(
+    spec: &CommandSpec,
+    args: &[String],
+    map: &Map,
+) -> Result<BTreeMap<String, String>> {
     let usage = || {
         let ps: Vec<String> = spec
             .params
@@ -287,7 +345,11 @@ pub fn bind_args(spec: &CommandSpec, args: &[String], map: &Map) -> Result<BTree
                 None => format!("{}=... ({}, required)", p.name, p.ty),
             })
             .collect();
-        if ps.is_empty() { "it takes no parameters".to_string() } else { format!("it takes {}", ps.join(", ")) }
+        if ps.is_empty() {
+            "it takes no parameters".to_string()
+        } else {
+            format!("it takes {}", ps.join(", "))
+        }
     };
     let bad = |m: String| EngineError::Invalid(format!("command {}: {m}; {}", spec.name, usage()));
     let mut out = BTreeMap::new();
@@ -314,7 +376,11 @@ pub fn bind_args(spec: &CommandSpec, args: &[String], map: &Map) -> Result<BTree
                     out.insert(p.name.clone(), d.clone());
                 }
                 None => {
-                    let what = if p.description.is_empty() { String::new() } else { format!(" ({})", p.description) };
+                    let what = if p.description.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", p.description)
+                    };
                     return Err(bad(format!("{}=... is required{what}", p.name)));
                 }
             }
@@ -322,144 +388,24 @@ pub fn bind_args(spec: &CommandSpec, args: &[String], map: &Map) -> Result<BTree
         let v = out.get_mut(&p.name).expect("filled above");
         check_value(p, v).map_err(bad)?;
         if p.ty == ParamType::Resource {
-            let r = crate::investigate::resolve(map, v).map(|r| r.name.clone()).or_else(|| {
-                let hits = map.lookup(v);
-                (hits.len() == 1).then(|| hits[0].name.clone())
-            });
+            let r = crate::investigate::resolve(map, v)
+                .map(|r| r.name.clone())
+                .or_else(|| {
+                    let hits = map.lookup(v);
+                    (hits.len() == 1).then(|| hits[0].name.clone())
+                });
             match r {
                 Some(name) => *v = name,
-                None => return Err(bad(format!("{}={v:?}: no such resource on the Map (run discovery, or name one it found)", p.name))),
+                None => {
+                    return Err(bad(format!(
+                        "{}={v:?}: no such resource on the Map (run discovery, or name one it found)",
+                        p.name
+                    )));
+                }
             }
         }
     }
     Ok(out)
-}
-
-impl Sitrep {
-    fn commands_dir(&self) -> PathBuf {
-        self.workspace_dir().join("commands")
-    }
-
-    async fn load_commands_at(&self, path: PathBuf) -> Result<(Vec<CommandView>, Vec<ProblemView>)> {
-        let catalog = self.catalog().await?;
-        let assistants: Vec<String> = crate::investigate::assistants(self.settings()).into_iter().map(|a| a.name).collect();
-        tokio::task::spawn_blocking(move || load_commands(&path, &catalog, &assistants))
-            .await
-            .map_err(|e| EngineError::Invalid(format!("reading commands crashed: {e}")))?
-    }
-
-    /// The valid commands of the workspace folder's `commands/`, by name (files with
-    /// problems are logged and left out; `validate_commands` lists them).
-    pub async fn commands(&self) -> Result<Vec<CommandView>> {
-        let (good, problems) = self.load_commands_at(self.commands_dir()).await?;
-        for p in &problems {
-            tracing::warn!(problem = %p, "command skipped");
-        }
-        Ok(good)
-    }
-
-    pub async fn command(&self, name: &str) -> Result<CommandView> {
-        self.commands().await?.into_iter().find(|c| c.spec.name == name).ok_or_else(|| {
-            EngineError::not_found("command", name, "commands are the files of the workspace folder's commands/")
-        })
-    }
-
-    /// Checks the workspace's commands (or those at `path`) with file, line and field.
-    pub async fn validate_commands(&self, path: Option<&Path>) -> Result<Vec<ProblemView>> {
-        let p = path.map_or_else(|| self.commands_dir(), Path::to_path_buf);
-        Ok(self.load_commands_at(p).await?.1)
-    }
-
-    /// `/name args`: a command given as an investigation's question.
-    pub async fn run_command_line(&self, line: &str, base: &InvestigateRequest) -> Result<CommandRun> {
-        let mut words = line.trim().trim_start_matches('/').split_whitespace();
-        let name = words.next().ok_or_else(|| EngineError::Invalid("name a command after /".into()))?;
-        let args: Vec<String> = words.map(str::to_string).collect();
-        self.run_command(name, &args, base).await
-    }
-
-    /// Runs a command: checks its arguments, runs its steps through the SLXs that watch their
-    /// resources, then investigates its question (the steps' runs are in the session's audit,
-    /// their issues in its context). `base` gives the budgets (and an assistant the command
-    /// does not name).
-    pub async fn run_command(&self, name: &str, args: &[String], base: &InvestigateRequest) -> Result<CommandRun> {
-        let c = self.command(name).await?;
-        let map = self.load_map(false).await?;
-        let values = bind_args(&c.spec, args, &map)?;
-        let slxs = self.slxs().await?;
-        let catalog = self.catalog().await?;
-        // Every step is resolved before any runs.
-        let mut plan = vec![];
-        for (i, s) in c.spec.steps.iter().enumerate() {
-            let task = task_of(&catalog, &s.task).map_err(EngineError::Invalid)?;
-            let task = catalog.resolve(&task)?.task_ref();
-            let bundle = format!("{}/{}", task.collection, task.bundle);
-            let of_bundle: Vec<&sitrep_core::Slx> = slxs.iter().filter(|x| x.bundle == bundle && !x.stale).collect();
-            let slx = match &s.resource {
-                Some(r) => {
-                    let want = fill(r, &values);
-                    let want = crate::investigate::resolve(&map, &want).map_or(want, |x| x.name.clone());
-                    of_bundle.iter().find(|x| {
-                        x.resource == want || crate::investigate::resolve(&map, &x.resource).is_some_and(|m| m.name == want)
-                    }).ok_or_else(|| EngineError::Invalid(format!(
-                        "command {name}, step {} ({}): no SLX of {bundle} watches {want}; run discovery, or name a resource it watches",
-                        i + 1, s.task
-                    )))?
-                }
-                None => match of_bundle.as_slice() {
-                    [one] => one,
-                    [] => return Err(EngineError::Invalid(format!("command {name}, step {} ({}): no SLX of {bundle} exists; run discovery first", i + 1, s.task))),
-                    _ => return Err(EngineError::Invalid(format!("command {name}, step {} ({}): several resources are watched by {bundle}; give the step a resource", i + 1, s.task))),
-                },
-            };
-            let mut config = slx.config.clone();
-            for (k, v) in &s.set {
-                config.insert(k.clone(), fill(v, &values));
-            }
-            plan.push(((*slx).clone(), task, config));
-        }
-        let mut steps = vec![];
-        let mut prelude = Prelude::default();
-        let shown: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        prelude.push(
-            AuditKind::Note,
-            serde_json::json!({"command": name, "args": values}),
-            format!("command {name} {}", shown.join(" ")),
-        );
-        for (slx, task, config) in plan {
-            let run = self
-                .execute(
-                    RunRequest {
-                        task: task.clone(),
-                        resource: slx.resource.clone(),
-                        slx: Some(slx.name.clone()),
-                        config,
-                        secrets: self.slx_secrets(&slx)?,
-                        approval: None,
-                    },
-                    None,
-                )
-                .await?;
-            prelude.push(
-                AuditKind::TaskRun,
-                serde_json::json!({
-                    "command": name, "task": task.to_string(), "resource": slx.resource, "slx": slx.name,
-                    "run_id": run.run.id, "status": run.run.status,
-                    "issues": run.issues.iter().map(|i| &i.title).collect::<Vec<_>>(),
-                }),
-                format!("ran {task} on {} for command {name}: {}, {} issue(s)", slx.resource, run.run.status, run.issues.len()),
-            );
-            steps.push(StepRun { task: task.to_string(), resource: slx.resource.clone(), slx: slx.name.clone(), run });
-        }
-        let req = InvestigateRequest {
-            ask: Ask::Question(fill(&c.spec.question, &values)),
-            assistant: c.spec.assistant.clone().or_else(|| base.assistant.clone()),
-            time_budget: base.time_budget,
-            task_budget: base.task_budget,
-        };
-        let session = self.open_session(req, prelude).await?;
-        Ok(CommandRun { command: name.to_string(), args: values, steps, session })
-    }
 }
 
 #[cfg(test)]
@@ -480,11 +426,24 @@ mod tests {
             resources: vec![Resource::new("pg", "postgres", "pg-main")],
             edges: vec![],
         });
-        let a = |v: &[&str]| bind_args(&spec(), &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &map);
+        let a = |v: &[&str]| {
+            bind_args(
+                &spec(),
+                &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                &map,
+            )
+        };
         let ok = a(&["pg-main", "mode=full"]).unwrap();
         assert_eq!(ok["db"], "pg-main");
-        assert_eq!((ok["window"].as_str(), ok["mode"].as_str()), ("15m", "full"));
-        assert_eq!(a(&["db=postgres"]).unwrap()["db"], "pg-main", "a kind word finds the one resource");
+        assert_eq!(
+            (ok["window"].as_str(), ok["mode"].as_str()),
+            ("15m", "full")
+        );
+        assert_eq!(
+            a(&["db=postgres"]).unwrap()["db"],
+            "pg-main",
+            "a kind word finds the one resource"
+        );
         for (args, says) in [
             (vec![], "db=... is required"),
             (vec!["db=pg-main", "windw=5m"], "no parameter \"windw\""),
@@ -493,13 +452,19 @@ mod tests {
             (vec!["db=nope"], "no such resource on the Map"),
         ] {
             let e = a(&args).unwrap_err().to_string();
-            assert!(e.contains(says) && e.contains("it takes db=... (resource, required)"), "{args:?}: {e}");
+            assert!(
+                e.contains(says) && e.contains("it takes db=... (resource, required)"),
+                "{args:?}: {e}"
+            );
         }
     }
 
     #[test]
     fn templates_name_params() {
-        assert_eq!(placeholders("why is {db} slow over { window }?"), ["db", "window"]);
+        assert_eq!(
+            placeholders("why is {db} slow over { window }?"),
+            ["db", "window"]
+        );
         let args = BTreeMap::from([("db".to_string(), "pg".to_string())]);
         assert_eq!(fill("{db}/{db}", &args), "pg/pg");
     }
