@@ -1,5 +1,7 @@
 use super::*;
 use procfs::parse_tcp;
+use sitrep_core::map::EdgeKind;
+use std::collections::BTreeSet;
 
 fn proc(pid: u32, ppid: u32, exe: &str, args: &[&str], age_s: f64) -> Proc {
     Proc {
@@ -143,10 +145,9 @@ fn snapshot() -> Snapshot {
     .into_iter()
     .collect();
     let mut nginx_confs = HashMap::new();
-    nginx_confs.insert(
-        400,
-        nginx_conf::parse("upstream s { server 127.0.0.1:8000; }"),
-    );
+    let mut conf = nginx_conf::parse("upstream s { server 127.0.0.1:8000; }");
+    conf.finish();
+    nginx_confs.insert(400, conf);
     Snapshot {
         hostname: "box".into(),
         kernel: "6.1".into(),
@@ -155,6 +156,7 @@ fn snapshot() -> Snapshot {
         inode_pids,
         self_pid: 999,
         nginx_confs,
+        ..Snapshot::default()
     }
 }
 
@@ -180,6 +182,8 @@ fn resources_and_edges_of_a_sandbox_shaped_host() {
         ("service", "shopfront-8000"),
         ("exporter", "postgres-exporter-9187"),
         ("process", "shopfront-batch"),
+        // A backend's process title names the database it serves.
+        ("postgres-database", "postgres-5432-shop"),
     ]
     .into_iter()
     .collect();
@@ -242,7 +246,7 @@ fn resources_and_edges_of_a_sandbox_shaped_host() {
     let runs_on = inv
         .edges
         .iter()
-        .filter(|e| e.kind == EdgeKind::RunsOn)
+        .filter(|e| e.kind == EdgeKind::RunsOn && e.to == "host:box")
         .count();
     assert_eq!(runs_on, 7);
 }
