@@ -34,7 +34,8 @@ struct Down {
     host: String,
     /// Resources whose configuration names it.
     named_by: BTreeSet<String>,
-    supervisor: Option<u32>,
+    /// Why it counts as down, when more is known than "nothing listens".
+    reason: Option<String>,
     /// A standby streams from it.
     upstream_of_standby: bool,
     databases: BTreeSet<String>,
@@ -65,11 +66,14 @@ impl View<'_> {
         }
         v
     }
-    fn excluded(&self, pid: u32) -> bool {
-        let own = self.ancestors(pid).iter().any(|a| {
+    /// sitrep itself and what it runs.
+    fn own(&self, pid: u32) -> bool {
+        self.ancestors(pid).iter().any(|a| {
             *a == self.s.self_pid || self.s.procs.get(a).is_some_and(|p| p.exe == "sitrep")
-        });
-        own || self.s.procs.get(&pid).is_some_and(|p| {
+        })
+    }
+    fn excluded(&self, pid: u32) -> bool {
+        self.own(pid) || self.s.procs.get(&pid).is_some_and(|p| {
             self.cfg.exclude_users.contains(&p.user)
                 || self.name_excluded(&p.exe, &classify(p, false).1)
         })
@@ -86,12 +90,16 @@ impl View<'_> {
             .get(&pid)
             .is_some_and(|p| p.age_s >= self.cfg.min_age_s)
     }
-    /// Is the command a supervisor runs running now?
-    fn running(&self, cmd: &[String]) -> bool {
+    /// The process running the command a supervisor runs, if it runs now.
+    fn running(&self, cmd: &[String]) -> Option<u32> {
         self.s
             .procs
             .values()
-            .any(|p| p.args == cmd || (p.exe_path == cmd[0] && p.args.get(1..) == cmd.get(1..)))
+            .filter(|p| {
+                p.args == cmd || (p.exe_path == cmd[0] && p.args.get(1..) == cmd.get(1..))
+            })
+            .map(|p| p.pid)
+            .min()
     }
 }
 
@@ -241,7 +249,11 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
             .references
             .iter()
             .any(|r| r.is_data_store() && !r.origin.starts_with("env "));
-        if !configured || v.excluded(pid) || attribute(pid, &client_roots).is_some() {
+        if !configured
+            || !s.procs.contains_key(&pid)
+            || v.excluded(pid)
+            || attribute(pid, &client_roots).is_some()
+        {
             continue;
         }
         let top = family_top(pid);
@@ -362,9 +374,11 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
     sups.sort();
     for &sup in sups {
         let sv = &s.supervised[&sup];
-        if v.excluded(sup) || sv.args.is_empty() || v.running(&sv.args) {
+        // The program, not its supervisor (often root's), is what exclusions are about.
+        if v.own(sup) || sv.args.is_empty() {
             continue;
         }
+        let running = v.running(&sv.args);
         let cmd = command_proc(&sv.args);
         let listens: Vec<(String, u16)> = sv
             .facts
@@ -379,18 +393,24 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
         }
         let refs: Vec<&Reference> = sv.facts.references.iter().collect();
         match listens.first() {
+            // Down, or started but not listening yet (starting, crash-looping).
             Some((host, port)) => {
                 if !listens.iter().all(|(_, p)| links.free(*p)) {
                     continue;
                 }
                 let d = links.down.entry(*port).or_default();
                 d.program = Some((kind, base.clone(), sv.args.clone()));
-                d.supervisor = Some(sup);
+                d.reason = Some(match running {
+                    Some(pid) => format!(
+                        "started (pid {pid}) but not listening on port {port}: starting or failing; its supervisor (pid {sup}) restarts it"
+                    ),
+                    None => format!("not running; its supervisor (pid {sup}) restarts it"),
+                });
                 d.host = host.clone();
                 let key = endpoint_key(host, *port);
                 links.add(&key, &format!("{base}-{port}"), &refs, false, Some(*port));
             }
-            None if refs.iter().any(|r| r.is_data_store()) => {
+            None if running.is_none() && refs.iter().any(|r| r.is_data_store()) => {
                 // A worker that is down: known by its program.
                 let key = format!("proc:{}:{base}", s.hostname);
                 if key_of.values().any(|k| k == &key) {
@@ -400,7 +420,13 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
                     .with_prop("exe", sv.args[0].clone())
                     .with_prop("program", base.clone())
                     .with_prop("cmdline", procfs::redact_cmdline(&sv.args))
-                    .with_prop(STATUS, down_status(None, Some(sup), &BTreeSet::new()));
+                    .with_prop(
+                        STATUS,
+                        down_status(
+                            format!("not running; its supervisor (pid {sup}) restarts it"),
+                            &BTreeSet::new(),
+                        ),
+                    );
                 r.sources.push(SOURCE.into());
                 inv.edges.push(Edge::new(&key, &host_key, EdgeKind::RunsOn));
                 inv.resources.push(r);
@@ -488,7 +514,15 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
         let mut r = Resource::new(&key, kind, format!("{base}-{port}"))
             .with_prop("host", host)
             .with_prop("port", port)
-            .with_prop(STATUS, down_status(Some(port), d.supervisor, &d.named_by));
+            .with_prop(
+                STATUS,
+                down_status(
+                    d.reason
+                        .clone()
+                        .unwrap_or_else(|| format!("nothing listens on port {port}")),
+                    &d.named_by,
+                ),
+            );
         if let Some((_, b, args)) = &d.program {
             r.properties.insert("exe".into(), args[0].clone().into());
             r.properties.insert("program".into(), b.clone().into());
@@ -556,16 +590,7 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
     inv
 }
 
-fn down_status(
-    port: Option<u16>,
-    supervisor: Option<u32>,
-    named_by: &BTreeSet<String>,
-) -> serde_json::Value {
-    let reason = match (port, supervisor) {
-        (_, Some(pid)) => format!("not running; its supervisor (pid {pid}) runs it"),
-        (Some(port), None) => format!("nothing listens on port {port}"),
-        (None, None) => "not running".to_string(),
-    };
+fn down_status(reason: String, named_by: &BTreeSet<String>) -> serde_json::Value {
     let mut st = serde_json::json!({"health": "down", "reason": reason});
     if !named_by.is_empty() {
         st["configured_in"] = named_by.iter().take(8).cloned().collect::<Vec<_>>().into();
