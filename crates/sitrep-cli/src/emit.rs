@@ -34,6 +34,11 @@ enum What {
         /// The resource the issue is about, if not the run's.
         #[arg(long)]
         resource: Option<String>,
+        /// For an issue raised from events in a time window (log lines, kernel messages,
+        /// restarts): when the latest event happened, RFC 3339. It then resolves once that is
+        /// older than the check's quiet period.
+        #[arg(long, value_name = "RFC3339")]
+        last_event_at: Option<String>,
     },
     /// A compact fact: `sitrep emit insight "pg: 96/100 connections used" --data '{"used":96}'`
     Insight {
@@ -51,6 +56,10 @@ enum What {
     },
     /// Free text shown with the run; `-` reads standard input.
     Report { text: String },
+    /// The task could not measure because a precondition another task checks did not hold
+    /// (the service does not answer at all): the run proves nothing and resolves nothing.
+    /// `sitrep emit inconclusive "no response from redis 127.0.0.1:6379: connection refused"`
+    Inconclusive { reason: String },
 }
 
 pub fn run(args: EmitArgs) -> Result<ExitCode> {
@@ -66,6 +75,7 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             next_steps,
             reproduce_hint,
             resource,
+            last_event_at,
         } => {
             let sev: Value = match severity.parse::<u8>() {
                 Ok(n) if (1..=4).contains(&n) => json!(n),
@@ -89,6 +99,12 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             }
             if let Some(r) = resource {
                 o.insert("resource".into(), json!(r));
+            }
+            if let Some(at) = last_event_at {
+                if sitrep_core::Timestamp::parse_rfc3339(&at).is_none() {
+                    bail!("--last-event-at {at:?} must be RFC 3339, e.g. 2026-11-21T08:44:11Z");
+                }
+                o.insert("last_event_at".into(), json!(at));
             }
             Value::Object(o)
         }
@@ -123,6 +139,12 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
                 text
             };
             json!({"type": "report", "text": text})
+        }
+        What::Inconclusive { reason } => {
+            if reason.trim().is_empty() {
+                bail!("say why the task could not measure");
+            }
+            json!({"type": "inconclusive", "reason": reason})
         }
     };
     let mut f = std::fs::OpenOptions::new()

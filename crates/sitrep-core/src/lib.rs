@@ -4,6 +4,7 @@
 //! [`Timestamp`] argument, so every rule here is testable with plain values.
 
 pub mod clock;
+pub mod currency;
 pub mod expr;
 pub mod fingerprint;
 pub mod issue;

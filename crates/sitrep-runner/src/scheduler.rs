@@ -18,6 +18,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// The interval a task runs at: the SLX's override (`30s`, `5m`), else the task's declared
+/// interval, else the default.
+pub fn task_interval(slx_override: Option<&str>, task: &sitrep_bundles::Task) -> Duration {
+    slx_override
+        .and_then(|i| parse_duration(i).ok())
+        .or(task.interval)
+        .unwrap_or(sitrep_bundles::DEFAULT_INTERVAL)
+}
+
 /// One unit of scheduled work: the due health tasks of one SLX, run in order.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -112,10 +121,7 @@ impl Scheduler {
                         continue;
                     }
                 };
-                let interval = interval
-                    .and_then(|i| parse_duration(&i).ok())
-                    .or(task.interval)
-                    .unwrap_or(sitrep_bundles::DEFAULT_INTERVAL);
+                let interval = task_interval(interval.as_deref(), task);
                 out.push((
                     slx.name.clone(),
                     TaskRef::new(collection, bundle_name, &name),

@@ -25,6 +25,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0002_map.sql"),
         postgres: include_str!("migrations/postgres/0002_map.sql"),
     },
+    Migration {
+        version: 4,
+        name: "issue lifetimes",
+        sqlite: include_str!("migrations/sqlite/0004_issue_lifetimes.sql"),
+        postgres: include_str!("migrations/postgres/0004_issue_lifetimes.sql"),
+    },
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

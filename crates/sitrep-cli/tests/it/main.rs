@@ -2,6 +2,8 @@
 
 mod analyze;
 mod collection;
+mod coverage;
 mod discovery;
 mod foundation;
 mod kubernetes;
+mod one_issue;
