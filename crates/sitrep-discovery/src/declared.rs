@@ -113,8 +113,7 @@ pub fn build(entries: &[Declared]) -> Result<Inventory, DiscoveryError> {
                             .insert("password_secret".into(), s.clone().into());
                     }
                     db.sources.push(SOURCE.into());
-                    inv.edges
-                        .push(Edge::new(&db.key, &r.key, EdgeKind::RunsOn));
+                    inv.edges.push(Edge::new(&db.key, &r.key, EdgeKind::RunsOn));
                     inv.resources.push(db);
                 }
             }

@@ -13,6 +13,7 @@
 
 mod build;
 mod classify;
+mod down;
 pub mod evidence;
 pub mod nginx_conf;
 pub mod postgres;

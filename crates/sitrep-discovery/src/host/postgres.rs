@@ -3,7 +3,11 @@
 //! serves (its `pg_database` catalog, read from the data directory, and its backends' process
 //! titles). Pure: the caller reads the files.
 
+use super::build::POSTGRES_DATABASE;
 use super::evidence::{Reference, conninfo};
+use super::{SOURCE, Snapshot};
+use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource};
+use std::collections::{BTreeSet, HashMap};
 
 /// What was read about one PostgreSQL server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -191,6 +195,84 @@ pub fn backend_database(title: &str) -> Option<String> {
     let (user, db, client) = (words.first()?, words.get(1)?, words.get(2)?);
     let client_like = *client == "[local]" || (client.ends_with(')') && client.contains('('));
     (client_like && *user != "walsender" && !is_template(db)).then(|| db.to_string())
+}
+
+/// Role (primary or replica) and databases of each running PostgreSQL, and one
+/// `postgres-database` resource per database of every PostgreSQL on the map.
+pub(super) fn roles_and_databases(
+    s: &Snapshot,
+    key_of: &HashMap<u32, String>,
+    named: &HashMap<String, BTreeSet<String>>,
+    inv: &mut Inventory,
+) {
+    for (pid, key) in key_of {
+        let Some(r) = inv.resources.iter_mut().find(|r| &r.key == key) else {
+            continue;
+        };
+        if r.kind != "postgres" {
+            continue;
+        }
+        let facts = s.postgres.get(pid).cloned().unwrap_or_default();
+        let walreceiver = s.procs.values().any(|c| {
+            c.ppid == *pid
+                && c.args
+                    .first()
+                    .is_some_and(|a| a.starts_with("postgres: walreceiver"))
+        });
+        let role = if facts.standby || walreceiver {
+            "replica"
+        } else {
+            "primary"
+        };
+        r.labels.insert("role".into(), role.into());
+        r.properties.insert("role".into(), role.into());
+        let mut dbs: BTreeSet<String> = facts.databases.iter().cloned().collect();
+        dbs.extend(
+            s.procs
+                .values()
+                .filter(|c| c.ppid == *pid)
+                .filter_map(|c| c.args.first().and_then(|t| backend_database(t))),
+        );
+        if !facts.catalog_read {
+            dbs.extend(named.get(key).cloned().unwrap_or_default());
+        }
+        r.properties.insert(
+            "databases".into(),
+            dbs.into_iter().collect::<Vec<_>>().into(),
+        );
+    }
+    // Down servers got their databases from their clients already.
+    let servers: Vec<Resource> = inv
+        .resources
+        .iter()
+        .filter(|r| r.kind == "postgres" && !r.properties.contains_key("external"))
+        .cloned()
+        .collect();
+    for server in servers {
+        let dbs: Vec<String> = server
+            .properties
+            .get("databases")
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_default();
+        for db in dbs.into_iter().filter(|d| !is_template(d)) {
+            let key = format!("pgdb:{}/{db}", server.key);
+            let mut r = Resource::new(&key, POSTGRES_DATABASE, format!("{}-{db}", server.name))
+                .with_prop("database", db.clone())
+                .with_prop("server", server.name.clone());
+            for k in ["host", "port"] {
+                if let Some(val) = server.properties.get(k) {
+                    r.properties.insert(k.into(), val.clone());
+                }
+            }
+            if let Some(role) = server.labels.get("role") {
+                r.labels.insert("role".into(), role.clone());
+            }
+            r.sources.push(SOURCE.into());
+            inv.edges
+                .push(Edge::new(&key, &server.key, EdgeKind::RunsOn));
+            inv.resources.push(r);
+        }
+    }
 }
 
 #[cfg(test)]

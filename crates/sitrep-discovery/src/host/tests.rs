@@ -326,11 +326,21 @@ fn configured() -> Snapshot {
     );
     s.facts.insert(
         502,
-        conf(vec![reference("postgres", 5432, Some("shop"), "/c2: database_url")]),
+        conf(vec![reference(
+            "postgres",
+            5432,
+            Some("shop"),
+            "/c2: database_url",
+        )]),
     );
     s.facts.insert(
         600,
-        conf(vec![reference("postgres", 5432, Some("postgres"), "env DATA_SOURCE_NAME")]),
+        conf(vec![reference(
+            "postgres",
+            5432,
+            Some("postgres"),
+            "env DATA_SOURCE_NAME",
+        )]),
     );
     let catalog = vec!["postgres".to_string(), "shop".to_string()];
     s.postgres.insert(
@@ -355,9 +365,12 @@ fn configured() -> Snapshot {
         host: "127.0.0.1".into(),
         port: 8000,
     });
-    listens
-        .references
-        .insert(reference("postgres", 5432, Some("shop"), "/c: database_url"));
+    listens.references.insert(reference(
+        "postgres",
+        5432,
+        Some("shop"),
+        "/c: database_url",
+    ));
     s.supervised.insert(
         500,
         Supervised {
@@ -387,8 +400,9 @@ fn without(mut s: Snapshot, pids: &[u32]) -> Snapshot {
         .filter(|e| e.state == procfs::TCP_LISTEN)
         .map(|e| e.local.port)
         .collect();
-    s.sockets
-        .retain(|e| e.state == procfs::TCP_LISTEN || ports.contains(&e.remote.port) || !e.remote.is_local());
+    s.sockets.retain(|e| {
+        e.state == procfs::TCP_LISTEN || ports.contains(&e.remote.port) || !e.remote.is_local()
+    });
     s.postgres.retain(|p, _| !pids.contains(p));
     s.facts.retain(|p, _| !pids.contains(p));
     s
@@ -402,7 +416,16 @@ fn find<'a>(inv: &'a Inventory, key: &str) -> &'a Resource {
 }
 
 /// What generated SLXs are made of: everything but the observed state.
-fn identity(r: &Resource) -> (String, String, serde_json::Value, serde_json::Value, BTreeMap<String, String>, serde_json::Value) {
+fn identity(
+    r: &Resource,
+) -> (
+    String,
+    String,
+    serde_json::Value,
+    serde_json::Value,
+    BTreeMap<String, String>,
+    serde_json::Value,
+) {
     let p = |k: &str| r.properties.get(k).cloned().unwrap_or_default();
     (
         r.kind.clone(),
@@ -418,22 +441,34 @@ fn identity(r: &Resource) -> (String, String, serde_json::Value, serde_json::Val
 fn a_stopped_postgres_stays_mapped_as_it_is_when_up() {
     let up = Inventory::merge([build(&configured(), &cfg())]);
     let down = Inventory::merge([build(&without(configured(), &[100, 101, 102]), &cfg())]);
-    let (u, d) = (find(&up, "tcp:localhost:5432"), find(&down, "tcp:localhost:5432"));
+    let (u, d) = (
+        find(&up, "tcp:localhost:5432"),
+        find(&down, "tcp:localhost:5432"),
+    );
     assert_eq!(identity(u), identity(d));
     assert_eq!(u.labels["role"], "primary");
-    assert_eq!(u.properties["databases"], serde_json::json!(["postgres", "shop"]));
+    assert_eq!(
+        u.properties["databases"],
+        serde_json::json!(["postgres", "shop"])
+    );
     assert_eq!(d.properties[STATUS]["health"], "down");
-    assert!(d.properties[STATUS]["configured_in"]
-        .as_array()
-        .unwrap()
-        .contains(&"shopfront-8000".into()));
+    assert!(
+        d.properties[STATUS]["configured_in"]
+            .as_array()
+            .unwrap()
+            .contains(&"shopfront-8000".into())
+    );
     // Its databases too, and who depends on it.
     for inv in [&up, &down] {
         find(inv, "pgdb:tcp:localhost:5432/shop");
         assert!(inv.edges.iter().any(|e| e.from == "tcp:localhost:8000"
             && e.to == "tcp:localhost:5432"
             && e.kind == EdgeKind::DependsOn));
-        assert!(inv.edges.iter().any(|e| e.from == "tcp:localhost:5433" && e.to == "tcp:localhost:5432"));
+        assert!(
+            inv.edges
+                .iter()
+                .any(|e| e.from == "tcp:localhost:5433" && e.to == "tcp:localhost:5432")
+        );
     }
     // Without its walreceiver (its primary is down) the standby is still a replica.
     assert_eq!(find(&down, "tcp:localhost:5433").labels["role"], "replica");
@@ -443,28 +478,53 @@ fn a_stopped_postgres_stays_mapped_as_it_is_when_up() {
 fn a_crash_looping_service_keeps_its_name_and_kind() {
     let mut s = configured();
     // nginx proxies to it over HTTP.
-    let mut conf = nginx_conf::parse("upstream s { server 127.0.0.1:8000; } server { location / { proxy_pass http://s; } }");
+    let mut conf = nginx_conf::parse(
+        "upstream s { server 127.0.0.1:8000; } server { location / { proxy_pass http://s; } }",
+    );
     conf.finish();
     s.nginx_confs.insert(400, conf);
     let up = Inventory::merge([build(&s, &cfg())]);
     let down = Inventory::merge([build(&without(s.clone(), &[501]), &cfg())]);
-    let (u, d) = (find(&up, "tcp:localhost:8000"), find(&down, "tcp:localhost:8000"));
-    assert_eq!((u.kind.as_str(), u.name.as_str()), ("http-service", "shopfront-8000"));
+    let (u, d) = (
+        find(&up, "tcp:localhost:8000"),
+        find(&down, "tcp:localhost:8000"),
+    );
+    assert_eq!(
+        (u.kind.as_str(), u.name.as_str()),
+        ("http-service", "shopfront-8000")
+    );
     assert_eq!(identity(u), identity(d));
-    assert!(d.properties[STATUS]["reason"].as_str().unwrap().contains("supervisor (pid 500)"));
-    assert!(down.edges.iter().any(|e| e.from == "tcp:localhost:8000" && e.to == "tcp:localhost:5432"));
+    assert!(
+        d.properties[STATUS]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("supervisor (pid 500)")
+    );
+    assert!(
+        down.edges
+            .iter()
+            .any(|e| e.from == "tcp:localhost:8000" && e.to == "tcp:localhost:5432")
+    );
     // Restarted a moment ago and not listening yet: the same.
     let mut restarting = without(s, &[501]);
     restarting.procs.insert(
         503,
-        proc(503, 500, "shopfront", &["/srv/shopfront", "serve", "--config", "/c"], 1.0),
+        proc(
+            503,
+            500,
+            "shopfront",
+            &["/srv/shopfront", "serve", "--config", "/c"],
+            1.0,
+        ),
     );
     let r = Inventory::merge([build(&restarting, &cfg())]);
     assert_eq!(identity(find(&r, "tcp:localhost:8000")), identity(u));
-    assert!(find(&r, "tcp:localhost:8000").properties[STATUS]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("started (pid 503)"));
+    assert!(
+        find(&r, "tcp:localhost:8000").properties[STATUS]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("started (pid 503)")
+    );
 }
 
 #[test]
@@ -473,7 +533,11 @@ fn a_young_process_on_a_known_port_is_that_server_restarted() {
     // Redis restarted two seconds ago: younger than min_age_s, but clients name its port.
     s.procs.get_mut(&300).unwrap().age_s = 2.0;
     let inv = build(&s, &cfg());
-    let redis = inv.resources.iter().find(|r| r.key == "tcp:localhost:6379").unwrap();
+    let redis = inv
+        .resources
+        .iter()
+        .find(|r| r.key == "tcp:localhost:6379")
+        .unwrap();
     assert_eq!(redis.properties[STATUS]["pid"], 300);
     // An unknown young listener is still not mapped.
     s.procs.get_mut(&501).unwrap().age_s = 2.0;
@@ -494,7 +558,10 @@ fn a_young_process_on_a_known_port_is_that_server_restarted() {
 fn a_stopped_redis_is_known_from_its_clients() {
     let up = Inventory::merge([build(&configured(), &cfg())]);
     let down = Inventory::merge([build(&without(configured(), &[300]), &cfg())]);
-    let (u, d) = (find(&up, "tcp:localhost:6379"), find(&down, "tcp:localhost:6379"));
+    let (u, d) = (
+        find(&up, "tcp:localhost:6379"),
+        find(&down, "tcp:localhost:6379"),
+    );
     assert_eq!(identity(u), identity(d));
     assert_eq!(d.properties[STATUS]["health"], "down");
     // A reference from an inherited environment alone maps nothing: a shell is no client.
@@ -502,10 +569,15 @@ fn a_stopped_redis_is_known_from_its_clients() {
     s.supervised.clear();
     s.procs.insert(900, proc(900, 1, "bash", &["bash"], 600.0));
     s.facts.clear();
-    s.facts.insert(900, Facts {
-        references: [reference("redis", 6379, None, "env REDIS_URL")].into_iter().collect(),
-        listens: Default::default(),
-    });
+    s.facts.insert(
+        900,
+        Facts {
+            references: [reference("redis", 6379, None, "env REDIS_URL")]
+                .into_iter()
+                .collect(),
+            listens: Default::default(),
+        },
+    );
     let inv = build(&s, &cfg());
     assert!(!inv.resources.iter().any(|r| r.key == "tcp:localhost:6379"));
 }
