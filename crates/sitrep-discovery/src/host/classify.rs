@@ -56,10 +56,10 @@ fn generic_name(p: &Proc, listens: bool) -> (&'static str, String) {
     if is_interpreter {
         let mut it = p.args.iter().skip(1);
         while let Some(a) = it.next() {
-            if a == "-m" {
-                if let Some(m) = it.next() {
-                    return (generic, m.rsplit('.').next().unwrap_or(m).to_string());
-                }
+            if a == "-m"
+                && let Some(m) = it.next()
+            {
+                return (generic, m.rsplit('.').next().unwrap_or(m).to_string());
             }
             if !a.starts_with('-') {
                 let b = basename(a);
