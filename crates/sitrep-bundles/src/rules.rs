@@ -112,8 +112,7 @@ pub struct SlxTemplate {
     /// A template; default: the bundle's description.
     #[serde(default)]
     pub description: Option<String>,
-    /// Tasks the SLX uses: health tasks are scheduled, diagnostics are its runbook; empty:
-    /// every health task of the bundle.
+    /// Health tasks to schedule; empty: every health task of the bundle.
     #[serde(default)]
     pub tasks: Vec<String>,
     /// Param name → template.

@@ -322,9 +322,7 @@ pub struct Slx {
     pub bundle: String,
     #[serde(default)]
     pub description: String,
-    /// The bundle tasks this SLX uses: its health tasks are scheduled, diagnostics and
-    /// remediations are its runbook (run on demand with its config). Empty means every health
-    /// task of the bundle.
+    /// Health tasks to schedule; empty means every health task of the bundle.
     #[serde(default)]
     pub tasks: Vec<SlxTask>,
     #[serde(default)]

@@ -275,7 +275,8 @@ mod tests {
         // Shapes of Prometheus 2.x /api/v1/targets, /rules and /alertmanagers responses.
         let targets: Envelope<Targets> = serde_json::from_str(r#"{"status":"success","data":{"activeTargets":[
             {"labels":{"instance":"127.0.0.1:29187","job":"postgres","resource":"pg-primary"},"scrapePool":"postgres","scrapeUrl":"http://127.0.0.1:29187/metrics","lastError":"","health":"up"},
-            {"labels":{"instance":"http://127.0.0.1:28080/health","job":"blackbox"},"scrapeUrl":"http://127.0.0.1:29115/probe?module=http_2xx&target=http%3A%2F%2F127.0.0.1%3A28080%2Fhealth","health":"up"},
+            {"labels":{"instance":"http://127.0.0.1:28080/health","job":"blackbox-http"},"scrapeUrl":"http://127.0.0.1:29115/probe?module=http_2xx&target=http%3A%2F%2F127.0.0.1%3A28080%2Fhealth","health":"up"},
+            {"labels":{"instance":"127.0.0.1:29115","job":"blackbox"},"scrapeUrl":"http://127.0.0.1:29115/metrics","health":"down"},
             {"labels":{"instance":"127.0.0.1:29090","job":"prometheus"},"scrapeUrl":"http://127.0.0.1:29090/metrics","health":"up"}
         ],"droppedTargets":[]}}"#).unwrap();
         let rules: Envelope<Rules> = serde_json::from_str(r#"{"status":"success","data":{"groups":[{"name":"g","file":"f","rules":[
@@ -333,6 +334,21 @@ mod tests {
             "tcp:localhost:28080",
             EdgeKind::DependsOn
         ));
+        // One resource per address, named after the job scraping its /metrics whatever order
+        // the API lists them in; the probe job's name is an alias.
+        let bb: Vec<&Resource> = inv
+            .resources
+            .iter()
+            .filter(|r| r.key == "tcp:localhost:29115")
+            .collect();
+        assert_eq!(bb.len(), 1);
+        assert_eq!(bb[0].name, "blackbox-29115");
+        assert_eq!(bb[0].aliases, vec!["blackbox-http-29115"]);
+        assert_eq!(bb[0].properties["status"]["health"], "down");
+        assert_eq!(
+            (bb[0].prop_str("host"), bb[0].properties["port"].as_u64()),
+            (Some("127.0.0.1"), Some(29115))
+        );
         let pg = inv
             .resources
             .iter()

@@ -111,15 +111,9 @@ impl Scheduler {
                     .collect()
             };
             for (name, interval) in chosen {
-                let task = match bundle.task(&name) {
-                    Some(t) if t.kind == TaskKind::Health => t,
-                    // Diagnostics and remediations an SLX names are its runbook: run on
-                    // demand, never on a schedule.
-                    Some(_) => continue,
-                    None => {
-                        tracing::warn!(slx = %slx.name, task = %name, "slx names no task of that name; skipped");
-                        continue;
-                    }
+                let Some(task) = bundle.task(&name).filter(|t| t.kind == TaskKind::Health) else {
+                    tracing::warn!(slx = %slx.name, task = %name, "slx names no health task of that name; skipped");
+                    continue;
                 };
                 let interval = task_interval(interval.as_deref(), task);
                 out.push((
