@@ -61,7 +61,7 @@ async fn through_sitrep(runner: Arc<Runner>, n: usize, concurrency: usize) -> Du
                 slx: None,
                 config: BTreeMap::new(),
                 secrets: BTreeMap::new(),
-                approved: false,
+                approval: None,
             };
             let out = runner.run(req).await.unwrap();
             assert_eq!(

@@ -9,6 +9,7 @@ mod locate;
 pub mod model;
 mod problem;
 pub mod rules;
+pub mod slx;
 
 pub use catalog::{Catalog, CollectionSource, ResolvedTask};
 pub use load::{load_bundle, load_collection, validate_path};

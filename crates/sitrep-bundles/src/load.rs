@@ -363,9 +363,18 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
                     );
                 }
             }
-            if let Some(r) = &h.remediation {
+            if let Some(r) = h.remediation.as_ref().filter(|r| !r.contains('/')) {
                 match tasks.iter().find(|t| &t.name == r) {
-                    Some(t) if t.kind == TaskKind::Remediation => {}
+                    Some(t) if t.kind == TaskKind::Remediation => {
+                        for p in h.remediation_params.keys() {
+                            if !t.params.contains(p) && !params.iter().any(|d| &d.name == p) {
+                                ctx.problem(
+                                    format!("hypotheses[{i}].remediation_params.{p}"),
+                                    format!("task {r:?} declares no parameter {p:?}"),
+                                );
+                            }
+                        }
+                    }
                     Some(_) => ctx.problem(
                         format!("hypotheses[{i}].remediation"),
                         format!("task {r:?} is not a remediation task"),
@@ -523,7 +532,7 @@ fn task(
         (None, Some(TaskKind::Remediation)) => {
             ctx.problem(
                 format!("tasks[{i}]"),
-                "remediation tasks must declare `risk` (low, medium or high)",
+                "remediation tasks must declare `risk` (low, medium, high or critical)",
             );
             None
         }

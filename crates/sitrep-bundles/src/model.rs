@@ -94,8 +94,19 @@ pub struct Hypothesis {
     pub symptoms: Vec<String>,
     #[serde(default)]
     pub tested_by: Vec<String>,
+    /// The remediation that fixes it: a task of this bundle, or `BUNDLE/TASK` of another
+    /// bundle of the same collection (run on the resource, or on what it runs on).
     #[serde(default)]
     pub remediation: Option<String>,
+    /// The remediation's parameters as `{column}` templates over the confirming issue's
+    /// data, e.g. `APPLICATION: "{app}"`. A parameter that cannot be filled blocks the
+    /// proposal rather than guessing.
+    #[serde(default)]
+    pub remediation_params: BTreeMap<String, String>,
+    /// Names who or what holds the problem, as a template over the confirming issue's data
+    /// (`"{app} (user {usr})"`).
+    #[serde(default)]
+    pub culprit: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -39,6 +39,11 @@ enum What {
         /// older than the check's quiet period.
         #[arg(long, value_name = "RFC3339")]
         last_event_at: Option<String>,
+        /// Structured facts as a JSON object (the application, pid, path the issue is about),
+        /// e.g. '{"app": "batch"}': investigations read culprits and remediation parameters
+        /// from them.
+        #[arg(long)]
+        data: Option<String>,
     },
     /// A compact fact: `sitrep emit insight "pg: 96/100 connections used" --data '{"used":96}'`
     Insight {
@@ -76,6 +81,7 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             reproduce_hint,
             resource,
             last_event_at,
+            data,
         } => {
             let sev: Value = match severity.parse::<u8>() {
                 Ok(n) if (1..=4).contains(&n) => json!(n),
@@ -105,6 +111,14 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
                     bail!("--last-event-at {at:?} must be RFC 3339, e.g. 2026-11-21T08:44:11Z");
                 }
                 o.insert("last_event_at".into(), json!(at));
+            }
+            if let Some(d) = data {
+                let d: Value = serde_json::from_str(&d)
+                    .context("--data must be a JSON object, e.g. '{\"app\": \"batch\"}'")?;
+                if !d.is_object() {
+                    bail!("--data must be a JSON object, e.g. '{{\"app\": \"batch\"}}'");
+                }
+                o.insert("data".into(), d);
             }
             Value::Object(o)
         }

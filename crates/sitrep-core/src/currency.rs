@@ -88,6 +88,7 @@ mod tests {
             last_run_id: "r".into(),
             last_event_at: None,
             current_until: Some(Timestamp(current_until)),
+            data: serde_json::Map::new(),
         }
     }
 

@@ -159,6 +159,7 @@ pub fn reconcile(
                     last_run_id: String::new(),
                     last_event_at: d.last_event_at,
                     current_until: None,
+                    data: serde_json::Map::new(),
                 };
                 apply_draft(&mut issue, d, scope);
                 issue.current_until = Some(evidence(&issue).add(end.quiet));
@@ -199,6 +200,7 @@ fn apply_draft(issue: &mut Issue, d: &IssueDraft, scope: &RunScope<'_>) {
         .clone()
         .unwrap_or_else(|| scope.resource.to_string());
     issue.last_run_id = scope.run_id.to_string();
+    issue.data = d.data.clone();
 }
 
 #[cfg(test)]

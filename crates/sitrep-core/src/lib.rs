@@ -3,12 +3,15 @@
 //! Nothing here performs I/O, spawns tasks or reads the clock: time comes in as a
 //! [`Timestamp`] argument, so every rule here is testable with plain values.
 
+pub mod approval;
 pub mod clock;
 pub mod currency;
 pub mod expr;
 pub mod fingerprint;
+pub mod investigation;
 pub mod issue;
 pub mod map;
+pub mod map_query;
 pub mod protocol;
 pub mod redact;
 pub mod schedule;

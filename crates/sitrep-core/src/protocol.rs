@@ -15,7 +15,7 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ResultRecord {
-    Issue(IssueLine),
+    Issue(Box<IssueLine>),
     Insight {
         text: String,
         #[serde(default)]
@@ -61,6 +61,9 @@ pub struct IssueLine {
     /// For issues raised from events in a time window: when the latest event happened.
     #[serde(default)]
     pub last_event_at: Option<String>,
+    /// Structured facts (an object of names to values), capped at [`MAX_DATA_BYTES`].
+    #[serde(default)]
+    pub data: Option<serde_json::Map<String, Value>>,
 }
 
 fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, String> {
@@ -71,6 +74,9 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, Str
             .ok_or_else(|| format!("{field} {s:?} is not RFC 3339")),
     }
 }
+
+/// The largest `data` object an issue line may carry, as JSON text.
+pub const MAX_DATA_BYTES: usize = 16 * 1024;
 
 impl IssueLine {
     pub fn into_draft(self) -> Result<IssueDraft, String> {
@@ -104,6 +110,12 @@ impl IssueLine {
             resource: self.resource.filter(|r| !r.trim().is_empty()),
             observed_at,
             last_event_at,
+            data: match self.data {
+                Some(d) if serde_json::to_string(&d).map_or(0, |t| t.len()) > MAX_DATA_BYTES => {
+                    return Err(format!("issue data is larger than {MAX_DATA_BYTES} bytes"));
+                }
+                d => d.unwrap_or_default(),
+            },
         })
     }
 }
@@ -151,7 +163,7 @@ pub fn parse_results(text: &str) -> ParsedResults {
         }
         let lineno = i + 1;
         match serde_json::from_str::<ResultRecord>(line) {
-            Ok(ResultRecord::Issue(l)) => match l.into_draft() {
+            Ok(ResultRecord::Issue(l)) => match (*l).into_draft() {
                 Ok(d) => out.issues.push(d),
                 Err(e) => out.errors.push(format!("results line {lineno}: {e}")),
             },

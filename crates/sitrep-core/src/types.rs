@@ -4,7 +4,6 @@ use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 /// The tenancy boundary. Every stored row carries one; nothing is read across two.
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -62,7 +61,7 @@ impl fmt::Display for Severity {
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? } expected $expected:literal) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "kebab-case")]
         pub enum $name { $($variant),+ }
 
@@ -72,10 +71,10 @@ macro_rules! string_enum {
                 match self { $($name::$variant => $s),+ }
             }
         }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) }
         }
-        impl FromStr for $name {
+        impl ::std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 match s {
@@ -86,6 +85,8 @@ macro_rules! string_enum {
         }
     };
 }
+
+pub(crate) use string_enum;
 
 string_enum!(
     /// What a task is for; decides scheduling and the approval gate.
@@ -121,8 +122,8 @@ string_enum!(
 );
 
 string_enum!(
-    Risk { Low = "low", Medium = "medium", High = "high" }
-    expected "low, medium or high"
+    Risk { Low = "low", Medium = "medium", High = "high", Critical = "critical" }
+    expected "low, medium, high or critical"
 );
 
 /// `collection/bundle/task`, the name users type (`core/postgres/idle-in-transaction`).
@@ -187,6 +188,10 @@ pub struct IssueDraft {
     /// is current only while that is within the quiet period (`issue::quiet_period`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_at: Option<Timestamp>,
+    /// Structured facts behind the issue (a declarative task's row, or what a script passed):
+    /// investigations name culprits and fill remediation parameters from them.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub data: serde_json::Map<String, serde_json::Value>,
 }
 
 impl IssueDraft {
@@ -202,6 +207,7 @@ impl IssueDraft {
             resource: None,
             observed_at: None,
             last_event_at: None,
+            data: serde_json::Map::new(),
         }
     }
 }
@@ -238,6 +244,9 @@ pub struct Issue {
     /// existed. See `issue::rank`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_until: Option<Timestamp>,
+    /// The latest raise's structured facts (see [`IssueDraft::data`]).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub data: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One change in an issue's life, kept as history.

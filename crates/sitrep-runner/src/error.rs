@@ -27,9 +27,11 @@ pub enum RunError {
     #[error("secret reference {reference:?}: {message}")]
     SecretRef { reference: String, message: String },
     #[error(
-        "{0} is a remediation task: it changes the outside world and only runs after an approval (at the terminal: `sitrep run ... --approve`)"
+        "{0} is a remediation task: it changes the outside world and only runs with a human's approval"
     )]
     NeedsApproval(String),
+    #[error(transparent)]
+    Approval(sitrep_core::approval::ApprovalError),
     #[error("cannot prepare the run directory {path}: {source}")]
     RunDir {
         path: String,

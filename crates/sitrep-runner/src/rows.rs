@@ -101,6 +101,7 @@ pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<St
                     Err(e) => errors.push(e),
                 }
             }
+            d.data = row.columns.iter().cloned().collect();
             out.issues.push(d);
         }
     }

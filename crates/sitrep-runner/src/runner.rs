@@ -8,6 +8,7 @@ use crate::limits::{Gate, Limits};
 use crate::rows;
 use crate::sli_watch::{Metric, SliWatch, SliWatchConfig};
 use sitrep_bundles::{Catalog, ResolvedTask, SecretAs, TaskSpec};
+use sitrep_core::approval::ApprovalGrant;
 use sitrep_core::issue::IssueChange;
 use sitrep_core::redact::{MIN_SECRET_LEN, Redactor};
 use sitrep_core::template::substitute;
@@ -50,8 +51,9 @@ pub struct RunRequest {
     pub config: BTreeMap<String, String>,
     /// Secret name → value. Never stored; redacted from everything kept.
     pub secrets: BTreeMap<String, String>,
-    /// Remediation tasks run only with this set, by the approval flow.
-    pub approved: bool,
+    /// A human's approval of exactly this remediation run. Remediation tasks run only with
+    /// one; only the engine's approvals module creates it, from a stored, granted record.
+    pub approval: Option<ApprovalGrant>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,8 +144,14 @@ impl Runner {
     /// a task that started and failed is an `Ok` with a failed run.
     pub async fn run(&self, req: RunRequest) -> Result<RunOutput, RunError> {
         let resolved = self.catalog.resolve(&req.task)?;
-        if resolved.task.kind == TaskKind::Remediation && !req.approved {
-            return Err(RunError::NeedsApproval(req.task.to_string()));
+        if resolved.task.kind == TaskKind::Remediation {
+            let task = req.task.to_string();
+            match &req.approval {
+                None => return Err(RunError::NeedsApproval(task)),
+                Some(grant) => grant
+                    .check(&task, &req.resource, self.clock.now())
+                    .map_err(RunError::Approval)?,
+            }
         }
         let vars = self.variables(&resolved, &req)?;
         let redactor = Redactor::new(req.secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -215,29 +223,26 @@ impl Runner {
         })
     }
 
-    /// The interval the check runs at: its SLX's override for the task, else the task's own.
-    /// It sets the quiet period of the issues the run raises. A store error costs only the
-    /// override.
+    /// The interval the check runs at: as its SLX schedules it (`slx_health_tasks`), else the
+    /// task's own. It sets the quiet period of the issues the run raises. A store error costs
+    /// only the SLX's override.
     async fn interval(&self, t: &ResolvedTask<'_>, req: &RunRequest) -> std::time::Duration {
-        let mut slx_override = None;
-        if let Some(name) = &req.slx {
-            match self.store.get_slx(&self.cfg.workspace, name).await {
-                Ok(Some(slx))
-                    if slx.bundle == format!("{}/{}", req.task.collection, req.task.bundle) =>
-                {
-                    slx_override = slx
-                        .tasks
-                        .into_iter()
-                        .find(|s| s.task == req.task.task)
-                        .and_then(|s| s.interval);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, slx = %name, "cannot read the slx; its interval override is ignored")
-                }
+        let declared = t.task.interval.unwrap_or(sitrep_bundles::DEFAULT_INTERVAL);
+        let Some(name) = &req.slx else {
+            return declared;
+        };
+        match self.store.get_slx(&self.cfg.workspace, name).await {
+            Ok(Some(slx)) => sitrep_bundles::slx::slx_health_tasks(&self.catalog, &slx)
+                .0
+                .into_iter()
+                .find(|s| s.task == req.task)
+                .map_or(declared, |s| s.interval),
+            Ok(None) => declared,
+            Err(e) => {
+                tracing::warn!(error = %e, slx = %name, "cannot read the slx; its interval override is ignored");
+                declared
             }
         }
-        crate::scheduler::task_interval(slx_override.as_deref(), t.task)
     }
 
     /// Replays the recorded history of the run's series the watch does not know yet (one
@@ -488,6 +493,25 @@ impl Runner {
         }
     }
 
+    /// A directory that survives between runs of one bundle's tasks on one resource (for
+    /// tasks that compare with what they saw last time), private to sitrep's user.
+    async fn state_dir(&self, req: &RunRequest) -> std::io::Result<PathBuf> {
+        let part = |s: &str| -> String {
+            s.chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .collect()
+        };
+        let dir = self
+            .cfg
+            .runtime_dir
+            .join("state")
+            .join(part(&self.cfg.workspace))
+            .join(part(&req.resource))
+            .join(part(&format!("{}.{}", req.task.collection, req.task.bundle)));
+        prepare_state_dir(&dir).await?;
+        Ok(dir)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn run_script(
         &self,
@@ -529,6 +553,10 @@ impl Runner {
             t.bundle.dir.display().to_string(),
         ));
         env.push(("SITREP_RUN_DIR".into(), dir.display().to_string()));
+        match self.state_dir(req).await {
+            Ok(state) => env.push(("SITREP_STATE_DIR".into(), state.display().to_string())),
+            Err(e) => return Outcome::failed(format!("cannot create the task's state directory: {e}")),
+        }
         env.push(("PATH".into(), self.path.clone()));
         env.push((
             "HOME".into(),
@@ -585,6 +613,15 @@ async fn prepare_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+async fn prepare_state_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if tokio::fs::metadata(dir).await.is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    tokio::fs::create_dir_all(dir).await?;
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await
+}
+
 async fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = path.to_path_buf();
@@ -619,6 +656,9 @@ fn redact_results(r: &mut RunResults, redactor: &Redactor) {
         }
         if let Some(res) = &mut d.resource {
             redactor.redact_in_place(res);
+        }
+        for v in d.data.values_mut() {
+            redactor.redact_json(v);
         }
     }
     for (text, data) in &mut r.insights {

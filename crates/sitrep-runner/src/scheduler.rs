@@ -6,9 +6,9 @@
 //! the injected clock and tokio's timers, so tests drive it with `tokio::time::pause`.
 
 use sitrep_bundles::Catalog;
+use sitrep_bundles::slx::slx_health_tasks;
 use sitrep_core::schedule::next_due;
-use sitrep_core::time::parse_duration;
-use sitrep_core::{Clock, Slx, TaskKind, TaskRef, Timestamp};
+use sitrep_core::{Clock, Slx, TaskRef, Timestamp};
 use sitrep_store::Store;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -17,15 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-
-/// The interval a task runs at: the SLX's override (`30s`, `5m`), else the task's declared
-/// interval, else the default.
-pub fn task_interval(slx_override: Option<&str>, task: &sitrep_bundles::Task) -> Duration {
-    slx_override
-        .and_then(|i| parse_duration(i).ok())
-        .or(task.interval)
-        .unwrap_or(sitrep_bundles::DEFAULT_INTERVAL)
-}
 
 /// One unit of scheduled work: the due health tasks of one SLX, run in order.
 #[derive(Debug, Clone)]
@@ -72,8 +63,9 @@ impl Scheduler {
         }
     }
 
-    /// The health tasks of every live SLX with their intervals; problems (an SLX naming a task
-    /// that does not exist) are logged and the rest still runs.
+    /// The health tasks of every live SLX with their intervals (the one rule in
+    /// `sitrep_bundles::slx`); problems (an SLX naming a task that does not exist) are logged
+    /// and the rest still runs.
     async fn plan(
         &self,
     ) -> sitrep_store::Result<(HashMap<String, Slx>, Vec<(String, TaskRef, Duration)>)> {
@@ -83,44 +75,12 @@ impl Scheduler {
             if slx.stale {
                 continue;
             }
-            let Some((collection, bundle_name)) = slx.bundle.split_once('/') else {
-                tracing::warn!(slx = %slx.name, bundle = %slx.bundle, "slx bundle must be COLLECTION/BUNDLE; skipped");
-                continue;
-            };
-            let bundle = self
-                .catalog
-                .collections
-                .iter()
-                .find(|c| c.name == collection)
-                .and_then(|c| c.bundle(bundle_name));
-            let Some(bundle) = bundle else {
-                tracing::warn!(slx = %slx.name, bundle = %slx.bundle, "slx names an unknown bundle; skipped");
-                continue;
-            };
-            let chosen: Vec<(String, Option<String>)> = if slx.tasks.is_empty() {
-                bundle
-                    .tasks
-                    .iter()
-                    .filter(|t| t.kind == TaskKind::Health)
-                    .map(|t| (t.name.clone(), None))
-                    .collect()
-            } else {
-                slx.tasks
-                    .iter()
-                    .map(|t| (t.task.clone(), t.interval.clone()))
-                    .collect()
-            };
-            for (name, interval) in chosen {
-                let Some(task) = bundle.task(&name).filter(|t| t.kind == TaskKind::Health) else {
-                    tracing::warn!(slx = %slx.name, task = %name, "slx names no health task of that name; skipped");
-                    continue;
-                };
-                let interval = task_interval(interval.as_deref(), task);
-                out.push((
-                    slx.name.clone(),
-                    TaskRef::new(collection, bundle_name, &name),
-                    interval,
-                ));
+            let (tasks, problems) = slx_health_tasks(&self.catalog, &slx);
+            for p in problems {
+                tracing::warn!(slx = %slx.name, problem = %p, "slx entry skipped");
+            }
+            for t in tasks {
+                out.push((slx.name.clone(), t.task, t.interval));
             }
             slxs.insert(slx.name.clone(), slx);
         }

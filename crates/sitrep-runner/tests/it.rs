@@ -410,7 +410,7 @@ async fn a_level_shift_in_a_health_metric_raises_one_anomalous_sli_insight_acros
                     value_file.display().to_string(),
                 )]),
                 secrets: BTreeMap::new(),
-                approved: false,
+                approval: None,
             })
             .await
             .unwrap();

@@ -4,11 +4,15 @@
 //!
 //! Every method takes the workspace explicitly: no query reads across workspaces.
 
+mod approvals;
 mod error;
 mod migrate;
+mod sessions;
 mod sql;
 
+pub use approvals::{ApprovalFilter, ApprovalStore};
 pub use error::StoreError;
+pub use sessions::SessionStore;
 pub use sql::{Backend, SqlStore};
 
 use async_trait::async_trait;
@@ -107,3 +111,8 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the workspace's map with `map`, atomically (see `map::reconcile`).
     async fn replace_map(&self, workspace: &str, map: &StoredMap) -> Result<()>;
 }
+
+/// Every aggregate the engine uses, behind one object: runs and issues, SLXs, the Map and
+/// metrics ([`Store`]), approvals and investigation sessions.
+pub trait EngineStore: Store + ApprovalStore + SessionStore {}
+impl<T: Store + ApprovalStore + SessionStore> EngineStore for T {}

@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0004_issue_lifetimes.sql"),
         postgres: include_str!("migrations/postgres/0004_issue_lifetimes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "engine",
+        sqlite: include_str!("migrations/sqlite/0006_engine.sql"),
+        postgres: include_str!("migrations/postgres/0006_engine.sql"),
+    },
 ];
 
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

@@ -44,12 +44,12 @@ impl Backend {
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
-    backend: Backend,
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
 }
 
 const RUN_COLS: &str = "id, workspace, scope, slx, resource, task, kind, status, exit_code, started_at, finished_at, stdout, stderr, report, error, reason";
-const ISSUE_COLS: &str = "id, workspace, fingerprint, scope, resource, task, severity, title, expected, actual, details, next_steps, reproduce_hint, status, count, first_seen, last_seen, resolved_at, last_run_id, last_event_at, current_until";
+const ISSUE_COLS: &str = "id, workspace, fingerprint, scope, resource, task, severity, title, expected, actual, details, next_steps, reproduce_hint, status, count, first_seen, last_seen, resolved_at, last_run_id, data, last_event_at, current_until";
 
 impl SqlStore {
     /// Opens (creating if needed) and migrates the database at `url`.
@@ -107,7 +107,7 @@ impl SqlStore {
         self.pool.close().await;
     }
 
-    fn q(&self, sql: &str) -> AssertSqlSafe<String> {
+    pub(crate) fn q(&self, sql: &str) -> AssertSqlSafe<String> {
         self.backend.sql(sql)
     }
 }
@@ -174,6 +174,7 @@ fn issue_from_row(r: &AnyRow) -> Result<Issue> {
         last_seen: Timestamp(r.try_get("last_seen")?),
         resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
         last_run_id: r.try_get("last_run_id")?,
+        data: serde_json::from_str(&r.try_get::<String, _>("data")?).map_err(|e| c(e.to_string()))?,
         last_event_at: r.try_get::<Option<i64>, _>("last_event_at")?.map(Timestamp),
         current_until: r.try_get::<Option<i64>, _>("current_until")?.map(Timestamp),
     })
@@ -197,7 +198,7 @@ fn placeholders(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
-fn json_text(v: &impl serde::Serialize) -> String {
+pub(crate) fn json_text(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
@@ -273,7 +274,7 @@ impl Store for SqlStore {
         for change in &changes {
             match change {
                 IssueChange::Open(i) => {
-                    sqlx::query(self.q(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)")))
+                    sqlx::query(self.q(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)")))
                         .bind(&i.id)
                         .bind(&i.workspace)
                         .bind(&i.fingerprint)
@@ -293,13 +294,14 @@ impl Store for SqlStore {
                         .bind(i.last_seen.0)
                         .bind(i.resolved_at.map(|t| t.0))
                         .bind(&i.last_run_id)
+                        .bind(json_text(&i.data))
                         .bind(i.last_event_at.map(|t| t.0))
                         .bind(i.current_until.map(|t| t.0))
                         .execute(&mut *tx)
                         .await?;
                 }
                 IssueChange::Raise { issue: i, .. } => {
-                    sqlx::query(self.q("UPDATE issues SET resource = $1, severity = $2, title = $3, expected = $4, actual = $5, details = $6, next_steps = $7, reproduce_hint = $8, status = $9, count = $10, last_seen = $11, resolved_at = NULL, last_run_id = $12, last_event_at = $13, current_until = $14 WHERE id = $15 AND workspace = $16"))
+                    sqlx::query(self.q("UPDATE issues SET resource = $1, severity = $2, title = $3, expected = $4, actual = $5, details = $6, next_steps = $7, reproduce_hint = $8, status = $9, count = $10, last_seen = $11, resolved_at = NULL, last_run_id = $12, data = $13, last_event_at = $14, current_until = $15 WHERE id = $16 AND workspace = $17"))
                         .bind(&i.resource)
                         .bind(i64::from(i.severity.get()))
                         .bind(&i.title)
@@ -312,6 +314,7 @@ impl Store for SqlStore {
                         .bind(i.count)
                         .bind(i.last_seen.0)
                         .bind(&i.last_run_id)
+                        .bind(json_text(&i.data))
                         .bind(i.last_event_at.map(|t| t.0))
                         .bind(i.current_until.map(|t| t.0))
                         .bind(&i.id)

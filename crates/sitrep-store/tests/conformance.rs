@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 #[path = "conformance/lifetimes.rs"]
 mod lifetimes;
 use lifetimes::*;
+#[path = "conformance/engine.rs"]
+mod engine;
 
 struct Db {
     store: SqlStore,
@@ -600,6 +602,20 @@ macro_rules! conformance {
             case!(inconclusive_runs_keep_their_reason_and_resolve_nothing);
             case!(event_issues_resolve_after_the_quiet_period);
             case!(the_current_issue_ranks_before_an_older_more_severe_one);
+
+            macro_rules! engine_case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let db = Db::$backend().await;
+                        super::engine::$name(&db.store).await;
+                        db.finish().await;
+                    }
+                };
+            }
+            engine_case!(approvals_round_trip);
+            engine_case!(sessions_and_audit);
+            engine_case!(issue_data_round_trips);
         }
     };
 }

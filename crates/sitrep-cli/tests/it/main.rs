@@ -5,5 +5,6 @@ mod collection;
 mod coverage;
 mod discovery;
 mod foundation;
+mod hygiene;
 mod kubernetes;
 mod one_issue;

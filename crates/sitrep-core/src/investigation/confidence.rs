@@ -1,0 +1,304 @@
+//! The conclusion of a session and its confidence, computed from the evidence by one
+//! documented rule (`docs/investigations.md`):
+//!
+//! - The root cause is the best candidate among hypotheses with strong evidence (or, if none
+//!   has any, with weak evidence). A candidate scores its prior (how severe, current and
+//!   relevant to the question its finding was) plus 0.2 for each confirmed hypothesis above it
+//!   in the tree that it explains (at most two): following the Map from a symptom to what it
+//!   depends on favours the deeper finding, unless that finding is much less relevant.
+//! - Confidence starts at 0.50 for strong evidence (0.30 for weak only), then:
+//!   +0.15 when two or more different checks gave strong evidence on its resource;
+//!   +0.10 when it ends a chain of confirmed hypotheses from the symptom (it explains them);
+//!   +0.10 when the evidence names a culprit;
+//!   +0.05 when a bundle-declared failure mode describes it;
+//!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other supported cause on
+//!   another resource that is not above it in the chain (at most −0.30 in all): a rival as
+//!   plausible as the cause costs the full 0.15, an unrelated or stale one little;
+//!   −0.10 when one of its own checks could not run;
+//!   −0.10 when the budget ran out with hypotheses untested.
+//!   The result is kept within 0..0.99.
+//! - At or above the assistant's threshold the verdict names the root cause; below it, the
+//!   verdict is a suggestion with what to check next.
+
+use super::text::fill;
+use super::{
+    ChainLink, Conclusion, ConfidenceReason, Evidence, Hypothesis, HypothesisStatus, RootCause,
+    Session, Source, Strength, Verdict,
+};
+
+pub struct ConclusionInput<'a> {
+    pub session: &'a Session,
+    pub threshold: f64,
+    /// Hypotheses left untested because the budget ran out.
+    pub budget_exhausted: bool,
+}
+
+fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Evidence> {
+    s.evidence_for(h)
+        .filter(|e| e.strength == strength)
+        .min_by_key(|e| e.severity.map_or(9, |v| v.get()))
+}
+
+/// The confirmed ancestors of `h`, nearest first.
+fn confirmed_ancestors<'a>(s: &'a Session, h: &'a Hypothesis) -> Vec<&'a Hypothesis> {
+    let mut out = vec![];
+    let mut at = h.parent.as_deref();
+    while let Some(id) = at {
+        let Some(p) = s.hypothesis(id) else { break };
+        if p.status == HypothesisStatus::Confirmed {
+            out.push(p);
+        }
+        at = p.parent.as_deref();
+        if out.len() > 64 {
+            break;
+        }
+    }
+    out
+}
+
+/// The evidence chain from the top of the tree down to `root`: every ancestor with the
+/// evidence that supported it. Rebuildable from the audit trail alone (see `replay`).
+pub fn chain(s: &Session, root: &str) -> Vec<ChainLink> {
+    let mut links = vec![];
+    let mut at = Some(root);
+    while let Some(id) = at {
+        let Some(h) = s.hypothesis(id) else { break };
+        let evidence = s
+            .evidence_for(&h.id)
+            .filter(|e| matches!(e.strength, Strength::Strong | Strength::Weak))
+            .map(|e| e.id.clone())
+            .collect();
+        links.push(ChainLink {
+            hypothesis: h.id.clone(),
+            resource: h.resource.clone(),
+            statement: h.statement.clone(),
+            evidence,
+        });
+        at = h.parent.as_deref();
+        if links.len() > 64 {
+            break;
+        }
+    }
+    links.reverse();
+    links
+}
+
+fn is_ancestor(s: &Session, ancestor: &str, of: &Hypothesis) -> bool {
+    let mut at = of.parent.as_deref();
+    let mut steps = 0;
+    while let Some(id) = at {
+        if id == ancestor {
+            return true;
+        }
+        at = s.hypothesis(id).and_then(|h| h.parent.as_deref());
+        steps += 1;
+        if steps > 64 {
+            break;
+        }
+    }
+    false
+}
+
+pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
+    let s = input.session;
+    let graded = |strength| -> Vec<&Hypothesis> {
+        s.hypotheses
+            .iter()
+            .filter(|h| h.status != HypothesisStatus::Pruned && best(s, &h.id, strength).is_some())
+            .collect()
+    };
+    let strong = graded(Strength::Strong);
+    let (candidates, base, base_why) = if !strong.is_empty() {
+        (strong, 0.50, "strong evidence from a check")
+    } else {
+        (graded(Strength::Weak), 0.30, "only weak evidence (milder issues)")
+    };
+    let untested: Vec<String> = s
+        .hypotheses
+        .iter()
+        .filter(|h| h.status == HypothesisStatus::Active && s.evidence_for(&h.id).next().is_none())
+        .map(|h| format!("{} ({}): not tested", h.statement, h.resource))
+        .collect();
+    let mut unknowns: Vec<String> = s
+        .evidence
+        .iter()
+        .filter(|e| e.strength == Strength::Unknown)
+        .map(|e| e.summary.clone())
+        .collect();
+    unknowns.sort();
+    unknowns.dedup();
+
+    let score = |h: &Hypothesis| {
+        h.prior + 0.2 * confirmed_ancestors(s, h).len().min(2) as f64
+    };
+    let Some(root) = candidates
+        .iter()
+        .copied()
+        .max_by(|a, b| score(a).total_cmp(&score(b)).then_with(|| b.id.cmp(&a.id)))
+    else {
+        let mut next = untested.clone();
+        next.push("no check raised an issue on the resources in question: widen the question, name the resource, or run `discover` so its checks exist".into());
+        return Conclusion {
+            verdict: Verdict::NothingFound,
+            root_cause: None,
+            confidence: 0.0,
+            threshold: input.threshold,
+            reasons: vec![],
+            chain: vec![],
+            alternatives: vec![],
+            unknowns,
+            next_checks: next,
+            summary: "No cause found: every hypothesis tested came back clean or could not be checked."
+                .into(),
+        };
+    };
+
+    let mut reasons = vec![ConfidenceReason {
+        delta: base,
+        why: base_why.into(),
+    }];
+    let strong_tasks: std::collections::BTreeSet<&str> = s
+        .evidence
+        .iter()
+        .filter(|e| e.strength == Strength::Strong && e.resource == root.resource)
+        .map(|e| e.task.as_str())
+        .collect();
+    if strong_tasks.len() >= 2 {
+        reasons.push(ConfidenceReason {
+            delta: 0.15,
+            why: format!("{} different checks agree", strong_tasks.len()),
+        });
+    }
+    let ancestors = confirmed_ancestors(s, root);
+    if !ancestors.is_empty() {
+        reasons.push(ConfidenceReason {
+            delta: 0.10,
+            why: format!(
+                "it explains {} confirmed symptom(s) upstream of it",
+                ancestors.len()
+            ),
+        });
+    }
+    let evidence = best(s, &root.id, Strength::Strong).or_else(|| best(s, &root.id, Strength::Weak));
+    let culprit = root
+        .remedy
+        .culprit
+        .as_deref()
+        .and_then(|t| evidence.and_then(|e| fill(t, &e.facts)));
+    if let Some(c) = &culprit {
+        reasons.push(ConfidenceReason {
+            delta: 0.10,
+            why: format!("the evidence names the culprit ({c})"),
+        });
+    }
+    if matches!(root.source, Source::Bundle { .. }) || root.category.contains(':') {
+        reasons.push(ConfidenceReason {
+            delta: 0.05,
+            why: "a known failure mode of this kind of resource describes it".into(),
+        });
+    }
+    // Other supported causes on other resources that are not symptoms it explains.
+    let rivals: Vec<&Hypothesis> = candidates
+        .iter()
+        .copied()
+        .filter(|h| h.resource != root.resource && !is_ancestor(s, &h.id, root))
+        .collect();
+    if !rivals.is_empty() {
+        let weight: f64 = rivals
+            .iter()
+            .map(|r| 0.15 * (r.prior / root.prior.max(0.01)).min(1.0))
+            .sum();
+        reasons.push(ConfidenceReason {
+            delta: -((weight.min(0.30) * 100.0).round() / 100.0),
+            why: format!(
+                "{} other supported cause(s) it does not explain: {}",
+                rivals.len(),
+                rivals
+                    .iter()
+                    .map(|r| r.resource.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    if s.evidence_for(&root.id).any(|e| e.strength == Strength::Unknown) {
+        reasons.push(ConfidenceReason {
+            delta: -0.10,
+            why: "one of its checks could not run".into(),
+        });
+    }
+    if input.budget_exhausted && !untested.is_empty() {
+        reasons.push(ConfidenceReason {
+            delta: -0.10,
+            why: "the budget ran out with hypotheses untested".into(),
+        });
+    }
+    let confidence = (reasons.iter().map(|r| r.delta).sum::<f64>()).clamp(0.0, 0.99);
+    let confidence = (confidence * 100.0).round() / 100.0;
+    let what = evidence.map_or(String::new(), |e| format!(": {}", e.summary));
+    let cause = format!("{}{what}", root.statement);
+    let alternatives: Vec<String> = rivals
+        .iter()
+        .map(|h| format!("{} ({})", h.statement, h.resource))
+        .chain(
+            s.hypotheses
+                .iter()
+                .filter(|h| {
+                    h.id != root.id
+                        && h.status == HypothesisStatus::Active
+                        && s.evidence_for(&h.id)
+                            .any(|e| matches!(e.strength, Strength::Weak | Strength::Unknown))
+                        && !rivals.iter().any(|r| r.id == h.id)
+                })
+                .map(|h| format!("{} ({}): partly supported", h.statement, h.resource)),
+        )
+        .collect();
+    let verdict = if confidence >= input.threshold {
+        Verdict::RootCause
+    } else {
+        Verdict::Suggestion
+    };
+    let mut next_checks = vec![];
+    if verdict == Verdict::Suggestion {
+        next_checks.push(format!(
+            "confirm on {} with its checks: {}",
+            root.resource,
+            root.tests
+                .iter()
+                .map(|t| t.task.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        next_checks.extend(untested.iter().cloned());
+        next_checks.extend(alternatives.iter().map(|a| format!("rule out: {a}")));
+    }
+    let culprit_text = culprit
+        .as_ref()
+        .map_or(String::new(), |c| format!(" Culprit: {c}."));
+    let lead = match verdict {
+        Verdict::RootCause => "Root cause",
+        _ => "Most likely cause (below the confidence threshold)",
+    };
+    let summary = format!(
+        "{lead} on {} (confidence {confidence:.2}): {cause}.{culprit_text}",
+        root.resource
+    );
+    Conclusion {
+        verdict,
+        root_cause: Some(RootCause {
+            hypothesis: root.id.clone(),
+            resource: root.resource.clone(),
+            category: root.category.clone(),
+            cause,
+            culprit,
+        }),
+        confidence,
+        threshold: input.threshold,
+        reasons,
+        chain: chain(s, &root.id),
+        alternatives,
+        unknowns,
+        next_checks,
+        summary,
+    }
+}

@@ -1,0 +1,189 @@
+//! Conclusions and replay over a hand-built session.
+
+use super::*;
+use crate::Timestamp;
+use serde_json::json;
+
+fn hyp(id: &str, parent: Option<&str>, resource: &str, status: HypothesisStatus) -> Hypothesis {
+    Hypothesis {
+        id: id.into(),
+        parent: parent.map(str::to_string),
+        depth: parent.map_or(0, |_| 1),
+        statement: format!("{resource} is broken"),
+        resource: resource.into(),
+        category: format!("{resource}:broken"),
+        source: Source::Bundle {
+            bundle: "core/x".into(),
+            id: "broken".into(),
+        },
+        confirm_if: String::new(),
+        refute_if: String::new(),
+        tests: vec![TestPlan {
+            task: "core/x/check".into(),
+            resource: resource.into(),
+            slx: format!("{resource}-health"),
+        }],
+        status,
+        prior: 0.5,
+        remedy: Remedy {
+            task: Some("core/x/fix".into()),
+            params: [("APPLICATION".to_string(), "{app}".to_string())].into(),
+            culprit: Some("{app}".into()),
+        },
+    }
+}
+
+fn ev(id: &str, h: &str, resource: &str, task: &str, strength: Strength, sev: u8) -> Evidence {
+    Evidence {
+        id: id.into(),
+        hypothesis: h.into(),
+        task: task.into(),
+        resource: resource.into(),
+        run_id: format!("run-{id}"),
+        strength,
+        summary: format!("{resource} check {strength}"),
+        severity: crate::Severity::new(sev).ok(),
+        issue_id: None,
+        output_hash: "00".into(),
+        facts: json!({"app": "batch"}).as_object().unwrap().clone(),
+        at: Timestamp(1),
+    }
+}
+
+fn session() -> Session {
+    Session {
+        id: "s1".into(),
+        workspace: "w".into(),
+        assistant: "default".into(),
+        trigger: Trigger::Question {
+            text: "checkout fails".into(),
+        },
+        status: SessionStatus::Running,
+        started_at: Timestamp(0),
+        finished_at: None,
+        focus: vec!["shop".into()],
+        hypotheses: vec![
+            hyp("h1", None, "shop", HypothesisStatus::Confirmed),
+            hyp("h2", Some("h1"), "pg", HypothesisStatus::Confirmed),
+            hyp("h3", Some("h1"), "redis", HypothesisStatus::Pruned),
+        ],
+        evidence: vec![
+            ev("e1", "h1", "shop", "core/x/status", Strength::Strong, 2),
+            ev("e2", "h2", "pg", "core/x/conns", Strength::Strong, 1),
+            ev("e3", "h2", "pg", "core/x/idle", Strength::Strong, 2),
+            ev("e4", "h3", "redis", "core/x/ping", Strength::None, 4),
+        ],
+        conclusion: None,
+        proposals: vec![],
+        budget: BudgetUse::default(),
+    }
+}
+
+#[test]
+fn the_deepest_confirmed_cause_is_the_root_and_the_rule_explains_its_confidence() {
+    let s = session();
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+    });
+    let root = c.root_cause.as_ref().unwrap();
+    assert_eq!((root.hypothesis.as_str(), root.resource.as_str()), ("h2", "pg"));
+    assert_eq!(root.culprit.as_deref(), Some("batch"));
+    // 0.50 strong + 0.15 two checks + 0.10 chain + 0.10 culprit + 0.05 known failure mode
+    assert_eq!(c.confidence, 0.9);
+    assert_eq!(c.verdict, Verdict::RootCause);
+    let chain: Vec<&str> = c.chain.iter().map(|l| l.hypothesis.as_str()).collect();
+    assert_eq!(chain, ["h1", "h2"]);
+    assert_eq!(c.chain[1].evidence, ["e2", "e3"]);
+}
+
+#[test]
+fn a_rival_cause_lowers_confidence_below_the_threshold() {
+    let mut s = session();
+    s.hypotheses.push(hyp("h4", None, "disk", HypothesisStatus::Confirmed));
+    s.evidence.push(ev("e5", "h4", "disk", "core/x/df", Strength::Strong, 1));
+    s.hypotheses[1].remedy.culprit = None;
+    s.evidence.retain(|e| e.id != "e3");
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: true,
+    });
+    // 0.50 + 0.10 chain + 0.05 known − 0.15 rival
+    assert_eq!(c.confidence, 0.5);
+    assert_eq!(c.verdict, Verdict::Suggestion);
+    assert!(!c.next_checks.is_empty());
+    assert!(c.alternatives.iter().any(|a| a.contains("disk")));
+}
+
+#[test]
+fn nothing_supported_concludes_nothing_found() {
+    let mut s = session();
+    s.evidence.retain(|e| e.strength == Strength::None);
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+    });
+    assert_eq!(c.verdict, Verdict::NothingFound);
+    assert!(c.root_cause.is_none());
+}
+
+#[test]
+fn the_audit_alone_rebuilds_the_evidence_chain() {
+    let s = session();
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+    });
+    let mut started = s.clone();
+    started.hypotheses.clear();
+    started.evidence.clear();
+    let mut entries = vec![(AuditKind::SessionStarted, serde_json::to_value(&started).unwrap())];
+    for h in &s.hypotheses {
+        let mut formed = h.clone();
+        formed.status = HypothesisStatus::Active;
+        entries.push((AuditKind::HypothesisFormed, serde_json::to_value(&formed).unwrap()));
+    }
+    for e in &s.evidence {
+        entries.push((AuditKind::Evidence, serde_json::to_value(e).unwrap()));
+    }
+    for h in &s.hypotheses {
+        let kind = match h.status {
+            HypothesisStatus::Confirmed => AuditKind::HypothesisConfirmed,
+            HypothesisStatus::Pruned => AuditKind::HypothesisPruned,
+            HypothesisStatus::Active => continue,
+        };
+        entries.push((kind, json!({"id": h.id})));
+    }
+    entries.push((AuditKind::Conclusion, serde_json::to_value(&c).unwrap()));
+    let entries: Vec<AuditEntry> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, data))| AuditEntry {
+            session_id: "s1".into(),
+            seq: i as u64 + 1,
+            at: Timestamp(i as i64),
+            kind,
+            data,
+        })
+        .collect();
+    // Through the JSONL text, as an export would be read.
+    let jsonl: String = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    let read: Vec<AuditEntry> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let r = replay(&read).unwrap().session;
+    let concl = r.conclusion.clone().unwrap();
+    let root = concl.root_cause.as_ref().unwrap();
+    assert_eq!(chain(&r, &root.hypothesis), c.chain);
+    for link in &concl.chain {
+        for e in &link.evidence {
+            assert!(r.evidence.iter().any(|x| &x.id == e && x.hypothesis == link.hypothesis));
+        }
+    }
+    assert!(replay(&read[1..]).is_err());
+}

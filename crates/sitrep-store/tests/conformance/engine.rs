@@ -1,0 +1,197 @@
+//! Conformance cases of the engine's aggregates (approvals, sessions and their audit, issue
+//! data), written over `&dyn EngineStore` so they hold for any implementation.
+
+use serde_json::json;
+use sitrep_core::approval::{ApprovalRecord, ApprovalStatus};
+use sitrep_core::investigation::{
+    AuditEntry, AuditKind, BudgetUse, Session, SessionStatus, Trigger,
+};
+use sitrep_core::{IssueDraft, Risk, RunStatus, Severity, TaskKind, TaskRun, Timestamp};
+use sitrep_store::{ApprovalFilter, EngineStore, IssueFilter, RunResults};
+use std::collections::BTreeMap;
+
+fn approval(ws: &str, id: &str, at: i64, status: ApprovalStatus) -> ApprovalRecord {
+    ApprovalRecord {
+        id: id.into(),
+        workspace: ws.into(),
+        session_id: Some("s1".into()),
+        task: "core/postgres/terminate-backend".into(),
+        resource: "pg-main".into(),
+        slx: Some("pg-main-health".into()),
+        params: BTreeMap::from([("PID".into(), "42".into())]),
+        risk: Risk::Medium,
+        rollback: "nothing to undo".into(),
+        reason: "blocks everyone".into(),
+        status,
+        requested_by: "assistant:default".into(),
+        requested_at: Timestamp(at),
+        decided_by: None,
+        decided_at: None,
+        note: None,
+        expires_at: Timestamp(at + 1000),
+        run_id: None,
+    }
+}
+
+pub async fn approvals_round_trip(s: &dyn EngineStore) {
+    let a = approval("w", "ap-1111", 10, ApprovalStatus::Pending);
+    s.put_approval(&a).await.unwrap();
+    s.put_approval(&approval("w", "ap-2222", 20, ApprovalStatus::Denied))
+        .await
+        .unwrap();
+    s.put_approval(&approval("other", "ap-3333", 30, ApprovalStatus::Pending))
+        .await
+        .unwrap();
+    assert_eq!(s.get_approval("w", "ap-1111").await.unwrap().unwrap(), a);
+    assert_eq!(s.get_approval("w", "ap-1").await.unwrap().unwrap().id, "ap-1111");
+    // An ambiguous prefix and another workspace's id find nothing.
+    assert!(s.get_approval("w", "ap-").await.unwrap().is_none());
+    assert!(s.get_approval("w", "ap-3333").await.unwrap().is_none());
+
+    let mut granted = a.clone();
+    granted.status = ApprovalStatus::Granted;
+    granted.decided_by = Some("user:ann".into());
+    granted.decided_at = Some(Timestamp(15));
+    s.put_approval(&granted).await.unwrap();
+    assert_eq!(s.get_approval("w", "ap-1111").await.unwrap().unwrap(), granted);
+
+    let all = s.list_approvals("w", &ApprovalFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["ap-2222", "ap-1111"]
+    );
+    let pending = s
+        .list_approvals(
+            "other",
+            &ApprovalFilter {
+                status: Some(ApprovalStatus::Pending),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    let on = s
+        .list_approvals(
+            "w",
+            &ApprovalFilter {
+                task_on: Some(("core/postgres/terminate-backend".into(), "pg-main".into())),
+                status: Some(ApprovalStatus::Granted),
+                session_id: Some("s1".into()),
+                limit: Some(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(on.len(), 1);
+    // A record of one workspace cannot be overwritten through another's id.
+    let mut hijack = approval("other", "ap-1111", 99, ApprovalStatus::Granted);
+    hijack.reason = "hijack".into();
+    let _ = s.put_approval(&hijack).await;
+    assert_eq!(s.get_approval("w", "ap-1111").await.unwrap().unwrap(), granted);
+}
+
+fn session(ws: &str, id: &str, at: i64) -> Session {
+    Session {
+        id: id.into(),
+        workspace: ws.into(),
+        assistant: "default".into(),
+        trigger: Trigger::Question {
+            text: "why is checkout failing?".into(),
+        },
+        status: SessionStatus::Running,
+        started_at: Timestamp(at),
+        finished_at: None,
+        focus: vec!["checkout".into()],
+        hypotheses: vec![],
+        evidence: vec![],
+        conclusion: None,
+        proposals: vec![],
+        budget: BudgetUse::default(),
+    }
+}
+
+pub async fn sessions_and_audit(s: &dyn EngineStore) {
+    s.put_session(&session("w", "se-aaaa", 10)).await.unwrap();
+    s.put_session(&session("w", "se-bbbb", 20)).await.unwrap();
+    s.put_session(&session("other", "se-cccc", 30)).await.unwrap();
+    let mut done = session("w", "se-aaaa", 10);
+    done.status = SessionStatus::Concluded;
+    done.finished_at = Some(Timestamp(15));
+    s.put_session(&done).await.unwrap();
+    assert_eq!(s.get_session("w", "se-a").await.unwrap().unwrap(), done);
+    assert!(s.get_session("w", "se-cccc").await.unwrap().is_none());
+    let list = s.list_sessions("w", 10).await.unwrap();
+    assert_eq!(
+        list.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        ["se-bbbb", "se-aaaa"]
+    );
+
+    let entry = |seq: u64, kind: AuditKind| AuditEntry {
+        session_id: "se-bbbb".into(),
+        seq,
+        at: Timestamp(20 + seq as i64),
+        kind,
+        data: json!({"seq": seq, "text": "ünïcode ✓"}),
+    };
+    s.append_audit("w", &[entry(1, AuditKind::SessionStarted), entry(2, AuditKind::Context)])
+        .await
+        .unwrap();
+    s.append_audit("w", &[entry(3, AuditKind::Conclusion)]).await.unwrap();
+    // Append-only: a seq that exists is refused, and the trail is unchanged.
+    assert!(s.append_audit("w", &[entry(3, AuditKind::Note)]).await.is_err());
+    let trail = s.audit("w", "se-bbbb").await.unwrap();
+    assert_eq!(trail, vec![
+        entry(1, AuditKind::SessionStarted),
+        entry(2, AuditKind::Context),
+        entry(3, AuditKind::Conclusion)
+    ]);
+    assert!(s.audit("other", "se-bbbb").await.unwrap().is_empty());
+
+    let interrupted = s.interrupt_sessions("w", Timestamp(99)).await.unwrap();
+    assert_eq!(interrupted, ["se-bbbb"]);
+    let b = s.get_session("w", "se-bbbb").await.unwrap().unwrap();
+    assert_eq!((b.status, b.finished_at), (SessionStatus::Interrupted, Some(Timestamp(99))));
+    assert_eq!(
+        s.get_session("other", "se-cccc").await.unwrap().unwrap().status,
+        SessionStatus::Running
+    );
+}
+
+pub async fn issue_data_round_trips(s: &dyn EngineStore) {
+    let run = TaskRun {
+        id: "r-data".into(),
+        workspace: "w".into(),
+        scope: "pg".into(),
+        slx: None,
+        resource: "pg".into(),
+        task: "core/postgres/x".into(),
+        kind: TaskKind::Health,
+        status: RunStatus::Running,
+        exit_code: None,
+        started_at: Timestamp(1),
+        finished_at: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        report: String::new(),
+        error: None,
+        reason: None,
+    };
+    s.start_run(&run).await.unwrap();
+    let mut d = IssueDraft::new(Severity::MAJOR, "app leaks sessions");
+    d.data = json!({"app": "batch", "conns": 27}).as_object().unwrap().clone();
+    let mut fin = run.clone();
+    fin.status = RunStatus::Succeeded;
+    fin.finished_at = Some(Timestamp(2));
+    s.finish_run(
+        &fin,
+        &RunResults {
+            issues: vec![d.clone()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let open = s.list_issues("w", &IssueFilter::default()).await.unwrap();
+    assert_eq!(open[0].data, d.data);
+}
