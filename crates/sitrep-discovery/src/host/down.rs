@@ -10,12 +10,21 @@ use crate::{connect_host, endpoint_key, is_local_host};
 use sitrep_core::map::{Edge, EdgeKind, Inventory, Resource, STATUS};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// The program a supervisor's command runs.
+#[derive(Debug)]
+struct Program {
+    kind: &'static str,
+    /// Base of the resource name.
+    base: String,
+    args: Vec<String>,
+}
+
 /// A server known from configuration that nothing listens for right now.
 #[derive(Debug, Default)]
 struct Down {
     kind: Option<&'static str>,
-    /// Base of the name and the program, when a supervisor's command says what runs there.
-    program: Option<(&'static str, String, Vec<String>)>,
+    /// When a supervisor's command says what runs there.
+    program: Option<Program>,
     host: String,
     /// Resources whose configuration names it.
     named_by: BTreeSet<String>,
@@ -80,7 +89,11 @@ pub(super) fn configured(v: &View<'_>, m: &Mapped, inv: &mut Inventory) -> Confi
                     continue;
                 }
                 let d = links.down.entry(*port).or_default();
-                d.program = Some((kind, base.clone(), sv.args.clone()));
+                d.program = Some(Program {
+                    kind,
+                    base: base.clone(),
+                    args: sv.args.clone(),
+                });
                 d.reason = Some(match running {
                     Some(pid) => format!(
                         "started (pid {pid}) but not listening on port {port}: starting or failing; its supervisor (pid {sup}) restarts it"
@@ -177,8 +190,8 @@ pub(super) fn configured(v: &View<'_>, m: &Mapped, inv: &mut Inventory) -> Confi
 
     for (port, d) in down {
         let (kind, base) = match (&d.program, d.kind) {
-            (Some((k, _, _)), Some(dk)) if !is_specific(k) => (dk, dk.to_string()),
-            (Some((k, b, _)), _) => (*k, b.clone()),
+            (Some(p), Some(dk)) if !is_specific(p.kind) => (dk, dk.to_string()),
+            (Some(p), _) => (p.kind, p.base.clone()),
             (None, Some(dk)) => (dk, dk.to_string()),
             (None, None) => continue,
         };
@@ -205,11 +218,11 @@ pub(super) fn configured(v: &View<'_>, m: &Mapped, inv: &mut Inventory) -> Confi
                     &d.named_by,
                 ),
             );
-        if let Some((_, b, args)) = &d.program {
-            r.properties.insert("exe".into(), args[0].clone().into());
-            r.properties.insert("program".into(), b.clone().into());
+        if let Some(p) = &d.program {
+            r.properties.insert("exe".into(), p.args[0].clone().into());
+            r.properties.insert("program".into(), p.base.clone().into());
             r.properties
-                .insert("cmdline".into(), procfs::redact_cmdline(args).into());
+                .insert("cmdline".into(), procfs::redact_cmdline(&p.args).into());
         }
         if kind == "postgres" {
             if d.upstream_of_standby {
