@@ -76,6 +76,8 @@ pub struct Snapshot {
     pub supervised: HashMap<u32, Supervised>,
     /// PostgreSQL servers' own files, by postmaster pid.
     pub postgres: HashMap<u32, PgFacts>,
+    /// MySQL/MariaDB servers' databases (their data directory), by server pid.
+    pub mysql: HashMap<u32, Vec<String>>,
     /// Ports of local servers an earlier discovery found: a young process listening there is
     /// that server restarted.
     pub known_ports: BTreeSet<u16>,

@@ -178,6 +178,22 @@ pub fn pg_database_tuples(heap: &[u8]) -> Vec<(u32, String)> {
     found.into_iter().map(|(o, n, _)| (o, n)).collect()
 }
 
+/// The databases of a MySQL/MariaDB data directory from its subdirectories: the server's own
+/// schemas and directories that are no database (`#innodb_temp`, `lost+found`) left out.
+pub fn mysql_databases(dirs: Vec<String>) -> Vec<String> {
+    let mut v: Vec<String> = dirs
+        .into_iter()
+        .filter(|d| {
+            !matches!(
+                d.as_str(),
+                "mysql" | "performance_schema" | "information_schema" | "sys" | "lost+found"
+            ) && !d.starts_with(['#', '.'])
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Databases that only exist to be copied.
 pub fn is_template(name: &str) -> bool {
     matches!(name, "template0" | "template1")
@@ -197,8 +213,9 @@ pub fn backend_database(title: &str) -> Option<String> {
     (client_like && *user != "walsender" && !is_template(db)).then(|| db.to_string())
 }
 
-/// Role (primary or replica) and databases of each running PostgreSQL, and one
-/// `postgres-database` resource per database of every PostgreSQL on the map.
+/// Role (primary or replica) and databases of each running PostgreSQL (and the databases of
+/// each MySQL/MariaDB), and one `postgres-database` resource per database of every PostgreSQL
+/// on the map.
 pub(super) fn roles_and_databases(
     s: &Snapshot,
     key_of: &HashMap<u32, String>,
@@ -209,6 +226,12 @@ pub(super) fn roles_and_databases(
         let Some(r) = inv.resources.iter_mut().find(|r| &r.key == key) else {
             continue;
         };
+        if r.kind == "mysql" {
+            if let Some(dbs) = s.mysql.get(pid) {
+                r.properties.insert("databases".into(), dbs.clone().into());
+            }
+            continue;
+        }
         if r.kind != "postgres" {
             continue;
         }
@@ -295,6 +318,22 @@ mod tests {
             ("10.0.0.1", 5433, None)
         );
         assert!(!format!("{up:?}").contains("'x'"));
+    }
+
+    #[test]
+    fn mysql_data_directories() {
+        let dirs = [
+            "shop",
+            "mysql",
+            "sys",
+            "#innodb_temp",
+            "performance_schema",
+            "orders",
+        ];
+        assert_eq!(
+            mysql_databases(dirs.iter().map(|s| s.to_string()).collect()),
+            vec!["orders", "shop"]
+        );
     }
 
     #[test]

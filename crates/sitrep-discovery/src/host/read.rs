@@ -145,6 +145,9 @@ pub fn read_snapshot(cfg: &HostConfig) -> Result<Snapshot, DiscoveryError> {
         if is_postgres(p) && is_root {
             snap.postgres.insert(p.pid, read_postgres(p, proc_root));
         }
+        if matches!(p.exe.as_str(), "mysqld" | "mariadbd") && is_root {
+            snap.mysql.insert(p.pid, read_mysql_databases(p));
+        }
         // What the process is configured to use; children sharing their parent's program and
         // command line add nothing.
         let same_as_parent = snap
@@ -294,6 +297,25 @@ fn read_postgres(p: &Proc, proc_root: &Path) -> PgFacts {
         databases,
         catalog_read,
     }
+}
+
+/// MySQL/MariaDB keep one directory per database in their data directory (`--datadir`,
+/// Debian's default otherwise).
+fn read_mysql_databases(p: &Proc) -> Vec<String> {
+    let dir = p
+        .args
+        .iter()
+        .find_map(|a| a.strip_prefix("--datadir="))
+        .unwrap_or("/var/lib/mysql");
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    postgres::mysql_databases(names)
 }
 
 fn read_nginx_conf(p: &Proc) -> Option<nginx_conf::NginxConf> {
