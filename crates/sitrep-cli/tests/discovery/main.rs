@@ -186,13 +186,15 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
         let (_, out, err) = sitrep(h, &["slx", "run", name, "--json"]);
         let r: Value = serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("slx run {name}: no JSON ({e}):\n{out}\n{err}"));
-        for run in r["runs"].as_array().unwrap() {
+        for out in r["runs"].as_array().unwrap() {
+            // Each entry is a run's outcome: the run record under `run`, its issues beside it.
+            let run = &out["run"];
             let inconclusive_by_design =
                 run["status"] == "inconclusive" && run["task"] == "core/http-endpoint/tls-expiry";
             assert!(
                 run["status"] == "succeeded" || inconclusive_by_design,
                 "SLX {name}: {}",
-                pretty(run)
+                pretty(out)
             );
         }
     }
