@@ -147,6 +147,17 @@ stop_pidfile() { # name [timeout]
 # Start a long-running program in the background as USER, detached, with its
 # output in $LOGS/NAME.log and its pid in $RUN/NAME.pid.
 #   start_bg NAME USER WORKDIR CMD...
+# Closes every descriptor but stdin, stdout and stderr in the calling (sub)shell: a service
+# started while a caller holds `flock /tmp/sitrep-sandbox.lock` must not inherit the lock's
+# descriptor, or the lock stays held for as long as the service runs.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd="${fd##*/}"
+    if [[ "$fd" =~ ^[0-9]+$ ]] && (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 start_bg() {
   local name="$1" user="$2" wd="$3"; shift 3
   if service_running "$name"; then return 0; fi
@@ -154,6 +165,7 @@ start_bg() {
   touch "$logf"; chown "$user" "$logf" 2>/dev/null || true
   (
     cd "$wd"
+    close_inherited_fds
     exec setsid setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
       "$@" >>"$logf" 2>&1 </dev/null
   ) &

@@ -204,6 +204,7 @@ supervised_start() { # name (shopfront|batch) conf subcommand
   service_running "$name-supervisor" && return 0
   rm -f "$RUN/$name.child.pid"
   ( cd "$SANDBOX_DIR/shopfront"
+    close_inherited_fds
     exec setsid "$SANDBOX_SRC/lib/supervise" "$name" "$USER_SHOP" "$RUN/$name.child.pid" \
       "$SANDBOX_DIR/node-exporter/textfile" -- "$SHOPFRONT_BIN" "$sub" --config "$conf" \
       >>"$LOGS/$name-supervisor.log" 2>&1 </dev/null ) &
@@ -376,6 +377,6 @@ alertmanager_start() {
 
 watchdog_start() {
   service_running watchdog && return 0
-  ( exec setsid "$SANDBOX_SRC/lib/watchdog" "$SANDBOX_DIR" >>"$LOGS/watchdog.log" 2>&1 </dev/null ) &
+  ( close_inherited_fds; exec setsid "$SANDBOX_SRC/lib/watchdog" "$SANDBOX_DIR" >>"$LOGS/watchdog.log" 2>&1 </dev/null ) &
   echo $! > "$RUN/watchdog.pid"
 }

@@ -6,8 +6,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::Timestamp;
-
 /// Something discovered. `key` is its identity across indexers and runs (two indexers that
 /// see the same PostgreSQL produce the same key, and their findings merge); `name` is what
 /// people and SLXs call it.
@@ -53,7 +51,28 @@ impl Resource {
 
     /// Folds what another indexer saw of the same resource into this one. The first
     /// indexer's kind and name win unless it only knew a generic kind.
-    fn absorb(&mut self, other: Resource) {
+    fn absorb(&mut self, mut other: Resource) {
+        // Prometheus scrapes over HTTP: a listener it scrapes speaks HTTP.
+        let pair = |x: &str, y: &str, a: &str, b: &str| (x == a && y == b) || (x == b && y == a);
+        if pair(&self.kind, &other.kind, "service", "scrape-target") {
+            self.kind = "http-service".into();
+            other.kind = "http-service".into();
+        }
+        // An exporter is named after the job that scrapes it, which Prometheus knows whether
+        // the exporter runs or not (its program name stays an alias).
+        let job_names_exporter = pair(&self.kind, &other.kind, "exporter", "scrape-target");
+        if job_names_exporter {
+            let (target, exporter) = if self.kind == "scrape-target" {
+                (self.name.clone(), other.name.clone())
+            } else {
+                (other.name.clone(), self.name.clone())
+            };
+            self.kind = "exporter".into();
+            self.name = target;
+            push_unique(&mut self.aliases, exporter);
+            other.kind = "exporter".into();
+            other.name = self.name.clone();
+        }
         if kind_rank(&other.kind) > kind_rank(&self.kind) {
             if self.name != other.name {
                 push_unique(&mut self.aliases, std::mem::take(&mut self.name));
@@ -377,6 +396,7 @@ fn kind_words(kind: &str) -> &'static [&'static str] {
     match kind {
         "postgres" => &["db", "database", "pg", "postgresql", "sql"],
         "mysql" => &["db", "database", "mariadb", "sql"],
+        "postgres-database" => &["db", "database", "pg", "postgresql", "sql"],
         "redis" => &["cache", "kv"],
         "nginx" => &["proxy", "lb", "web", "ingress", "frontend"],
         "prometheus" => &["monitoring", "metrics", "prom"],
@@ -591,6 +611,43 @@ mod tests {
     }
 
     #[test]
+    fn prometheus_names_exporters_and_says_who_speaks_http() {
+        let src = |mut r: Resource, s: &str| {
+            r.sources.push(s.into());
+            Inventory {
+                resources: vec![r],
+                edges: vec![],
+            }
+        };
+        let exporter = res("tcp:localhost:9121", "exporter", "redis-exporter-9121");
+        let target = res("tcp:localhost:9121", "scrape-target", "redis-9121");
+        for parts in [
+            [
+                src(exporter.clone(), "host"),
+                src(target.clone(), "prometheus"),
+            ],
+            [
+                src(target.clone(), "prometheus"),
+                src(exporter.clone(), "host"),
+            ],
+        ] {
+            let m = Inventory::merge(parts);
+            let r = &m.resources[0];
+            assert_eq!(
+                (r.kind.as_str(), r.name.as_str()),
+                ("exporter", "redis-9121"),
+                "the same whichever indexer came first"
+            );
+            assert_eq!(r.aliases, vec!["redis-exporter-9121"]);
+        }
+        let service = res("tcp:localhost:8000", "service", "app-8000");
+        let scraped = res("tcp:localhost:8000", "scrape-target", "app-8000");
+        let m = Inventory::merge([src(service, "host"), src(scraped, "prometheus")]);
+        assert_eq!(m.resources[0].kind, "http-service");
+        assert!(m.resources[0].aliases.is_empty());
+    }
+
+    #[test]
     fn merge_folds_same_key_and_drops_dangling_edges() {
         let a = Inventory {
             resources: vec![
@@ -634,289 +691,5 @@ mod tests {
     }
 }
 
-/// A resource as stored: with when it was first and last seen, and whether it is gone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredResource {
-    #[serde(flatten)]
-    pub resource: Resource,
-    pub stale: bool,
-    pub first_seen: Timestamp,
-    pub last_seen: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredEdge {
-    #[serde(flatten)]
-    pub edge: Edge,
-    pub last_seen: Timestamp,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StoredMap {
-    pub resources: Vec<StoredResource>,
-    pub edges: Vec<StoredEdge>,
-}
-
-impl StoredMap {
-    /// The live part (stale resources and their edges left out) as a queryable Map.
-    pub fn live(&self) -> Map {
-        let resources: Vec<Resource> = self
-            .resources
-            .iter()
-            .filter(|r| !r.stale)
-            .map(|r| r.resource.clone())
-            .collect();
-        let edges = self.edges.iter().map(|e| e.edge.clone()).collect();
-        Map::new(Inventory::merge([Inventory { resources, edges }]))
-    }
-}
-
-/// What a discovery changed in the stored map.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MapDiff {
-    pub added: Vec<String>,
-    pub changed: Vec<String>,
-    pub retired: Vec<String>,
-    pub edges_added: Vec<Edge>,
-    pub edges_removed: Vec<Edge>,
-}
-
-impl MapDiff {
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty()
-            && self.changed.is_empty()
-            && self.retired.is_empty()
-            && self.edges_added.is_empty()
-            && self.edges_removed.is_empty()
-    }
-}
-
-/// Observed state (a target's health, a pod's phase, which alerts fire) lives under the
-/// `status` property: it is stored, but a change of status alone is not a change of the map.
-pub const STATUS: &str = "status";
-
-fn same_structure(a: &Resource, b: &Resource) -> bool {
-    let strip = |r: &Resource| {
-        let mut p = r.properties.clone();
-        p.remove(STATUS);
-        p
-    };
-    a.key == b.key
-        && a.kind == b.kind
-        && a.name == b.name
-        && a.labels == b.labels
-        && a.aliases == b.aliases
-        && a.sources == b.sources
-        && strip(a) == strip(b)
-}
-
-/// Folds a discovery's findings into the stored map.
-///
-/// - Found resources are upserted (first_seen kept) and revived if stale.
-/// - A stored resource not found is marked stale only if one of the indexers that reported it
-///   completed this time (`scanned`); an unreachable cluster retires nothing.
-/// - Edges are sticky for `edge_ttl_ms`: a connection seen a minute ago is still a dependency
-///   even if it was idle during this scan. Edges touching a stale resource are dropped.
-pub fn reconcile(
-    old: &StoredMap,
-    found: Inventory,
-    scanned: &BTreeSet<String>,
-    now: Timestamp,
-    edge_ttl_ms: i64,
-) -> (StoredMap, MapDiff) {
-    let mut diff = MapDiff::default();
-    let old_by_key: HashMap<&str, &StoredResource> = old
-        .resources
-        .iter()
-        .map(|r| (r.resource.key.as_str(), r))
-        .collect();
-    let found_keys: BTreeSet<String> = found.resources.iter().map(|r| r.key.clone()).collect();
-    let mut resources = Vec::with_capacity(found.resources.len() + old.resources.len());
-    for r in found.resources {
-        match old_by_key.get(r.key.as_str()) {
-            None => {
-                diff.added.push(r.key.clone());
-                resources.push(StoredResource {
-                    resource: r,
-                    stale: false,
-                    first_seen: now,
-                    last_seen: now,
-                });
-            }
-            Some(prev) => {
-                if prev.stale || !same_structure(&prev.resource, &r) {
-                    diff.changed.push(r.key.clone());
-                }
-                resources.push(StoredResource {
-                    resource: r,
-                    stale: false,
-                    first_seen: prev.first_seen,
-                    last_seen: now,
-                });
-            }
-        }
-    }
-    for prev in &old.resources {
-        if found_keys.contains(&prev.resource.key) {
-            continue;
-        }
-        let mut kept = prev.clone();
-        if !prev.stale && prev.resource.sources.iter().any(|s| scanned.contains(s)) {
-            kept.stale = true;
-            diff.retired.push(prev.resource.key.clone());
-        }
-        resources.push(kept);
-    }
-    resources.sort_by(|a, b| a.resource.key.cmp(&b.resource.key));
-
-    let live: BTreeSet<&str> = resources
-        .iter()
-        .filter(|r| !r.stale)
-        .map(|r| r.resource.key.as_str())
-        .collect();
-    let mut edges: BTreeMap<Edge, Timestamp> = BTreeMap::new();
-    let cutoff = now.0 - edge_ttl_ms;
-    for e in &old.edges {
-        if e.last_seen.0 >= cutoff
-            && live.contains(e.edge.from.as_str())
-            && live.contains(e.edge.to.as_str())
-        {
-            edges.insert(e.edge.clone(), e.last_seen);
-        }
-    }
-    for e in found.edges {
-        edges.insert(e, now);
-    }
-    let old_edges: BTreeSet<&Edge> = old.edges.iter().map(|e| &e.edge).collect();
-    diff.edges_added = edges
-        .keys()
-        .filter(|e| !old_edges.contains(e))
-        .cloned()
-        .collect();
-    diff.edges_removed = old
-        .edges
-        .iter()
-        .filter(|e| !edges.contains_key(&e.edge))
-        .map(|e| e.edge.clone())
-        .collect();
-    let edges = edges
-        .into_iter()
-        .map(|(edge, last_seen)| StoredEdge { edge, last_seen })
-        .collect();
-    (StoredMap { resources, edges }, diff)
-}
-
-#[cfg(test)]
-mod reconcile_tests {
-    use super::*;
-
-    fn found(keys: &[&str], edges: &[(&str, &str)]) -> Inventory {
-        Inventory {
-            resources: keys
-                .iter()
-                .map(|k| {
-                    let mut r = Resource::new(*k, "service", *k);
-                    r.sources.push("host".into());
-                    r
-                })
-                .collect(),
-            edges: edges
-                .iter()
-                .map(|(a, b)| Edge::new(*a, *b, EdgeKind::DependsOn))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn twice_is_a_noop_and_idle_edges_stick() {
-        let scanned: BTreeSet<String> = ["host".to_string()].into();
-        let (m1, d1) = reconcile(
-            &StoredMap::default(),
-            found(&["a", "b"], &[("a", "b")]),
-            &scanned,
-            Timestamp(0),
-            1000,
-        );
-        assert_eq!(d1.added.len(), 2);
-        assert_eq!(d1.edges_added.len(), 1);
-        let (m2, d2) = reconcile(
-            &m1,
-            found(&["a", "b"], &[("a", "b")]),
-            &scanned,
-            Timestamp(10),
-            1000,
-        );
-        assert!(d2.is_empty(), "{d2:?}");
-        // The connection was idle during this scan: still an edge within the ttl...
-        let (m3, d3) = reconcile(&m2, found(&["a", "b"], &[]), &scanned, Timestamp(500), 1000);
-        assert!(d3.is_empty());
-        assert_eq!(m3.edges.len(), 1);
-        // ...and gone after it.
-        let (_, d4) = reconcile(
-            &m3,
-            found(&["a", "b"], &[]),
-            &scanned,
-            Timestamp(2000),
-            1000,
-        );
-        assert_eq!(d4.edges_removed.len(), 1);
-    }
-
-    #[test]
-    fn a_status_change_is_stored_but_is_no_change() {
-        let scanned: BTreeSet<String> = ["host".to_string()].into();
-        let with = |health: &str| {
-            let mut inv = found(&["a"], &[]);
-            inv.resources[0]
-                .properties
-                .insert(STATUS.into(), serde_json::json!({"health": health}));
-            inv
-        };
-        let (m1, _) = reconcile(
-            &StoredMap::default(),
-            with("up"),
-            &scanned,
-            Timestamp(0),
-            1000,
-        );
-        let (m2, d) = reconcile(&m1, with("down"), &scanned, Timestamp(1), 1000);
-        assert!(d.is_empty(), "{d:?}");
-        assert_eq!(
-            m2.resources[0].resource.properties[STATUS]["health"],
-            "down"
-        );
-        let mut renamed = with("down");
-        renamed.resources[0]
-            .properties
-            .insert("port".into(), 1.into());
-        assert_eq!(
-            reconcile(&m2, renamed, &scanned, Timestamp(2), 1000)
-                .1
-                .changed,
-            vec!["a"]
-        );
-    }
-
-    #[test]
-    fn vanished_resources_go_stale_only_for_their_indexer() {
-        let host: BTreeSet<String> = ["host".to_string()].into();
-        let k8s: BTreeSet<String> = ["kubernetes".to_string()].into();
-        let (m1, _) = reconcile(
-            &StoredMap::default(),
-            found(&["a", "b"], &[("a", "b")]),
-            &host,
-            Timestamp(0),
-            1000,
-        );
-        let (m2, d2) = reconcile(&m1, found(&["a"], &[]), &k8s, Timestamp(1), 1000);
-        assert!(d2.retired.is_empty());
-        assert!(m2.resources.iter().all(|r| !r.stale));
-        let (m3, d3) = reconcile(&m1, found(&["a"], &[]), &host, Timestamp(1), 1000);
-        assert_eq!(d3.retired, vec!["b"]);
-        assert!(m3.edges.is_empty(), "edges to a stale resource are dropped");
-        assert_eq!(m3.live().resources().len(), 1);
-        let (m4, d4) = reconcile(&m3, found(&["a", "b"], &[]), &host, Timestamp(2), 1000);
-        assert_eq!(d4.changed, vec!["b"], "revived");
-        assert_eq!(m4.resources[1].first_seen, Timestamp(0));
-    }
-}
+mod stored;
+pub use stored::{MapDiff, Retention, STATUS, StoredEdge, StoredMap, StoredResource, reconcile};

@@ -27,6 +27,10 @@ pub struct DiscoveryConfig {
     /// How long an edge stays on the map after its connection was last seen.
     #[serde(default = "default_edge_ttl")]
     pub edge_ttl: String,
+    /// How long a process seen running stays on the map, as down, after it was last seen
+    /// (a crashed server keeps its SLXs through the incident).
+    #[serde(default = "default_edge_ttl")]
+    pub down_ttl: String,
 }
 
 fn default_edge_ttl() -> String {
@@ -43,6 +47,7 @@ impl Default for DiscoveryConfig {
             level_of_detail: LevelOfDetail::default(),
             vars: BTreeMap::new(),
             edge_ttl: default_edge_ttl(),
+            down_ttl: default_edge_ttl(),
         }
     }
 }

@@ -93,6 +93,29 @@ pub fn build(entries: &[Declared]) -> Result<Inventory, DiscoveryError> {
             .with_prop("port", port);
             if !database.is_empty() {
                 r = r.with_prop("database", database.to_string());
+                if kind == "postgres" {
+                    // The database it names, for the checks that look inside one.
+                    let mut db = Resource::new(
+                        format!("pgdb:{}/{database}", r.key),
+                        crate::host::POSTGRES_DATABASE,
+                        format!("{}-{database}", d.name),
+                    )
+                    .with_prop("database", database.to_string())
+                    .with_prop("server", d.name.clone())
+                    .with_prop("dsn", dsn.clone());
+                    for k in ["host", "port"] {
+                        if let Some(v) = r.properties.get(k) {
+                            db.properties.insert(k.into(), v.clone());
+                        }
+                    }
+                    if let Some(s) = &d.secret {
+                        db.properties
+                            .insert("password_secret".into(), s.clone().into());
+                    }
+                    db.sources.push(SOURCE.into());
+                    inv.edges.push(Edge::new(&db.key, &r.key, EdgeKind::RunsOn));
+                    inv.resources.push(db);
+                }
             }
             r
         } else {
@@ -137,14 +160,33 @@ mod tests {
         .unwrap();
         assert_eq!(inv.resources[0].key, "url:http://127.0.0.1:28080/checkout");
         assert_eq!(inv.edges[0].to, "tcp:localhost:28080");
-        let db = &inv.resources[1];
+        let db = inv
+            .resources
+            .iter()
+            .find(|r| r.key == "tcp:localhost:25432")
+            .unwrap();
         assert_eq!(
             (db.key.as_str(), db.kind.as_str()),
             ("tcp:localhost:25432", "postgres")
         );
         assert_eq!(db.prop_str("database"), Some("shop"));
         assert_eq!(db.prop_str("password_secret"), Some("pg-admin"));
-        assert_eq!(inv.resources[2].key, "tcp:localhost:26379");
+        // The database it names is a resource of its own, reached with the declared DSN.
+        let shop = inv
+            .resources
+            .iter()
+            .find(|r| r.key == "pgdb:tcp:localhost:25432/shop")
+            .unwrap();
+        assert_eq!(
+            (shop.kind.as_str(), shop.name.as_str(), shop.prop_str("dsn")),
+            (
+                "postgres-database",
+                "orders-db-shop",
+                Some("postgres://postgres@127.0.0.1:25432/shop")
+            )
+        );
+        assert_eq!(shop.prop_str("password_secret"), Some("pg-admin"));
+        assert!(inv.resources.iter().any(|r| r.key == "tcp:localhost:26379"));
     }
 
     #[test]

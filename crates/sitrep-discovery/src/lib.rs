@@ -39,8 +39,11 @@ pub enum DiscoveryError {
     Store(#[from] sitrep_store::StoreError),
     #[error("an indexer crashed: {0} (a bug: please report it with SITREP_LOG=debug output)")]
     Crashed(String),
-    #[error("discovery.edge_ttl: {0} (write a duration such as 30m or 24h)")]
-    Config(String),
+    #[error("discovery.{field}: {message} (write a duration such as 30m or 24h)")]
+    Config {
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// One source of resources and edges.
@@ -68,6 +71,19 @@ pub fn is_local_host(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+/// The address generated configuration connects to: `127.0.0.1` for every local address
+/// (loopback, wildcard, `localhost`), so that a server's SLX is the same whichever source
+/// found it.
+pub(crate) fn connect_host(host: &str) -> String {
+    if is_local_host(host) {
+        "127.0.0.1".into()
+    } else {
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase()
+    }
 }
 
 /// `scheme://[user[:pass]@]host[:port][/path]` → (scheme, host, port, path). Enough for DSNs and

@@ -179,17 +179,33 @@ pub fn build(
     prom.sources.push(SOURCE.into());
     inv.resources.push(prom);
 
+    // One resource per address: an exporter scraped by several jobs (blackbox's own metrics
+    // and its probes) is named after the job that scrapes its /metrics, then the first job.
+    let mut by_key: BTreeMap<String, Vec<&Target>> = BTreeMap::new();
     for t in &targets.active_targets {
         let Some((_, th, tp, _)) = split_url(&t.scrape_url) else {
             continue;
         };
+        by_key
+            .entry(endpoint_key(&th, tp.unwrap_or(80)))
+            .or_default()
+            .push(t);
+    }
+    for (key, mut ts) in by_key {
+        let job = |t: &Target| t.labels.get("job").cloned().unwrap_or_default();
+        let path = |t: &Target| split_url(&t.scrape_url).map(|u| u.3).unwrap_or_default();
+        ts.sort_by_key(|t| (!path(t).starts_with("/metrics"), job(t)));
+        let t = ts[0];
+        let Some((_, th, tp, _)) = split_url(&t.scrape_url) else {
+            continue;
+        };
         let tp = tp.unwrap_or(80);
-        let key = endpoint_key(&th, tp);
-        let job = t.labels.get("job").cloned().unwrap_or_default();
         let instance = t.labels.get("instance").cloned().unwrap_or_default();
-        let mut r = Resource::new(&key, "scrape-target", format!("{job}-{tp}"))
-            .with_prop("job", job.clone())
+        let mut r = Resource::new(&key, "scrape-target", format!("{}-{tp}", job(t)))
+            .with_prop("job", job(t))
             .with_prop("instance", instance)
+            .with_prop("host", crate::connect_host(&th))
+            .with_prop("port", tp)
             .with_prop(STATUS, serde_json::json!({"health": t.health}))
             .with_prop("scrape_url", t.scrape_url.clone())
             .with_prop(
@@ -200,28 +216,35 @@ pub fn build(
             inv.edges
                 .push(Edge::new(&prom_key, &key, EdgeKind::Monitors));
         }
-        if !job.is_empty() {
-            let jkey = format!("prom-job:{prom_key}:{job}");
-            let mut j =
-                Resource::new(&jkey, "prometheus-job", format!("job-{job}")).with_prop("job", job);
-            j.sources.push(SOURCE.into());
-            inv.resources.push(j);
-            inv.edges.push(Edge::new(&key, &jkey, EdgeKind::PartOf));
-        }
-        // A blackbox probe: the probed URL is an endpoint in its own right.
-        if let Some(probed) = query_param(&t.scrape_url, "target") {
-            if let Some((ps, ph, pp, _)) = split_url(&probed) {
-                let pp = pp.unwrap_or(if ps == "https" { 443 } else { 80 });
-                let ekey = format!("url:{probed}");
-                let mut e = Resource::new(&ekey, "http-endpoint", probed.clone())
-                    .with_prop("url", probed.clone())
-                    .with_prop("host", ph.clone())
-                    .with_prop("port", pp);
-                e.sources.push(SOURCE.into());
-                inv.resources.push(e);
-                inv.edges.push(Edge::new(&key, &ekey, EdgeKind::Monitors));
-                inv.edges
-                    .push(Edge::new(&ekey, endpoint_key(&ph, pp), EdgeKind::DependsOn));
+        for t in &ts {
+            let job = job(t);
+            let name = format!("{job}-{tp}");
+            if name != r.name && !r.aliases.contains(&name) {
+                r.aliases.push(name);
+            }
+            if !job.is_empty() {
+                let jkey = format!("prom-job:{prom_key}:{job}");
+                let mut j = Resource::new(&jkey, "prometheus-job", format!("job-{job}"))
+                    .with_prop("job", job);
+                j.sources.push(SOURCE.into());
+                inv.resources.push(j);
+                inv.edges.push(Edge::new(&key, &jkey, EdgeKind::PartOf));
+            }
+            // A blackbox probe: the probed URL is an endpoint in its own right.
+            if let Some(probed) = query_param(&t.scrape_url, "target") {
+                if let Some((ps, ph, pp, _)) = split_url(&probed) {
+                    let pp = pp.unwrap_or(if ps == "https" { 443 } else { 80 });
+                    let ekey = format!("url:{probed}");
+                    let mut e = Resource::new(&ekey, "http-endpoint", probed.clone())
+                        .with_prop("url", probed.clone())
+                        .with_prop("host", ph.clone())
+                        .with_prop("port", pp);
+                    e.sources.push(SOURCE.into());
+                    inv.resources.push(e);
+                    inv.edges.push(Edge::new(&key, &ekey, EdgeKind::Monitors));
+                    inv.edges
+                        .push(Edge::new(&ekey, endpoint_key(&ph, pp), EdgeKind::DependsOn));
+                }
             }
         }
         r.sources.push(SOURCE.into());
@@ -252,7 +275,8 @@ mod tests {
         // Shapes of Prometheus 2.x /api/v1/targets, /rules and /alertmanagers responses.
         let targets: Envelope<Targets> = serde_json::from_str(r#"{"status":"success","data":{"activeTargets":[
             {"labels":{"instance":"127.0.0.1:29187","job":"postgres","resource":"pg-primary"},"scrapePool":"postgres","scrapeUrl":"http://127.0.0.1:29187/metrics","lastError":"","health":"up"},
-            {"labels":{"instance":"http://127.0.0.1:28080/health","job":"blackbox"},"scrapeUrl":"http://127.0.0.1:29115/probe?module=http_2xx&target=http%3A%2F%2F127.0.0.1%3A28080%2Fhealth","health":"up"},
+            {"labels":{"instance":"http://127.0.0.1:28080/health","job":"blackbox-http"},"scrapeUrl":"http://127.0.0.1:29115/probe?module=http_2xx&target=http%3A%2F%2F127.0.0.1%3A28080%2Fhealth","health":"up"},
+            {"labels":{"instance":"127.0.0.1:29115","job":"blackbox"},"scrapeUrl":"http://127.0.0.1:29115/metrics","health":"down"},
             {"labels":{"instance":"127.0.0.1:29090","job":"prometheus"},"scrapeUrl":"http://127.0.0.1:29090/metrics","health":"up"}
         ],"droppedTargets":[]}}"#).unwrap();
         let rules: Envelope<Rules> = serde_json::from_str(r#"{"status":"success","data":{"groups":[{"name":"g","file":"f","rules":[
@@ -310,6 +334,21 @@ mod tests {
             "tcp:localhost:28080",
             EdgeKind::DependsOn
         ));
+        // One resource per address, named after the job scraping its /metrics whatever order
+        // the API lists them in; the probe job's name is an alias.
+        let bb: Vec<&Resource> = inv
+            .resources
+            .iter()
+            .filter(|r| r.key == "tcp:localhost:29115")
+            .collect();
+        assert_eq!(bb.len(), 1);
+        assert_eq!(bb[0].name, "blackbox-29115");
+        assert_eq!(bb[0].aliases, vec!["blackbox-http-29115"]);
+        assert_eq!(bb[0].properties["status"]["health"], "down");
+        assert_eq!(
+            (bb[0].prop_str("host"), bb[0].properties["port"].as_u64()),
+            (Some("127.0.0.1"), Some(29115))
+        );
         let pg = inv
             .resources
             .iter()

@@ -57,13 +57,16 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    pub fn indexers(&self) -> Vec<Arc<dyn Indexer>> {
+    /// The indexers this configuration runs; `old` is the stored map (what earlier
+    /// discoveries found).
+    fn indexers(&self, old: &StoredMap) -> Vec<Arc<dyn Indexer>> {
         let client = http_client();
         let mut v: Vec<Arc<dyn Indexer>> = vec![];
         if self.config.host.enabled {
             v.push(Arc::new(HostIndexer {
                 config: self.config.host.clone(),
                 client: client.clone(),
+                known_ports: known_local_ports(old),
             }));
         }
         for p in &self.config.prometheus {
@@ -88,10 +91,18 @@ impl Discovery {
         progress: &dyn Progress,
         now: Timestamp,
     ) -> Result<DiscoveryReport, DiscoveryError> {
-        let ttl = sitrep_core::time::parse_duration(&self.config.edge_ttl)
-            .map_err(DiscoveryError::Config)?;
+        let ttl = |field: &'static str, v: &str| {
+            sitrep_core::time::parse_duration(v)
+                .map(|d| d.as_millis() as i64)
+                .map_err(|message| DiscoveryError::Config { field, message })
+        };
+        let retention = map::Retention {
+            edge_ttl_ms: ttl("edge_ttl", &self.config.edge_ttl)?,
+            down_ttl_ms: ttl("down_ttl", &self.config.down_ttl)?,
+        };
+        let old = self.store.load_map(&self.workspace).await?;
         let mut set = tokio::task::JoinSet::new();
-        for ix in self.indexers() {
+        for ix in self.indexers(&old) {
             progress.started(&ix.source());
             set.spawn(async move {
                 let t = Instant::now();
@@ -137,8 +148,7 @@ impl Discovery {
         // the others' names become aliases.
         parts.sort_by_key(|(source, _)| source_rank(source));
         let found = Inventory::merge(parts.into_iter().map(|(_, inv)| inv));
-        let old = self.store.load_map(&self.workspace).await?;
-        let (map, changes) = map::reconcile(&old, found, &scanned, now, ttl.as_millis() as i64);
+        let (map, changes) = map::reconcile(&old, found, &scanned, now, retention);
 
         let existing = self.store.list_slxs(&self.workspace).await?;
         let (generated, covered) = self.generate(&map, &existing)?;
@@ -210,6 +220,27 @@ fn source_rank(source: &str) -> u8 {
         crate::prometheus::SOURCE => 2,
         _ => 3,
     }
+}
+
+/// Ports of the local servers on the stored map, live or not.
+fn known_local_ports(old: &StoredMap) -> std::collections::BTreeSet<u16> {
+    old.resources
+        .iter()
+        .filter(|r| r.resource.key.starts_with("tcp:localhost:"))
+        .filter_map(|r| r.resource.properties.get("port")?.as_u64())
+        .filter_map(|p| u16::try_from(p).ok())
+        .collect()
+}
+
+/// For reading what a TLS listener presents, whether or not its certificate verifies
+/// (discovery only chooses which URL to watch; the SLX's tasks judge the certificate).
+pub(crate) fn insecure_http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("sitrep-discovery/", env!("CARGO_PKG_VERSION")))
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap_or_default()
 }
 
 pub(crate) fn http_client() -> reqwest::Client {

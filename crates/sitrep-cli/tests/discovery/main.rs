@@ -125,7 +125,12 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
         "shopfront-28000-http",
         "prometheus-29090-health",
         "storefront-http",
-        "node-exporter-29100-scrape",
+        // Exporters are named after the Prometheus job that scrapes them.
+        "node-29100-scrape",
+        // The certificate nginx presents on its TLS listener (from its configuration).
+        "nginx-28080-tls",
+        // The application's database, seen from inside (not only database `postgres`).
+        "postgres-25432-shop-db",
     ] {
         assert!(
             created.contains(&want.to_string()),
@@ -142,24 +147,54 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
         pg_slx["secrets"]["PGPASSWORD"], "secret:postgres-password",
         "secrets by name, never values"
     );
+    let slx = |name: &str| {
+        v["slxs"]["create"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no SLX {name}"))
+            .clone()
+    };
+    let pg = env("SANDBOX_PG_PORT");
+    assert_eq!(
+        slx("postgres-25432-shop-db")["config"]["PG_DSN"],
+        format!("postgres://postgres@127.0.0.1:{pg}/shop?sslmode=prefer")
+    );
+    // PostgreSQL's own catalog lists the databases it serves.
+    let dbs = primary["properties"]["databases"].as_array().unwrap();
+    assert!(
+        dbs.contains(&"shop".into()) && dbs.contains(&"postgres".into()),
+        "{dbs:?}"
+    );
+    assert_eq!(
+        slx("shopfront-28000-http")["config"]["URL"],
+        format!("{}/health", env("SANDBOX_SHOPFRONT_URL"))
+    );
     // A hand edit, which the second discovery below must keep: nginx's log checks look at the
     // last minute only (the fault drills of an earlier `scripts/test` leave upstream errors in
     // the default 15 minutes, though their issues would no longer be current).
     let (code, out, err) = sitrep(h, &["slx", "set", "nginx-28080-health", "LOG_WINDOW_MIN=1"]);
     assert_eq!(code, 0, "{out}{err}");
-    for name in &created {
+    // Other tests create and drop databases of their own on the shared PostgreSQL: only the
+    // sandbox's databases' SLXs are run.
+    let theirs =
+        |n: &str| n.ends_with("-db") && !n.ends_with("-shop-db") && !n.ends_with("-postgres-db");
+    for name in created.iter().filter(|n| !theirs(n)) {
         // `slx run` exits non-zero unless every run succeeded; tls-expiry on a plain http://
         // URL is inconclusive (nothing to measure), which is not a failure of the SLX.
         let (_, out, err) = sitrep(h, &["slx", "run", name, "--json"]);
         let r: Value = serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("slx run {name}: no JSON ({e}):\n{out}\n{err}"));
-        for run in r["runs"].as_array().unwrap() {
+        for out in r["runs"].as_array().unwrap() {
+            // Each entry is a run's outcome: the run record under `run`, its issues beside it.
+            let run = &out["run"];
             let inconclusive_by_design =
                 run["status"] == "inconclusive" && run["task"] == "core/http-endpoint/tls-expiry";
             assert!(
                 run["status"] == "succeeded" || inconclusive_by_design,
                 "SLX {name}: {}",
-                pretty(run)
+                pretty(out)
             );
         }
     }
@@ -230,4 +265,159 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
         .find(|s| s["name"] == "storefront-http")
         .unwrap();
     assert_eq!(s["stale"], true);
+}
+
+/// A Redis of this test's own (its own port and directory), and a long-running client whose
+/// configuration file names it.
+struct OwnRedis {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Option<std::process::Child>,
+    client: std::process::Child,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("app.conf");
+        std::fs::write(&conf, format!("cache_url = redis://127.0.0.1:{port}/0\n")).unwrap();
+        let client = std::process::Command::new("python3")
+            .args(["-c", "import sys; sys.stdin.read()", "--config"])
+            .arg(&conf)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut r = OwnRedis {
+            dir,
+            port,
+            server: None,
+            client,
+        };
+        r.start_server();
+        r
+    }
+
+    fn start_server(&mut self) {
+        let server = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (sandbox/up installs it)");
+        self.server = Some(server);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not listen"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    fn stop_server(&mut self) {
+        if let Some(mut s) = self.server.take() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop_server();
+        let _ = self.client.kill();
+        let _ = self.client.wait();
+    }
+}
+
+/// This test's processes are root's like the harness's: nothing is excluded. `min_age_s`:
+/// how old a process must be to count as a client (this test's client is seconds old).
+fn own_config(h: &std::path::Path, min_age_s: u32) {
+    std::fs::write(
+        h.join("sitrep.yaml"),
+        format!("discovery:\n  host: {{min_age_s: {min_age_s}, probe_http: false}}\n"),
+    )
+    .unwrap();
+}
+
+fn slx_of(v: &Value, name: &str) -> Option<Value> {
+    ["create", "update"].iter().find_map(|k| {
+        v["slxs"][k]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name))
+            .cloned()
+    })
+}
+
+#[test]
+fn a_server_that_is_down_stays_on_the_map_with_the_same_slx() {
+    let mut redis = OwnRedis::start();
+    let key = format!("tcp:localhost:{}", redis.port);
+    let name = format!("redis-{}", redis.port);
+    let slx_name = format!("{name}-health");
+
+    // Up, and younger than min_age_s: a known kind of server is mapped anyway (a restart).
+    let up_home = tempfile::tempdir().unwrap();
+    own_config(up_home.path(), 10);
+    let up = sitrep_json(up_home.path(), &["discover", "--json"]);
+    let r = resource(&up, |r| r["key"] == key.as_str())
+        .unwrap_or_else(|| panic!("no {key} in {}", pretty(&up["resources"])));
+    assert_eq!(
+        (r["kind"].as_str(), r["name"].as_str()),
+        (Some("redis"), Some(name.as_str()))
+    );
+    assert!(r["properties"]["status"]["pid"].is_u64());
+    let up_slx = slx_of(&up, &slx_name).expect("an SLX for the running Redis");
+
+    redis.stop_server();
+
+    // A fresh install now: the client's configuration keeps it on the map, as down.
+    let fresh = tempfile::tempdir().unwrap();
+    own_config(fresh.path(), 0);
+    let down = sitrep_json(fresh.path(), &["discover", "--json"]);
+    let r = resource(&down, |r| r["key"] == key.as_str())
+        .unwrap_or_else(|| panic!("{key} is gone: {}", pretty(&down["resources"])));
+    assert_eq!(
+        (r["kind"].as_str(), r["name"].as_str()),
+        (Some("redis"), Some(name.as_str()))
+    );
+    assert_eq!(r["properties"]["status"]["health"], "down", "{}", pretty(r));
+    let down_slx = slx_of(&down, &slx_name).expect("the same SLX while it is down");
+    for field in ["bundle", "config", "tasks", "secrets", "description"] {
+        assert_eq!(up_slx[field], down_slx[field], "{field} differs");
+    }
+    // And its health check says so, naming it.
+    let (_, out, _) = sitrep(fresh.path(), &["slx", "run", &slx_name, "--json"]);
+    let run: Value = serde_json::from_str(&out).unwrap();
+    let issues: Vec<&Value> = run["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["issues"].as_array().unwrap())
+        .collect();
+    assert!(!issues.is_empty(), "no issue from {}", pretty(&run));
+
+    // The install that saw it running keeps it (and its SLX) too, evidence or not.
+    let again = sitrep_json(up_home.path(), &["discover", "--json"]);
+    let r = resource(&again, |r| r["key"] == key.as_str()).expect("still mapped");
+    assert_eq!(r["properties"]["status"]["health"], "down");
+    assert!(
+        !names(&again["slxs"]["retire"]).contains(&slx_name),
+        "its SLX was retired: {}",
+        pretty(&again["slxs"])
+    );
+
+    // Back up: the same resource, running again.
+    redis.start_server();
+    let back = sitrep_json(up_home.path(), &["discover", "--json"]);
+    let r = resource(&back, |r| r["key"] == key.as_str()).unwrap();
+    assert!(r["properties"]["status"]["pid"].is_u64(), "{}", pretty(r));
+    assert!(!names(&back["slxs"]["update"]).contains(&slx_name));
 }

@@ -1,5 +1,8 @@
 use super::*;
 use procfs::parse_tcp;
+use sitrep_core::map::{EdgeKind, Resource, STATUS};
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 fn proc(pid: u32, ppid: u32, exe: &str, args: &[&str], age_s: f64) -> Proc {
     Proc {
@@ -143,10 +146,9 @@ fn snapshot() -> Snapshot {
     .into_iter()
     .collect();
     let mut nginx_confs = HashMap::new();
-    nginx_confs.insert(
-        400,
-        nginx_conf::parse("upstream s { server 127.0.0.1:8000; }"),
-    );
+    let mut conf = nginx_conf::parse("upstream s { server 127.0.0.1:8000; }");
+    conf.finish();
+    nginx_confs.insert(400, conf);
     Snapshot {
         hostname: "box".into(),
         kernel: "6.1".into(),
@@ -155,6 +157,7 @@ fn snapshot() -> Snapshot {
         inode_pids,
         self_pid: 999,
         nginx_confs,
+        ..Snapshot::default()
     }
 }
 
@@ -180,6 +183,8 @@ fn resources_and_edges_of_a_sandbox_shaped_host() {
         ("service", "shopfront-8000"),
         ("exporter", "postgres-exporter-9187"),
         ("process", "shopfront-batch"),
+        // A backend's process title names the database it serves.
+        ("postgres-database", "postgres-5432-shop"),
     ]
     .into_iter()
     .collect();
@@ -242,7 +247,7 @@ fn resources_and_edges_of_a_sandbox_shaped_host() {
     let runs_on = inv
         .edges
         .iter()
-        .filter(|e| e.kind == EdgeKind::RunsOn)
+        .filter(|e| e.kind == EdgeKind::RunsOn && e.to == "host:box")
         .count();
     assert_eq!(runs_on, 7);
 }
@@ -287,4 +292,292 @@ fn users_and_programs_can_be_excluded() {
         1,
         "only the host is left"
     );
+}
+
+use evidence::{Facts, Listen, Reference};
+use postgres::PgFacts;
+
+fn reference(kind: &'static str, port: u16, db: Option<&str>, origin: &str) -> Reference {
+    Reference {
+        kind,
+        host: "127.0.0.1".into(),
+        port,
+        database: db.map(str::to_string),
+        origin: origin.into(),
+    }
+}
+
+/// The sandbox-shaped host with what configuration says: shopfront's and batch's config files
+/// name PostgreSQL (database shop) and Redis, the exporter's environment names PostgreSQL, the
+/// replica streams from the primary, shopfront runs under a supervisor, and the data
+/// directories' catalogs list the databases.
+fn configured() -> Snapshot {
+    let mut s = snapshot();
+    let conf = |refs: Vec<Reference>| Facts {
+        references: refs.into_iter().collect(),
+        listens: Default::default(),
+    };
+    s.facts.insert(
+        501,
+        conf(vec![
+            reference("postgres", 5432, Some("shop"), "/c: database_url"),
+            reference("redis", 6379, None, "/c: redis_addr"),
+        ]),
+    );
+    s.facts.insert(
+        502,
+        conf(vec![reference(
+            "postgres",
+            5432,
+            Some("shop"),
+            "/c2: database_url",
+        )]),
+    );
+    s.facts.insert(
+        600,
+        conf(vec![reference(
+            "postgres",
+            5432,
+            Some("postgres"),
+            "env DATA_SOURCE_NAME",
+        )]),
+    );
+    let catalog = vec!["postgres".to_string(), "shop".to_string()];
+    s.postgres.insert(
+        100,
+        PgFacts {
+            databases: catalog.clone(),
+            catalog_read: true,
+            ..PgFacts::default()
+        },
+    );
+    s.postgres.insert(
+        200,
+        PgFacts {
+            standby: true,
+            upstream: Some(reference("postgres", 5432, None, "primary_conninfo")),
+            databases: catalog,
+            catalog_read: true,
+        },
+    );
+    let mut listens = Facts::default();
+    listens.listens.insert(Listen {
+        host: "127.0.0.1".into(),
+        port: 8000,
+    });
+    listens.references.insert(reference(
+        "postgres",
+        5432,
+        Some("shop"),
+        "/c: database_url",
+    ));
+    s.supervised.insert(
+        500,
+        Supervised {
+            args: ["/srv/shopfront", "serve", "--config", "/c"]
+                .map(String::from)
+                .to_vec(),
+            facts: listens,
+        },
+    );
+    s
+}
+
+/// The snapshot with these processes gone (stopped, crashed), sockets and all.
+fn without(mut s: Snapshot, pids: &[u32]) -> Snapshot {
+    s.procs.retain(|p, _| !pids.contains(p));
+    let gone: BTreeSet<u64> = s
+        .inode_pids
+        .iter()
+        .filter(|(_, ps)| ps.iter().all(|p| pids.contains(p)))
+        .map(|(i, _)| *i)
+        .collect();
+    s.sockets.retain(|e| !gone.contains(&e.inode));
+    // The other side of a connection to a server that is gone is gone too.
+    let ports: BTreeSet<u16> = s
+        .sockets
+        .iter()
+        .filter(|e| e.state == procfs::TCP_LISTEN)
+        .map(|e| e.local.port)
+        .collect();
+    s.sockets.retain(|e| {
+        e.state == procfs::TCP_LISTEN || ports.contains(&e.remote.port) || !e.remote.is_local()
+    });
+    s.postgres.retain(|p, _| !pids.contains(p));
+    s.facts.retain(|p, _| !pids.contains(p));
+    s
+}
+
+fn find<'a>(inv: &'a Inventory, key: &str) -> &'a Resource {
+    inv.resources
+        .iter()
+        .find(|r| r.key == key)
+        .unwrap_or_else(|| panic!("no {key} in {:#?}", inv.resources))
+}
+
+/// What generated SLXs are made of: everything but the observed state.
+fn identity(
+    r: &Resource,
+) -> (
+    String,
+    String,
+    serde_json::Value,
+    serde_json::Value,
+    BTreeMap<String, String>,
+    serde_json::Value,
+) {
+    let p = |k: &str| r.properties.get(k).cloned().unwrap_or_default();
+    (
+        r.kind.clone(),
+        r.name.clone(),
+        p("host"),
+        p("port"),
+        r.labels.clone(),
+        p("databases"),
+    )
+}
+
+#[test]
+fn a_stopped_postgres_stays_mapped_as_it_is_when_up() {
+    let up = Inventory::merge([build(&configured(), &cfg())]);
+    let down = Inventory::merge([build(&without(configured(), &[100, 101, 102]), &cfg())]);
+    let (u, d) = (
+        find(&up, "tcp:localhost:5432"),
+        find(&down, "tcp:localhost:5432"),
+    );
+    assert_eq!(identity(u), identity(d));
+    assert_eq!(u.labels["role"], "primary");
+    assert_eq!(
+        u.properties["databases"],
+        serde_json::json!(["postgres", "shop"])
+    );
+    assert_eq!(d.properties[STATUS]["health"], "down");
+    assert!(
+        d.properties[STATUS]["configured_in"]
+            .as_array()
+            .unwrap()
+            .contains(&"shopfront-8000".into())
+    );
+    // Its databases too, and who depends on it.
+    for inv in [&up, &down] {
+        find(inv, "pgdb:tcp:localhost:5432/shop");
+        assert!(inv.edges.iter().any(|e| e.from == "tcp:localhost:8000"
+            && e.to == "tcp:localhost:5432"
+            && e.kind == EdgeKind::DependsOn));
+        assert!(
+            inv.edges
+                .iter()
+                .any(|e| e.from == "tcp:localhost:5433" && e.to == "tcp:localhost:5432")
+        );
+    }
+    // Without its walreceiver (its primary is down) the standby is still a replica.
+    assert_eq!(find(&down, "tcp:localhost:5433").labels["role"], "replica");
+}
+
+#[test]
+fn a_crash_looping_service_keeps_its_name_and_kind() {
+    let mut s = configured();
+    // nginx proxies to it over HTTP.
+    let mut conf = nginx_conf::parse(
+        "upstream s { server 127.0.0.1:8000; } server { location / { proxy_pass http://s; } }",
+    );
+    conf.finish();
+    s.nginx_confs.insert(400, conf);
+    let up = Inventory::merge([build(&s, &cfg())]);
+    let down = Inventory::merge([build(&without(s.clone(), &[501]), &cfg())]);
+    let (u, d) = (
+        find(&up, "tcp:localhost:8000"),
+        find(&down, "tcp:localhost:8000"),
+    );
+    assert_eq!(
+        (u.kind.as_str(), u.name.as_str()),
+        ("http-service", "shopfront-8000")
+    );
+    assert_eq!(identity(u), identity(d));
+    assert!(
+        d.properties[STATUS]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("supervisor (pid 500)")
+    );
+    assert!(
+        down.edges
+            .iter()
+            .any(|e| e.from == "tcp:localhost:8000" && e.to == "tcp:localhost:5432")
+    );
+    // Restarted a moment ago and not listening yet: the same.
+    let mut restarting = without(s, &[501]);
+    restarting.procs.insert(
+        503,
+        proc(
+            503,
+            500,
+            "shopfront",
+            &["/srv/shopfront", "serve", "--config", "/c"],
+            1.0,
+        ),
+    );
+    let r = Inventory::merge([build(&restarting, &cfg())]);
+    assert_eq!(identity(find(&r, "tcp:localhost:8000")), identity(u));
+    assert!(
+        find(&r, "tcp:localhost:8000").properties[STATUS]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("started (pid 503)")
+    );
+}
+
+#[test]
+fn a_young_process_on_a_known_port_is_that_server_restarted() {
+    let mut s = configured();
+    // Redis restarted two seconds ago: younger than min_age_s, but clients name its port.
+    s.procs.get_mut(&300).unwrap().age_s = 2.0;
+    let inv = build(&s, &cfg());
+    let redis = inv
+        .resources
+        .iter()
+        .find(|r| r.key == "tcp:localhost:6379")
+        .unwrap();
+    assert_eq!(redis.properties[STATUS]["pid"], 300);
+    // An unknown young listener is still not mapped.
+    s.procs.get_mut(&501).unwrap().age_s = 2.0;
+    s.facts.clear();
+    s.supervised.clear();
+    s.nginx_confs.clear();
+    let inv = build(&s, &cfg());
+    assert!(!inv.resources.iter().any(|r| r.key == "tcp:localhost:8000"));
+    s.known_ports.insert(8000);
+    let inv = build(&s, &cfg());
+    assert!(
+        inv.resources.iter().any(|r| r.key == "tcp:localhost:8000"),
+        "an earlier discovery knew the port"
+    );
+}
+
+#[test]
+fn a_stopped_redis_is_known_from_its_clients() {
+    let up = Inventory::merge([build(&configured(), &cfg())]);
+    let down = Inventory::merge([build(&without(configured(), &[300]), &cfg())]);
+    let (u, d) = (
+        find(&up, "tcp:localhost:6379"),
+        find(&down, "tcp:localhost:6379"),
+    );
+    assert_eq!(identity(u), identity(d));
+    assert_eq!(d.properties[STATUS]["health"], "down");
+    // A reference from an inherited environment alone maps nothing: a shell is no client.
+    let mut s = without(configured(), &[300, 501, 502]);
+    s.supervised.clear();
+    s.procs.insert(900, proc(900, 1, "bash", &["bash"], 600.0));
+    s.facts.clear();
+    s.facts.insert(
+        900,
+        Facts {
+            references: [reference("redis", 6379, None, "env REDIS_URL")]
+                .into_iter()
+                .collect(),
+            listens: Default::default(),
+        },
+    );
+    let inv = build(&s, &cfg());
+    assert!(!inv.resources.iter().any(|r| r.key == "tcp:localhost:6379"));
 }

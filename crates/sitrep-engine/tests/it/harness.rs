@@ -175,7 +175,10 @@ impl Home {
             },
             &std::collections::BTreeSet::from(["test".to_string()]),
             Timestamp(1),
-            3_600_000,
+            sitrep_core::map::Retention {
+                edge_ttl_ms: 3_600_000,
+                down_ttl_ms: 3_600_000,
+            },
         )
         .0;
         store.replace_map("default", &map).await.unwrap();
