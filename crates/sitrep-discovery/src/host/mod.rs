@@ -7,6 +7,7 @@
 //! exporter). Reading other users' `/proc/PID/fd` needs root or CAP_SYS_PTRACE; without it
 //! only the caller's own processes show their connections.
 
+pub mod files;
 pub mod nginx_conf;
 pub mod procfs;
 
@@ -602,6 +603,7 @@ impl crate::Indexer for HostIndexer {
                 source: std::io::Error::other(e.to_string()),
             })??;
         let mut inv = build(&snap, &self.config);
+        inv = files::attach(inv).await;
         if self.config.probe_http {
             probe_http(&self.client, &mut inv).await;
         }
