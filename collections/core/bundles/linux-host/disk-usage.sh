@@ -32,13 +32,19 @@ while read -r fs type size used avail pct mount; do
   sev=0
   if (( p >= FULL )); then sev=1; elif (( p >= CRIT )); then sev=2; elif (( p >= WARN )); then sev=3; fi
   if (( sev > 0 )); then
+    # the largest files name what to remove (bounded walk); the data fills clean-up-large-files
+    data="$(python3 "${SITREP_BUNDLE_DIR}/diskfiles.py" "$mount" "$((used * 1024))" "used_pct=${p}" \
+      "avail_bytes=$((avail * 1024))" "size_bytes=$((size * 1024))" "device=${fs}" "fstype=${type}" </dev/null 2>/dev/null)" \
+      || data="{\"mount\":\"${mount//\"/}\",\"path\":\"${mount//\"/}\",\"used_pct\":${p}}"
+    largest="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("summary", "unknown"))' "$data" </dev/null 2>/dev/null || echo unknown)"
     sitrep emit issue --severity "$sev" \
       --title "Filesystem ${mount} on ${host} is nearly full" \
       --expected "below ${WARN}% used" \
       --actual "${p}% used, $(numfmt --to=iec --from-unit=1024 "$avail") free of $(numfmt --to=iec --from-unit=1024 "$size") (${fs}, ${type})" \
-      --details "Writes fail with ENOSPC once it is full: databases stop, logs are lost, services crash." \
-      --next-steps "Run core/linux-host/disk-hogs --set DISK_MOUNTS=${mount} to find the largest directories and deleted-but-open files; rotate or remove old logs (journalctl --vacuum-size), old releases, core dumps and caches; grow the volume if the data is legitimate." \
-      --reproduce-hint "df -h ${mount}"
+      --details "Writes fail with ENOSPC once it is full: databases stop, logs are lost, services crash. Largest files: ${largest}." \
+      --next-steps "Run core/linux-host/disk-hogs --set DISK_MOUNTS=${mount} to find the largest directories and deleted-but-open files; rotate or remove old logs (journalctl --vacuum-size), old releases, core dumps and caches; grow the volume if the data is legitimate; remove a runaway file with core/linux-host/clean-up-large-files (CLEAN_PATH, FILES; DRY_RUN=true first)." \
+      --reproduce-hint "df -h ${mount}" \
+      --data "$data"
   fi
 done <<<"$listing"
 

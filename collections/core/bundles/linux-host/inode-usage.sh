@@ -36,7 +36,8 @@ while read -r fs type inodes iused ifree pct mount; do
       --actual "${p}% of inodes used (${iused} of ${inodes}, ${ifree} free; ${fs}, ${type})" \
       --details "When inodes run out, creating any file fails with 'No space left on device' even though df -h shows free space." \
       --next-steps "Find directories with many small files: for d in ${mount%/}/*; do echo \"\$(find \"\$d\" -xdev 2>/dev/null | wc -l) \$d\"; done | sort -n | tail (usual suspects: session files, mail queues, cache and tmp directories); delete them or move them to a filesystem with more inodes." \
-      --reproduce-hint "df -i ${mount}"
+      --reproduce-hint "df -i ${mount}" \
+      --data "{\"mount\":\"${mount//[\"\\]/}\",\"inodes_used_pct\":${p},\"inodes_free\":${ifree}}"
   fi
 done <<<"$listing"
 
