@@ -36,19 +36,31 @@ esac
 
 sev=1
 case "$out" in
-  *"Connection refused"*) cause="Nothing listens at the address: the server is stopped, crashed, or listens elsewhere." ;;
-  *"timeout expired"* | *"timed out"* | "") cause="No answer within ${T}s: the host is down or unreachable, a firewall drops packets, or the server is hung." ;;
-  *"the database system is starting up"* | *"recovery mode"*) cause="The server is starting up or recovering after a crash (replaying WAL)." ;;
-  *"the database system is shutting down"*) cause="The server is shutting down." ;;
+  *"Connection refused"*) reason=refused; cause="Nothing listens at the address: the server is stopped, crashed, or listens elsewhere." ;;
+  *"timeout expired"* | *"timed out"* | "") reason=timeout; cause="No answer within ${T}s: the host is down or unreachable, a firewall drops packets, or the server is hung." ;;
+  *"the database system is starting up"* | *"recovery mode"*) reason=starting-up; cause="The server is starting up or recovering after a crash (replaying WAL)." ;;
+  *"the database system is shutting down"*) reason=shutting-down; cause="The server is shutting down." ;;
   *"too many clients"* | *"remaining connection slots are reserved"*)
-    cause="Every connection slot is taken; new sessions are refused (see core/postgres/connection-saturation from a superuser session)." ;;
-  *"could not translate host name"* | *"Name or service not known"*) cause="The host name does not resolve." ;;
-  *) cause="The connection or the test query failed." ;;
+    reason=out-of-connections; cause="Every connection slot is taken; new sessions are refused (see core/postgres/connection-saturation from a superuser session)." ;;
+  *"could not translate host name"* | *"Name or service not known"*) reason=dns; cause="The host name does not resolve." ;;
+  *) reason=failed; cause="The connection or the test query failed." ;;
 esac
 sitrep emit metric pg_up 0
+# host and port from a URL DSN (never its password), the reason and the error, as structured facts
+data="$(python3 -c 'import json, sys, urllib.parse as u
+dsn, reason, err = sys.argv[1:4]
+d = {"reason": reason, "error": err}
+try:
+    p = u.urlsplit(dsn)
+    if p.scheme.startswith("postgres"):
+        d.update(host=p.hostname or "", port=p.port or 5432, database=p.path.lstrip("/"))
+except ValueError:
+    pass
+print(json.dumps(d))' "$PG_DSN" "$reason" "${out:-no answer}" </dev/null 2>/dev/null || echo "{\"reason\":\"${reason}\"}")"
 sitrep emit issue --severity "$sev" --title "PostgreSQL ${name} does not accept connections" \
   --expected "a connection and 'select 1' within ${T}s" \
   --actual "${out:-no answer} (after ${ms} ms)" \
   --details "$cause Every application and every other postgres check depends on this." \
   --next-steps "On the database host: is the server running (systemctl status postgresql, pg_lsclusters, ps -C postgres)? Read the end of its log for FATAL/PANIC lines (a full disk, a bad config after restart, an OOM kill); check that it listens on the DSN's host and port (ss -ltnp) and that max_connections is not exhausted." \
-  --reproduce-hint "pg_isready -d \"\$PG_DSN\"; psql \"\$PG_DSN\" -c 'select 1'"
+  --reproduce-hint "pg_isready -d \"\$PG_DSN\"; psql \"\$PG_DSN\" -c 'select 1'" \
+  --data "$data"

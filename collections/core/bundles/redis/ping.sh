@@ -10,7 +10,8 @@ if [[ "$out" == MISCONF* ]]; then
   sitrep emit issue --severity 1 --title "Redis ${REDIS_NAME} refuses commands after a failed snapshot" \
     --expected "PONG" --actual "$(head -c 300 <<<"$out")" \
     --next-steps "Run core/redis/persistence and read the Redis log for why BGSAVE fails (disk full, permissions, fork)." \
-    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} PING"
+    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} PING" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" error "$(head -c 300 <<<"$out")")"
   exit 0
 fi
 if [[ "$out" != *PONG* ]]; then
@@ -18,7 +19,8 @@ if [[ "$out" != *PONG* ]]; then
     --expected "PONG" --actual "$(head -c 300 <<<"$out")" \
     --details "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} PING failed within ${REDIS_TIMEOUT_S}s." \
     --next-steps "Check that redis-server runs on ${REDIS_HOST} (systemctl status redis-server; its log), that the port is reachable, and that the password (REDISCLI_AUTH) is right; if it is LOADING, wait for the dataset to load." \
-    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} PING"
+    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} PING" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" error "$(head -c 300 <<<"$out")")"
   exit 0
 fi
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
