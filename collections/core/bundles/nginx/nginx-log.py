@@ -118,7 +118,8 @@ def task_error_log(path, since, window, min_count, name):
                   "actual": f"{len(lines)} lines in the last {window:g} minutes in {path}",
                   "details": "Last lines:\n" + "\n".join(l[:400] for l in lines[-5:]),
                   "next_steps": steps,
-                  "reproduce_hint": f"grep -E '{rx.pattern}' {path} | tail"})
+                  "reproduce_hint": f"grep -E '{rx.pattern}' {path} | tail",
+                  "data": {"pattern": pid, "lines": len(lines), "error_log": path}})
 
 
 def task_upstream_failures(path, access, since, window, min_count, name):
@@ -169,7 +170,8 @@ def task_upstream_failures(path, access, since, window, min_count, name):
               "actual": f"{n} errors in the last {window:g} minutes: {desc}; gateway errors served: {gw}",
               "details": f"{cause}\nLast line: {last[up][:500]}",
               "next_steps": steps,
-              "reproduce_hint": f"grep 'upstream' {path} | grep '{up}' | tail"})
+              "reproduce_hint": f"grep 'upstream' {path} | grep '{up}' | tail",
+              "data": {"upstream": up, "errors": n, "kinds": dict(kinds), "gateway_errors": dict(statuses)}})
 
 
 def main():
