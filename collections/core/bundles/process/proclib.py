@@ -427,6 +427,8 @@ def masked_changes(changes):
         if not c["key"]:
             o = mask_lines(c["old"])
             n = mask_lines(c["new"])
+        # only a masked part changed (a password inside a URL): say so, show neither
+        secret = secret or (o == n and c["old"] != c["new"])
         out.append(dict(c, old=o, new=n, secret=secret))
     return out
 

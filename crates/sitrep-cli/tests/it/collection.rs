@@ -28,6 +28,15 @@ const REMEDIATIONS: &[&str] = &[
     "reload",
     "rollout-restart",
     "scale-deployment",
+    "kill-process",
+    "clean-up-large-files",
+    "rollback-config-file",
+    "terminate-blocking-session",
+    "resume-wal-replay",
+    "unpause-clients",
+    "set-eviction-policy",
+    "rollback-config",
+    "renew-certificate",
 ];
 
 /// One `SITREP_HOME` shared by the runs of a test, so that issues opened by one run are resolved
@@ -233,7 +242,7 @@ impl Drop for TermGuard {
     }
 }
 
-fn sh(script: &str) -> std::process::Output {
+pub fn sh(script: &str) -> std::process::Output {
     Proc::new("bash")
         .arg("-c")
         .arg(script)
@@ -241,23 +250,23 @@ fn sh(script: &str) -> std::process::Output {
         .expect("bash")
 }
 
-fn env(name: &str) -> Option<String> {
+pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|s| !s.is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL (the sandbox's primary and replica)
 
-struct Pg {
+pub struct Pg {
     /// DSN without password (the password goes in as the PGPASSWORD secret).
-    dsn: String,
-    password: String,
+    pub dsn: String,
+    pub password: String,
     /// admin DSN with its password, for psql sessions the test opens.
-    admin_dsn: String,
-    replica_dsn: Option<String>,
+    pub admin_dsn: String,
+    pub replica_dsn: Option<String>,
 }
 
-fn sandbox_pg() -> Option<Pg> {
+pub fn sandbox_pg() -> Option<Pg> {
     let admin_dsn = env("SANDBOX_PG_ADMIN_DSN")?;
     let password = env("SANDBOX_PG_ADMIN_PASSWORD")?;
     if !have("psql") {
@@ -285,7 +294,7 @@ fn with_app(dsn: &str, app: &str) -> String {
     }
 }
 
-fn psql_value(dsn: &str, sql: &str) -> String {
+pub fn psql_value(dsn: &str, sql: &str) -> String {
     let out = Proc::new("psql")
         .args([dsn, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .env("PGCONNECT_TIMEOUT", "10")
@@ -301,13 +310,13 @@ fn psql_value(dsn: &str, sql: &str) -> String {
 
 /// A psql session kept open: statements are written to its stdin; dropping it closes stdin, so
 /// psql exits and the session (and its transaction) ends.
-struct Session {
+pub struct Session {
     child: Child,
     stdin: Option<ChildStdin>,
 }
 
 impl Session {
-    fn open(dsn: &str, app: &str, statements: &str) -> Session {
+    pub fn open(dsn: &str, app: &str, statements: &str) -> Session {
         let mut child = Proc::new("psql")
             .args([&with_app(dsn, app), "-X", "-q"])
             .env("PGCONNECT_TIMEOUT", "10")
@@ -341,7 +350,7 @@ impl Drop for Session {
     }
 }
 
-fn count_sessions(pg: &Pg, app: &str, state: &str) -> i64 {
+pub fn count_sessions(pg: &Pg, app: &str, state: &str) -> i64 {
     psql_value(
         &pg.admin_dsn,
         &format!("select count(*) from pg_stat_activity where application_name = '{app}' and state = '{state}'"),
@@ -1279,13 +1288,13 @@ fn dns_resolution_with_dnsmasq() {
 // ---------------------------------------------------------------------------------------------
 // Redis (throwaway redis-server instances: the tests change maxmemory, maxclients, dir)
 
-struct Redis {
+pub struct Redis {
     _guard: Guard,
-    port: u16,
-    dir: tempfile::TempDir,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
 }
 
-fn redis_server(extra: &[&str]) -> Option<Redis> {
+pub fn redis_server(extra: &[&str]) -> Option<Redis> {
     if !have("redis-server") || !have("redis-cli") {
         return None;
     }
@@ -1322,7 +1331,7 @@ fn redis_server(extra: &[&str]) -> Option<Redis> {
     })
 }
 
-fn rcli(port: u16, args: &str) -> String {
+pub fn rcli(port: u16, args: &str) -> String {
     String::from_utf8_lossy(&sh(&format!("redis-cli -p {port} {args} 2>&1")).stdout)
         .trim()
         .to_string()

@@ -5,3 +5,4 @@ mod collection;
 mod discovery;
 mod foundation;
 mod kubernetes;
+mod process_bundle;
