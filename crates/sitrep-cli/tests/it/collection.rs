@@ -900,6 +900,7 @@ fn linux_cpu_usage_names_the_busy_program() {
     // thresholds at the floor: the test is about naming, not about this machine's load
     let sets = [
         ("CPU_BUSY_WARN_PCT", "0"),
+        ("CPU_BUSY_CRIT_PCT", "101"),
         ("CPU_PROGRAM_MIN_PCT", "1"),
         ("SAMPLE_S", "1"),
     ];

@@ -4,5 +4,6 @@ mod analyze;
 mod collection;
 mod discovery;
 mod foundation;
+mod host_remediations;
 mod kubernetes;
 mod process_bundle;
