@@ -196,7 +196,8 @@ fn check_cross_bundle_remediations(bundles: &[Bundle]) -> Vec<Problem> {
         let file = b.dir.join("bundle.yaml");
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         for (i, h) in b.hypotheses.iter().enumerate() {
-            let Some((bundle, task)) = h.remediation.as_deref().and_then(|r| r.split_once('/')) else {
+            let Some((bundle, task)) = h.remediation.as_deref().and_then(|r| r.split_once('/'))
+            else {
                 continue;
             };
             let field = format!("hypotheses[{i}].remediation");
@@ -222,14 +223,21 @@ fn check_cross_bundle_remediations(bundles: &[Bundle]) -> Vec<Problem> {
                             );
                         }
                     }
-                    for p in t.params.iter().filter(|p| !h.remediation_params.contains_key(*p)) {
+                    for p in t
+                        .params
+                        .iter()
+                        .filter(|p| !h.remediation_params.contains_key(*p))
+                    {
                         problem(
                             format!("hypotheses[{i}].remediation_params"),
                             format!("fill {p}: task {bundle}/{task} cannot run without it"),
                         );
                     }
                 }
-                Some(_) => problem(field, format!("task {bundle}/{task} is not a remediation task")),
+                Some(_) => problem(
+                    field,
+                    format!("task {bundle}/{task} is not a remediation task"),
+                ),
                 None => problem(field, format!("no task {task:?} in bundle {bundle}")),
             }
         }
@@ -425,7 +433,11 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
                                 );
                             }
                         }
-                        for p in t.params.iter().filter(|p| !h.remediation_params.contains_key(*p)) {
+                        for p in t
+                            .params
+                            .iter()
+                            .filter(|p| !h.remediation_params.contains_key(*p))
+                        {
                             ctx.problem(
                                 format!("hypotheses[{i}].remediation_params"),
                                 format!("fill {p}: task {r:?} cannot run without it"),

@@ -271,7 +271,10 @@ fn cross_bundle_remediations_are_checked() {
             .map(|p| format!("{}: {}", p.field, p.message))
             .collect::<Vec<_>>()
     };
-    assert_eq!(check(other("pg/fix", "{PID: \"{pid}\"}")), Vec::<String>::new());
+    assert_eq!(
+        check(other("pg/fix", "{PID: \"{pid}\"}")),
+        Vec::<String>::new()
+    );
     assert_eq!(
         check(other("pg/fix", "{}")),
         ["hypotheses[0].remediation_params: fill PID: task pg/fix cannot run without it"]
@@ -297,22 +300,45 @@ fn the_process_bundle_gets_each_process_with_its_files() {
     use sitrep_bundles::rules::{GenerationContext, generate};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../collections/core/bundles/process");
     let b = sitrep_bundles::load_bundle(&dir).unwrap();
-    let mut svc = sitrep_core::map::Resource::new("tcp:localhost:8000", "http-service", "shop-8000")
-        .with_prop("cmdline", "/srv/shop serve --config /etc/shop.conf")
-        .with_prop("config_files", serde_json::json!(["/etc/shop.conf", "/etc/shop.d/extra.conf"]))
-        .with_prop("log_files", serde_json::json!(["/var/log/shop.log"]));
+    let mut svc =
+        sitrep_core::map::Resource::new("tcp:localhost:8000", "http-service", "shop-8000")
+            .with_prop("cmdline", "/srv/shop serve --config /etc/shop.conf")
+            .with_prop(
+                "config_files",
+                serde_json::json!(["/etc/shop.conf", "/etc/shop.d/extra.conf"]),
+            )
+            .with_prop("log_files", serde_json::json!(["/var/log/shop.log"]));
     svc.sources.push("host".into());
     let nginx = sitrep_core::map::Resource::new("tcp:localhost:80", "nginx", "nginx-80")
-        .with_prop("cmdline", "nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf")
+        .with_prop(
+            "cmdline",
+            "nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf",
+        )
         .with_prop("config_files", serde_json::json!(["/etc/nginx/nginx.conf"]));
     // a resource known only by configuration (no process seen): nothing to watch
     let remote = sitrep_core::map::Resource::new("tcp:10.0.0.5:5432", "postgres", "pg-remote");
-    let slxs = generate("core", &b, &[svc, nginx, remote], &GenerationContext::default()).unwrap();
+    let slxs = generate(
+        "core",
+        &b,
+        &[svc, nginx, remote],
+        &GenerationContext::default(),
+    )
+    .unwrap();
     assert_eq!(slxs.len(), 2, "{slxs:#?}");
     let shop = &slxs[0];
     assert_eq!(shop.name, "shop-8000-process");
-    assert_eq!(shop.config["PROCESS_MATCH"], "/srv/shop serve --config /etc/shop.conf");
-    assert_eq!(shop.config["CONFIG_FILES"], "/etc/shop.conf,/etc/shop.d/extra.conf");
+    assert_eq!(
+        shop.config["PROCESS_MATCH"],
+        "/srv/shop serve --config /etc/shop.conf"
+    );
+    assert_eq!(
+        shop.config["CONFIG_FILES"],
+        "/etc/shop.conf,/etc/shop.d/extra.conf"
+    );
     assert_eq!(shop.config["LOG_FILES"], "/var/log/shop.log");
-    assert!(!slxs[1].config.contains_key("CONFIG_FILES"), "{:#?}", slxs[1]);
+    assert!(
+        !slxs[1].config.contains_key("CONFIG_FILES"),
+        "{:#?}",
+        slxs[1]
+    );
 }

@@ -27,7 +27,7 @@ done
 if (( before == 0 )); then
   sitrep emit report "CLIENT UNPAUSE on ${REDIS_NAME}: no client was held back before (the pause had ended or there was none); nothing changed."
 else
-  sitrep emit report "CLIENT UNPAUSE on ${REDIS_NAME}: ${before} clients were held back by a pause; ${after} still wait after ${WAIT}s. To pause again: CLIENT PAUSE <ms> WRITE."
+  sitrep emit report "CLIENT UNPAUSE on ${REDIS_NAME}: ${before} clients were held back by a pause, ${after} still wait. To pause again: CLIENT PAUSE <ms> WRITE."
 fi
 sitrep emit insight "redis ${REDIS_NAME}: unpaused (${before} held-back clients before, ${after} after)" \
   --data "$(json_data held_before "$before" held_after "$after")"

@@ -17,8 +17,11 @@ fn report(v: &Value) -> String {
 }
 
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
 }
 
 /// A program (a script with a unique name) that starts two busy workers and waits for them.
@@ -65,7 +68,9 @@ fn children(pid: u32) -> Vec<u32> {
 impl Drop for Runaway {
     fn drop(&mut self) {
         for c in children(self.child.id()) {
-            let _ = Proc::new("kill").args(["-s", "KILL", "--", &c.to_string()]).status();
+            let _ = Proc::new("kill")
+                .args(["-s", "KILL", "--", &c.to_string()])
+                .status();
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -104,20 +109,35 @@ fn a_runaway_program_is_named_by_cpu_usage_and_stopped_by_kill_process() {
     refused(&[], "nothing named");
     refused(&[("KILL_PID", "1")], "PID 1");
     refused(&[("NAME", "bad name;rm")], "not a program name");
-    refused(&[("KILL_PID", &std::process::id().to_string())], "the test runs sitrep: an ancestor");
+    refused(
+        &[("KILL_PID", &std::process::id().to_string())],
+        "the test runs sitrep: an ancestor",
+    );
 
     let v = sitrep.run(
         "linux-host/kill-process",
         "this-host",
-        &[("NAME", &hog.name), ("KILL_PID", &hog.child.id().to_string())],
+        &[
+            ("NAME", &hog.name),
+            ("KILL_PID", &hog.child.id().to_string()),
+        ],
         &[],
     );
-    assert!(report(&v).contains("Stopped 3 of 3 processes"), "{}", pretty(&v));
+    assert!(
+        report(&v).contains("Stopped 3 of 3 processes"),
+        "{}",
+        pretty(&v)
+    );
     let _ = hog.child.wait();
     for w in workers {
         assert!(!alive(w), "worker {w} survived: {}", pretty(&v));
     }
-    let v = sitrep.run("linux-host/kill-process", "this-host", &[("NAME", &hog.name)], &[]);
+    let v = sitrep.run(
+        "linux-host/kill-process",
+        "this-host",
+        &[("NAME", &hog.name)],
+        &[],
+    );
     assert!(report(&v).contains("already gone"), "{}", pretty(&v));
 }
 
@@ -168,27 +188,50 @@ fn a_full_filesystem_names_its_largest_files_and_clean_up_frees_it() {
     assert_eq!(i["data"]["files"], format!("{spool}/backlog.dat").as_str());
     let v = sitrep.run("linux-host/disk-hogs", "this-host", &sets, &[]);
     let i = issue_with(&v, &[&format!("Filesystem {mnt} ")]);
-    assert_eq!(i["data"]["files"], format!("{spool}/backlog.dat").as_str(), "{}", pretty(&i));
+    assert_eq!(
+        i["data"]["files"],
+        format!("{spool}/backlog.dat").as_str(),
+        "{}",
+        pretty(&i)
+    );
 
     let refused = |sets: &[(&str, &str)], why: &str| {
         let v = sitrep.try_run("linux-host/clean-up-large-files", "this-host", sets, &[]);
         assert_eq!(exit_code(&v), Some(2), "{why}: {}", pretty(&v));
     };
     refused(&[("CLEAN_PATH", "/"), ("FILES", "/etc/hostname")], "/");
-    refused(&[("CLEAN_PATH", "/etc"), ("FILES", "hostname")], "a system directory");
+    refused(
+        &[("CLEAN_PATH", "/etc"), ("FILES", "hostname")],
+        "a system directory",
+    );
     refused(&[("CLEAN_PATH", &spool), ("FILES", "")], "no files named");
-    refused(&[("CLEAN_PATH", &spool), ("FILES", "/etc/hostname")], "outside the path");
-    refused(&[("CLEAN_PATH", &spool), ("FILES", "../spool/../../x")], "escapes the path");
+    refused(
+        &[("CLEAN_PATH", &spool), ("FILES", "/etc/hostname")],
+        "outside the path",
+    );
+    refused(
+        &[("CLEAN_PATH", &spool), ("FILES", "../spool/../../x")],
+        "escapes the path",
+    );
     sh(&format!("ln -s /etc/hostname {spool}/link"));
     refused(&[("CLEAN_PATH", &spool), ("FILES", "link")], "a symlink");
-    sh(&format!("mkdir -p {spool}/db && touch {spool}/db/PG_VERSION && head -c 10 /dev/zero > {spool}/db/1234"));
-    refused(&[("CLEAN_PATH", &spool), ("FILES", "db/1234")], "a database file");
+    sh(&format!(
+        "mkdir -p {spool}/db && touch {spool}/db/PG_VERSION && head -c 10 /dev/zero > {spool}/db/1234"
+    ));
+    refused(
+        &[("CLEAN_PATH", &spool), ("FILES", "db/1234")],
+        "a database file",
+    );
 
     let files = "backlog.dat,app.log,gone.dat";
     let v = sitrep.run(
         "linux-host/clean-up-large-files",
         "this-host",
-        &[("CLEAN_PATH", &spool), ("FILES", files), ("DRY_RUN", "true")],
+        &[
+            ("CLEAN_PATH", &spool),
+            ("FILES", files),
+            ("DRY_RUN", "true"),
+        ],
         &[],
     );
     assert!(report(&v).contains("Dry run"), "{}", pretty(&v));
@@ -200,10 +243,20 @@ fn a_full_filesystem_names_its_largest_files_and_clean_up_frees_it() {
         &[],
     );
     let r = report(&v);
-    assert!(r.contains("delete") && r.contains("truncate") && r.contains("already gone"), "{}", pretty(&v));
+    assert!(
+        r.contains("delete") && r.contains("truncate") && r.contains("already gone"),
+        "{}",
+        pretty(&v)
+    );
     assert!(!std::path::Path::new(&format!("{spool}/backlog.dat")).exists());
-    assert_eq!(std::fs::metadata(format!("{spool}/app.log")).unwrap().len(), 0);
-    assert!(std::path::Path::new(&format!("{spool}/receipts/1")).exists(), "unnamed files stay");
+    assert_eq!(
+        std::fs::metadata(format!("{spool}/app.log")).unwrap().len(),
+        0
+    );
+    assert!(
+        std::path::Path::new(&format!("{spool}/receipts/1")).exists(),
+        "unnamed files stay"
+    );
     let v = sitrep.run("linux-host/disk-usage", "this-host", &sets, &[]);
     assert!(issues(&v).is_empty(), "{}", pretty(&v));
     drop(writer.stdin.take());

@@ -7,3 +7,4 @@ mod foundation;
 mod host_remediations;
 mod kubernetes;
 mod process_bundle;
+mod service_remediations;

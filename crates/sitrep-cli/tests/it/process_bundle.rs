@@ -137,7 +137,11 @@ fn a_config_change_that_crash_loops_a_service_is_named_and_rolled_back() {
     let sitrep = Sitrep::new();
     let sets = svc.sets();
     let v = run(&sitrep, "process/config-watch", &sets, &[]);
-    assert!(issues(&v).is_empty(), "first run only records: {}", pretty(&v));
+    assert!(
+        issues(&v).is_empty(),
+        "first run only records: {}",
+        pretty(&v)
+    );
     let v = run(&sitrep, "process/restarts", &sets, &[("SAMPLE_S", "1")]);
     assert!(issues(&v).is_empty(), "running: {}", pretty(&v));
 
@@ -151,7 +155,10 @@ fn a_config_change_that_crash_loops_a_service_is_named_and_rolled_back() {
     let d = data(&i);
     assert_eq!(d["file"], svc.conf());
     assert_eq!(d["key"], "timeout_ms");
-    assert_eq!((d["old"].as_str(), d["new"].as_str()), (Some("3000"), Some("3s")));
+    assert_eq!(
+        (d["old"].as_str(), d["new"].as_str()),
+        (Some("3000"), Some("3s"))
+    );
     let saved = d["saved"].as_str().unwrap().to_string();
     assert!(Path::new(&saved).is_file(), "{saved}");
     let config_issue = opened_ids(&v);
@@ -178,7 +185,12 @@ fn a_config_change_that_crash_loops_a_service_is_named_and_rolled_back() {
         "{}",
         pretty(&i)
     );
-    assert_eq!(d["key"], "timeout_ms", "the change before the failures: {}", pretty(&i));
+    assert_eq!(
+        d["key"],
+        "timeout_ms",
+        "the change before the failures: {}",
+        pretty(&i)
+    );
     assert_eq!(d["saved"], saved.as_str());
 
     // now in effect (the process cannot start with it) and recent: major
@@ -187,10 +199,20 @@ fn a_config_change_that_crash_loops_a_service_is_named_and_rolled_back() {
     assert_eq!(severity(&i), 2, "{}", pretty(&i));
     assert_eq!(data(&i)["in_effect"], true);
 
-    let v = run(&sitrep, "process/log-errors", &sets, &[("LOG_ERRORS_MAJOR", "5")]);
+    let v = run(
+        &sitrep,
+        "process/log-errors",
+        &sets,
+        &[("LOG_ERRORS_MAJOR", "5")],
+    );
     let i = issue_with(&v, &["logs errors", "invalid configuration"]);
     assert_eq!(data(&i)["class"], "config", "{}", pretty(&i));
-    assert_eq!(severity(&i), 2, "a fatal-looking error repeated: {}", pretty(&i));
+    assert_eq!(
+        severity(&i),
+        2,
+        "a fatal-looking error repeated: {}",
+        pretty(&i)
+    );
 
     // roll the key back from the known-good copy; the supervisor starts it healthy again
     let starts = svc.log().matches("\"started\"").count();
@@ -231,7 +253,11 @@ fn a_config_change_that_crash_loops_a_service_is_named_and_rolled_back() {
         &sitrep,
         "linux-host/rollback-config-file",
         &[],
-        &[("FILE", &svc.conf()), ("KEY", "timeout_ms"), ("FROM", &saved)],
+        &[
+            ("FILE", &svc.conf()),
+            ("KEY", "timeout_ms"),
+            ("FROM", &saved),
+        ],
     );
     assert!(
         v["run"]["report"]
@@ -263,7 +289,12 @@ fn config_changes_mask_secrets_and_a_whole_file_rolls_back() {
     .unwrap();
     let v = run(&sitrep, "process/config-changes", &sets, &[]);
     let text = v.to_string();
-    for secret in ["tok-7c2e55aa", "tok-91be03d2", "db-Pw-4d1f9e", "db-Pw-0aa4c7"] {
+    for secret in [
+        "tok-7c2e55aa",
+        "tok-91be03d2",
+        "db-Pw-4d1f9e",
+        "db-Pw-0aa4c7",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked: {}", pretty(&v));
     }
     let i = issue_with(&v, &["changed"]);
@@ -276,8 +307,18 @@ fn config_changes_mask_secrets_and_a_whole_file_rolls_back() {
         .map(|c| c["key"].as_str().unwrap())
         .collect();
     assert_eq!(changes, ["database_url", "api_token"]);
-    assert!(i["actual"].as_str().unwrap().contains("api_token changed (secret value, not shown)"));
-    assert!(i["actual"].as_str().unwrap().contains("database_url changed (secret value, not shown)"));
+    assert!(
+        i["actual"]
+            .as_str()
+            .unwrap()
+            .contains("api_token changed (secret value, not shown)")
+    );
+    assert!(
+        i["actual"]
+            .as_str()
+            .unwrap()
+            .contains("database_url changed (secret value, not shown)")
+    );
 
     // a FROM outside sitrep's state, a relative FILE: refused before anything is written
     let refused = |sets: &[(&str, &str)]| {
@@ -287,8 +328,18 @@ fn config_changes_mask_secrets_and_a_whole_file_rolls_back() {
     let file = conf.display().to_string();
     refused(&[("FILE", &file), ("FROM", "/etc/hostname")]);
     refused(&[("FILE", "app.conf")]);
-    let v = run(&sitrep, "linux-host/rollback-config-file", &[], &[("FILE", &file)]);
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), CONFIG, "{}", pretty(&v));
+    let v = run(
+        &sitrep,
+        "linux-host/rollback-config-file",
+        &[],
+        &[("FILE", &file)],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        CONFIG,
+        "{}",
+        pretty(&v)
+    );
     assert!(!v.to_string().contains("db-Pw-0aa4c7"), "{}", pretty(&v));
     let v = run(&sitrep, "process/config-watch", &sets, &[]);
     assert!(issues(&v).is_empty(), "{}", pretty(&v));
@@ -303,7 +354,11 @@ fn log_errors_name_the_most_frequent_recent_error() {
     let log = dir.path().join("app.log");
     let stamp = |ago_s: i64| {
         String::from_utf8_lossy(
-            &sh(&format!("date -u -d '@{}' +%Y-%m-%dT%H:%M:%S.%3NZ", now() - ago_s)).stdout,
+            &sh(&format!(
+                "date -u -d '@{}' +%Y-%m-%dT%H:%M:%S.%3NZ",
+                now() - ago_s
+            ))
+            .stdout,
         )
         .trim()
         .to_string()
@@ -311,7 +366,10 @@ fn log_errors_name_the_most_frequent_recent_error() {
     let mut text = String::new();
     for n in 0..30 {
         // two hours ago: outside the window
-        text += &format!("{} ERROR disk write failed: No space left on device ({n})\n", stamp(7200));
+        text += &format!(
+            "{} ERROR disk write failed: No space left on device ({n})\n",
+            stamp(7200)
+        );
     }
     for n in 0..12 {
         text += &format!(
