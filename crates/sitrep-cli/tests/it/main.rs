@@ -6,5 +6,6 @@ mod discovery;
 mod foundation;
 mod host_remediations;
 mod kubernetes;
+mod nginx_remediations;
 mod process_bundle;
 mod service_remediations;
