@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Remediation: end the session(s) that hold the locks other sessions wait on. BLOCKING_PID names
-# one session (used while it still blocks someone and, with BLOCKING_APPLICATION set, still
-# belongs to it); BLOCKING_APPLICATION names an application_name, whose root blockers (sessions
-# that block others and wait on nobody) are ended. Waiters come and go (a short lock_timeout
+# Remediation: end the session(s) that hold the locks other sessions wait on: root blockers only
+# (sessions that block others and wait on nobody; a session queued behind the holder is a victim,
+# not a cause). BLOCKING_PID names one (used while it still is a root blocker and, with
+# BLOCKING_APPLICATION set, still belongs to it); BLOCKING_APPLICATION names an application_name,
+# whose root blockers are ended. Waiters come and go (a short lock_timeout
 # makes them give up and retry), so the blockers are looked for during up to LOCK_WAIT_S
 # seconds. Sessions that block nobody are never touched; nothing matching is not an error.
 set -euo pipefail
@@ -30,11 +31,11 @@ with waiting as (
   where a.pid <> pg_backend_pid()
 ), chosen as (
   select pid from blockers
-  where :'pid' <> '' and pid::text = :'pid' and (:'app' = '' or app = :'app')
+  where :'pid' <> '' and pid::text = :'pid' and (:'app' = '' or app = :'app') and root
   union
   select pid from blockers
   where :'app' <> '' and app = :'app' and root
-    and not exists (select 1 from blockers b where :'pid' <> '' and b.pid::text = :'pid' and (:'app' = '' or b.app = :'app'))
+    and not exists (select 1 from blockers b where :'pid' <> '' and b.pid::text = :'pid' and (:'app' = '' or b.app = :'app') and b.root)
 )
 select a.pid, coalesce(nullif(a.application_name, ''), '(unnamed)'), coalesce(a.usename::text, ''),
        coalesce(a.datname::text, ''), coalesce(a.state, ''),

@@ -23,7 +23,8 @@ fn report(v: &Value) -> String {
 // PostgreSQL
 
 /// blocking-locks names the root blocker in its data; terminate-blocking-session refuses to
-/// pick sessions itself, leaves a session that blocks nobody alone, and ends the root blocker
+/// pick sessions itself, leaves a waiter queued behind the holder alone (it blocks the next
+/// waiter, but it is a victim, not a cause), and ends the root blocker
 /// of the application the evidence named, after which the waiters proceed.
 #[test]
 fn postgres_terminate_blocking_session_ends_the_root_blocker() {
@@ -102,7 +103,7 @@ fn postgres_terminate_blocking_session_ends_the_root_blocker() {
     );
     assert!(
         report(&v).contains("Nothing was terminated"),
-        "a waiter blocks nobody: {}",
+        "a waiter queued behind the holder is not a root blocker: {}",
         pretty(&v)
     );
     assert_eq!(count_sessions(&pg, &holder_app, "idle in transaction"), 1);
