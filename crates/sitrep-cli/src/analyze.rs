@@ -1,8 +1,9 @@
 //! `sitrep analyze ...`: run the analytics library on the user's own files.
 
-use anyhow::{Context, Result, bail};
+use crate::out::{outln, print_json};
+use anyhow::{Context, Result};
 use clap::Subcommand;
-use sitrep_analytics::{anomaly, csv, logs, rca};
+use sitrep_engine::analyze;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
@@ -81,44 +82,41 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
             all,
             json,
         } => {
-            let s = csv::parse_series(&read(&file)?)
-                .with_context(|| format!("{}: expected a `timestamp,value` CSV", file.display()))?;
-            let cfg = anomaly::DetectorConfig {
-                season: season.unwrap_or_else(|| anomaly::daily_season(&s.timestamps)),
-                ..Default::default()
-            };
-            let scores = anomaly::score_series(&s.values, &cfg);
+            let name = file.display().to_string();
+            let v = analyze::anomalies(
+                &name,
+                &read(&file)?,
+                &analyze::AnomalyOptions {
+                    min_score,
+                    top,
+                    season,
+                    every_row: all,
+                },
+            )?;
             if all {
-                println!("timestamp,value,anomaly_score");
-                for i in 0..scores.len() {
-                    println!("{},{},{:.6}", s.timestamps[i], s.values[i], scores[i]);
+                outln!("timestamp,value,anomaly_score")?;
+                for (t, v, s) in &v.rows {
+                    outln!("{t},{v},{s:.6}")?;
                 }
-                return Ok(());
-            }
-            let pts = anomaly::top_anomalies(&s.timestamps, &s.values, &scores, min_score, top);
-            if json {
-                let v = serde_json::json!({"points": s.values.len(), "season": cfg.season, "min_score": min_score, "anomalies": pts});
-                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if json {
+                print_json(&v)?;
             } else {
-                println!(
+                outln!(
                     "{} points, season {} (first {} points only learn); {} at score >= {min_score}:",
-                    s.values.len(),
-                    cfg.season,
-                    cfg.warmup,
-                    pts.len()
-                );
-                println!(
-                    "{:>8}  {:<26} {:>14}  {:>6}",
-                    "row", "timestamp", "value", "score"
-                );
-                for p in &pts {
-                    println!(
+                    v.points,
+                    v.season,
+                    v.warmup,
+                    v.anomalies.len()
+                )?;
+                outln!("{:>8}  {:<26} {:>14}  {:>6}", "row", "timestamp", "value", "score")?;
+                for p in &v.anomalies {
+                    outln!(
                         "{:>8}  {:<26} {:>14.6}  {:>6.3}",
                         p.index + 2,
                         p.timestamp,
                         p.value,
                         p.score
-                    );
+                    )?;
                 }
             }
         }
@@ -131,48 +129,39 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
             statistic,
             json,
         } => {
-            let g = rca::Graph::from_csv(&read(&graph)?).with_context(|| {
-                format!(
-                    "{}: expected an adjacency matrix or a from,to edge list",
-                    graph.display()
-                )
+            let texts = [read(&graph)?, read(&normal)?, read(&abnormal)?];
+            let names = [&graph, &normal, &abnormal].map(|p| p.display().to_string());
+            let r = analyze::rca(&analyze::RcaInput {
+                graph: (&names[0], &texts[0]),
+                normal: (&names[1], &texts[1]),
+                abnormal: (&names[2], &texts[2]),
+                target: &target,
+                metric: &metric,
+                statistic: statistic.as_deref(),
             })?;
-            let n = rca::MetricTable::from_csv(&read(&normal)?, &metric)
-                .with_context(|| format!("reading {}", normal.display()))?;
-            let a = rca::MetricTable::from_csv(&read(&abnormal)?, &metric)
-                .with_context(|| format!("reading {}", abnormal.display()))?;
-            let r = rca::rank_root_causes(
-                &g,
-                &n,
-                &a,
-                &target,
-                &metric,
-                statistic.as_deref(),
-                &rca::RcaConfig::default(),
-            )?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                print_json(&r)?;
             } else if r.trigger_row.is_none() {
-                println!(
+                outln!(
                     "{target}/{metric} does not deviate from the normal period in {}: no root cause to rank",
                     abnormal.display()
-                );
+                )?;
             } else if r.root_causes.is_empty() {
-                println!(
+                outln!(
                     "{target}/{metric} deviates (row {}), but no node, the target included, is anomalous enough to blame",
-                    r.trigger_row.unwrap() + 1
-                );
+                    r.trigger_row.unwrap_or(0) + 1
+                )?;
             } else {
-                println!(
+                outln!(
                     "{target}/{metric}: violation from abnormal row {}; ranked root-cause candidates:",
-                    r.trigger_row.unwrap() + 1
-                );
-                println!(
+                    r.trigger_row.unwrap_or(0) + 1
+                )?;
+                outln!(
                     "{:>4}  {:<50} {:>7} {:>9} {:>9}  explains",
                     "rank", "node", "score", "anomaly", "change"
-                );
+                )?;
                 for (i, c) in r.root_causes.iter().enumerate() {
-                    println!(
+                    outln!(
                         "{:>4}  {:<50} {:>7.2} {:>9.1} {:>+8.0}%  {}",
                         i + 1,
                         c.node,
@@ -180,7 +169,7 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
                         c.anomaly,
                         c.relative_change * 100.0,
                         c.explains.join(", ")
-                    );
+                    )?;
                 }
             }
         }
@@ -189,27 +178,20 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
             sim_threshold,
             json,
         } => {
-            let mut cfg = logs::MinerConfig::default();
-            if let Some(st) = sim_threshold {
-                if !(0.0..=1.0).contains(&st) {
-                    bail!("--sim-threshold must be between 0 and 1");
-                }
-                cfg.sim_threshold = st;
-            }
-            let s = logs::summarize(&read(&file)?, cfg);
+            let s = analyze::log_templates(&read(&file)?, sim_threshold)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                print_json(&s)?;
             } else {
                 let text = s.render_text();
-                print!("{text}");
-                println!(
+                crate::out::write_out(format_args!("{text}"))?;
+                outln!(
                     "-- {} lines -> {} templates; {} chars -> {} chars ({:.1}x smaller)",
                     s.lines,
                     s.templates.len(),
                     s.input_chars,
                     text.chars().count(),
                     s.reduction_ratio()
-                );
+                )?;
             }
         }
     }

@@ -1,29 +1,34 @@
-//! `sitrep`: argument parsing and output. Everything it does lives in the library crates.
+//! `sitrep`: argument parsing and output. Everything it does is a call to `sitrep-engine`.
 
 mod analyze;
-mod app;
-mod commands;
-mod config;
-mod discover;
+mod basics;
 mod emit;
-mod output;
+mod investigate;
+mod mapping;
+mod out;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use sitrep_engine::{OpenOptions, Overrides, Sitrep};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success (for `run`: the task ran; it may have raised issues)
-  1  error: bad input, configuration or database (the message says what to do)
-  2  usage error (unknown flag or command)
-  3  `run`: the task itself failed or timed out (see its stderr and error)
-  4  `bundles validate`: problems found (each printed as FILE:LINE: FIELD: MESSAGE)
+  0    success (for `run`: the task ran; it may have raised issues)
+  1    error: bad input, configuration or database (the message says what to do)
+  2    usage error (unknown flag or command)
+  3    `run`, `slx run`: a task failed or timed out (see its error and output)
+  4    `bundles validate`: problems found (each printed as FILE:LINE: FIELD: MESSAGE)
+  130  interrupted (Ctrl-C); runs in flight were stopped and recorded
+  141  the reader of the output went away (a closed pipe)
 
-Environment:
+Environment (docs/configuration.md describes every key of sitrep.yaml):
   SITREP_HOME          state directory (default ~/.sitrep)
   SITREP_DATABASE_URL  sqlite://PATH (default $SITREP_HOME/sitrep.db) or postgres://...
-  SITREP_LOG           log filter, e.g. info or sitrep_runner=debug (logs go to stderr)";
+  SITREP_WORKSPACE     the workspace (default: sitrep.yaml's, else `default`)
+  SITREP_LOG           log filter, e.g. info or sitrep_runner=debug (logs go to stderr)
+  NO_COLOR             no colour in logs (like --color never)";
 
 #[derive(Parser)]
 #[command(name = "sitrep", version, about = "An AI SRE that runs diagnostic tasks, turns results into issues, and investigates", after_help = EXIT_CODES)]
@@ -40,8 +45,21 @@ struct Cli {
         hide_env_values = true
     )]
     database_url: Option<String>,
+    /// Workspace (overrides sitrep.yaml).
+    #[arg(long, env = "SITREP_WORKSPACE", global = true, value_name = "NAME")]
+    workspace: Option<String>,
+    /// Colour in logs: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand)]
@@ -49,28 +67,48 @@ enum Command {
     /// Create SITREP_HOME with a default sitrep.yaml, the database, and an SLX watching this host.
     Init,
     /// List the tasks of every collection.
-    Tasks(commands::TasksArgs),
-    /// Run one task now: `sitrep run postgres/idle-in-transaction --resource pg-main --set PG_DSN=...`
-    Run(commands::RunArgs),
-    /// List issues (open ones unless --all).
-    Issues(commands::IssuesArgs),
-    /// Run the scheduler: every SLX's health tasks at their interval, until Ctrl-C.
-    Serve(commands::ServeArgs),
+    Tasks(basics::TasksArgs),
+    /// Run one task now: `sitrep run postgres/idle-in-transaction --set PG_DSN=...`
+    Run(basics::RunArgs),
+    /// List issues (open ones unless --all), most current and severe first.
+    Issues(basics::IssuesArgs),
+    /// Run the scheduler: every SLX's health tasks at their interval, until Ctrl-C or SIGTERM.
+    Serve(basics::ServeArgs),
     /// Report a result from inside a task (writes to $SITREP_RESULTS).
     Emit(emit::EmitArgs),
     /// Find resources and their dependencies, and generate SLXs from the bundles' rules.
-    Discover(discover::DiscoverArgs),
-    /// List, show or run SLXs.
+    Discover(mapping::DiscoverArgs),
+    /// List, show, edit or run SLXs.
     #[command(subcommand)]
-    Slx(discover::SlxCmd),
+    Slx(mapping::SlxCmd),
     /// The dependency map discovery built: `--json`, `--dot`, `--around NAME [--paths]`.
-    Map(discover::MapArgs),
+    Map(mapping::MapArgs),
+    /// Investigate a question, an alert or an issue: hypotheses, evidence, root cause, a fix.
+    Investigate(investigate::InvestigateArgs),
+    /// List investigations, show one, or export its audit trail (JSON lines).
+    Sessions(investigate::SessionsArgs),
+    /// List remediation approvals (pending ones unless --all).
+    Approvals(investigate::ApprovalsArgs),
+    /// Approve a proposed remediation: it runs now, then its cause's checks run again.
+    Approve(investigate::ApproveArgs),
+    /// Deny a proposed remediation; nothing runs.
+    Deny(investigate::DenyArgs),
     /// Work with CodeBundles.
     #[command(subcommand)]
-    Bundles(commands::BundlesCmd),
+    Bundles(basics::BundlesCmd),
     /// Analytics on your own data: anomalies, root-cause ranking, log templates.
     #[command(subcommand)]
     Analyze(analyze::AnalyzeCmd),
+}
+
+fn color_on(choice: Color, stream: &impl IsTerminal) -> bool {
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stream.is_terminal()
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -92,6 +130,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(color_on(cli.color, &std::io::stderr()))
         .with_target(false)
         .init();
 
@@ -102,29 +141,68 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return report(Err(e.into())),
     };
-    let home = cli.home.unwrap_or_else(config::default_home);
-    let db = cli.database_url;
-    report(rt.block_on(async move {
-        match cli.command {
-            Command::Init => commands::init(&home, db.as_deref()).await,
-            Command::Tasks(a) => commands::tasks(&home, a).await,
-            Command::Run(a) => commands::run(&home, db.as_deref(), a).await,
-            Command::Issues(a) => commands::issues(&home, db.as_deref(), a).await,
-            Command::Serve(a) => commands::serve(&home, db.as_deref(), a).await,
-            Command::Bundles(c) => commands::bundles(c).await,
-            Command::Discover(a) => discover::discover(&home, db.as_deref(), a).await,
-            Command::Slx(c) => discover::slx(&home, db.as_deref(), c).await,
-            Command::Map(a) => discover::map(&home, db.as_deref(), a).await,
-            Command::Emit(_) | Command::Analyze(_) => unreachable!("handled above"),
+    let mut opts = OpenOptions::new(cli.home.unwrap_or_else(sitrep_engine::settings::default_home));
+    opts.overrides = Overrides {
+        database_url: cli.database_url,
+        workspace: cli.workspace,
+    };
+    let code = report(rt.block_on(async move {
+        if let Command::Init = cli.command {
+            return basics::init(opts).await;
         }
-    }))
+        if let Command::Bundles(c) = cli.command {
+            return basics::bundles(c).await;
+        }
+        let sitrep = match &cli.command {
+            // `serve` on a fresh home sets it up first.
+            Command::Serve(_) => Sitrep::init(opts).await?.0,
+            _ => Sitrep::open(opts)?,
+        };
+        match cli.command {
+            Command::Tasks(a) => basics::tasks(&sitrep, a).await,
+            Command::Run(a) => basics::run(&sitrep, a).await,
+            Command::Issues(a) => basics::issues(&sitrep, a).await,
+            Command::Serve(a) => basics::serve(&sitrep, a).await,
+            Command::Discover(a) => mapping::discover(&sitrep, a).await,
+            Command::Slx(c) => mapping::slx(&sitrep, c).await,
+            Command::Map(a) => mapping::map(&sitrep, a).await,
+            Command::Investigate(a) => investigate::investigate(&sitrep, a).await,
+            Command::Sessions(a) => investigate::sessions(&sitrep, a).await,
+            Command::Approvals(a) => investigate::approvals(&sitrep, a).await,
+            Command::Approve(a) => investigate::approve(&sitrep, a).await,
+            Command::Deny(a) => investigate::deny(&sitrep, a).await,
+            Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
+                unreachable!("handled above")
+            }
+        }
+    }));
+    // Runs interrupted by Ctrl-C were recorded; their processes were killed with them.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
+/// Prints an error once (each cause of its chain once), or ends quietly on a closed pipe.
 fn report(r: anyhow::Result<ExitCode>) -> ExitCode {
     match r {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::from(141);
+            }
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&text);
+                }
+            }
+            eprintln!("error: {msg}");
             ExitCode::from(1)
         }
     }

@@ -10,6 +10,7 @@ pub mod fingerprint;
 pub mod investigation;
 pub mod issue;
 pub mod map;
+pub mod map_query;
 pub mod protocol;
 pub mod redact;
 pub mod schedule;

@@ -73,7 +73,12 @@ pub fn render_table(rows: &[Row], max_rows: usize) -> String {
             .iter()
             .zip(&widths)
             .map(|(v, w)| {
-                let v: String = v.chars().take(*w).collect();
+                // A cut value says so: a shortened name must not read as another name.
+                let v: String = if v.chars().count() > *w {
+                    v.chars().take(w.saturating_sub(1)).chain(['…']).collect()
+                } else {
+                    v.to_string()
+                };
                 format!("{v:<w$}", w = *w)
             })
             .collect();
@@ -120,5 +125,14 @@ mod tests {
             render_table(&rows, 1).lines().last().unwrap(),
             "… 1 more rows"
         );
+    }
+
+    #[test]
+    fn a_cut_value_is_marked() {
+        let long = "redis-".to_string() + &"7".repeat(70);
+        let t = render_table(&[Row::from_pairs([("name", json!(long))])], 10);
+        let cell = t.lines().nth(2).unwrap();
+        assert_eq!(cell.chars().count(), 60);
+        assert!(cell.ends_with('…'), "{cell}");
     }
 }

@@ -1,3 +1,194 @@
-pub mod settings;
+//! The one API every edge calls (the CLI today, the server next). [`Sitrep`] owns the
+//! settings, opens what a call needs (store, catalog, runner) on first use, runs tasks and
+//! SLXs, discovery, map queries, the background scheduler with graceful shutdown, approvals
+//! and investigations, and publishes domain [`events::Event`]s. Its inputs and outputs are
+//! plain serialisable types ([`views`]), so `--json` and the HTTP API print the same shapes.
+//!
+//! The edges hold no logic: if an edge needs something, it belongs here or below.
+
+pub mod analyze;
+mod approvals;
+mod bootstrap;
+mod discover;
 mod duration_text;
+mod error;
+pub mod events;
 pub mod investigate;
+mod issues;
+mod map;
+mod runs;
+mod serve;
+pub mod settings;
+mod slx;
+pub mod views;
+
+pub use approvals::{Actor, ApprovalQuery};
+pub use discover::{DiscoveryProgress, NoProgress};
+pub use error::{EngineError, Result};
+pub use issues::IssueQuery;
+pub use map::MapQuery;
+pub use runs::RunTaskRequest;
+pub use serve::ServeOptions;
+pub use settings::{Overrides, Settings};
+
+use sitrep_bundles::Catalog;
+use sitrep_core::Clock;
+use sitrep_runner::{Limits, Runner, RunnerConfig, SystemClock};
+use sitrep_store::{EngineStore, SqlStore, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{OnceCell, broadcast};
+
+/// How to open sitrep: where its home is, what overrides the settings file, and the
+/// `sitrep` binary tasks call for `sitrep emit`.
+#[derive(Clone)]
+pub struct OpenOptions {
+    pub home: PathBuf,
+    pub overrides: Overrides,
+    /// The binary tasks find on their PATH as `sitrep` (default: this process's executable).
+    pub sitrep_exe: Option<PathBuf>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl OpenOptions {
+    pub fn new(home: impl Into<PathBuf>) -> Self {
+        OpenOptions {
+            home: home.into(),
+            overrides: Overrides::default(),
+            sitrep_exe: std::env::current_exe().ok(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// sitrep, opened on one home and one workspace. Cheap to clone (a handle).
+#[derive(Clone)]
+pub struct Sitrep {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    home: PathBuf,
+    settings: Settings,
+    sitrep_exe: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+    store: OnceCell<Arc<SqlStore>>,
+    catalog: OnceCell<Arc<Catalog>>,
+    runner: OnceCell<Arc<Runner>>,
+    events: broadcast::Sender<events::Event>,
+}
+
+impl Sitrep {
+    /// Loads and checks the settings. Nothing else is opened until a call needs it.
+    pub fn open(opts: OpenOptions) -> Result<Sitrep> {
+        let settings = Settings::load(&opts.home, &opts.overrides)?;
+        Ok(Sitrep::with_settings(opts, settings))
+    }
+
+    fn with_settings(opts: OpenOptions, settings: Settings) -> Sitrep {
+        let (events, _) = broadcast::channel(events::CAPACITY);
+        Sitrep {
+            inner: Arc::new(Inner {
+                home: opts.home,
+                settings,
+                sitrep_exe: opts.sitrep_exe,
+                clock: opts.clock,
+                store: OnceCell::new(),
+                catalog: OnceCell::new(),
+                runner: OnceCell::new(),
+                events,
+            }),
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.inner.home
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+    pub fn workspace(&self) -> &str {
+        &self.inner.settings.workspace
+    }
+    pub(crate) fn now(&self) -> sitrep_core::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Domain events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<events::Event> {
+        self.inner.events.subscribe()
+    }
+    pub(crate) fn publish(&self, e: events::Event) {
+        // No subscriber is fine: events are notifications, the store is the record.
+        let _ = self.inner.events.send(e);
+    }
+
+    /// The store, opened (and migrated) on first use.
+    pub(crate) async fn store(&self) -> Result<Arc<SqlStore>> {
+        let s = self
+            .inner
+            .store
+            .get_or_try_init(|| async {
+                std::fs::create_dir_all(&self.inner.home)
+                    .map_err(|e| EngineError::io(&self.inner.home, e))?;
+                let url = self.inner.settings.database_url(&self.inner.home);
+                Ok::<_, EngineError>(Arc::new(SqlStore::connect(&url).await?))
+            })
+            .await?;
+        Ok(s.clone())
+    }
+    pub(crate) async fn engine_store(&self) -> Result<Arc<dyn EngineStore>> {
+        Ok(self.store().await?)
+    }
+
+    /// Every collection (the built-in `core` and those in the settings), loaded on first use.
+    pub(crate) async fn catalog(&self) -> Result<Arc<Catalog>> {
+        let c = self
+            .inner
+            .catalog
+            .get_or_try_init(|| async {
+                let sources = self.inner.settings.collections.clone();
+                let cache = self.inner.home.join("cache");
+                // Extraction and git fetches touch the disk and the network.
+                let catalog = tokio::task::spawn_blocking(move || Catalog::load(&sources, &cache))
+                    .await
+                    .map_err(|e| EngineError::Invalid(format!("loading bundles crashed: {e}")))??;
+                Ok::<_, EngineError>(Arc::new(catalog))
+            })
+            .await?;
+        Ok(c.clone())
+    }
+
+    /// The runner, shared by every run of this process (its SLI watch keeps state).
+    pub(crate) async fn runner(&self) -> Result<Arc<Runner>> {
+        let r = self
+            .inner
+            .runner
+            .get_or_try_init(|| async {
+                let s = &self.inner.settings;
+                let mut cfg = RunnerConfig::new(&s.workspace, self.inner.home.join("runtime"));
+                cfg.sitrep_exe = self.inner.sitrep_exe.clone();
+                cfg.limits = Limits {
+                    max_concurrent: s.runner.max_concurrent,
+                    max_per_resource: s.runner.max_per_resource,
+                };
+                cfg.output_cap = s.runner.output_cap_bytes;
+                let store: Arc<dyn Store> = self.store().await?;
+                let runner = Runner::new(cfg, self.catalog().await?, store, self.inner.clock.clone())?
+                    .with_sli_watch(s.sli_watch.watch());
+                Ok::<_, EngineError>(Arc::new(runner))
+            })
+            .await?;
+        Ok(r.clone())
+    }
+}
+
+/// Checks a collection or bundle folder without opening anything: every problem with its
+/// file, line and field.
+pub async fn validate_bundles(path: &Path) -> Result<Vec<views::ProblemView>> {
+    let p = path.to_path_buf();
+    let problems = tokio::task::spawn_blocking(move || sitrep_bundles::validate_path(&p))
+        .await
+        .map_err(|e| EngineError::Invalid(format!("validation crashed: {e}")))??;
+    Ok(problems.iter().map(views::ProblemView::from).collect())
+}

@@ -32,7 +32,12 @@ impl Home {
         self.dir.path()
     }
 
+    /// Runs `sitrep`; a hand `run` of these target-less test tasks names its resource.
     fn sitrep(&self, args: &[&str]) -> Output {
+        let mut args = args.to_vec();
+        if args.first() == Some(&"run") && !args.contains(&"--resource") {
+            args.extend(["--resource", "local-test"]);
+        }
         Command::new(env!("CARGO_BIN_EXE_sitrep"))
             .args(args)
             .env("SITREP_HOME", self.path())
@@ -254,7 +259,7 @@ fn a_task_printing_100_mib_is_capped_and_sitrep_stays_small() {
     // Spawned by hand to sample the sitrep process's own high-water mark (VmHWM) while it runs.
     // (wait4's ru_maxrss is no good here: a forked child inherits the test process's peak.)
     let mut child = Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(["run", "t/b/flood", "--json"])
+        .args(["run", "t/b/flood", "--resource", "local-test", "--json"])
         .env("SITREP_HOME", home.path())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -426,7 +431,7 @@ fn remediation_never_runs_without_approval() {
         &format!("PIDFILE={}", marker.display()),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only runs after an approval"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only runs with a human's approval"));
     assert!(!marker.exists(), "the remediation ran");
     // The built-in remediations are gated the same way.
     let out = home.sitrep(&[
@@ -438,7 +443,7 @@ fn remediation_never_runs_without_approval() {
         "PID=1",
     ]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("only runs after an approval"),
+        String::from_utf8_lossy(&out.stderr).contains("only runs with a human's approval"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

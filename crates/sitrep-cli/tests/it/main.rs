@@ -5,6 +5,7 @@ mod collection;
 mod discovery;
 mod foundation;
 mod host_remediations;
+mod hygiene;
 mod kubernetes;
 mod nginx_remediations;
 mod process_bundle;

@@ -2,14 +2,18 @@
 //! documented rule (`docs/investigations.md`):
 //!
 //! - The root cause is the best candidate among hypotheses with strong evidence (or, if none
-//!   has any, with weak evidence): the one that explains the most of the chain (most
-//!   confirmed ancestors), then the most severe evidence, then the highest prior.
+//!   has any, with weak evidence). A candidate scores its prior (how severe, current and
+//!   relevant to the question its finding was) plus 0.2 for each confirmed hypothesis above it
+//!   in the tree that it explains (at most two): following the Map from a symptom to what it
+//!   depends on favours the deeper finding, unless that finding is much less relevant.
 //! - Confidence starts at 0.50 for strong evidence (0.30 for weak only), then:
-//!   +0.15 when two or more different checks gave strong evidence on it;
+//!   +0.15 when two or more different checks gave strong evidence on its resource;
 //!   +0.10 when it ends a chain of confirmed hypotheses from the symptom (it explains them);
 //!   +0.10 when the evidence names a culprit;
 //!   +0.05 when a bundle-declared failure mode describes it;
-//!   −0.15 for each other confirmed candidate it does not explain (at most −0.30);
+//!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other supported cause on
+//!   another resource that is not above it in the chain (at most −0.30 in all): a rival as
+//!   plausible as the cause costs the full 0.15, an unrelated or stale one little;
 //!   −0.10 when one of its own checks could not run;
 //!   −0.10 when the budget ran out with hypotheses untested.
 //!   The result is kept within 0..0.99.
@@ -125,19 +129,9 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
     unknowns.dedup();
 
     let score = |h: &Hypothesis| {
-        let sev = best(s, &h.id, Strength::Strong)
-            .or_else(|| best(s, &h.id, Strength::Weak))
-            .and_then(|e| e.severity)
-            .map_or(0.0, |v| (5 - v.get()) as f64 * 0.05);
-        confirmed_ancestors(s, h).len() as f64 * 0.25 + sev + h.prior * 0.2
+        h.prior + 0.2 * confirmed_ancestors(s, h).len().min(2) as f64
     };
-    // Candidates whose confirmed descendant is also a candidate are explained by it.
-    let leaves: Vec<&Hypothesis> = candidates
-        .iter()
-        .copied()
-        .filter(|h| !candidates.iter().any(|c| is_ancestor(s, &h.id, c)))
-        .collect();
-    let Some(root) = leaves
+    let Some(root) = candidates
         .iter()
         .copied()
         .max_by(|a, b| score(a).total_cmp(&score(b)).then_with(|| b.id.cmp(&a.id)))
@@ -203,15 +197,28 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             why: "a known failure mode of this kind of resource describes it".into(),
         });
     }
-    let rivals: Vec<&Hypothesis> = leaves
+    // Other supported causes on other resources that are not symptoms it explains.
+    let rivals: Vec<&Hypothesis> = candidates
         .iter()
         .copied()
-        .filter(|h| h.id != root.id && h.resource != root.resource)
+        .filter(|h| h.resource != root.resource && !is_ancestor(s, &h.id, root))
         .collect();
     if !rivals.is_empty() {
+        let weight: f64 = rivals
+            .iter()
+            .map(|r| 0.15 * (r.prior / root.prior.max(0.01)).min(1.0))
+            .sum();
         reasons.push(ConfidenceReason {
-            delta: -(0.15 * rivals.len() as f64).min(0.30),
-            why: format!("{} other supported cause(s) it does not explain", rivals.len()),
+            delta: -((weight.min(0.30) * 100.0).round() / 100.0),
+            why: format!(
+                "{} other supported cause(s) it does not explain: {}",
+                rivals.len(),
+                rivals
+                    .iter()
+                    .map(|r| r.resource.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
     }
     if s.evidence_for(&root.id).any(|e| e.strength == Strength::Unknown) {

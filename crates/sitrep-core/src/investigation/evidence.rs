@@ -46,7 +46,7 @@ pub fn judge(h: &Hypothesis, run: &RunFacts) -> Judgement {
         let why = run.error.as_deref().unwrap_or("no reason given");
         return Judgement {
             strength: Strength::Unknown,
-            summary: format!("{} did not complete ({}): {}", run.task, run.status, first_line(why)),
+            summary: format!("could not check ({}): {}", run.status, first_line(why)),
             issue: None,
         };
     }
@@ -74,13 +74,13 @@ pub fn judge(h: &Hypothesis, run: &RunFacts) -> Judgement {
     if own_check {
         Judgement {
             strength: Strength::Contradicting,
-            summary: format!("{} no longer raises the issue this came from", run.task),
+            summary: "no longer raises the issue this came from".into(),
             issue: None,
         }
     } else {
         Judgement {
             strength: Strength::None,
-            summary: format!("{} found nothing wrong on {}", run.task, h.resource),
+            summary: format!("no issue on {}", h.resource),
             issue: None,
         }
     }

@@ -1,2 +1,296 @@
+//! Investigations: RunSessions that form hypotheses, test them with tasks, follow strong
+//! evidence along the Map, conclude with a root cause and a confidence, and propose a
+//! remediation that waits for a human. Every step is in the session's audit trail.
+
+mod context;
+mod driver;
+mod reasoner;
+mod remedy;
 mod settings;
+mod triggers;
+
+pub use reasoner::{Offline, Proposal, Reasoner, ReasonerView};
+pub use remedy::{RemediationView, Verification};
 pub use settings::*;
+pub use triggers::parse_alert;
+
+use crate::{EngineError, Result, Sitrep};
+use context::{Context, allowed, distances, focus_of_labels};
+use driver::{Budget, Driver};
+use sitrep_core::investigation::{
+    AuditEntry, AuditKind, BudgetUse, ConclusionInput, Session, SessionStatus, Trigger, Verdict,
+    conclude,
+};
+use sitrep_store::{EngineStore, IssueFilter, SessionStore};
+use std::time::Duration;
+
+/// What to investigate.
+#[derive(Debug, Clone)]
+pub enum Ask {
+    /// A question in plain words.
+    Question(String),
+    /// An alert payload as received (Alertmanager webhook v4 or PagerDuty webhook v3 JSON).
+    Alert(String),
+    /// An open issue, by id or unique id prefix.
+    Issue(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct InvestigateRequest {
+    pub ask: Ask,
+    /// The assistant to use (default: the settings' default assistant).
+    pub assistant: Option<String>,
+    pub time_budget: Option<Duration>,
+    pub task_budget: Option<usize>,
+}
+
+impl InvestigateRequest {
+    pub fn question(q: &str) -> Self {
+        InvestigateRequest {
+            ask: Ask::Question(q.to_string()),
+            assistant: None,
+            time_budget: None,
+            task_budget: None,
+        }
+    }
+}
+
+impl Sitrep {
+    fn assistant(&self, name: Option<&str>) -> Result<AssistantSettings> {
+        let name = name.unwrap_or(&self.settings().investigation.default_assistant);
+        assistants(self.settings())
+            .into_iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| {
+                EngineError::not_found("assistant", name, "assistants are listed in sitrep.yaml")
+            })
+    }
+
+    async fn trigger(&self, ask: &Ask) -> Result<Trigger> {
+        Ok(match ask {
+            Ask::Question(q) if q.trim().is_empty() => {
+                return Err(EngineError::Invalid("the question is empty".into()));
+            }
+            Ask::Question(q) => Trigger::Question {
+                text: sitrep_core::protocol::cap(q.trim().to_string(), 2000),
+            },
+            Ask::Alert(payload) => parse_alert(payload)?,
+            Ask::Issue(id) => {
+                let (i, _) = self.issue(id).await?;
+                Trigger::Issue {
+                    issue_id: i.id,
+                    title: i.title,
+                    resource: i.resource,
+                }
+            }
+        })
+    }
+
+    async fn context(&self, trigger: Trigger, a: &AssistantSettings) -> Result<Context> {
+        let store = self.store().await?;
+        let catalog = self.catalog().await?;
+        let map = self.load_map(false).await?;
+        let ws = self.workspace();
+        let slxs = sitrep_store::Store::list_slxs(&*store, ws)
+            .await?
+            .into_iter()
+            .filter(|s| allowed(a, s, &catalog))
+            .collect();
+        let issues = sitrep_store::Store::list_issues(
+            &*store,
+            ws,
+            &IssueFilter {
+                include_resolved: false,
+                scope: None,
+                limit: Some(500),
+            },
+        )
+        .await?;
+        let insights = sitrep_store::Store::current_insights(&*store, ws).await?;
+        let mut focus: Vec<String> = vec![];
+        fn add(focus: &mut Vec<String>, names: Vec<String>) {
+            for n in names {
+                if !focus.contains(&n) {
+                    focus.push(n);
+                }
+            }
+        }
+        match &trigger {
+            Trigger::Alert { labels, .. } => add(&mut focus, focus_of_labels(&map, labels)),
+            Trigger::Issue { resource, .. } => add(
+                &mut focus,
+                context::resolve(&map, resource)
+                    .map(|r| r.name.clone())
+                    .into_iter()
+                    .collect(),
+            ),
+            Trigger::Question { .. } => {}
+        }
+        let text = trigger.text();
+        add(
+            &mut focus,
+            map.mentioned_in(&text).iter().map(|r| r.name.clone()).collect(),
+        );
+        if focus.is_empty() {
+            // Kind words ("redis", "the database") when nothing is named outright.
+            for w in sitrep_core::investigation::text::stems(&text) {
+                let hits = map.lookup(&w);
+                if !hits.is_empty() && hits.len() <= 3 {
+                    add(&mut focus, hits.iter().map(|r| r.name.clone()).collect());
+                }
+            }
+        }
+        let distance = distances(&map, &focus);
+        Ok(Context {
+            words: sitrep_core::investigation::text::stems(&text),
+            trigger,
+            map,
+            focus,
+            distance,
+            slxs,
+            issues,
+            insights,
+            catalog,
+            now: self.now(),
+        })
+    }
+
+    /// Opens a RunSession and drives it to a conclusion (and a remediation proposal, when the
+    /// assistant may propose one). Progress is published as `Event::Session` as it happens.
+    pub async fn investigate(&self, req: InvestigateRequest) -> Result<Session> {
+        let a = self.assistant(req.assistant.as_deref())?;
+        let trigger = self.trigger(&req.ask).await?;
+        let store: std::sync::Arc<dyn EngineStore> = self.store().await?;
+        let ctx = self.context(trigger.clone(), &a).await?;
+        let inv = &self.settings().investigation;
+        let budget = Budget {
+            time: req.time_budget.unwrap_or(inv.time_budget),
+            task_runs: req.task_budget.unwrap_or(inv.task_budget),
+            parallel: inv.parallel,
+            max_depth: inv.max_depth,
+        };
+        let session = Session {
+            id: uuid::Uuid::new_v4().to_string(),
+            workspace: self.workspace().to_string(),
+            assistant: a.name.clone(),
+            trigger,
+            status: SessionStatus::Running,
+            started_at: self.now(),
+            finished_at: None,
+            focus: ctx.focus.clone(),
+            hypotheses: vec![],
+            evidence: vec![],
+            conclusion: None,
+            proposals: vec![],
+            budget: BudgetUse {
+                task_runs: 0,
+                task_runs_max: budget.task_runs,
+                elapsed_ms: 0,
+                time_budget_ms: budget.time.as_millis() as u64,
+                exhausted: None,
+            },
+        };
+        let started = serde_json::to_value(&session).unwrap_or_default();
+        let opening = format!("session {} ({} assistant): {}", session.id, a.name, session.trigger.text());
+        let mut d = Driver::new(self.clone(), store, ctx, session, budget, 0);
+        d.record(AuditKind::SessionStarted, started, opening).await?;
+        let context = serde_json::json!({
+            "focus": d.ctx.focus,
+            "resources": d.ctx.map.resources().len(),
+            "slxs": d.ctx.slxs.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            "open_issues": d.ctx.issues.iter().map(|i| serde_json::json!({
+                "id": i.id, "resource": i.resource, "severity": i.severity, "title": i.title,
+            })).collect::<Vec<_>>(),
+            "insights": d.ctx.insights.len(),
+        });
+        let summary = format!(
+            "context: focus {:?}, {} open issue(s), {} SLX(s)",
+            d.ctx.focus,
+            d.ctx.issues.len(),
+            d.ctx.slxs.len()
+        );
+        d.record(AuditKind::Context, context, summary).await?;
+        d.run(&Offline::default()).await?;
+
+        let conclusion = conclude(&ConclusionInput {
+            session: &d.session,
+            threshold: a.confidence_threshold,
+            budget_exhausted: d.exhausted().is_some(),
+        });
+        let summary = conclusion.summary.clone();
+        let verdict = conclusion.verdict;
+        d.session.conclusion = Some(conclusion.clone());
+        d.record(
+            AuditKind::Conclusion,
+            serde_json::to_value(&conclusion).unwrap_or_default(),
+            summary,
+        )
+        .await?;
+        if verdict == Verdict::RootCause {
+            self.propose_remediation(&mut d, &a).await?;
+        }
+        d.session.status = match verdict {
+            Verdict::RootCause => SessionStatus::Concluded,
+            _ => SessionStatus::Inconclusive,
+        };
+        d.session.finished_at = Some(self.now());
+        let status = d.session.status;
+        d.record(
+            AuditKind::SessionFinished,
+            serde_json::json!({"status": status, "task_runs": d.session.budget.task_runs, "elapsed_ms": d.session.budget.elapsed_ms}),
+            format!("session {status}"),
+        )
+        .await?;
+        Ok(d.session)
+    }
+
+    /// Sessions, newest first.
+    pub async fn sessions(&self, limit: i64) -> Result<Vec<Session>> {
+        Ok(self.store().await?.list_sessions(self.workspace(), limit).await?)
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Session> {
+        self.store()
+            .await?
+            .get_session(self.workspace(), id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("session", id, "list sessions to see their ids"))
+    }
+
+    /// The session's audit trail, in order (its JSONL export is one entry per line).
+    pub async fn session_audit(&self, id: &str) -> Result<Vec<AuditEntry>> {
+        let s = self.session(id).await?;
+        Ok(self.store().await?.audit(self.workspace(), &s.id).await?)
+    }
+
+    /// Appends one entry to a finished session's audit (approvals and their outcome).
+    pub(crate) async fn session_note(
+        &self,
+        session_id: &str,
+        kind: AuditKind,
+        data: serde_json::Value,
+        summary: String,
+    ) -> Result<()> {
+        let store = self.store().await?;
+        let last = store
+            .audit(self.workspace(), session_id)
+            .await?
+            .last()
+            .map_or(0, |e| e.seq);
+        let entry = AuditEntry {
+            session_id: session_id.to_string(),
+            seq: last + 1,
+            at: self.now(),
+            kind,
+            data,
+        };
+        store.append_audit(self.workspace(), &[entry]).await?;
+        self.publish(crate::events::Event::Session {
+            session_id: session_id.to_string(),
+            seq: last + 1,
+            kind,
+            summary,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! The engine's integration tests: one binary, one shared harness (`harness.rs`), real task
+//! processes and a real SQLite store in a temporary home.
+
+mod approvals;
+mod harness;
+mod investigations;
+mod runs;

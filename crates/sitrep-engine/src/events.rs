@@ -1,0 +1,72 @@
+//! Domain events on a broadcast channel: investigations, and later the server's live updates
+//! and workflows, subscribe instead of polling. A slow subscriber misses events (it is told
+//! how many) rather than slowing the engine down.
+
+use serde::Serialize;
+use sitrep_core::issue::IssueChange;
+use sitrep_core::{IssueEventKind, RunStatus, Severity};
+
+/// How many events a subscriber may fall behind before it misses some.
+pub const CAPACITY: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    RunFinished {
+        run_id: String,
+        task: String,
+        resource: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        slx: Option<String>,
+        status: RunStatus,
+        issues_raised: usize,
+    },
+    IssueChanged {
+        issue_id: String,
+        change: IssueEventKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resource: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        severity: Option<Severity>,
+    },
+    /// A step of an investigation (one audit entry).
+    Session {
+        session_id: String,
+        seq: u64,
+        kind: sitrep_core::investigation::AuditKind,
+        summary: String,
+    },
+    ApprovalRequested {
+        approval_id: String,
+        task: String,
+        resource: String,
+        risk: sitrep_core::Risk,
+    },
+    ApprovalDecided {
+        approval_id: String,
+        status: sitrep_core::approval::ApprovalStatus,
+    },
+}
+
+impl Event {
+    /// The events of one issue change.
+    pub fn from_change(c: &IssueChange) -> Event {
+        let (title, resource, severity) = match c {
+            IssueChange::Open(i) | IssueChange::Raise { issue: i, .. } => (
+                Some(i.title.clone()),
+                Some(i.resource.clone()),
+                Some(i.severity),
+            ),
+            IssueChange::Resolve { .. } => (None, None, None),
+        };
+        Event::IssueChanged {
+            issue_id: c.issue_id().to_string(),
+            change: c.event_kind(),
+            title,
+            resource,
+            severity,
+        }
+    }
+}

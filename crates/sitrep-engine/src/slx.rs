@@ -1,0 +1,98 @@
+//! SLXs: listing, hand edits, and running one. The scheduler and a run by hand choose an SLX's
+//! tasks by the same rule (`sitrep_bundles::slx::slx_health_tasks`) and run them through
+//! [`Sitrep::run_slx_tasks`].
+
+use crate::views::{RunView, SlxRunView};
+use crate::{EngineError, Result, Sitrep};
+use sitrep_bundles::slx::slx_health_tasks;
+use sitrep_core::{Slx, TaskRef};
+use sitrep_runner::RunRequest;
+use sitrep_store::Store;
+use std::collections::BTreeMap;
+
+impl Sitrep {
+    pub async fn slxs(&self) -> Result<Vec<Slx>> {
+        Ok(self.store().await?.list_slxs(self.workspace()).await?)
+    }
+
+    pub async fn slx(&self, name: &str) -> Result<Slx> {
+        self.slxs()
+            .await?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                EngineError::not_found(
+                    "SLX",
+                    name,
+                    "list the SLXs; discovery generates them, or write one by hand",
+                )
+            })
+    }
+
+    /// A hand edit of an SLX's config; discovery keeps hand edits.
+    pub async fn set_slx_config(
+        &self,
+        name: &str,
+        set: &BTreeMap<String, String>,
+        unset: &[String],
+    ) -> Result<Slx> {
+        let mut s = self.slx(name).await?;
+        for (k, v) in set {
+            s.config.insert(k.clone(), v.clone());
+        }
+        for k in unset {
+            s.config.remove(k);
+        }
+        self.store().await?.put_slx(&s, self.now()).await?;
+        Ok(s)
+    }
+
+    /// The SLX's secrets, resolved from their references (values never stored).
+    pub(crate) fn slx_secrets(&self, s: &Slx) -> Result<BTreeMap<String, String>> {
+        sitrep_runner::secrets::resolve_all(&s.secrets, &self.settings().secrets).map_err(
+            |(k, e)| EngineError::Invalid(format!("SLX {}: secret {k}: {e}", s.name)),
+        )
+    }
+
+    /// Runs an SLX's health tasks now, in order, with its config and secrets.
+    pub async fn run_slx(&self, name: &str) -> Result<SlxRunView> {
+        let s = self.slx(name).await?;
+        if s.stale {
+            return Err(EngineError::Invalid(format!(
+                "SLX {name} is stale (its resource was not found by the last discovery); run discovery first"
+            )));
+        }
+        let catalog = self.catalog().await?;
+        let (tasks, problems) = slx_health_tasks(&catalog, &s);
+        let tasks: Vec<TaskRef> = tasks.into_iter().map(|t| t.task).collect();
+        let runs = self.run_slx_tasks(&s, &tasks).await?;
+        Ok(SlxRunView {
+            slx: s.name,
+            runs,
+            problems: problems.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// Runs `tasks` of `slx` one after another (the scheduler's jobs and `run_slx`).
+    pub(crate) async fn run_slx_tasks(&self, slx: &Slx, tasks: &[TaskRef]) -> Result<Vec<RunView>> {
+        let secrets = self.slx_secrets(slx)?;
+        let mut runs = vec![];
+        for task in tasks {
+            runs.push(
+                self.execute(
+                    RunRequest {
+                        task: task.clone(),
+                        resource: slx.resource.clone(),
+                        slx: Some(slx.name.clone()),
+                        config: slx.config.clone(),
+                        secrets: secrets.clone(),
+                        approval: None,
+                    },
+                    None,
+                )
+                .await?,
+            );
+        }
+        Ok(runs)
+    }
+}

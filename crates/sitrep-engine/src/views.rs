@@ -1,0 +1,179 @@
+//! The plain, serialisable shapes the engine returns. `--json` prints them as they are, and
+//! the HTTP API will too, so every edge shows the same thing.
+
+use serde::{Deserialize, Serialize};
+use sitrep_core::map::{Edge, MapDiff, Resource};
+use sitrep_core::{IssueDraft, IssueEventKind, Risk, RunStatus, TaskKind, TaskRun, TaskType};
+use std::collections::BTreeMap;
+
+pub use sitrep_core::map_query::Paths;
+pub use sitrep_discovery::IndexerOutcome;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamView {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub task: String,
+    pub kind: TaskKind,
+    #[serde(rename = "type")]
+    pub ty: TaskType,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<u64>,
+    pub timeout_s: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    pub params: Vec<ParamView>,
+    pub secrets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InsightView {
+    pub text: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricView {
+    pub name: String,
+    pub value: f64,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueChangeView {
+    pub kind: IssueEventKind,
+    pub issue_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// One task run and what it reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub run: TaskRun,
+    pub issues: Vec<IssueDraft>,
+    pub insights: Vec<InsightView>,
+    pub metrics: Vec<MetricView>,
+    pub report: String,
+    pub changes: Vec<IssueChangeView>,
+    /// Issues this run resolved.
+    pub resolved: Vec<String>,
+    /// The approval record the run executed under (remediations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+}
+
+impl RunView {
+    pub fn succeeded(&self) -> bool {
+        self.run.status == RunStatus::Succeeded
+    }
+}
+
+/// The runs of one SLX's health tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlxRunView {
+    pub slx: String,
+    pub runs: Vec<RunView>,
+    /// Entries of the SLX that could not run, and why.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemView {
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<&sitrep_bundles::Problem> for ProblemView {
+    fn from(p: &sitrep_bundles::Problem) -> Self {
+        ProblemView {
+            file: p.file.display().to_string(),
+            line: p.line,
+            field: p.field.clone(),
+            message: p.message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitView {
+    pub home: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrote_config: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_slx: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlxPlanView {
+    pub create: Vec<sitrep_core::Slx>,
+    pub update: Vec<sitrep_core::Slx>,
+    pub retire: Vec<sitrep_core::Slx>,
+    pub unchanged: Vec<String>,
+    pub conflicts: Vec<String>,
+    pub covered: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscoveryView {
+    pub dry_run: bool,
+    pub resources: Vec<Resource>,
+    pub edges: Vec<Edge>,
+    pub slxs: SlxPlanView,
+    pub changes: MapDiff,
+    pub indexers: Vec<IndexerOutcome>,
+}
+
+impl DiscoveryView {
+    pub fn failed_indexers(&self) -> usize {
+        self.indexers.iter().filter(|o| o.error.is_some()).count()
+    }
+}
+
+/// The Map, or the part of it around one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapView {
+    pub resources: Vec<Resource>,
+    pub edges: Vec<Edge>,
+}
+
+/// What a `serve --once` pass did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PassView {
+    pub tasks: usize,
+    pub failed: usize,
+}
