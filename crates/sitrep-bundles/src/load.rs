@@ -729,12 +729,24 @@ fn task(
             TaskSpec::Http(h)
         }),
         TaskType::Promql => block::<PromqlSpec>(ctx, &at("promql"), &raw.promql).map(|p| {
-            check_refs(ctx, &at("promql"), &[&p.url, &p.query], &known);
+            let durations = [
+                p.range.as_deref().unwrap_or(""),
+                p.step.as_deref().unwrap_or(""),
+            ];
+            check_refs(
+                ctx,
+                &at("promql"),
+                &[&p.url, &p.query, durations[0], durations[1]],
+                &known,
+            );
             for (f, v) in [("range", &p.range), ("step", &p.step)] {
-                if let Some(v) = v {
-                    if let Err(e) = parse_duration(v) {
-                        ctx.problem(at(&format!("promql.{f}")), e);
-                    }
+                // `${WINDOW}` is filled and checked at run time
+                if let Some(Err(e)) = v
+                    .as_ref()
+                    .filter(|v| !v.contains("${"))
+                    .map(|v| parse_duration(v))
+                {
+                    ctx.problem(at(&format!("promql.{f}")), e);
                 }
             }
             check_rules(ctx, &at("promql"), p.rules(), &known);
@@ -786,6 +798,23 @@ fn check_refs(ctx: &mut Ctx<'_>, field: &str, texts: &[&str], known: &HashSet<St
 }
 
 fn check_rules(ctx: &mut Ctx<'_>, field: &str, rules: RowRules<'_>, known: &HashSet<String>) {
+    for (j, r) in rules.inconclusive.iter().enumerate() {
+        let f = format!("{field}.inconclusive[{j}]");
+        if r.when.is_some() == r.no_rows {
+            ctx.problem(
+                f.clone(),
+                "give exactly one of `when` (a row expression) and `no_rows: true`",
+            );
+        }
+        if r.reason.trim().is_empty() {
+            ctx.problem(
+                format!("{f}.reason"),
+                "reason is empty: say what could not be measured and why",
+            );
+        }
+        check_when(ctx, &f, r.when.as_deref(), known);
+        check_refs(ctx, &f, &[&r.reason], known);
+    }
     for (j, r) in rules.raise.iter().enumerate() {
         let f = format!("{field}.raise[{j}]");
         if sitrep_core::Severity::new(r.severity).is_err() {
@@ -801,7 +830,14 @@ fn check_rules(ctx: &mut Ctx<'_>, field: &str, rules: RowRules<'_>, known: &Hash
         check_refs(
             ctx,
             &f,
-            &[&r.title, &r.expected, &r.actual, &r.details, &r.next_steps],
+            &[
+                &r.title,
+                &r.expected,
+                &r.actual,
+                &r.details,
+                &r.next_steps,
+                r.last_event_at.as_deref().unwrap_or(""),
+            ],
             known,
         );
     }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+/// One value for the scheduler and the issue lifecycle.
+pub const DEFAULT_INTERVAL: Duration = sitrep_core::issue::DEFAULT_INTERVAL;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Collection {
@@ -173,6 +174,26 @@ pub struct RaiseRule {
     pub reproduce_hint: String,
     #[serde(default)]
     pub resource: Option<String>,
+    /// For issues raised from events in a time window: a template giving when the latest event
+    /// happened (RFC 3339 or Unix seconds), e.g. `{last_nonzero_at}`. The issue then resolves
+    /// once that is older than the check's quiet period, not its whole window.
+    #[serde(default)]
+    pub last_event_at: Option<String>,
+}
+
+/// When a declarative task could not measure: the run is `inconclusive` (it proves nothing
+/// and resolves nothing) and no rule raises. Exactly one of `when` and `no_rows`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InconclusiveRule {
+    /// A row expression: inconclusive when any row matches.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// Inconclusive when the query returns no rows at all.
+    #[serde(default)]
+    pub no_rows: bool,
+    /// Why the task could not measure; `{column}` and `${NAME}` are filled.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -199,6 +220,8 @@ pub struct SqlSpec {
     #[serde(default)]
     pub password: Option<String>,
     pub query: String,
+    #[serde(default)]
+    pub inconclusive: Vec<InconclusiveRule>,
     #[serde(default)]
     pub raise: Vec<RaiseRule>,
     #[serde(default)]
@@ -282,6 +305,8 @@ pub struct PromqlSpec {
     #[serde(default)]
     pub step: Option<String>,
     #[serde(default)]
+    pub inconclusive: Vec<InconclusiveRule>,
+    #[serde(default)]
     pub raise: Vec<RaiseRule>,
     #[serde(default)]
     pub insights: Vec<InsightRule>,
@@ -292,6 +317,7 @@ pub struct PromqlSpec {
 /// The row rules of a declarative task: result rows become issues, insights and metrics.
 #[derive(Debug, Clone, Copy)]
 pub struct RowRules<'a> {
+    pub inconclusive: &'a [InconclusiveRule],
     pub raise: &'a [RaiseRule],
     pub insights: &'a [InsightRule],
     pub metrics: &'a [MetricRule],
@@ -300,6 +326,7 @@ pub struct RowRules<'a> {
 impl SqlSpec {
     pub fn rules(&self) -> RowRules<'_> {
         RowRules {
+            inconclusive: &self.inconclusive,
             raise: &self.raise,
             insights: &self.insights,
             metrics: &self.metrics,
@@ -310,6 +337,7 @@ impl SqlSpec {
 impl PromqlSpec {
     pub fn rules(&self) -> RowRules<'_> {
         RowRules {
+            inconclusive: &self.inconclusive,
             raise: &self.raise,
             insights: &self.insights,
             metrics: &self.metrics,

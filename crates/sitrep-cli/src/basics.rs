@@ -132,10 +132,10 @@ pub async fn run(sitrep: &Sitrep, a: RunArgs) -> Result<ExitCode> {
         };
         anyhow::anyhow!("{e}{hint}")
     })?;
-    let code = if v.succeeded() {
-        ExitCode::SUCCESS
-    } else {
+    let code = if v.failed() {
         ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     };
     if a.json {
         print_json(&v)?;
@@ -164,6 +164,9 @@ pub fn print_run(v: &RunView) -> Result<()> {
         r.status,
         r.duration_ms().unwrap_or(0)
     )?;
+    if let Some(why) = &r.reason {
+        outln!("could not measure: {why}")?;
+    }
     if let Some(e) = &r.error {
         outln!("error: {e}")?;
     }
@@ -199,7 +202,7 @@ pub fn print_run(v: &RunView) -> Result<()> {
         outln!("\n{}", v.report.trim_end())?;
     }
     let mut streams = vec![("output", &r.stdout)];
-    if !v.succeeded() {
+    if v.failed() {
         streams.push(("stderr", &r.stderr));
     }
     for (name, s) in streams {
@@ -251,9 +254,18 @@ pub async fn issues(sitrep: &Sitrep, a: IssuesArgs) -> Result<ExitCode> {
         outln!("no {}issues", if a.all { "" } else { "open " })?;
         return Ok(ExitCode::SUCCESS);
     }
+    let now = sitrep_core::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    );
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|i| {
+            let seen = match sitrep_core::currency::age_note(i, now) {
+                Some(note) => format!("{} ({note})", when(i.last_seen)),
+                None => when(i.last_seen),
+            };
             vec![
                 short(&i.id).to_string(),
                 format!("{} {}", i.severity, i.severity.label()),
@@ -261,7 +273,7 @@ pub async fn issues(sitrep: &Sitrep, a: IssuesArgs) -> Result<ExitCode> {
                 i.resource.clone(),
                 i.title.clone(),
                 i.count.to_string(),
-                when(i.last_seen),
+                seen,
             ]
         })
         .collect();

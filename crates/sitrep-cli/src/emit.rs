@@ -34,6 +34,11 @@ enum What {
         /// The resource the issue is about, if not the run's.
         #[arg(long)]
         resource: Option<String>,
+        /// For an issue raised from events in a time window (log lines, kernel messages,
+        /// restarts): when the latest event happened, RFC 3339. It then resolves once that is
+        /// older than the check's quiet period.
+        #[arg(long, value_name = "RFC3339")]
+        last_event_at: Option<String>,
         /// Structured facts as a JSON object (the application, pid, path the issue is about),
         /// e.g. '{"app": "batch"}': investigations read culprits and remediation parameters
         /// from them.
@@ -56,6 +61,10 @@ enum What {
     },
     /// Free text shown with the run; `-` reads standard input.
     Report { text: String },
+    /// The task could not measure because a precondition another task checks did not hold
+    /// (the service does not answer at all): the run proves nothing and resolves nothing.
+    /// `sitrep emit inconclusive "no response from redis 127.0.0.1:6379: connection refused"`
+    Inconclusive { reason: String },
 }
 
 pub fn run(args: EmitArgs) -> Result<ExitCode> {
@@ -71,6 +80,7 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             next_steps,
             reproduce_hint,
             resource,
+            last_event_at,
             data,
         } => {
             let sev: Value = match severity.parse::<u8>() {
@@ -95,6 +105,12 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
             }
             if let Some(r) = resource {
                 o.insert("resource".into(), json!(r));
+            }
+            if let Some(at) = last_event_at {
+                if sitrep_core::Timestamp::parse_rfc3339(&at).is_none() {
+                    bail!("--last-event-at {at:?} must be RFC 3339, e.g. 2026-11-21T08:44:11Z");
+                }
+                o.insert("last_event_at".into(), json!(at));
             }
             if let Some(d) = data {
                 let d: Value = serde_json::from_str(&d)
@@ -137,6 +153,12 @@ pub fn run(args: EmitArgs) -> Result<ExitCode> {
                 text
             };
             json!({"type": "report", "text": text})
+        }
+        What::Inconclusive { reason } => {
+            if reason.trim().is_empty() {
+                bail!("say why the task could not measure");
+            }
+            json!({"type": "inconclusive", "reason": reason})
         }
     };
     let mut f = std::fs::OpenOptions::new()

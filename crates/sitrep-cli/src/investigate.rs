@@ -420,10 +420,10 @@ pub async fn approve(sitrep: &Sitrep, a: ApproveArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if v.run.succeeded() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if v.run.failed() {
         ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -237,7 +237,7 @@ pub async fn slx(sitrep: &Sitrep, c: SlxCmd) -> Result<ExitCode> {
         }
         SlxCmd::Run { name, json } => {
             let v = sitrep.run_slx(&name).await?;
-            let failed = v.runs.iter().any(|r| !r.succeeded());
+            let failed = v.runs.iter().any(|r| r.failed());
             if json {
                 print_json(&v)?;
             } else {
@@ -247,7 +247,12 @@ pub async fn slx(sitrep: &Sitrep, c: SlxCmd) -> Result<ExitCode> {
                         r.run.task,
                         r.run.status,
                         r.issues.len(),
-                        r.run.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                        r.run
+                            .reason
+                            .as_deref()
+                            .or(r.run.error.as_deref())
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
                     )?;
                     for i in &r.issues {
                         outln!("    [sev {}] {}", i.severity, i.title)?;

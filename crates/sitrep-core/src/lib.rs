@@ -5,6 +5,7 @@
 
 pub mod approval;
 pub mod clock;
+pub mod currency;
 pub mod expr;
 pub mod fingerprint;
 pub mod investigation;

@@ -15,7 +15,7 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ResultRecord {
-    Issue(IssueLine),
+    Issue(Box<IssueLine>),
     Insight {
         text: String,
         #[serde(default)]
@@ -29,6 +29,11 @@ pub enum ResultRecord {
     },
     Report {
         text: String,
+    },
+    /// The task could not measure because a precondition another task checks did not hold
+    /// (the service does not answer at all, the URL is not HTTPS): the run is `inconclusive`.
+    Inconclusive {
+        reason: String,
     },
 }
 
@@ -53,9 +58,21 @@ pub struct IssueLine {
     pub resource: Option<String>,
     #[serde(default)]
     pub observed_at: Option<String>,
+    /// For issues raised from events in a time window: when the latest event happened.
+    #[serde(default)]
+    pub last_event_at: Option<String>,
     /// Structured facts (an object of names to values), capped at [`MAX_DATA_BYTES`].
     #[serde(default)]
     pub data: Option<serde_json::Map<String, Value>>,
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, String> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(s) => Timestamp::parse_rfc3339(s)
+            .map(Some)
+            .ok_or_else(|| format!("{field} {s:?} is not RFC 3339")),
+    }
 }
 
 /// The largest `data` object an issue line may carry, as JSON text.
@@ -80,13 +97,8 @@ impl IssueLine {
         if self.title.trim().is_empty() {
             return Err("issue title is empty".into());
         }
-        let observed_at = match self.observed_at.as_deref() {
-            None | Some("") => None,
-            Some(s) => Some(
-                Timestamp::parse_rfc3339(s)
-                    .ok_or_else(|| format!("observed_at {s:?} is not RFC 3339"))?,
-            ),
-        };
+        let observed_at = parse_time("observed_at", self.observed_at.as_deref())?;
+        let last_event_at = parse_time("last_event_at", self.last_event_at.as_deref())?;
         Ok(IssueDraft {
             severity,
             title: cap(self.title, 512),
@@ -97,6 +109,7 @@ impl IssueLine {
             reproduce_hint: cap(self.reproduce_hint, MAX_TEXT_BYTES),
             resource: self.resource.filter(|r| !r.trim().is_empty()),
             observed_at,
+            last_event_at,
             data: match self.data {
                 Some(d) if serde_json::to_string(&d).map_or(0, |t| t.len()) > MAX_DATA_BYTES => {
                     return Err(format!("issue data is larger than {MAX_DATA_BYTES} bytes"));
@@ -128,6 +141,8 @@ pub struct ParsedResults {
     pub insights: Vec<(String, Value)>,
     pub metrics: Vec<(String, f64, BTreeMap<String, String>)>,
     pub reports: Vec<String>,
+    /// Why the task could not measure, if it said so (several reasons are joined).
+    pub inconclusive: Option<String>,
     pub errors: Vec<String>,
 }
 
@@ -148,7 +163,7 @@ pub fn parse_results(text: &str) -> ParsedResults {
         }
         let lineno = i + 1;
         match serde_json::from_str::<ResultRecord>(line) {
-            Ok(ResultRecord::Issue(l)) => match l.into_draft() {
+            Ok(ResultRecord::Issue(l)) => match (*l).into_draft() {
                 Ok(d) => out.issues.push(d),
                 Err(e) => out.errors.push(format!("results line {lineno}: {e}")),
             },
@@ -169,6 +184,20 @@ pub fn parse_results(text: &str) -> ParsedResults {
                 }
             }
             Ok(ResultRecord::Report { text }) => out.reports.push(cap(text, MAX_TEXT_BYTES)),
+            Ok(ResultRecord::Inconclusive { reason }) if reason.trim().is_empty() => {
+                out.errors.push(format!(
+                    "results line {lineno}: inconclusive needs a reason"
+                ))
+            }
+            Ok(ResultRecord::Inconclusive { reason }) => {
+                let reason = cap(reason.trim().to_string(), MAX_TEXT_BYTES);
+                out.inconclusive = Some(match out.inconclusive.take() {
+                    Some(prev) if prev != reason => {
+                        cap(format!("{prev}; {reason}"), MAX_TEXT_BYTES)
+                    }
+                    _ => reason,
+                });
+            }
             Err(e) => out.errors.push(format!("results line {lineno}: {e}")),
         }
     }
@@ -201,6 +230,27 @@ not json
         assert_eq!(p.errors.len(), 3, "{:?}", p.errors);
         assert!(p.errors[0].starts_with("results line 2:"));
         assert!(p.errors[1].contains("line 6"));
+    }
+
+    #[test]
+    fn inconclusive_lines_and_event_times() {
+        let text = r#"{"type":"inconclusive","reason":"no response from http://x: connection refused"}
+{"type":"inconclusive","reason":""}
+{"type":"issue","severity":3,"title":"t","last_event_at":"2026-11-21T08:00:00Z"}
+{"type":"issue","severity":3,"title":"u","last_event_at":"yesterday"}
+"#;
+        let p = parse_results(text);
+        assert_eq!(
+            p.inconclusive.as_deref(),
+            Some("no response from http://x: connection refused")
+        );
+        assert_eq!(
+            p.issues[0].last_event_at,
+            Timestamp::parse_rfc3339("2026-11-21T08:00:00Z")
+        );
+        assert_eq!(p.errors.len(), 2, "{:?}", p.errors);
+        assert!(p.errors[0].contains("needs a reason"));
+        assert!(p.errors[1].contains("last_event_at"));
     }
 
     #[test]

@@ -101,9 +101,20 @@ string_enum!(
 );
 
 string_enum!(
-    RunStatus { Running = "running", Succeeded = "succeeded", Failed = "failed", TimedOut = "timed-out", Interrupted = "interrupted" }
-    expected "running, succeeded, failed, timed-out or interrupted"
+    /// How a run ended. `Inconclusive`: the task ran but could not measure, because a
+    /// precondition another task checks did not hold (no response at all, not HTTPS, the
+    /// server down); it proves nothing either way, so it resolves nothing (see `issue`).
+    RunStatus { Running = "running", Succeeded = "succeeded", Inconclusive = "inconclusive", Failed = "failed", TimedOut = "timed-out", Interrupted = "interrupted" }
+    expected "running, succeeded, inconclusive, failed, timed-out or interrupted"
 );
+
+impl RunStatus {
+    /// Whether the run measured what it checks, so that what it did not raise is known to be
+    /// absent. Only such runs resolve issues.
+    pub fn measured(self) -> bool {
+        self == RunStatus::Succeeded
+    }
+}
 
 string_enum!(
     IssueStatus { Open = "open", Resolved = "resolved" }
@@ -172,6 +183,11 @@ pub struct IssueDraft {
     pub resource: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<Timestamp>,
+    /// Set on issues raised from events in a time window (log lines, kernel messages, rule
+    /// evaluation failures, restarts): when the latest of those events happened. Such an issue
+    /// is current only while that is within the quiet period (`issue::quiet_period`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<Timestamp>,
     /// Structured facts behind the issue (a declarative task's row, or what a script passed):
     /// investigations name culprits and fill remediation parameters from them.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
@@ -190,6 +206,7 @@ impl IssueDraft {
             reproduce_hint: String::new(),
             resource: None,
             observed_at: None,
+            last_event_at: None,
             data: serde_json::Map::new(),
         }
     }
@@ -215,9 +232,18 @@ pub struct Issue {
     pub status: IssueStatus,
     pub count: i64,
     pub first_seen: Timestamp,
+    /// The latest run (or `observed_at`) that raised it.
     pub last_seen: Timestamp,
     pub resolved_at: Option<Timestamp>,
     pub last_run_id: String,
+    /// For event-window issues: when the latest event happened (see [`IssueDraft`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<Timestamp>,
+    /// Until when the evidence counts as current: the last evidence (the latest event, or the
+    /// latest raise) plus the quiet period of the check. `None` on issues stored before it
+    /// existed. See `issue::rank`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_until: Option<Timestamp>,
     /// The latest raise's structured facts (see [`IssueDraft::data`]).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub data: serde_json::Map<String, serde_json::Value>,
@@ -283,6 +309,9 @@ pub struct TaskRun {
     pub stderr: String,
     pub report: String,
     pub error: Option<String>,
+    /// Why an `inconclusive` run could not measure (the precondition that did not hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl TaskRun {

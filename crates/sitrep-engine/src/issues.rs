@@ -14,10 +14,10 @@ pub struct IssueQuery {
 }
 
 impl Sitrep {
-    /// Open issues (or all), most current and most severe first.
+    /// Open issues (or all), most current and most severe first (`core::currency::rank`).
     pub async fn issues(&self, q: &IssueQuery) -> Result<Vec<Issue>> {
         let store = self.store().await?;
-        Ok(store
+        let mut list = store
             .list_issues(
                 self.workspace(),
                 &IssueFilter {
@@ -26,7 +26,9 @@ impl Sitrep {
                     limit: q.limit,
                 },
             )
-            .await?)
+            .await?;
+        sitrep_core::currency::rank(&mut list, self.now());
+        Ok(list)
     }
 
     /// One issue (a unique id prefix works) and its history.

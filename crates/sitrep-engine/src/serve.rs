@@ -28,7 +28,7 @@ impl Sitrep {
             Box::pin(async move {
                 match me.run_slx_tasks(&job.slx, &job.tasks).await {
                     Ok(runs) => {
-                        let n = runs.iter().filter(|r| !r.succeeded()).count();
+                        let n = runs.iter().filter(|r| r.failed()).count();
                         failed.fetch_add(n, Ordering::Relaxed);
                     }
                     Err(e) => {

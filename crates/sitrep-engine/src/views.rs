@@ -84,6 +84,22 @@ impl RunView {
     pub fn succeeded(&self) -> bool {
         self.run.status == RunStatus::Succeeded
     }
+    /// The raises the issue lifecycle kept (opened or raised again): an event older than its
+    /// check's quiet period is reported by the task but is not a current problem.
+    pub fn kept_issues(&self) -> impl Iterator<Item = &IssueDraft> {
+        self.issues.iter().filter(|d| {
+            self.changes.iter().any(|c| {
+                c.kind != IssueEventKind::Resolved && c.title.as_deref() == Some(d.title.as_str())
+            })
+        })
+    }
+    /// The task itself went wrong (an inconclusive run ran fine but could not measure).
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.run.status,
+            RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted
+        )
+    }
 }
 
 /// The runs of one SLX's health tasks.

@@ -1,19 +1,24 @@
-//! Declarative tasks (sql, promql) produce rows; their `raise`, `insights` and `metrics` rules
-//! turn rows into results.
+//! Declarative tasks (sql, promql) produce rows; their `inconclusive`, `raise`, `insights` and
+//! `metrics` rules turn rows into results.
 
 use sitrep_bundles::RowRules;
 use sitrep_core::table::{Row, cell};
 use sitrep_core::template::{render_row, substitute};
-use sitrep_core::{IssueDraft, Severity, expr};
+use sitrep_core::{IssueDraft, Severity, Timestamp, expr};
 use sitrep_store::RunResults;
 
-/// Applies the rules to every row. `vars` fills `${NAME}`. Returns the results and any rule
-/// errors (an unknown column, say), which make the run fail.
-pub fn apply(
-    rules: RowRules<'_>,
-    rows: &[Row],
-    vars: &dyn Fn(&str) -> Option<String>,
-) -> (RunResults, Vec<String>) {
+/// What the rules made of the rows.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub results: RunResults,
+    /// Set when an `inconclusive` rule matched: the run could not measure (and raised nothing).
+    pub inconclusive: Option<String>,
+    /// Rule errors (an unknown column, say), which make the run fail.
+    pub errors: Vec<String>,
+}
+
+/// Applies the rules to every row. `vars` fills `${NAME}`.
+pub fn apply(rules: RowRules<'_>, rows: &[Row], vars: &dyn Fn(&str) -> Option<String>) -> Applied {
     let mut out = RunResults::default();
     let mut errors = Vec::new();
     let fill = |t: &str, row: &Row, errors: &mut Vec<String>| match substitute(t, vars) {
@@ -43,6 +48,28 @@ pub fn apply(
         }),
     };
 
+    for rule in rules.inconclusive {
+        let Some(when) = compile(&rule.when, &mut errors) else {
+            continue;
+        };
+        let matched = if rule.no_rows {
+            rows.is_empty().then(Row::default)
+        } else {
+            rows.iter()
+                .find(|row| matches(&when, row, &mut errors))
+                .cloned()
+        };
+        if let Some(row) = matched {
+            let reason = fill(&rule.reason, &row, &mut errors);
+            errors.sort();
+            errors.dedup();
+            return Applied {
+                inconclusive: Some(reason),
+                errors,
+                ..Default::default()
+            };
+        }
+    }
     for rule in rules.raise {
         let Some(when) = compile(&rule.when, &mut errors) else {
             continue;
@@ -67,6 +94,13 @@ pub fn apply(
                 .as_ref()
                 .map(|r| fill(r, row, &mut errors))
                 .filter(|r| !r.is_empty());
+            if let Some(t) = &rule.last_event_at {
+                let text = fill(t, row, &mut errors);
+                match event_time(&text) {
+                    Ok(at) => d.last_event_at = at,
+                    Err(e) => errors.push(e),
+                }
+            }
             d.data = row.columns.iter().cloned().collect();
             out.issues.push(d);
         }
@@ -110,7 +144,27 @@ pub fn apply(
     }
     errors.sort();
     errors.dedup();
-    (out, errors)
+    Applied {
+        results: out,
+        inconclusive: None,
+        errors,
+    }
+}
+
+/// A rendered `last_event_at`: RFC 3339, or Unix seconds; empty or `null` means unknown.
+fn event_time(text: &str) -> Result<Option<Timestamp>, String> {
+    let t = text.trim();
+    if t.is_empty() || t == "null" {
+        return Ok(None);
+    }
+    if let Some(ts) = Timestamp::parse_rfc3339(t) {
+        return Ok(Some(ts));
+    }
+    t.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite())
+        .map(|s| Some(Timestamp((s * 1000.0) as i64)))
+        .ok_or_else(|| format!("last_event_at {t:?} is neither RFC 3339 nor Unix seconds"))
 }
 
 /// `col=value` pairs, the default details of a raised row.
@@ -140,6 +194,7 @@ mod tests {
             next_steps: String::new(),
             reproduce_hint: String::new(),
             resource: None,
+            last_event_at: None,
         }];
         let insights = vec![InsightRule {
             when: None,
@@ -155,8 +210,13 @@ mod tests {
             Row::from_pairs([("app", json!("shop")), ("idle", json!(1))]),
         ];
         let vars = |n: &str| (n == "MAX").then(|| "5".to_string());
-        let (res, errs) = apply(
+        let Applied {
+            results: res,
+            errors: errs,
+            ..
+        } = apply(
             RowRules {
+                inconclusive: &[],
                 raise: &raise,
                 insights: &insights,
                 metrics: &metrics,
@@ -189,17 +249,82 @@ mod tests {
             next_steps: String::new(),
             reproduce_hint: String::new(),
             resource: None,
+            last_event_at: None,
         }];
         let rows = vec![Row::from_pairs([("a", json!(1))])];
-        let (_, errs) = apply(
+        let errs = apply(
             RowRules {
+                inconclusive: &[],
                 raise: &raise,
                 insights: &[],
                 metrics: &[],
             },
             &rows,
             &|_| None,
-        );
+        )
+        .errors;
         assert!(errs[0].contains("no column \"nope\""));
+    }
+
+    #[test]
+    fn an_inconclusive_rule_stops_the_raises_and_event_times_are_read() {
+        use sitrep_bundles::InconclusiveRule;
+        let unmeasured = vec![
+            InconclusiveRule {
+                when: Some("up == 0".into()),
+                no_rows: false,
+                reason: "exporter {instance} is down".into(),
+            },
+            InconclusiveRule {
+                when: None,
+                no_rows: true,
+                reason: "no data".into(),
+            },
+        ];
+        let raise = vec![RaiseRule {
+            when: None,
+            severity: 2,
+            title: "Rule group {group} fails".into(),
+            expected: String::new(),
+            actual: String::new(),
+            details: String::new(),
+            next_steps: String::new(),
+            reproduce_hint: String::new(),
+            resource: None,
+            last_event_at: Some("{last_nonzero_at}".into()),
+        }];
+        let rules = |raise| RowRules {
+            inconclusive: &unmeasured,
+            raise,
+            insights: &[],
+            metrics: &[],
+        };
+        let down = vec![Row::from_pairs([
+            ("instance", json!("a:1")),
+            ("up", json!(0)),
+        ])];
+        let a = apply(rules(&raise), &down, &|_| None);
+        assert_eq!(a.inconclusive.as_deref(), Some("exporter a:1 is down"));
+        assert!(a.results.issues.is_empty());
+        assert_eq!(
+            apply(rules(&raise), &[], &|_| None).inconclusive.as_deref(),
+            Some("no data")
+        );
+        let failing = vec![Row::from_pairs([
+            ("group", json!("api")),
+            ("up", json!(1)),
+            ("last_nonzero_at", json!("2026-11-21T08:00:00Z")),
+        ])];
+        let a = apply(rules(&raise), &failing, &|_| None);
+        assert_eq!(a.inconclusive, None);
+        assert_eq!(
+            a.results.issues[0].last_event_at,
+            Timestamp::parse_rfc3339("2026-11-21T08:00:00Z")
+        );
+        assert_eq!(
+            event_time("1700000000").unwrap(),
+            Some(Timestamp(1_700_000_000_000))
+        );
+        assert!(event_time("soon").is_err());
     }
 }

@@ -174,6 +174,7 @@ impl Runner {
             stderr: String::new(),
             report: String::new(),
             error: None,
+            reason: None,
         };
         self.store.start_run(&run).await?;
         tracing::debug!(run = %run.id, task = %run.task, resource = %run.resource, "run started");
@@ -184,7 +185,12 @@ impl Runner {
 
         let mut results = outcome.results;
         redact_results(&mut results, &redactor);
+        results.interval = Some(self.interval(&resolved, &req).await);
         run.status = outcome.status.unwrap_or(RunStatus::Failed);
+        if let (RunStatus::Succeeded, Some(reason)) = (run.status, &outcome.inconclusive) {
+            run.status = RunStatus::Inconclusive;
+            run.reason = Some(redactor.redact(reason));
+        }
         run.exit_code = outcome.exit_code;
         run.finished_at = Some(self.clock.now());
         run.stdout = redactor.redact(&outcome.stdout);
@@ -215,6 +221,28 @@ impl Runner {
             results,
             changes,
         })
+    }
+
+    /// The interval the check runs at: as its SLX schedules it (`slx_health_tasks`), else the
+    /// task's own. It sets the quiet period of the issues the run raises. A store error costs
+    /// only the SLX's override.
+    async fn interval(&self, t: &ResolvedTask<'_>, req: &RunRequest) -> std::time::Duration {
+        let declared = t.task.interval.unwrap_or(sitrep_bundles::DEFAULT_INTERVAL);
+        let Some(name) = &req.slx else {
+            return declared;
+        };
+        match self.store.get_slx(&self.cfg.workspace, name).await {
+            Ok(Some(slx)) => sitrep_bundles::slx::slx_health_tasks(&self.catalog, &slx)
+                .0
+                .into_iter()
+                .find(|s| s.task == req.task)
+                .map_or(declared, |s| s.interval),
+            Ok(None) => declared,
+            Err(e) => {
+                tracing::warn!(error = %e, slx = %name, "cannot read the slx; its interval override is ignored");
+                declared
+            }
+        }
     }
 
     /// Replays the recorded history of the run's series the watch does not know yet (one
@@ -435,25 +463,28 @@ impl Runner {
                     (Ok(u), Ok(q)) => (u, q),
                     (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
                 };
-                let range = spec
-                    .range
-                    .as_deref()
-                    .and_then(|r| parse_duration(r).ok())
-                    .map(|r| {
-                        let step = spec
-                            .step
-                            .as_deref()
-                            .and_then(|s| parse_duration(s).ok())
-                            .unwrap_or(r / 60);
-                        (r, step)
-                    });
+                let duration = |field: &str, v: Option<&String>| -> Result<_, String> {
+                    v.map(|v| {
+                        let filled = fill(v)?;
+                        parse_duration(&filled)
+                            .map_err(|e| format!("promql.{field} {filled:?}: {e}"))
+                    })
+                    .transpose()
+                };
+                let range = match (
+                    duration("range", spec.range.as_ref()),
+                    duration("step", spec.step.as_ref()),
+                ) {
+                    (Ok(r), Ok(step)) => r.map(|r| (r, step.unwrap_or(r / 60))),
+                    (Err(e), _) | (_, Err(e)) => return Outcome::failed(e),
+                };
                 let (mut out, rows) = exec::promql::run(exec::promql::PromqlRun {
                     client: self.http.api(),
                     url,
                     query,
                     range,
                     timeout,
-                    now_secs,
+                    now_ms: self.clock.now().0,
                 })
                 .await;
                 apply_rows(&mut out, spec.rules(), &rows, &lookup);
@@ -561,15 +592,16 @@ fn apply_rows(
     rows: &[sitrep_core::table::Row],
     lookup: &dyn Fn(&str) -> Option<String>,
 ) {
-    if out.status != Some(RunStatus::Succeeded) {
+    if out.status != Some(RunStatus::Succeeded) || out.inconclusive.is_some() {
         return;
     }
-    let (res, errors) = rows::apply(rules, rows, lookup);
-    out.results = res;
-    if !errors.is_empty() {
+    let applied = rows::apply(rules, rows, lookup);
+    out.results = applied.results;
+    out.inconclusive = applied.inconclusive;
+    if !applied.errors.is_empty() {
         // A rule that cannot be evaluated must not silently resolve issues.
         out.status = Some(RunStatus::Failed);
-        out.errors.extend(errors);
+        out.errors.extend(applied.errors);
     }
 }
 

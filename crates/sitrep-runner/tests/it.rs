@@ -294,6 +294,7 @@ async fn after_a_restart_the_next_run_follows_the_stored_last_run() {
         stderr: String::new(),
         report: String::new(),
         error: None,
+        reason: None,
     };
     w.store
         .last

@@ -29,6 +29,9 @@ pub struct RunResults {
     pub issues: Vec<IssueDraft>,
     pub insights: Vec<(String, serde_json::Value)>,
     pub metrics: Vec<(String, f64, BTreeMap<String, String>)>,
+    /// The interval the check runs at (its SLX's, else the task's); sets the quiet period of
+    /// the issues it raises (`issue::quiet_period`). `None`: `issue::DEFAULT_INTERVAL`.
+    pub interval: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -91,6 +94,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn put_slx(&self, slx: &Slx, now: Timestamp) -> Result<()>;
     async fn list_slxs(&self, workspace: &str) -> Result<Vec<Slx>>;
+    /// One SLX by name.
+    async fn get_slx(&self, workspace: &str, name: &str) -> Result<Option<Slx>> {
+        Ok(self
+            .list_slxs(workspace)
+            .await?
+            .into_iter()
+            .find(|s| s.name == name))
+    }
     async fn delete_slx(&self, workspace: &str, name: &str) -> Result<bool>;
     /// Writes many SLXs in one transaction (discovery's apply).
     async fn put_slxs(&self, slxs: &[Slx], now: Timestamp) -> Result<()>;

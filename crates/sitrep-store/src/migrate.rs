@@ -26,6 +26,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/postgres/0002_map.sql"),
     },
     Migration {
+        version: 4,
+        name: "issue lifetimes",
+        sqlite: include_str!("migrations/sqlite/0004_issue_lifetimes.sql"),
+        postgres: include_str!("migrations/postgres/0004_issue_lifetimes.sql"),
+    },
+    Migration {
         version: 6,
         name: "engine",
         sqlite: include_str!("migrations/sqlite/0006_engine.sql"),

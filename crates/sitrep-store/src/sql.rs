@@ -4,7 +4,9 @@
 use crate::error::StoreError;
 use crate::{IssueFilter, Result, RunResults, SeriesKey, Store};
 use async_trait::async_trait;
-use sitrep_core::issue::{IssueChange, RunScope, reconcile};
+use sitrep_core::issue::{
+    DEFAULT_INTERVAL, IssueChange, RunEnd, RunScope, quiet_period, reconcile,
+};
 use sitrep_core::map::{Edge, StoredEdge, StoredMap, StoredResource};
 use sitrep_core::{
     Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp,
@@ -46,8 +48,8 @@ pub struct SqlStore {
     pub(crate) backend: Backend,
 }
 
-const RUN_COLS: &str = "id, workspace, scope, slx, resource, task, kind, status, exit_code, started_at, finished_at, stdout, stderr, report, error";
-const ISSUE_COLS: &str = "id, workspace, fingerprint, scope, resource, task, severity, title, expected, actual, details, next_steps, reproduce_hint, status, count, first_seen, last_seen, resolved_at, last_run_id, data";
+const RUN_COLS: &str = "id, workspace, scope, slx, resource, task, kind, status, exit_code, started_at, finished_at, stdout, stderr, report, error, reason";
+const ISSUE_COLS: &str = "id, workspace, fingerprint, scope, resource, task, severity, title, expected, actual, details, next_steps, reproduce_hint, status, count, first_seen, last_seen, resolved_at, last_run_id, data, last_event_at, current_until";
 
 impl SqlStore {
     /// Opens (creating if needed) and migrates the database at `url`.
@@ -146,6 +148,7 @@ fn run_from_row(r: &AnyRow) -> Result<TaskRun> {
         stderr: r.try_get("stderr")?,
         report: r.try_get("report")?,
         error: r.try_get("error")?,
+        reason: r.try_get("reason")?,
     })
 }
 
@@ -172,7 +175,16 @@ fn issue_from_row(r: &AnyRow) -> Result<Issue> {
         resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
         last_run_id: r.try_get("last_run_id")?,
         data: serde_json::from_str(&r.try_get::<String, _>("data")?).map_err(|e| c(e.to_string()))?,
+        last_event_at: r.try_get::<Option<i64>, _>("last_event_at")?.map(Timestamp),
+        current_until: r.try_get::<Option<i64>, _>("current_until")?.map(Timestamp),
     })
+}
+
+fn slx_from_row(r: &AnyRow, workspace: &str) -> Result<Slx> {
+    let spec: String = r.try_get("spec")?;
+    let mut slx: Slx = serde_json::from_str(&spec).map_err(|e| corrupt("slxs")(e.to_string()))?;
+    slx.workspace = workspace.to_string();
+    Ok(slx)
 }
 
 /// `($1, $2), ($3, $4)` for a multi-row insert of `rows` rows of `cols` values.
@@ -193,7 +205,7 @@ pub(crate) fn json_text(v: &impl serde::Serialize) -> String {
 #[async_trait]
 impl Store for SqlStore {
     async fn start_run(&self, run: &TaskRun) -> Result<()> {
-        sqlx::query(self.q(&format!("INSERT INTO task_runs ({RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")))
+        sqlx::query(self.q(&format!("INSERT INTO task_runs ({RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")))
             .bind(&run.id)
             .bind(&run.workspace)
             .bind(&run.scope)
@@ -209,6 +221,7 @@ impl Store for SqlStore {
             .bind(&run.stderr)
             .bind(&run.report)
             .bind(&run.error)
+            .bind(&run.reason)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -217,7 +230,7 @@ impl Store for SqlStore {
     async fn finish_run(&self, run: &TaskRun, results: &RunResults) -> Result<Vec<IssueChange>> {
         let now = run.finished_at.unwrap_or(run.started_at);
         let mut tx = self.pool.begin().await?;
-        sqlx::query(self.q("UPDATE task_runs SET status = $1, exit_code = $2, finished_at = $3, stdout = $4, stderr = $5, report = $6, error = $7 WHERE id = $8 AND workspace = $9"))
+        sqlx::query(self.q("UPDATE task_runs SET status = $1, exit_code = $2, finished_at = $3, stdout = $4, stderr = $5, report = $6, error = $7, reason = $8 WHERE id = $9 AND workspace = $10"))
             .bind(run.status.as_str())
             .bind(run.exit_code.map(i64::from))
             .bind(run.finished_at.map(|t| t.0))
@@ -225,6 +238,7 @@ impl Store for SqlStore {
             .bind(&run.stderr)
             .bind(&run.report)
             .bind(&run.error)
+            .bind(&run.reason)
             .bind(&run.id)
             .bind(&run.workspace)
             .execute(&mut *tx)
@@ -248,15 +262,19 @@ impl Store for SqlStore {
             task: &run.task,
             run_id: &run.id,
         };
-        let succeeded = run.status == RunStatus::Succeeded;
-        let changes = reconcile(&scope, &existing, &results.issues, succeeded, now, || {
+        let end = RunEnd {
+            measured: run.status.measured(),
+            now,
+            quiet: quiet_period(results.interval.unwrap_or(DEFAULT_INTERVAL)),
+        };
+        let changes = reconcile(&scope, &existing, &results.issues, end, || {
             uuid::Uuid::new_v4().to_string()
         });
 
         for change in &changes {
             match change {
                 IssueChange::Open(i) => {
-                    sqlx::query(self.q(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)")))
+                    sqlx::query(self.q(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)")))
                         .bind(&i.id)
                         .bind(&i.workspace)
                         .bind(&i.fingerprint)
@@ -277,11 +295,13 @@ impl Store for SqlStore {
                         .bind(i.resolved_at.map(|t| t.0))
                         .bind(&i.last_run_id)
                         .bind(json_text(&i.data))
+                        .bind(i.last_event_at.map(|t| t.0))
+                        .bind(i.current_until.map(|t| t.0))
                         .execute(&mut *tx)
                         .await?;
                 }
                 IssueChange::Raise { issue: i, .. } => {
-                    sqlx::query(self.q("UPDATE issues SET resource = $1, severity = $2, title = $3, expected = $4, actual = $5, details = $6, next_steps = $7, reproduce_hint = $8, status = $9, count = $10, last_seen = $11, resolved_at = NULL, last_run_id = $12, data = $13 WHERE id = $14 AND workspace = $15"))
+                    sqlx::query(self.q("UPDATE issues SET resource = $1, severity = $2, title = $3, expected = $4, actual = $5, details = $6, next_steps = $7, reproduce_hint = $8, status = $9, count = $10, last_seen = $11, resolved_at = NULL, last_run_id = $12, data = $13, last_event_at = $14, current_until = $15 WHERE id = $16 AND workspace = $17"))
                         .bind(&i.resource)
                         .bind(i64::from(i.severity.get()))
                         .bind(&i.title)
@@ -295,6 +315,8 @@ impl Store for SqlStore {
                         .bind(i.last_seen.0)
                         .bind(&i.last_run_id)
                         .bind(json_text(&i.data))
+                        .bind(i.last_event_at.map(|t| t.0))
+                        .bind(i.current_until.map(|t| t.0))
                         .bind(&i.id)
                         .bind(&i.workspace)
                         .execute(&mut *tx)
@@ -564,18 +586,16 @@ impl Store for SqlStore {
             .bind(workspace)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let spec: String = r.try_get("spec")?;
-                let mut slx: Slx =
-                    serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt {
-                        table: "slxs",
-                        message: e.to_string(),
-                    })?;
-                slx.workspace = workspace.to_string();
-                Ok(slx)
-            })
-            .collect()
+        rows.iter().map(|r| slx_from_row(r, workspace)).collect()
+    }
+
+    async fn get_slx(&self, workspace: &str, name: &str) -> Result<Option<Slx>> {
+        let row = sqlx::query(self.q("SELECT spec FROM slxs WHERE workspace = $1 AND name = $2"))
+            .bind(workspace)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| slx_from_row(r, workspace)).transpose()
     }
 
     async fn delete_slx(&self, workspace: &str, name: &str) -> Result<bool> {

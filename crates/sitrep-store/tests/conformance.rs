@@ -11,6 +11,9 @@ use sitrep_core::{
 use sitrep_store::{IssueFilter, RunResults, SeriesKey, SqlStore, Store};
 use std::collections::BTreeMap;
 
+#[path = "conformance/lifetimes.rs"]
+mod lifetimes;
+use lifetimes::*;
 #[path = "conformance/engine.rs"]
 mod engine;
 
@@ -101,6 +104,7 @@ fn run(ws: &str, scope: &str, task: &str, id: &str, at: i64) -> TaskRun {
         stderr: String::new(),
         report: String::new(),
         error: None,
+        reason: None,
     }
 }
 
@@ -477,7 +481,9 @@ async fn slxs_round_trip(s: &SqlStore) {
     slx.stale = true;
     s.put_slx(&slx, Timestamp(2)).await.unwrap();
     let got = s.list_slxs("w").await.unwrap();
-    assert_eq!(got, vec![slx]);
+    assert_eq!(got, vec![slx.clone()]);
+    assert_eq!(s.get_slx("w", "pg-main").await.unwrap(), Some(slx));
+    assert_eq!(s.get_slx("other", "pg-main").await.unwrap(), None);
     assert!(s.list_slxs("other").await.unwrap().is_empty());
     assert!(s.delete_slx("w", "pg-main").await.unwrap());
     assert!(!s.delete_slx("w", "pg-main").await.unwrap());
@@ -593,6 +599,9 @@ macro_rules! conformance {
             case!(slxs_round_trip);
             case!(reopening_is_idempotent);
             case!(map_round_trip);
+            case!(inconclusive_runs_keep_their_reason_and_resolve_nothing);
+            case!(event_issues_resolve_after_the_quiet_period);
+            case!(the_current_issue_ranks_before_an_older_more_severe_one);
 
             macro_rules! engine_case {
                 ($name:ident) => {

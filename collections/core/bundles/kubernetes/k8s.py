@@ -29,9 +29,15 @@ def emit(obj):
         f.write(json.dumps(obj) + "\n")
 
 
-def issue(severity, title, expected, actual, details, next_steps, reproduce_hint="", data=None):
+def issue(severity, title, expected, actual, details, next_steps, reproduce_hint="", last_event_at=None, data=None):
+    """`last_event_at` (a Kubernetes timestamp) marks an issue raised from events (kills, Warning
+    events): it stays open while they are recent (the check's quiet period), not the whole window.
+    `data` names the workload (namespace, kind, name) for the remediations."""
     obj = {"type": "issue", "severity": severity, "title": title, "expected": expected, "actual": actual,
            "details": details[:6000], "next_steps": next_steps, "reproduce_hint": reproduce_hint}
+    t = ts(last_event_at)
+    if t:
+        obj["last_event_at"] = t.isoformat().replace("+00:00", "Z")
     if data:
         obj["data"] = data
     emit(obj)
@@ -147,6 +153,7 @@ def task_pods():
     log_lines = int(num("LOG_LINES", 20))
     pods = get("pods")
     groups = defaultdict(list)  # (problem, ns, kind, name) -> [(pod, container, detail)]
+    oom_last = {}  # (ns, kind, name) -> latest finishedAt of an OOM kill
     for p in pods:
         md, st, spec = p["metadata"], p.get("status", {}), p.get("spec", {})
         ns, name = md.get("namespace", ""), md["name"]
@@ -182,6 +189,8 @@ def task_pods():
                         limit = next((x.get("resources", {}).get("limits", {}).get("memory") for x in spec.get("containers", []) if x["name"] == c), None)
                         groups[("OOMKilled", ns, wk, wn)].append(
                             (name, c, f"OOMKilled {human_age(a)} ago (exit {term.get('exitCode')}), memory limit {limit or 'none'}, {cs.get('restartCount', 0)} restarts"))
+                        fin = term.get("finishedAt") or ""
+                        oom_last[(ns, wk, wn)] = max(oom_last.get((ns, wk, wn), ""), fin)
                         break
 
     titles = {
@@ -211,8 +220,9 @@ def task_pods():
               f"{what}\n\n{pods_txt}" + ("\n\n" + "\n\n".join(logs) if logs else ""),
               steps.format(kind=wk, name=wn, ns=ns),
               f"kubectl get pods -n {ns} | grep {wn}; kubectl describe pod -n {ns} {members[0][0]}",
-              dict({"problem": prob, "namespace": ns, "kind": wk, "workload": wn, "pods": [m[0] for m in members[:20]]},
-                   **({"deployment": wn} if wk == "deployment" else {})))
+              oom_last.get((ns, wk, wn)) if prob == "OOMKilled" else None,
+              data=dict({"problem": prob, "namespace": ns, "kind": wk, "workload": wn, "pods": [m[0] for m in members[:20]]},
+                        **({"deployment": wn} if wk == "deployment" else {})))
         n_issues += 1
     emit({"type": "metric", "name": "k8s_problem_pod_groups", "value": n_issues})
     emit({"type": "insight", "text": f"{len(pods)} pods checked; problems: " + (", ".join(f"{wk} {ns}/{wn}: {prob}" for (prob, ns, wk, wn) in sorted(groups)) or "none"),
@@ -240,7 +250,7 @@ def task_workloads():
                   + "Conditions: " + "; ".join(f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})" for c in st.get("conditions") or []),
                   f"See why its pods are not ready (core/kubernetes/pods, core/kubernetes/warning-events); if a new version broke it, kubectl rollout undo deployment/{name} -n {ns}; if pods are Pending, add capacity.",
                   f"kubectl rollout status deployment/{name} -n {ns}; kubectl get pods -n {ns} -l <selector>",
-                  {"namespace": ns, "kind": "deployment", "workload": name, "deployment": name, "replicas": want, "available": avail})
+                  data={"namespace": ns, "kind": "deployment", "workload": name, "deployment": name, "replicas": want, "available": avail})
     for s in get("statefulsets"):
         md, spec, st = s["metadata"], s.get("spec", {}), s.get("status", {})
         ns, name, want, ready = md.get("namespace"), md["name"], spec.get("replicas", 1), st.get("readyReplicas", 0)
@@ -311,7 +321,8 @@ def task_events():
                "ProvisioningFailed": "The PVC cannot get a volume: check its StorageClass exists and the provisioner works (core/kubernetes/pvcs).",
                "FailedMount": "A volume cannot be mounted: check the PVC is bound, the node can attach it, and referenced Secrets/ConfigMaps exist.",
                }.get(reason, f"Read the event message and describe the object: kubectl describe {kind.lower() if kind != 'workload' else 'pod'} -n {ns} {name}."),
-              f"kubectl get events -n {ns} --field-selector type=Warning,reason={reason}")
+              f"kubectl get events -n {ns} --field-selector type=Warning,reason={reason}",
+              g["last"])
     total = sum(g["count"] for g in groups.values())
     emit({"type": "metric", "name": "k8s_warning_events", "value": total})
     emit({"type": "insight", "text": f"{total} Warning events in {len(groups)} groups in the last {num('EVENT_WINDOW_MIN', 30):g} min: "

@@ -1,10 +1,14 @@
-"""nginx error/access log analysis for two tasks (chosen by SITREP_TASK):
+"""nginx error/access log analysis for three tasks (chosen by SITREP_TASK):
 
   error-log          known error patterns in the error log (capacity, permissions, TLS, limits, emerg/crit)
   upstream-failures  upstream connect/timeout/reset/no-live-upstream errors grouped by upstream,
                      with the 502/503/504 count from the access log
+  server-errors      the share of requests answered 5xx in the access log, by status and path
+                     (502 and 504 are upstream-failures' finding)
 
 Only lines from the last LOG_WINDOW_MIN minutes are read (at most the last 8 MiB of a file).
+Every issue carries the time of its latest line (`last_event_at`): it stays open while such
+lines keep coming (the check's quiet period), not for the whole window.
 """
 import datetime as dt
 import json, os, re, sys
@@ -38,7 +42,24 @@ def tail_lines(path):
 
 ERR_TS = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\]")
 ACC_TS = re.compile(r"\[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\]")
+ACC_TS_ISO = re.compile(r"\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[+-]\d\d:\d\d|Z))\]")  # $time_iso8601
 ACC_STATUS = re.compile(r'" (\d{3}) ')
+ACC_REQ = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^ "?]+)[^"]*" (?P<status>\d{3}) ')
+
+
+def access_time(line):
+    """The time of an access-log line ($time_local or $time_iso8601), or None."""
+    m = ACC_TS.search(line)
+    if m:
+        return dt.datetime.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S %z")
+    m = ACC_TS_ISO.search(line)
+    if m:
+        return dt.datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+    return None
+
+
+def utc(t):
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def error_lines(path, since):
@@ -99,12 +120,14 @@ UPSTREAM_FIELD = re.compile(r'upstream: "(?:\w+://)?([^/"]+)')
 
 def task_error_log(path, since, window, min_count, name):
     found = defaultdict(list)
-    for _, level, line in error_lines(path, since):
+    last = {}
+    for t, level, line in error_lines(path, since):
         if "upstream" in line and any(rx.search(line) for _, rx in UPSTREAM_KINDS):
             continue  # reported by upstream-failures
         for pid, rx, *_ in PATTERNS:
             if rx.search(line):
                 found[pid].append(line)
+                last[pid] = t
                 break
     total = sum(len(v) for v in found.values())
     emit({"type": "insight", "text": f"nginx {name or path}: {total} known error lines in the last {window:g} min",
@@ -115,32 +138,33 @@ def task_error_log(path, since, window, min_count, name):
         if len(lines) >= min_count:
             emit({"type": "issue", "severity": sev, "title": f"{title}{f' ({name})' if name else ''}",
                   "expected": f"fewer than {min_count:g} such lines in {window:g} minutes",
-                  "actual": f"{len(lines)} lines in the last {window:g} minutes in {path}",
+                  "actual": f"{len(lines)} lines in the last {window:g} minutes in {path}, the last at {utc(last[pid])}",
                   "details": "Last lines:\n" + "\n".join(l[:400] for l in lines[-5:]),
                   "next_steps": steps,
                   "reproduce_hint": f"grep -E '{rx.pattern}' {path} | tail",
+                  "last_event_at": utc(last[pid]),
                   "data": {"pattern": pid, "lines": len(lines), "error_log": path}})
 
 
 def task_upstream_failures(path, access, since, window, min_count, name):
     by_up = defaultdict(lambda: defaultdict(int))
     last = {}
-    for _, _, line in error_lines(path, since):
+    for t, _, line in error_lines(path, since):
         for kind, rx in UPSTREAM_KINDS:
             if rx.search(line):
                 m = UPSTREAM_FIELD.search(line)
                 up = m.group(1) if m else "(unknown upstream)"
                 by_up[up][kind] += 1
-                last[up] = line
+                last[up] = (t, line)
                 break
     statuses = defaultdict(int)
     if access:
         try:
             for line in tail_lines(access):
-                m, s = ACC_TS.search(line), ACC_STATUS.search(line)
-                if not m or not s:
+                t, s = access_time(line), ACC_STATUS.search(line)
+                if not t or not s:
                     continue
-                if dt.datetime.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S %z") >= since and s.group(1) in ("502", "503", "504"):
+                if t >= since and s.group(1) in ("502", "503", "504"):
                     statuses[s.group(1)] += 1
         except OSError as e:
             emit({"type": "report", "text": f"access log {access} not readable: {e}"})
@@ -167,11 +191,49 @@ def task_upstream_failures(path, access, since, window, min_count, name):
             steps = f"Check {up}'s logs for crashes or restarts; align its keep-alive timeout above nginx's upstream keepalive_timeout."
         emit({"type": "issue", "severity": 2, "title": f"nginx upstream {up} is failing{f' ({name})' if name else ''}",
               "expected": f"fewer than {min_count:g} upstream errors in {window:g} minutes",
-              "actual": f"{n} errors in the last {window:g} minutes: {desc}; gateway errors served: {gw}",
-              "details": f"{cause}\nLast line: {last[up][:500]}",
+              "actual": f"{n} errors in the last {window:g} minutes ({desc}), the last at {utc(last[up][0])}; gateway errors served: {gw}",
+              "details": f"{cause}\nLast line: {last[up][1][:500]}",
               "next_steps": steps,
               "reproduce_hint": f"grep 'upstream' {path} | grep '{up}' | tail",
+              "last_event_at": utc(last[up][0]),
               "data": {"upstream": up, "errors": n, "kinds": dict(kinds), "gateway_errors": dict(statuses)}})
+
+
+def task_server_errors(access, since, window, name):
+    if not access:
+        sys.exit("server-errors needs ACCESS_LOG (the access log in the combined format or with $time_iso8601)")
+    total, errors, last = 0, 0, None
+    by_status, by_path = defaultdict(int), defaultdict(int)
+    for line in tail_lines(access):
+        t, m = access_time(line), ACC_REQ.search(line)
+        if not t or not m or t < since:
+            continue
+        total += 1
+        status = m.group("status")
+        if status.startswith("5") and status not in ("502", "504"):
+            errors += 1
+            by_status[status] += 1
+            by_path[f"{m.group('method')} {m.group('path')}"] += 1
+            last = t
+    pct = 100.0 * errors / total if total else 0.0
+    max_pct, min_count = num("SERVER_ERROR_MAX_PCT", 5), num("SERVER_ERROR_MIN", 10)
+    emit({"type": "metric", "name": "nginx_requests", "value": total})
+    emit({"type": "metric", "name": "nginx_server_error_pct", "value": round(pct, 2)})
+    statuses = ", ".join(f"{n} x {s}" for s, n in sorted(by_status.items(), key=lambda kv: -kv[1])) or "none"
+    paths = ", ".join(f"{p} ({n})" for p, n in sorted(by_path.items(), key=lambda kv: -kv[1])[:5])
+    emit({"type": "insight", "text": f"nginx {name or access}: {errors} of {total} requests answered 5xx ({pct:.1f}%) in {window:g} min",
+          "data": {"requests": total, "server_errors": errors, "by_status": dict(by_status)}})
+    if errors >= min_count and pct >= max_pct:
+        emit({"type": "issue", "severity": 1 if pct >= 50 else 2,
+              "title": f"Requests through nginx {name or access} fail with server errors",
+              "expected": f"below {max_pct:g}% of requests answered 5xx",
+              "actual": f"{errors} of {total} requests ({pct:.1f}%) in the last {window:g} min answered {statuses}, the last at {utc(last)}",
+              "details": f"Most failing requests: {paths}. 502 and 504 (nginx could not get an answer from its upstream) are upstream-failures' finding; these are answers the upstream application (or nginx itself) gave.",
+              "next_steps": "Read the application's log for errors on those paths at this time; check its dependencies (database, cache); a 503 with 'limiting requests' in core/nginx/error-log is nginx's rate limit.",
+              "reproduce_hint": f"grep -E '\" 5[0-9]{{2}} ' {access} | tail",
+              "last_event_at": utc(last),
+              "data": {"requests": total, "server_errors": errors, "pct": round(pct, 1), "by_status": dict(by_status),
+                       "paths": [p for p, _ in sorted(by_path.items(), key=lambda kv: -kv[1])[:5]]}})
 
 
 def main():
@@ -181,11 +243,13 @@ def main():
     window = num("LOG_WINDOW_MIN", 15)
     name = os.environ.get("SITREP_RESOURCE") or ""
     since = dt.datetime.now().astimezone() - dt.timedelta(minutes=window)
-    if not os.path.exists(path):
+    if task != "server-errors" and not os.path.exists(path):
         sys.exit(f"error log {path} does not exist (set ERROR_LOG to nginx's error_log path)")
     try:
         if task == "upstream-failures":
             task_upstream_failures(path, access, since, window, num("UPSTREAM_ERRORS_MIN", 5), name)
+        elif task == "server-errors":
+            task_server_errors(access, since, window, name)
         else:
             task_error_log(path, since, window, num("ERROR_LOG_MIN_COUNT", 1), name)
     except PermissionError as e:

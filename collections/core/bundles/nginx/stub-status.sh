@@ -16,17 +16,44 @@ parse() {  # sets active accepts handled requests reading writing waiting; retur
   [[ -n "$active" && -n "${requests:-}" ]]
 }
 
-out="$(fetch)" || true
+rc=0
+out="$(fetch)" || rc=$?
 code="$(tail -1 <<<"$out")"; body="$(sed '$d' <<<"$out")"
-if [[ "$code" != 200 ]] || ! parse "$body"; then
-  sitrep emit issue --severity 2 --title "nginx ${name} status endpoint is unreachable" \
-    --expected "HTTP 200 with stub_status output from ${URL}" \
-    --actual "HTTP ${code:-000}: $(head -c 300 <<<"$body" | tr '\n' ' ')" \
-    --details "Either nginx is down or not listening there, or the stub_status location is missing or denied (allow/deny)." \
-    --next-steps "Check nginx runs (systemctl status nginx; core/nginx/config-test), that it listens on the status URL's port, and that the location has 'stub_status;' and allows this host." \
-    --reproduce-hint "curl -s ${URL}"
+first="$(head -c 300 <<<"$body" | tr '\n' ' ')"
+fail() {  # severity title actual details next-steps
+  sitrep emit issue --severity "$1" --title "nginx ${name} $2" --expected "HTTP 200 with stub_status output from ${URL}" \
+    --actual "$3" --details "$4" --next-steps "$5" --reproduce-hint "curl -s ${URL}"
   exit 0
+}
+if (( rc != 0 )) && [[ "$code" == 000 || -z "$code" ]]; then
+  case "$rc:$body" in
+    7:*"refused"* | 7:*"Couldn't connect"*)
+      fail 1 "refuses connections" "connection refused: ${first}" \
+        "Nothing listens on the status URL's port: nginx is stopped, crashed, or failed to start after a reload or restart." \
+        "Check that nginx runs (systemctl status nginx, ps -C nginx); if it does not start, core/nginx/config-test shows why; read the end of its error log." ;;
+    28:*)
+      fail 1 "does not answer" "no answer within ${T}s: ${first}" \
+        "nginx (or the host) does not answer: the host is down or unreachable, a firewall drops packets, or every worker is stuck." \
+        "Check the host and nginx's workers (ps, load); look for 'worker_connections are not enough' in core/nginx/error-log." ;;
+    6:*)
+      fail 2 "status URL host name does not resolve" "${first}" "The host name in STATUS_URL does not resolve." \
+        "Fix the host name in STATUS_URL or its DNS record." ;;
+    *)
+      fail 1 "is unreachable" "curl exit ${rc}: ${first}" "The status URL cannot be reached." \
+        "Check that nginx runs and listens on the status URL's host and port, and the network path to it." ;;
+  esac
 fi
+if [[ "$code" != 200 ]]; then
+  if [[ "$code" == 5* ]]; then
+    fail 2 "status page fails with HTTP ${code}" "HTTP ${code}: ${first}" \
+      "nginx answers, but the status location errors." "Read nginx's error log for the error at this time (core/nginx/error-log)."
+  fi
+  fail 3 "status page is not available (HTTP ${code})" "HTTP ${code}: ${first}" \
+    "nginx answers, but the stub_status location is missing or denied (allow/deny), so its connections cannot be watched." \
+    "Add 'location = /nginx_status { stub_status; allow 127.0.0.1; deny all; }' (or point STATUS_URL at the existing one) and reload nginx."
+fi
+parse "$body" || fail 3 "status URL does not serve stub_status" "HTTP 200 without stub_status output: ${first}" \
+  "The URL answers with something else (a default page, a proxy)." "Point STATUS_URL at the location that has 'stub_status;'."
 a0=$accepts; h0=$handled; r0=$requests
 sleep "$SAMPLE"
 out="$(fetch)" || true

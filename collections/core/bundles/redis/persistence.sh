@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Health: RDB snapshot and AOF errors (with stop-writes-on-bgsave-error, a failed snapshot makes
-# Redis refuse writes with MISCONF), stale snapshots, and a dataset still loading.
+# Redis refuse writes with MISCONF) and stale snapshots. A dataset still loading is ping's finding.
 set -euo pipefail
 source "${SITREP_BUNDLE_DIR}/lib.sh"
 MAX_AGE="${RDB_MAX_AGE_S:-86400}"
@@ -53,8 +53,6 @@ if [[ "$aof" == 1 && "$aofr" != ok ]]; then
     --next-steps "Fix the cause from the log, then BGREWRITEAOF."
 fi
 if [[ "$loading" == 1 ]]; then
-  sitrep emit issue --severity 2 --title "Redis ${REDIS_NAME} is loading its dataset" \
-    --expected "loading 0" --actual "loading (${I[loading_loaded_perc]:-?}% done, eta ${I[loading_eta_seconds]:-?}s)" \
-    --details "Until loading completes, commands fail with LOADING." \
-    --next-steps "Wait for loading to finish; if it restarts repeatedly, look for the crash (OOM kill: core/linux-host/oom-kills)."
+  # ping raises "is loading its dataset" (every command fails meanwhile): report it only.
+  sitrep emit report "loading the dataset: ${I[loading_loaded_perc]:-?}% done, eta ${I[loading_eta_seconds]:-?}s"
 fi

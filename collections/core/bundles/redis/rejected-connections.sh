@@ -6,7 +6,9 @@ source "${SITREP_BUNDLE_DIR}/lib.sh"
 SAMPLE="${SAMPLE_S:-5}"; WARN="${CLIENTS_WARN_PCT:-80}"
 [[ "$SAMPLE" =~ ^[0-9]+$ && "$SAMPLE" -ge 1 && "$SAMPLE" -le 60 ]] || { echo "SAMPLE_S must be 1..60" >&2; exit 2; }
 # When every slot is taken our own connection is the one refused: that is the finding.
-if ! out="$(rcli PING 2>&1)" && [[ "$out" == *"max number of clients reached"* ]]; then
+redis_probe
+if [[ "$PROBE_STATE" == maxclients ]]; then
+  out="$PROBE_REPLY"
   sitrep emit issue --severity 1 --title "Redis ${REDIS_NAME} is rejecting connections" \
     --expected "a free client slot" \
     --actual "this check was refused: ${out}" \

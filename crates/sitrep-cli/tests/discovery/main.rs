@@ -142,26 +142,48 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
         pg_slx["secrets"]["PGPASSWORD"], "secret:postgres-password",
         "secrets by name, never values"
     );
-    // nginx's log checks look back 15 minutes by default; the fault drills of an earlier
-    // `scripts/test` on this machine leave upstream errors in that window. Look at the last
-    // minute only (a hand edit, which the second discovery below must keep).
+    // A hand edit, which the second discovery below must keep: nginx's log checks look at the
+    // last minute only (the fault drills of an earlier `scripts/test` leave upstream errors in
+    // the default 15 minutes, though their issues would no longer be current).
     let (code, out, err) = sitrep(h, &["slx", "set", "nginx-28080-health", "LOG_WINDOW_MIN=1"]);
     assert_eq!(code, 0, "{out}{err}");
     for name in &created {
-        let r = sitrep_json(h, &["slx", "run", name, "--json"]);
+        // `slx run` exits non-zero unless every run succeeded; tls-expiry on a plain http://
+        // URL is inconclusive (nothing to measure), which is not a failure of the SLX.
+        let (_, out, err) = sitrep(h, &["slx", "run", name, "--json"]);
+        let r: Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("slx run {name}: no JSON ({e}):\n{out}\n{err}"));
         for run in r["runs"].as_array().unwrap() {
-            assert_eq!(run["status"], "succeeded", "SLX {name}: {}", pretty(run));
-            // Prometheus' firing-alerts task may report a busy shared machine (HostHighCpu);
-            // the services' own checks must be clean.
-            if !name.starts_with("prometheus") {
-                assert!(
-                    run["issues"].as_array().unwrap().is_empty(),
-                    "SLX {name} raised issues on a healthy sandbox: {}",
-                    pretty(run)
-                );
-            }
+            let inconclusive_by_design =
+                run["status"] == "inconclusive" && run["task"] == "core/http-endpoint/tls-expiry";
+            assert!(
+                run["status"] == "succeeded" || inconclusive_by_design,
+                "SLX {name}: {}",
+                pretty(run)
+            );
         }
     }
+    // The services' own checks open nothing on a healthy sandbox. Issues are what the lifecycle
+    // keeps open (events older than a check's quiet period are history). Prometheus'
+    // firing-alerts may report a busy shared machine (HostHighCpu), and a restart of a sandbox
+    // service in the last minutes (a fault drill) is a real event, so those are left out.
+    let open = sitrep_json(h, &["issues", "--json"]);
+    let unexpected: Vec<&Value> = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            !i["scope"].as_str().unwrap_or("").starts_with("prometheus")
+                && !i["task"].as_str().unwrap_or("").ends_with("/restarts")
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "issues on a healthy sandbox: {}",
+        pretty(&Value::from(
+            unexpected.into_iter().cloned().collect::<Vec<_>>()
+        ))
+    );
 
     // Twice changes nothing; a hand edit survives.
     let (code, out, err) = sitrep(

@@ -459,7 +459,7 @@ fn serve_once_runs_the_default_host_checks() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("ran 7 health tasks"),
+        String::from_utf8_lossy(&out.stdout).contains("ran 9 health tasks"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

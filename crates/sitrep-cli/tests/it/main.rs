@@ -2,11 +2,13 @@
 
 mod analyze;
 mod collection;
+mod coverage;
 mod discovery;
 mod foundation;
 mod host_remediations;
 mod hygiene;
 mod kubernetes;
 mod nginx_remediations;
+mod one_issue;
 mod process_bundle;
 mod service_remediations;

@@ -99,14 +99,14 @@ impl Context {
         }
     }
 
-    /// How current an issue is: 1 if raised within the last 15 minutes, down to 0.3 after a day.
+    /// How current an issue is: 1 while its evidence is within its check's quiet period,
+    /// then down to 0.3 a day after its last evidence (`core::currency`).
     fn currency(&self, i: &Issue) -> f64 {
-        let age_min = self.now.since(i.last_seen).as_secs_f64() / 60.0;
-        if age_min <= 15.0 {
-            1.0
-        } else {
-            (1.0 - (age_min - 15.0) / (24.0 * 60.0)).max(0.3)
+        if sitrep_core::currency::is_current(i, self.now) {
+            return 1.0;
         }
+        let age_min = self.now.since(sitrep_core::issue::evidence(i)).as_secs_f64() / 60.0;
+        (1.0 - age_min / (24.0 * 60.0)).clamp(0.3, 0.9)
     }
 
     /// Every candidate the sources suggest, best first.

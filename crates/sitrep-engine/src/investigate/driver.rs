@@ -143,10 +143,11 @@ impl Driver {
         if tests.is_empty() {
             return Ok(());
         }
-        let depth = parent
-            .as_deref()
-            .and_then(|p| self.session.hypothesis(p))
-            .map_or(0, |p| p.depth + 1);
+        let parent_h = parent.as_deref().and_then(|p| self.session.hypothesis(p));
+        let depth = parent_h.map_or(0, |p| p.depth + 1);
+        // Formed by following strong evidence along the Map: as likely as what led here,
+        // a little less, whatever its own source alone would say.
+        let prior = parent_h.map_or(c.prior, |p| c.prior.max(p.prior * 0.9));
         let h = Hypothesis {
             id: self.session.next_hypothesis_id(),
             parent,
@@ -159,7 +160,7 @@ impl Driver {
             refute_if: c.refute_if,
             tests,
             status: HypothesisStatus::Active,
-            prior: (c.prior * 100.0).round() / 100.0,
+            prior: (prior * 100.0).round() / 100.0,
             remedy: c.remedy,
         };
         let summary = format!("hypothesis {}: {} ({})", h.id, h.statement, h.resource);
@@ -169,7 +170,11 @@ impl Driver {
     }
 
     async fn attach(&mut self, id: &str, parent: &str) -> Result<()> {
-        let Some(depth) = self.session.hypothesis(parent).map(|p| p.depth + 1) else {
+        let Some((depth, parent_prior)) = self
+            .session
+            .hypothesis(parent)
+            .map(|p| (p.depth + 1, p.prior))
+        else {
             return Ok(());
         };
         let Some(h) = self.session.hypotheses.iter_mut().find(|h| h.id == id) else {
@@ -177,6 +182,7 @@ impl Driver {
         };
         h.parent = Some(parent.to_string());
         h.depth = depth;
+        h.prior = h.prior.max(((parent_prior * 0.9) * 100.0).round() / 100.0);
         let data = serde_json::to_value(&*h).unwrap_or_default();
         let summary = format!("{id} follows from {parent}: {} depends on it", h.resource);
         self.record(AuditKind::HypothesisUpdated, data, summary).await
@@ -286,10 +292,9 @@ impl Driver {
         RunFacts {
             task: task.to_string(),
             status: view.run.status,
-            error: view.run.error.clone(),
+            error: view.run.reason.clone().or_else(|| view.run.error.clone()),
             issues: view
-                .issues
-                .iter()
+                .kept_issues()
                 .map(|d| RaisedIssue {
                     issue_id: view
                         .changes

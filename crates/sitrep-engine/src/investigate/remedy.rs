@@ -290,10 +290,9 @@ impl Sitrep {
             let facts = RunFacts {
                 task: t.task.clone(),
                 status: view.run.status,
-                error: view.run.error.clone(),
+                error: view.run.reason.clone().or_else(|| view.run.error.clone()),
                 issues: view
-                    .issues
-                    .iter()
+                    .kept_issues()
                     .map(|i| {
                         let name = i.resource.clone().unwrap_or_else(|| view.run.resource.clone());
                         RaisedIssue {

@@ -113,7 +113,9 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
             issues: parsed.issues,
             insights: parsed.insights,
             metrics: parsed.metrics,
+            interval: None,
         },
+        inconclusive: parsed.inconclusive,
         errors,
     }
 }

@@ -4,7 +4,7 @@
 //! PostgreSQL rows are fetched as `row_to_json`, so every column type (numeric, interval,
 //! timestamptz, arrays) arrives as faithful JSON without per-type decoding.
 
-use super::Outcome;
+use super::{Outcome, QueryError};
 use sitrep_core::table::{Row, render_table};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Column, Row as _};
@@ -95,22 +95,24 @@ impl Pools {
         Ok(pool)
     }
 
-    pub async fn query(&self, dsn: &str, query: &str) -> Result<Vec<Row>, String> {
-        let d = dialect(dsn)
-            .ok_or("the DSN must start with postgres://, mysql://, mariadb:// or sqlite:")?;
+    pub async fn query(&self, dsn: &str, query: &str) -> Result<Vec<Row>, QueryError> {
+        let d = dialect(dsn).ok_or_else(|| {
+            "the DSN must start with postgres://, mysql://, mariadb:// or sqlite:".to_string()
+        })?;
         let pool = self
             .get(dsn, d)
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
+        let failed = |e: sqlx::Error| classify(e, dsn);
         let body = query.trim().trim_end_matches(';').trim();
         let rows: Vec<Row> = match d {
             Dialect::Postgres => {
                 let wrapped =
                     format!("SELECT row_to_json(t)::text AS row FROM ({body}) t LIMIT {MAX_ROWS}");
-                let raw = sqlx::query(AssertSqlSafe(wrapped))
-                    .fetch_all(&pool)
-                    .await
-                    .map_err(|e| format!("query failed: {e}"))?;
+                let raw = match sqlx::query(AssertSqlSafe(wrapped)).fetch_all(&pool).await {
+                    Ok(raw) => raw,
+                    Err(e) => return Err(failed(e).await),
+                };
                 raw.iter()
                     .map(|r| {
                         let text: String = r.try_get(0).map_err(|e| e.to_string())?;
@@ -123,15 +125,61 @@ impl Pools {
                     .collect::<Result<_, String>>()?
             }
             Dialect::Mysql | Dialect::Sqlite => {
-                let raw = sqlx::query(AssertSqlSafe(body.to_string()))
+                let raw = match sqlx::query(AssertSqlSafe(body.to_string()))
                     .fetch_all(&pool)
                     .await
-                    .map_err(|e| format!("query failed: {e}"))?;
+                {
+                    Ok(raw) => raw,
+                    Err(e) => return Err(failed(e).await),
+                };
                 raw.iter().take(MAX_ROWS).map(any_row).collect()
             }
         };
         Ok(rows)
     }
+}
+
+/// A server that does not answer, refuses, is starting or shutting down, or has no connection
+/// slot left makes the run inconclusive (the availability check reports it); anything else
+/// (a rejected login, a bad query) fails it.
+async fn classify(e: sqlx::Error, dsn: &str) -> QueryError {
+    let unreachable = |cause: String| {
+        QueryError::Unreachable(format!(
+            "cannot reach the database ({cause}); whether it is up is for its availability check to say"
+        ))
+    };
+    match &e {
+        sqlx::Error::Io(io) => unreachable(io.to_string()),
+        // The pool retries a refused connection until it gives up: one direct attempt says why.
+        sqlx::Error::PoolTimedOut => {
+            let attempt = tokio::time::timeout(
+                Duration::from_secs(5),
+                <sqlx::AnyConnection as sqlx::Connection>::connect(dsn),
+            )
+            .await;
+            match attempt {
+                Ok(Ok(_)) => unreachable("no free connection in time".into()),
+                Ok(Err(inner @ (sqlx::Error::Io(_) | sqlx::Error::Database(_)))) => {
+                    match Box::pin(classify(inner, dsn)).await {
+                        QueryError::Failed(m) => QueryError::Failed(m),
+                        u => u,
+                    }
+                }
+                Ok(Err(other)) => unreachable(other.to_string()),
+                Err(_) => unreachable("no connection within the connect timeout".into()),
+            }
+        }
+        sqlx::Error::Database(db) if unreachable_code(db.code().as_deref()) => {
+            unreachable(db.message().to_string())
+        }
+        _ => QueryError::Failed(format!("query failed: {e}")),
+    }
+}
+
+/// SQLSTATEs of a server that cannot serve sessions right now: class 08 (connection
+/// exception), 57P01-57P03 (shutting down, starting up), 53300 (too many connections).
+fn unreachable_code(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300"))
 }
 
 fn any_row(r: &AnyRow) -> Row {

@@ -175,6 +175,7 @@ pub async fn issue_data_round_trips(s: &dyn EngineStore) {
         stderr: String::new(),
         report: String::new(),
         error: None,
+        reason: None,
     };
     s.start_run(&run).await.unwrap();
     let mut d = IssueDraft::new(Severity::MAJOR, "app leaks sessions");
