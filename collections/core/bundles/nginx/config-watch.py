@@ -54,9 +54,12 @@ def main():
             m = snapshot(current)
             emit({"type": "report", "text": f"{name}: configuration passes nginx -t and serves ({traffic}); snapshotted as known-good "
                                             f"({len(m['files'])} files: {', '.join(sorted(m['files']))})."})
+            why = "first look: snapshotted as the known-good version, changes show from the next run"
         else:
-            emit({"type": "report", "text": f"{name}: no known-good configuration yet, and this one is not taken as one "
-                                            f"(nginx -t {'passes' if ok else 'fails: ' + errors_of(err)}; {traffic})."})
+            why = (f"no known-good configuration yet, and this one is not taken as one "
+                   f"(nginx -t {'passes' if ok else 'fails: ' + errors_of(err)}; {traffic})")
+        # without a known-good version there is nothing to compare: proves nothing either way
+        emit({"type": "inconclusive", "reason": f"{name}: {why}"})
         return
     pend_path = state_path("config", "pending.json")
     if h == good["hash"]:

@@ -35,7 +35,7 @@ def main():
     log_window = num("LOG_WINDOW_MIN", 15) * 60
     name = resource()
     if not files:
-        emit({"type": "report", "text": f"{name}: no configuration files to track (CONFIG_FILES is empty)."})
+        emit({"type": "inconclusive", "reason": f"{name}: no configuration files known (CONFIG_FILES is empty): nothing to compare"})
         return
     index_path = state_path("config", "index.json")
     index = load_json(index_path, {})
@@ -98,6 +98,9 @@ def main():
         issue(f, e, pend, changes, age, in_effect, errors, running, started, unit, pattern, name, recent)
         report.append(f"{f}: changed {ago(age)} ago:\n" + "\n".join(f"    {describe(c)}" for c in changes[:50]))
     save_json(index_path, index)
+    if all(r.endswith("now tracked (this version is the known-good one)") for r in report):
+        # a first look proves nothing about changes: the next run can tell
+        emit({"type": "inconclusive", "reason": f"{name}: first look at {', '.join(files)}; recorded as the known-good version, changes show from the next run"})
     emit({"type": "metric", "name": "config_files_changed", "value": changed})
     emit({"type": "report", "text": f"Configuration files of {name}:\n" + "\n".join(f"  {r}" for r in report)})
 

@@ -21,7 +21,7 @@ def main():
     major = num("LOG_ERRORS_MAJOR", 10)
     minimum = num("LOG_ERRORS_MIN", 3)
     if not files:
-        emit({"type": "report", "text": f"{name}: no log files known (LOG_FILES is empty); nothing to read."})
+        emit({"type": "inconclusive", "reason": f"{name}: no log files known (LOG_FILES is empty); nothing to read"})
         return
     t = now()
     errors, problems = scan_errors(files, t - window)

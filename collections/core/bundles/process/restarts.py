@@ -79,7 +79,8 @@ def main():
     pattern = (os.environ.get("PROCESS_MATCH") or "").strip()
     name = resource()
     if not pattern:
-        sys.exit("PROCESS_MATCH is empty: set it to the process's command line (discovery fills it from the resource's cmdline)")
+        emit({"type": "inconclusive", "reason": f"{name}: no command line to find the process by (PROCESS_MATCH is empty; discovery fills it from the resource's cmdline)"})
+        return
     window = num("RESTART_WINDOW_MIN", 15) * 60
     max_starts = int(num("RESTARTS_MAX", 3))
     sample = min(max(num("SAMPLE_S", 3), 0), 20)
