@@ -441,6 +441,9 @@ mod tests {
             .arg(dir.path().join("missing.yaml"))
             .env("LOG", &log)
             .stdin(std::process::Stdio::piped())
+            // the test's own output may go to a .log file, which would count
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let pid = child.id();
