@@ -57,9 +57,13 @@ def find_saved(path, root):
                 e = json.load(f).get(path)
         except (OSError, ValueError):
             continue
-        if e and os.path.isfile(e.get("saved", "")) and (best is None or e["good_since"] > best["good_since"]):
-            best = e
-    return best["saved"] if best else None
+        if not e or not e.get("saved"):
+            continue
+        # saved copies are kept relative to the state folder of the index's bundle
+        saved = os.path.join(os.path.dirname(os.path.dirname(idx)), e["saved"])
+        if os.path.isfile(saved) and (best is None or e["good_since"] > best[0]):
+            best = (e["good_since"], saved)
+    return best[1] if best else None
 
 
 def key_lines(lines, key):

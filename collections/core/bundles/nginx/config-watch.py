@@ -16,8 +16,8 @@ changed, or while the change is recent (CONFIG_RECENT_MIN); minor otherwise.
 import os, sys, time
 
 sys.path.insert(0, os.environ.get("SITREP_BUNDLE_DIR", os.path.dirname(__file__)))
-from nginxlib import (dump, emit, errors_of, iso, line_changes, load_json, num, read_all, digest, snapshot,
-                      recent_statuses, state_path, write_private)
+from nginxlib import (dump, emit, errors_of, iso, line_changes, load_json, num, read_all, digest, saved_files,
+                      snapshot, recent_statuses, state_path, write_private)
 import json
 
 
@@ -79,8 +79,9 @@ def main():
         os.unlink(pend_path)
         emit({"type": "report", "text": f"{name}: the configuration changed {age / 60:.0f} min ago passes nginx -t and serves ({traffic}); it is now the known-good version."})
         return
-    old = read_all(good["files"].values())
-    old = {p: old[s] for p, s in good["files"].items() if s in old}
+    copies = saved_files(good)
+    old = read_all(copies.values())
+    old = {p: old[s] for p, s in copies.items() if s in old}
     changes = line_changes(old, current)
     since_change = recent_statuses(os.environ.get("ACCESS_LOG") or "", max(pend["changed_at"], now - window))
     broken = (not ok) or (since_change[0] > 0 and since_change[1] * 2 >= since_change[0])

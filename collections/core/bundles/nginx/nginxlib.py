@@ -171,6 +171,12 @@ def write_private(path, data):
     os.replace(tmp, path)
 
 
+def saved_files(manifest):
+    """{configuration path: absolute path of its saved copy} of a known-good manifest."""
+    base = os.environ["SITREP_STATE_DIR"]
+    return {p: s if os.path.isabs(s) else os.path.join(base, s) for p, s in manifest["files"].items()}
+
+
 def read_all(paths):
     """{path: bytes} of the files that exist."""
     out = {}
@@ -197,7 +203,7 @@ def snapshot(contents):
     for p, data in contents.items():
         saved = state_path("config", "good", hashlib.sha1(p.encode()).hexdigest()[:16])
         write_private(saved, data)
-        files[p] = saved
+        files[p] = os.path.relpath(saved, os.environ["SITREP_STATE_DIR"])  # relative: a moved home still finds it
     manifest = {"hash": h, "since": time.time(), "files": files}
     write_private(state_path("config", "good.json"), json.dumps(manifest, indent=1).encode())
     return manifest

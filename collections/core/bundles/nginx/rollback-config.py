@@ -10,7 +10,7 @@ configuration already matches the snapshot.
 import os, shutil, sys, time
 
 sys.path.insert(0, os.environ.get("SITREP_BUNDLE_DIR", os.path.dirname(__file__)))
-from nginxlib import dump, emit, errors_of, line_changes, load_json, nginx, read_all, state_path
+from nginxlib import dump, emit, errors_of, line_changes, load_json, nginx, read_all, saved_files, state_path
 
 
 def write_back(path, data):
@@ -33,12 +33,13 @@ def main():
         print("no known-good nginx configuration was snapshotted for this resource: core/nginx/config-watch "
               "takes one while the configuration passes nginx -t and serves traffic", file=sys.stderr)
         sys.exit(1)
-    saved = read_all(good["files"].values())
-    missing = [p for p, s in good["files"].items() if s not in saved]
+    copies = saved_files(good)
+    saved = read_all(copies.values())
+    missing = [p for p, s in copies.items() if s not in saved]
     if missing:
         print(f"the known-good snapshot is incomplete (missing copies of {', '.join(missing)}); refusing a partial rollback", file=sys.stderr)
         sys.exit(1)
-    wanted = {p: saved[s] for p, s in good["files"].items()}
+    wanted = {p: saved[s] for p, s in copies.items()}
     _, loaded, _ = dump()
     current = read_all(set(wanted) | set(loaded))
     extra = [p for p in current if p not in wanted]

@@ -19,7 +19,7 @@ import os, sys
 
 sys.path.insert(0, os.environ.get("SITREP_BUNDLE_DIR", os.path.dirname(__file__)))
 from proclib import (ago, describe, diff_config, emit, file_id, find, iso, load_json, masked_changes,
-                     now, num, paths, processes, resource, save_json, scan_errors, group, sha256,
+                     now, num, paths, processes, resource, save_json, saved_path, scan_errors, group, sha256,
                      state_path, systemd_unit, write_private)
 
 MAX_FILE_BYTES = 1 << 20
@@ -66,7 +66,7 @@ def main():
         if not e:
             good = state_path("config", file_id(f) + ".good")
             write_private(good, cur)
-            index[f] = {"good_hash": h, "good_since": t, "saved": good}
+            index[f] = {"good_hash": h, "good_since": t, "saved": os.path.relpath(good, os.environ["SITREP_STATE_DIR"])}
             report.append(f"{f}: now tracked (this version is the known-good one)")
             continue
         if h == e["good_hash"]:
@@ -78,7 +78,7 @@ def main():
             mtime = st.st_mtime
             changed_at = mtime if e["good_since"] - 1 <= mtime <= t + 60 else t
             pend = e["pending"] = {"hash": h, "first_seen": t, "changed_at": min(changed_at, t)}
-        with open(e["saved"], "rb") as fh:
+        with open(saved_path(e), "rb") as fh:
             old = fh.read()
         changes = masked_changes(diff_config(old.decode("utf-8", "replace"), cur.decode("utf-8", "replace")))
         age = t - pend["changed_at"]
@@ -89,7 +89,7 @@ def main():
         errors, _ = scan_errors(paths("LOG_FILES"), max(pend["changed_at"], t - log_window))
         up_long = (not pattern) or (started is not None and in_effect and t - started >= accept_after)
         if not diagnostic and age >= accept_after and up_long and not errors:
-            write_private(e["saved"], cur)
+            write_private(saved_path(e), cur)
             e.update(good_hash=h, good_since=t)
             e.pop("pending", None)
             report.append(f"{f}: changed {ago(age)} ago; in effect without errors since, now the known-good version")
@@ -126,13 +126,13 @@ def issue(f, e, pend, changes, age, in_effect, errors, running, started, unit, p
     first = changes[0] if changes else {"key": "", "old": None, "new": None}
     key = single["key"] if single else ""
     data = {"file": f, "key": key, "old": first["old"], "new": first["new"], "changed_at": iso(pend["changed_at"]),
-            "changes": changes[:20], "saved": e["saved"], "known_good_since": iso(e["good_since"]),
+            "changes": changes[:20], "saved": saved_path(e), "known_good_since": iso(e["good_since"]),
             "process": pattern, "in_effect": in_effect, "errors_since_change": len(errors)}
     if unit:
         data["unit"] = unit
     if top:
         data["error"] = top[0]["sample"][:300]
-    roll = f"core/linux-host/rollback-config-file --set FILE={f}" + (f" --set KEY={key}" if key else "") + f" --set FROM={e['saved']}"
+    roll = f"core/linux-host/rollback-config-file --set FILE={f}" + (f" --set KEY={key}" if key else "") + f" --set FROM={saved_path(e)}"
     emit({"type": "issue", "severity": severity,
           "title": f"Configuration file {f} of {name} changed",
           "expected": f"the known-good version (in effect since {iso(e['good_since'])})",
@@ -143,7 +143,7 @@ def issue(f, e, pend, changes, age, in_effect, errors, running, started, unit, p
                          + (f" --set RESTART_PROCESS='{pattern}'" if pattern and running else "")
                          + "; otherwise fix the value in the file and restart the service. An intended change becomes the "
                            "known-good version once it has run without errors for a while."),
-          "reproduce_hint": f"ls -l --time-style=full-iso {f}; diff {e['saved']} {f}  (as root; the saved copy may hold secrets)",
+          "reproduce_hint": f"ls -l --time-style=full-iso {f}; diff {saved_path(e)} {f}  (as root; the saved copy may hold secrets)",
           "observed_at": iso(now()),
           "data": data})
 
@@ -154,8 +154,8 @@ def missing(f, e, name, pattern):
           "expected": f"the known-good version (in effect since {iso(e['good_since'])})",
           "actual": "the file no longer exists",
           "details": "The process cannot start again without it.",
-          "next_steps": f"Restore it: core/linux-host/rollback-config-file --set FILE={f} --set FROM={e['saved']}",
-          "data": {"file": f, "key": "", "old": None, "new": None, "changes": [], "saved": e["saved"],
+          "next_steps": f"Restore it: core/linux-host/rollback-config-file --set FILE={f} --set FROM={saved_path(e)}",
+          "data": {"file": f, "key": "", "old": None, "new": None, "changes": [], "saved": saved_path(e),
                    "process": pattern, "in_effect": None, "errors_since_change": 0}})
 
 

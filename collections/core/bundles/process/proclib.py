@@ -59,6 +59,13 @@ def state_path(*parts):
     return p
 
 
+def saved_path(entry):
+    """The absolute path of a saved copy; the index keeps it relative to SITREP_STATE_DIR so
+    that a copied or moved home still finds it."""
+    saved = entry["saved"]
+    return saved if os.path.isabs(saved) else os.path.join(os.environ["SITREP_STATE_DIR"], saved)
+
+
 def load_json(path, default):
     try:
         with open(path) as f:

@@ -12,7 +12,7 @@ import os, sys, time
 
 sys.path.insert(0, os.environ.get("SITREP_BUNDLE_DIR", os.path.dirname(__file__)))
 from proclib import (ago, emit, find, group, is_bare, iso, load_json, now, num, paths, processes, resource,
-                     save_json, scan_errors, state_path, systemd_unit, diff_config, masked_changes)
+                     save_json, saved_path, scan_errors, state_path, systemd_unit, diff_config, masked_changes)
 
 MAX_HISTORY = 400
 
@@ -65,14 +65,14 @@ def config_change(window_start):
         return None
     f, e = best
     try:
-        with open(e["saved"], encoding="utf-8", errors="replace") as a, open(f, encoding="utf-8", errors="replace") as b:
+        with open(saved_path(e), encoding="utf-8", errors="replace") as a, open(f, encoding="utf-8", errors="replace") as b:
             changes = masked_changes(diff_config(a.read(), b.read()))
     except OSError:
         changes = []
     single = changes[0] if len(changes) == 1 and changes[0]["key"] else None
     return {"file": f, "key": single["key"] if single else "", "old": changes[0]["old"] if changes else None,
             "new": changes[0]["new"] if changes else None, "changed_at": e["pending"]["changed_at"],
-            "saved": e["saved"], "changes": changes[:10]}
+            "saved": saved_path(e), "changes": changes[:10]}
 
 
 def main():
