@@ -317,14 +317,25 @@ fn the_process_bundle_gets_each_process_with_its_files() {
         .with_prop("config_files", serde_json::json!(["/etc/nginx/nginx.conf"]));
     // a resource known only by configuration (no process seen): nothing to watch
     let remote = sitrep_core::map::Resource::new("tcp:10.0.0.5:5432", "postgres", "pg-remote");
+    // a client that only connects out: a worker with files is watched, an interactive shell not
+    let worker = sitrep_core::map::Resource::new("proc:h:batch", "process", "batch")
+        .with_prop("cmdline", "/srv/shop batch --config /etc/batch.conf")
+        .with_prop("config_files", serde_json::json!(["/etc/batch.conf"]));
+    let shell = sitrep_core::map::Resource::new("proc:h:psql", "process", "psql")
+        .with_prop("cmdline", "psql postgres://app@db/shop");
     let slxs = generate(
         "core",
         &b,
-        &[svc, nginx, remote],
+        &[svc, nginx, remote, worker, shell],
         &GenerationContext::default(),
     )
     .unwrap();
-    assert_eq!(slxs.len(), 2, "{slxs:#?}");
+    let names: Vec<&str> = slxs.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["shop-8000-process", "nginx-80-process", "batch-process"],
+        "{slxs:#?}"
+    );
     let shop = &slxs[0];
     assert_eq!(shop.name, "shop-8000-process");
     assert_eq!(

@@ -4,7 +4,8 @@ Reads the tail of each of LOG_FILES (JSON lines by their level/msg/error fields,
 a level word such as ERROR, FATAL, [error] or level=error), keeps the error lines of the last
 LOG_WINDOW_MIN minutes, and groups them by template (times, ids, addresses and numbers
 replaced). The most frequent template raises one issue: major when it occurred at least
-LOG_ERRORS_MAJOR times or at fatal level, minor from LOG_ERRORS_MIN. Its data names the
+LOG_ERRORS_MAJOR times or at fatal level and is still occurring (its last line within
+LOG_CURRENT_S seconds), minor otherwise from LOG_ERRORS_MIN. Its data names the
 template, a sample line, the file, a class (disk-full, connection-refused, timeout, config,
 ...) and the address it mentions, if any.
 """
@@ -20,6 +21,7 @@ def main():
     window = num("LOG_WINDOW_MIN", 15) * 60
     major = num("LOG_ERRORS_MAJOR", 10)
     minimum = num("LOG_ERRORS_MIN", 3)
+    current = num("LOG_CURRENT_S", 120)
     if not files:
         emit({"type": "inconclusive", "reason": f"{name}: no log files known (LOG_FILES is empty); nothing to read"})
         return
@@ -40,7 +42,9 @@ def main():
     fatal = top["level"] <= 2
     if top["count"] < minimum and not fatal:
         return
-    severity = 2 if top["count"] >= major or fatal else 3
+    # errors that stopped a while ago are history: they name what happened, not what happens now
+    ongoing = t - top["last"] <= current
+    severity = 2 if (top["count"] >= major or fatal) and ongoing else 3
     cls = error_class(top["sample"])
     target = TARGET.search(top["sample"])
     data = {"log_file": top["file"], "message": top["template"], "sample": top["sample"][:500], "count": top["count"],
@@ -51,11 +55,13 @@ def main():
     emit({"type": "issue", "severity": severity,
           "title": f"{name} logs errors: {top['template'][:100]}",
           "expected": f"fewer than {minimum:g} error lines of one kind in {ago(window)}",
-          "actual": f"{top['count']} times in the last {ago(window)} (last at {iso(top['last'])}); {len(errors)} error lines in all",
+          "actual": f"{top['count']} times in the last {ago(window)} (last at {iso(top['last'])}"
+                    + ("" if ongoing else f", {ago(t - top['last'])} ago: it has stopped") + f"); {len(errors)} error lines in all",
           "details": f"Latest occurrence ({top['file']}):\n{top['sample'][:800]}\n\nOther errors:\n"
                      + ("\n".join(f"  {g['count']}x {g['template'][:200]}" for g in groups[1:6]) or "  none"),
           "next_steps": next_steps(cls, data.get("target")),
           "reproduce_hint": f"tail -n 200 {top['file']} | grep -iE 'error|fatal|panic'",
+          "last_event_at": iso(top["last"]),
           "data": data})
 
 

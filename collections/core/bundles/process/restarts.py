@@ -12,7 +12,7 @@ import os, sys, time
 
 sys.path.insert(0, os.environ.get("SITREP_BUNDLE_DIR", os.path.dirname(__file__)))
 from proclib import (ago, emit, find, group, is_bare, iso, load_json, now, num, paths, processes, resource,
-                     save_json, saved_path, scan_errors, state_path, systemd_unit, diff_config, masked_changes)
+                     save_json, saved_path, scan_errors, sha256, state_path, systemd_unit, diff_config, masked_changes)
 
 MAX_HISTORY = 400
 
@@ -50,28 +50,38 @@ def count(history, since):
     return starts, exits
 
 
-def config_change(window_start):
-    """The configuration change config-watch is tracking in this state folder, if it happened
-    before the failures began (or within the window)."""
+def config_change():
+    """The most recent change of a configuration file against the known-good copy config-watch
+    keeps in this state folder (compared here, so it does not matter which task ran first)."""
     index = load_json(os.path.join(os.environ["SITREP_STATE_DIR"], "config", "index.json"), {})
     best = None
     for f, e in index.items():
-        pend = e.get("pending")
-        if not pend:
+        try:
+            with open(f, "rb") as fh:
+                cur = fh.read()
+        except OSError:
             continue
-        if best is None or pend["changed_at"] > best[1]["pending"]["changed_at"]:
-            best = (f, e)
+        if sha256(cur) == e.get("good_hash"):
+            continue
+        pend = e.get("pending") or {}
+        try:
+            changed_at = pend.get("changed_at") or min(os.stat(f).st_mtime, now())
+        except OSError:
+            continue
+        if best is None or changed_at > best[2]:
+            best = (f, e, changed_at, cur)
     if not best:
         return None
-    f, e = best
+    f, e, changed_at, cur = best
     try:
-        with open(saved_path(e), encoding="utf-8", errors="replace") as a, open(f, encoding="utf-8", errors="replace") as b:
-            changes = masked_changes(diff_config(a.read(), b.read()))
+        with open(saved_path(e), "rb") as fh:
+            old = fh.read()
     except OSError:
-        changes = []
+        return None
+    changes = masked_changes(diff_config(old.decode("utf-8", "replace"), cur.decode("utf-8", "replace")))
     single = changes[0] if len(changes) == 1 and changes[0]["key"] else None
     return {"file": f, "key": single["key"] if single else "", "old": changes[0]["old"] if changes else None,
-            "new": changes[0]["new"] if changes else None, "changed_at": e["pending"]["changed_at"],
+            "new": changes[0]["new"] if changes else None, "changed_at": changed_at,
             "saved": saved_path(e), "changes": changes[:10]}
 
 
@@ -117,7 +127,7 @@ def main():
     last = next((e for e in reversed(errors) if not is_bare(e["msg"])), errors[-1] if errors else None)
     top = group([e for e in errors if e["t"] >= t - window])[:1]
     first_failure = min([o["t"] for o in history if o.get("absent")] or [t])
-    change = config_change(first_failure)
+    change = config_change()
     if running_now:
         state_word = "restarting"
         actual = f"{starts} starts and {exits} exits in the last {ago(window)}; now {up}"

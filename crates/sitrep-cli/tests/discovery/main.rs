@@ -156,10 +156,17 @@ fn discovery_maps_the_sandbox_generates_slxs_that_pass_and_is_idempotent() {
             .unwrap_or_else(|e| panic!("slx run {name}: no JSON ({e}):\n{out}\n{err}"));
         for result in r["runs"].as_array().unwrap() {
             // each entry is a run result: the run itself under "run", with its issues
-            let run = if result["run"].is_object() { &result["run"] } else { result };
+            let run = if result["run"].is_object() {
+                &result["run"]
+            } else {
+                result
+            };
             let inconclusive_by_design = run["status"] == "inconclusive"
                 && (run["task"] == "core/http-endpoint/tls-expiry"
-                    || run["task"].as_str().unwrap_or("").ends_with("/config-watch"));
+                    || run["task"]
+                        .as_str()
+                        .unwrap_or("")
+                        .ends_with("/config-watch"));
             assert!(
                 run["status"] == "succeeded" || inconclusive_by_design,
                 "SLX {name}: {}",

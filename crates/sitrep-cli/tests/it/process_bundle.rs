@@ -380,10 +380,10 @@ fn log_errors_name_the_most_frequent_recent_error() {
     for n in 0..12 {
         text += &format!(
             "{} ERROR request {n}: connect to 10.0.0.5:5432 failed: Connection refused (after {}ms)\n",
-            stamp(120 - n),
+            stamp(60 - n),
             100 + n
         );
-        text += &format!("{} INFO request {n} served\n", stamp(119 - n));
+        text += &format!("{} INFO request {n} served\n", stamp(59 - n));
     }
     text += &format!("{} WARN slow request\n", stamp(10));
     text += &format!("{} ERROR cache miss storm on key user:{}\n", stamp(5), 42);
@@ -404,6 +404,20 @@ fn log_errors_name_the_most_frequent_recent_error() {
     assert_eq!(d["class"], "connection-refused");
     assert_eq!(d["target"], "10.0.0.5:5432");
     assert_eq!(issues(&v).len(), 1, "one issue, the most frequent error");
+    // errors that stopped are history: still named, but minor
+    let v = run(
+        &sitrep,
+        "process/log-errors",
+        &[("LOG_FILES", log.display().to_string())],
+        &[("LOG_CURRENT_S", "20")],
+    );
+    let i = issue_with(&v, &["logs errors", "Connection refused"]);
+    assert_eq!(severity(&i), 3, "{}", pretty(&i));
+    assert!(
+        i["actual"].as_str().unwrap().contains("it has stopped"),
+        "{}",
+        pretty(&i)
+    );
 }
 
 fn now() -> i64 {
