@@ -1,6 +1,7 @@
 """Diagnostic: what fills a filesystem: its largest directories (du -x), its largest files and
 files deleted but still open. The filesystem is the first of DISK_MOUNTS, or the fullest one
-(types in DISK_EXCLUDE_FSTYPES skipped) when DISK_MOUNTS is empty. When it is at least
+(types in DISK_EXCLUDE_FSTYPES and mounts under DISK_EXCLUDE_MOUNTS skipped) when DISK_MOUNTS is
+empty. When it is at least
 DISK_CRIT_PCT full an issue names its largest files (data: mount, path, files) so that
 core/linux-host/clean-up-large-files can be proposed."""
 import json, os, socket, subprocess, sys
@@ -33,8 +34,9 @@ def usage(mount):
 
 def fullest():
     """The fullest real filesystem (as disk-usage sees them), or /."""
-    exclude = set((os.environ.get("DISK_EXCLUDE_FSTYPES") or
-                   "tmpfs,devtmpfs,squashfs,iso9660,proc,sysfs,cgroup,cgroup2,nsfs,autofs,ramfs,efivarfs,tracefs,debugfs").split(","))
+    exclude = set(os.environ.get("DISK_EXCLUDE_FSTYPES",
+                                 "devtmpfs,squashfs,iso9660,proc,sysfs,cgroup,cgroup2,nsfs,autofs,ramfs,efivarfs,tracefs,debugfs").split(","))
+    skip = [m for m in os.environ.get("DISK_EXCLUDE_MOUNTS", "/run,/dev,/sys,/proc,/snap").split(",") if m]
     best = ("/", -1)
     try:
         with open("/proc/mounts") as f:
@@ -43,7 +45,7 @@ def fullest():
         return "/"
     for mnt, fstype in mounts:
         mnt = mnt.replace("\\040", " ")
-        if fstype in exclude or fstype.startswith("fuse."):
+        if fstype in exclude or fstype.startswith("fuse.") or any(mnt == m or mnt.startswith(m + "/") for m in skip):
             continue
         try:
             _, _, pct = usage(mnt)

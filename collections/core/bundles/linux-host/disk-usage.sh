@@ -3,7 +3,16 @@
 set -euo pipefail
 
 WARN="${DISK_WARN_PCT:-85}"; CRIT="${DISK_CRIT_PCT:-95}"; FULL="${DISK_FULL_PCT:-99}"
-EXCLUDE="${DISK_EXCLUDE_FSTYPES:-tmpfs,devtmpfs,squashfs,iso9660,proc,sysfs,cgroup,cgroup2,nsfs,autofs,ramfs,efivarfs,tracefs,debugfs}"
+EXCLUDE="${DISK_EXCLUDE_FSTYPES-devtmpfs,squashfs,iso9660,proc,sysfs,cgroup,cgroup2,nsfs,autofs,ramfs,efivarfs,tracefs,debugfs}"
+EXCLUDE_MOUNTS="${DISK_EXCLUDE_MOUNTS-/run,/dev,/sys,/proc,/snap}"
+# under_excluded MOUNT: true when MOUNT is one of EXCLUDE_MOUNTS or below one
+under_excluded() {
+  local m
+  for m in ${EXCLUDE_MOUNTS//,/ }; do
+    [[ "$1" == "$m" || "$1" == "$m"/* ]] && return 0
+  done
+  return 1
+}
 MOUNTS="${DISK_MOUNTS:-}"
 for v in "$WARN" "$CRIT" "$FULL"; do
   [[ "$v" =~ ^[0-9]+$ ]] || { echo "thresholds must be whole percents, got '$v'" >&2; exit 2; }
@@ -20,6 +29,7 @@ checked=0; worst=0; report=()
 while read -r fs type size used avail pct mount; do
   [[ -z "${mount:-}" ]] && continue
   [[ ",${EXCLUDE}," == *",${type},"* || "$type" == fuse.* ]] && continue
+  under_excluded "$mount" && continue
   if [[ -n "$MOUNTS" ]]; then
     [[ " ${MOUNTS//,/ } " == *" ${mount} "* ]] || continue
   fi
