@@ -4,6 +4,11 @@
 set -euo pipefail
 
 URL="${URL:-}"; WARN="${CERT_WARN_DAYS:-14}"; CRIT="${CERT_CRIT_DAYS:-3}"; T="${REQUEST_TIMEOUT_S:-10}"
+if [[ "$URL" =~ ^http:// ]]; then
+  # a plain-http endpoint serves no certificate: nothing to measure, not a failure (as tls-expiry)
+  sitrep emit inconclusive "${URL} is not an https URL: it serves no certificate to check"
+  exit 0
+fi
 [[ "$URL" =~ ^https://([^/:]+)(:([0-9]+))? ]] || { echo "URL must be an https:// URL, got '${URL}'" >&2; exit 2; }
 host="${BASH_REMATCH[1]}"; port="${BASH_REMATCH[3]:-443}"
 [[ "$WARN" =~ ^[0-9]+$ && "$CRIT" =~ ^[0-9]+$ && "$T" =~ ^[0-9]+$ ]] || { echo "CERT_WARN_DAYS, CERT_CRIT_DAYS, REQUEST_TIMEOUT_S must be numbers" >&2; exit 2; }

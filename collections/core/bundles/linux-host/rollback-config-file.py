@@ -3,9 +3,9 @@ sitrep's configuration tracking saved (core/process/config-watch keeps a private
 restart the process or service that reads it if asked.
 
 FILE is the file to restore. FROM is the saved copy (the config-watch issue names it); when it
-is empty, the copy is looked up in the workspace's task state, where config tracking keeps
-`config/index.json`. FROM must lie inside that state folder: this task never copies an arbitrary
-file over a configuration. With KEY only the lines defining that key are restored (`key = v`,
+is empty, the newest copy is looked up in the workspace's task state, where config tracking
+keeps `config/index.json`. FROM must be a copy tracking saved for FILE: this task never copies an
+arbitrary file, or another file's copy, over a configuration. With KEY only the lines defining that key are restored (`key = v`,
 `key: v`, `key v`); without it the whole file. The current version is kept first (the report
 names the copy: copying it back undoes the rollback). RESTART_SERVICE (a systemd unit) or
 RESTART_PROCESS (a command line, as core/process's PROCESS_MATCH) are restarted afterwards, the
@@ -49,8 +49,10 @@ def state_roots():
     return os.path.realpath(os.path.dirname(os.path.dirname(state)))
 
 
-def find_saved(path, root):
-    best = None
+def saved_copies(path, root):
+    """[(known-good since, saved copy)] that configuration tracking in this workspace keeps for
+    `path` (`config/index.json` in a bundle's state folder, copies relative to that folder)."""
+    out = []
     for idx in glob.glob(os.path.join(root, "*", "*", "config", "index.json")):
         try:
             with open(idx) as f:
@@ -59,11 +61,10 @@ def find_saved(path, root):
             continue
         if not e or not e.get("saved"):
             continue
-        # saved copies are kept relative to the state folder of the index's bundle
-        saved = os.path.join(os.path.dirname(os.path.dirname(idx)), e["saved"])
-        if os.path.isfile(saved) and (best is None or e["good_since"] > best[0]):
-            best = (e["good_since"], saved)
-    return best[1] if best else None
+        saved = os.path.realpath(os.path.join(os.path.dirname(os.path.dirname(idx)), e["saved"]))
+        if os.path.isfile(saved):
+            out.append((e.get("good_since", 0), saved))
+    return sorted(out, reverse=True)
 
 
 def key_lines(lines, key):
@@ -179,13 +180,14 @@ def main():
     if unit and not re.fullmatch(r"[A-Za-z0-9@._:-]+", unit):
         fail(f"RESTART_SERVICE must be a systemd unit name, got {unit!r}")
     root = state_roots()
-    src = src or find_saved(path, root)
-    if not src:
+    copies = [saved for _, saved in saved_copies(path, root)]
+    if not copies:
         fail(f"no saved known-good version of {path}: configuration tracking (core/process/config-watch) must have seen it "
-             "while it was good; set FROM to a saved copy", 1)
-    real_src = os.path.realpath(src)
-    if os.path.commonpath([real_src, root]) != root or not os.path.isfile(real_src):
-        fail(f"FROM must be a copy saved by sitrep's configuration tracking (a file under {root}), got {src!r}")
+             "while it was good", 1)
+    real_src = os.path.realpath(src) if src else copies[0]
+    if real_src not in copies:
+        # never copy an arbitrary file, or another file's saved copy, over a configuration
+        fail(f"FROM must be the copy sitrep's configuration tracking saved for {path} (one of {', '.join(copies)}), got {src!r}")
     target = os.path.realpath(path)
     st = None
     if os.path.lexists(path):
@@ -206,7 +208,7 @@ def main():
         new = good
     what = f"key {key} of {path}" if key else path
     if current == new:
-        emit({"type": "report", "text": f"{what} already matches the known-good version ({src}); nothing written, nothing restarted."})
+        emit({"type": "report", "text": f"{what} already matches the known-good version ({real_src}); nothing written, nothing restarted."})
         return
     backup = None
     if current is not None:
@@ -219,7 +221,7 @@ def main():
     old_lines = (current or b"").decode("utf-8", "replace").splitlines()
     new_lines = new.decode("utf-8", "replace").splitlines()
     changed = [f"  - {shown(l)}" for l in old_lines if l not in new_lines][:20] + [f"  + {shown(l)}" for l in new_lines if l not in old_lines][:20]
-    lines = [f"Restored {what} from the known-good copy {src}.", *changed]
+    lines = [f"Restored {what} from the known-good copy {real_src}.", *changed]
     if backup:
         lines.append(f"The version it replaced is kept in {backup} (copy it back to undo).")
     ok = True
@@ -234,7 +236,7 @@ def main():
         lines.append(f"Restart: {how}.")
     emit({"type": "report", "text": "\n".join(lines)})
     emit({"type": "insight", "text": f"{what} rolled back to its known-good version",
-          "data": {"file": path, "key": key, "from": src, "backup": backup, "restarted": ok and bool(unit or proc)}})
+          "data": {"file": path, "key": key, "from": real_src, "backup": backup, "restarted": ok and bool(unit or proc)}})
     if not ok:
         print(lines[-1], file=sys.stderr)
         sys.exit(1)

@@ -334,6 +334,20 @@ fn config_changes_mask_secrets_and_a_whole_file_rolls_back() {
     let file = conf.display().to_string();
     refused(&[("FILE", &file), ("FROM", "/etc/hostname")]);
     refused(&[("FILE", "app.conf")]);
+    // another file's saved copy is not a copy of this one: nothing written
+    let saved = d["saved"].as_str().unwrap();
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let v = sitrep.try_run(
+        "linux-host/rollback-config-file",
+        "svc",
+        &[("FILE", "/etc/hostname"), ("FROM", saved)],
+        &[],
+    );
+    assert_ne!(v["run"]["exit_code"].as_i64(), Some(0), "{}", pretty(&v));
+    assert_eq!(
+        std::fs::read_to_string("/etc/hostname").unwrap_or_default(),
+        hostname
+    );
     let v = run(
         &sitrep,
         "linux-host/rollback-config-file",

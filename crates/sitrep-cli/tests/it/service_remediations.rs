@@ -72,12 +72,17 @@ fn postgres_terminate_blocking_session_ends_the_root_blocker() {
     let sitrep = Sitrep::new();
     let secrets = [("PGPASSWORD", pg.password.as_str())];
     let dsn = ("PG_DSN", pg.dsn.as_str());
-    let v = sitrep.run(
-        "postgres/blocking-locks",
-        "pg-main",
-        &[dsn, ("LOCK_WAIT_MAX_S", "0")],
-        &secrets,
-    );
+    // the holder sits idle in its transaction while others wait: reported after a few seconds,
+    // long before LOCK_WAIT_MAX_S (30 s by default)
+    wait_for(15, "the holder's transaction to be 5 s old", || {
+        psql_value(
+            &pg.admin_dsn,
+            &format!(
+                "select count(*) from pg_stat_activity where application_name = '{holder_app}' and now() - xact_start >= interval '5 seconds'"
+            ),
+        ) == "1"
+    });
+    let v = sitrep.run("postgres/blocking-locks", "pg-main", &[dsn], &secrets);
     let i = issue_with(&v, &[&holder_app]);
     assert_eq!(i["data"]["root_app"], holder_app.as_str(), "{}", pretty(&i));
     let root_pid = i["data"]["root_pid"].as_i64().unwrap().to_string();
