@@ -143,6 +143,65 @@ fn postgres_terminate_blocking_session_ends_the_root_blocker() {
     psql_value(&pg.admin_dsn, &format!("drop table if exists {table}"));
 }
 
+/// A lock holder that makes no progress (here: sleeping inside its transaction, state active)
+/// while others wait is reported after LOCK_IDLE_BLOCK_S, not only after LOCK_WAIT_MAX_S.
+#[test]
+fn postgres_a_stalled_lock_holder_is_reported_early() {
+    let Some(pg) = sandbox_pg() else {
+        return skip("sandbox PostgreSQL or psql missing");
+    };
+    let id = std::process::id();
+    let (table, app) = (format!("sitrep_it_stall_{id}"), format!("sleeper-{id}"));
+    psql_value(
+        &pg.admin_dsn,
+        &format!(
+            "create table if not exists {table} (id int primary key, v int); insert into {table} values (1, 0) on conflict do nothing"
+        ),
+    );
+    let holder = Session::open(
+        &pg.admin_dsn,
+        &app,
+        &format!("begin;\nupdate {table} set v = v + 1 where id = 1;\nselect pg_sleep(60);\n"),
+    );
+    let waiter = Session::open(
+        &pg.admin_dsn,
+        &format!("stall-waiter-{id}"),
+        &format!("update {table} set v = v + 1 where id = 1;\n"),
+    );
+    wait_for(
+        20,
+        "a sleeping holder 5 s into its transaction, with a waiter",
+        || {
+            psql_value(
+                &pg.admin_dsn,
+                &format!(
+                    "select count(*) from pg_stat_activity h where h.application_name = '{app}' and h.wait_event = 'PgSleep' and now() - h.xact_start >= interval '5 seconds' and exists (select 1 from pg_stat_activity w where h.pid = any(pg_blocking_pids(w.pid)))"
+                ),
+            ) == "1"
+        },
+    );
+    let sitrep = Sitrep::new();
+    let secrets = [("PGPASSWORD", pg.password.as_str())];
+    let v = sitrep.run(
+        "postgres/blocking-locks",
+        "pg-main",
+        &[("PG_DSN", pg.dsn.as_str())],
+        &secrets,
+    );
+    let i = issue_with(&v, &[&app]);
+    assert_eq!(i["data"]["root_stalled"], 1, "{}", pretty(&i));
+    let v = sitrep.run(
+        "postgres/terminate-blocking-session",
+        "pg-main",
+        &[("PG_DSN", pg.dsn.as_str()), ("BLOCKING_APPLICATION", &app)],
+        &secrets,
+    );
+    assert!(report(&v).contains("Terminated 1 of 1"), "{}", pretty(&v));
+    drop(waiter);
+    drop(holder);
+    psql_value(&pg.admin_dsn, &format!("drop table if exists {table}"));
+}
+
 /// The sandbox lock (sandbox/fault's): held while this test pauses the shared standby.
 struct SandboxLock(Child);
 
