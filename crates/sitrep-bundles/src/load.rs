@@ -183,7 +183,66 @@ fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleErro
             Err(ps) => problems.extend(ps),
         }
     }
+    problems.extend(check_cross_bundle_remediations(&collection.bundles));
     Ok((collection, problems))
+}
+
+/// A hypothesis may be remediated by `BUNDLE/TASK` of the same collection (a bundle cannot
+/// check that alone): the task must exist, be a remediation, and declare every parameter the
+/// hypothesis fills.
+fn check_cross_bundle_remediations(bundles: &[Bundle]) -> Vec<Problem> {
+    let mut out = vec![];
+    for b in bundles {
+        let file = b.dir.join("bundle.yaml");
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (i, h) in b.hypotheses.iter().enumerate() {
+            let Some((bundle, task)) = h.remediation.as_deref().and_then(|r| r.split_once('/'))
+            else {
+                continue;
+            };
+            let field = format!("hypotheses[{i}].remediation");
+            let mut problem = |field: String, message: String| {
+                out.push(Problem {
+                    line: locate(&text, &parse_path(&field)),
+                    file: file.clone(),
+                    field,
+                    message,
+                });
+            };
+            let Some(target) = bundles.iter().find(|o| o.name == bundle) else {
+                problem(field, format!("no bundle {bundle:?} in this collection"));
+                continue;
+            };
+            match target.task(task) {
+                Some(t) if t.kind == TaskKind::Remediation => {
+                    for p in h.remediation_params.keys() {
+                        if !t.params.contains(p) && target.param(p).is_none() {
+                            problem(
+                                format!("hypotheses[{i}].remediation_params.{p}"),
+                                format!("task {bundle}/{task} declares no parameter {p:?}"),
+                            );
+                        }
+                    }
+                    for p in t
+                        .params
+                        .iter()
+                        .filter(|p| !h.remediation_params.contains_key(*p))
+                    {
+                        problem(
+                            format!("hypotheses[{i}].remediation_params"),
+                            format!("fill {p}: task {bundle}/{task} cannot run without it"),
+                        );
+                    }
+                }
+                Some(_) => problem(
+                    field,
+                    format!("task {bundle}/{task} is not a remediation task"),
+                ),
+                None => problem(field, format!("no task {task:?} in bundle {bundle}")),
+            }
+        }
+    }
+    out
 }
 
 /// Checks a collection folder, a bundle folder or a `bundle.yaml`; returns every problem found.
@@ -373,6 +432,16 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
                                     format!("task {r:?} declares no parameter {p:?}"),
                                 );
                             }
+                        }
+                        for p in t
+                            .params
+                            .iter()
+                            .filter(|p| !h.remediation_params.contains_key(*p))
+                        {
+                            ctx.problem(
+                                format!("hypotheses[{i}].remediation_params"),
+                                format!("fill {p}: task {r:?} cannot run without it"),
+                            );
                         }
                     }
                     Some(_) => ctx.problem(

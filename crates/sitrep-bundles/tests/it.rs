@@ -62,6 +62,7 @@ hypotheses:
     statement: it is broken
     tested_by: [idle]
     remediation: fix
+    remediation_params: {PID: \"{pid}\"}
 ";
 
 #[test]
@@ -248,4 +249,107 @@ fn collections_load_from_a_folder_and_from_git() {
         rev: Some("no-such-ref".into()),
     };
     assert!(Catalog::load(&[bad], cache.path()).is_err());
+}
+
+/// A hypothesis may name `BUNDLE/TASK` of another bundle: the collection checks that it is a
+/// remediation there, that the parameters it fills exist, and that it fills the ones the task
+/// cannot run without.
+#[test]
+fn cross_bundle_remediations_are_checked() {
+    let d = collection(GOOD, &[("fix.sh", "true\n")]);
+    let other = |remediation: &str, params: &str| {
+        format!(
+            "name: other\ntasks:\n  - name: check\n    kind: diagnostic\n    type: bash\n    script: c.sh\nhypotheses:\n  - id: x\n    statement: s\n    tested_by: [check]\n    remediation: {remediation}\n    remediation_params: {params}\n"
+        )
+    };
+    write(d.path(), "bundles/other/c.sh", "true\n");
+    let check = |yaml: String| {
+        write(d.path(), "bundles/other/bundle.yaml", &yaml);
+        validate_path(d.path())
+            .unwrap()
+            .into_iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        check(other("pg/fix", "{PID: \"{pid}\"}")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        check(other("pg/fix", "{}")),
+        ["hypotheses[0].remediation_params: fill PID: task pg/fix cannot run without it"]
+    );
+    assert_eq!(
+        check(other("pg/fix", "{PID: \"{pid}\", NOPE: x}")),
+        ["hypotheses[0].remediation_params.NOPE: task pg/fix declares no parameter \"NOPE\""]
+    );
+    assert_eq!(
+        check(other("pg/idle", "{}")),
+        ["hypotheses[0].remediation: task pg/idle is not a remediation task"]
+    );
+    assert_eq!(
+        check(other("nobundle/fix", "{}")),
+        ["hypotheses[0].remediation: no bundle \"nobundle\" in this collection"]
+    );
+}
+
+/// The process bundle watches every process the host indexer mapped, with the files discovery
+/// found; nginx's configuration is left to the nginx bundle (nginx -t, its own rollback).
+#[test]
+fn the_process_bundle_gets_each_process_with_its_files() {
+    use sitrep_bundles::rules::{GenerationContext, generate};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../collections/core/bundles/process");
+    let b = sitrep_bundles::load_bundle(&dir).unwrap();
+    let mut svc =
+        sitrep_core::map::Resource::new("tcp:localhost:8000", "http-service", "shop-8000")
+            .with_prop("cmdline", "/srv/shop serve --config /etc/shop.conf")
+            .with_prop(
+                "config_files",
+                serde_json::json!(["/etc/shop.conf", "/etc/shop.d/extra.conf"]),
+            )
+            .with_prop("log_files", serde_json::json!(["/var/log/shop.log"]));
+    svc.sources.push("host".into());
+    let nginx = sitrep_core::map::Resource::new("tcp:localhost:80", "nginx", "nginx-80")
+        .with_prop(
+            "cmdline",
+            "nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf",
+        )
+        .with_prop("config_files", serde_json::json!(["/etc/nginx/nginx.conf"]));
+    // a resource known only by configuration (no process seen): nothing to watch
+    let remote = sitrep_core::map::Resource::new("tcp:10.0.0.5:5432", "postgres", "pg-remote");
+    // a client that only connects out: a worker with files is watched, an interactive shell not
+    let worker = sitrep_core::map::Resource::new("proc:h:batch", "process", "batch")
+        .with_prop("cmdline", "/srv/shop batch --config /etc/batch.conf")
+        .with_prop("config_files", serde_json::json!(["/etc/batch.conf"]));
+    let shell = sitrep_core::map::Resource::new("proc:h:psql", "process", "psql")
+        .with_prop("cmdline", "psql postgres://app@db/shop");
+    let slxs = generate(
+        "core",
+        &b,
+        &[svc, nginx, remote, worker, shell],
+        &GenerationContext::default(),
+    )
+    .unwrap();
+    let names: Vec<&str> = slxs.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["shop-8000-process", "nginx-80-process", "batch-process"],
+        "{slxs:#?}"
+    );
+    let shop = &slxs[0];
+    assert_eq!(shop.name, "shop-8000-process");
+    assert_eq!(
+        shop.config["PROCESS_MATCH"],
+        "/srv/shop serve --config /etc/shop.conf"
+    );
+    assert_eq!(
+        shop.config["CONFIG_FILES"],
+        "/etc/shop.conf,/etc/shop.d/extra.conf"
+    );
+    assert_eq!(shop.config["LOG_FILES"], "/var/log/shop.log");
+    assert!(
+        !slxs[1].config.contains_key("CONFIG_FILES"),
+        "{:#?}",
+        slxs[1]
+    );
 }

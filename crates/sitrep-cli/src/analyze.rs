@@ -108,7 +108,13 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
                     v.warmup,
                     v.anomalies.len()
                 )?;
-                outln!("{:>8}  {:<26} {:>14}  {:>6}", "row", "timestamp", "value", "score")?;
+                outln!(
+                    "{:>8}  {:<26} {:>14}  {:>6}",
+                    "row",
+                    "timestamp",
+                    "value",
+                    "score"
+                )?;
                 for p in &v.anomalies {
                     outln!(
                         "{:>8}  {:<26} {:>14.6}  {:>6.3}",
@@ -158,7 +164,11 @@ pub fn run(cmd: AnalyzeCmd) -> Result<()> {
                 )?;
                 outln!(
                     "{:>4}  {:<50} {:>7} {:>9} {:>9}  explains",
-                    "rank", "node", "score", "anomaly", "change"
+                    "rank",
+                    "node",
+                    "score",
+                    "anomaly",
+                    "change"
                 )?;
                 for (i, c) in r.root_causes.iter().enumerate() {
                     outln!(

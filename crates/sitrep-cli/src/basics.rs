@@ -56,7 +56,12 @@ pub async fn tasks(sitrep: &Sitrep, a: TasksArgs) -> Result<ExitCode> {
         crate::out::write_out(format_args!(
             "{}",
             table(
-                &[col("TASK"), col("KIND"), col("TYPE"), text("DESCRIPTION", 90)],
+                &[
+                    col("TASK"),
+                    col("KIND"),
+                    col("TYPE"),
+                    text("DESCRIPTION", 90)
+                ],
                 &rows
             )
         ))?;
@@ -211,7 +216,11 @@ pub fn print_run(v: &RunView) -> Result<()> {
         }
         let (skipped, lines) = tail(s, OUTPUT_TAIL);
         let what = if skipped > 0 {
-            format!("{name} (last {} of {} lines; --json has it all)", lines.len(), lines.len() + skipped)
+            format!(
+                "{name} (last {} of {} lines; --json has it all)",
+                lines.len(),
+                lines.len() + skipped
+            )
         } else {
             name.to_string()
         };
@@ -325,7 +334,10 @@ pub async fn serve(sitrep: &Sitrep, a: ServeArgs) -> Result<ExitCode> {
             "ran {} health tasks{}",
             pass.tasks,
             if pass.failed > 0 {
-                format!(" ({} failed: see `sitrep issues` and the runs' errors)", pass.failed)
+                format!(
+                    " ({} failed: see `sitrep issues` and the runs' errors)",
+                    pass.failed
+                )
             } else {
                 String::new()
             }
@@ -341,7 +353,9 @@ pub async fn serve(sitrep: &Sitrep, a: ServeArgs) -> Result<ExitCode> {
         .await;
     }
     tracing::info!(home = %sitrep.home().display(), workspace = sitrep.workspace(), "serving; Ctrl-C or SIGTERM stops");
-    sitrep.serve(&ServeOptions::default(), stop_signal()).await?;
+    sitrep
+        .serve(&ServeOptions::default(), stop_signal())
+        .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

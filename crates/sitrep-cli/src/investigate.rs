@@ -130,7 +130,11 @@ pub fn render_session(s: &Session, proposals: &[ApprovalRecord]) -> String {
     }
     let _ = writeln!(o, "\nHypotheses:");
     fn walk(o: &mut String, s: &Session, parent: Option<&str>, indent: usize) {
-        for h in s.hypotheses.iter().filter(|h| h.parent.as_deref() == parent) {
+        for h in s
+            .hypotheses
+            .iter()
+            .filter(|h| h.parent.as_deref() == parent)
+        {
             let _ = writeln!(
                 o,
                 "{:indent$}{} {} [{}] {} ({})",
@@ -161,7 +165,10 @@ pub fn render_session(s: &Session, proposals: &[ApprovalRecord]) -> String {
     }
     walk(&mut o, s, None, 2);
     if s.hypotheses.is_empty() {
-        let _ = writeln!(o, "  (none: no open issue, declared failure mode or health check applied)");
+        let _ = writeln!(
+            o,
+            "  (none: no open issue, declared failure mode or health check applied)"
+        );
     }
     if let Some(c) = &s.conclusion {
         let _ = writeln!(o, "\n{}", c.summary);
@@ -218,7 +225,12 @@ pub fn render_session(s: &Session, proposals: &[ApprovalRecord]) -> String {
             }
         );
         let _ = writeln!(o, "  rollback: {}", p.rollback);
-        let _ = writeln!(o, "  status: {} (expires {} UTC)", p.status, when(p.expires_at));
+        let _ = writeln!(
+            o,
+            "  status: {} (expires {} UTC)",
+            p.status,
+            when(p.expires_at)
+        );
         if p.status == ApprovalStatus::Pending {
             let confirm = if p.needs_confirmation() {
                 format!(" --confirm {}", p.resource)
@@ -444,7 +456,12 @@ pub async fn deny(sitrep: &Sitrep, a: DenyArgs) -> Result<ExitCode> {
     if a.json {
         print_json(&r)?;
     } else {
-        outln!("denied {}: {} on {} will not run", short(&r.id), r.task, r.resource)?;
+        outln!(
+            "denied {}: {} on {} will not run",
+            short(&r.id),
+            r.task,
+            r.resource
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -152,7 +152,10 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return report(Err(e.into())),
     };
-    let mut opts = OpenOptions::new(cli.home.unwrap_or_else(sitrep_engine::settings::default_home));
+    let mut opts = OpenOptions::new(
+        cli.home
+            .unwrap_or_else(sitrep_engine::settings::default_home),
+    );
     opts.overrides = Overrides {
         database_url: cli.database_url,
         workspace: cli.workspace,

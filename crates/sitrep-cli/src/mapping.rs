@@ -59,9 +59,18 @@ pub async fn discover(sitrep: &Sitrep, a: DiscoverArgs) -> Result<ExitCode> {
             format!("{s}d")
         }
     };
-    for (what, list) in [("create", &report.slxs.create), ("update", &report.slxs.update)] {
+    for (what, list) in [
+        ("create", &report.slxs.create),
+        ("update", &report.slxs.update),
+    ] {
         for s in list {
-            outln!("{} SLX {} ({} on {})", verb(what), s.name, s.bundle, s.resource)?;
+            outln!(
+                "{} SLX {} ({} on {})",
+                verb(what),
+                s.name,
+                s.bundle,
+                s.resource
+            )?;
         }
     }
     for s in &report.slxs.retire {
@@ -110,7 +119,10 @@ fn print_inventory(live: &MapView) -> Result<()> {
             .iter()
             .map(|(k, n)| vec![k.to_string(), n.to_string()])
             .collect();
-        write_out(format_args!("{}", table(&[col("KIND"), col("RESOURCES")], &rows)))?;
+        write_out(format_args!(
+            "{}",
+            table(&[col("KIND"), col("RESOURCES")], &rows)
+        ))?;
         let mut edges: BTreeMap<&str, usize> = BTreeMap::new();
         for e in &live.edges {
             *edges.entry(e.kind.as_str()).or_default() += 1;
@@ -120,8 +132,13 @@ fn print_inventory(live: &MapView) -> Result<()> {
             .map(|(k, n)| vec![k.to_string(), n.to_string()])
             .collect();
         outln!()?;
-        write_out(format_args!("{}", table(&[col("EDGE"), col("COUNT")], &rows)))?;
-        outln!("\n(`sitrep map --around NAME` shows one neighbourhood; --json or --dot everything)\n")?;
+        write_out(format_args!(
+            "{}",
+            table(&[col("EDGE"), col("COUNT")], &rows)
+        ))?;
+        outln!(
+            "\n(`sitrep map --around NAME` shows one neighbourhood; --json or --dot everything)\n"
+        )?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = live
@@ -192,7 +209,9 @@ pub async fn slx(sitrep: &Sitrep, c: SlxCmd) -> Result<ExitCode> {
             if json {
                 print_json(&slxs)?;
             } else if slxs.is_empty() {
-                outln!("no SLXs; `sitrep discover` generates them, `sitrep init` adds one for this host")?;
+                outln!(
+                    "no SLXs; `sitrep discover` generates them, `sitrep init` adds one for this host"
+                )?;
             } else {
                 let rows: Vec<Vec<String>> = slxs
                     .iter()
@@ -202,12 +221,20 @@ pub async fn slx(sitrep: &Sitrep, c: SlxCmd) -> Result<ExitCode> {
                             (Some(_), false) => "generated",
                             (None, false) => "hand-written",
                         };
-                        vec![s.name.clone(), s.bundle.clone(), s.resource.clone(), origin.into()]
+                        vec![
+                            s.name.clone(),
+                            s.bundle.clone(),
+                            s.resource.clone(),
+                            origin.into(),
+                        ]
                     })
                     .collect();
                 write_out(format_args!(
                     "{}",
-                    table(&[col("SLX"), col("BUNDLE"), col("RESOURCE"), col("ORIGIN")], &rows)
+                    table(
+                        &[col("SLX"), col("BUNDLE"), col("RESOURCE"), col("ORIGIN")],
+                        &rows
+                    )
                 ))?;
             }
         }
@@ -319,7 +346,11 @@ pub async fn map(sitrep: &Sitrep, a: MapArgs) -> Result<ExitCode> {
     } else if a.dot {
         outln!("digraph sitrep {{\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];")?;
         for r in &m.resources {
-            outln!("  {:?} [label={:?}];", r.key, format!("{}\n{}", r.name, r.kind))?;
+            outln!(
+                "  {:?} [label={:?}];",
+                r.key,
+                format!("{}\n{}", r.name, r.kind)
+            )?;
         }
         for e in &m.edges {
             let style = if e.kind.propagates_failure() {

@@ -89,7 +89,10 @@ pub fn short(id: &str) -> &str {
 
 /// `2026-12-02 04:31:30`, from RFC 3339.
 pub fn when(t: sitrep_core::Timestamp) -> String {
-    t.to_rfc3339().get(..19).unwrap_or_default().replace('T', " ")
+    t.to_rfc3339()
+        .get(..19)
+        .unwrap_or_default()
+        .replace('T', " ")
 }
 
 #[cfg(test)]
@@ -106,6 +109,9 @@ mod tests {
         );
         let row = t.lines().nth(2).unwrap();
         assert!(row.starts_with(name), "{row}");
-        assert!(row.ends_with('…') && row.chars().count() == name.len() + 2 + 20, "{row}");
+        assert!(
+            row.ends_with('…') && row.chars().count() == name.len() + 2 + 20,
+            "{row}"
+        );
     }
 }

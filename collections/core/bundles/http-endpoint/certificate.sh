@@ -4,6 +4,11 @@
 set -euo pipefail
 
 URL="${URL:-}"; WARN="${CERT_WARN_DAYS:-14}"; CRIT="${CERT_CRIT_DAYS:-3}"; T="${REQUEST_TIMEOUT_S:-10}"
+if [[ "$URL" =~ ^http:// ]]; then
+  # a plain-http endpoint serves no certificate: nothing to measure, not a failure (as tls-expiry)
+  sitrep emit inconclusive "${URL} is not an https URL: it serves no certificate to check"
+  exit 0
+fi
 [[ "$URL" =~ ^https://([^/:]+)(:([0-9]+))? ]] || { echo "URL must be an https:// URL, got '${URL}'" >&2; exit 2; }
 host="${BASH_REMATCH[1]}"; port="${BASH_REMATCH[3]:-443}"
 [[ "$WARN" =~ ^[0-9]+$ && "$CRIT" =~ ^[0-9]+$ && "$T" =~ ^[0-9]+$ ]] || { echo "CERT_WARN_DAYS, CERT_CRIT_DAYS, REQUEST_TIMEOUT_S must be numbers" >&2; exit 2; }
@@ -24,6 +29,12 @@ issuer="$(openssl x509 -noout -issuer <<<"$pem" | sed 's/^issuer=//')"
 end="$(openssl x509 -noout -enddate <<<"$pem" | sed 's/^notAfter=//')"
 sans="$(openssl x509 -noout -ext subjectAltName <<<"$pem" 2>/dev/null | tail -n +2 | tr -d ' ' || true)"
 days=$(( ($(date -d "$end" +%s) - $(date +%s)) / 86400 ))
+# the certificate as structured facts (the endpoint, notAfter, subject, issuer), for --data
+cert_data="$(python3 -c 'import json, sys
+k = ["host", "port", "not_after", "days_left", "subject", "issuer"]
+v = sys.argv[1:]
+print(json.dumps({a: (int(b) if b.lstrip("-").isdigit() else b) for a, b in zip(k, v)}))' \
+  "$host" "$port" "$(date -u -d "$end" +%Y-%m-%dT%H:%M:%SZ)" "$days" "$subject" "$issuer" </dev/null)"
 verify="$(sed -n 's/^ *Verify return code: //p' <<<"$out" | head -1)"
 name_ok=yes
 if ! openssl x509 -noout -checkhost "$host" <<<"$pem" 2>/dev/null | grep -q 'does match' && \
@@ -40,13 +51,15 @@ if (( days < 0 )); then
   sitrep emit issue --severity 1 --title "TLS certificate of ${host} has expired" \
     --expected "valid for at least ${WARN} days" --actual "expired on ${end}" \
     --details "Clients refuse the connection. Issuer: ${issuer}" --next-steps "$renew" \
-    --reproduce-hint "echo | openssl s_client -connect ${host}:${port} -servername ${host} 2>/dev/null | openssl x509 -noout -enddate"
+    --reproduce-hint "echo | openssl s_client -connect ${host}:${port} -servername ${host} 2>/dev/null | openssl x509 -noout -enddate" \
+    --data "$cert_data"
 elif (( days < WARN )); then
   sev=3; (( days < CRIT )) && sev=2
   sitrep emit issue --severity "$sev" --title "TLS certificate of ${host} expires soon" \
     --expected "valid for at least ${WARN} days" --actual "expires on ${end} (${days} days left)" \
     --details "Subject: ${subject}; issuer: ${issuer}" --next-steps "$renew" \
-    --reproduce-hint "echo | openssl s_client -connect ${host}:${port} -servername ${host} 2>/dev/null | openssl x509 -noout -enddate"
+    --reproduce-hint "echo | openssl s_client -connect ${host}:${port} -servername ${host} 2>/dev/null | openssl x509 -noout -enddate" \
+    --data "$cert_data"
 fi
 if [[ "$name_ok" == no ]]; then
   sitrep emit issue --severity 2 --title "TLS certificate of ${host} does not cover the name" \

@@ -29,14 +29,17 @@ def emit(obj):
         f.write(json.dumps(obj) + "\n")
 
 
-def issue(severity, title, expected, actual, details, next_steps, reproduce_hint="", last_event_at=None):
+def issue(severity, title, expected, actual, details, next_steps, reproduce_hint="", last_event_at=None, data=None):
     """`last_event_at` (a Kubernetes timestamp) marks an issue raised from events (kills, Warning
-    events): it stays open while they are recent (the check's quiet period), not the whole window."""
+    events): it stays open while they are recent (the check's quiet period), not the whole window.
+    `data` names the workload (namespace, kind, name) for the remediations."""
     obj = {"type": "issue", "severity": severity, "title": title, "expected": expected, "actual": actual,
            "details": details[:6000], "next_steps": next_steps, "reproduce_hint": reproduce_hint}
     t = ts(last_event_at)
     if t:
         obj["last_event_at"] = t.isoformat().replace("+00:00", "Z")
+    if data:
+        obj["data"] = data
     emit(obj)
 
 
@@ -217,7 +220,9 @@ def task_pods():
               f"{what}\n\n{pods_txt}" + ("\n\n" + "\n\n".join(logs) if logs else ""),
               steps.format(kind=wk, name=wn, ns=ns),
               f"kubectl get pods -n {ns} | grep {wn}; kubectl describe pod -n {ns} {members[0][0]}",
-              oom_last.get((ns, wk, wn)) if prob == "OOMKilled" else None)
+              oom_last.get((ns, wk, wn)) if prob == "OOMKilled" else None,
+              data=dict({"problem": prob, "namespace": ns, "kind": wk, "workload": wn, "pods": [m[0] for m in members[:20]]},
+                        **({"deployment": wn} if wk == "deployment" else {})))
         n_issues += 1
     emit({"type": "metric", "name": "k8s_problem_pod_groups", "value": n_issues})
     emit({"type": "insight", "text": f"{len(pods)} pods checked; problems: " + (", ".join(f"{wk} {ns}/{wn}: {prob}" for (prob, ns, wk, wn) in sorted(groups)) or "none"),
@@ -244,7 +249,8 @@ def task_workloads():
                   ("No replica is available: the service behind it is down. " if avail == 0 else "The deployment runs with reduced capacity. ")
                   + "Conditions: " + "; ".join(f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})" for c in st.get("conditions") or []),
                   f"See why its pods are not ready (core/kubernetes/pods, core/kubernetes/warning-events); if a new version broke it, kubectl rollout undo deployment/{name} -n {ns}; if pods are Pending, add capacity.",
-                  f"kubectl rollout status deployment/{name} -n {ns}; kubectl get pods -n {ns} -l <selector>")
+                  f"kubectl rollout status deployment/{name} -n {ns}; kubectl get pods -n {ns} -l <selector>",
+                  data={"namespace": ns, "kind": "deployment", "workload": name, "deployment": name, "replicas": want, "available": avail})
     for s in get("statefulsets"):
         md, spec, st = s["metadata"], s.get("spec", {}), s.get("status", {})
         ns, name, want, ready = md.get("namespace"), md["name"], spec.get("replicas", 1), st.get("readyReplicas", 0)

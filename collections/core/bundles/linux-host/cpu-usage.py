@@ -105,6 +105,7 @@ def starter(pid, procs):
 def main():
     sample = min(max(num("SAMPLE_S", 1), 0.2), 10)
     busy_warn = num("CPU_BUSY_WARN_PCT", 90)
+    busy_crit = num("CPU_BUSY_CRIT_PCT", 98)
     prog_min = num("CPU_PROGRAM_MIN_PCT", 25)
     host = socket.gethostname()
     try:
@@ -153,7 +154,7 @@ def main():
         niced = all(p["nice"] > 0 for _, _, p in procs[:5])
         plist = "\n".join(f"pid {pid} ({p['comm']}, nice {p['nice']}) {s:.0f}% of all CPUs: {' '.join(p['argv'])[:160] or p['comm']}"
                           for s, pid, p in procs[:8])
-        emit({"type": "issue", "severity": 3,
+        emit({"type": "issue", "severity": 2 if busy >= busy_crit and not niced else 3,
               "title": f"{name} (user {user_name(uid)}) keeps host {host}'s CPUs busy",
               "expected": f"CPUs below {busy_warn:g}% busy, or no single program above {prog_min:g}% of them",
               "actual": f"CPUs {busy}% busy; {name} uses {g['share']:.0f}% of {ncpu} CPUs in {len(procs)} process{'es' if len(procs) != 1 else ''}",
@@ -161,9 +162,12 @@ def main():
                           + ("\nIt runs at a positive nice value, so it mostly takes CPU time others leave idle; it still adds latency to everything else."
                              if niced else "")),
               "next_steps": (f"Check whether {name} is doing expected work (a batch job, a build) or spinning (a runaway loop); "
-                             f"stop or restart it with core/linux-host/restart-process --set PID={g['root']} (or restart-service for its unit); "
+                             f"stop a runaway with core/linux-host/kill-process --set NAME={name}, restart a service with core/linux-host/restart-process --set PID={g['root']} (or restart-service for its unit); "
                              "see core/linux-host/top-processes for the full picture."),
-              "reproduce_hint": f"top -b -n 1 -o %CPU | head -20; ps -o pid,ppid,ni,pcpu,cmd --forest -s {b[g['root']]['sid']}"})
+              "reproduce_hint": f"top -b -n 1 -o %CPU | head -20; ps -o pid,ppid,ni,pcpu,cmd --forest -s {b[g['root']]['sid']}",
+              "data": {"program": name, "user": user_name(uid), "pid": g["root"], "pids": [pid for _, pid, _ in procs[:20]],
+                       "cpu_pct": round(g["share"], 1), "busy_pct": busy, "cpus": ncpu, "niced": niced,
+                       "cmdline": g["root_cmd"][:300]}})
     if not named:
         emit({"type": "issue", "severity": 3,
               "title": f"CPUs of host {host} are saturated",
@@ -171,7 +175,9 @@ def main():
               "actual": f"CPUs {busy}% busy over {sample:g}s; top programs: {top}",
               "details": "No single program uses most of the CPU: many processes share it (or short-lived ones come and go).",
               "next_steps": "Run core/linux-host/top-processes and core/linux-host/load; look for a burst of short-lived processes (fork storms, cron jobs) or too much work for this host's CPUs.",
-              "reproduce_hint": "top -b -n 1 -o %CPU | head -20; vmstat 1 5"})
+              "reproduce_hint": "top -b -n 1 -o %CPU | head -20; vmstat 1 5",
+              "data": {"busy_pct": busy, "cpus": ncpu,
+                       "top": [{"program": n, "user": user_name(u), "pct": round(g["share"], 1)} for (u, n), g in ranked[:5]]}})
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ while read -r unit; do
 Last journal lines:
 ${logs:-(no journal lines readable)}" \
     --next-steps "Read the full log (journalctl -u ${unit} -b); fix the cause (config, dependency, disk, permissions), then restart it with core/linux-host/restart-service --set SERVICE=${unit}; clear the failed state with systemctl reset-failed ${unit} if it is obsolete." \
-    --reproduce-hint "systemctl status ${unit}"
+    --reproduce-hint "systemctl status ${unit}" \
+    --data "{\"unit\":\"${unit//[\"\\]/}\",\"result\":\"${result//[\"\\]/}\",\"restarts\":\"${restarts:-0}\"}"
 done <<<"$units"
 
 sitrep emit metric systemd_failed_units "$count"

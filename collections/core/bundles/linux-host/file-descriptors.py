@@ -74,7 +74,8 @@ def main():
                         + (f"; {len(procs)} processes of {comm} near their limit" if len(procs) > 1 else ""),
               "details": f"At the limit, opening a file or accepting a connection fails with 'Too many open files' (EMFILE). {listing}",
               "next_steps": f"Check whether {comm} leaks descriptors (ls -l /proc/{pid}/fd: sockets to one peer, the same file many times) or legitimately needs more; raise its limit (LimitNOFILE in its unit, ulimit -n in its start script, worker_rlimit_nofile for nginx) and restart it.",
-              "reproduce_hint": f"ls /proc/{pid}/fd | wc -l; grep 'open files' /proc/{pid}/limits"})
+              "reproduce_hint": f"ls /proc/{pid}/fd | wc -l; grep 'open files' /proc/{pid}/limits",
+              "data": {"name": comm, "pid": pid, "open": n, "limit": limit, "pct": round(pct, 1)}})
     if sys_pct >= warn:
         emit({"type": "issue", "severity": 2 if sys_pct >= crit else 3,
               "title": f"Host {host} is running out of file handles",

@@ -3,7 +3,16 @@
 set -euo pipefail
 
 WARN="${INODE_WARN_PCT:-85}"; CRIT="${INODE_CRIT_PCT:-95}"; FULL="${INODE_FULL_PCT:-99}"
-EXCLUDE="${DISK_EXCLUDE_FSTYPES:-tmpfs,devtmpfs,squashfs,iso9660,proc,sysfs,cgroup,cgroup2,nsfs,autofs,ramfs,efivarfs,tracefs,debugfs}"
+EXCLUDE="${DISK_EXCLUDE_FSTYPES-devtmpfs,squashfs,iso9660,proc,sysfs,cgroup,cgroup2,nsfs,autofs,ramfs,efivarfs,tracefs,debugfs}"
+EXCLUDE_MOUNTS="${DISK_EXCLUDE_MOUNTS-/run,/dev,/sys,/proc,/snap}"
+# under_excluded MOUNT: true when MOUNT is one of EXCLUDE_MOUNTS or below one
+under_excluded() {
+  local m
+  for m in ${EXCLUDE_MOUNTS//,/ }; do
+    [[ "$1" == "$m" || "$1" == "$m"/* ]] && return 0
+  done
+  return 1
+}
 MOUNTS="${DISK_MOUNTS:-}"
 for v in "$WARN" "$CRIT" "$FULL"; do
   [[ "$v" =~ ^[0-9]+$ ]] || { echo "thresholds must be whole percents, got '$v'" >&2; exit 2; }
@@ -18,6 +27,7 @@ checked=0; worst=0; report=()
 while read -r fs type inodes iused ifree pct mount; do
   [[ -z "${mount:-}" ]] && continue
   [[ ",${EXCLUDE}," == *",${type},"* || "$type" == fuse.* ]] && continue
+  under_excluded "$mount" && continue
   if [[ -n "$MOUNTS" ]]; then
     [[ " ${MOUNTS//,/ } " == *" ${mount} "* ]] || continue
   fi
@@ -36,7 +46,8 @@ while read -r fs type inodes iused ifree pct mount; do
       --actual "${p}% of inodes used (${iused} of ${inodes}, ${ifree} free; ${fs}, ${type})" \
       --details "When inodes run out, creating any file fails with 'No space left on device' even though df -h shows free space." \
       --next-steps "Find directories with many small files: for d in ${mount%/}/*; do echo \"\$(find \"\$d\" -xdev 2>/dev/null | wc -l) \$d\"; done | sort -n | tail (usual suspects: session files, mail queues, cache and tmp directories); delete them or move them to a filesystem with more inodes." \
-      --reproduce-hint "df -i ${mount}"
+      --reproduce-hint "df -i ${mount}" \
+      --data "{\"mount\":\"${mount//[\"\\]/}\",\"inodes_used_pct\":${p},\"inodes_free\":${ifree}}"
   fi
 done <<<"$listing"
 

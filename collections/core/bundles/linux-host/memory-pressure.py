@@ -86,6 +86,10 @@ def main():
           "data": {"available_pct": avail_pct, "swap_used_pct": swap_pct, "psi_full_avg60": full60}})
     emit({"type": "report", "text": f"{host}: {state}\nlargest resident processes: {top_txt}"})
 
+    largest = {"largest": [{"name": name, "pid": pid, "rss_bytes": rss} for rss, pid, name in tops],
+               "available_pct": avail_pct, "swap_used_pct": swap_pct}
+    if tops:
+        largest.update(name=tops[0][2], pid=tops[0][1])
     nxt = ("Find what grew: the largest processes are listed in details (run core/linux-host/top-processes for more); "
            "check core/linux-host/oom-kills for processes the kernel already killed; restart a leaking service "
            "(core/linux-host/restart-service) or add memory / lower its limits.")
@@ -95,21 +99,21 @@ def main():
               "expected": f"at least {warn:g}% of memory available",
               "actual": state,
               "details": f"Largest resident processes: {top_txt}. Below a few percent the kernel's OOM killer starts killing processes.",
-              "next_steps": nxt, "reproduce_hint": "free -m; cat /proc/pressure/memory"})
+              "next_steps": nxt, "reproduce_hint": "free -m; cat /proc/pressure/memory", "data": largest})
     if full60 is not None and full60 >= psi_max:
         emit({"type": "issue", "severity": 2,
               "title": f"Memory pressure is stalling tasks on host {host}",
               "expected": f"PSI memory full avg60 below {psi_max:g}%",
               "actual": state,
               "details": f"For {full60}% of the last minute every runnable task was stalled waiting on memory (reclaim, swap-in, thrashing). Largest resident processes: {top_txt}",
-              "next_steps": nxt, "reproduce_hint": "cat /proc/pressure/memory; vmstat 1 5"})
+              "next_steps": nxt, "reproduce_hint": "cat /proc/pressure/memory; vmstat 1 5", "data": largest})
     if swap_total and swap_pct >= swap_max:
         emit({"type": "issue", "severity": 3,
               "title": f"Swap is nearly full on host {host}",
               "expected": f"below {swap_max:g}% of swap used",
               "actual": state,
               "details": f"Largest resident processes: {top_txt}",
-              "next_steps": nxt, "reproduce_hint": "free -m; grep -H VmSwap /proc/*/status | sort -k2 -n | tail"})
+              "next_steps": nxt, "reproduce_hint": "free -m; grep -H VmSwap /proc/*/status | sort -k2 -n | tail", "data": largest})
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def main():
                   "actual": f"pid {r['pid']} at {r['cpu_pct']}% of one CPU ({share:.0f}% of {ncpu} CPUs)",
                   "details": f"command: {r['cmd']}",
                   "next_steps": f"Check whether {r['comm']} is doing expected work (a batch job) or spinning; look at its logs; restart it with core/linux-host/restart-service or core/linux-host/restart-process --set PID={r['pid']}.",
-                  "reproduce_hint": f"top -b -n 1 -p {r['pid']}"})
+                  "reproduce_hint": f"top -b -n 1 -p {r['pid']}",
+                  "data": {"name": r["comm"], "pid": r["pid"], "cpu_pct": r["cpu_pct"], "cmdline": r["cmd"][:300]}})
     seen = set()
     for r in by_mem:
         if r["mem_pct"] >= mem_max and r["comm"] not in seen:
@@ -102,7 +103,8 @@ def main():
                   "actual": f"pid {r['pid']} holds {r['rss_mib']} MiB resident ({r['mem_pct']}% of memory)",
                   "details": f"command: {r['cmd']}",
                   "next_steps": f"Check whether {r['comm']}'s memory keeps growing (a leak) or is configured (caches, heap size); restart it with core/linux-host/restart-service or core/linux-host/restart-process --set PID={r['pid']} before the OOM killer picks it.",
-                  "reproduce_hint": f"ps -o pid,rss,vsz,cmd -p {r['pid']}"})
+                  "reproduce_hint": f"ps -o pid,rss,vsz,cmd -p {r['pid']}",
+                  "data": {"name": r["comm"], "pid": r["pid"], "mem_pct": r["mem_pct"], "cmdline": r["cmd"][:300]}})
 
 
 if __name__ == "__main__":

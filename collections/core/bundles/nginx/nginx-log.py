@@ -142,7 +142,8 @@ def task_error_log(path, since, window, min_count, name):
                   "details": "Last lines:\n" + "\n".join(l[:400] for l in lines[-5:]),
                   "next_steps": steps,
                   "reproduce_hint": f"grep -E '{rx.pattern}' {path} | tail",
-                  "last_event_at": utc(last[pid])})
+                  "last_event_at": utc(last[pid]),
+                  "data": {"pattern": pid, "lines": len(lines), "error_log": path}})
 
 
 def task_upstream_failures(path, access, since, window, min_count, name):
@@ -194,7 +195,8 @@ def task_upstream_failures(path, access, since, window, min_count, name):
               "details": f"{cause}\nLast line: {last[up][1][:500]}",
               "next_steps": steps,
               "reproduce_hint": f"grep 'upstream' {path} | grep '{up}' | tail",
-              "last_event_at": utc(last[up][0])})
+              "last_event_at": utc(last[up][0]),
+              "data": {"upstream": up, "errors": n, "kinds": dict(kinds), "gateway_errors": dict(statuses)}})
 
 
 def task_server_errors(access, since, window, name):
@@ -229,7 +231,9 @@ def task_server_errors(access, since, window, name):
               "details": f"Most failing requests: {paths}. 502 and 504 (nginx could not get an answer from its upstream) are upstream-failures' finding; these are answers the upstream application (or nginx itself) gave.",
               "next_steps": "Read the application's log for errors on those paths at this time; check its dependencies (database, cache); a 503 with 'limiting requests' in core/nginx/error-log is nginx's rate limit.",
               "reproduce_hint": f"grep -E '\" 5[0-9]{{2}} ' {access} | tail",
-              "last_event_at": utc(last)})
+              "last_event_at": utc(last),
+              "data": {"requests": total, "server_errors": errors, "pct": round(pct, 1), "by_status": dict(by_status),
+                       "paths": [p for p, _ in sorted(by_path.items(), key=lambda kv: -kv[1])[:5]]}})
 
 
 def main():

@@ -35,6 +35,15 @@ def target_errors(base, timeout):
                      f"url={t.get('scrapeUrl')} last scrape {t.get('lastScrape')} ({t.get('lastScrapeDuration', 0):.3f}s): {t.get('lastError') or '-'}")
         emit({"type": "insight", "text": f"target {lab.get('instance')} of job {lab.get('job')}: {t.get('lastError') or t.get('health')}",
               "data": {"job": lab.get("job"), "instance": lab.get("instance"), "error": t.get("lastError")}})
+        # about the target (job/instance, as down-targets names it), not about Prometheus
+        emit({"type": "issue", "severity": 2, "resource": f"{lab.get('job')}/{lab.get('instance')}",
+              "title": f"Prometheus cannot scrape target {lab.get('instance')} of job {lab.get('job')}",
+              "expected": "health up", "actual": f"health {t.get('health')}: {(t.get('lastError') or 'no error recorded')[:300]}",
+              "details": f"Scrape URL {t.get('scrapeUrl')}; last scrape {t.get('lastScrape')} took {t.get('lastScrapeDuration', 0):.3f}s.",
+              "next_steps": "A refused connection means the exporter or service is not running or listens elsewhere: start it; a timeout means it is overloaded or unreachable; an HTTP error means it answers but fails to produce metrics (read its log).",
+              "reproduce_hint": f"curl -sS -m 10 '{t.get('scrapeUrl')}' | head",
+              "data": {"job": lab.get("job"), "instance": lab.get("instance"), "scrape_url": t.get("scrapeUrl"),
+                       "error": (t.get("lastError") or "")[:500], "health": t.get("health"), "last_scrape": t.get("lastScrape")}})
     emit({"type": "report", "text": "\n".join(lines)})
 
 

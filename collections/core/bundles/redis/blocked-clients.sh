@@ -35,8 +35,9 @@ if (( npaused > 0 )); then
     --actual "${npaused} clients wait on commands that never block by themselves (${pcmds%; }); the longest for ${plong}s" \
     --details "Redis postpones commands while CLIENT PAUSE (ALL or WRITE) is in effect or a FAILOVER is running, and answers them only when the pause ends: the applications behind these clients hang and time out. PING and reads still work under CLIENT PAUSE WRITE, so a plain ping check looks healthy.
 $(head -10 <<<"$paused" | awk '{printf "id=%s addr=%s name=%s cmd=%s waiting %ss\n", $2, $3, $4, $5, $1}')" \
-    --next-steps "Find who paused Redis (an operator, a failover script, a proxy; MONITOR or the ACL LOG show CLIENT PAUSE callers) and whether a failover is in progress (INFO replication); if the pause is a leftover, end it with CLIENT UNPAUSE." \
-    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} CLIENT LIST | grep 'flags=[a-zA-Z]*b'"
+    --next-steps "Find who paused Redis (an operator, a failover script, a proxy; MONITOR or the ACL LOG show CLIENT PAUSE callers) and whether a failover is in progress (INFO replication); if the pause is a leftover, end it with CLIENT UNPAUSE (core/redis/unpause-clients)." \
+    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} CLIENT LIST | grep 'flags=[a-zA-Z]*b'" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" paused_clients "$npaused" commands "${pcmds%; }" longest_s "$plong")"
 fi
 sitrep emit insight "redis ${REDIS_NAME}: ${n} blocked clients, longest blocked ${longest}s (${by_cmd})"
 sample="$(head -10 <<<"$list" | awk '{printf "id=%s addr=%s name=%s cmd=%s blocked %ss\n", $2, $3, $4, $5, $1}')"
@@ -48,5 +49,6 @@ if (( n >= MAXN )) || (( MAX_S > 0 && longest >= MAX_S )); then
     --details "Blocked clients wait in BLPOP/BRPOP/BLMOVE/XREAD/WAIT until data arrives; many of them, or long waits, mean the producer stopped or consumers pile up. Longest blocked:
 ${sample}" \
     --next-steps "Check that the producers of the awaited lists/streams run (queue lengths with LLEN/XLEN); check consumers for a leak of blocking connections; unblock or kill a stuck client with core/redis/kill-client --set CLIENT_ID=${top_id}." \
-    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} CLIENT LIST | grep 'flags=b'"
+    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} CLIENT LIST | grep 'flags=b'" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" blocked "$n" longest_s "$longest" top_id "$top_id" top_client "$(head -1 <<<"$list" | awk '{print $4 "@" $3}')")"
 fi

@@ -24,5 +24,6 @@ if awk -v r="$rate" -v m="$MAX_RATE" -v d="$d" 'BEGIN{exit !(d > 0 && r > m)}'; 
     --actual "${d} keys evicted in ${SAMPLE}s (${rate}/s; ${e1} since start); hit rate ${hit}; $(human "$used") of maxmemory $(human "$max"), policy ${policy}" \
     --details "Redis is at maxmemory and drops keys chosen by ${policy} to admit writes. For a cache that lowers the hit rate and raises load on the backing store; for data with a TTL (sessions, locks, rate limits) it loses state early." \
     --next-steps "Raise maxmemory if the host has room, or shrink the dataset (redis-cli --memkeys; keys without TTL); if this Redis holds data that must not vanish, use a separate instance with noeviction." \
-    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} INFO stats | grep evicted_keys"
+    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} INFO stats | grep evicted_keys" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" evicted "$d" rate "$rate" policy "$policy" maxmemory "$max" used "$used")"
 fi

@@ -114,3 +114,11 @@ human() { numfmt --to=iec-i --suffix=B "${1%.*}" 2>/dev/null || echo "${1}B"; }
 
 # pct A B: integer percent of A over B (B > 0)
 pct() { echo $(( ($1 * 100) / ($2 > 0 ? $2 : 1) )); }
+
+# json_data KEY VALUE...: a JSON object of the pairs for `sitrep emit ... --data` (whole numbers
+# stay numbers; everything else is a string, escaped).
+json_data() {
+  python3 -c 'import json, sys
+a = sys.argv[1:]
+print(json.dumps({k: (int(v) if v.lstrip("-").isdigit() else v) for k, v in zip(a[::2], a[1::2])}))' "$@" </dev/null
+}

@@ -26,11 +26,14 @@ if (( max > 0 )); then
       effect="With maxmemory-policy ${policy}, Redis evicts keys to stay under maxmemory: hit rate falls and data with a TTL may vanish early (see core/redis/evictions)."
       steps="If evictions are not expected, raise maxmemory or shrink the dataset (redis-cli --bigkeys / --memkeys); check the hit rate in core/redis/evictions."
     fi
+    # with noeviction an evicting policy unblocks writes at once (for data that may be evicted)
+    suggest=(); [[ "$policy" == noeviction ]] && suggest=(suggested_policy allkeys-lru)
     sitrep emit issue --severity "$sev" --title "Redis ${REDIS_NAME} is near its maxmemory" \
       --expected "below ${WARN}% of maxmemory" \
       --actual "$(human "$used") used of $(human "$max") (${p}%), RSS $(human "$rss"), policy ${policy}" \
-      --details "$effect" --next-steps "$steps" \
-      --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} INFO memory"
+      --details "$effect" --next-steps "$steps$([[ "$policy" == noeviction ]] && echo " If this Redis is a cache, core/redis/set-eviction-policy --set MAXMEMORY_POLICY=allkeys-lru lets writes through again.")" \
+      --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} INFO memory" \
+      --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" used "$used" maxmemory "$max" pct "$p" policy "$policy" "${suggest[@]}")"
   fi
 else
   p=0; (( sysmem > 0 )) && p=$(pct "$rss" "$sysmem")

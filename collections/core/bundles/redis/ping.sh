@@ -14,7 +14,8 @@ redis_probe
 issue() {  # severity title actual details next-steps
   sitrep emit metric redis_up 0
   sitrep emit issue --severity "$1" --title "Redis ${REDIS_NAME} $2" --expected "PONG within ${REDIS_TIMEOUT_S}s" \
-    --actual "$3" --details "$4" --next-steps "$5" --reproduce-hint "$hint"
+    --actual "$3" --details "$4" --next-steps "$5" --reproduce-hint "$hint" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" state "$PROBE_STATE" error "$PROBE_REPLY")"
   exit 0
 }
 case "$PROBE_STATE" in

@@ -32,6 +32,7 @@ groups="$(rcli CLIENT LIST 2>/dev/null | awk '{
     for (i = 1; i <= NF; i++) { if ($i ~ /^name=/) name = substr($i, 6); if ($i ~ /^addr=/) addr = substr($i, 6) }
     sub(/:[0-9]+$/, "", addr); key = (name != "" ? "name=" name : "ip=" addr); n[key]++
   } END { for (k in n) print n[k], k }' | sort -rn | head -5 | tr '\n' ';' || true)"
+top_client="$(cut -d';' -f1 <<<"$groups" | awk '{print $2}')"
 sitrep emit metric redis_connected_clients "$conn"
 sitrep emit metric redis_rejected_connections_total "$r1"
 sitrep emit insight "redis ${REDIS_NAME}: ${conn}/${maxc} clients (${p}%), ${d} rejected in ${SAMPLE}s; largest groups: ${groups}"
@@ -41,12 +42,14 @@ if (( d > 0 )); then
     --actual "${d} connections rejected in ${SAMPLE}s (${r1} since start); ${conn} of maxclients ${maxc} connected" \
     --details "New clients get 'ERR max number of clients reached'. Largest client groups (count name/ip): ${groups}" \
     --next-steps "Find the client that opens too many connections (a pool without a limit, connection leak) in the groups above; kill its idle connections (core/redis/client-list, core/redis/kill-client); set timeout to close idle clients; raise maxclients (and the file-descriptor limit) only if the load is legitimate." \
-    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} INFO stats | grep rejected_connections"
+    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} INFO stats | grep rejected_connections" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" rejected "$d" connected "$conn" maxclients "$maxc" top_client "$top_client" groups "$groups")"
 elif (( p >= WARN )); then
   sitrep emit issue --severity 2 --title "Redis ${REDIS_NAME} is near maxclients" \
     --expected "below ${WARN}% of maxclients" \
     --actual "${conn} of ${maxc} clients connected (${p}%)" \
     --details "Largest client groups (count name/ip): ${groups}" \
     --next-steps "Find the client group that grew (above; core/redis/client-list); cap its pool; set timeout to close idle clients." \
-    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} CLIENT LIST"
+    --reproduce-hint "redis-cli -h ${REDIS_HOST} -p ${REDIS_PORT} CLIENT LIST" \
+    --data "$(json_data host "$REDIS_HOST" port "$REDIS_PORT" connected "$conn" maxclients "$maxc" top_client "$top_client" groups "$groups")"
 fi

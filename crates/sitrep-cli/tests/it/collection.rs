@@ -28,6 +28,15 @@ const REMEDIATIONS: &[&str] = &[
     "reload",
     "rollout-restart",
     "scale-deployment",
+    "kill-process",
+    "clean-up-large-files",
+    "rollback-config-file",
+    "terminate-blocking-session",
+    "resume-wal-replay",
+    "unpause-clients",
+    "set-eviction-policy",
+    "rollback-config",
+    "renew-certificate",
 ];
 
 /// One `SITREP_HOME` shared by the runs of a test, so that issues opened by one run are resolved
@@ -301,13 +310,13 @@ pub fn psql_value(dsn: &str, sql: &str) -> String {
 
 /// A psql session kept open: statements are written to its stdin; dropping it closes stdin, so
 /// psql exits and the session (and its transaction) ends.
-struct Session {
+pub struct Session {
     child: Child,
     stdin: Option<ChildStdin>,
 }
 
 impl Session {
-    fn open(dsn: &str, app: &str, statements: &str) -> Session {
+    pub fn open(dsn: &str, app: &str, statements: &str) -> Session {
         let mut child = Proc::new("psql")
             .args([&with_app(dsn, app), "-X", "-q"])
             .env("PGCONNECT_TIMEOUT", "10")
@@ -341,7 +350,7 @@ impl Drop for Session {
     }
 }
 
-fn count_sessions(pg: &Pg, app: &str, state: &str) -> i64 {
+pub fn count_sessions(pg: &Pg, app: &str, state: &str) -> i64 {
     psql_value(
         &pg.admin_dsn,
         &format!("select count(*) from pg_stat_activity where application_name = '{app}' and state = '{state}'"),
@@ -890,6 +899,7 @@ fn linux_cpu_usage_names_the_busy_program() {
     // thresholds at the floor: the test is about naming, not about this machine's load
     let sets = [
         ("CPU_BUSY_WARN_PCT", "0"),
+        ("CPU_BUSY_CRIT_PCT", "101"),
         ("CPU_PROGRAM_MIN_PCT", "1"),
         ("SAMPLE_S", "1"),
     ];

@@ -35,13 +35,21 @@ fn a_closed_pipe_ends_the_output_quietly() {
     child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
     drop(child.stdout.take());
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(
         matches!(status.code(), Some(0) | Some(141)),
         "{status:?} {err}"
     );
-    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,7 +70,10 @@ fn logs_have_no_colour_when_redirected_or_with_no_color() {
     let o = run(&[], &["issues"]);
     let err = text(&o.stderr);
     assert!(!err.is_empty(), "debug logs were written");
-    assert!(!err.contains('\u{1b}'), "ANSI codes in redirected logs: {err:?}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI codes in redirected logs: {err:?}"
+    );
     let o = run(&[], &["--color", "always", "issues"]);
     assert!(text(&o.stderr).contains('\u{1b}'), "--color always colours");
     let o = run(&[("NO_COLOR", "1")], &["issues"]);
@@ -72,8 +83,17 @@ fn logs_have_no_colour_when_redirected_or_with_no_color() {
 #[test]
 fn every_command_refuses_a_bad_setting_and_points_at_the_docs() {
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("sitrep.yaml"), "runner:\n  max_concurrent: 0\n").unwrap();
-    for args in [&["issues"][..], &["tasks"], &["slx", "list"], &["serve", "--once"]] {
+    std::fs::write(
+        home.path().join("sitrep.yaml"),
+        "runner:\n  max_concurrent: 0\n",
+    )
+    .unwrap();
+    for args in [
+        &["issues"][..],
+        &["tasks"],
+        &["slx", "list"],
+        &["serve", "--once"],
+    ] {
         let o = sitrep(home.path(), args);
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
@@ -81,11 +101,23 @@ fn every_command_refuses_a_bad_setting_and_points_at_the_docs() {
             err.contains("runner.max_concurrent") && err.contains("docs/configuration.md"),
             "{args:?}: {err}"
         );
-        assert_eq!(err.matches("max_concurrent").count(), 1, "printed once: {err}");
+        assert_eq!(
+            err.matches("max_concurrent").count(),
+            1,
+            "printed once: {err}"
+        );
     }
-    std::fs::write(home.path().join("sitrep.yaml"), "sli_watch: {threshold: 1.5}\n").unwrap();
+    std::fs::write(
+        home.path().join("sitrep.yaml"),
+        "sli_watch: {threshold: 1.5}\n",
+    )
+    .unwrap();
     let o = sitrep(home.path(), &["issues"]);
-    assert!(text(&o.stderr).contains("sli_watch.threshold"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("sli_watch.threshold"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -93,7 +125,11 @@ fn a_filter_that_matches_nothing_says_so() {
     let home = tempfile::tempdir().unwrap();
     let o = sitrep(home.path(), &["tasks", "zzz"]);
     assert!(o.stdout.is_empty());
-    assert!(text(&o.stderr).contains("no task matches \"zzz\""), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no task matches \"zzz\""),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -124,7 +160,10 @@ fn a_hand_run_shows_what_the_task_said_and_names_its_resource() {
     // The resource comes from the task's URL; the report and the output's tail are shown.
     assert!(out.contains("on http://127.0.0.1:1/health"), "{out}");
     assert!(out.contains("all fine here"), "{out}");
-    assert!(out.contains("line 30") && !out.contains("line 10\n"), "{out}");
+    assert!(
+        out.contains("line 30") && !out.contains("line 10\n"),
+        "{out}"
+    );
     assert!(out.contains("last 20 of 30 lines"), "{out}");
 }
 
@@ -134,6 +173,9 @@ fn a_task_without_a_target_asks_for_its_resource() {
     let o = sitrep(home.path(), &["run", "kubernetes/pods"]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("which resource") && err.contains("--resource"), "{err}");
+    assert!(
+        err.contains("which resource") && err.contains("--resource"),
+        "{err}"
+    );
     assert_eq!(err.matches("error:").count(), 1, "{err}");
 }

@@ -15,6 +15,7 @@ mod build;
 mod classify;
 mod down;
 pub mod evidence;
+pub mod files;
 pub mod nginx_conf;
 pub mod postgres;
 mod probe;
@@ -110,6 +111,7 @@ impl crate::Indexer for HostIndexer {
             })??;
         snap.known_ports = self.known_ports.clone();
         let mut inv = build(&snap, &self.config);
+        inv = files::attach(inv).await;
         if self.config.probe_http {
             probe::probe_http(&self.client, &crate::run::insecure_http_client(), &mut inv).await;
         }
