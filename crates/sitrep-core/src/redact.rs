@@ -49,7 +49,7 @@ impl Redactor {
 
     /// The longest form a secret can take; captured output keeps this much beyond its cap so a
     /// secret straddling the cut is still found.
-    pub fn max_needle_len(&self) -> usize {
+    pub fn max_match_len(&self) -> usize {
         self.needles.first().map_or(0, |n| n.0.len())
     }
 

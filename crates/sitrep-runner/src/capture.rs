@@ -82,7 +82,7 @@ mod tests {
         let mut data = vec![b'a'; 995];
         data.extend_from_slice(secret.as_bytes());
         let r = Redactor::new([("PW", secret)]);
-        let c = capture(&data[..], 1000, r.max_needle_len()).await;
+        let c = capture(&data[..], 1000, r.max_match_len()).await;
         let text = c.finish(1000, &r);
         assert!(!text.contains("hunter"), "{text}");
     }

@@ -30,9 +30,11 @@ pub enum RunError {
         "{0} is a remediation task: it changes the outside world and only runs after an approval (at the terminal: `sitrep run ... --approve`)"
     )]
     NeedsApproval(String),
-    #[error("cannot prepare the run directory {path}: {source}")]
+    #[error("cannot prepare the run directory {path}")]
     RunDir {
         path: String,
         source: std::io::Error,
     },
+    #[error("sitrep is shutting down ({reason}); the run was not started")]
+    ShuttingDown { reason: String },
 }

@@ -10,7 +10,7 @@ use sitrep_core::schedule::next_due;
 use sitrep_core::time::parse_duration;
 use sitrep_core::{Clock, Slx, TaskKind, TaskRef, Timestamp};
 use sitrep_store::Store;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -254,4 +254,45 @@ impl Scheduler {
         while jobs.join_next().await.is_some() {}
         Ok(count)
     }
+}
+
+/// The executor of scheduled jobs: the SLX's due tasks in order, on the SLX's resource with its
+/// config and its secrets resolved (`named`: the workspace's secrets, for `secret:NAME`
+/// references). A job stops at its first refused run once the runner shuts down, so the rest
+/// of its tasks do not each log a refusal.
+pub fn slx_executor(runner: Arc<crate::Runner>, named: BTreeMap<String, String>) -> Executor {
+    let named = Arc::new(named);
+    Arc::new(move |job: Job| {
+        let runner = runner.clone();
+        let named = named.clone();
+        Box::pin(async move {
+            let secrets = match crate::secrets::resolve_all(&job.slx.secrets, &named) {
+                Ok(s) => s,
+                Err((name, e)) => {
+                    tracing::warn!(slx = %job.slx.name, secret = %name, error = %e, "cannot resolve secret; slx skipped");
+                    return;
+                }
+            };
+            for task in job.tasks {
+                let req = crate::RunRequest {
+                    task: task.clone(),
+                    resource: job.slx.resource.clone(),
+                    slx: Some(job.slx.name.clone()),
+                    config: job.slx.config.clone(),
+                    secrets: secrets.clone(),
+                    approved: false,
+                };
+                match runner.run(req).await {
+                    Ok(_) => {}
+                    Err(crate::RunError::ShuttingDown { .. }) => {
+                        tracing::debug!(slx = %job.slx.name, "runner shutting down; rest of the job skipped");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(slx = %job.slx.name, task = %task, error = %e, "cannot run task")
+                    }
+                }
+            }
+        })
+    })
 }

@@ -2,15 +2,17 @@
 //! SQLite; values are plain TEXT / BIGINT / DOUBLE so the `Any` driver maps them identically.
 
 use crate::error::StoreError;
-use crate::{IssueFilter, Result, RunResults, SeriesKey, Store};
+use crate::open;
+use crate::rows::*;
+use crate::{IssueFilter, Result, RunResults, RunningRun, SeriesKey, Store};
 use async_trait::async_trait;
 use sitrep_core::issue::{IssueChange, RunScope, reconcile};
-use sitrep_core::map::{Edge, StoredEdge, StoredMap, StoredResource};
+use sitrep_core::map::StoredMap;
 use sitrep_core::{
     Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp,
 };
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Row};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,60 +42,89 @@ impl Backend {
     }
 }
 
+/// How to open a store.
 #[derive(Debug, Clone)]
-pub struct SqlStore {
-    pool: AnyPool,
-    backend: Backend,
+pub struct OpenOptions {
+    /// How long the first connection to a PostgreSQL server may take.
+    pub connect_timeout: Duration,
 }
 
-const RUN_COLS: &str = "id, workspace, scope, slx, resource, task, kind, status, exit_code, started_at, finished_at, stdout, stderr, report, error";
-const ISSUE_COLS: &str = "id, workspace, fingerprint, scope, resource, task, severity, title, expected, actual, details, next_steps, reproduce_hint, status, count, first_seen, last_seen, resolved_at, last_run_id";
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
 
 impl SqlStore {
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> Result<SqlStore> {
+        SqlStore::connect_with(url, &OpenOptions::default()).await
+    }
+
+    /// [`SqlStore::connect`] with explicit options. A failure says what is wrong: a file that
+    /// is not a SQLite database, a refused, unreachable or silent server, a failed login, a
+    /// missing database. Concurrent first opens of one database are safe.
+    pub async fn connect_with(url: &str, opts: &OpenOptions) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let connect_err = |source| StoreError::Connect {
-            url: redact_url(url),
-            source,
-        };
         let pool = match backend {
             Backend::Sqlite => {
+                let path = open::sqlite_path(url);
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {
                     format!("{url}?mode=rwc")
                 };
-                AnyPoolOptions::new()
-                    .max_connections(4)
+                let options = AnyPoolOptions::new()
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA busy_timeout = 10000",
-                                "PRAGMA foreign_keys = ON",
-                            ] {
-                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            for pragma in open::SQLITE_PRAGMAS {
+                                sqlx::query(*pragma).execute(&mut *conn).await?;
                             }
                             Ok(())
                         })
-                    })
-                    .connect(&url)
-                    .await
-                    .map_err(connect_err)?
+                    });
+                match &path {
+                    Some(p) => {
+                        open::check_sqlite_file(p)?;
+                        let mut conn = open::sqlite_connection(&url, Some(p)).await?;
+                        crate::migrate::run(&mut conn, backend, Some(p)).await?;
+                        let _ = conn.close().await;
+                        options.max_connections(4).connect_lazy(&url)?
+                    }
+                    None => {
+                        // In memory: every connection is its own database, so keep exactly one.
+                        let pool = options
+                            .max_connections(1)
+                            .min_connections(1)
+                            .idle_timeout(None)
+                            .max_lifetime(None)
+                            .connect(&url)
+                            .await?;
+                        crate::migrate::run(&mut *pool.acquire().await?, backend, None).await?;
+                        pool
+                    }
+                }
             }
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(8)
-                // A refused connection is retried until this; fail fast enough for a CLI.
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await
-                .map_err(connect_err)?,
+            Backend::Postgres => {
+                let mut conn = open::postgres_connection(url, opts.connect_timeout).await?;
+                crate::migrate::run(&mut conn, backend, None).await?;
+                let _ = conn.close().await;
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(opts.connect_timeout)
+                    .connect_lazy(url)?
+            }
         };
-        crate::migrate::run(&pool, backend).await?;
         Ok(SqlStore { pool, backend })
     }
 
@@ -105,7 +136,7 @@ impl SqlStore {
         self.pool.close().await;
     }
 
-    fn q(&self, sql: &str) -> AssertSqlSafe<String> {
+    pub(crate) fn q(&self, sql: &str) -> AssertSqlSafe<String> {
         self.backend.sql(sql)
     }
 }
@@ -124,93 +155,24 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn corrupt(table: &'static str) -> impl Fn(String) -> StoreError {
-    move |message| StoreError::Corrupt { table, message }
-}
-
-fn run_from_row(r: &AnyRow) -> Result<TaskRun> {
-    let c = corrupt("task_runs");
-    Ok(TaskRun {
-        id: r.try_get("id")?,
-        workspace: r.try_get("workspace")?,
-        scope: r.try_get("scope")?,
-        slx: r.try_get("slx")?,
-        resource: r.try_get("resource")?,
-        task: r.try_get("task")?,
-        kind: r.try_get::<String, _>("kind")?.parse().map_err(&c)?,
-        status: r.try_get::<String, _>("status")?.parse().map_err(&c)?,
-        exit_code: r.try_get::<Option<i64>, _>("exit_code")?.map(|x| x as i32),
-        started_at: Timestamp(r.try_get("started_at")?),
-        finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(Timestamp),
-        stdout: r.try_get("stdout")?,
-        stderr: r.try_get("stderr")?,
-        report: r.try_get("report")?,
-        error: r.try_get("error")?,
-    })
-}
-
-fn issue_from_row(r: &AnyRow) -> Result<Issue> {
-    let c = corrupt("issues");
-    Ok(Issue {
-        id: r.try_get("id")?,
-        workspace: r.try_get("workspace")?,
-        fingerprint: r.try_get("fingerprint")?,
-        scope: r.try_get("scope")?,
-        resource: r.try_get("resource")?,
-        task: r.try_get("task")?,
-        severity: sitrep_core::Severity::new(r.try_get::<i64, _>("severity")? as u8).map_err(&c)?,
-        title: r.try_get("title")?,
-        expected: r.try_get("expected")?,
-        actual: r.try_get("actual")?,
-        details: r.try_get("details")?,
-        next_steps: r.try_get("next_steps")?,
-        reproduce_hint: r.try_get("reproduce_hint")?,
-        status: r.try_get::<String, _>("status")?.parse().map_err(&c)?,
-        count: r.try_get("count")?,
-        first_seen: Timestamp(r.try_get("first_seen")?),
-        last_seen: Timestamp(r.try_get("last_seen")?),
-        resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
-        last_run_id: r.try_get("last_run_id")?,
-    })
-}
-
-/// `($1, $2), ($3, $4)` for a multi-row insert of `rows` rows of `cols` values.
-fn placeholders(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let vals: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
-            format!("({})", vals.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn json_text(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
 #[async_trait]
 impl Store for SqlStore {
-    async fn start_run(&self, run: &TaskRun) -> Result<()> {
-        sqlx::query(self.q(&format!("INSERT INTO task_runs ({RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")))
-            .bind(&run.id)
-            .bind(&run.workspace)
-            .bind(&run.scope)
-            .bind(&run.slx)
-            .bind(&run.resource)
-            .bind(&run.task)
-            .bind(run.kind.as_str())
-            .bind(run.status.as_str())
-            .bind(run.exit_code.map(i64::from))
-            .bind(run.started_at.0)
-            .bind(run.finished_at.map(|t| t.0))
-            .bind(&run.stdout)
-            .bind(&run.stderr)
-            .bind(&run.report)
-            .bind(&run.error)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn start_run(&self, run: &TaskRun, owner: &str) -> Result<()> {
+        crate::runs::start(self, run, owner).await
+    }
+
+    async fn running_runs(&self, workspace: &str) -> Result<Vec<RunningRun>> {
+        crate::runs::running(self, workspace).await
+    }
+
+    async fn interrupt_runs(
+        &self,
+        workspace: &str,
+        ids: &[String],
+        at: Timestamp,
+        error: &str,
+    ) -> Result<u64> {
+        crate::runs::interrupt(self, workspace, ids, at, error).await
     }
 
     async fn finish_run(&self, run: &TaskRun, results: &RunResults) -> Result<Vec<IssueChange>> {
@@ -350,17 +312,7 @@ impl Store for SqlStore {
     }
 
     async fn mark_interrupted(&self, at: Timestamp) -> Result<u64> {
-        let r =
-            sqlx::query(self.q(
-                "UPDATE task_runs SET status = $1, finished_at = $2, error = $3 WHERE status = $4",
-            ))
-            .bind(RunStatus::Interrupted.as_str())
-            .bind(at.0)
-            .bind("sitrep stopped while this run was in progress")
-            .bind(RunStatus::Running.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
+        crate::runs::mark_unowned_interrupted(self, at).await
     }
 
     async fn get_run(&self, workspace: &str, id: &str) -> Result<Option<TaskRun>> {
@@ -386,14 +338,14 @@ impl Store for SqlStore {
     }
 
     async fn last_run_starts(&self, workspace: &str) -> Result<Vec<(String, String, Timestamp)>> {
-        let rows = sqlx::query(self.q("SELECT scope, task, MAX(started_at) AS last FROM task_runs WHERE workspace = $1 GROUP BY scope, task ORDER BY scope, task"))
+        let rows = sqlx::query(self.q("SELECT slx, task, MAX(started_at) AS last FROM task_runs WHERE workspace = $1 AND slx IS NOT NULL GROUP BY slx, task ORDER BY slx, task"))
             .bind(workspace)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get("scope")?,
+                    r.try_get("slx")?,
                     r.try_get("task")?,
                     Timestamp(r.try_get("last")?),
                 ))
@@ -407,7 +359,8 @@ impl Store for SqlStore {
             sql.push_str(" AND status = 'open'");
         }
         if filter.scope.is_some() {
-            sql.push_str(" AND scope = $2");
+            // a resource, or an SLX standing for its resource
+            sql.push_str(" AND (scope = $2 OR scope IN (SELECT resource FROM slxs WHERE workspace = $1 AND name = $2))");
         }
         sql.push_str(" ORDER BY status, severity, last_seen DESC, id");
         if let Some(limit) = filter.limit {
@@ -608,95 +561,10 @@ impl Store for SqlStore {
     }
 
     async fn load_map(&self, workspace: &str) -> Result<StoredMap> {
-        let rows = sqlx::query(self.q(
-            "SELECT spec, stale, first_seen, last_seen FROM resources WHERE workspace = $1 ORDER BY key",
-        ))
-        .bind(workspace)
-        .fetch_all(&self.pool)
-        .await?;
-        let corrupt = |table: &'static str, e: String| StoreError::Corrupt { table, message: e };
-        let resources = rows
-            .iter()
-            .map(|r| {
-                let spec: String = r.try_get("spec")?;
-                Ok(StoredResource {
-                    resource: serde_json::from_str(&spec)
-                        .map_err(|e| corrupt("resources", e.to_string()))?,
-                    stale: r.try_get::<i64, _>("stale")? != 0,
-                    first_seen: Timestamp(r.try_get("first_seen")?),
-                    last_seen: Timestamp(r.try_get("last_seen")?),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query(self.q(
-            "SELECT from_key, to_key, kind, last_seen FROM edges WHERE workspace = $1 ORDER BY from_key, to_key, kind",
-        ))
-        .bind(workspace)
-        .fetch_all(&self.pool)
-        .await?;
-        let edges = rows
-            .iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind")?;
-                Ok(StoredEdge {
-                    edge: Edge {
-                        from: r.try_get("from_key")?,
-                        to: r.try_get("to_key")?,
-                        kind: kind.parse().map_err(|e: String| corrupt("edges", e))?,
-                    },
-                    last_seen: Timestamp(r.try_get("last_seen")?),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(StoredMap { resources, edges })
+        crate::map::load(self, workspace).await
     }
 
     async fn replace_map(&self, workspace: &str, map: &StoredMap) -> Result<()> {
-        // Multi-row inserts: a 5,000-object cluster is ten statements, not 5,000 round trips.
-        const CHUNK: usize = 500;
-        let mut tx = self.pool.begin().await?;
-        for table in ["resources", "edges"] {
-            sqlx::query(self.q(&format!("DELETE FROM {table} WHERE workspace = $1")))
-                .bind(workspace)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for chunk in map.resources.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO resources (workspace, key, kind, name, spec, stale, first_seen, last_seen) VALUES {}",
-                placeholders(chunk.len(), 8)
-            );
-            let mut q = sqlx::query(self.q(&sql));
-            for r in chunk {
-                q = q
-                    .bind(workspace)
-                    .bind(&r.resource.key)
-                    .bind(&r.resource.kind)
-                    .bind(&r.resource.name)
-                    .bind(json_text(&r.resource))
-                    .bind(i64::from(r.stale))
-                    .bind(r.first_seen.0)
-                    .bind(r.last_seen.0);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in map.edges.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO edges (workspace, from_key, to_key, kind, last_seen) VALUES {}",
-                placeholders(chunk.len(), 5)
-            );
-            let mut q = sqlx::query(self.q(&sql));
-            for e in chunk {
-                q = q
-                    .bind(workspace)
-                    .bind(&e.edge.from)
-                    .bind(&e.edge.to)
-                    .bind(e.edge.kind.as_str())
-                    .bind(e.last_seen.0);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        crate::map::replace(self, workspace, map).await
     }
 }

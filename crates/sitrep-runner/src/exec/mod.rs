@@ -31,6 +31,15 @@ impl Outcome {
             ..Default::default()
         }
     }
+
+    /// A query or request cut by the runner's interruption.
+    pub fn interrupted(reason: &str) -> Outcome {
+        Outcome {
+            status: Some(RunStatus::Interrupted),
+            errors: vec![format!("interrupted: {reason}; the request was cancelled")],
+            ..Default::default()
+        }
+    }
 }
 
 /// Runs a row-producing query (sql, promql) under the task's timeout. The report is built from

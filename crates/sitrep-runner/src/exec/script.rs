@@ -1,12 +1,17 @@
-//! bash and python tasks: a child process in its own process group, in a private directory,
-//! with an allow-listed environment and bounded output.
+//! bash and python tasks: a child process in its own cgroup (where cgroup v2 allows) and
+//! process group, with a parent-death signal, in a private directory, with an allow-listed
+//! environment and bounded output.
 
 use super::Outcome;
 use crate::capture::{Captured, capture};
+use crate::lifecycle::Interrupt;
+use crate::tree::Tree;
+use crate::tree::cgroup::Isolation;
 use sitrep_core::RunStatus;
 use sitrep_core::protocol::parse_results;
 use sitrep_core::redact::Redactor;
 use sitrep_core::time::format_duration;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -29,38 +34,59 @@ pub struct ScriptRun<'a> {
     pub redactor: &'a Redactor,
 }
 
-pub async fn run(r: ScriptRun<'_>) -> Outcome {
-    let mut cmd = Command::new(r.program);
-    cmd.arg(r.script)
-        .current_dir(r.dir)
-        .env_clear()
-        .envs(r.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
+enum Ended {
+    Exited(std::io::Result<std::process::ExitStatus>),
+    TimedOut,
+    Interrupted(std::sync::Arc<str>),
+}
+
+/// Runs the script. The spawn happens on the calling thread, which must live as long as the
+/// run (a tokio runtime worker or the thread driving `block_on`, never a `spawn_blocking`
+/// thread): the task's parent-death signal fires when the thread that forked it exits.
+/// `tree` holds the task's cgroup, if this host has them; `interrupt` cuts the run.
+pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> Outcome {
+    // Recorded before the spawn: if sitrep dies right after it, recovery finds the cgroup.
+    let _ = tree.record().write(r.dir);
+    let spawned = match spawn(&r, &tree) {
+        Err(e) if tree.cgroup().is_some() => {
+            tracing::warn!(error = %e, "cannot start the task in its cgroup; its process group only");
+            tree = Tree::prepare(&Isolation::ProcessGroup { why: e.to_string() }, "");
+            spawn(&r, &tree)
+        }
+        other => other,
+    };
+    let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Outcome::failed(format!(
                 "cannot start {}: {e} (is it installed and on PATH?)",
                 r.program
             ));
         }
+        Err(e) => return Outcome::failed(format!("cannot start {}: {e}", r.program)),
     };
-    let pgid = child.id().map(|p| p as i32);
-    let overlap = r.redactor.max_needle_len();
+    if let Some(pid) = child.id() {
+        tree.started(pid as i32);
+        let _ = tree.record().write(r.dir);
+    }
+    let overlap = r.redactor.max_match_len();
     let out = tokio::spawn(capture(child.stdout.take().unwrap(), r.cap, overlap));
     let err = tokio::spawn(capture(child.stderr.take().unwrap(), r.cap, overlap));
 
-    let waited = tokio::time::timeout(r.timeout, child.wait()).await;
-    // Whatever the task left behind in its group dies with it: no orphans, no held pipes.
-    if let Some(pg) = pgid {
-        kill_group(pg);
+    let ended = tokio::select! {
+        waited = tokio::time::timeout(r.timeout, child.wait()) => match waited {
+            Ok(st) => Ended::Exited(st),
+            Err(_) => Ended::TimedOut,
+        },
+        reason = interrupt.fired() => Ended::Interrupted(reason),
+    };
+    // Whatever the task left behind dies with it: no orphans, no held pipes.
+    tree.kill();
+    if !matches!(ended, Ended::Exited(_)) {
+        let _ = child.wait().await;
     }
-    let (status, exit_code, mut errors) = match waited {
-        Ok(Ok(st)) => {
+    let (status, exit_code, mut errors) = match ended {
+        Ended::Exited(Ok(st)) => {
             let code = st.code();
             let status = if st.success() {
                 RunStatus::Succeeded
@@ -74,25 +100,29 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
             };
             (status, code, errors)
         }
-        Ok(Err(e)) => (
+        Ended::Exited(Err(e)) => (
             RunStatus::Failed,
             None,
             vec![format!("waiting for the task failed: {e}")],
         ),
-        Err(_) => {
-            let _ = child.wait().await;
-            (
-                RunStatus::TimedOut,
-                None,
-                vec![format!(
-                    "timed out after {}; the task's process group was killed",
-                    format_duration(r.timeout)
-                )],
-            )
-        }
+        Ended::TimedOut => (
+            RunStatus::TimedOut,
+            None,
+            vec![format!(
+                "timed out after {}; {}",
+                format_duration(r.timeout),
+                tree.killed()
+            )],
+        ),
+        Ended::Interrupted(reason) => (
+            RunStatus::Interrupted,
+            None,
+            vec![format!("interrupted: {reason}; {}", tree.killed())],
+        ),
     };
     let stdout = drained(out).await.finish(r.cap, r.redactor);
     let stderr = drained(err).await.finish(r.cap, r.redactor);
+    tree.end().await;
 
     let mut results_text = String::new();
     if let Ok(f) = tokio::fs::File::open(r.results_file).await {
@@ -118,18 +148,59 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
     }
 }
 
+fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<tokio::process::Child> {
+    let mut cmd = Command::new(r.program);
+    cmd.arg(r.script)
+        .current_dir(r.dir)
+        .env_clear()
+        .envs(r.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let parent = std::process::id() as libc::pid_t;
+    let procs = tree.cgroup().map(|c| c.procs_fd());
+    // SAFETY: the closure runs in the child between fork and exec and only makes
+    // async-signal-safe system calls; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || in_child(parent, procs));
+    }
+    cmd.spawn()
+}
+
+/// In the task's first process, before exec: die with sitrep, and join the task's cgroup.
+fn in_child(parent: libc::pid_t, procs: Option<RawFd>) -> std::io::Result<()> {
+    // SAFETY: prctl, getppid, write and _exit are async-signal-safe; `procs` is an open fd.
+    unsafe {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        // sitrep died between fork and prctl: the signal will never come.
+        if libc::getppid() != parent {
+            libc::_exit(137);
+        }
+        if let Some(fd) = procs
+            && libc::write(fd, b"0".as_ptr().cast(), 1) != 1
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 async fn drained(h: tokio::task::JoinHandle<Captured>) -> Captured {
     match tokio::time::timeout(DRAIN_GRACE, h).await {
         Ok(Ok(c)) => c,
         // A grandchild that left the process group still holds the pipe; give up on it.
         _ => Captured::default(),
-    }
-}
-
-fn kill_group(pgid: i32) {
-    // SAFETY: killpg only sends a signal; a stale group id yields ESRCH, which is ignored.
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
     }
 }
 
