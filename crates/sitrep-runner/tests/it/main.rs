@@ -2,6 +2,7 @@
 //! (`scheduler.rs`), the anomalous-SLI hook (`sli.rs`), and task processes: timeouts,
 //! interruption, shutdown and recovery after `kill -9` (`processes.rs`).
 
+mod issues;
 mod processes;
 mod scheduler;
 mod sli;
