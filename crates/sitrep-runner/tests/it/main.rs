@@ -5,6 +5,7 @@
 mod issues;
 mod processes;
 mod scheduler;
+mod secrets;
 mod sli;
 
 use sitrep_bundles::{Catalog, CollectionSource};
