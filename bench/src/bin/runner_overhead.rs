@@ -104,6 +104,12 @@ async fn main() {
         .unwrap(),
     );
     let mut cfg = RunnerConfig::new("bench", dir.path().join("runtime"));
+    if std::env::args().any(|a| a == "--process-group") {
+        cfg.isolation = sitrep_runner::Isolation::ProcessGroup {
+            why: "--process-group".into(),
+        };
+    }
+    println!("isolation: {}", cfg.isolation);
     cfg.limits = Limits {
         max_concurrent: concurrency,
         max_per_resource: concurrency,

@@ -100,7 +100,10 @@ mod tests {
             _: &mut std::task::Context<'_>,
             buf: &mut tokio::io::ReadBuf<'_>,
         ) -> std::task::Poll<std::io::Result<()>> {
-            let n = self.chunk.min(buf.remaining()).min(self.data.len() - self.at);
+            let n = self
+                .chunk
+                .min(buf.remaining())
+                .min(self.data.len() - self.at);
             let at = self.at;
             buf.put_slice(&self.data[at..at + n]);
             self.at += n;

@@ -3,7 +3,7 @@
 
 use crate::error::RunError;
 use crate::runner::RunRequest;
-use sitrep_bundles::{ResolvedTask, SecretAs};
+use sitrep_bundles::ResolvedTask;
 use sitrep_core::redact::{MIN_SECRET_LEN, Redactor};
 use sitrep_store::RunResults;
 use std::collections::BTreeMap;
@@ -98,31 +98,6 @@ pub fn variables(
     Ok(vars)
 }
 
-async fn prepare_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    tokio::fs::create_dir_all(dir).await?;
-    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
-    tokio::fs::File::create(dir.join("results.jsonl")).await?;
-    Ok(())
-}
-
-async fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = path.to_path_buf();
-    let value = value.to_string();
-    tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(path.parent().unwrap())?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        std::io::Write::write_all(&mut f, value.as_bytes())
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
 pub fn redact_results(r: &mut RunResults, redactor: &Redactor) {
     if redactor.is_empty() {
         return;
@@ -154,33 +129,22 @@ pub fn redact_results(r: &mut RunResults, redactor: &Redactor) {
     }
 }
 
-/// Creates the run directory (with its results file and secret files) and returns the task's
-/// environment: its variables, its secrets (as values or 0600 files), sitrep's built-ins and
-/// the few variables of sitrep's own environment a task may see.
-pub async fn script_env(
-    t: &ResolvedTask<'_>,
+/// The task's environment: its variables, its secrets (as values, or as the paths of the files
+/// `files` holds them in), sitrep's built-ins and the few variables of sitrep's own environment
+/// a task may see.
+pub fn script_env(
     req: &RunRequest,
     vars: &BTreeMap<String, String>,
     dir: &Path,
+    files: &[(String, std::path::PathBuf)],
+    bundle_dir: &Path,
     path: &str,
-) -> Result<Vec<(String, String)>, String> {
-    prepare_dir(dir)
-        .await
-        .map_err(|e| format!("cannot create the run directory {}: {e}", dir.display()))?;
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for (name, value) in &req.secrets {
-        let as_file = t
-            .bundle
-            .secret(name)
-            .is_some_and(|s| s.as_ == SecretAs::File);
-        if as_file {
-            let file = dir.join(".secrets").join(name);
-            write_private(&file, value)
-                .await
-                .map_err(|e| format!("cannot write secret file: {e}"))?;
-            env.push((name.clone(), file.display().to_string()));
-        } else {
-            env.push((name.clone(), value.clone()));
+        match files.iter().find(|(n, _)| n == name) {
+            Some((_, file)) => env.push((name.clone(), file.display().to_string())),
+            None => env.push((name.clone(), value.clone())),
         }
     }
     let dir_text = dir.display().to_string();
@@ -188,10 +152,7 @@ pub async fn script_env(
         "SITREP_RESULTS".into(),
         dir.join("results.jsonl").display().to_string(),
     ));
-    env.push((
-        "SITREP_BUNDLE_DIR".into(),
-        t.bundle.dir.display().to_string(),
-    ));
+    env.push(("SITREP_BUNDLE_DIR".into(), bundle_dir.display().to_string()));
     env.push(("SITREP_RUN_DIR".into(), dir_text.clone()));
     env.push(("PATH".into(), path.to_string()));
     env.push((
@@ -208,5 +169,5 @@ pub async fn script_env(
             env.push((pass.into(), v));
         }
     }
-    Ok(env)
+    env
 }

@@ -37,10 +37,20 @@ impl Runner {
     /// before running anything. See the module documentation.
     pub async fn recover(&self) -> Result<Recovery, RunError> {
         let mut rec = Recovery::default();
-        let root = self.runtime_dir().join("runs");
-        let gone = tokio::task::spawn_blocking(move || gone_owners(&root))
-            .await
-            .unwrap_or_default();
+        // this runner's run directories, and those of the layout before tmpfs and owners
+        let roots = [
+            self.runs_dir().to_path_buf(),
+            self.runtime_dir().join("runs"),
+        ];
+        let gone = tokio::task::spawn_blocking(move || {
+            let mut gone = gone_owners(&roots[0]);
+            if roots[1] != roots[0] {
+                gone.extend(gone_owners(&roots[1]));
+            }
+            gone
+        })
+        .await
+        .unwrap_or_default();
         for owner in gone {
             for (run_id, dir) in &owner.runs {
                 if let Some(tree) = TreeRecord::read(dir)

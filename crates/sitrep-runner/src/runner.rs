@@ -6,10 +6,9 @@ use crate::error::RunError;
 use crate::exec::{self, Outcome, http::HttpClients, sql::Pools};
 use crate::lifecycle::{Interrupt, Lifecycle};
 use crate::limits::{Gate, Limits};
-use crate::prepare::{redact_results, script_env, variables};
+use crate::prepare::{redact_results, variables};
 use crate::rows;
 use crate::sli_watch::{Metric, SliWatch, SliWatchConfig};
-use crate::tree::Tree;
 use crate::tree::cgroup::Isolation;
 use crate::tree::owner::Owner;
 use sitrep_bundles::{Catalog, ResolvedTask, TaskSpec};
@@ -95,6 +94,8 @@ pub struct Runner {
     life: Lifecycle,
     /// This process, as recorded with each run ([`Owner::token`]).
     owner: String,
+    /// Where run directories go: `runs_dir/OWNER/RUN_ID`.
+    runs_dir: PathBuf,
 }
 
 /// How a [`Runner::shutdown`] went.
@@ -113,9 +114,9 @@ impl Runner {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Result<Runner, RunError> {
-        let runs = cfg.runtime_dir.join("runs");
-        std::fs::create_dir_all(&runs).map_err(|source| RunError::RunDir {
-            path: runs.display().to_string(),
+        let runs_dir = crate::rundir::choose(&cfg.runtime_dir);
+        std::fs::create_dir_all(&runs_dir).map_err(|source| RunError::RunDir {
+            path: runs_dir.display().to_string(),
             source,
         })?;
         let system_path =
@@ -144,6 +145,7 @@ impl Runner {
             sli: Some(std::sync::Mutex::default()),
             life: Lifecycle::default(),
             owner: Owner::current().token(),
+            runs_dir,
         })
     }
 
@@ -216,9 +218,23 @@ impl Runner {
         }
     }
 
-    /// `RUNTIME/runs/OWNER`: this process's run directories.
+    /// `RUNS/OWNER`: this process's run directories.
     pub(crate) fn owner_dir(&self) -> PathBuf {
-        self.cfg.runtime_dir.join("runs").join(&self.owner)
+        self.runs_dir.join(&self.owner)
+    }
+
+    /// Where this runner's run directories go: a private folder on tmpfs when the host has one
+    /// (`$XDG_RUNTIME_DIR/sitrep/KEY` or `/dev/shm/sitrep-UID/KEY`), else `RUNTIME/runs`.
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs_dir
+    }
+
+    pub(crate) fn program_path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn output_cap(&self) -> usize {
+        self.cfg.output_cap
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -368,18 +384,14 @@ impl Runner {
         mut interrupt: Interrupt,
     ) -> Outcome {
         if let TaskSpec::Script { interpreter, path } = &t.task.spec {
-            let dir = self.owner_dir().join(run_id);
-            let tree = Tree::prepare(&self.cfg.isolation, run_id);
-            let script = ScriptTask {
-                dir: &dir,
+            let script = crate::script_task::Script {
                 program: interpreter.program(),
-                script: path,
+                path,
+                run_id,
             };
-            let outcome = self
-                .run_script(t, req, vars, redactor, script, tree, interrupt)
+            return self
+                .run_script(t, req, vars, redactor, script, interrupt)
                 .await;
-            let _ = tokio::fs::remove_dir_all(&dir).await;
-            return outcome;
         }
         // Queries and requests are cut by dropping them.
         tokio::select! {
@@ -490,56 +502,14 @@ impl Runner {
             }
         }
     }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn run_script(
-        &self,
-        t: &ResolvedTask<'_>,
-        req: &RunRequest,
-        vars: &BTreeMap<String, String>,
-        redactor: &Redactor,
-        ScriptTask {
-            dir,
-            program,
-            script,
-        }: ScriptTask<'_>,
-        tree: Tree,
-        interrupt: Interrupt,
-    ) -> Outcome {
-        let results_file = dir.join("results.jsonl");
-        let env = match script_env(t, req, vars, dir, &self.path).await {
-            Ok(env) => env,
-            Err(e) => return Outcome::failed(e),
-        };
-        exec::script::run(
-            exec::script::ScriptRun {
-                program,
-                script,
-                dir,
-                results_file: &results_file,
-                env,
-                timeout: t.task.timeout,
-                cap: self.cfg.output_cap,
-                redactor,
-            },
-            tree,
-            interrupt,
-        )
-        .await
-    }
-}
-
-/// Where and how a script task runs.
-struct ScriptTask<'a> {
-    dir: &'a Path,
-    program: &'a str,
-    script: &'a Path,
 }
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        // Only if empty: another runner of this process may be using it.
+        // Only if empty: another runner of this process (or another process with this home)
+        // may be using them; they are recreated as needed.
         let _ = std::fs::remove_dir(self.owner_dir());
+        let _ = std::fs::remove_dir(&self.runs_dir);
     }
 }
 

@@ -15,11 +15,8 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-/// The result file a task may write is read up to this size.
-const MAX_RESULTS_BYTES: u64 = 16 * 1024 * 1024;
 /// After the main process ends or is killed, readers get this long to drain the pipes.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
@@ -27,7 +24,6 @@ pub struct ScriptRun<'a> {
     pub program: &'a str,
     pub script: &'a Path,
     pub dir: &'a Path,
-    pub results_file: &'a Path,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
     pub cap: usize,
@@ -40,13 +36,54 @@ enum Ended {
     Interrupted(std::sync::Arc<str>),
 }
 
-/// Runs the script. The spawn happens on the calling thread, which must live as long as the
-/// run (a tokio runtime worker or the thread driving `block_on`, never a `spawn_blocking`
-/// thread): the task's parent-death signal fires when the thread that forked it exits.
-/// `tree` holds the task's cgroup, if this host has them; `interrupt` cuts the run.
-pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> Outcome {
-    // Recorded before the spawn: if sitrep dies right after it, recovery finds the cgroup.
-    let _ = tree.record().write(r.dir);
+/// How the task's process ended, and what it printed (redacted, capped).
+#[derive(Debug)]
+pub struct ScriptEnd {
+    status: RunStatus,
+    exit_code: Option<i32>,
+    errors: Vec<String>,
+    stdout: String,
+    stderr: String,
+}
+
+impl ScriptEnd {
+    fn failed(message: String) -> ScriptEnd {
+        ScriptEnd {
+            status: RunStatus::Failed,
+            exit_code: None,
+            errors: vec![message],
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    /// The run's outcome, with the results the task wrote (`$SITREP_RESULTS`).
+    pub fn outcome(self, results: &str) -> Outcome {
+        let parsed = parse_results(results);
+        let mut errors = self.errors;
+        errors.extend(parsed.errors);
+        Outcome {
+            status: Some(self.status),
+            exit_code: self.exit_code,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            report: parsed.reports.join("\n"),
+            results: sitrep_store::RunResults {
+                issues: parsed.issues,
+                insights: parsed.insights,
+                metrics: parsed.metrics,
+            },
+            errors,
+        }
+    }
+}
+
+/// Runs the script and kills whatever it leaves behind; the caller removes the tree. The spawn
+/// happens on the calling thread, which must live as long as the run (a tokio runtime worker
+/// or the thread driving `block_on`, never a `spawn_blocking` thread): the task's parent-death
+/// signal fires when the thread that forked it exits. `tree` holds the task's cgroup, if this
+/// host has them; `interrupt` cuts the run.
+pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> (ScriptEnd, Tree) {
     let spawned = match spawn(&r, &tree) {
         Err(e) if tree.cgroup().is_some() => {
             tracing::warn!(error = %e, "cannot start the task in its cgroup; its process group only");
@@ -58,16 +95,26 @@ pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> 
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Outcome::failed(format!(
+            let msg = format!(
                 "cannot start {}: {e} (is it installed and on PATH?)",
                 r.program
-            ));
+            );
+            return (ScriptEnd::failed(msg), tree);
         }
-        Err(e) => return Outcome::failed(format!("cannot start {}: {e}", r.program)),
+        Err(e) => {
+            return (
+                ScriptEnd::failed(format!("cannot start {}: {e}", r.program)),
+                tree,
+            );
+        }
     };
     if let Some(pid) = child.id() {
         tree.started(pid as i32);
-        let _ = tree.record().write(r.dir);
+        if tree.cgroup().is_none() {
+            // Without a cgroup, recovery needs the process group and its leader's start.
+            let (record, dir) = (tree.record(), r.dir.to_path_buf());
+            let _ = tokio::task::spawn_blocking(move || record.write(&dir)).await;
+        }
     }
     let overlap = r.redactor.max_match_len();
     let out = tokio::spawn(capture(child.stdout.take().unwrap(), r.cap, overlap));
@@ -80,12 +127,13 @@ pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> 
         },
         reason = interrupt.fired() => Ended::Interrupted(reason),
     };
-    // Whatever the task left behind dies with it: no orphans, no held pipes.
+    // Whatever the task left behind dies with it: no orphans, no held pipes. (A signal, and
+    // one write to cgroupfs: nothing that waits on a device.)
     tree.kill();
     if !matches!(ended, Ended::Exited(_)) {
         let _ = child.wait().await;
     }
-    let (status, exit_code, mut errors) = match ended {
+    let (status, exit_code, errors) = match ended {
         Ended::Exited(Ok(st)) => {
             let code = st.code();
             let status = if st.success() {
@@ -122,30 +170,14 @@ pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> 
     };
     let stdout = drained(out).await.finish(r.cap, r.redactor);
     let stderr = drained(err).await.finish(r.cap, r.redactor);
-    tree.end().await;
-
-    let mut results_text = String::new();
-    if let Ok(f) = tokio::fs::File::open(r.results_file).await {
-        let _ = f
-            .take(MAX_RESULTS_BYTES)
-            .read_to_string(&mut results_text)
-            .await;
-    }
-    let parsed = parse_results(&results_text);
-    errors.extend(parsed.errors);
-    Outcome {
-        status: Some(status),
+    let end = ScriptEnd {
+        status,
         exit_code,
+        errors,
         stdout,
         stderr,
-        report: parsed.reports.join("\n"),
-        results: sitrep_store::RunResults {
-            issues: parsed.issues,
-            insights: parsed.insights,
-            metrics: parsed.metrics,
-        },
-        errors,
-    }
+    };
+    (end, tree)
 }
 
 fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<tokio::process::Child> {

@@ -158,7 +158,27 @@ impl Tree {
         }
     }
 
-    /// Kills whatever the task left behind and removes its cgroup.
+    /// Kills whatever the task left behind and tries once to remove its cgroup (blocking, but
+    /// only cgroupfs calls). A cgroup whose processes are still dying comes back, to be ended
+    /// later with [`Tree::end`].
+    pub fn try_end(mut self) -> Option<Tree> {
+        self.kill();
+        match &self.cgroup {
+            Some(c) => match std::fs::remove_dir(c.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Some(self),
+                _ => {
+                    self.ended = true;
+                    None
+                }
+            },
+            None => {
+                self.ended = true;
+                None
+            }
+        }
+    }
+
+    /// Kills whatever the task left behind and removes its cgroup, waiting for it to empty.
     pub async fn end(mut self) {
         self.kill();
         if let Some(c) = &self.cgroup {

@@ -306,12 +306,11 @@ async fn finished_runs_leave_no_directories_behind() {
         let out = runner.run(request("quick", &pids, &[])).await.unwrap();
         assert_eq!(out.run.status, RunStatus::Succeeded);
     }
+    let runs = runner.runs_dir().to_path_buf();
     drop(runner);
-    let left: Vec<_> = std::fs::read_dir(home.runtime().join("runs"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(&runs)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -402,10 +401,11 @@ async fn after_kill_9_the_next_start_kills_the_leftover_tree_and_spares_live_run
             && error.contains("ended before the run finished"),
         "{error}"
     );
-    let left: Vec<_> = std::fs::read_dir(home.runtime().join("runs"))
+    let left: Vec<_> = std::fs::read_dir(runner.runs_dir())
         .unwrap()
         .flatten()
         .map(|e| e.path())
+        .filter(|p| !p.ends_with(sitrep_runner::tree::owner::Owner::current().token()))
         .collect();
     assert!(left.is_empty(), "no run folder is left: {left:?}");
     assert_eq!(runner.recover().await.unwrap(), Default::default());

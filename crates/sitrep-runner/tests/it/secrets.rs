@@ -74,7 +74,9 @@ async fn no_form_of_a_secret_reaches_the_run_the_results_or_the_database() {
         .await
         .unwrap();
     assert!(
-        out.run.stdout.contains("hex [REDACTED:TOKEN] HEX [REDACTED:TOKEN]"),
+        out.run
+            .stdout
+            .contains("hex [REDACTED:TOKEN] HEX [REDACTED:TOKEN]"),
         "the task did print them: {}",
         out.run.stdout
     );
