@@ -36,7 +36,9 @@ async fn once(mode: Mode, base: Option<&std::path::Path>, i: usize) -> Duration 
     let mut cmd = Command::new("bash");
     cmd.args(["-c", "true"]).process_group(0);
     let cg = match (mode, base) {
-        (Mode::Cgroup, Some(b)) => Some(TaskCgroup::create(b, &format!("bench-{}-{i}", std::process::id())).unwrap()),
+        (Mode::Cgroup, Some(b)) => {
+            Some(TaskCgroup::create(b, &format!("bench-{}-{i}", std::process::id())).unwrap())
+        }
         _ => None,
     };
     let fd = cg.as_ref().map(|c| c.procs_fd());
@@ -45,7 +47,13 @@ async fn once(mode: Mode, base: Option<&std::path::Path>, i: usize) -> Duration 
         unsafe {
             cmd.pre_exec(move || {
                 if pdeath {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+                    libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    );
                 }
                 if let Some(fd) = fd {
                     libc::write(fd, b"0".as_ptr().cast(), 1);
@@ -68,6 +76,9 @@ async fn once(mode: Mode, base: Option<&std::path::Path>, i: usize) -> Duration 
 #[tokio::main]
 async fn main() {
     let n = arg("--n", 300);
+    // as much touched memory as a runner process holds (--rss MiB), which fork copies page tables of
+    let ballast: Vec<u8> = vec![1u8; arg("--rss", 0) << 20];
+    std::hint::black_box(&ballast);
     let base = match Isolation::detect() {
         Isolation::Cgroup { base } => Some(base.clone()),
         Isolation::ProcessGroup { why } => {

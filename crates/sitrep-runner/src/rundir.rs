@@ -16,11 +16,23 @@ use std::path::{Path, PathBuf};
 const MAX_RESULTS_BYTES: u64 = 16 * 1024 * 1024;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
+/// Where run directories go, and whether that is tmpfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsDir {
+    pub path: PathBuf,
+    /// On tmpfs, preparing and removing a run directory are memory operations, done inline;
+    /// on a disk they go to tokio's blocking pool.
+    pub tmpfs: bool,
+}
+
 /// Where this home's run directories go: `TMPFS/sitrep[-UID]/KEY` (KEY: a digest of the
 /// runtime directory, so two homes never share one) on a private tmpfs folder of this user's
 /// if there is one, else `RUNTIME/runs`. Blocking; once per runner.
-pub fn choose(runtime_dir: &Path) -> PathBuf {
-    let fallback = runtime_dir.join("runs");
+pub fn choose(runtime_dir: &Path) -> RunsDir {
+    let fallback = RunsDir {
+        path: runtime_dir.join("runs"),
+        tmpfs: false,
+    };
     let absolute = std::path::absolute(runtime_dir).unwrap_or_else(|_| runtime_dir.to_path_buf());
     let key = format!(
         "{:016x}",
@@ -34,7 +46,10 @@ pub fn choose(runtime_dir: &Path) -> PathBuf {
     ];
     for private in candidates.into_iter().flatten() {
         if private.parent().is_some_and(is_tmpfs) && is_private_dir(&private, uid) {
-            return private.join(key);
+            return RunsDir {
+                path: private.join(key),
+                tmpfs: true,
+            };
         }
     }
     fallback
@@ -139,7 +154,7 @@ mod tests {
     fn homes_get_their_own_folder() {
         let a = choose(Path::new("/srv/a/runtime"));
         let b = choose(Path::new("/srv/b/runtime"));
-        assert_ne!(a, b);
+        assert_ne!(a.path, b.path);
         assert_eq!(a, choose(Path::new("/srv/a/runtime")));
     }
 }

@@ -95,7 +95,7 @@ pub struct Runner {
     /// This process, as recorded with each run ([`Owner::token`]).
     owner: String,
     /// Where run directories go: `runs_dir/OWNER/RUN_ID`.
-    runs_dir: PathBuf,
+    runs_dir: crate::rundir::RunsDir,
 }
 
 /// How a [`Runner::shutdown`] went.
@@ -115,8 +115,8 @@ impl Runner {
         clock: Arc<dyn Clock>,
     ) -> Result<Runner, RunError> {
         let runs_dir = crate::rundir::choose(&cfg.runtime_dir);
-        std::fs::create_dir_all(&runs_dir).map_err(|source| RunError::RunDir {
-            path: runs_dir.display().to_string(),
+        std::fs::create_dir_all(&runs_dir.path).map_err(|source| RunError::RunDir {
+            path: runs_dir.path.display().to_string(),
             source,
         })?;
         let system_path =
@@ -220,13 +220,18 @@ impl Runner {
 
     /// `RUNS/OWNER`: this process's run directories.
     pub(crate) fn owner_dir(&self) -> PathBuf {
-        self.runs_dir.join(&self.owner)
+        self.runs_dir.path.join(&self.owner)
     }
 
     /// Where this runner's run directories go: a private folder on tmpfs when the host has one
     /// (`$XDG_RUNTIME_DIR/sitrep/KEY` or `/dev/shm/sitrep-UID/KEY`), else `RUNTIME/runs`.
     pub fn runs_dir(&self) -> &Path {
-        &self.runs_dir
+        &self.runs_dir.path
+    }
+
+    /// Whether run directories are on tmpfs (their file work is then done inline).
+    pub(crate) fn runs_on_tmpfs(&self) -> bool {
+        self.runs_dir.tmpfs
     }
 
     pub(crate) fn program_path(&self) -> &str {
@@ -509,7 +514,7 @@ impl Drop for Runner {
         // Only if empty: another runner of this process (or another process with this home)
         // may be using them; they are recreated as needed.
         let _ = std::fs::remove_dir(self.owner_dir());
-        let _ = std::fs::remove_dir(&self.runs_dir);
+        let _ = std::fs::remove_dir(&self.runs_dir.path);
     }
 }
 

@@ -45,10 +45,17 @@ impl Runner {
             isolation: self.isolation().clone(),
             run_id: script.run_id.to_string(),
         };
-        let (tree, files) = match tokio::task::spawn_blocking(move || rundir::prepare(prep)).await {
-            Ok(Ok(prepared)) => prepared,
-            Ok(Err(e)) => return Outcome::failed(e),
-            Err(e) => return Outcome::failed(format!("preparing the run failed: {e}")),
+        let prepared = if self.runs_on_tmpfs() {
+            // tmpfs and cgroupfs: memory operations, nothing waits on a device
+            rundir::prepare(prep)
+        } else {
+            tokio::task::spawn_blocking(move || rundir::prepare(prep))
+                .await
+                .unwrap_or_else(|e| Err(format!("preparing the run failed: {e}")))
+        };
+        let (tree, files) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Outcome::failed(e),
         };
         let env = script_env(req, vars, &dir, &files, &t.bundle.dir, self.program_path());
         let run = exec::script::ScriptRun {
@@ -61,17 +68,17 @@ impl Runner {
             redactor,
         };
         let (ended, tree) = exec::script::run(run, tree, interrupt).await;
-        let finished = tokio::task::spawn_blocking(move || rundir::finish(&dir, tree)).await;
-        let results = match finished {
-            Ok((results, left)) => {
-                if let Some(left) = left {
-                    // processes still dying: remove the cgroup once they are gone
-                    tokio::spawn(left.end());
-                }
-                results
-            }
-            Err(_) => String::new(),
+        let (results, left) = if self.runs_on_tmpfs() {
+            rundir::finish(&dir, tree)
+        } else {
+            tokio::task::spawn_blocking(move || rundir::finish(&dir, tree))
+                .await
+                .unwrap_or_default()
         };
+        if let Some(left) = left {
+            // processes still dying: remove the cgroup once they are gone
+            tokio::spawn(left.end());
+        }
         ended.outcome(&results)
     }
 }

@@ -6,11 +6,9 @@ use crate::open;
 use crate::rows::*;
 use crate::{IssueFilter, Result, RunResults, RunningRun, SeriesKey, Store};
 use async_trait::async_trait;
-use sitrep_core::issue::{IssueChange, RunScope, reconcile};
+use sitrep_core::issue::IssueChange;
 use sitrep_core::map::StoredMap;
-use sitrep_core::{
-    Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp,
-};
+use sitrep_core::{Insight, Issue, IssueEvent, MetricSample, RunStatus, Slx, TaskRun, Timestamp};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Connection, Row};
 use std::time::Duration;
@@ -176,139 +174,7 @@ impl Store for SqlStore {
     }
 
     async fn finish_run(&self, run: &TaskRun, results: &RunResults) -> Result<Vec<IssueChange>> {
-        let now = run.finished_at.unwrap_or(run.started_at);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(self.q("UPDATE task_runs SET status = $1, exit_code = $2, finished_at = $3, stdout = $4, stderr = $5, report = $6, error = $7 WHERE id = $8 AND workspace = $9"))
-            .bind(run.status.as_str())
-            .bind(run.exit_code.map(i64::from))
-            .bind(run.finished_at.map(|t| t.0))
-            .bind(&run.stdout)
-            .bind(&run.stderr)
-            .bind(&run.report)
-            .bind(&run.error)
-            .bind(&run.id)
-            .bind(&run.workspace)
-            .execute(&mut *tx)
-            .await?;
-
-        let existing: Vec<Issue> = sqlx::query(self.q(&format!(
-            "SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND scope = $2 AND task = $3"
-        )))
-        .bind(&run.workspace)
-        .bind(&run.scope)
-        .bind(&run.task)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(issue_from_row)
-        .collect::<Result<_>>()?;
-        let scope = RunScope {
-            workspace: &run.workspace,
-            scope: &run.scope,
-            resource: &run.resource,
-            task: &run.task,
-            run_id: &run.id,
-        };
-        let succeeded = run.status == RunStatus::Succeeded;
-        let changes = reconcile(&scope, &existing, &results.issues, succeeded, now, || {
-            uuid::Uuid::new_v4().to_string()
-        });
-
-        for change in &changes {
-            match change {
-                IssueChange::Open(i) => {
-                    sqlx::query(self.q(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)")))
-                        .bind(&i.id)
-                        .bind(&i.workspace)
-                        .bind(&i.fingerprint)
-                        .bind(&i.scope)
-                        .bind(&i.resource)
-                        .bind(&i.task)
-                        .bind(i64::from(i.severity.get()))
-                        .bind(&i.title)
-                        .bind(&i.expected)
-                        .bind(&i.actual)
-                        .bind(&i.details)
-                        .bind(&i.next_steps)
-                        .bind(&i.reproduce_hint)
-                        .bind(i.status.as_str())
-                        .bind(i.count)
-                        .bind(i.first_seen.0)
-                        .bind(i.last_seen.0)
-                        .bind(i.resolved_at.map(|t| t.0))
-                        .bind(&i.last_run_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                IssueChange::Raise { issue: i, .. } => {
-                    sqlx::query(self.q("UPDATE issues SET resource = $1, severity = $2, title = $3, expected = $4, actual = $5, details = $6, next_steps = $7, reproduce_hint = $8, status = $9, count = $10, last_seen = $11, resolved_at = NULL, last_run_id = $12 WHERE id = $13 AND workspace = $14"))
-                        .bind(&i.resource)
-                        .bind(i64::from(i.severity.get()))
-                        .bind(&i.title)
-                        .bind(&i.expected)
-                        .bind(&i.actual)
-                        .bind(&i.details)
-                        .bind(&i.next_steps)
-                        .bind(&i.reproduce_hint)
-                        .bind(i.status.as_str())
-                        .bind(i.count)
-                        .bind(i.last_seen.0)
-                        .bind(&i.last_run_id)
-                        .bind(&i.id)
-                        .bind(&i.workspace)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                IssueChange::Resolve { issue_id, at } => {
-                    sqlx::query(self.q("UPDATE issues SET status = $1, resolved_at = $2, last_run_id = $3 WHERE id = $4 AND workspace = $5"))
-                        .bind(IssueStatus::Resolved.as_str())
-                        .bind(at.0)
-                        .bind(&run.id)
-                        .bind(issue_id)
-                        .bind(&run.workspace)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            sqlx::query(self.q("INSERT INTO issue_events (workspace, issue_id, at, kind, run_id) VALUES ($1, $2, $3, $4, $5)"))
-                .bind(&run.workspace)
-                .bind(change.issue_id())
-                .bind(now.0)
-                .bind(change.event_kind().as_str())
-                .bind(&run.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-
-        for (text, data) in &results.insights {
-            sqlx::query(self.q("INSERT INTO insights (workspace, run_id, scope, resource, task, text, data, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-                .bind(&run.workspace)
-                .bind(&run.id)
-                .bind(&run.scope)
-                .bind(&run.resource)
-                .bind(&run.task)
-                .bind(text)
-                .bind(json_text(data))
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (name, value, labels) in &results.metrics {
-            sqlx::query(self.q("INSERT INTO metric_samples (workspace, run_id, scope, resource, task, name, labels, value, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-                .bind(&run.workspace)
-                .bind(&run.id)
-                .bind(&run.scope)
-                .bind(&run.resource)
-                .bind(&run.task)
-                .bind(name)
-                .bind(json_text(labels))
-                .bind(*value)
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(changes)
+        crate::runs::finish(self, run, results).await
     }
 
     async fn mark_interrupted(&self, at: Timestamp) -> Result<u64> {

@@ -3,6 +3,7 @@
 pub mod http;
 pub mod promql;
 pub mod script;
+mod spawn;
 pub mod sql;
 
 use sitrep_core::RunStatus;

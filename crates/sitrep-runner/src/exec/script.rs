@@ -3,6 +3,7 @@
 //! environment and bounded output.
 
 use super::Outcome;
+use super::spawn::{Spawn, TaskProcess};
 use crate::capture::{Captured, capture};
 use crate::lifecycle::Interrupt;
 use crate::tree::Tree;
@@ -11,11 +12,8 @@ use sitrep_core::RunStatus;
 use sitrep_core::protocol::parse_results;
 use sitrep_core::redact::Redactor;
 use sitrep_core::time::format_duration;
-use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::Command;
 
 /// After the main process ends or is killed, readers get this long to drain the pipes.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -108,13 +106,11 @@ pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> 
             );
         }
     };
-    if let Some(pid) = child.id() {
-        tree.started(pid as i32);
-        if tree.cgroup().is_none() {
-            // Without a cgroup, recovery needs the process group and its leader's start.
-            let (record, dir) = (tree.record(), r.dir.to_path_buf());
-            let _ = tokio::task::spawn_blocking(move || record.write(&dir)).await;
-        }
+    tree.started(child.pid);
+    if tree.cgroup().is_none() {
+        // Without a cgroup, recovery needs the process group and its leader's start.
+        let (record, dir) = (tree.record(), r.dir.to_path_buf());
+        let _ = tokio::task::spawn_blocking(move || record.write(&dir)).await;
     }
     let overlap = r.redactor.max_match_len();
     let out = tokio::spawn(capture(child.stdout.take().unwrap(), r.cap, overlap));
@@ -180,52 +176,14 @@ pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> 
     (end, tree)
 }
 
-fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<tokio::process::Child> {
-    let mut cmd = Command::new(r.program);
-    cmd.arg(r.script)
-        .current_dir(r.dir)
-        .env_clear()
-        .envs(r.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let parent = std::process::id() as libc::pid_t;
-    let procs = tree.cgroup().map(|c| c.procs_fd());
-    // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe system calls; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || in_child(parent, procs));
-    }
-    cmd.spawn()
-}
-
-/// In the task's first process, before exec: die with sitrep, and join the task's cgroup.
-fn in_child(parent: libc::pid_t, procs: Option<RawFd>) -> std::io::Result<()> {
-    // SAFETY: prctl, getppid, write and _exit are async-signal-safe; `procs` is an open fd.
-    unsafe {
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) != 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-        // sitrep died between fork and prctl: the signal will never come.
-        if libc::getppid() != parent {
-            libc::_exit(137);
-        }
-        if let Some(fd) = procs
-            && libc::write(fd, b"0".as_ptr().cast(), 1) != 1
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<TaskProcess> {
+    super::spawn::spawn(&Spawn {
+        program: r.program,
+        args: &[r.script],
+        env: &r.env,
+        cwd: r.dir,
+        cgroup_procs: tree.cgroup().map(|c| c.procs_fd()),
+    })
 }
 
 async fn drained(h: tokio::task::JoinHandle<Captured>) -> Captured {
