@@ -115,16 +115,16 @@ async fn main() {
     );
     let mut cfg = RunnerConfig::new("bench", dir.path().join("runtime"));
     if std::env::args().any(|a| a == "--process-group") {
-        cfg.isolation = sitrep_runner::Isolation::ProcessGroup {
+        cfg.isolation = Some(sitrep_runner::Isolation::ProcessGroup {
             why: "--process-group".into(),
-        };
+        });
     }
-    println!("isolation: {}", cfg.isolation);
     cfg.limits = Limits {
         max_concurrent: concurrency,
         max_per_resource: concurrency,
     };
     let runner = Arc::new(Runner::new(cfg, catalog, store, Arc::new(SystemClock)).unwrap());
+    println!("isolation: {}", runner.isolation());
 
     // Warm-up: page cache, the database file, the blocking pool.
     direct(50, concurrency).await;

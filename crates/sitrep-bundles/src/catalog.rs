@@ -1,6 +1,6 @@
 //! Every collection a workspace uses, and task lookup by `collection/bundle/task`.
 
-use crate::load::{load_collection, read_collection};
+use crate::load::read_collection;
 use crate::model::{Bundle, Collection, Task};
 use crate::problem::{BundleError, Problem};
 use crate::{embedded, git};
@@ -107,8 +107,7 @@ impl Catalog {
     /// [`Catalog::quarantined`]. Only the built-in collection must load (an error here means
     /// it could not be written to `cache`).
     pub fn load(sources: &[CollectionSource], cache: &Path) -> Result<Catalog, BundleError> {
-        let mut core = load_collection(&embedded::extract(cache)?)?;
-        core.name = "core".into();
+        let core = embedded::load(cache)?;
         let mut catalog = Catalog {
             collections: vec![core],
             quarantined: vec![],

@@ -38,7 +38,8 @@ impl Ctx<'_> {
 
     /// Deserializes `v` as `T`, reporting serde's complaint at `field` (or at the unknown key).
     pub(crate) fn typed<T: DeserializeOwned>(&mut self, field: &str, v: &Value) -> Option<T> {
-        match yaml_serde::from_value::<T>(v.clone()) {
+        // straight from the borrowed value: no copy of the tree per field
+        match T::deserialize(v) {
             Ok(t) => Some(t),
             Err(e) => {
                 let msg = e.to_string();
@@ -306,9 +307,19 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     let file = dir.join("bundle.yaml");
     let text = read_capped(&file, MAX_BUNDLE_FILE_BYTES).map_err(|p| vec![p])?;
     let value = parse_yaml(&file, &text).map_err(|p| vec![p])?;
+    bundle_from_value(dir, &text, value)
+}
+
+/// Validates a bundle already parsed (`text` locates problems by line; empty: no lines).
+pub(crate) fn bundle_from_value(
+    dir: &Path,
+    text: &str,
+    value: Value,
+) -> Result<Bundle, Vec<Problem>> {
+    let file = dir.join("bundle.yaml");
     let mut ctx = Ctx {
         file: &file,
-        text: &text,
+        text,
         problems: Vec::new(),
     };
     let Some(raw) = ctx.typed::<RawBundle>("", &value) else {

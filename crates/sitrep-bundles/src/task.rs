@@ -362,8 +362,8 @@ fn check_when(ctx: &mut Ctx<'_>, field: &str, when: Option<&str>, known: &HashSe
     }
 }
 
-/// The script's file, with symlinks resolved, if it is inside the bundle folder (also resolved):
-/// a symlink to a file outside the bundle is refused like a path outside it.
+/// The script's file if it is inside the bundle folder once symlinks are resolved (the
+/// folder's too): a symlink to a file outside the bundle is refused like a path outside it.
 fn script_path(ctx: &mut Ctx<'_>, dir: &Path, field: &str, s: &str) -> Option<PathBuf> {
     let rel = Path::new(s);
     if rel.is_absolute() || rel.components().any(|c| matches!(c, Component::ParentDir)) {
@@ -373,7 +373,14 @@ fn script_path(ctx: &mut Ctx<'_>, dir: &Path, field: &str, s: &str) -> Option<Pa
         );
         return None;
     }
-    let (Ok(root), Ok(file)) = (dir.canonicalize(), dir.join(rel).canonicalize()) else {
+    // A plain file right in the bundle folder (the usual case) needs no resolving.
+    let direct = dir.join(rel);
+    if rel.components().count() == 1
+        && std::fs::symlink_metadata(&direct).is_ok_and(|m| m.file_type().is_file())
+    {
+        return Some(direct);
+    }
+    let (Ok(root), Ok(file)) = (dir.canonicalize(), direct.canonicalize()) else {
         ctx.problem(
             field,
             format!("script {s:?} not found in {}", dir.display()),

@@ -172,6 +172,16 @@ fn the_embedded_core_collection_is_valid() {
             );
         }
     }
+    // Loaded from the JSON compiled in, it is the collection its YAML files describe.
+    let from_yaml = load_collection(&core.root).unwrap();
+    assert_eq!(
+        (&from_yaml.description, &from_yaml.version),
+        (&core.description, &core.version)
+    );
+    assert_eq!(
+        format!("{:?}", from_yaml.bundles),
+        format!("{:?}", core.bundles)
+    );
     // Extraction is idempotent.
     let again = Catalog::load(&[], cache.path()).unwrap();
     assert_eq!(again.collections[0].root, core.root);

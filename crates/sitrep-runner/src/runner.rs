@@ -32,8 +32,9 @@ pub struct RunnerConfig {
     pub sitrep_exe: Option<PathBuf>,
     pub limits: Limits,
     pub output_cap: usize,
-    /// How task process trees are contained; detected on this host by default.
-    pub isolation: Isolation,
+    /// How task process trees are contained; `None`: detected on this host when first needed
+    /// ([`Isolation::detect`]).
+    pub isolation: Option<Isolation>,
 }
 
 impl RunnerConfig {
@@ -44,7 +45,7 @@ impl RunnerConfig {
             sitrep_exe: None,
             limits: Limits::default(),
             output_cap: DEFAULT_CAP,
-            isolation: Isolation::detect().clone(),
+            isolation: None,
         }
     }
 }
@@ -96,6 +97,7 @@ pub struct Runner {
     owner: String,
     /// Where run directories go: `runs_dir/OWNER/RUN_ID`.
     runs_dir: crate::rundir::RunsDir,
+    isolation: std::sync::OnceLock<Isolation>,
 }
 
 /// How a [`Runner::shutdown`] went.
@@ -139,13 +141,14 @@ impl Runner {
             catalog,
             store,
             clock,
-            http: HttpClients::new(),
+            http: HttpClients::default(),
             pools: Pools::default(),
             path,
             sli: Some(std::sync::Mutex::default()),
             life: Lifecycle::default(),
             owner: Owner::current().token(),
             runs_dir,
+            isolation: std::sync::OnceLock::new(),
         })
     }
 
@@ -166,7 +169,12 @@ impl Runner {
     /// How this runner contains task process trees. Call [`Isolation::announce`] once at
     /// start-up so a host without cgroup v2 says so.
     pub fn isolation(&self) -> &Isolation {
-        &self.cfg.isolation
+        self.isolation.get_or_init(|| {
+            self.cfg
+                .isolation
+                .clone()
+                .unwrap_or_else(|| Isolation::detect().clone())
+        })
     }
 
     /// Refuses new runs from now on ([`RunError::ShuttingDown`]); runs in flight go on.

@@ -38,16 +38,27 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
+/// What the database file is, as far as its header tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteFile {
+    /// Missing or empty: SQLite creates the database.
+    New,
+    /// A database in WAL mode (what sitrep makes).
+    Wal,
+    /// A database in another journal mode.
+    Other,
+}
+
 /// Refuses a file that cannot be a SQLite database, saying what it looks like. A missing or
 /// empty file is fine: SQLite creates the database in it.
-pub fn check_sqlite_file(path: &Path) -> Result<(), StoreError> {
+pub fn check_sqlite_file(path: &Path) -> Result<SqliteFile, StoreError> {
     let not_db = |what: String| StoreError::NotADatabase {
         path: path.to_path_buf(),
         what,
     };
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SqliteFile::New),
         Err(e) => {
             return Err(StoreError::OpenFile {
                 path: path.to_path_buf(),
@@ -60,7 +71,7 @@ pub fn check_sqlite_file(path: &Path) -> Result<(), StoreError> {
     }
     let len = meta.len();
     if len == 0 {
-        return Ok(());
+        return Ok(SqliteFile::New);
     }
     let mut head = Vec::with_capacity(512);
     std::fs::File::open(path)
@@ -95,7 +106,12 @@ pub fn check_sqlite_file(path: &Path) -> Result<(), StoreError> {
             "truncated: {len} bytes, less than one {page_size}-byte page"
         )));
     }
-    Ok(())
+    // file format write and read versions: 2 is WAL
+    Ok(if head[18] == 2 && head[19] == 2 {
+        SqliteFile::Wal
+    } else {
+        SqliteFile::Other
+    })
 }
 
 fn looks_like_text(head: &[u8]) -> bool {
@@ -333,7 +349,10 @@ mod tests {
         assert!(what(&header).contains("truncated: 100 bytes"));
         assert!(what(&header[..40]).contains("shorter than the 100-byte"));
         std::fs::write(&p, b"").unwrap();
-        assert!(check_sqlite_file(&p).is_ok());
-        assert!(check_sqlite_file(&dir.path().join("missing.db")).is_ok());
+        assert_eq!(check_sqlite_file(&p).unwrap(), SqliteFile::New);
+        assert_eq!(
+            check_sqlite_file(&dir.path().join("missing.db")).unwrap(),
+            SqliteFile::New
+        );
     }
 }

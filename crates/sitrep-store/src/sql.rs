@@ -83,21 +83,46 @@ impl SqlStore {
                 };
                 let options = AnyPoolOptions::new()
                     .acquire_timeout(Duration::from_secs(30))
+                    // Never fails: sqlx retries a connection whose set-up failed until the
+                    // acquire timeout, logging each attempt, and the cause is lost. A pragma
+                    // that fails here (on a damaged file) lets the first query fail instead,
+                    // once, with its cause.
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             for pragma in open::SQLITE_PRAGMAS {
-                                sqlx::query(*pragma).execute(&mut *conn).await?;
+                                if let Err(e) = sqlx::query(*pragma).execute(&mut *conn).await {
+                                    tracing::debug!(pragma, error = %e, "sqlite pragma failed");
+                                }
                             }
                             Ok(())
                         })
                     });
                 match &path {
+                    // An existing WAL database with a sound header: straight to the pool (the
+                    // header check has caught a file that is not a database; damage deeper
+                    // in fails the migrations check below, once, by name).
+                    Some(p) if open::check_sqlite_file(p)? == open::SqliteFile::Wal => {
+                        let pool = options
+                            .max_connections(4)
+                            .connect(&url)
+                            .await
+                            .map_err(|e| open::sqlite_open_error(p, &e))?;
+                        let mut conn = pool.acquire().await?;
+                        crate::migrate::run(&mut conn, backend, Some(p)).await?;
+                        drop(conn);
+                        pool
+                    }
+                    // A new database (several processes may be creating it at once), or one
+                    // in another journal mode: a first connection on its own, retried while
+                    // another process holds the lock, and the migrations on it.
                     Some(p) => {
-                        open::check_sqlite_file(p)?;
                         let mut conn = open::sqlite_connection(&url, Some(p)).await?;
                         crate::migrate::run(&mut conn, backend, Some(p)).await?;
+                        // The pool's first connection opens while this one is still open, so
+                        // closing it is not the last close (which would checkpoint the WAL).
+                        let pool = options.max_connections(4).connect(&url).await?;
                         let _ = conn.close().await;
-                        options.max_connections(4).connect_lazy(&url)?
+                        pool
                     }
                     None => {
                         // In memory: every connection is its own database, so keep exactly one.

@@ -3,7 +3,7 @@
 pub mod http;
 pub mod promql;
 pub mod script;
-mod spawn;
+pub(crate) mod spawn;
 pub mod sql;
 
 use sitrep_core::RunStatus;

@@ -182,7 +182,7 @@ fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<TaskProcess> {
         args: &[r.script],
         env: &r.env,
         cwd: r.dir,
-        cgroup_procs: tree.cgroup().map(|c| c.procs_fd()),
+        cgroup: tree.cgroup().map(|c| c.fds()),
     })
 }
 

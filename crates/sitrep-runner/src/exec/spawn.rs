@@ -28,8 +28,16 @@ pub struct Spawn<'a> {
     pub args: &'a [&'a Path],
     pub env: &'a [(String, String)],
     pub cwd: &'a Path,
-    /// An open `cgroup.procs` of the cgroup to start in.
-    pub cgroup_procs: Option<RawFd>,
+    /// The cgroup to start in.
+    pub cgroup: Option<CgroupFds>,
+}
+
+/// A cgroup, open: its directory (for `clone3(CLONE_INTO_CGROUP)`) and its `cgroup.procs`
+/// (to join it from the child where `clone3` is not available).
+#[derive(Debug, Clone, Copy)]
+pub struct CgroupFds {
+    pub dir: RawFd,
+    pub procs: RawFd,
 }
 
 /// A started task process: its pid, its output pipes, and what to await its exit on.
@@ -159,34 +167,33 @@ pub fn spawn(s: &Spawn<'_>) -> io::Result<TaskProcess> {
         stdin: devnull.as_raw_fd(),
         stdout: out_w.as_raw_fd(),
         stderr: err_w.as_raw_fd(),
-        cgroup_procs: s.cgroup_procs.unwrap_or(-1),
+        cgroup_procs: -1,
         // SAFETY: getpid cannot fail.
         parent: unsafe { libc::getpid() },
         // SAFETY: zeroed memory is a valid sigset_t to be filled below.
         mask: unsafe { std::mem::zeroed() },
         error: AtomicI32::new(0),
     };
-    let stack = Stack::new()?;
-    // SAFETY: the signal sets are valid; the child gets its own stack and reads only `child`,
-    // which outlives it (CLONE_VFORK returns once the child has exec'd or exited).
+    // SAFETY: reads the calling thread's mask into a zeroed set.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut child.mask) };
+    let mut mask = child.mask;
+    let arg = (&mut child as *mut ChildArgs).cast::<c_void>();
+    // SAFETY: the child reads only `child` (its mask is written before the child starts), which
+    // outlives it.
     let pid = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut child.mask);
-        let pid = libc::clone(
-            child_main,
-            stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&mut child as *mut ChildArgs).cast::<c_void>(),
-        );
-        let clone_error = io::Error::last_os_error();
-        libc::pthread_sigmask(libc::SIG_SETMASK, &child.mask, std::ptr::null_mut());
-        if pid < 0 {
-            return Err(clone_error);
+        match s.cgroup {
+            // Born in its cgroup: no migration (which waits for an RCU grace period).
+            Some(cg) => match clone3::call(child_main, arg, &mut mask, cg.dir) {
+                Err(e) if clone3::unsupported(&e) => {
+                    (*arg.cast::<ChildArgs>()).cgroup_procs = cg.procs;
+                    vfork_call(child_main, arg, &mut mask)?
+                }
+                other => other?,
+            },
+            None => vfork_call(child_main, arg, &mut mask)?,
         }
-        pid
     };
-    drop((devnull, out_w, err_w, stack));
+    drop((devnull, out_w, err_w));
     let failed = child.error.load(Ordering::Acquire);
     if failed != 0 {
         let mut status = 0;
@@ -257,6 +264,81 @@ impl Drop for TaskProcess {
                 libc::waitpid(self.pid, std::ptr::null_mut(), libc::WNOHANG);
             }
         }
+    }
+}
+
+/// Runs `f(arg)` in a child created with `clone(CLONE_VM | CLONE_VFORK)` on its own stack,
+/// with every signal blocked (the caller's mask is saved in `mask`), and returns the child's
+/// pid once it has exec'd or exited.
+///
+/// # Safety
+/// `f` must make only async-signal-safe calls and end in `execve` or `_exit`; `arg` must stay
+/// valid until this returns.
+pub(crate) unsafe fn vfork_call(
+    f: extern "C" fn(*mut c_void) -> libc::c_int,
+    arg: *mut c_void,
+    mask: &mut libc::sigset_t,
+) -> io::Result<libc::pid_t> {
+    let stack = Stack::new()?;
+    // SAFETY: valid signal sets; the child runs on `stack`, which outlives it (CLONE_VFORK
+    // returns once the child has exec'd or exited).
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, mask);
+        let pid = libc::clone(
+            f,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            arg,
+        );
+        let clone_error = io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+        if pid < 0 {
+            return Err(clone_error);
+        }
+        Ok(pid)
+    }
+}
+
+/// Checks that a process can start in the cgroup (`clone3`), or join it (older kernels):
+/// starts a child there that exits at once.
+pub(crate) fn probe_cgroup(cg: CgroupFds) -> io::Result<()> {
+    let mut procs = cg.procs;
+    let arg = (&mut procs as *mut RawFd).cast::<c_void>();
+    // SAFETY: the children only write to the fd at `arg` (alive until they exit) and exit.
+    let pid = unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        match clone3::call(exit_at_once, arg, &mut mask, cg.dir) {
+            Err(e) if clone3::unsupported(&e) => vfork_call(join_and_exit, arg, &mut mask)?,
+            other => other?,
+        }
+    };
+    let mut status = 0;
+    // SAFETY: reaps the child started above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::other(
+            "the test process could not join the cgroup",
+        ))
+    }
+}
+
+extern "C" fn exit_at_once(_: *mut c_void) -> libc::c_int {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(0) }
+}
+
+/// Joins the cgroup whose `cgroup.procs` is open at `*arg`, and exits.
+extern "C" fn join_and_exit(arg: *mut c_void) -> libc::c_int {
+    // SAFETY: `arg` points to the parent's fd, alive while the parent waits (CLONE_VFORK);
+    // write and _exit are async-signal-safe.
+    unsafe {
+        let fd = *(arg as *const RawFd);
+        let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+        libc::_exit(if ok { 0 } else { 1 })
     }
 }
 
@@ -365,6 +447,125 @@ extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
     }
 }
 
+/// `clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP)`: the child starts in its cgroup.
+/// There is no libc wrapper, and a raw `clone3` child with a new stack cannot return into Rust
+/// code, so the system call and the jump into the child's function are a few instructions of
+/// assembly (x86-64; other architectures join the cgroup from the child instead).
+mod clone3 {
+    use super::{Stack, io};
+    use std::ffi::c_void;
+    use std::os::fd::RawFd;
+
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+    /// `struct clone_args` up to `cgroup` (version 2, 88 bytes).
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+
+    /// The kernel or a seccomp filter refuses `clone3` or `CLONE_INTO_CGROUP` (before 5.7).
+    pub fn unsupported(e: &io::Error) -> bool {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::E2BIG)
+        )
+    }
+
+    /// Like [`super::vfork_call`], starting the child in the cgroup whose directory is open
+    /// at `cgroup`.
+    ///
+    /// # Safety
+    /// As for [`super::vfork_call`].
+    pub unsafe fn call(
+        f: extern "C" fn(*mut c_void) -> libc::c_int,
+        arg: *mut c_void,
+        mask: &mut libc::sigset_t,
+        cgroup: RawFd,
+    ) -> io::Result<libc::pid_t> {
+        if !cfg!(target_arch = "x86_64") {
+            return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+        }
+        let stack = Stack::new()?;
+        let args = CloneArgs {
+            flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: stack.base as u64,
+            stack_size: stack.len as u64,
+            cgroup: cgroup as u64,
+            ..Default::default()
+        };
+        // SAFETY: valid signal sets; `args` and `stack` outlive the child (CLONE_VFORK returns
+        // once it has exec'd or exited).
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, mask);
+            let r = raw(&args, f, arg);
+            libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+            if r < 0 {
+                return Err(io::Error::from_raw_os_error(-r as i32));
+            }
+            Ok(r as libc::pid_t)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn raw(
+        args: &CloneArgs,
+        f: extern "C" fn(*mut c_void) -> libc::c_int,
+        arg: *mut c_void,
+    ) -> i64 {
+        let ret: i64;
+        // SAFETY: the parent gets the pid (or -errno) in rax, with only rcx and r11 changed.
+        // The child runs on the new stack (16-byte aligned by the kernel), calls `f(arg)` and
+        // exits: it never returns into this function.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                "test rax, rax",
+                "jnz 2f",
+                "xor ebp, ebp",
+                "mov rdi, r12",
+                "call r13",
+                "mov edi, eax",
+                "mov eax, 231", // exit_group
+                "syscall",
+                "ud2",
+                "2:",
+                inlateout("rax") libc::SYS_clone3 => ret,
+                in("rdi") args as *const CloneArgs,
+                in("rsi") std::mem::size_of::<CloneArgs>(),
+                in("r12") arg,
+                in("r13") f,
+                lateout("rcx") _,
+                lateout("r11") _,
+            );
+        }
+        ret
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn raw(
+        _: &CloneArgs,
+        _: extern "C" fn(*mut c_void) -> libc::c_int,
+        _: *mut c_void,
+    ) -> i64 {
+        -(libc::ENOSYS as i64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,7 +588,7 @@ mod tests {
             args: &args,
             env: &env,
             cwd: dir.path(),
-            cgroup_procs: None,
+            cgroup: None,
         })
         .unwrap();
         let (mut out, mut err) = (String::new(), String::new());
@@ -427,7 +628,7 @@ mod tests {
                 args: &[],
                 env: &env(&[]),
                 cwd: &cwd,
-                cgroup_procs: None,
+                cgroup: None,
             })
             .err()
             .unwrap()
@@ -439,5 +640,51 @@ mod tests {
             e.to_string().starts_with("entering the run directory"),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_task_starts_inside_its_cgroup() {
+        let crate::Isolation::Cgroup { base } = crate::Isolation::detect() else {
+            eprintln!("no usable cgroup v2 here; skipped");
+            return;
+        };
+        let run = format!("spawn-test-{}", std::process::id());
+        let cg = crate::tree::cgroup::TaskCgroup::create(base, &run).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let args = [Path::new("/proc/self/cgroup")];
+        let mut p = spawn(&Spawn {
+            program: "cat",
+            args: &args,
+            env: &env(&[]),
+            cwd: dir.path(),
+            cgroup: Some(cg.fds()),
+        })
+        .unwrap();
+        let mut out = String::new();
+        p.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        assert!(p.wait().await.unwrap().success());
+        assert!(
+            out.contains(&format!("0::/sitrep-{run}")) || out.contains(&format!("/sitrep-{run}\n")),
+            "{out}"
+        );
+        // on x86-64 with Linux 5.7+, the process was created there (no migration)
+        if cfg!(target_arch = "x86_64") {
+            let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+            let pid = unsafe {
+                clone3::call(exit_at_once, std::ptr::null_mut(), &mut mask, cg.fds().dir)
+            }
+            .expect("clone3(CLONE_INTO_CGROUP) works on this host");
+            let mut status = 0;
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        }
+        let path = cg.path().to_path_buf();
+        drop(cg);
+        std::fs::remove_dir(path).unwrap();
     }
 }

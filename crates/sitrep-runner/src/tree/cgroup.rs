@@ -6,9 +6,10 @@
 //! which must be writable (root, or a delegated subtree such as a systemd unit with
 //! `Delegate=yes`); `cgroup.kill` needs Linux 5.14.
 
+use crate::exec::spawn::CgroupFds;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -62,12 +63,13 @@ pub fn cgroup_name(run_id: &str) -> String {
     format!("sitrep-{run_id}")
 }
 
-/// A task's cgroup, created before the task starts. The task's first process joins it
-/// between fork and exec by writing to `procs_fd` (opened here, as nothing may be allocated
-/// in the child).
+/// A task's cgroup, created before the task starts. The task's first process is created in it
+/// (`clone3(CLONE_INTO_CGROUP)`), or joins it before exec by writing to `cgroup.procs`; both
+/// are opened here, as nothing may be allocated in the child.
 #[derive(Debug)]
 pub struct TaskCgroup {
     path: PathBuf,
+    dir: File,
     procs: File,
 }
 
@@ -75,11 +77,14 @@ impl TaskCgroup {
     pub fn create(base: &Path, run_id: &str) -> std::io::Result<TaskCgroup> {
         let path = base.join(cgroup_name(run_id));
         std::fs::create_dir(&path)?;
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .open(path.join("cgroup.procs"))
-        {
-            Ok(procs) => Ok(TaskCgroup { path, procs }),
+        let opened = open_dir(&path).and_then(|dir| {
+            let procs = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path.join("cgroup.procs"))?;
+            Ok((dir, procs))
+        });
+        match opened {
+            Ok((dir, procs)) => Ok(TaskCgroup { path, dir, procs }),
             Err(e) => {
                 let _ = std::fs::remove_dir(&path);
                 Err(e)
@@ -91,8 +96,12 @@ impl TaskCgroup {
         &self.path
     }
 
-    pub fn procs_fd(&self) -> RawFd {
-        self.procs.as_raw_fd()
+    /// The cgroup's directory and `cgroup.procs`, for the task's process to start in.
+    pub(crate) fn fds(&self) -> CgroupFds {
+        CgroupFds {
+            dir: self.dir.as_raw_fd(),
+            procs: self.procs.as_raw_fd(),
+        }
     }
 }
 
@@ -177,32 +186,25 @@ fn check_join(probe: &Path) -> Result<(), String> {
         .write(true)
         .open(probe.join("cgroup.procs"))
         .map_err(|e| format!("cannot open {}: {e}", probe.join("cgroup.procs").display()))?;
-    let fd = procs.as_raw_fd();
-    // SAFETY: the child only calls the async-signal-safe write(2) and _exit(2).
-    let pid = unsafe { libc::fork() };
-    match pid {
-        -1 => Err(format!(
-            "cannot fork to test joining a cgroup: {}",
-            std::io::Error::last_os_error()
-        )),
-        0 => unsafe {
-            let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-            libc::_exit(if ok { 0 } else { 1 })
-        },
-        child => {
-            let mut status = 0;
-            // SAFETY: waits for the child forked above.
-            unsafe { libc::waitpid(child, &mut status, 0) };
-            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-                Ok(())
-            } else {
-                Err(format!(
-                    "a process cannot be moved into a new cgroup under {}",
-                    probe.parent().unwrap_or(probe).display()
-                ))
-            }
-        }
-    }
+    let dir = open_dir(probe).map_err(|e| format!("cannot open {}: {e}", probe.display()))?;
+    crate::exec::spawn::probe_cgroup(CgroupFds {
+        dir: dir.as_raw_fd(),
+        procs: procs.as_raw_fd(),
+    })
+    .map_err(|e| {
+        format!(
+            "a process cannot be started in a new cgroup under {} ({e})",
+            probe.parent().unwrap_or(probe).display()
+        )
+    })
+}
+
+fn open_dir(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)
 }
 
 /// The mount point and root of the first cgroup2 mount in `/proc/self/mountinfo`.

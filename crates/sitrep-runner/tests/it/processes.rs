@@ -154,9 +154,9 @@ async fn without_cgroups_a_timeout_says_only_the_process_group_was_killed() {
     let home = home().await;
     let pids = pids_dir(&home, "pids");
     let mut cfg = home.config();
-    cfg.isolation = Isolation::ProcessGroup {
+    cfg.isolation = Some(Isolation::ProcessGroup {
         why: "turned off by the test".into(),
-    };
+    });
     let runner = home.runner(cfg);
     let out = runner
         .run(request("hold-briefly", &pids, &[]))
