@@ -251,20 +251,20 @@ pub fn task(
                     "severity must be 1 (critical) to 4 (info)",
                 );
             }
-            if let Some(l) = h.expect.max_latency.as_ref().filter(|l| !l.contains("${")) {
-                if let Err(e) = parse_duration(l) {
-                    ctx.problem(at("http.expect.max_latency"), e);
-                }
+            if let Some(l) = h.expect.max_latency.as_ref().filter(|l| !l.contains("${"))
+                && let Err(e) = parse_duration(l)
+            {
+                ctx.problem(at("http.expect.max_latency"), e);
             }
             TaskSpec::Http(h)
         }),
         TaskType::Promql => block::<PromqlSpec>(ctx, &at("promql"), &raw.promql).map(|p| {
             check_refs(ctx, &at("promql"), &[&p.url, &p.query], &known);
             for (f, v) in [("range", &p.range), ("step", &p.step)] {
-                if let Some(v) = v {
-                    if let Err(e) = parse_duration(v) {
-                        ctx.problem(at(&format!("promql.{f}")), e);
-                    }
+                if let Some(v) = v
+                    && let Err(e) = parse_duration(v)
+                {
+                    ctx.problem(at(&format!("promql.{f}")), e);
                 }
             }
             check_rules(ctx, &at("promql"), p.rules(), &known);
