@@ -41,13 +41,15 @@ impl Owner {
         })
     }
 
-    /// `host:boot:pid:start`; also a valid file name.
+    /// `host_boot_pid_start`: also a file name, and one without `:`, since it is part of the
+    /// run directory's path and tasks put paths into colon-separated lists (`KUBECONFIG`).
     pub fn token(&self) -> String {
-        format!("{}:{}:{}:{}", self.host, self.boot, self.pid, self.start)
+        format!("{}_{}_{}_{}", self.host, self.boot, self.pid, self.start)
     }
 
+    /// Reads a token (the host may itself hold `_`: the last three fields never do).
     pub fn parse(token: &str) -> Option<Owner> {
-        let mut parts = token.rsplitn(4, ':');
+        let mut parts = token.rsplitn(4, '_');
         let start = parts.next()?.parse().ok()?;
         let pid = parts.next()?.parse().ok()?;
         let boot = parts.next()?.to_string();
@@ -148,9 +150,15 @@ mod tests {
             pid: 4242,
             start: 987654,
         };
-        assert_eq!(Owner::parse(&o.token()), Some(o));
+        assert_eq!(Owner::parse(&o.token()), Some(o.clone()));
         assert_eq!(Owner::parse("nonsense"), None);
-        assert_eq!(Owner::parse("h:b:notapid:1"), None);
+        assert_eq!(Owner::parse("h_b_notapid_1"), None);
+        let underscored = Owner {
+            host: "my_host".into(),
+            ..o.clone()
+        };
+        assert_eq!(Owner::parse(&underscored.token()), Some(underscored));
+        assert!(!o.token().contains(':'));
     }
 
     #[test]

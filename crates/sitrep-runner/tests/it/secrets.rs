@@ -111,3 +111,38 @@ async fn no_form_of_a_secret_reaches_the_run_the_results_or_the_database() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_secret_given_as_a_file_is_a_private_file_in_the_run_directory_on_a_path_without_colons()
+{
+    const FILE_BUNDLE: &str = "name: f
+secrets:
+  - name: KUBECONFIG
+    as: file
+tasks:
+  - name: f
+    kind: diagnostic
+    type: bash
+    script: f.sh
+";
+    // KUBECONFIG is a colon-separated list: the path must hold no colon
+    const SCRIPT: &str = r#"case "$KUBECONFIG" in *:*) echo "a colon: $KUBECONFIG";; esac
+case "$KUBECONFIG" in "$SITREP_RUN_DIR"/*) echo inside;; *) echo "outside: $KUBECONFIG";; esac
+stat -c %a "$KUBECONFIG"
+wc -c < "$KUBECONFIG"
+"#;
+    let home = Home::new(&[("f", FILE_BUNDLE, &[("f.sh", SCRIPT)])]).await;
+    let runner = home.runner(home.config());
+    let out = runner
+        .run(RunRequest {
+            task: TaskRef::new("t", "f", "f"),
+            resource: "k8s".into(),
+            slx: None,
+            config: BTreeMap::new(),
+            secrets: BTreeMap::from([("KUBECONFIG".to_string(), "apiVersion: v1\n".to_string())]),
+            approved: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(out.run.stdout, "inside\n600\n15\n", "{:?}", out.run);
+}
