@@ -25,6 +25,51 @@ fn main() {
         .unwrap();
     }
     out.push_str("];\n");
+    // Each bundle.yaml as JSON too: the built-in collection is loaded from these at every
+    // start, and JSON parses an order of magnitude faster than YAML.
+    let collection: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(root.join("collection.yaml")).unwrap())
+            .expect("collections/core/collection.yaml is valid YAML");
+    writeln!(
+        out,
+        "pub static COLLECTION_JSON: &str = {:?};",
+        serde_json::to_string(&collection).unwrap()
+    )
+    .unwrap();
+    out.push_str("pub static BUNDLES_JSON: &[(&str, &str)] = &[\n");
+    for (rel, abs) in &files {
+        let Some(folder) = rel
+            .strip_prefix("bundles/")
+            .and_then(|r| r.strip_suffix("/bundle.yaml"))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(abs).unwrap();
+        let value: yaml_serde::Value =
+            yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{rel}: invalid YAML: {e}"));
+        let json = serde_json::to_string(&value).unwrap();
+        writeln!(out, "    ({folder:?}, {json:?}),").unwrap();
+    }
+    out.push_str("];\n");
+    // A digest of every path and content names the extracted folder; computed here, not at
+    // every start.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (rel, abs) in &files {
+        for b in rel
+            .bytes()
+            .chain([0])
+            .chain(std::fs::read(abs).unwrap())
+            .chain([0])
+        {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    writeln!(
+        out,
+        "pub static DIGEST: &str = \"{:012x}\";",
+        h & 0xffff_ffff_ffff
+    )
+    .unwrap();
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded_core.rs");
     std::fs::write(dest, out).unwrap();
 }

@@ -2,24 +2,16 @@
 //! `CACHE/collections/core-HASH/`, so scripts run from real files and a new binary never runs
 //! an older copy.
 
+use crate::load::bundle_from_value;
+use crate::model::Collection;
 use crate::problem::BundleError;
-use sitrep_core::fingerprint::fnv1a64;
 use std::path::{Path, PathBuf};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_core.rs"));
 
-/// A digest of the embedded files; names the extracted folder.
-pub fn digest() -> String {
-    let mut parts: Vec<&str> = Vec::with_capacity(FILES.len() * 2);
-    let texts: Vec<String> = FILES
-        .iter()
-        .map(|(_, b)| format!("{:016x}", fnv1a64(&[&String::from_utf8_lossy(b)])))
-        .collect();
-    for ((p, _), t) in FILES.iter().zip(&texts) {
-        parts.push(p);
-        parts.push(t);
-    }
-    format!("{:012x}", fnv1a64(&parts) & 0xffff_ffff_ffff)
+/// A digest of the embedded files (computed at build time); names the extracted folder.
+pub fn digest() -> &'static str {
+    DIGEST
 }
 
 /// Writes the embedded collection under `cache` (once per digest) and returns its root.
@@ -46,4 +38,36 @@ pub fn extract(cache: &Path) -> Result<PathBuf, BundleError> {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     Ok(root)
+}
+
+/// The built-in collection: written out under `cache` (for its scripts) and loaded from the
+/// JSON form of its bundles compiled into the binary (the same content as the files).
+pub fn load(cache: &Path) -> Result<Collection, BundleError> {
+    let root = extract(cache)?;
+    let mut bundles = Vec::with_capacity(BUNDLES_JSON.len());
+    let mut problems = Vec::new();
+    for (folder, json) in BUNDLES_JSON {
+        let value: yaml_serde::Value =
+            serde_json::from_str(json).expect("build.rs wrote valid JSON");
+        match bundle_from_value(&root.join("bundles").join(folder), "", value) {
+            Ok(b) => bundles.push(b),
+            Err(ps) => problems.extend(ps),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BundleError::Invalid(problems));
+    }
+    let meta: serde_json::Value = serde_json::from_str(COLLECTION_JSON).unwrap_or_default();
+    let text = |k: &str| match &meta[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Ok(Collection {
+        name: "core".into(),
+        description: text("description"),
+        version: text("version"),
+        root,
+        bundles,
+    })
 }

@@ -10,8 +10,13 @@ pub mod model;
 mod problem;
 pub mod rules;
 pub mod slx;
+mod task;
 
-pub use catalog::{Catalog, CollectionSource, ResolvedTask};
-pub use load::{load_bundle, load_collection, validate_path};
+pub use catalog::{Catalog, CollectionSource, Quarantined, ResolvedTask};
+pub use load::{
+    LoadedCollection, MAX_BUNDLE_FILE_BYTES, MAX_BUNDLES_PER_COLLECTION, MAX_COLLECTION_FILE_BYTES,
+    MAX_ENTRIES_PER_LIST, MAX_TASKS_PER_BUNDLE, load_bundle, load_collection, read_collection,
+    validate_path,
+};
 pub use model::*;
 pub use problem::{BundleError, Problem};

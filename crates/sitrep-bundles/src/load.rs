@@ -6,24 +6,22 @@ use crate::problem::{BundleError, Problem};
 use crate::rules::{self, GenerationRule};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sitrep_core::{Risk, TaskKind, TaskType, expr, template, time::parse_duration};
+use sitrep_core::TaskKind;
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use yaml_serde::Value;
 
 /// Names every script and template may use without declaring them.
 pub const BUILTIN_VARS: &[&str] = &["SITREP_RESOURCE", "SITREP_TASK", "SITREP_BUNDLE"];
 
-const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
-
-struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
 }
 
 impl Ctx<'_> {
-    fn problem(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn problem(&mut self, field: impl Into<String>, message: impl Into<String>) {
         let field = field.into();
         let line = if field.is_empty() {
             None
@@ -39,8 +37,9 @@ impl Ctx<'_> {
     }
 
     /// Deserializes `v` as `T`, reporting serde's complaint at `field` (or at the unknown key).
-    fn typed<T: DeserializeOwned>(&mut self, field: &str, v: &Value) -> Option<T> {
-        match yaml_serde::from_value::<T>(v.clone()) {
+    pub(crate) fn typed<T: DeserializeOwned>(&mut self, field: &str, v: &Value) -> Option<T> {
+        // straight from the borrowed value: no copy of the tree per field
+        match T::deserialize(v) {
             Ok(t) => Some(t),
             Err(e) => {
                 let msg = e.to_string();
@@ -59,11 +58,34 @@ fn unknown_field(msg: &str) -> Option<&str> {
     Some(&rest[..rest.find('`')?])
 }
 
-fn read(path: &Path) -> Result<String, BundleError> {
-    std::fs::read_to_string(path).map_err(|source| BundleError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// The largest `bundle.yaml` sitrep reads.
+pub const MAX_BUNDLE_FILE_BYTES: u64 = 1024 * 1024;
+/// The largest `collection.yaml` sitrep reads.
+pub const MAX_COLLECTION_FILE_BYTES: u64 = 64 * 1024;
+/// Tasks in one bundle.
+pub const MAX_TASKS_PER_BUNDLE: usize = 200;
+/// Params, secrets, hypotheses or generation rules of one bundle (each).
+pub const MAX_ENTRIES_PER_LIST: usize = 200;
+/// Bundles in one collection.
+pub const MAX_BUNDLES_PER_COLLECTION: usize = 2000;
+
+/// Reads a file of at most `limit` bytes; a larger one is a problem, not a read.
+fn read_capped(path: &Path, limit: u64) -> Result<String, Problem> {
+    let problem = |message: String| Problem {
+        file: path.to_path_buf(),
+        line: None,
+        field: String::new(),
+        message,
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| problem(format!("cannot read it: {e}")))?
+        .len();
+    if len > limit {
+        return Err(problem(format!(
+            "the file is {len} bytes; sitrep reads at most {limit}: split it into several bundles"
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read it: {e}")))
 }
 
 fn parse_yaml(file: &Path, text: &str) -> Result<Value, Problem> {
@@ -75,14 +97,14 @@ fn parse_yaml(file: &Path, text: &str) -> Result<Value, Problem> {
     })
 }
 
-fn is_slug(s: &str) -> bool {
+pub(crate) fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
 }
 
-fn is_env_name(s: &str) -> bool {
+pub(crate) fn is_env_name(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_uppercase() || c == b'_')
         && b.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
@@ -98,20 +120,48 @@ struct RawCollection {
     version: Option<Value>,
 }
 
-/// Loads `root/collection.yaml` and every `root/bundles/*/bundle.yaml`.
+/// Loads `root/collection.yaml` and every `root/bundles/*/bundle.yaml`, all of which must be
+/// valid (the catalog keeps the valid part of a collection instead: [`read_collection`]).
 pub fn load_collection(root: &Path) -> Result<Collection, BundleError> {
-    let (collection, problems) = read_collection(root)?;
+    let loaded = read_collection(root)?;
+    let problems = loaded.problems();
     if problems.is_empty() {
-        Ok(collection)
+        Ok(loaded.collection)
     } else {
         Err(BundleError::Invalid(problems))
     }
 }
 
-fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleError> {
+/// A collection as read: its valid bundles, and the problems of everything else.
+#[derive(Debug)]
+pub struct LoadedCollection {
+    pub collection: Collection,
+    /// Problems of `collection.yaml` itself, and of the collection as a whole.
+    pub own: Vec<Problem>,
+    /// Bundles left out: their folder name and problems.
+    pub left_out: Vec<(String, Vec<Problem>)>,
+}
+
+impl LoadedCollection {
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut all = self.own.clone();
+        all.extend(self.left_out.iter().flat_map(|(_, ps)| ps.iter().cloned()));
+        all
+    }
+}
+
+/// Reads a collection, keeping every valid bundle. Fails only when the folder is not a
+/// collection at all (no readable `collection.yaml` or `bundles/`).
+pub fn read_collection(root: &Path) -> Result<LoadedCollection, BundleError> {
     let file = root.join("collection.yaml");
-    let text = read(&file)?;
+    if let Err(source) = std::fs::metadata(&file) {
+        return Err(BundleError::Io { path: file, source });
+    }
     let mut problems = Vec::new();
+    let text = read_capped(&file, MAX_COLLECTION_FILE_BYTES).unwrap_or_else(|p| {
+        problems.push(p);
+        String::new()
+    });
     let mut collection = Collection {
         name: String::new(),
         description: String::new(),
@@ -120,6 +170,7 @@ fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleErro
         bundles: Vec::new(),
     };
     match parse_yaml(&file, &text) {
+        _ if !problems.is_empty() => {}
         Err(p) => problems.push(p),
         Ok(v) => {
             let mut ctx = Ctx {
@@ -163,28 +214,74 @@ fn read_collection(root: &Path) -> Result<(Collection, Vec<Problem>), BundleErro
         }
     };
     dirs.sort();
+    if dirs.len() > MAX_BUNDLES_PER_COLLECTION {
+        problems.push(Problem {
+            file: bundles_dir.clone(),
+            line: None,
+            field: String::new(),
+            message: format!(
+                "{} bundles; sitrep loads at most {MAX_BUNDLES_PER_COLLECTION} per collection (the first ones by name)",
+                dirs.len()
+            ),
+        });
+        dirs.truncate(MAX_BUNDLES_PER_COLLECTION);
+    }
     let mut names = HashSet::new();
+    let mut left_out = Vec::new();
     for dir in dirs {
+        let folder = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match load_bundle(&dir) {
-            Ok(b) => {
-                if !names.insert(b.name.clone()) {
-                    problems.push(Problem {
-                        file: dir.join("bundle.yaml"),
-                        line: None,
-                        field: "name".into(),
-                        message: format!(
-                            "another bundle in this collection is also named {:?}",
-                            b.name
-                        ),
-                    });
-                }
-                collection.bundles.push(b);
-            }
-            Err(ps) => problems.extend(ps),
+            Ok(b) if !names.insert(b.name.clone()) => left_out.push((
+                folder,
+                vec![Problem {
+                    file: dir.join("bundle.yaml"),
+                    line: None,
+                    field: "name".into(),
+                    message: format!(
+                        "another bundle in this collection is also named {:?}",
+                        b.name
+                    ),
+                }],
+            )),
+            Ok(b) => collection.bundles.push(b),
+            Err(ps) => left_out.push((folder, ps)),
         }
     }
-    problems.extend(check_cross_bundle_remediations(&collection.bundles));
-    Ok((collection, problems))
+    // A hypothesis naming another bundle's remediation is checked across the collection;
+    // a bundle with such a problem is left out like any other invalid bundle.
+    let cross = check_cross_bundle_remediations(&collection.bundles);
+    for p in cross {
+        let bundle_dir = p.file.parent().map(Path::to_path_buf);
+        let at = collection
+            .bundles
+            .iter()
+            .position(|b| Some(&b.dir) == bundle_dir.as_ref());
+        match at {
+            Some(i) => {
+                let b = collection.bundles.remove(i);
+                let folder = b
+                    .dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                left_out.push((folder, vec![p]));
+            }
+            None => match left_out.iter_mut().find(|(_, ps)| {
+                ps.first().and_then(|x| x.file.parent()) == p.file.parent()
+            }) {
+                Some((_, ps)) => ps.push(p),
+                None => problems.push(p),
+            },
+        }
+    }
+    Ok(LoadedCollection {
+        collection,
+        own: problems,
+        left_out,
+    })
 }
 
 /// A hypothesis may be remediated by `BUNDLE/TASK` of the same collection (a bundle cannot
@@ -248,7 +345,7 @@ fn check_cross_bundle_remediations(bundles: &[Bundle]) -> Vec<Problem> {
 /// Checks a collection folder, a bundle folder or a `bundle.yaml`; returns every problem found.
 pub fn validate_path(path: &Path) -> Result<Vec<Problem>, BundleError> {
     if path.join("collection.yaml").is_file() {
-        return Ok(read_collection(path)?.1);
+        return Ok(read_collection(path)?.problems());
     }
     let dir = if path.is_file() {
         path.parent().unwrap_or(Path::new(".")).to_path_buf()
@@ -290,50 +387,53 @@ struct RawBundle {
     unknown: BTreeMap<String, Value>,
 }
 
-#[derive(Deserialize)]
-struct RawTask {
-    name: Option<String>,
-    #[serde(default)]
-    description: String,
-    kind: Option<String>,
-    #[serde(rename = "type")]
-    ty: Option<String>,
-    interval: Option<Value>,
-    timeout: Option<Value>,
-    #[serde(default)]
-    tags: Vec<String>,
-    script: Option<String>,
-    risk: Option<String>,
-    rollback: Option<String>,
-    #[serde(default)]
-    params: Vec<String>,
-    sql: Option<Value>,
-    http: Option<Value>,
-    promql: Option<Value>,
-    #[serde(flatten)]
-    unknown: BTreeMap<String, Value>,
-}
-
 /// Loads and validates `dir/bundle.yaml`.
 pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
     let file = dir.join("bundle.yaml");
-    let text = read(&file).map_err(|e| {
-        vec![Problem {
-            file: file.clone(),
-            line: None,
-            field: String::new(),
-            message: e.to_string(),
-        }]
-    })?;
+    let text = read_capped(&file, MAX_BUNDLE_FILE_BYTES).map_err(|p| vec![p])?;
     let value = parse_yaml(&file, &text).map_err(|p| vec![p])?;
+    bundle_from_value(dir, &text, value)
+}
+
+/// Validates a bundle already parsed (`text` locates problems by line; empty: no lines).
+pub(crate) fn bundle_from_value(
+    dir: &Path,
+    text: &str,
+    value: Value,
+) -> Result<Bundle, Vec<Problem>> {
+    let file = dir.join("bundle.yaml");
     let mut ctx = Ctx {
         file: &file,
-        text: &text,
+        text,
         problems: Vec::new(),
     };
     let Some(raw) = ctx.typed::<RawBundle>("", &value) else {
         return Err(ctx.problems);
     };
+    let rules = match &raw.generation_rules {
+        Some(Value::Sequence(r)) => r.len(),
+        _ => 0,
+    };
+    for (field, len, max) in [
+        ("tasks", raw.tasks.len(), MAX_TASKS_PER_BUNDLE),
+        ("params", raw.params.len(), MAX_ENTRIES_PER_LIST),
+        ("secrets", raw.secrets.len(), MAX_ENTRIES_PER_LIST),
+        ("hypotheses", raw.hypotheses.len(), MAX_ENTRIES_PER_LIST),
+        ("generation_rules", rules, MAX_ENTRIES_PER_LIST),
+    ] {
+        if len > max {
+            ctx.problem(
+                field,
+                format!(
+                    "{len} {field}; a bundle holds at most {max}: split it into several bundles"
+                ),
+            );
+        }
+    }
+    if !ctx.problems.is_empty() {
+        // Nothing else is checked in a bundle that is too big to load.
+        return Err(ctx.problems);
+    }
     for key in raw.unknown.keys() {
         ctx.problem(key.clone(), "unknown field (expected name, description, resource_type, tags, params, secrets, tasks, hypotheses, generation_rules)");
     }
@@ -392,7 +492,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
 
     let mut tasks: Vec<Task> = Vec::new();
     for (i, v) in raw.tasks.iter().enumerate() {
-        if let Some(t) = task(&mut ctx, dir, i, v, &params, &secrets) {
+        if let Some(t) = crate::task::task(&mut ctx, dir, i, v, &params, &secrets) {
             if tasks.iter().any(|o| o.name == t.name) {
                 ctx.problem(
                     format!("tasks[{i}].name"),
@@ -482,388 +582,4 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<Problem>> {
         return Err(ctx.problems);
     }
     Ok(bundle)
-}
-
-fn duration_field(
-    ctx: &mut Ctx<'_>,
-    field: String,
-    v: &Option<Value>,
-) -> Option<std::time::Duration> {
-    let v = v.as_ref()?;
-    let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => {
-            ctx.problem(field, "expected a duration such as 30s, 5m or 1h");
-            return None;
-        }
-    };
-    match parse_duration(&text) {
-        Ok(d) if d.is_zero() => {
-            ctx.problem(field, "must be more than zero");
-            None
-        }
-        Ok(d) => Some(d),
-        Err(e) => {
-            ctx.problem(field, e);
-            None
-        }
-    }
-}
-
-fn task(
-    ctx: &mut Ctx<'_>,
-    dir: &Path,
-    i: usize,
-    v: &Value,
-    params: &[ParamDecl],
-    secrets: &[SecretDecl],
-) -> Option<Task> {
-    let at = |f: &str| format!("tasks[{i}].{f}");
-    let raw = ctx.typed::<RawTask>(&format!("tasks[{i}]"), v)?;
-    for key in raw.unknown.keys() {
-        ctx.problem(
-            at(key),
-            "unknown field (see docs/bundles.md for the task fields)",
-        );
-    }
-    let name = match &raw.name {
-        Some(n) if is_slug(n) => n.clone(),
-        Some(n) => {
-            ctx.problem(
-                at("name"),
-                format!("task name {n:?} must be lowercase letters, digits and dashes"),
-            );
-            n.clone()
-        }
-        None => {
-            ctx.problem(format!("tasks[{i}]"), "missing field `name`");
-            String::new()
-        }
-    };
-    let kind = match raw.kind.as_deref() {
-        None => {
-            ctx.problem(
-                format!("tasks[{i}]"),
-                "missing field `kind` (health, diagnostic or remediation)",
-            );
-            None
-        }
-        Some(k) => k
-            .parse::<TaskKind>()
-            .map_err(|_| {
-                ctx.problem(
-                    at("kind"),
-                    format!("unknown task kind {k:?} (expected health, diagnostic or remediation)"),
-                )
-            })
-            .ok(),
-    };
-    let ty = match raw.ty.as_deref() {
-        None => {
-            ctx.problem(
-                format!("tasks[{i}]"),
-                "missing field `type` (bash, python, sql, http or promql)",
-            );
-            None
-        }
-        Some(t) => t
-            .parse::<TaskType>()
-            .map_err(|_| {
-                ctx.problem(
-                    at("type"),
-                    format!("unknown task type {t:?} (expected bash, python, sql, http or promql)"),
-                )
-            })
-            .ok(),
-    };
-    let timeout = duration_field(ctx, at("timeout"), &raw.timeout).unwrap_or(DEFAULT_TIMEOUT);
-    if timeout > MAX_TIMEOUT {
-        ctx.problem(at("timeout"), "must be at most 1h");
-    }
-    let interval = duration_field(ctx, at("interval"), &raw.interval);
-    if interval.is_some() && kind.is_some_and(|k| k != TaskKind::Health) {
-        ctx.problem(
-            at("interval"),
-            "only health tasks are scheduled; remove `interval` or make the task `kind: health`",
-        );
-    }
-    let interval = match kind {
-        Some(TaskKind::Health) => Some(interval.unwrap_or(DEFAULT_INTERVAL)),
-        _ => None,
-    };
-
-    let risk = match (&raw.risk, kind) {
-        (Some(r), Some(TaskKind::Remediation)) => r
-            .parse::<Risk>()
-            .map_err(|e| ctx.problem(at("risk"), e))
-            .ok(),
-        (None, Some(TaskKind::Remediation)) => {
-            ctx.problem(
-                format!("tasks[{i}]"),
-                "remediation tasks must declare `risk` (low, medium, high or critical)",
-            );
-            None
-        }
-        (Some(_), _) => {
-            ctx.problem(at("risk"), "only remediation tasks declare a risk");
-            None
-        }
-        (None, _) => None,
-    };
-    match (&raw.rollback, kind) {
-        (None, Some(TaskKind::Remediation)) => {
-            ctx.problem(format!("tasks[{i}]"), "remediation tasks must declare `rollback` (how to undo it, or why nothing needs undoing)")
-        }
-        (Some(_), Some(k)) if k != TaskKind::Remediation => ctx.problem(at("rollback"), "only remediation tasks declare a rollback"),
-        _ => {}
-    }
-    for p in &raw.params {
-        if !is_env_name(p) {
-            ctx.problem(
-                at("params"),
-                format!("param {p:?} must be UPPER_SNAKE_CASE"),
-            );
-        }
-    }
-
-    let known: HashSet<String> = params
-        .iter()
-        .map(|p| p.name.clone())
-        .chain(secrets.iter().map(|s| s.name.clone()))
-        .chain(raw.params.iter().cloned())
-        .chain(BUILTIN_VARS.iter().map(|s| s.to_string()))
-        .collect();
-
-    let blocks = [
-        ("sql", raw.sql.is_some()),
-        ("http", raw.http.is_some()),
-        ("promql", raw.promql.is_some()),
-    ];
-    let wanted = ty.map(|t| t.as_str()).unwrap_or("");
-    for (block, present) in blocks {
-        if present && block != wanted {
-            ctx.problem(
-                at(block),
-                format!("a {wanted} task takes no `{block}` block"),
-            );
-        }
-    }
-    if raw.script.is_some() && !matches!(ty, Some(TaskType::Bash | TaskType::Python) | None) {
-        ctx.problem(
-            at("script"),
-            format!("a {wanted} task takes no `script`; its definition is the `{wanted}` block"),
-        );
-    }
-
-    let spec = match ty? {
-        TaskType::Bash | TaskType::Python => {
-            let interpreter = if ty == Some(TaskType::Bash) {
-                Interpreter::Bash
-            } else {
-                Interpreter::Python
-            };
-            match &raw.script {
-                None => {
-                    ctx.problem(
-                        format!("tasks[{i}]"),
-                        format!("missing field `script` (the {wanted} file next to bundle.yaml)"),
-                    );
-                    None
-                }
-                Some(s) => {
-                    let rel = Path::new(s);
-                    if rel.is_absolute()
-                        || rel.components().any(|c| matches!(c, Component::ParentDir))
-                    {
-                        ctx.problem(
-                            at("script"),
-                            format!("script {s:?} must be a path inside the bundle folder"),
-                        );
-                        None
-                    } else if !dir.join(rel).is_file() {
-                        ctx.problem(
-                            at("script"),
-                            format!("script {s:?} not found in {}", dir.display()),
-                        );
-                        None
-                    } else {
-                        Some(TaskSpec::Script {
-                            interpreter,
-                            path: dir.join(rel),
-                        })
-                    }
-                }
-            }
-        }
-        TaskType::Sql => block::<SqlSpec>(ctx, &at("sql"), &raw.sql).map(|s| {
-            check_refs(
-                ctx,
-                &at("sql"),
-                &[&s.dsn, s.password.as_deref().unwrap_or(""), &s.query],
-                &known,
-            );
-            check_rules(ctx, &at("sql"), s.rules(), &known);
-            TaskSpec::Sql(s)
-        }),
-        TaskType::Http => block::<HttpSpec>(ctx, &at("http"), &raw.http).map(|h| {
-            let mut texts: Vec<&str> = vec![
-                &h.url,
-                h.body.as_deref().unwrap_or(""),
-                h.expect.max_latency.as_deref().unwrap_or(""),
-                h.expect.body_contains.as_deref().unwrap_or(""),
-            ];
-            texts.extend(h.headers.values().map(|s| s.as_str()));
-            check_refs(ctx, &at("http"), &texts, &known);
-            if sitrep_core::Severity::new(h.severity).is_err() {
-                ctx.problem(
-                    at("http.severity"),
-                    "severity must be 1 (critical) to 4 (info)",
-                );
-            }
-            if let Some(l) = h.expect.max_latency.as_ref().filter(|l| !l.contains("${")) {
-                if let Err(e) = parse_duration(l) {
-                    ctx.problem(at("http.expect.max_latency"), e);
-                }
-            }
-            TaskSpec::Http(h)
-        }),
-        TaskType::Promql => block::<PromqlSpec>(ctx, &at("promql"), &raw.promql).map(|p| {
-            let durations = [
-                p.range.as_deref().unwrap_or(""),
-                p.step.as_deref().unwrap_or(""),
-            ];
-            check_refs(
-                ctx,
-                &at("promql"),
-                &[&p.url, &p.query, durations[0], durations[1]],
-                &known,
-            );
-            for (f, v) in [("range", &p.range), ("step", &p.step)] {
-                // `${WINDOW}` is filled and checked at run time
-                if let Some(Err(e)) = v
-                    .as_ref()
-                    .filter(|v| !v.contains("${"))
-                    .map(|v| parse_duration(v))
-                {
-                    ctx.problem(at(&format!("promql.{f}")), e);
-                }
-            }
-            check_rules(ctx, &at("promql"), p.rules(), &known);
-            TaskSpec::Promql(p)
-        }),
-    };
-    let tags = raw.tags;
-    Some(Task {
-        name,
-        description: raw.description,
-        kind: kind?,
-        ty: ty?,
-        interval,
-        timeout,
-        tags,
-        risk,
-        rollback: raw.rollback,
-        params: raw.params,
-        spec: spec?,
-    })
-}
-
-fn block<T: DeserializeOwned>(ctx: &mut Ctx<'_>, field: &str, v: &Option<Value>) -> Option<T> {
-    match v {
-        None => {
-            let ty = field.rsplit('.').next().unwrap_or(field);
-            let task_field = &field[..field.len() - ty.len() - 1];
-            ctx.problem(
-                task_field.to_string(),
-                format!("missing field `{ty}` (the {ty} task's definition)"),
-            );
-            None
-        }
-        Some(v) => ctx.typed::<T>(field, v),
-    }
-}
-
-fn check_refs(ctx: &mut Ctx<'_>, field: &str, texts: &[&str], known: &HashSet<String>) {
-    for t in texts {
-        for r in template::references(t) {
-            if !known.contains(&r) {
-                ctx.problem(
-                    field.to_string(),
-                    format!("${{{r}}} is not a declared param or secret of this bundle or task"),
-                );
-            }
-        }
-    }
-}
-
-fn check_rules(ctx: &mut Ctx<'_>, field: &str, rules: RowRules<'_>, known: &HashSet<String>) {
-    for (j, r) in rules.inconclusive.iter().enumerate() {
-        let f = format!("{field}.inconclusive[{j}]");
-        if r.when.is_some() == r.no_rows {
-            ctx.problem(
-                f.clone(),
-                "give exactly one of `when` (a row expression) and `no_rows: true`",
-            );
-        }
-        if r.reason.trim().is_empty() {
-            ctx.problem(
-                format!("{f}.reason"),
-                "reason is empty: say what could not be measured and why",
-            );
-        }
-        check_when(ctx, &f, r.when.as_deref(), known);
-        check_refs(ctx, &f, &[&r.reason], known);
-    }
-    for (j, r) in rules.raise.iter().enumerate() {
-        let f = format!("{field}.raise[{j}]");
-        if sitrep_core::Severity::new(r.severity).is_err() {
-            ctx.problem(
-                format!("{f}.severity"),
-                "severity must be 1 (critical) to 4 (info)",
-            );
-        }
-        if r.title.trim().is_empty() {
-            ctx.problem(format!("{f}.title"), "title is empty");
-        }
-        check_when(ctx, &f, r.when.as_deref(), known);
-        check_refs(
-            ctx,
-            &f,
-            &[
-                &r.title,
-                &r.expected,
-                &r.actual,
-                &r.details,
-                &r.next_steps,
-                r.last_event_at.as_deref().unwrap_or(""),
-            ],
-            known,
-        );
-    }
-    for (j, r) in rules.insights.iter().enumerate() {
-        check_when(
-            ctx,
-            &format!("{field}.insights[{j}]"),
-            r.when.as_deref(),
-            known,
-        );
-    }
-}
-
-fn check_when(ctx: &mut Ctx<'_>, field: &str, when: Option<&str>, known: &HashSet<String>) {
-    let Some(when) = when else { return };
-    // `${PARAM}` thresholds are filled at run time; any number stands in for them here.
-    let filled = template::substitute(when, |n| known.contains(n).then(|| "0".to_string()));
-    match filled {
-        Err(e) => ctx.problem(format!("{field}.when"), e),
-        Ok(f) => {
-            if let Err(e) = expr::parse(&f) {
-                ctx.problem(
-                    format!("{field}.when"),
-                    format!("invalid expression {when:?}: {e}"),
-                );
-            }
-        }
-    }
 }

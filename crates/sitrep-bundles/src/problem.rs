@@ -28,7 +28,7 @@ impl fmt::Display for Problem {
 pub enum BundleError {
     #[error("{} problem(s) in bundles:\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

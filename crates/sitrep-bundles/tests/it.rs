@@ -1,7 +1,8 @@
 //! Loading and validating collections from disk.
 
 use sitrep_bundles::{
-    Catalog, CollectionSource, Problem, TaskSpec, load_collection, validate_path,
+    Catalog, CollectionSource, MAX_BUNDLE_FILE_BYTES, MAX_TASKS_PER_BUNDLE, Problem, TaskSpec,
+    load_collection, validate_path,
 };
 use sitrep_core::{TaskKind, TaskRef};
 use std::fs;
@@ -172,6 +173,16 @@ fn the_embedded_core_collection_is_valid() {
             );
         }
     }
+    // Loaded from the JSON compiled in, it is the collection its YAML files describe.
+    let from_yaml = load_collection(&core.root).unwrap();
+    assert_eq!(
+        (&from_yaml.description, &from_yaml.version),
+        (&core.description, &core.version)
+    );
+    assert_eq!(
+        format!("{:?}", from_yaml.bundles),
+        format!("{:?}", core.bundles)
+    );
     // Extraction is idempotent.
     let again = Catalog::load(&[], cache.path()).unwrap();
     assert_eq!(again.collections[0].root, core.root);
@@ -248,7 +259,189 @@ fn collections_load_from_a_folder_and_from_git() {
         git: Some(url),
         rev: Some("no-such-ref".into()),
     };
-    assert!(Catalog::load(&[bad], cache.path()).is_err());
+    let cat = Catalog::load(&[bad], cache.path()).unwrap();
+    assert_eq!(cat.quarantined.len(), 1);
+    let q = &cat.quarantined[0];
+    assert_eq!(
+        (
+            q.collection.as_str(),
+            q.bundle.as_ref(),
+            q.collection_loaded
+        ),
+        ("bad", None, false)
+    );
+    assert!(q.to_string().contains("git"), "{q}");
+    assert!(cat.collections.iter().any(|c| c.name == "core"));
+}
+
+fn source(name: &str, path: &Path) -> CollectionSource {
+    CollectionSource {
+        name: name.into(),
+        path: Some(path.to_path_buf()),
+        git: None,
+        rev: None,
+    }
+}
+
+const ONE_TASK: &str =
+    "name: NAME\ntasks:\n  - name: a\n    kind: diagnostic\n    type: bash\n    script: a.sh\n";
+
+#[test]
+fn one_invalid_bundle_is_left_out_and_everything_else_loads() {
+    let d = collection(&ONE_TASK.replace("NAME", "good"), &[("a.sh", "true\n")]);
+    write(
+        d.path(),
+        "bundles/bad/bundle.yaml",
+        "name: bad\ntasks:\n  - name: a\n    kind: diagnostic\n    type: perl\n",
+    );
+    // a second bundle claiming a name already taken
+    write(
+        d.path(),
+        "bundles/c/bundle.yaml",
+        &ONE_TASK.replace("NAME", "good"),
+    );
+    write(d.path(), "bundles/c/a.sh", "true\n");
+    let cache = tempfile::tempdir().unwrap();
+    let cat = Catalog::load(&[source("mine", d.path())], cache.path()).unwrap();
+    assert!(cat.resolve(&TaskRef::parse("mine/good/a").unwrap()).is_ok());
+    assert!(
+        cat.resolve(&TaskRef::parse("linux-host/disk-usage").unwrap())
+            .is_ok(),
+        "core's tasks run"
+    );
+    let left: Vec<_> = cat.quarantined.iter().map(|q| q.bundle.clone()).collect();
+    assert_eq!(left, vec![Some("bad".to_string()), Some("c".to_string())]);
+    let bad = &cat.quarantined[0];
+    assert_eq!(bad.collection, "mine");
+    assert_eq!(bad.problems[0].field, "tasks[0].type");
+    assert_eq!(bad.problems[0].line, Some(5));
+    let text = bad.to_string();
+    assert!(
+        text.starts_with("bundle mine/bad is left out: 1 problem(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bundles/bad/bundle.yaml:5: tasks[0].type: unknown task type"),
+        "{text}"
+    );
+    assert!(
+        cat.quarantined[1].problems[0]
+            .message
+            .contains("also named \"good\"")
+    );
+    let issue = bad.issue_draft();
+    assert_eq!(issue.title, "bundle mine/bad is invalid and left out");
+    assert!(
+        issue.details.contains("tasks[0].type: unknown task type"),
+        "{}",
+        issue.details
+    );
+}
+
+#[test]
+fn a_collection_that_cannot_be_read_is_left_out_and_core_still_loads() {
+    let cache = tempfile::tempdir().unwrap();
+    let missing = cache.path().join("nowhere");
+    let cat = Catalog::load(&[source("gone", &missing)], cache.path()).unwrap();
+    assert_eq!(cat.collections.len(), 1);
+    assert_eq!(cat.collections[0].name, "core");
+    let q = &cat.quarantined[0];
+    assert_eq!((q.bundle.as_ref(), q.collection_loaded), (None, false));
+    assert!(q.to_string().contains("collection gone is left out"), "{q}");
+    assert!(
+        q.problems[0]
+            .message
+            .contains("is `path` of collection \"gone\" right?"),
+        "{q}"
+    );
+}
+
+#[test]
+fn a_script_symlinked_to_a_file_outside_the_bundle_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("evil.sh"), "rm -rf /\n").unwrap();
+    let d = collection(&ONE_TASK.replace("NAME", "x"), &[("inside.sh", "true\n")]);
+    let bundle = d.path().join("bundles/b");
+    std::os::unix::fs::symlink(outside.path().join("evil.sh"), bundle.join("a.sh")).unwrap();
+    let ps = validate_path(d.path()).unwrap();
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert_eq!(ps[0].field, "tasks[0].script");
+    assert!(
+        ps[0]
+            .message
+            .contains("outside the bundle folder (a symlink?)"),
+        "{ps:?}"
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let cat = Catalog::load(&[source("mine", d.path())], cache.path()).unwrap();
+    assert!(
+        cat.resolve(&TaskRef::parse("mine/x/a").unwrap()).is_err(),
+        "never runs"
+    );
+
+    // a symlink that stays inside the bundle is fine, and runs the file it points to
+    std::fs::remove_file(bundle.join("a.sh")).unwrap();
+    std::os::unix::fs::symlink("inside.sh", bundle.join("a.sh")).unwrap();
+    let c = load_collection(d.path()).unwrap();
+    match &c.bundles[0].tasks[0].spec {
+        TaskSpec::Script { path, .. } => assert!(path.ends_with("bundles/b/inside.sh"), "{path:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn huge_bundles_are_refused_quickly_with_the_limit() {
+    // 2 MiB of tasks
+    let mut big = String::from("name: big\ntasks:\n");
+    while big.len() as u64 <= 2 * MAX_BUNDLE_FILE_BYTES {
+        big.push_str("  - name: a\n    kind: diagnostic\n    type: bash\n    script: a.sh\n");
+    }
+    let start = std::time::Instant::now();
+    let ps = problems(&big, &[("a.sh", "true\n")]);
+    assert!(start.elapsed() < std::time::Duration::from_millis(500));
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert!(
+        ps[0]
+            .message
+            .contains(&format!("sitrep reads at most {MAX_BUNDLE_FILE_BYTES}")),
+        "{ps:?}"
+    );
+
+    let n = MAX_TASKS_PER_BUNDLE + 1;
+    let mut many = String::from("name: many\ntasks:\n");
+    for i in 0..n {
+        many.push_str(&format!(
+            "  - name: t{i}\n    kind: diagnostic\n    type: bash\n    script: a.sh\n"
+        ));
+    }
+    let ps = problems(&many, &[("a.sh", "true\n")]);
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert_eq!((ps[0].field.as_str(), ps[0].line), ("tasks", Some(2)));
+    assert!(
+        ps[0].message.starts_with(&format!(
+            "{n} tasks; a bundle holds at most {MAX_TASKS_PER_BUNDLE}"
+        )),
+        "{ps:?}"
+    );
+}
+
+#[test]
+fn an_alias_bomb_is_refused_not_expanded() {
+    let mut yaml = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let prev = format!("*a{}", i - 1);
+        yaml.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
+    }
+    yaml.push_str("name: bomb\ntasks: *a9\n");
+    let start = std::time::Instant::now();
+    let ps = problems(&yaml, &[]);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert!(ps[0].message.contains("repetition limit"), "{ps:?}");
 }
 
 /// A hypothesis may name `BUNDLE/TASK` of another bundle: the collection checks that it is a

@@ -27,9 +27,12 @@ impl Sitrep {
             let (me, failed) = (me.clone(), failed.clone());
             Box::pin(async move {
                 match me.run_slx_tasks(&job.slx, &job.tasks).await {
-                    Ok(runs) => {
-                        let n = runs.iter().filter(|r| r.failed()).count();
+                    Ok((runs, problems)) => {
+                        let n = runs.iter().filter(|r| r.failed()).count() + problems.len();
                         failed.fetch_add(n, Ordering::Relaxed);
+                        for p in problems {
+                            tracing::warn!(slx = %job.slx.name, problem = %p, "cannot run task");
+                        }
                     }
                     Err(e) => {
                         failed.fetch_add(job.tasks.len(), Ordering::Relaxed);

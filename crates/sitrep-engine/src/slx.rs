@@ -65,34 +65,42 @@ impl Sitrep {
         let catalog = self.catalog().await?;
         let (tasks, problems) = slx_health_tasks(&catalog, &s);
         let tasks: Vec<TaskRef> = tasks.into_iter().map(|t| t.task).collect();
-        let runs = self.run_slx_tasks(&s, &tasks).await?;
+        let (runs, failed) = self.run_slx_tasks(&s, &tasks).await?;
+        let mut problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        problems.extend(failed);
         Ok(SlxRunView {
             slx: s.name,
             runs,
-            problems: problems.iter().map(ToString::to_string).collect(),
+            problems,
         })
     }
 
-    /// Runs `tasks` of `slx` one after another (the scheduler's jobs and `run_slx`).
-    pub(crate) async fn run_slx_tasks(&self, slx: &Slx, tasks: &[TaskRef]) -> Result<Vec<RunView>> {
+    /// Runs `tasks` of `slx` one after another (the scheduler's jobs and `run_slx`). A task that
+    /// cannot start is reported and the others still run; once the runner shuts down, the rest
+    /// of the job is skipped.
+    pub(crate) async fn run_slx_tasks(
+        &self,
+        slx: &Slx,
+        tasks: &[TaskRef],
+    ) -> Result<(Vec<RunView>, Vec<String>)> {
         let secrets = self.slx_secrets(slx)?;
         let mut runs = vec![];
+        let mut problems = vec![];
         for task in tasks {
-            runs.push(
-                self.execute(
-                    RunRequest {
-                        task: task.clone(),
-                        resource: slx.resource.clone(),
-                        slx: Some(slx.name.clone()),
-                        config: slx.config.clone(),
-                        secrets: secrets.clone(),
-                        approval: None,
-                    },
-                    None,
-                )
-                .await?,
-            );
+            let req = RunRequest {
+                task: task.clone(),
+                resource: slx.resource.clone(),
+                slx: Some(slx.name.clone()),
+                config: slx.config.clone(),
+                secrets: secrets.clone(),
+                approval: None,
+            };
+            match self.execute(req, None).await {
+                Ok(v) => runs.push(v),
+                Err(EngineError::Run(sitrep_runner::RunError::ShuttingDown { .. })) => break,
+                Err(e) => problems.push(format!("{task}: {e}")),
+            }
         }
-        Ok(runs)
+        Ok((runs, problems))
     }
 }

@@ -82,8 +82,62 @@ mod tests {
         let mut data = vec![b'a'; 995];
         data.extend_from_slice(secret.as_bytes());
         let r = Redactor::new([("PW", secret)]);
-        let c = capture(&data[..], 1000, r.max_needle_len()).await;
+        let c = capture(&data[..], 1000, r.max_match_len()).await;
         let text = c.finish(1000, &r);
         assert!(!text.contains("hunter"), "{text}");
+    }
+
+    /// Hands out its bytes a few at a time, like a pipe read in chunks.
+    struct Chunked {
+        data: Vec<u8>,
+        at: usize,
+        chunk: usize,
+    }
+
+    impl AsyncRead for Chunked {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let n = self
+                .chunk
+                .min(buf.remaining())
+                .min(self.data.len() - self.at);
+            let at = self.at;
+            buf.put_slice(&self.data[at..at + n]);
+            self.at += n;
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_form_cut_by_a_read_or_the_cap_is_redacted() {
+        let secret = "hunter2 s3cret/+";
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        let forms = [
+            secret.to_string(),
+            hex,
+            "hunter2 s3\ncret/+".to_string(),
+            "hunter2%20s3cret%2F%2B".to_string(),
+            "aHVudGVyMiBzM2NyZXQvKw==".to_string(),
+        ];
+        let r = Redactor::new([("PW", secret)]);
+        let cap = 1000;
+        for form in &forms {
+            for offset in 0..form.len() {
+                for chunk in [7, 64 * 1024] {
+                    let mut data = vec![b'a'; cap - offset];
+                    data.extend_from_slice(form.as_bytes());
+                    data.extend_from_slice(&[b'z'; 50]);
+                    let reader = Chunked { data, at: 0, chunk };
+                    let text = capture(reader, cap, r.max_match_len())
+                        .await
+                        .finish(cap, &r);
+                    assert!(!text.contains(form.as_str()), "{form} at {offset}: {text}");
+                    assert!(!text.contains("hunter"), "{form} at {offset}: {text}");
+                }
+            }
+        }
     }
 }

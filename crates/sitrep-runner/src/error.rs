@@ -32,9 +32,11 @@ pub enum RunError {
     NeedsApproval(String),
     #[error(transparent)]
     Approval(sitrep_core::approval::ApprovalError),
-    #[error("cannot prepare the run directory {path}: {source}")]
+    #[error("cannot prepare the run directory {path}")]
     RunDir {
         path: String,
         source: std::io::Error,
     },
+    #[error("sitrep is shutting down ({reason}); the run was not started")]
+    ShuttingDown { reason: String },
 }

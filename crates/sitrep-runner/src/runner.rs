@@ -4,13 +4,17 @@
 use crate::capture::DEFAULT_CAP;
 use crate::error::RunError;
 use crate::exec::{self, Outcome, http::HttpClients, sql::Pools};
+use crate::lifecycle::{Interrupt, Lifecycle};
 use crate::limits::{Gate, Limits};
+use crate::prepare::{redact_results, variables};
 use crate::rows;
 use crate::sli_watch::{Metric, SliWatch, SliWatchConfig};
-use sitrep_bundles::{Catalog, ResolvedTask, SecretAs, TaskSpec};
+use crate::tree::cgroup::Isolation;
+use crate::tree::owner::Owner;
+use sitrep_bundles::{Catalog, ResolvedTask, TaskSpec};
 use sitrep_core::approval::ApprovalGrant;
 use sitrep_core::issue::IssueChange;
-use sitrep_core::redact::{MIN_SECRET_LEN, Redactor};
+use sitrep_core::redact::Redactor;
 use sitrep_core::template::substitute;
 use sitrep_core::time::parse_duration;
 use sitrep_core::{Clock, RunStatus, TaskKind, TaskRef, TaskRun};
@@ -18,6 +22,7 @@ use sitrep_store::{RunResults, SeriesKey, Store};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -28,6 +33,9 @@ pub struct RunnerConfig {
     pub sitrep_exe: Option<PathBuf>,
     pub limits: Limits,
     pub output_cap: usize,
+    /// How task process trees are contained; `None`: detected on this host when first needed
+    /// ([`Isolation::detect`]).
+    pub isolation: Option<Isolation>,
 }
 
 impl RunnerConfig {
@@ -38,6 +46,7 @@ impl RunnerConfig {
             sitrep_exe: None,
             limits: Limits::default(),
             output_cap: DEFAULT_CAP,
+            isolation: None,
         }
     }
 }
@@ -46,7 +55,9 @@ impl RunnerConfig {
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub task: TaskRef,
+    /// What the task looks at; the scope of the issues it raises, however it was started.
     pub resource: String,
+    /// The SLX it runs for, if any; recorded on the run.
     pub slx: Option<String>,
     pub config: BTreeMap<String, String>,
     /// Secret name → value. Never stored; redacted from everything kept.
@@ -83,6 +94,21 @@ pub struct Runner {
     /// stored in the same transaction as the run; it lives as long as the runner (`sitrep
     /// serve`) and warms series from the store's history.
     sli: Option<std::sync::Mutex<SliWatch>>,
+    life: Lifecycle,
+    /// This process, as recorded with each run ([`Owner::token`]).
+    owner: String,
+    /// Where run directories go: `runs_dir/OWNER/RUN_ID`.
+    runs_dir: crate::rundir::RunsDir,
+    isolation: std::sync::OnceLock<Isolation>,
+}
+
+/// How a [`Runner::shutdown`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shutdown {
+    /// Runs still in flight when the grace period ended, which were interrupted.
+    pub interrupted: usize,
+    /// Whether every run had ended (and was recorded) when it returned.
+    pub idle: bool,
 }
 
 impl Runner {
@@ -92,9 +118,9 @@ impl Runner {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Result<Runner, RunError> {
-        let runs = cfg.runtime_dir.join("runs");
-        std::fs::create_dir_all(&runs).map_err(|source| RunError::RunDir {
-            path: runs.display().to_string(),
+        let runs_dir = crate::rundir::choose(&cfg.runtime_dir);
+        std::fs::create_dir_all(&runs_dir.path).map_err(|source| RunError::RunDir {
+            path: runs_dir.path.display().to_string(),
             source,
         })?;
         let system_path =
@@ -117,19 +143,21 @@ impl Runner {
             catalog,
             store,
             clock,
-            http: HttpClients::new(),
+            http: HttpClients::default(),
             pools: Pools::default(),
             path,
             sli: Some(std::sync::Mutex::default()),
+            life: Lifecycle::default(),
+            owner: Owner::current().token(),
+            runs_dir,
+            isolation: std::sync::OnceLock::new(),
         })
     }
 
     /// Replaces the anomalous-SLI watch (and forgets its series); `None` turns it off.
-    pub fn with_sli_watch(self, cfg: Option<SliWatchConfig>) -> Self {
-        Runner {
-            sli: cfg.map(|c| std::sync::Mutex::new(SliWatch::new(c))),
-            ..self
-        }
+    pub fn with_sli_watch(mut self, cfg: Option<SliWatchConfig>) -> Self {
+        self.sli = cfg.map(|c| std::sync::Mutex::new(SliWatch::new(c)));
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -140,9 +168,110 @@ impl Runner {
         &self.cfg.workspace
     }
 
+    /// How this runner contains task process trees. Call [`Isolation::announce`] once at
+    /// start-up so a host without cgroup v2 says so.
+    pub fn isolation(&self) -> &Isolation {
+        self.isolation.get_or_init(|| {
+            self.cfg
+                .isolation
+                .clone()
+                .unwrap_or_else(|| Isolation::detect().clone())
+        })
+    }
+
+    /// Refuses new runs from now on ([`RunError::ShuttingDown`]); runs in flight go on.
+    pub fn drain(&self, reason: &str) {
+        tracing::info!(reason, in_flight = self.in_flight(), "runner draining");
+        self.life.drain(reason);
+    }
+
+    /// Cuts every run in flight: process trees are killed and queries dropped, and each run is
+    /// recorded `interrupted` with `reason` (its `Runner::run` returns `Ok`). New runs are
+    /// refused from now on.
+    pub fn interrupt_all(&self, reason: &str) {
+        tracing::warn!(
+            reason,
+            in_flight = self.in_flight(),
+            "interrupting runs in flight"
+        );
+        self.life.interrupt_all(reason);
+    }
+
+    /// Runs admitted and not yet recorded as finished (including those waiting for a slot).
+    pub fn in_flight(&self) -> usize {
+        self.life.in_flight()
+    }
+
+    /// Waits up to `timeout` for every run to finish and be recorded; returns whether they did.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.life.wait_idle(timeout).await
+    }
+
+    /// A graceful stop: no new runs; runs in flight get `grace` to finish, then the rest are
+    /// interrupted, and their ends recorded (waiting up to `record` for that).
+    pub async fn shutdown(&self, reason: &str, grace: Duration, record: Duration) -> Shutdown {
+        self.drain(reason);
+        if self.wait_idle(grace).await {
+            return Shutdown {
+                interrupted: 0,
+                idle: true,
+            };
+        }
+        let interrupted = self.in_flight();
+        self.interrupt_all(&format!(
+            "{reason}, and the run did not finish within {} s",
+            grace.as_secs()
+        ));
+        Shutdown {
+            interrupted,
+            idle: self.wait_idle(record).await,
+        }
+    }
+
+    /// `RUNS/OWNER`: this process's run directories.
+    pub(crate) fn owner_dir(&self) -> PathBuf {
+        self.runs_dir.path.join(&self.owner)
+    }
+
+    /// Where this runner's run directories go: a private folder on tmpfs when the host has one
+    /// (`$XDG_RUNTIME_DIR/sitrep/KEY` or `/dev/shm/sitrep-UID/KEY`), else `RUNTIME/runs`.
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs_dir.path
+    }
+
+    /// Whether run directories are on tmpfs (their file work is then done inline).
+    pub(crate) fn runs_on_tmpfs(&self) -> bool {
+        self.runs_dir.tmpfs
+    }
+
+    pub(crate) fn program_path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn output_cap(&self) -> usize {
+        self.cfg.output_cap
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    pub(crate) fn runtime_dir(&self) -> &Path {
+        &self.cfg.runtime_dir
+    }
+
     /// Runs one task and records it. Errors mean the task could not be started (bad request);
     /// a task that started and failed is an `Ok` with a failed run.
+    ///
+    /// Once the runner drains or interrupts, runs are refused with [`RunError::ShuttingDown`]
+    /// (also those still waiting for a slot); a run cut by [`Runner::interrupt_all`] is an
+    /// `Ok` with status `interrupted`.
     pub async fn run(&self, req: RunRequest) -> Result<RunOutput, RunError> {
+        let _in_flight = self.life.admit()?;
         let resolved = self.catalog.resolve(&req.task)?;
         if resolved.task.kind == TaskKind::Remediation {
             let task = req.task.to_string();
@@ -153,15 +282,21 @@ impl Runner {
                     .map_err(RunError::Approval)?,
             }
         }
-        let vars = self.variables(&resolved, &req)?;
+        let vars = variables(&resolved, &req)?;
         let redactor = Redactor::new(req.secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 
-        let _permits = self.gate.enter(&req.resource).await;
-        let scope = req.slx.clone().unwrap_or_else(|| req.resource.clone());
+        let mut interrupt = self.life.interrupt();
+        let _permits = tokio::select! {
+            p = self.gate.enter(&req.resource) => p,
+            reason = interrupt.fired() => return Err(RunError::ShuttingDown { reason: reason.to_string() }),
+        };
+        self.life.refuse_if_closed()?;
         let mut run = TaskRun {
             id: uuid::Uuid::new_v4().to_string(),
             workspace: self.cfg.workspace.clone(),
-            scope,
+            // One problem, one issue: the resource, whether the task ran from an SLX, from
+            // the scheduler or by hand.
+            scope: req.resource.clone(),
             slx: req.slx.clone(),
             resource: req.resource.clone(),
             task: req.task.to_string(),
@@ -176,11 +311,11 @@ impl Runner {
             error: None,
             reason: None,
         };
-        self.store.start_run(&run).await?;
+        self.store.start_run(&run, &self.owner).await?;
         tracing::debug!(run = %run.id, task = %run.task, resource = %run.resource, "run started");
 
         let outcome = self
-            .execute(&resolved, &req, &vars, &redactor, &run.id)
+            .execute(&resolved, &req, &vars, &redactor, &run.id, interrupt)
             .await;
 
         let mut results = outcome.results;
@@ -288,97 +423,6 @@ impl Runner {
         }
     }
 
-    /// Config values (declared defaults overridden by the request), secrets and built-ins.
-    fn variables(
-        &self,
-        t: &ResolvedTask<'_>,
-        req: &RunRequest,
-    ) -> Result<BTreeMap<String, String>, RunError> {
-        let task = req.task.to_string();
-        let mut vars = BTreeMap::new();
-        for p in &t.bundle.params {
-            if let Some(d) = &p.default {
-                vars.insert(p.name.clone(), d.clone());
-            }
-        }
-        let declared =
-            |n: &str| t.bundle.param(n).is_some() || t.task.params.iter().any(|p| p == n);
-        for (k, v) in &req.config {
-            if !declared(k) {
-                let mut names: Vec<&str> = t
-                    .bundle
-                    .params
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .chain(t.task.params.iter().map(|s| s.as_str()))
-                    .collect();
-                names.sort();
-                return Err(RunError::UnknownName {
-                    task,
-                    name: k.clone(),
-                    declared: if names.is_empty() {
-                        "nothing".into()
-                    } else {
-                        names.join(", ")
-                    },
-                });
-            }
-            vars.insert(k.clone(), v.clone());
-        }
-        for p in &t.bundle.params {
-            if p.required && !vars.contains_key(&p.name) {
-                return Err(RunError::MissingParam {
-                    task,
-                    name: p.name.clone(),
-                });
-            }
-        }
-        for p in &t.task.params {
-            if !vars.contains_key(p) {
-                return Err(RunError::MissingParam {
-                    task,
-                    name: p.clone(),
-                });
-            }
-        }
-        for s in &t.bundle.secrets {
-            match req.secrets.get(&s.name) {
-                Some(v) if v.len() < MIN_SECRET_LEN => {
-                    return Err(RunError::SecretTooShort(s.name.clone()));
-                }
-                Some(_) => {}
-                None if s.required => {
-                    return Err(RunError::MissingSecret {
-                        task,
-                        name: s.name.clone(),
-                    });
-                }
-                None => {}
-            }
-        }
-        for k in req.secrets.keys() {
-            if t.bundle.secret(k).is_none() {
-                let names: Vec<&str> = t.bundle.secrets.iter().map(|s| s.name.as_str()).collect();
-                return Err(RunError::UnknownName {
-                    task,
-                    name: k.clone(),
-                    declared: if names.is_empty() {
-                        "no secrets".into()
-                    } else {
-                        names.join(", ")
-                    },
-                });
-            }
-        }
-        vars.insert("SITREP_RESOURCE".into(), req.resource.clone());
-        vars.insert("SITREP_TASK".into(), req.task.to_string());
-        vars.insert(
-            "SITREP_BUNDLE".into(),
-            format!("{}/{}", req.task.collection, req.task.bundle),
-        );
-        Ok(vars)
-    }
-
     async fn execute(
         &self,
         t: &ResolvedTask<'_>,
@@ -386,6 +430,31 @@ impl Runner {
         vars: &BTreeMap<String, String>,
         redactor: &Redactor,
         run_id: &str,
+        mut interrupt: Interrupt,
+    ) -> Outcome {
+        if let TaskSpec::Script { interpreter, path } = &t.task.spec {
+            let script = crate::script_task::Script {
+                program: interpreter.program(),
+                path,
+                run_id,
+            };
+            return self
+                .run_script(t, req, vars, redactor, script, interrupt)
+                .await;
+        }
+        // Queries and requests are cut by dropping them.
+        tokio::select! {
+            out = self.execute_query(t, req, vars) => out,
+            reason = interrupt.fired() => Outcome::interrupted(&reason),
+        }
+    }
+
+    /// sql, http and promql tasks.
+    async fn execute_query(
+        &self,
+        t: &ResolvedTask<'_>,
+        req: &RunRequest,
+        vars: &BTreeMap<String, String>,
     ) -> Outcome {
         // A declared optional secret that was not supplied fills in as empty.
         let lookup = |n: &str| {
@@ -398,14 +467,7 @@ impl Runner {
         let timeout = t.task.timeout;
         let now_secs = self.clock.now().0 / 1000;
         match &t.task.spec {
-            TaskSpec::Script { interpreter, path } => {
-                let dir = self.cfg.runtime_dir.join("runs").join(run_id);
-                let outcome = self
-                    .run_script(t, req, vars, redactor, &dir, interpreter.program(), path)
-                    .await;
-                let _ = tokio::fs::remove_dir_all(&dir).await;
-                outcome
-            }
+            TaskSpec::Script { .. } => unreachable!("scripts are run by execute"),
             TaskSpec::Sql(spec) => {
                 let dsn = match (
                     fill(&spec.dsn),
@@ -495,7 +557,7 @@ impl Runner {
 
     /// A directory that survives between runs of one bundle's tasks on one resource (for
     /// tasks that compare with what they saw last time), private to sitrep's user.
-    async fn state_dir(&self, req: &RunRequest) -> std::io::Result<PathBuf> {
+    pub(crate) async fn state_dir(&self, req: &RunRequest) -> std::io::Result<PathBuf> {
         let part = |s: &str| -> String {
             s.chars()
                 .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
@@ -508,81 +570,22 @@ impl Runner {
             .join(part(&self.cfg.workspace))
             .join(part(&req.resource))
             .join(part(&format!("{}.{}", req.task.collection, req.task.bundle)));
-        prepare_state_dir(&dir).await?;
+        if tokio::fs::metadata(&dir).await.is_ok_and(|m| m.is_dir()) {
+            return Ok(dir);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).await?;
         Ok(dir)
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    async fn run_script(
-        &self,
-        t: &ResolvedTask<'_>,
-        req: &RunRequest,
-        vars: &BTreeMap<String, String>,
-        redactor: &Redactor,
-        dir: &Path,
-        program: &str,
-        script: &Path,
-    ) -> Outcome {
-        if let Err(e) = prepare_dir(dir).await {
-            return Outcome::failed(format!(
-                "cannot create the run directory {}: {e}",
-                dir.display()
-            ));
-        }
-        let results_file = dir.join("results.jsonl");
-        let mut env: Vec<(String, String)> =
-            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        for (name, value) in &req.secrets {
-            let as_file = t
-                .bundle
-                .secret(name)
-                .is_some_and(|s| s.as_ == SecretAs::File);
-            if as_file {
-                let path = dir.join(".secrets").join(name);
-                if let Err(e) = write_private(&path, value).await {
-                    return Outcome::failed(format!("cannot write secret file: {e}"));
-                }
-                env.push((name.clone(), path.display().to_string()));
-            } else {
-                env.push((name.clone(), value.clone()));
-            }
-        }
-        env.push(("SITREP_RESULTS".into(), results_file.display().to_string()));
-        env.push((
-            "SITREP_BUNDLE_DIR".into(),
-            t.bundle.dir.display().to_string(),
-        ));
-        env.push(("SITREP_RUN_DIR".into(), dir.display().to_string()));
-        match self.state_dir(req).await {
-            Ok(state) => env.push(("SITREP_STATE_DIR".into(), state.display().to_string())),
-            Err(e) => return Outcome::failed(format!("cannot create the task's state directory: {e}")),
-        }
-        env.push(("PATH".into(), self.path.clone()));
-        env.push((
-            "HOME".into(),
-            std::env::var("HOME").unwrap_or_else(|_| dir.display().to_string()),
-        ));
-        env.push(("TMPDIR".into(), dir.display().to_string()));
-        env.push(("LANG".into(), "C.UTF-8".into()));
-        env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
-        for pass in ["USER", "LOGNAME", "KUBECONFIG", "TZ"] {
-            if let Ok(v) = std::env::var(pass) {
-                if !env.iter().any(|(k, _)| k == pass) {
-                    env.push((pass.into(), v));
-                }
-            }
-        }
-        exec::script::run(exec::script::ScriptRun {
-            program,
-            script,
-            dir,
-            results_file: &results_file,
-            env,
-            timeout: t.task.timeout,
-            cap: self.cfg.output_cap,
-            redactor,
-        })
-        .await
+impl Drop for Runner {
+    fn drop(&mut self) {
+        // Only if empty: another runner of this process (or another process with this home)
+        // may be using them; they are recreated as needed.
+        let _ = std::fs::remove_dir(self.owner_dir());
+        let _ = std::fs::remove_dir(&self.runs_dir.path);
     }
 }
 
@@ -602,73 +605,5 @@ fn apply_rows(
         // A rule that cannot be evaluated must not silently resolve issues.
         out.status = Some(RunStatus::Failed);
         out.errors.extend(applied.errors);
-    }
-}
-
-async fn prepare_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    tokio::fs::create_dir_all(dir).await?;
-    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
-    tokio::fs::File::create(dir.join("results.jsonl")).await?;
-    Ok(())
-}
-
-async fn prepare_state_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if tokio::fs::metadata(dir).await.is_ok_and(|m| m.is_dir()) {
-        return Ok(());
-    }
-    tokio::fs::create_dir_all(dir).await?;
-    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await
-}
-
-async fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = path.to_path_buf();
-    let value = value.to_string();
-    tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(path.parent().unwrap())?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        std::io::Write::write_all(&mut f, value.as_bytes())
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-fn redact_results(r: &mut RunResults, redactor: &Redactor) {
-    if redactor.is_empty() {
-        return;
-    }
-    for d in &mut r.issues {
-        for f in [
-            &mut d.title,
-            &mut d.expected,
-            &mut d.actual,
-            &mut d.details,
-            &mut d.next_steps,
-            &mut d.reproduce_hint,
-        ] {
-            redactor.redact_in_place(f);
-        }
-        if let Some(res) = &mut d.resource {
-            redactor.redact_in_place(res);
-        }
-        for v in d.data.values_mut() {
-            redactor.redact_json(v);
-        }
-    }
-    for (text, data) in &mut r.insights {
-        redactor.redact_in_place(text);
-        redactor.redact_json(data);
-    }
-    for (name, _, labels) in &mut r.metrics {
-        redactor.redact_in_place(name);
-        for v in labels.values_mut() {
-            redactor.redact_in_place(v);
-        }
     }
 }

@@ -221,3 +221,4 @@ impl Scheduler {
         Ok(count)
     }
 }
+

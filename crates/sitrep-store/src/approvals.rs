@@ -1,6 +1,7 @@
 //! The approvals aggregate: every proposed or decided remediation run, stored whole.
 
-use crate::sql::{SqlStore, json_text};
+use crate::rows::json_text;
+use crate::sql::SqlStore;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use sitrep_core::approval::{ApprovalRecord, ApprovalStatus};

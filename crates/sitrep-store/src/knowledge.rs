@@ -2,7 +2,8 @@
 //! small and always read together) with its content hash, which the search index is kept in
 //! step by.
 
-use crate::sql::{SqlStore, json_text};
+use crate::rows::json_text;
+use crate::sql::SqlStore;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use sitrep_core::knowledge::Note;

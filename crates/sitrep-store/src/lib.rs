@@ -7,15 +7,19 @@
 mod approvals;
 mod error;
 mod knowledge;
+mod map;
 mod migrate;
+mod open;
+mod rows;
+mod runs;
 mod sessions;
 mod sql;
 
 pub use approvals::{ApprovalFilter, ApprovalStore};
-pub use error::StoreError;
+pub use error::{ConnectProblem, StoreError};
 pub use knowledge::KnowledgeStore;
 pub use sessions::SessionStore;
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, OpenOptions, SqlStore};
 
 use async_trait::async_trait;
 use sitrep_core::issue::IssueChange;
@@ -39,6 +43,7 @@ pub struct RunResults {
 #[derive(Debug, Clone, Default)]
 pub struct IssueFilter {
     pub include_resolved: bool,
+    /// A resource, or an SLX name (meaning the SLX's resource).
     pub scope: Option<String>,
     pub limit: Option<i64>,
 }
@@ -52,22 +57,50 @@ pub struct SeriesKey<'a> {
     pub labels: &'a std::collections::BTreeMap<String, String>,
 }
 
+/// A run recorded as `running`, with the process that runs it (see [`Store::start_run`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningRun {
+    pub id: String,
+    /// `None` for runs recorded before owners were (schema version 3).
+    pub owner: Option<String>,
+    pub task: String,
+    pub resource: String,
+    pub started_at: Timestamp,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Records a run as started. A crash after this leaves it `running` until
-    /// [`Store::mark_interrupted`] marks it `interrupted`.
-    async fn start_run(&self, run: &TaskRun) -> Result<()>;
+    /// Records a run as started by `owner`, an opaque identity of the process running it. A
+    /// crash after this leaves it `running` until a restart finds its owner gone and
+    /// [`Store::interrupt_runs`] marks it `interrupted`.
+    async fn start_run(&self, run: &TaskRun, owner: &str) -> Result<()>;
+
+    /// The workspace's runs still `running`, oldest first.
+    async fn running_runs(&self, workspace: &str) -> Result<Vec<RunningRun>>;
+
+    /// Marks the named runs `interrupted` with `error`, those still `running` only; returns
+    /// how many it marked.
+    async fn interrupt_runs(
+        &self,
+        workspace: &str,
+        ids: &[String],
+        at: Timestamp,
+        error: &str,
+    ) -> Result<u64>;
 
     /// Stores the finished run with its results and applies the issue lifecycle, atomically.
     /// Returns the issue changes it made.
     async fn finish_run(&self, run: &TaskRun, results: &RunResults) -> Result<Vec<IssueChange>>;
 
-    /// Marks every run still `running` as `interrupted` (call at startup, before running anything).
+    /// Marks runs still `running` that name no owner (recorded before schema version 3) as
+    /// `interrupted`. Runs with an owner are left to the runner's recovery, which checks that
+    /// the owner is gone first (`sitrep_runner::Runner::recover`).
     async fn mark_interrupted(&self, at: Timestamp) -> Result<u64>;
 
     async fn get_run(&self, workspace: &str, id: &str) -> Result<Option<TaskRun>>;
     async fn recent_runs(&self, workspace: &str, limit: i64) -> Result<Vec<TaskRun>>;
-    /// The start time of the latest run of every (scope, task) in the workspace.
+    /// The start time of the latest run of every (SLX, task) in the workspace: what the
+    /// scheduler reads at start-up. Runs without an SLX are not included.
     async fn last_run_starts(&self, workspace: &str) -> Result<Vec<(String, String, Timestamp)>>;
 
     async fn list_issues(&self, workspace: &str, filter: &IssueFilter) -> Result<Vec<Issue>>;

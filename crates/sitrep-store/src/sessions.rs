@@ -2,7 +2,8 @@
 //! small, bounded by the session's budget, and always read together), and its append-only
 //! audit trail.
 
-use crate::sql::{SqlStore, json_text};
+use crate::rows::json_text;
+use crate::sql::SqlStore;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use sitrep_core::Timestamp;

@@ -2,17 +2,15 @@
 //! SQLite; values are plain TEXT / BIGINT / DOUBLE so the `Any` driver maps them identically.
 
 use crate::error::StoreError;
-use crate::{IssueFilter, Result, RunResults, SeriesKey, Store};
+use crate::open;
+use crate::rows::*;
+use crate::{IssueFilter, Result, RunResults, RunningRun, SeriesKey, Store};
 use async_trait::async_trait;
-use sitrep_core::issue::{
-    DEFAULT_INTERVAL, IssueChange, RunEnd, RunScope, quiet_period, reconcile,
-};
-use sitrep_core::map::{Edge, StoredEdge, StoredMap, StoredResource};
-use sitrep_core::{
-    Insight, Issue, IssueEvent, IssueStatus, MetricSample, RunStatus, Slx, TaskRun, Timestamp,
-};
+use sitrep_core::issue::IssueChange;
+use sitrep_core::map::StoredMap;
+use sitrep_core::{Insight, Issue, IssueEvent, MetricSample, RunStatus, Slx, TaskRun, Timestamp};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Row};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,60 +40,114 @@ impl Backend {
     }
 }
 
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long the first connection to a PostgreSQL server may take.
+    pub connect_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
 }
 
-const RUN_COLS: &str = "id, workspace, scope, slx, resource, task, kind, status, exit_code, started_at, finished_at, stdout, stderr, report, error, reason";
-const ISSUE_COLS: &str = "id, workspace, fingerprint, scope, resource, task, severity, title, expected, actual, details, next_steps, reproduce_hint, status, count, first_seen, last_seen, resolved_at, last_run_id, data, last_event_at, current_until";
-
 impl SqlStore {
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> Result<SqlStore> {
+        SqlStore::connect_with(url, &OpenOptions::default()).await
+    }
+
+    /// [`SqlStore::connect`] with explicit options. A failure says what is wrong: a file that
+    /// is not a SQLite database, a refused, unreachable or silent server, a failed login, a
+    /// missing database. Concurrent first opens of one database are safe.
+    pub async fn connect_with(url: &str, opts: &OpenOptions) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let connect_err = |source| StoreError::Connect {
-            url: redact_url(url),
-            source,
-        };
         let pool = match backend {
             Backend::Sqlite => {
+                let path = open::sqlite_path(url);
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {
                     format!("{url}?mode=rwc")
                 };
-                AnyPoolOptions::new()
-                    .max_connections(4)
+                let options = AnyPoolOptions::new()
                     .acquire_timeout(Duration::from_secs(30))
+                    // Never fails: sqlx retries a connection whose set-up failed until the
+                    // acquire timeout, logging each attempt, and the cause is lost. A pragma
+                    // that fails here (on a damaged file) lets the first query fail instead,
+                    // once, with its cause.
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA busy_timeout = 10000",
-                                "PRAGMA foreign_keys = ON",
-                            ] {
-                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            for pragma in open::SQLITE_PRAGMAS {
+                                if let Err(e) = sqlx::query(*pragma).execute(&mut *conn).await {
+                                    tracing::debug!(pragma, error = %e, "sqlite pragma failed");
+                                }
                             }
                             Ok(())
                         })
-                    })
-                    .connect(&url)
-                    .await
-                    .map_err(connect_err)?
+                    });
+                match &path {
+                    // An existing WAL database with a sound header: straight to the pool (the
+                    // header check has caught a file that is not a database; damage deeper
+                    // in fails the migrations check below, once, by name).
+                    Some(p) if open::check_sqlite_file(p)? == open::SqliteFile::Wal => {
+                        let pool = options
+                            .max_connections(4)
+                            .connect(&url)
+                            .await
+                            .map_err(|e| open::sqlite_open_error(p, &e))?;
+                        let mut conn = pool.acquire().await?;
+                        crate::migrate::run(&mut conn, backend, Some(p)).await?;
+                        drop(conn);
+                        pool
+                    }
+                    // A new database (several processes may be creating it at once), or one
+                    // in another journal mode: a first connection on its own, retried while
+                    // another process holds the lock, and the migrations on it.
+                    Some(p) => {
+                        let mut conn = open::sqlite_connection(&url, Some(p)).await?;
+                        crate::migrate::run(&mut conn, backend, Some(p)).await?;
+                        // The pool's first connection opens while this one is still open, so
+                        // closing it is not the last close (which would checkpoint the WAL).
+                        let pool = options.max_connections(4).connect(&url).await?;
+                        let _ = conn.close().await;
+                        pool
+                    }
+                    None => {
+                        // In memory: every connection is its own database, so keep exactly one.
+                        let pool = options
+                            .max_connections(1)
+                            .min_connections(1)
+                            .idle_timeout(None)
+                            .max_lifetime(None)
+                            .connect(&url)
+                            .await?;
+                        crate::migrate::run(&mut *pool.acquire().await?, backend, None).await?;
+                        pool
+                    }
+                }
             }
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(8)
-                // A refused connection is retried until this; fail fast enough for a CLI.
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await
-                .map_err(connect_err)?,
+            Backend::Postgres => {
+                let mut conn = open::postgres_connection(url, opts.connect_timeout).await?;
+                crate::migrate::run(&mut conn, backend, None).await?;
+                let _ = conn.close().await;
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(opts.connect_timeout)
+                    .connect_lazy(url)?
+            }
         };
-        crate::migrate::run(&pool, backend).await?;
         Ok(SqlStore { pool, backend })
     }
 
@@ -126,60 +178,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn corrupt(table: &'static str) -> impl Fn(String) -> StoreError {
-    move |message| StoreError::Corrupt { table, message }
-}
-
-fn run_from_row(r: &AnyRow) -> Result<TaskRun> {
-    let c = corrupt("task_runs");
-    Ok(TaskRun {
-        id: r.try_get("id")?,
-        workspace: r.try_get("workspace")?,
-        scope: r.try_get("scope")?,
-        slx: r.try_get("slx")?,
-        resource: r.try_get("resource")?,
-        task: r.try_get("task")?,
-        kind: r.try_get::<String, _>("kind")?.parse().map_err(&c)?,
-        status: r.try_get::<String, _>("status")?.parse().map_err(&c)?,
-        exit_code: r.try_get::<Option<i64>, _>("exit_code")?.map(|x| x as i32),
-        started_at: Timestamp(r.try_get("started_at")?),
-        finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(Timestamp),
-        stdout: r.try_get("stdout")?,
-        stderr: r.try_get("stderr")?,
-        report: r.try_get("report")?,
-        error: r.try_get("error")?,
-        reason: r.try_get("reason")?,
-    })
-}
-
-fn issue_from_row(r: &AnyRow) -> Result<Issue> {
-    let c = corrupt("issues");
-    Ok(Issue {
-        id: r.try_get("id")?,
-        workspace: r.try_get("workspace")?,
-        fingerprint: r.try_get("fingerprint")?,
-        scope: r.try_get("scope")?,
-        resource: r.try_get("resource")?,
-        task: r.try_get("task")?,
-        severity: sitrep_core::Severity::new(r.try_get::<i64, _>("severity")? as u8).map_err(&c)?,
-        title: r.try_get("title")?,
-        expected: r.try_get("expected")?,
-        actual: r.try_get("actual")?,
-        details: r.try_get("details")?,
-        next_steps: r.try_get("next_steps")?,
-        reproduce_hint: r.try_get("reproduce_hint")?,
-        status: r.try_get::<String, _>("status")?.parse().map_err(&c)?,
-        count: r.try_get("count")?,
-        first_seen: Timestamp(r.try_get("first_seen")?),
-        last_seen: Timestamp(r.try_get("last_seen")?),
-        resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
-        last_run_id: r.try_get("last_run_id")?,
-        data: serde_json::from_str(&r.try_get::<String, _>("data")?).map_err(|e| c(e.to_string()))?,
-        last_event_at: r.try_get::<Option<i64>, _>("last_event_at")?.map(Timestamp),
-        current_until: r.try_get::<Option<i64>, _>("current_until")?.map(Timestamp),
-    })
-}
-
 fn slx_from_row(r: &AnyRow, workspace: &str) -> Result<Slx> {
     let spec: String = r.try_get("spec")?;
     let mut slx: Slx = serde_json::from_str(&spec).map_err(|e| corrupt("slxs")(e.to_string()))?;
@@ -187,205 +185,32 @@ fn slx_from_row(r: &AnyRow, workspace: &str) -> Result<Slx> {
     Ok(slx)
 }
 
-/// `($1, $2), ($3, $4)` for a multi-row insert of `rows` rows of `cols` values.
-fn placeholders(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let vals: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
-            format!("({})", vals.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub(crate) fn json_text(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
 #[async_trait]
 impl Store for SqlStore {
-    async fn start_run(&self, run: &TaskRun) -> Result<()> {
-        sqlx::query(self.q(&format!("INSERT INTO task_runs ({RUN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")))
-            .bind(&run.id)
-            .bind(&run.workspace)
-            .bind(&run.scope)
-            .bind(&run.slx)
-            .bind(&run.resource)
-            .bind(&run.task)
-            .bind(run.kind.as_str())
-            .bind(run.status.as_str())
-            .bind(run.exit_code.map(i64::from))
-            .bind(run.started_at.0)
-            .bind(run.finished_at.map(|t| t.0))
-            .bind(&run.stdout)
-            .bind(&run.stderr)
-            .bind(&run.report)
-            .bind(&run.error)
-            .bind(&run.reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn start_run(&self, run: &TaskRun, owner: &str) -> Result<()> {
+        crate::runs::start(self, run, owner).await
+    }
+
+    async fn running_runs(&self, workspace: &str) -> Result<Vec<RunningRun>> {
+        crate::runs::running(self, workspace).await
+    }
+
+    async fn interrupt_runs(
+        &self,
+        workspace: &str,
+        ids: &[String],
+        at: Timestamp,
+        error: &str,
+    ) -> Result<u64> {
+        crate::runs::interrupt(self, workspace, ids, at, error).await
     }
 
     async fn finish_run(&self, run: &TaskRun, results: &RunResults) -> Result<Vec<IssueChange>> {
-        let now = run.finished_at.unwrap_or(run.started_at);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(self.q("UPDATE task_runs SET status = $1, exit_code = $2, finished_at = $3, stdout = $4, stderr = $5, report = $6, error = $7, reason = $8 WHERE id = $9 AND workspace = $10"))
-            .bind(run.status.as_str())
-            .bind(run.exit_code.map(i64::from))
-            .bind(run.finished_at.map(|t| t.0))
-            .bind(&run.stdout)
-            .bind(&run.stderr)
-            .bind(&run.report)
-            .bind(&run.error)
-            .bind(&run.reason)
-            .bind(&run.id)
-            .bind(&run.workspace)
-            .execute(&mut *tx)
-            .await?;
-
-        let existing: Vec<Issue> = sqlx::query(self.q(&format!(
-            "SELECT {ISSUE_COLS} FROM issues WHERE workspace = $1 AND scope = $2 AND task = $3"
-        )))
-        .bind(&run.workspace)
-        .bind(&run.scope)
-        .bind(&run.task)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(issue_from_row)
-        .collect::<Result<_>>()?;
-        let scope = RunScope {
-            workspace: &run.workspace,
-            scope: &run.scope,
-            resource: &run.resource,
-            task: &run.task,
-            run_id: &run.id,
-        };
-        let end = RunEnd {
-            measured: run.status.measured(),
-            now,
-            quiet: quiet_period(results.interval.unwrap_or(DEFAULT_INTERVAL)),
-        };
-        let changes = reconcile(&scope, &existing, &results.issues, end, || {
-            uuid::Uuid::new_v4().to_string()
-        });
-
-        for change in &changes {
-            match change {
-                IssueChange::Open(i) => {
-                    sqlx::query(self.q(&format!("INSERT INTO issues ({ISSUE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)")))
-                        .bind(&i.id)
-                        .bind(&i.workspace)
-                        .bind(&i.fingerprint)
-                        .bind(&i.scope)
-                        .bind(&i.resource)
-                        .bind(&i.task)
-                        .bind(i64::from(i.severity.get()))
-                        .bind(&i.title)
-                        .bind(&i.expected)
-                        .bind(&i.actual)
-                        .bind(&i.details)
-                        .bind(&i.next_steps)
-                        .bind(&i.reproduce_hint)
-                        .bind(i.status.as_str())
-                        .bind(i.count)
-                        .bind(i.first_seen.0)
-                        .bind(i.last_seen.0)
-                        .bind(i.resolved_at.map(|t| t.0))
-                        .bind(&i.last_run_id)
-                        .bind(json_text(&i.data))
-                        .bind(i.last_event_at.map(|t| t.0))
-                        .bind(i.current_until.map(|t| t.0))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                IssueChange::Raise { issue: i, .. } => {
-                    sqlx::query(self.q("UPDATE issues SET resource = $1, severity = $2, title = $3, expected = $4, actual = $5, details = $6, next_steps = $7, reproduce_hint = $8, status = $9, count = $10, last_seen = $11, resolved_at = NULL, last_run_id = $12, data = $13, last_event_at = $14, current_until = $15 WHERE id = $16 AND workspace = $17"))
-                        .bind(&i.resource)
-                        .bind(i64::from(i.severity.get()))
-                        .bind(&i.title)
-                        .bind(&i.expected)
-                        .bind(&i.actual)
-                        .bind(&i.details)
-                        .bind(&i.next_steps)
-                        .bind(&i.reproduce_hint)
-                        .bind(i.status.as_str())
-                        .bind(i.count)
-                        .bind(i.last_seen.0)
-                        .bind(&i.last_run_id)
-                        .bind(json_text(&i.data))
-                        .bind(i.last_event_at.map(|t| t.0))
-                        .bind(i.current_until.map(|t| t.0))
-                        .bind(&i.id)
-                        .bind(&i.workspace)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                IssueChange::Resolve { issue_id, at } => {
-                    sqlx::query(self.q("UPDATE issues SET status = $1, resolved_at = $2, last_run_id = $3 WHERE id = $4 AND workspace = $5"))
-                        .bind(IssueStatus::Resolved.as_str())
-                        .bind(at.0)
-                        .bind(&run.id)
-                        .bind(issue_id)
-                        .bind(&run.workspace)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            sqlx::query(self.q("INSERT INTO issue_events (workspace, issue_id, at, kind, run_id) VALUES ($1, $2, $3, $4, $5)"))
-                .bind(&run.workspace)
-                .bind(change.issue_id())
-                .bind(now.0)
-                .bind(change.event_kind().as_str())
-                .bind(&run.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-
-        for (text, data) in &results.insights {
-            sqlx::query(self.q("INSERT INTO insights (workspace, run_id, scope, resource, task, text, data, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-                .bind(&run.workspace)
-                .bind(&run.id)
-                .bind(&run.scope)
-                .bind(&run.resource)
-                .bind(&run.task)
-                .bind(text)
-                .bind(json_text(data))
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (name, value, labels) in &results.metrics {
-            sqlx::query(self.q("INSERT INTO metric_samples (workspace, run_id, scope, resource, task, name, labels, value, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-                .bind(&run.workspace)
-                .bind(&run.id)
-                .bind(&run.scope)
-                .bind(&run.resource)
-                .bind(&run.task)
-                .bind(name)
-                .bind(json_text(labels))
-                .bind(*value)
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(changes)
+        crate::runs::finish(self, run, results).await
     }
 
     async fn mark_interrupted(&self, at: Timestamp) -> Result<u64> {
-        let r =
-            sqlx::query(self.q(
-                "UPDATE task_runs SET status = $1, finished_at = $2, error = $3 WHERE status = $4",
-            ))
-            .bind(RunStatus::Interrupted.as_str())
-            .bind(at.0)
-            .bind("sitrep stopped while this run was in progress")
-            .bind(RunStatus::Running.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
+        crate::runs::mark_unowned_interrupted(self, at).await
     }
 
     async fn get_run(&self, workspace: &str, id: &str) -> Result<Option<TaskRun>> {
@@ -411,14 +236,14 @@ impl Store for SqlStore {
     }
 
     async fn last_run_starts(&self, workspace: &str) -> Result<Vec<(String, String, Timestamp)>> {
-        let rows = sqlx::query(self.q("SELECT scope, task, MAX(started_at) AS last FROM task_runs WHERE workspace = $1 GROUP BY scope, task ORDER BY scope, task"))
+        let rows = sqlx::query(self.q("SELECT slx, task, MAX(started_at) AS last FROM task_runs WHERE workspace = $1 AND slx IS NOT NULL GROUP BY slx, task ORDER BY slx, task"))
             .bind(workspace)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get("scope")?,
+                    r.try_get("slx")?,
                     r.try_get("task")?,
                     Timestamp(r.try_get("last")?),
                 ))
@@ -432,7 +257,8 @@ impl Store for SqlStore {
             sql.push_str(" AND status = 'open'");
         }
         if filter.scope.is_some() {
-            sql.push_str(" AND scope = $2");
+            // a resource, or an SLX standing for its resource
+            sql.push_str(" AND (scope = $2 OR scope IN (SELECT resource FROM slxs WHERE workspace = $1 AND name = $2))");
         }
         sql.push_str(" ORDER BY status, severity, last_seen DESC, id");
         if let Some(limit) = filter.limit {
@@ -631,95 +457,10 @@ impl Store for SqlStore {
     }
 
     async fn load_map(&self, workspace: &str) -> Result<StoredMap> {
-        let rows = sqlx::query(self.q(
-            "SELECT spec, stale, first_seen, last_seen FROM resources WHERE workspace = $1 ORDER BY key",
-        ))
-        .bind(workspace)
-        .fetch_all(&self.pool)
-        .await?;
-        let corrupt = |table: &'static str, e: String| StoreError::Corrupt { table, message: e };
-        let resources = rows
-            .iter()
-            .map(|r| {
-                let spec: String = r.try_get("spec")?;
-                Ok(StoredResource {
-                    resource: serde_json::from_str(&spec)
-                        .map_err(|e| corrupt("resources", e.to_string()))?,
-                    stale: r.try_get::<i64, _>("stale")? != 0,
-                    first_seen: Timestamp(r.try_get("first_seen")?),
-                    last_seen: Timestamp(r.try_get("last_seen")?),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query(self.q(
-            "SELECT from_key, to_key, kind, last_seen FROM edges WHERE workspace = $1 ORDER BY from_key, to_key, kind",
-        ))
-        .bind(workspace)
-        .fetch_all(&self.pool)
-        .await?;
-        let edges = rows
-            .iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind")?;
-                Ok(StoredEdge {
-                    edge: Edge {
-                        from: r.try_get("from_key")?,
-                        to: r.try_get("to_key")?,
-                        kind: kind.parse().map_err(|e: String| corrupt("edges", e))?,
-                    },
-                    last_seen: Timestamp(r.try_get("last_seen")?),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(StoredMap { resources, edges })
+        crate::map::load(self, workspace).await
     }
 
     async fn replace_map(&self, workspace: &str, map: &StoredMap) -> Result<()> {
-        // Multi-row inserts: a 5,000-object cluster is ten statements, not 5,000 round trips.
-        const CHUNK: usize = 500;
-        let mut tx = self.pool.begin().await?;
-        for table in ["resources", "edges"] {
-            sqlx::query(self.q(&format!("DELETE FROM {table} WHERE workspace = $1")))
-                .bind(workspace)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for chunk in map.resources.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO resources (workspace, key, kind, name, spec, stale, first_seen, last_seen) VALUES {}",
-                placeholders(chunk.len(), 8)
-            );
-            let mut q = sqlx::query(self.q(&sql));
-            for r in chunk {
-                q = q
-                    .bind(workspace)
-                    .bind(&r.resource.key)
-                    .bind(&r.resource.kind)
-                    .bind(&r.resource.name)
-                    .bind(json_text(&r.resource))
-                    .bind(i64::from(r.stale))
-                    .bind(r.first_seen.0)
-                    .bind(r.last_seen.0);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in map.edges.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO edges (workspace, from_key, to_key, kind, last_seen) VALUES {}",
-                placeholders(chunk.len(), 5)
-            );
-            let mut q = sqlx::query(self.q(&sql));
-            for e in chunk {
-                q = q
-                    .bind(workspace)
-                    .bind(&e.edge.from)
-                    .bind(&e.edge.to)
-                    .bind(e.edge.kind.as_str())
-                    .bind(e.last_seen.0);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        crate::map::replace(self, workspace, map).await
     }
 }

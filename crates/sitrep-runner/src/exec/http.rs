@@ -12,39 +12,37 @@ use std::time::{Duration, Instant};
 /// Response bodies are read up to this size.
 const MAX_BODY: usize = 1024 * 1024;
 
-#[derive(Clone)]
+/// The HTTP clients, built on first use (a TLS client set-up costs milliseconds, and most
+/// processes never make a request).
+#[derive(Default)]
 pub struct HttpClients {
-    strict: reqwest::Client,
-    insecure: reqwest::Client,
+    strict: std::sync::OnceLock<reqwest::Client>,
+    insecure: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl HttpClients {
-    pub fn new() -> HttpClients {
+    fn build(insecure: bool) -> reqwest::Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let build = |insecure: bool| {
-            reqwest::Client::builder()
-                .tls_info(true)
-                .danger_accept_invalid_certs(insecure)
-                .redirect(reqwest::redirect::Policy::limited(5))
-                .user_agent(concat!("sitrep/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .expect("the TLS backend initialises")
-        };
-        HttpClients {
-            strict: build(false),
-            insecure: build(true),
-        }
+        reqwest::Client::builder()
+            .tls_info(true)
+            .danger_accept_invalid_certs(insecure)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("sitrep/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend initialises")
     }
 
     /// A client for plain API calls (Prometheus).
     pub fn api(&self) -> &reqwest::Client {
-        &self.strict
+        self.strict.get_or_init(|| Self::build(false))
     }
-}
 
-impl Default for HttpClients {
-    fn default() -> Self {
-        Self::new()
+    fn for_spec(&self, insecure: bool) -> &reqwest::Client {
+        if insecure {
+            self.insecure.get_or_init(|| Self::build(true))
+        } else {
+            self.api()
+        }
     }
 }
 
@@ -109,11 +107,7 @@ pub async fn run(r: HttpRun<'_>) -> Outcome {
             "{target} is not an https URL: it serves no certificate to check"
         ));
     }
-    let client = if spec.insecure {
-        &r.clients.insecure
-    } else {
-        &r.clients.strict
-    };
+    let client = r.clients.for_spec(spec.insecure);
     let method = match reqwest::Method::from_bytes(spec.method.to_ascii_uppercase().as_bytes()) {
         Ok(m) => m,
         Err(_) => return Outcome::failed(format!("invalid HTTP method {:?}", spec.method)),

@@ -3,6 +3,7 @@
 pub mod http;
 pub mod promql;
 pub mod script;
+pub(crate) mod spawn;
 pub mod sql;
 
 use sitrep_core::RunStatus;
@@ -41,6 +42,15 @@ impl Outcome {
         Outcome {
             status: Some(RunStatus::Failed),
             errors: vec![message.into()],
+            ..Default::default()
+        }
+    }
+
+    /// A query or request cut by the runner's interruption.
+    pub fn interrupted(reason: &str) -> Outcome {
+        Outcome {
+            status: Some(RunStatus::Interrupted),
+            errors: vec![format!("interrupted: {reason}; the request was cancelled")],
             ..Default::default()
         }
     }

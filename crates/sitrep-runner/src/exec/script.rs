@@ -1,20 +1,20 @@
-//! bash and python tasks: a child process in its own process group, in a private directory,
-//! with an allow-listed environment and bounded output.
+//! bash and python tasks: a child process in its own cgroup (where cgroup v2 allows) and
+//! process group, with a parent-death signal, in a private directory, with an allow-listed
+//! environment and bounded output.
 
 use super::Outcome;
+use super::spawn::{Spawn, TaskProcess};
 use crate::capture::{Captured, capture};
+use crate::lifecycle::Interrupt;
+use crate::tree::Tree;
+use crate::tree::cgroup::Isolation;
 use sitrep_core::RunStatus;
 use sitrep_core::protocol::parse_results;
 use sitrep_core::redact::Redactor;
 use sitrep_core::time::format_duration;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::process::Command;
 
-/// The result file a task may write is read up to this size.
-const MAX_RESULTS_BYTES: u64 = 16 * 1024 * 1024;
 /// After the main process ends or is killed, readers get this long to drain the pipes.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
@@ -22,45 +22,117 @@ pub struct ScriptRun<'a> {
     pub program: &'a str,
     pub script: &'a Path,
     pub dir: &'a Path,
-    pub results_file: &'a Path,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
     pub cap: usize,
     pub redactor: &'a Redactor,
 }
 
-pub async fn run(r: ScriptRun<'_>) -> Outcome {
-    let mut cmd = Command::new(r.program);
-    cmd.arg(r.script)
-        .current_dir(r.dir)
-        .env_clear()
-        .envs(r.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
+enum Ended {
+    Exited(std::io::Result<std::process::ExitStatus>),
+    TimedOut,
+    Interrupted(std::sync::Arc<str>),
+}
+
+/// How the task's process ended, and what it printed (redacted, capped).
+#[derive(Debug)]
+pub struct ScriptEnd {
+    status: RunStatus,
+    exit_code: Option<i32>,
+    errors: Vec<String>,
+    stdout: String,
+    stderr: String,
+}
+
+impl ScriptEnd {
+    fn failed(message: String) -> ScriptEnd {
+        ScriptEnd {
+            status: RunStatus::Failed,
+            exit_code: None,
+            errors: vec![message],
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    /// The run's outcome, with the results the task wrote (`$SITREP_RESULTS`).
+    pub fn outcome(self, results: &str) -> Outcome {
+        let parsed = parse_results(results);
+        let mut errors = self.errors;
+        errors.extend(parsed.errors);
+        Outcome {
+            status: Some(self.status),
+            exit_code: self.exit_code,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            report: parsed.reports.join("\n"),
+            results: sitrep_store::RunResults {
+                issues: parsed.issues,
+                insights: parsed.insights,
+                metrics: parsed.metrics,
+                interval: None,
+            },
+            inconclusive: parsed.inconclusive,
+            errors,
+        }
+    }
+}
+
+/// Runs the script and kills whatever it leaves behind; the caller removes the tree. The spawn
+/// happens on the calling thread, which must live as long as the run (a tokio runtime worker
+/// or the thread driving `block_on`, never a `spawn_blocking` thread): the task's parent-death
+/// signal fires when the thread that forked it exits. `tree` holds the task's cgroup, if this
+/// host has them; `interrupt` cuts the run.
+pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> (ScriptEnd, Tree) {
+    let spawned = match spawn(&r, &tree) {
+        Err(e) if tree.cgroup().is_some() => {
+            tracing::warn!(error = %e, "cannot start the task in its cgroup; its process group only");
+            tree = Tree::prepare(&Isolation::ProcessGroup { why: e.to_string() }, "");
+            spawn(&r, &tree)
+        }
+        other => other,
+    };
+    let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => {
-            return Outcome::failed(format!(
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let msg = format!(
                 "cannot start {}: {e} (is it installed and on PATH?)",
                 r.program
-            ));
+            );
+            return (ScriptEnd::failed(msg), tree);
+        }
+        Err(e) => {
+            return (
+                ScriptEnd::failed(format!("cannot start {}: {e}", r.program)),
+                tree,
+            );
         }
     };
-    let pgid = child.id().map(|p| p as i32);
-    let overlap = r.redactor.max_needle_len();
+    tree.started(child.pid);
+    if tree.cgroup().is_none() {
+        // Without a cgroup, recovery needs the process group and its leader's start.
+        let (record, dir) = (tree.record(), r.dir.to_path_buf());
+        let _ = tokio::task::spawn_blocking(move || record.write(&dir)).await;
+    }
+    let overlap = r.redactor.max_match_len();
     let out = tokio::spawn(capture(child.stdout.take().unwrap(), r.cap, overlap));
     let err = tokio::spawn(capture(child.stderr.take().unwrap(), r.cap, overlap));
 
-    let waited = tokio::time::timeout(r.timeout, child.wait()).await;
-    // Whatever the task left behind in its group dies with it: no orphans, no held pipes.
-    if let Some(pg) = pgid {
-        kill_group(pg);
+    let ended = tokio::select! {
+        waited = tokio::time::timeout(r.timeout, child.wait()) => match waited {
+            Ok(st) => Ended::Exited(st),
+            Err(_) => Ended::TimedOut,
+        },
+        reason = interrupt.fired() => Ended::Interrupted(reason),
+    };
+    // Whatever the task left behind dies with it: no orphans, no held pipes. (A signal, and
+    // one write to cgroupfs: nothing that waits on a device.)
+    tree.kill();
+    if !matches!(ended, Ended::Exited(_)) {
+        let _ = child.wait().await;
     }
-    let (status, exit_code, mut errors) = match waited {
-        Ok(Ok(st)) => {
+    let (status, exit_code, errors) = match ended {
+        Ended::Exited(Ok(st)) => {
             let code = st.code();
             let status = if st.success() {
                 RunStatus::Succeeded
@@ -74,50 +146,46 @@ pub async fn run(r: ScriptRun<'_>) -> Outcome {
             };
             (status, code, errors)
         }
-        Ok(Err(e)) => (
+        Ended::Exited(Err(e)) => (
             RunStatus::Failed,
             None,
             vec![format!("waiting for the task failed: {e}")],
         ),
-        Err(_) => {
-            let _ = child.wait().await;
-            (
-                RunStatus::TimedOut,
-                None,
-                vec![format!(
-                    "timed out after {}; the task's process group was killed",
-                    format_duration(r.timeout)
-                )],
-            )
-        }
+        Ended::TimedOut => (
+            RunStatus::TimedOut,
+            None,
+            vec![format!(
+                "timed out after {}; {}",
+                format_duration(r.timeout),
+                tree.killed()
+            )],
+        ),
+        Ended::Interrupted(reason) => (
+            RunStatus::Interrupted,
+            None,
+            vec![format!("interrupted: {reason}; {}", tree.killed())],
+        ),
     };
     let stdout = drained(out).await.finish(r.cap, r.redactor);
     let stderr = drained(err).await.finish(r.cap, r.redactor);
-
-    let mut results_text = String::new();
-    if let Ok(f) = tokio::fs::File::open(r.results_file).await {
-        let _ = f
-            .take(MAX_RESULTS_BYTES)
-            .read_to_string(&mut results_text)
-            .await;
-    }
-    let parsed = parse_results(&results_text);
-    errors.extend(parsed.errors);
-    Outcome {
-        status: Some(status),
+    let end = ScriptEnd {
+        status,
         exit_code,
+        errors,
         stdout,
         stderr,
-        report: parsed.reports.join("\n"),
-        results: sitrep_store::RunResults {
-            issues: parsed.issues,
-            insights: parsed.insights,
-            metrics: parsed.metrics,
-            interval: None,
-        },
-        inconclusive: parsed.inconclusive,
-        errors,
-    }
+    };
+    (end, tree)
+}
+
+fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<TaskProcess> {
+    super::spawn::spawn(&Spawn {
+        program: r.program,
+        args: &[r.script],
+        env: &r.env,
+        cwd: r.dir,
+        cgroup: tree.cgroup().map(|c| c.fds()),
+    })
 }
 
 async fn drained(h: tokio::task::JoinHandle<Captured>) -> Captured {
@@ -125,13 +193,6 @@ async fn drained(h: tokio::task::JoinHandle<Captured>) -> Captured {
         Ok(Ok(c)) => c,
         // A grandchild that left the process group still holds the pipe; give up on it.
         _ => Captured::default(),
-    }
-}
-
-fn kill_group(pgid: i32) {
-    // SAFETY: killpg only sends a signal; a stale group id yields ESRCH, which is ignored.
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
     }
 }
 

@@ -179,7 +179,7 @@ pub async fn issue_data_round_trips(s: &dyn EngineStore) {
         error: None,
         reason: None,
     };
-    s.start_run(&run).await.unwrap();
+    s.start_run(&run, "test-host:boot:1:1").await.unwrap();
     let mut d = IssueDraft::new(Severity::MAJOR, "app leaks sessions");
     d.data = json!({"app": "batch", "conns": 27}).as_object().unwrap().clone();
     let mut fin = run.clone();

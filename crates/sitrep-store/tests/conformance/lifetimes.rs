@@ -30,7 +30,7 @@ async fn exec_task(
     res: RunResults,
 ) -> Vec<IssueChange> {
     let r = run("w", "pg-main", task, id, at);
-    s.start_run(&r).await.unwrap();
+    s.start_run(&r, OWNER).await.unwrap();
     s.finish_run(&finished(r, status, at), &res).await.unwrap()
 }
 
@@ -50,7 +50,7 @@ pub async fn inconclusive_runs_keep_their_reason_and_resolve_nothing(s: &SqlStor
         RunStatus::Inconclusive,
         2005,
     );
-    s.start_run(&run("w", "pg-main", "core/pg/idle", "r2", 2000))
+    s.start_run(&run("w", "pg-main", "core/pg/idle", "r2", 2000), OWNER)
         .await
         .unwrap();
     r.reason = Some("no response from pg-main: connection refused".into());

@@ -87,7 +87,7 @@ fn cert() -> HttpExpect {
 
 async fn check(url: &str, expect: HttpExpect, timeout: Duration) -> Outcome {
     run(HttpRun {
-        clients: &HttpClients::new(),
+        clients: &HttpClients::default(),
         spec: spec(url, expect),
         timeout,
         now_secs: 0,

@@ -2,6 +2,18 @@
 //!
 //! PostgreSQL comes from `SITREP_TEST_PG_URL`, or the sandbox's `SANDBOX_PG_ADMIN_DSN`
 //! (`sandbox/up`, then `. sandbox/env`); each test gets a fresh database it drops afterwards.
+//!
+//! `runs.rs`: run owners and recovery, the scheduler's last runs, scopes and their migration.
+//! `slx_map.rs`: SLXs and the map, round trips.
+//! `lifetimes.rs`: inconclusive runs, event issues' quiet period, current-issue ranking.
+//! `engine.rs`: approvals, sessions and audit, issue data, knowledge notes.
+//! `open.rs`: opening damaged, refused, unreachable and concurrently created databases.
+
+mod engine;
+mod lifetimes;
+mod open;
+mod runs;
+mod slx_map;
 
 use sitrep_core::issue::IssueChange;
 use sitrep_core::{
@@ -11,44 +23,73 @@ use sitrep_core::{
 use sitrep_store::{IssueFilter, RunResults, SeriesKey, SqlStore, Store};
 use std::collections::BTreeMap;
 
-#[path = "conformance/lifetimes.rs"]
-mod lifetimes;
-use lifetimes::*;
-#[path = "conformance/engine.rs"]
-mod engine;
-
-struct Db {
-    store: SqlStore,
+pub struct Db {
+    pub store: SqlStore,
+    /// The database's URL, for a test that looks under the store.
+    pub url: String,
     cleanup: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
+/// A fresh, empty database and how to reach it; nothing created in it yet.
+pub struct Fresh {
+    pub url: String,
+    cleanup: Option<(String, String)>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Fresh {
+    pub fn sqlite() -> Fresh {
+        let dir = tempfile::tempdir().unwrap();
+        Fresh {
+            url: format!("sqlite://{}", dir.path().join("sitrep.db").display()),
+            cleanup: None,
+            dir: Some(dir),
+        }
+    }
+
+    pub async fn postgres() -> Fresh {
+        let admin = pg_admin_url();
+        let name = format!("sitrep_t_{}", uuid::Uuid::new_v4().simple());
+        admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
+        Fresh {
+            url: with_database(&admin, &name),
+            cleanup: Some((admin, name)),
+            dir: None,
+        }
+    }
+
+    pub async fn open(self) -> Db {
+        Db {
+            store: SqlStore::connect(&self.url).await.unwrap(),
+            url: self.url,
+            cleanup: self.cleanup,
+            _dir: self.dir,
+        }
+    }
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("SITREP_TEST_PG_URL").or_else(|_| std::env::var("SANDBOX_PG_ADMIN_DSN")).expect(
+        "the conformance suite needs PostgreSQL: run `sandbox/up && . sandbox/env` (or set SITREP_TEST_PG_URL to a superuser URL)",
+    )
+}
+
 impl Db {
     async fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("sitrep.db").display());
-        Db {
-            store: SqlStore::connect(&url).await.unwrap(),
-            cleanup: None,
-            _dir: Some(dir),
-        }
+        Fresh::sqlite().open().await
     }
 
     async fn postgres() -> Db {
-        let admin = std::env::var("SITREP_TEST_PG_URL").or_else(|_| std::env::var("SANDBOX_PG_ADMIN_DSN")).expect(
-            "the conformance suite needs PostgreSQL: run `sandbox/up && . sandbox/env` (or set SITREP_TEST_PG_URL to a superuser URL)",
-        );
-        let name = format!("sitrep_t_{}", uuid::Uuid::new_v4().simple());
-        admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
-        let url = with_database(&admin, &name);
-        Db {
-            store: SqlStore::connect(&url).await.unwrap(),
-            cleanup: Some((admin, name)),
-            _dir: None,
-        }
+        Fresh::postgres().await.open().await
     }
 
-    async fn finish(self) {
+    /// Runs one statement under the store, on its own connection.
+    pub async fn raw(&self, sql: &str) {
+        admin_exec(&self.url, sql).await;
+    }
+
+    pub async fn finish(self) {
         self.store.close().await;
         if let Some((admin, name)) = self.cleanup {
             admin_exec(
@@ -60,7 +101,7 @@ impl Db {
     }
 }
 
-async fn admin_exec(url: &str, sql: &str) {
+pub async fn admin_exec(url: &str, sql: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
@@ -71,7 +112,7 @@ async fn admin_exec(url: &str, sql: &str) {
     c.close().await.unwrap();
 }
 
-fn with_database(url: &str, db: &str) -> String {
+pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));
@@ -87,7 +128,10 @@ fn with_database(url: &str, db: &str) -> String {
     out
 }
 
-fn run(ws: &str, scope: &str, task: &str, id: &str, at: i64) -> TaskRun {
+/// The owner the cases record their runs under.
+pub const OWNER: &str = "test-host:boot:1:1";
+
+pub fn run(ws: &str, scope: &str, task: &str, id: &str, at: i64) -> TaskRun {
     TaskRun {
         id: id.into(),
         workspace: ws.into(),
@@ -108,7 +152,7 @@ fn run(ws: &str, scope: &str, task: &str, id: &str, at: i64) -> TaskRun {
     }
 }
 
-fn finished(mut r: TaskRun, status: RunStatus, at: i64) -> TaskRun {
+pub fn finished(mut r: TaskRun, status: RunStatus, at: i64) -> TaskRun {
     r.status = status;
     r.exit_code = Some(if status == RunStatus::Succeeded { 0 } else { 1 });
     r.finished_at = Some(Timestamp(at));
@@ -116,7 +160,7 @@ fn finished(mut r: TaskRun, status: RunStatus, at: i64) -> TaskRun {
     r
 }
 
-fn issues(titles: &[&str]) -> RunResults {
+pub fn issues(titles: &[&str]) -> RunResults {
     RunResults {
         issues: titles
             .iter()
@@ -126,7 +170,7 @@ fn issues(titles: &[&str]) -> RunResults {
     }
 }
 
-async fn exec(
+pub async fn exec(
     s: &SqlStore,
     ws: &str,
     scope: &str,
@@ -136,7 +180,7 @@ async fn exec(
     res: RunResults,
 ) -> Vec<IssueChange> {
     let r = run(ws, scope, "core/pg/idle", id, at);
-    s.start_run(&r).await.unwrap();
+    s.start_run(&r, OWNER).await.unwrap();
     s.finish_run(&finished(r, status, at + 5), &res)
         .await
         .unwrap()
@@ -144,7 +188,7 @@ async fn exec(
 
 async fn issue_lifecycle(s: &SqlStore) {
     let r = run("w", "pg-main", "core/pg/idle", "r1", 1000);
-    s.start_run(&r).await.unwrap();
+    s.start_run(&r, OWNER).await.unwrap();
     assert_eq!(
         s.get_run("w", "r1").await.unwrap().unwrap().status,
         RunStatus::Running
@@ -336,23 +380,6 @@ async fn workspaces_are_isolated(s: &SqlStore) {
     );
 }
 
-async fn interrupted_runs_are_marked(s: &SqlStore) {
-    s.start_run(&run("w", "h", "core/host/disk", "crashed", 100))
-        .await
-        .unwrap();
-    exec(s, "w", "h", "done", 200, RunStatus::Succeeded, issues(&[])).await;
-    assert_eq!(s.mark_interrupted(Timestamp(300)).await.unwrap(), 1);
-    let r = s.get_run("w", "crashed").await.unwrap().unwrap();
-    assert_eq!(r.status, RunStatus::Interrupted);
-    assert_eq!(r.finished_at, Some(Timestamp(300)));
-    assert!(r.error.unwrap().contains("stopped"));
-    assert_eq!(
-        s.get_run("w", "done").await.unwrap().unwrap().status,
-        RunStatus::Succeeded
-    );
-    assert_eq!(s.mark_interrupted(Timestamp(400)).await.unwrap(), 0);
-}
-
 async fn insights_and_metrics(s: &SqlStore) {
     let mut res = RunResults::default();
     res.insights.push((
@@ -405,16 +432,6 @@ async fn insights_and_metrics(s: &SqlStore) {
             .len(),
         1
     );
-
-    let last = s.last_run_starts("w").await.unwrap();
-    assert_eq!(
-        last,
-        vec![(
-            "pg".to_string(),
-            "core/pg/idle".to_string(),
-            Timestamp(2000)
-        )]
-    );
 }
 
 async fn recent_series_values(s: &SqlStore) {
@@ -461,110 +478,6 @@ async fn recent_series_values(s: &SqlStore) {
     );
 }
 
-async fn slxs_round_trip(s: &SqlStore) {
-    let mut slx = Slx {
-        workspace: "w".into(),
-        name: "pg-main".into(),
-        resource: "pg-main".into(),
-        bundle: "core/postgres".into(),
-        description: String::new(),
-        tasks: vec![SlxTask {
-            task: "idle".into(),
-            interval: Some("30s".into()),
-        }],
-        config: BTreeMap::from([("PG_DSN".to_string(), "postgres://x".to_string())]),
-        secrets: BTreeMap::from([("PGPASSWORD".to_string(), "env:PGPASS".to_string())]),
-        stale: false,
-        generated: None,
-    };
-    s.put_slx(&slx, Timestamp(1)).await.unwrap();
-    slx.stale = true;
-    s.put_slx(&slx, Timestamp(2)).await.unwrap();
-    let got = s.list_slxs("w").await.unwrap();
-    assert_eq!(got, vec![slx.clone()]);
-    assert_eq!(s.get_slx("w", "pg-main").await.unwrap(), Some(slx));
-    assert_eq!(s.get_slx("other", "pg-main").await.unwrap(), None);
-    assert!(s.list_slxs("other").await.unwrap().is_empty());
-    assert!(s.delete_slx("w", "pg-main").await.unwrap());
-    assert!(!s.delete_slx("w", "pg-main").await.unwrap());
-}
-
-async fn map_round_trip(s: &SqlStore) {
-    use sitrep_core::map::{Edge, EdgeKind, Resource, StoredEdge, StoredMap, StoredResource};
-    // More than one insert chunk, so batching is exercised.
-    let resources: Vec<StoredResource> = (0..1203)
-        .map(|i| {
-            let mut r = Resource::new(
-                format!("k8s:c/pod/ns/p{i:05}"),
-                "k8s-pod",
-                format!("ns/p{i}"),
-            )
-            .with_prop("namespace", "ns");
-            r.labels.insert("app".into(), format!("a{}", i % 7));
-            r.sources.push("kubernetes".into());
-            StoredResource {
-                resource: r,
-                stale: i % 100 == 0,
-                first_seen: Timestamp(i),
-                last_seen: Timestamp(5000 + i),
-            }
-        })
-        .collect();
-    let edges: Vec<StoredEdge> = (1..1203)
-        .map(|i| StoredEdge {
-            edge: Edge::new(
-                format!("k8s:c/pod/ns/p{:05}", i - 1),
-                format!("k8s:c/pod/ns/p{i:05}"),
-                if i % 2 == 0 {
-                    EdgeKind::DependsOn
-                } else {
-                    EdgeKind::Owns
-                },
-            ),
-            last_seen: Timestamp(i),
-        })
-        .collect();
-    let map = StoredMap { resources, edges };
-    s.replace_map("w", &map).await.unwrap();
-    assert_eq!(s.load_map("w").await.unwrap(), map);
-    assert_eq!(s.load_map("other").await.unwrap(), StoredMap::default());
-    // Replacing drops what is no longer there and touches no other workspace.
-    s.replace_map(
-        "other",
-        &StoredMap {
-            resources: map.resources[..1].to_vec(),
-            edges: vec![],
-        },
-    )
-    .await
-    .unwrap();
-    let small = StoredMap {
-        resources: map.resources[..2].to_vec(),
-        edges: map.edges[..1].to_vec(),
-    };
-    s.replace_map("w", &small).await.unwrap();
-    assert_eq!(s.load_map("w").await.unwrap(), small);
-    assert_eq!(s.load_map("other").await.unwrap().resources.len(), 1);
-
-    // Many SLXs in one call.
-    let slxs: Vec<Slx> = (0..3)
-        .map(|i| Slx {
-            workspace: "w".into(),
-            name: format!("s{i}"),
-            resource: format!("r{i}"),
-            bundle: "core/redis".into(),
-            description: String::new(),
-            tasks: vec![],
-            config: BTreeMap::new(),
-            secrets: BTreeMap::new(),
-            stale: false,
-            generated: None,
-        })
-        .collect();
-    s.put_slxs(&slxs, Timestamp(1)).await.unwrap();
-    assert_eq!(s.list_slxs("w").await.unwrap(), slxs);
-}
-
 async fn reopening_is_idempotent(s: &SqlStore) {
     // Reconnecting to a migrated database applies nothing and loses nothing.
     exec(s, "w", "x", "r1", 1, RunStatus::Succeeded, issues(&["t"])).await;
@@ -590,39 +503,61 @@ macro_rules! conformance {
                         db.finish().await;
                     }
                 };
-            }
-            case!(issue_lifecycle);
-            case!(workspaces_are_isolated);
-            case!(interrupted_runs_are_marked);
-            case!(insights_and_metrics);
-            case!(recent_series_values);
-            case!(slxs_round_trip);
-            case!(reopening_is_idempotent);
-            case!(map_round_trip);
-            case!(inconclusive_runs_keep_their_reason_and_resolve_nothing);
-            case!(event_issues_resolve_after_the_quiet_period);
-            case!(the_current_issue_ranks_before_an_older_more_severe_one);
-
-            macro_rules! engine_case {
-                ($name:ident) => {
+                ($module:ident :: $name:ident) => {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
                         let db = Db::$backend().await;
-                        super::engine::$name(&db.store).await;
+                        super::$module::$name(&db.store).await;
                         db.finish().await;
                     }
                 };
             }
-            engine_case!(approvals_round_trip);
-            engine_case!(sessions_and_audit);
-            engine_case!(issue_data_round_trips);
-            engine_case!(knowledge_notes_are_kept_per_workspace);
+            /// A case that also reaches under the store (`Db::raw`).
+            macro_rules! db_case {
+                ($module:ident :: $name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let db = Db::$backend().await;
+                        super::$module::$name(&db).await;
+                        db.finish().await;
+                    }
+                };
+            }
+            case!(issue_lifecycle);
+            case!(workspaces_are_isolated);
+            case!(runs::runs_have_owners_and_only_running_ones_are_interrupted);
+            case!(runs::last_runs_are_per_slx_and_task);
+            case!(runs::issues_are_scoped_by_resource_and_found_by_slx_name);
+            db_case!(runs::runs_without_an_owner_are_legacy_and_marked_at_startup);
+            case!(insights_and_metrics);
+            case!(recent_series_values);
+            case!(slx_map::slxs_round_trip);
+            case!(reopening_is_idempotent);
+            case!(slx_map::map_round_trip);
+            case!(lifetimes::inconclusive_runs_keep_their_reason_and_resolve_nothing);
+            case!(lifetimes::event_issues_resolve_after_the_quiet_period);
+            case!(lifetimes::the_current_issue_ranks_before_an_older_more_severe_one);
+            case!(engine::approvals_round_trip);
+            case!(engine::sessions_and_audit);
+            case!(engine::issue_data_round_trips);
+            case!(engine::knowledge_notes_are_kept_per_workspace);
         }
     };
 }
 
 conformance!(sqlite);
 conformance!(postgres);
+
+/// Migration 3 on a database at version 2, on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_3_makes_the_resource_the_scope() {
+    runs::migration_3_makes_the_resource_the_scope(Fresh::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_3_makes_the_resource_the_scope() {
+    runs::migration_3_makes_the_resource_the_scope(Fresh::postgres().await).await;
+}
 
 #[tokio::test]
 async fn sqlite_survives_reopen() {
@@ -639,22 +574,4 @@ async fn sqlite_survives_reopen() {
             .len(),
         1
     );
-}
-
-#[tokio::test]
-async fn bad_urls_say_what_to_do() {
-    let e = SqlStore::connect("mysql://x")
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("sqlite://") && e.contains("postgres://"), "{e}");
-    let e = SqlStore::connect("postgres://u:secretpw@127.0.0.1:1/db")
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("is the server running") || e.contains("server is running"),
-        "{e}"
-    );
-    assert!(!e.contains("secretpw"), "{e}");
 }
