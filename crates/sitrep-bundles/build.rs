@@ -37,13 +37,19 @@ fn main() {
     )
     .unwrap();
     out.push_str("pub static BUNDLES_JSON: &[(&str, &str)] = &[\n");
-    for (rel, abs) in &files {
-        let Some(folder) = rel
-            .strip_prefix("bundles/")
-            .and_then(|r| r.strip_suffix("/bundle.yaml"))
-        else {
-            continue;
-        };
+    // In folder-name order, as loading from YAML reads them ("postgres" before
+    // "postgres-database", which sorting whole paths would reverse).
+    let mut bundles: Vec<(&str, &PathBuf)> = files
+        .iter()
+        .filter_map(|(rel, abs)| {
+            rel.strip_prefix("bundles/")
+                .and_then(|r| r.strip_suffix("/bundle.yaml"))
+                .map(|folder| (folder, abs))
+        })
+        .collect();
+    bundles.sort();
+    for (folder, abs) in bundles {
+        let rel = format!("bundles/{folder}/bundle.yaml");
         let text = std::fs::read_to_string(abs).unwrap();
         let value: yaml_serde::Value =
             yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{rel}: invalid YAML: {e}"));

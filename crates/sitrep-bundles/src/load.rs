@@ -269,9 +269,10 @@ pub fn read_collection(root: &Path) -> Result<LoadedCollection, BundleError> {
                     .unwrap_or_default();
                 left_out.push((folder, vec![p]));
             }
-            None => match left_out.iter_mut().find(|(_, ps)| {
-                ps.first().and_then(|x| x.file.parent()) == p.file.parent()
-            }) {
+            None => match left_out
+                .iter_mut()
+                .find(|(_, ps)| ps.first().and_then(|x| x.file.parent()) == p.file.parent())
+            {
                 Some((_, ps)) => ps.push(p),
                 None => problems.push(p),
             },

@@ -129,7 +129,21 @@ pub async fn run(sitrep: &Sitrep, a: RunArgs) -> Result<ExitCode> {
         secrets,
         approve_as: a.approve.then(terminal_user),
     };
-    let v = sitrep.run_task(req).await.map_err(|e| {
+    // A stop signal interrupts the run (its process tree is killed and the run recorded
+    // `interrupted`); sitrep exits once that is recorded.
+    let run = sitrep.run_task(req);
+    tokio::pin!(run);
+    let mut stopped = None;
+    let v = loop {
+        tokio::select! {
+            v = &mut run => break v,
+            sig = stop_signal(), if stopped.is_none() => {
+                sitrep.interrupt(&format!("sitrep received {}", sig.name()));
+                stopped = Some(sig);
+            }
+        }
+    };
+    let v = v.map_err(|e| {
         let hint = match &e {
             e if e.needs_approval() => " (at the terminal: add --approve)",
             sitrep_engine::EngineError::NeedsResource(_) => " (give it with --resource NAME)",
@@ -137,7 +151,9 @@ pub async fn run(sitrep: &Sitrep, a: RunArgs) -> Result<ExitCode> {
         };
         anyhow::anyhow!("{e}{hint}")
     })?;
-    let code = if v.failed() {
+    let code = if let Some(sig) = stopped {
+        sig.exit_code()
+    } else if v.failed() {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
@@ -280,7 +296,8 @@ pub async fn issues(sitrep: &Sitrep, a: IssuesArgs) -> Result<ExitCode> {
                 format!("{} {}", i.severity, i.severity.label()),
                 i.status.to_string(),
                 i.resource.clone(),
-                i.mark().map_or_else(|| i.title.clone(), |m| format!("{} [{m}]", i.title)),
+                i.mark()
+                    .map_or_else(|| i.title.clone(), |m| format!("{} [{m}]", i.title)),
                 i.count.to_string(),
                 seen,
             ]
@@ -311,8 +328,31 @@ pub struct ServeArgs {
     once: bool,
 }
 
+/// A stop signal the CLI acts on.
+#[derive(Debug, Clone, Copy)]
+pub enum StopSignal {
+    Interrupt,
+    Terminate,
+}
+
+impl StopSignal {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+        }
+    }
+    /// The shell's exit status for a process ended by this signal (128 + its number).
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(match self {
+            StopSignal::Interrupt => 130,
+            StopSignal::Terminate => 143,
+        })
+    }
+}
+
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-pub async fn stop_signal() {
+pub async fn stop_signal() -> StopSignal {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -322,8 +362,8 @@ pub async fn stop_signal() {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+        _ = tokio::signal::ctrl_c() => StopSignal::Interrupt,
+        _ = term => StopSignal::Terminate,
     }
 }
 
@@ -354,7 +394,9 @@ pub async fn serve(sitrep: &Sitrep, a: ServeArgs) -> Result<ExitCode> {
     }
     tracing::info!(home = %sitrep.home().display(), workspace = sitrep.workspace(), "serving; Ctrl-C or SIGTERM stops");
     sitrep
-        .serve(&ServeOptions::default(), stop_signal())
+        .serve(&ServeOptions::default(), async {
+            stop_signal().await;
+        })
         .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ mod emit;
 mod investigate;
 mod mapping;
 mod out;
+mod runs;
 mod studio;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -22,7 +23,7 @@ Exit codes:
   3    `run`, `slx run`: a task failed or timed out (see its error and output)
   4    `bundles validate`, `rules validate`, `command validate`: problems found (each
        printed as FILE:LINE: FIELD: MESSAGE)
-  130  interrupted (Ctrl-C); runs in flight were stopped and recorded
+  130  interrupted (Ctrl-C); runs in flight were stopped and recorded (143: SIGTERM)
   141  the reader of the output went away (a closed pipe)
 
 Environment (docs/configuration.md describes every key of sitrep.yaml):
@@ -74,6 +75,8 @@ enum Command {
     Run(basics::RunArgs),
     /// List issues (open ones unless --all), most current and severe first.
     Issues(basics::IssuesArgs),
+    /// Recent runs and how they ended (`runs show ID` for one whole, with its output).
+    Runs(runs::RunsArgs),
     /// Run the scheduler: every SLX's health tasks at their interval, until Ctrl-C or SIGTERM.
     Serve(basics::ServeArgs),
     /// Report a result from inside a task (writes to $SITREP_RESULTS).
@@ -176,6 +179,7 @@ fn main() -> ExitCode {
             Command::Tasks(a) => basics::tasks(&sitrep, a).await,
             Command::Run(a) => basics::run(&sitrep, a).await,
             Command::Issues(a) => basics::issues(&sitrep, a).await,
+            Command::Runs(a) => runs::runs(&sitrep, a).await,
             Command::Serve(a) => basics::serve(&sitrep, a).await,
             Command::Discover(a) => mapping::discover(&sitrep, a).await,
             Command::Slx(c) => mapping::slx(&sitrep, c).await,

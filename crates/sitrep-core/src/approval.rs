@@ -157,8 +157,7 @@ pub fn decide(
 
 /// The record marked expired, if it is past its expiry and still open.
 pub fn expire(record: &ApprovalRecord, now: Timestamp) -> Option<ApprovalRecord> {
-    (record.status != ApprovalStatus::Expired
-        && record.status_at(now) == ApprovalStatus::Expired)
+    (record.status != ApprovalStatus::Expired && record.status_at(now) == ApprovalStatus::Expired)
         .then(|| ApprovalRecord {
             status: ApprovalStatus::Expired,
             ..record.clone()
@@ -196,7 +195,10 @@ impl ApprovalGrant {
 }
 
 /// The grant for running a granted, unexpired record's remediation.
-pub fn grant_for_run(record: &ApprovalRecord, now: Timestamp) -> Result<ApprovalGrant, ApprovalError> {
+pub fn grant_for_run(
+    record: &ApprovalRecord,
+    now: Timestamp,
+) -> Result<ApprovalGrant, ApprovalError> {
     match record.status_at(now) {
         ApprovalStatus::Granted => Ok(ApprovalGrant {
             approval_id: record.id.clone(),

@@ -126,8 +126,16 @@ mod tests {
                 Resource::new("tcp:localhost:80", "nginx", "nginx-80"),
             ],
             edges: vec![
-                Edge::new("tcp:localhost:8000", "tcp:localhost:5432", EdgeKind::DependsOn),
-                Edge::new("tcp:localhost:80", "tcp:localhost:8000", EdgeKind::DependsOn),
+                Edge::new(
+                    "tcp:localhost:8000",
+                    "tcp:localhost:5432",
+                    EdgeKind::DependsOn,
+                ),
+                Edge::new(
+                    "tcp:localhost:80",
+                    "tcp:localhost:8000",
+                    EdgeKind::DependsOn,
+                ),
             ],
         })
     }
@@ -135,9 +143,8 @@ mod tests {
     #[test]
     fn sentences_name_resources_by_whole_names_and_aliases() {
         let m = map();
-        let names = |t: &str| -> Vec<String> {
-            m.mentioned_in(t).iter().map(|r| r.name.clone()).collect()
-        };
+        let names =
+            |t: &str| -> Vec<String> { m.mentioned_in(t).iter().map(|r| r.name.clone()).collect() };
         assert_eq!(names("Why is shopfront slow?"), ["shopfront"]);
         assert_eq!(
             names("orders-db and nginx-80: both down."),
@@ -154,7 +161,10 @@ mod tests {
         assert_eq!(n.resources.len(), 3);
         assert_eq!(n.edges.len(), 2);
         let p = m.path_names("tcp:localhost:80", 6, 50).unwrap();
-        assert_eq!(p.downstream, vec![vec!["shopfront".to_string(), "postgres-5432".into()]]);
+        assert_eq!(
+            p.downstream,
+            vec![vec!["shopfront".to_string(), "postgres-5432".into()]]
+        );
         assert!(p.upstream.is_empty());
         assert_eq!(m.by_name("ORDERS-DB").unwrap().name, "postgres-5432");
     }

@@ -41,7 +41,9 @@ pub fn anomalies(name: &str, text: &str, o: &AnomalyOptions) -> Result<AnomalyVi
         "{name}: expected a `timestamp,value` CSV"
     )))?;
     let cfg = anomaly::DetectorConfig {
-        season: o.season.unwrap_or_else(|| anomaly::daily_season(&s.timestamps)),
+        season: o
+            .season
+            .unwrap_or_else(|| anomaly::daily_season(&s.timestamps)),
         ..Default::default()
     };
     let scores = anomaly::score_series(&s.values, &cfg);

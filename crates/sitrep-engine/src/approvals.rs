@@ -158,7 +158,12 @@ impl Sitrep {
                 s,
                 sitrep_core::investigation::AuditKind::RemediationDenied,
                 serde_json::to_value(&decided).unwrap_or_default(),
-                format!("{} denied {} on {}: {reason}", by.as_str(), decided.task, decided.resource),
+                format!(
+                    "{} denied {} on {}: {reason}",
+                    by.as_str(),
+                    decided.task,
+                    decided.resource
+                ),
             )
             .await?;
         }

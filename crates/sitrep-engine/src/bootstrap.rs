@@ -20,7 +20,11 @@ impl Sitrep {
         let mut wrote_config = None;
         if !cfg.exists() {
             // Exclusive create: two concurrent first starts write it once.
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&cfg) {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&cfg)
+            {
                 Ok(mut f) => {
                     std::io::Write::write_all(&mut f, TEMPLATE.as_bytes())
                         .map_err(|e| EngineError::io(&cfg, e))?;

@@ -50,7 +50,10 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 impl EngineError {
     /// A remediation was asked to run without an approval.
     pub fn needs_approval(&self) -> bool {
-        matches!(self, EngineError::Run(sitrep_runner::RunError::NeedsApproval(_)))
+        matches!(
+            self,
+            EngineError::Run(sitrep_runner::RunError::NeedsApproval(_))
+        )
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

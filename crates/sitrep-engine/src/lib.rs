@@ -165,6 +165,9 @@ impl Sitrep {
                 let catalog = tokio::task::spawn_blocking(move || Catalog::load(&sources, &cache))
                     .await
                     .map_err(|e| EngineError::Invalid(format!("loading bundles crashed: {e}")))??;
+                for q in &catalog.quarantined {
+                    tracing::warn!(problems = %q, "left out of the catalog; everything else runs");
+                }
                 Ok::<_, EngineError>(Arc::new(catalog))
             })
             .await?;
@@ -186,8 +189,9 @@ impl Sitrep {
                 };
                 cfg.output_cap = s.runner.output_cap_bytes;
                 let store: Arc<dyn Store> = self.store().await?;
-                let runner = Runner::new(cfg, self.catalog().await?, store, self.inner.clock.clone())?
-                    .with_sli_watch(s.sli_watch.watch());
+                let runner =
+                    Runner::new(cfg, self.catalog().await?, store, self.inner.clock.clone())?
+                        .with_sli_watch(s.sli_watch.watch());
                 Ok::<_, EngineError>(Arc::new(runner))
             })
             .await?;

@@ -101,14 +101,21 @@ impl Target {
 
 fn parse_url(v: &str) -> Option<Target> {
     let (scheme, rest) = v.split_once("://")?;
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
         return None;
     }
     let authority = rest.split(['/', '?', '#']).next()?;
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
         let (h, after) = inner.split_once(']')?;
-        (h.to_string(), after.strip_prefix(':').and_then(|p| p.parse().ok()))
+        (
+            h.to_string(),
+            after.strip_prefix(':').and_then(|p| p.parse().ok()),
+        )
     } else {
         match hostport.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), Some(p.parse().ok()?)),
@@ -171,7 +178,10 @@ pub(crate) fn target_of(config: &BTreeMap<String, String>) -> Option<Target> {
 }
 
 fn is_local(h: &str) -> bool {
-    matches!(h, "127.0.0.1" | "localhost" | "::1" | "0.0.0.0" | "::" | "*")
+    matches!(
+        h,
+        "127.0.0.1" | "localhost" | "::1" | "0.0.0.0" | "::" | "*"
+    )
 }
 
 fn same_host(a: &str, b: &str) -> bool {
@@ -191,9 +201,7 @@ pub(crate) fn resource_for_target<'m>(map: &'m Map, t: &Target) -> Option<&'m Re
     }
     let port = t.port?;
     map.resources().iter().find(|r| {
-        let own = r
-            .prop_str("host")
-            .is_some_and(|h| same_host(h, &t.host))
+        let own = r.prop_str("host").is_some_and(|h| same_host(h, &t.host))
             && r.properties.get("port").and_then(|p| p.as_u64()) == Some(u64::from(port));
         let listens = r
             .properties
@@ -216,14 +224,20 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn targets_come_from_dsns_urls_and_host_port_pairs() {
         let t = target_of(&cfg(&[
             ("MAX", "5"),
-            ("PG_DSN", "postgres://monitor:pw@db.internal:5433/shop?sslmode=disable"),
+            (
+                "PG_DSN",
+                "postgres://monitor:pw@db.internal:5433/shop?sslmode=disable",
+            ),
         ]))
         .unwrap();
         assert_eq!((t.host.as_str(), t.port), ("db.internal", Some(5433)));
@@ -234,7 +248,9 @@ mod tests {
         assert_eq!(t.label(), "10.0.0.5:6380");
         assert_eq!(target_of(&cfg(&[("THRESHOLD", "80")])), None);
         assert_eq!(
-            target_of(&cfg(&[("PG_DSN", "postgres://[::1]/x")])).unwrap().port,
+            target_of(&cfg(&[("PG_DSN", "postgres://[::1]/x")]))
+                .unwrap()
+                .port,
             Some(5432)
         );
     }
@@ -251,7 +267,10 @@ mod tests {
             edges: vec![],
         });
         let t = target_of(&cfg(&[("PG_DSN", "postgres://m@localhost:25432/shop")])).unwrap();
-        assert_eq!(resource_for_target(&map, &t).unwrap().name, "postgres-25432");
+        assert_eq!(
+            resource_for_target(&map, &t).unwrap().name,
+            "postgres-25432"
+        );
         let t = target_of(&cfg(&[("PG_DSN", "postgres://m@localhost:5432/shop")])).unwrap();
         assert!(resource_for_target(&map, &t).is_none());
     }

@@ -3,12 +3,13 @@
 
 use crate::approvals::{Actor, Approval};
 use crate::events::Event;
-use crate::views::{IssueChangeView, InsightView, MetricView, ParamView, RunView, TaskView};
+use crate::views::{InsightView, IssueChangeView, MetricView, ParamView, RunView, TaskView};
 use crate::{EngineError, Result, Sitrep};
 use sitrep_bundles::ResolvedTask;
 use sitrep_core::TaskRef;
 use sitrep_core::issue::IssueChange;
 use sitrep_runner::{RunOutput, RunRequest};
+use sitrep_store::Store;
 use std::collections::BTreeMap;
 
 /// Run one task now.
@@ -215,6 +216,43 @@ impl Sitrep {
             Some(target) => Ok(crate::map::resource_for_target(&map, &target)
                 .map_or_else(|| target.label(), |r| r.name.clone())),
             None => Err(EngineError::NeedsResource(t.task_ref().to_string())),
+        }
+    }
+}
+
+impl Sitrep {
+    /// The most recent runs of this workspace, newest first, without their outputs (`run_record`
+    /// has one whole).
+    pub async fn runs(&self, limit: usize) -> Result<Vec<crate::views::RunSummary>> {
+        let runs = self
+            .store()
+            .await?
+            .recent_runs(self.workspace(), limit.min(10_000) as i64)
+            .await?;
+        Ok(runs.iter().map(crate::views::RunSummary::from).collect())
+    }
+
+    /// One run, whole (its captured output included), by id or a unique id prefix.
+    pub async fn run_record(&self, id: &str) -> Result<sitrep_core::TaskRun> {
+        let store = self.store().await?;
+        if let Some(r) = store.get_run(self.workspace(), id).await? {
+            return Ok(r);
+        }
+        let mut found = store
+            .recent_runs(self.workspace(), 10_000)
+            .await?
+            .into_iter()
+            .filter(|r| !id.is_empty() && r.id.starts_with(id));
+        match (found.next(), found.next()) {
+            (Some(r), None) => Ok(r),
+            (Some(_), Some(_)) => Err(EngineError::Invalid(format!(
+                "run id prefix {id:?} is ambiguous: give more of the id"
+            ))),
+            _ => Err(EngineError::NotFound {
+                what: "run",
+                name: id.to_string(),
+                hint: "list recent runs to find its id".into(),
+            }),
         }
     }
 }

@@ -9,6 +9,7 @@ use sitrep_store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {}
@@ -50,23 +51,76 @@ impl Sitrep {
         )
     }
 
-    /// What a start-up must do before running anything: record runs a stopped sitrep left
-    /// running.
-    async fn recover(&self) -> Result<()> {
-        let store = self.store().await?;
-        let interrupted = store.mark_interrupted(self.now()).await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                runs = interrupted,
-                "marked runs left running by a previous stop as interrupted"
-            );
+    /// What a start-up of background work does before running anything: says how tasks are
+    /// isolated, recovers the runs of sitrep processes that died with runs in progress
+    /// (records them interrupted, kills their leftover processes, removes their directories),
+    /// and raises (or resolves) sitrep's own issues about bundles left out of the catalog.
+    async fn start_up(&self) -> Result<()> {
+        let runner = self.runner().await?;
+        runner.isolation().announce();
+        runner.recover().await?;
+        self.check_catalog().await
+    }
+
+    /// Records the catalog's health as a run of the built-in check [`SELF_CHECK_TASK`] on the
+    /// resource `sitrep`: one issue per bundle or collection left out, resolved by the next
+    /// start that loads it.
+    async fn check_catalog(&self) -> Result<()> {
+        let (catalog, store, runner) = (
+            self.catalog().await?,
+            self.store().await?,
+            self.runner().await?,
+        );
+        let now = self.now();
+        let mut run = sitrep_core::TaskRun {
+            id: uuid::Uuid::new_v4().to_string(),
+            workspace: self.workspace().to_string(),
+            scope: SELF_RESOURCE.into(),
+            slx: None,
+            resource: SELF_RESOURCE.into(),
+            task: SELF_CHECK_TASK.into(),
+            kind: sitrep_core::TaskKind::Health,
+            status: sitrep_core::RunStatus::Running,
+            exit_code: None,
+            started_at: now,
+            finished_at: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            report: String::new(),
+            error: None,
+            reason: None,
+        };
+        store.start_run(&run, runner.owner()).await?;
+        let results = sitrep_store::RunResults {
+            issues: catalog
+                .quarantined
+                .iter()
+                .map(|q| q.issue_draft())
+                .collect(),
+            ..Default::default()
+        };
+        run.status = sitrep_core::RunStatus::Succeeded;
+        run.exit_code = Some(0);
+        run.finished_at = Some(self.now());
+        run.report = if catalog.quarantined.is_empty() {
+            "every bundle of every collection loaded".into()
+        } else {
+            catalog
+                .quarantined
+                .iter()
+                .map(|q| q.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for c in store.finish_run(&run, &results).await? {
+            self.publish(crate::events::Event::from_change(&c));
         }
         Ok(())
     }
 
     /// Runs every live SLX's health tasks once (an SLX's tasks in order, SLXs concurrently).
     pub async fn run_once(&self) -> Result<PassView> {
-        self.recover().await?;
+        self.start_up().await?;
         let store: Arc<dyn Store> = self.store().await?;
         let failed = Arc::new(AtomicUsize::new(0));
         let scheduler = self.scheduler(store, self.catalog().await?, failed.clone());
@@ -83,7 +137,7 @@ impl Sitrep {
         _opts: &crate::ServeOptions,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()> {
-        self.recover().await?;
+        self.start_up().await?;
         let store: Arc<dyn Store> = self.store().await?;
         let scheduler = self.scheduler(store, self.catalog().await?, Arc::default());
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -93,25 +147,58 @@ impl Sitrep {
             _ = shutdown => {}
         }
         let grace = self.settings().serve.shutdown_grace;
-        tracing::info!(grace_s = grace.as_secs(), "shutting down: no new runs; waiting for runs in flight");
+        tracing::info!(
+            grace_s = grace.as_secs(),
+            "shutting down: no new runs; waiting for runs in flight"
+        );
         let _ = tx.send(true);
-        match tokio::time::timeout(grace, &mut running).await {
+        // Runs in flight get the grace period; the rest are interrupted (their process trees
+        // killed) and recorded before this returns.
+        let stop = self
+            .runner()
+            .await?
+            .shutdown("sitrep is stopping", grace, RECORD_WAIT)
+            .await;
+        if stop.interrupted > 0 {
+            tracing::warn!(
+                runs = stop.interrupted,
+                recorded = stop.idle,
+                "interrupted runs still in flight after the grace period"
+            );
+        }
+        // The scheduler's jobs end once their runs are refused or recorded.
+        match tokio::time::timeout(RECORD_WAIT, &mut running).await {
             Ok(r) => flatten(r),
             Err(_) => {
-                tracing::warn!("runs still in flight after the grace period; interrupting them");
                 running.abort();
                 Ok(())
             }
         }
     }
+
+    /// Interrupts every run this process has in flight: their process trees are killed and
+    /// each run is recorded `interrupted` with `reason`; new runs are refused from now on.
+    /// For an edge that received a stop signal while a run (or an investigation) is going.
+    pub fn interrupt(&self, reason: &str) {
+        if let Some(runner) = self.inner.runner.get() {
+            runner.interrupt_all(reason);
+        }
+    }
 }
 
-fn flatten(
-    r: std::result::Result<sitrep_store::Result<()>, tokio::task::JoinError>,
-) -> Result<()> {
+/// How long a stop waits for interrupted runs to be recorded.
+const RECORD_WAIT: Duration = Duration::from_secs(10);
+/// The resource of sitrep's own checks.
+pub const SELF_RESOURCE: &str = "sitrep";
+/// The built-in check whose issues are the bundles and collections left out of the catalog.
+pub const SELF_CHECK_TASK: &str = "sitrep/self/catalog";
+
+fn flatten(r: std::result::Result<sitrep_store::Result<()>, tokio::task::JoinError>) -> Result<()> {
     match r {
         Ok(r) => Ok(r?),
         Err(e) if e.is_cancelled() => Ok(()),
-        Err(e) => Err(crate::EngineError::Invalid(format!("the scheduler crashed: {e}"))),
+        Err(e) => Err(crate::EngineError::Invalid(format!(
+            "the scheduler crashed: {e}"
+        ))),
     }
 }

@@ -49,9 +49,8 @@ impl Sitrep {
 
     /// The SLX's secrets, resolved from their references (values never stored).
     pub(crate) fn slx_secrets(&self, s: &Slx) -> Result<BTreeMap<String, String>> {
-        sitrep_runner::secrets::resolve_all(&s.secrets, &self.settings().secrets).map_err(
-            |(k, e)| EngineError::Invalid(format!("SLX {}: secret {k}: {e}", s.name)),
-        )
+        sitrep_runner::secrets::resolve_all(&s.secrets, &self.settings().secrets)
+            .map_err(|(k, e)| EngineError::Invalid(format!("SLX {}: secret {k}: {e}", s.name)))
     }
 
     /// Runs an SLX's health tasks now, in order, with its config and secrets.

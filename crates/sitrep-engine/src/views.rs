@@ -193,3 +193,47 @@ pub struct PassView {
     pub tasks: usize,
     pub failed: usize,
 }
+
+/// A run in a listing: everything but its captured output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub task: String,
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slx: Option<String>,
+    pub kind: sitrep_core::TaskKind,
+    pub status: RunStatus,
+    pub started_at: sitrep_core::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<sitrep_core::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Why it failed, timed out or was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why an inconclusive run could not measure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<&TaskRun> for RunSummary {
+    fn from(r: &TaskRun) -> Self {
+        RunSummary {
+            id: r.id.clone(),
+            task: r.task.clone(),
+            resource: r.resource.clone(),
+            slx: r.slx.clone(),
+            kind: r.kind,
+            status: r.status,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_ms: r.duration_ms(),
+            exit_code: r.exit_code,
+            error: r.error.clone(),
+            reason: r.reason.clone(),
+        }
+    }
+}

@@ -228,6 +228,12 @@ impl Runner {
         }
     }
 
+    /// This process's owner token, recorded on every run it starts (`Runner::recover` reads
+    /// it back to tell a live owner from a gone one).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// `RUNS/OWNER`: this process's run directories.
     pub(crate) fn owner_dir(&self) -> PathBuf {
         self.runs_dir.path.join(&self.owner)
@@ -560,7 +566,13 @@ impl Runner {
     pub(crate) async fn state_dir(&self, req: &RunRequest) -> std::io::Result<PathBuf> {
         let part = |s: &str| -> String {
             s.chars()
-                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect()
         };
         let dir = self
@@ -569,7 +581,10 @@ impl Runner {
             .join("state")
             .join(part(&self.cfg.workspace))
             .join(part(&req.resource))
-            .join(part(&format!("{}.{}", req.task.collection, req.task.bundle)));
+            .join(part(&format!(
+                "{}.{}",
+                req.task.collection, req.task.bundle
+            )));
         if tokio::fs::metadata(&dir).await.is_ok_and(|m| m.is_dir()) {
             return Ok(dir);
         }

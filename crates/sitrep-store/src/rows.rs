@@ -57,7 +57,8 @@ pub fn issue_from_row(r: &AnyRow) -> Result<Issue> {
         last_seen: Timestamp(r.try_get("last_seen")?),
         resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
         last_run_id: r.try_get("last_run_id")?,
-        data: serde_json::from_str(&r.try_get::<String, _>("data")?).map_err(|e| c(e.to_string()))?,
+        data: serde_json::from_str(&r.try_get::<String, _>("data")?)
+            .map_err(|e| c(e.to_string()))?,
         last_event_at: r.try_get::<Option<i64>, _>("last_event_at")?.map(Timestamp),
         current_until: r.try_get::<Option<i64>, _>("current_until")?.map(Timestamp),
     })

@@ -4,7 +4,9 @@
 use crate::rows::{ISSUE_COLS, RUN_COLS, issue_from_row, json_text};
 use crate::sql::SqlStore;
 use crate::{Result, RunResults, RunningRun};
-use sitrep_core::issue::{DEFAULT_INTERVAL, IssueChange, RunEnd, RunScope, quiet_period, reconcile};
+use sitrep_core::issue::{
+    DEFAULT_INTERVAL, IssueChange, RunEnd, RunScope, quiet_period, reconcile,
+};
 use sitrep_core::{Issue, IssueStatus, RunStatus, TaskRun, Timestamp};
 use sqlx::Row;
 

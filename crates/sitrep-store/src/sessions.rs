@@ -130,13 +130,12 @@ impl SessionStore for SqlStore {
     }
 
     async fn interrupt_sessions(&self, workspace: &str, at: Timestamp) -> Result<Vec<String>> {
-        let running = sqlx::query(self.q(
-            "SELECT spec FROM sessions WHERE workspace = $1 AND status = $2",
-        ))
-        .bind(workspace)
-        .bind(SessionStatus::Running.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let running =
+            sqlx::query(self.q("SELECT spec FROM sessions WHERE workspace = $1 AND status = $2"))
+                .bind(workspace)
+                .bind(SessionStatus::Running.as_str())
+                .fetch_all(&self.pool)
+                .await?;
         let mut ids = vec![];
         for r in &running {
             let mut s = decode(&r.try_get::<String, _>("spec")?, workspace)?;

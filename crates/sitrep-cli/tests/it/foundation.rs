@@ -391,8 +391,14 @@ exit 7
         ("its hex", hex.clone()),
         ("its upper-case hex", hex.to_uppercase()),
         ("it percent-encoded", url),
-        ("it split across lines", format!("{}\n{}", &secret[..9], &secret[9..])),
-        ("it split, JSON-escaped", format!("{}\\n{}", &secret[..9], &secret[9..])),
+        (
+            "it split across lines",
+            format!("{}\n{}", &secret[..9], &secret[9..]),
+        ),
+        (
+            "it split, JSON-escaped",
+            format!("{}\\n{}", &secret[..9], &secret[9..]),
+        ),
     ];
     for (name, bytes) in &seen {
         let hay = String::from_utf8_lossy(bytes);

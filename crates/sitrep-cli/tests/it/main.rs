@@ -12,4 +12,5 @@ mod nginx_remediations;
 mod one_issue;
 mod process_bundle;
 mod service_remediations;
+mod signals;
 mod studio;

@@ -163,6 +163,15 @@ fn postgres_a_stalled_lock_holder_is_reported_early() {
         &app,
         &format!("begin;\nupdate {table} set v = v + 1 where id = 1;\nselect pg_sleep(60);\n"),
     );
+    // The waiter starts once the holder has its row lock, or it could update first and leave.
+    wait_for(10, "the holder sleeping in its transaction", || {
+        psql_value(
+            &pg.admin_dsn,
+            &format!(
+                "select count(*) from pg_stat_activity where application_name = '{app}' and wait_event = 'PgSleep'"
+            ),
+        ) == "1"
+    });
     let waiter = Session::open(
         &pg.admin_dsn,
         &format!("stall-waiter-{id}"),

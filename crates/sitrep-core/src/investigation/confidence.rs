@@ -111,7 +111,11 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
     let (candidates, base, base_why) = if !strong.is_empty() {
         (strong, 0.50, "strong evidence from a check")
     } else {
-        (graded(Strength::Weak), 0.30, "only weak evidence (milder issues)")
+        (
+            graded(Strength::Weak),
+            0.30,
+            "only weak evidence (milder issues)",
+        )
     };
     let untested: Vec<String> = s
         .hypotheses
@@ -128,9 +132,7 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
     unknowns.sort();
     unknowns.dedup();
 
-    let score = |h: &Hypothesis| {
-        h.prior + 0.2 * confirmed_ancestors(s, h).len().min(2) as f64
-    };
+    let score = |h: &Hypothesis| h.prior + 0.2 * confirmed_ancestors(s, h).len().min(2) as f64;
     let Some(root) = candidates
         .iter()
         .copied()
@@ -148,8 +150,9 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             alternatives: vec![],
             unknowns,
             next_checks: next,
-            summary: "No cause found: every hypothesis tested came back clean or could not be checked."
-                .into(),
+            summary:
+                "No cause found: every hypothesis tested came back clean or could not be checked."
+                    .into(),
             citations: vec![],
             owner: None,
         };
@@ -181,7 +184,8 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             ),
         });
     }
-    let evidence = best(s, &root.id, Strength::Strong).or_else(|| best(s, &root.id, Strength::Weak));
+    let evidence =
+        best(s, &root.id, Strength::Strong).or_else(|| best(s, &root.id, Strength::Weak));
     let culprit = root
         .remedy
         .culprit
@@ -223,7 +227,9 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             ),
         });
     }
-    if s.evidence_for(&root.id).any(|e| e.strength == Strength::Unknown) {
+    if s.evidence_for(&root.id)
+        .any(|e| e.strength == Strength::Unknown)
+    {
         reasons.push(ConfidenceReason {
             delta: -0.10,
             why: "one of its checks could not run".into(),

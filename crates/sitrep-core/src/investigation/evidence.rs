@@ -141,15 +141,31 @@ mod tests {
     fn strength_follows_the_documented_table() {
         let h = hyp(Source::Health { slx: "s".into() });
         let j = |r: RunFacts| judge(&h, &r).strength;
-        assert_eq!(j(run(RunStatus::Failed, vec![issue(1, "pg")], vec![])), Strength::Unknown);
-        assert_eq!(j(run(RunStatus::TimedOut, vec![], vec![])), Strength::Unknown);
         assert_eq!(
-            j(run(RunStatus::Succeeded, vec![issue(3, "pg"), issue(2, "pg")], vec![])),
+            j(run(RunStatus::Failed, vec![issue(1, "pg")], vec![])),
+            Strength::Unknown
+        );
+        assert_eq!(
+            j(run(RunStatus::TimedOut, vec![], vec![])),
+            Strength::Unknown
+        );
+        assert_eq!(
+            j(run(
+                RunStatus::Succeeded,
+                vec![issue(3, "pg"), issue(2, "pg")],
+                vec![]
+            )),
             Strength::Strong
         );
-        assert_eq!(j(run(RunStatus::Succeeded, vec![issue(3, "pg")], vec![])), Strength::Weak);
+        assert_eq!(
+            j(run(RunStatus::Succeeded, vec![issue(3, "pg")], vec![])),
+            Strength::Weak
+        );
         // An issue about another resource says nothing about this one.
-        assert_eq!(j(run(RunStatus::Succeeded, vec![issue(1, "redis")], vec![])), Strength::None);
+        assert_eq!(
+            j(run(RunStatus::Succeeded, vec![issue(1, "redis")], vec![])),
+            Strength::None
+        );
         assert_eq!(j(run(RunStatus::Succeeded, vec![], vec![])), Strength::None);
     }
 

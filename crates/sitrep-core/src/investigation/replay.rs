@@ -62,7 +62,10 @@ pub fn replay(entries: &[AuditEntry]) -> Result<Replayed, String> {
                 let ev: Evidence =
                     serde_json::from_value(value).map_err(|x| bad(e, x.to_string()))?;
                 if s.hypothesis(&ev.hypothesis).is_none() {
-                    return Err(bad(e, format!("evidence for unknown hypothesis {}", ev.hypothesis)));
+                    return Err(bad(
+                        e,
+                        format!("evidence for unknown hypothesis {}", ev.hypothesis),
+                    ));
                 }
                 s.evidence.push(ev);
             }

@@ -90,7 +90,10 @@ fn the_deepest_confirmed_cause_is_the_root_and_the_rule_explains_its_confidence(
         budget_exhausted: false,
     });
     let root = c.root_cause.as_ref().unwrap();
-    assert_eq!((root.hypothesis.as_str(), root.resource.as_str()), ("h2", "pg"));
+    assert_eq!(
+        (root.hypothesis.as_str(), root.resource.as_str()),
+        ("h2", "pg")
+    );
     assert_eq!(root.culprit.as_deref(), Some("batch"));
     // 0.50 strong + 0.15 two checks + 0.10 chain + 0.10 culprit + 0.05 known failure mode
     assert_eq!(c.confidence, 0.9);
@@ -103,8 +106,10 @@ fn the_deepest_confirmed_cause_is_the_root_and_the_rule_explains_its_confidence(
 #[test]
 fn a_rival_cause_lowers_confidence_below_the_threshold() {
     let mut s = session();
-    s.hypotheses.push(hyp("h4", None, "disk", HypothesisStatus::Confirmed));
-    s.evidence.push(ev("e5", "h4", "disk", "core/x/df", Strength::Strong, 1));
+    s.hypotheses
+        .push(hyp("h4", None, "disk", HypothesisStatus::Confirmed));
+    s.evidence
+        .push(ev("e5", "h4", "disk", "core/x/df", Strength::Strong, 1));
     s.hypotheses[1].remedy.culprit = None;
     s.evidence.retain(|e| e.id != "e3");
     let c = conclude(&ConclusionInput {
@@ -143,11 +148,17 @@ fn the_audit_alone_rebuilds_the_evidence_chain() {
     let mut started = s.clone();
     started.hypotheses.clear();
     started.evidence.clear();
-    let mut entries = vec![(AuditKind::SessionStarted, serde_json::to_value(&started).unwrap())];
+    let mut entries = vec![(
+        AuditKind::SessionStarted,
+        serde_json::to_value(&started).unwrap(),
+    )];
     for h in &s.hypotheses {
         let mut formed = h.clone();
         formed.status = HypothesisStatus::Active;
-        entries.push((AuditKind::HypothesisFormed, serde_json::to_value(&formed).unwrap()));
+        entries.push((
+            AuditKind::HypothesisFormed,
+            serde_json::to_value(&formed).unwrap(),
+        ));
     }
     for e in &s.evidence {
         entries.push((AuditKind::Evidence, serde_json::to_value(e).unwrap()));
@@ -177,14 +188,21 @@ fn the_audit_alone_rebuilds_the_evidence_chain() {
         .iter()
         .map(|e| serde_json::to_string(e).unwrap() + "\n")
         .collect();
-    let read: Vec<AuditEntry> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let read: Vec<AuditEntry> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let r = replay(&read).unwrap().session;
     let concl = r.conclusion.clone().unwrap();
     let root = concl.root_cause.as_ref().unwrap();
     assert_eq!(chain(&r, &root.hypothesis), c.chain);
     for link in &concl.chain {
         for e in &link.evidence {
-            assert!(r.evidence.iter().any(|x| &x.id == e && x.hypothesis == link.hypothesis));
+            assert!(
+                r.evidence
+                    .iter()
+                    .any(|x| &x.id == e && x.hypothesis == link.hypothesis)
+            );
         }
     }
     assert!(replay(&read[1..]).is_err());

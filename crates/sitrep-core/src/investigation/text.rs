@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 const STOP: &[&str] = &[
     "a", "an", "the", "is", "are", "was", "were", "be", "been", "why", "what", "how", "when", "it",
     "its", "to", "of", "on", "in", "for", "and", "or", "with", "after", "and", "then", "right",
-    "this", "that", "our", "my", "we", "i", "do", "does", "did", "any", "anything", "about", "from",
-    "very", "got", "get", "has", "have", "there", "by", "at", "as", "so", "show", "shows",
+    "this", "that", "our", "my", "we", "i", "do", "does", "did", "any", "anything", "about",
+    "from", "very", "got", "get", "has", "have", "there", "by", "at", "as", "so", "show", "shows",
 ];
 
 /// Lower-case word stems without stop words: "Checkout is failing" → {checkout, fail}.
@@ -84,7 +84,10 @@ mod tests {
         let facts = json!({"app": "batch", "pid": 42, "empty": ""});
         let f = facts.as_object().unwrap();
         assert_eq!(fill("{app}", f).as_deref(), Some("batch"));
-        assert_eq!(fill("pid {pid} of {app}", f).as_deref(), Some("pid 42 of batch"));
+        assert_eq!(
+            fill("pid {pid} of {app}", f).as_deref(),
+            Some("pid 42 of batch")
+        );
         assert_eq!(fill("{user}", f), None);
         assert_eq!(fill("{empty}", f), None);
         assert_eq!(fill("plain", f).as_deref(), Some("plain"));

@@ -44,8 +44,21 @@ pub struct Context {
 
 /// Labels of an alert that may name a resource, most specific first.
 const NAMING_LABELS: &[&str] = &[
-    "resource", "service", "app", "application", "container", "pod", "deployment", "instance",
-    "job", "host", "hostname", "node", "database", "db", "namespace",
+    "resource",
+    "service",
+    "app",
+    "application",
+    "container",
+    "pod",
+    "deployment",
+    "instance",
+    "job",
+    "host",
+    "hostname",
+    "node",
+    "database",
+    "db",
+    "namespace",
 ];
 
 impl Context {
@@ -105,7 +118,9 @@ impl Context {
         if self.focus.is_empty() {
             return 0.8;
         }
-        let name = self.resource(resource).map_or(resource, |r| r.name.as_str());
+        let name = self
+            .resource(resource)
+            .map_or(resource, |r| r.name.as_str());
         match self.distance.get(name) {
             Some(d) => 1.0 - 0.1 * (*d as f64).min(5.0),
             None => 0.4,
@@ -118,7 +133,11 @@ impl Context {
         if sitrep_core::currency::is_current(i, self.now) {
             return 1.0;
         }
-        let age_min = self.now.since(sitrep_core::issue::evidence(i)).as_secs_f64() / 60.0;
+        let age_min = self
+            .now
+            .since(sitrep_core::issue::evidence(i))
+            .as_secs_f64()
+            / 60.0;
         (1.0 - age_min / (24.0 * 60.0)).clamp(0.3, 0.9)
     }
 
@@ -201,9 +220,9 @@ impl Context {
             .iter()
             .find(|s| s.name == i.scope && s.bundle == bundle_ref)
             .or_else(|| {
-                self.slxs
-                    .iter()
-                    .find(|s| s.bundle == bundle_ref && (s.resource == i.scope || s.resource == i.resource))
+                self.slxs.iter().find(|s| {
+                    s.bundle == bundle_ref && (s.resource == i.scope || s.resource == i.resource)
+                })
             })?;
         let bundle = self.bundle_of(slx)?;
         let text = format!("{} {}", i.title, i.actual);
@@ -280,8 +299,11 @@ impl Context {
                 if m < 0.5 {
                     return None;
                 }
-                let tests: Vec<TestPlan> =
-                    h.tested_by.iter().filter_map(|t| self.test(slx, t)).collect();
+                let tests: Vec<TestPlan> = h
+                    .tested_by
+                    .iter()
+                    .filter_map(|t| self.test(slx, t))
+                    .collect();
                 (!tests.is_empty()).then(|| Candidate {
                     statement: h.statement.clone(),
                     resource: resource.clone(),
@@ -308,7 +330,10 @@ impl Context {
         if !ins.text.starts_with("anomalous SLI") {
             return None;
         }
-        let slx = self.slxs.iter().find(|s| s.name == ins.scope || s.resource == ins.resource)?;
+        let slx = self
+            .slxs
+            .iter()
+            .find(|s| s.name == ins.scope || s.resource == ins.resource)?;
         let task = ins.task.rsplit('/').next()?;
         let test = self.test(slx, task)?;
         let resource = self
@@ -364,7 +389,10 @@ impl Context {
 /// Whether facts about a host (an issue's data) can explain a failure of `dependent`, which
 /// runs on it: a host-wide condition (memory, disk, CPU: no process named) can; an event that
 /// names another process (an OOM kill of something else) cannot.
-pub fn facts_concern(facts: &serde_json::Map<String, serde_json::Value>, dependent: &Resource) -> bool {
+pub fn facts_concern(
+    facts: &serde_json::Map<String, serde_json::Value>,
+    dependent: &Resource,
+) -> bool {
     const PROCESS_KEYS: &[&str] = &["program", "process", "comm", "command", "pid"];
     let named: Vec<String> = PROCESS_KEYS
         .iter()
@@ -382,12 +410,17 @@ pub fn facts_concern(facts: &serde_json::Map<String, serde_json::Value>, depende
             own.push(v.to_string());
         }
     }
-    if let Some(pid) = dependent.properties.get("status").and_then(|s| s.get("pid")) {
+    if let Some(pid) = dependent
+        .properties
+        .get("status")
+        .and_then(|s| s.get("pid"))
+    {
         own.push(pid.to_string());
     }
-    named
-        .iter()
-        .any(|n| own.iter().any(|o| o == n || (n.len() >= 3 && o.contains(n.as_str()))))
+    named.iter().any(|n| {
+        own.iter()
+            .any(|o| o == n || (n.len() >= 3 && o.contains(n.as_str())))
+    })
 }
 
 /// A Map resource by name, alias, or the `job/instance` form Prometheus checks use.
@@ -475,9 +508,8 @@ fn glob(pattern: &str, s: &str) -> bool {
         None => pattern == s,
         Some((head, tail)) => {
             s.starts_with(head)
-                && (0..=s.len() - head.len()).any(|i| {
-                    s.is_char_boundary(head.len() + i) && glob(tail, &s[head.len() + i..])
-                })
+                && (0..=s.len() - head.len())
+                    .any(|i| s.is_char_boundary(head.len() + i) && glob(tail, &s[head.len() + i..]))
         }
     }
 }
@@ -492,10 +524,22 @@ mod tests {
             .with_prop("program", "shopfront")
             .with_prop("status", serde_json::json!({"pid": 4242}));
         let facts = |v: serde_json::Value| v.as_object().unwrap().clone();
-        assert!(facts_concern(&facts(serde_json::json!({"mount": "/", "used_pct": 99})), &shop));
-        assert!(facts_concern(&facts(serde_json::json!({"program": "shopfront"})), &shop));
-        assert!(facts_concern(&facts(serde_json::json!({"pid": 4242})), &shop));
-        assert!(!facts_concern(&facts(serde_json::json!({"program": "oomhog"})), &shop));
+        assert!(facts_concern(
+            &facts(serde_json::json!({"mount": "/", "used_pct": 99})),
+            &shop
+        ));
+        assert!(facts_concern(
+            &facts(serde_json::json!({"program": "shopfront"})),
+            &shop
+        ));
+        assert!(facts_concern(
+            &facts(serde_json::json!({"pid": 4242})),
+            &shop
+        ));
+        assert!(!facts_concern(
+            &facts(serde_json::json!({"program": "oomhog"})),
+            &shop
+        ));
     }
 
     #[test]

@@ -117,7 +117,10 @@ impl Driver {
                 sitrep_core::time::format_duration(self.budget.time)
             ));
         } else if self.session.budget.task_runs >= self.budget.task_runs {
-            self.exhausted = Some(format!("task budget of {} runs used", self.budget.task_runs));
+            self.exhausted = Some(format!(
+                "task budget of {} runs used",
+                self.budget.task_runs
+            ));
         }
         self.exhausted.is_none()
     }
@@ -139,7 +142,11 @@ impl Driver {
     }
 
     async fn form(&mut self, c: Candidate, parent: Option<String>) -> Result<()> {
-        let tests: Vec<TestPlan> = c.tests.into_iter().filter(|t| self.allowed_test(t)).collect();
+        let tests: Vec<TestPlan> = c
+            .tests
+            .into_iter()
+            .filter(|t| self.allowed_test(t))
+            .collect();
         if tests.is_empty() {
             return Ok(());
         }
@@ -166,7 +173,8 @@ impl Driver {
         let summary = format!("hypothesis {}: {} ({})", h.id, h.statement, h.resource);
         let data = serde_json::to_value(&h).unwrap_or_default();
         self.session.hypotheses.push(h);
-        self.record(AuditKind::HypothesisFormed, data, summary).await
+        self.record(AuditKind::HypothesisFormed, data, summary)
+            .await
     }
 
     async fn attach(&mut self, id: &str, parent: &str) -> Result<()> {
@@ -185,7 +193,8 @@ impl Driver {
         h.prior = h.prior.max(((parent_prior * 0.9) * 100.0).round() / 100.0);
         let data = serde_json::to_value(&*h).unwrap_or_default();
         let summary = format!("{id} follows from {parent}: {} depends on it", h.resource);
-        self.record(AuditKind::HypothesisUpdated, data, summary).await
+        self.record(AuditKind::HypothesisUpdated, data, summary)
+            .await
     }
 
     /// Runs the tests of `ids` not run yet in this session (bounded parallel, within the
@@ -321,7 +330,9 @@ impl Driver {
         };
         let mut strengths = vec![];
         for plan in &h.tests {
-            let Some(view) = self.results.get(plan) else { continue };
+            let Some(view) = self.results.get(plan) else {
+                continue;
+            };
             if self
                 .session
                 .evidence
@@ -347,7 +358,11 @@ impl Driver {
                 strength: j.strength,
                 summary: j.summary,
                 severity: j.issue.as_ref().map(|i| i.severity),
-                issue_id: j.issue.as_ref().map(|i| i.issue_id.clone()).filter(|i| !i.is_empty()),
+                issue_id: j
+                    .issue
+                    .as_ref()
+                    .map(|i| i.issue_id.clone())
+                    .filter(|i| !i.is_empty()),
                 output_hash: output_hash(view),
                 facts: j.issue.map(|i| i.data).unwrap_or_default(),
                 at: self.sitrep.now(),
@@ -415,7 +430,10 @@ impl Driver {
                     self.record(
                         AuditKind::Note,
                         serde_json::json!({"reasoner": reasoner.name(), "error": e.to_string()}),
-                        format!("the {} reasoner failed: {e}; concluding with what is known", reasoner.name()),
+                        format!(
+                            "the {} reasoner failed: {e}; concluding with what is known",
+                            reasoner.name()
+                        ),
                     )
                     .await?;
                     break;

@@ -144,7 +144,10 @@ impl Sitrep {
         let text = trigger.text();
         add(
             &mut focus,
-            map.mentioned_in(&text).iter().map(|r| r.name.clone()).collect(),
+            map.mentioned_in(&text)
+                .iter()
+                .map(|r| r.name.clone())
+                .collect(),
         );
         if focus.is_empty() {
             // Kind words ("redis", "the database") when nothing is named outright.
@@ -193,7 +196,11 @@ impl Sitrep {
     }
 
     /// A session whose audit starts, after its context, with `prelude` (a command's runs).
-    pub(crate) async fn open_session(&self, req: InvestigateRequest, prelude: Prelude) -> Result<Session> {
+    pub(crate) async fn open_session(
+        &self,
+        req: InvestigateRequest,
+        prelude: Prelude,
+    ) -> Result<Session> {
         let a = self.assistant(req.assistant.as_deref())?;
         let trigger = self.trigger(&req.ask).await?;
         let store: std::sync::Arc<dyn EngineStore> = self.store().await?;
@@ -229,9 +236,15 @@ impl Sitrep {
             rules: vec![],
         };
         let started = serde_json::to_value(&session).unwrap_or_default();
-        let opening = format!("session {} ({} assistant): {}", session.id, a.name, session.trigger.text());
+        let opening = format!(
+            "session {} ({} assistant): {}",
+            session.id,
+            a.name,
+            session.trigger.text()
+        );
         let mut d = Driver::new(self.clone(), store, ctx, session, budget, 0);
-        d.record(AuditKind::SessionStarted, started, opening).await?;
+        d.record(AuditKind::SessionStarted, started, opening)
+            .await?;
         let context = serde_json::json!({
             "focus": d.ctx.focus,
             "resources": d.ctx.map.resources().len(),
@@ -289,7 +302,11 @@ impl Sitrep {
 
     /// Sessions, newest first.
     pub async fn sessions(&self, limit: i64) -> Result<Vec<Session>> {
-        Ok(self.store().await?.list_sessions(self.workspace(), limit).await?)
+        Ok(self
+            .store()
+            .await?
+            .list_sessions(self.workspace(), limit)
+            .await?)
     }
 
     pub async fn session(&self, id: &str) -> Result<Session> {

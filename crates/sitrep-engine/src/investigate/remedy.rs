@@ -10,9 +10,7 @@ use crate::{EngineError, Result, Sitrep};
 use serde::Serialize;
 use sitrep_core::approval::{ApprovalRecord, ApprovalStatus, Decision};
 use sitrep_core::investigation::text::fill;
-use sitrep_core::investigation::{
-    AuditKind, Hypothesis, RaisedIssue, RunFacts, Strength, judge,
-};
+use sitrep_core::investigation::{AuditKind, Hypothesis, RaisedIssue, RunFacts, Strength, judge};
 use sitrep_core::map::EdgeKind;
 use sitrep_core::{Slx, TaskKind, TaskRef};
 use sitrep_runner::RunRequest;
@@ -77,7 +75,9 @@ impl Sitrep {
                 .await;
         }
         let Ok(task_ref) = TaskRef::parse(&task) else {
-            return self.no_proposal(d, format!("remediation {task:?} is not a task name")).await;
+            return self
+                .no_proposal(d, format!("remediation {task:?} is not a task name"))
+                .await;
         };
         let (risk, rollback) = match d.ctx.catalog.resolve(&task_ref) {
             Ok(t) if t.task.kind == TaskKind::Remediation => (
@@ -86,7 +86,10 @@ impl Sitrep {
             ),
             _ => {
                 return self
-                    .no_proposal(d, format!("{task} is not a remediation task of a loaded bundle"))
+                    .no_proposal(
+                        d,
+                        format!("{task} is not a remediation task of a loaded bundle"),
+                    )
                     .await;
             }
         };
@@ -117,7 +120,10 @@ impl Sitrep {
             return self
                 .no_proposal(
                     d,
-                    format!("no SLX of {}/{} watches {} or what it runs on", task_ref.collection, task_ref.bundle, h.resource),
+                    format!(
+                        "no SLX of {}/{} watches {} or what it runs on",
+                        task_ref.collection, task_ref.bundle, h.resource
+                    ),
                 )
                 .await;
         };
@@ -193,7 +199,12 @@ impl Sitrep {
                 s,
                 AuditKind::RemediationApproved,
                 serde_json::to_value(&granted).unwrap_or_default(),
-                format!("{} approved {} on {}", by.as_str(), granted.task, granted.resource),
+                format!(
+                    "{} approved {} on {}",
+                    by.as_str(),
+                    granted.task,
+                    granted.resource
+                ),
             )
             .await?;
         }
@@ -231,7 +242,10 @@ impl Sitrep {
                     "approval": approval.id, "task": approval.task, "run_id": run.run.id,
                     "status": run.run.status, "output_hash": output_hash(&run),
                 }),
-                format!("ran {} on {}: {}", approval.task, approval.resource, run.run.status),
+                format!(
+                    "ran {} on {}: {}",
+                    approval.task, approval.resource, run.run.status
+                ),
             )
             .await?;
             let v = self.verify(s).await?;
@@ -241,7 +255,11 @@ impl Sitrep {
                 serde_json::to_value(&v).unwrap_or_default(),
                 format!(
                     "verification: {}",
-                    if v.resolved { "the cause's checks are clean" } else { "the cause's checks still fail" }
+                    if v.resolved {
+                        "the cause's checks are clean"
+                    } else {
+                        "the cause's checks still fail"
+                    }
                 ),
             )
             .await?;
@@ -294,7 +312,10 @@ impl Sitrep {
                 issues: view
                     .kept_issues()
                     .map(|i| {
-                        let name = i.resource.clone().unwrap_or_else(|| view.run.resource.clone());
+                        let name = i
+                            .resource
+                            .clone()
+                            .unwrap_or_else(|| view.run.resource.clone());
                         RaisedIssue {
                             issue_id: String::new(),
                             severity: i.severity,
@@ -327,11 +348,21 @@ impl Sitrep {
 /// SLX it was tested with, an SLX of that bundle on the resource, or on what it runs on.
 fn runner_slx<'a>(d: &'a Driver, h: &Hypothesis, task: &TaskRef) -> Option<&'a Slx> {
     let bundle = format!("{}/{}", task.collection, task.bundle);
-    let by_name = |name: &str| d.ctx.slxs.iter().find(|s| s.name == name && s.bundle == bundle);
+    let by_name = |name: &str| {
+        d.ctx
+            .slxs
+            .iter()
+            .find(|s| s.name == name && s.bundle == bundle)
+    };
     if let Some(s) = h.tests.iter().find_map(|t| by_name(&t.slx)) {
         return Some(s);
     }
-    if let Some(s) = d.ctx.slxs_of(&h.resource).into_iter().find(|s| s.bundle == bundle) {
+    if let Some(s) = d
+        .ctx
+        .slxs_of(&h.resource)
+        .into_iter()
+        .find(|s| s.bundle == bundle)
+    {
         return Some(s);
     }
     let r = d.ctx.resource(&h.resource)?;
@@ -353,6 +384,11 @@ fn runner_slx<'a>(d: &'a Driver, h: &Hypothesis, task: &TaskRef) -> Option<&'a S
                 .resources()
                 .iter()
                 .filter(|x| x.kind == "host")
-                .find_map(|host| d.ctx.slxs_of(&host.name).into_iter().find(|s| s.bundle == bundle))
+                .find_map(|host| {
+                    d.ctx
+                        .slxs_of(&host.name)
+                        .into_iter()
+                        .find(|s| s.bundle == bundle)
+                })
         })
 }

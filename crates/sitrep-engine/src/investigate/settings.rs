@@ -128,7 +128,10 @@ pub fn validate_settings(s: &Settings) -> Result<(), (String, String)> {
     }
     let inv = &s.investigation;
     if inv.task_budget == 0 {
-        return Err(("investigation.task_budget".into(), "must be at least 1".into()));
+        return Err((
+            "investigation.task_budget".into(),
+            "must be at least 1".into(),
+        ));
     }
     if inv.parallel == 0 || inv.parallel > 64 {
         return Err((
@@ -143,9 +146,15 @@ pub fn validate_settings(s: &Settings) -> Result<(), (String, String)> {
         ));
     }
     if inv.time_budget < Duration::from_secs(1) {
-        return Err(("investigation.time_budget".into(), "must be at least 1s".into()));
+        return Err((
+            "investigation.time_budget".into(),
+            "must be at least 1s".into(),
+        ));
     }
-    if !assistants(s).iter().any(|a| a.name == inv.default_assistant) {
+    if !assistants(s)
+        .iter()
+        .any(|a| a.name == inv.default_assistant)
+    {
         return Err((
             "investigation.default_assistant".into(),
             format!("no assistant is named {:?}", inv.default_assistant),

@@ -27,7 +27,11 @@ fn fix_request(home: &Home, approve: Option<Actor>) -> RunTaskRequest {
 async fn a_hand_run_of_a_remediation_needs_an_approval_and_records_it() {
     let home = Home::new("").await;
     home.break_it();
-    let e = home.sitrep.run_task(fix_request(&home, None)).await.unwrap_err();
+    let e = home
+        .sitrep
+        .run_task(fix_request(&home, None))
+        .await
+        .unwrap_err();
     assert!(e.needs_approval(), "{e}");
     assert!(home.fault().exists(), "it ran without an approval");
 
@@ -38,7 +42,11 @@ async fn a_hand_run_of_a_remediation_needs_an_approval_and_records_it() {
         .unwrap();
     assert!(v.succeeded());
     assert!(!home.fault().exists());
-    let a = home.sitrep.approval(v.approval.as_deref().unwrap()).await.unwrap();
+    let a = home
+        .sitrep
+        .approval(v.approval.as_deref().unwrap())
+        .await
+        .unwrap();
     assert_eq!(a.status, ApprovalStatus::Executed);
     assert_eq!(a.decided_by.as_deref(), Some("user:ann@terminal"));
     assert_eq!(a.run_id.as_deref(), Some(v.run.id.as_str()));
@@ -75,7 +83,10 @@ async fn slx_runs_and_the_scheduler_never_run_a_remediation() {
     assert!(pass.tasks >= 2);
     assert!(home.fault().exists(), "a scheduled run ran the remediation");
     let runs = store.recent_runs("default", 100).await.unwrap();
-    assert!(runs.iter().all(|r| r.kind != sitrep_core::TaskKind::Remediation));
+    assert!(
+        runs.iter()
+            .all(|r| r.kind != sitrep_core::TaskKind::Remediation)
+    );
 }
 
 async fn proposal(home: &Home) -> String {
@@ -100,12 +111,21 @@ async fn denied_and_expired_proposals_run_nothing() {
         .await
         .unwrap();
     assert_eq!(d.status, ApprovalStatus::Denied);
-    assert!(home.sitrep.approve(&id, &Actor::user("ann"), None).await.is_err());
+    assert!(
+        home.sitrep
+            .approve(&id, &Actor::user("ann"), None)
+            .await
+            .is_err()
+    );
     assert!(home.fault().exists());
 
     let id = proposal(&home).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let e = home.sitrep.approve(&id, &Actor::user("ann"), None).await.unwrap_err();
+    let e = home
+        .sitrep
+        .approve(&id, &Actor::user("ann"), None)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("expired"), "{e}");
     assert!(home.fault().exists());
     assert_eq!(
@@ -130,7 +150,12 @@ async fn a_read_only_assistant_never_proposes() {
     assert!(s.conclusion.as_ref().unwrap().root_cause.is_some());
     assert!(s.proposals.is_empty());
     assert!(
-        s.conclusion.as_ref().unwrap().unknowns.iter().any(|u| u.contains("read-only")),
+        s.conclusion
+            .as_ref()
+            .unwrap()
+            .unknowns
+            .iter()
+            .any(|u| u.contains("read-only")),
         "{:?}",
         s.conclusion
     );
@@ -142,10 +167,17 @@ async fn a_read_only_assistant_never_proposes() {
 async fn the_session_budget_and_the_cooldown_hold() {
     let home = Home::new("").await;
     let id = proposal(&home).await;
-    home.sitrep.approve(&id, &Actor::user("ann"), None).await.unwrap();
+    home.sitrep
+        .approve(&id, &Actor::user("ann"), None)
+        .await
+        .unwrap();
     // Same fix, same resource, within the cooldown: refused before anything runs.
     let id = proposal(&home).await;
-    let e = home.sitrep.approve(&id, &Actor::user("ann"), None).await.unwrap_err();
+    let e = home
+        .sitrep
+        .approve(&id, &Actor::user("ann"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(e, EngineError::Refused(_)), "{e}");
     assert!(e.to_string().contains("remediation_cooldown"), "{e}");
     assert!(home.fault().exists());
@@ -160,8 +192,14 @@ async fn critical_risk_needs_the_resource_typed() {
     let mut r = home.sitrep.approval(&id).await.unwrap();
     r.task = "t/db/drop-everything".into();
     r.risk = sitrep_core::Risk::Critical;
-    sitrep_store::ApprovalStore::put_approval(&home.store().await, &r).await.unwrap();
-    let e = home.sitrep.approve(&id, &Actor::user("ann"), None).await.unwrap_err();
+    sitrep_store::ApprovalStore::put_approval(&home.store().await, &r)
+        .await
+        .unwrap();
+    let e = home
+        .sitrep
+        .approve(&id, &Actor::user("ann"), None)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("confirm"), "{e}");
     assert!(home.fault().exists());
     let v = home

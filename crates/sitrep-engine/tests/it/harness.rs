@@ -158,9 +158,12 @@ impl Home {
 
     /// The store, opened beside the engine (as a second process would).
     pub async fn store(&self) -> SqlStore {
-        SqlStore::connect(&format!("sqlite://{}", self.dir.path().join("sitrep.db").display()))
-            .await
-            .unwrap()
+        SqlStore::connect(&format!(
+            "sqlite://{}",
+            self.dir.path().join("sitrep.db").display()
+        ))
+        .await
+        .unwrap()
     }
 
     async fn write_map(&self) {

@@ -22,7 +22,9 @@ async fn the_cause_behind_the_symptom_is_found_along_the_map_and_its_fix_propose
 
     let s = home
         .sitrep
-        .investigate(InvestigateRequest::question("why is checkout on web failing?"))
+        .investigate(InvestigateRequest::question(
+            "why is checkout on web failing?",
+        ))
         .await
         .unwrap();
     assert_eq!(s.status, SessionStatus::Concluded, "{s:#?}");
@@ -32,16 +34,23 @@ async fn the_cause_behind_the_symptom_is_found_along_the_map_and_its_fix_propose
     let rc = c.root_cause.as_ref().unwrap();
     assert_eq!(rc.resource, "db");
     assert_eq!(rc.culprit.as_deref(), Some("batch"));
-    assert!(c.confidence >= 0.6 && c.confidence < 1.0, "{}", c.confidence);
+    assert!(
+        c.confidence >= 0.6 && c.confidence < 1.0,
+        "{}",
+        c.confidence
+    );
     // The chain goes from the symptom to the cause.
     let chain: Vec<&str> = c.chain.iter().map(|l| l.resource.as_str()).collect();
     assert_eq!(chain, ["web", "db"]);
     // Every confirmed hypothesis rests on strong evidence from a recorded run.
-    for h in s.hypotheses.iter().filter(|h| h.status == HypothesisStatus::Confirmed) {
-        assert!(
-            s.evidence_for(&h.id)
-                .any(|e| e.strength == Strength::Strong && !e.run_id.is_empty() && e.output_hash.len() == 64)
-        );
+    for h in s
+        .hypotheses
+        .iter()
+        .filter(|h| h.status == HypothesisStatus::Confirmed)
+    {
+        assert!(s.evidence_for(&h.id).any(|e| e.strength == Strength::Strong
+            && !e.run_id.is_empty()
+            && e.output_hash.len() == 64));
     }
     // The proposal waits, with its parameter filled from the evidence.
     assert_eq!(s.proposals.len(), 1);
@@ -74,7 +83,12 @@ async fn the_cause_behind_the_symptom_is_found_along_the_map_and_its_fix_propose
     assert!(!home.fault().exists());
     assert!(v.verification.as_ref().unwrap().resolved);
     // A second approval of the same record runs nothing.
-    assert!(home.sitrep.approve(&p.id, &Actor::user("ann"), None).await.is_err());
+    assert!(
+        home.sitrep
+            .approve(&p.id, &Actor::user("ann"), None)
+            .await
+            .is_err()
+    );
 
     let audit = home.sitrep.session_audit(&s.id).await.unwrap();
     let kinds: Vec<AuditKind> = audit.iter().map(|e| e.kind).collect();
@@ -131,7 +145,10 @@ async fn a_secret_used_in_an_investigation_appears_nowhere() {
         .await
         .unwrap();
     let runs = s.budget.task_runs;
-    assert!(runs >= 2, "the diagnostic that prints the secret ran: {runs}");
+    assert!(
+        runs >= 2,
+        "the diagnostic that prints the secret ran: {runs}"
+    );
     let mut seen = vec![serde_json::to_string(&s).unwrap()];
     for e in home.sitrep.session_audit(&s.id).await.unwrap() {
         seen.push(serde_json::to_string(&e).unwrap());
@@ -153,8 +170,13 @@ async fn a_secret_used_in_an_investigation_appears_nowhere() {
     }
     // The task did print it (so redaction, not silence, kept it out).
     let store = home.store().await;
-    let runs = sitrep_store::Store::recent_runs(&store, "default", 50).await.unwrap();
-    assert!(runs.iter().any(|r| r.stdout.contains("[REDACTED:DB_PASSWORD]")));
+    let runs = sitrep_store::Store::recent_runs(&store, "default", 50)
+        .await
+        .unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.stdout.contains("[REDACTED:DB_PASSWORD]"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +193,11 @@ async fn nothing_wrong_concludes_nothing_and_proposes_nothing() {
     assert!(s.proposals.is_empty());
     assert!(!c.next_checks.is_empty());
     // The hypotheses were tested and pruned by clean runs, not assumed.
-    assert!(s.hypotheses.iter().all(|h| h.status == HypothesisStatus::Pruned));
+    assert!(
+        s.hypotheses
+            .iter()
+            .all(|h| h.status == HypothesisStatus::Pruned)
+    );
     assert!(s.evidence.iter().all(|e| e.strength == Strength::None));
 }
 
@@ -185,7 +211,13 @@ async fn a_tight_budget_stops_the_session_and_says_so() {
     req.task_budget = Some(1);
     let s = home.sitrep.investigate(req).await.unwrap();
     assert_eq!(s.budget.task_runs, 1);
-    assert!(s.budget.exhausted.as_deref().unwrap().contains("task budget"));
+    assert!(
+        s.budget
+            .exhausted
+            .as_deref()
+            .unwrap()
+            .contains("task budget")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,10 +239,22 @@ async fn alerts_and_issues_start_sessions_too() {
         .await
         .unwrap();
     assert_eq!(s.focus, ["db"]);
-    assert_eq!(s.conclusion.as_ref().unwrap().root_cause.as_ref().unwrap().resource, "db");
+    assert_eq!(
+        s.conclusion
+            .as_ref()
+            .unwrap()
+            .root_cause
+            .as_ref()
+            .unwrap()
+            .resource,
+        "db"
+    );
     // The alert's text is data: the proposal is the bundle's declared fix, and it waits.
     let p = home.sitrep.approval(&s.proposals[0]).await.unwrap();
-    assert_eq!((p.task.as_str(), p.status), ("t/db/end-sessions", ApprovalStatus::Pending));
+    assert_eq!(
+        (p.task.as_str(), p.status),
+        ("t/db/end-sessions", ApprovalStatus::Pending)
+    );
     assert!(home.fault().exists());
 
     let issue = home.sitrep.issues(&IssueQuery::default()).await.unwrap()[0].clone();
@@ -225,5 +269,8 @@ async fn alerts_and_issues_start_sessions_too() {
         .await
         .unwrap();
     assert_eq!(s.focus, ["db"]);
-    assert!(matches!(s.trigger, sitrep_core::investigation::Trigger::Issue { .. }));
+    assert!(matches!(
+        s.trigger,
+        sitrep_core::investigation::Trigger::Issue { .. }
+    ));
 }

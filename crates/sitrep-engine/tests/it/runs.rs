@@ -38,7 +38,10 @@ async fn a_hand_run_names_its_resource_from_its_target_or_refuses() {
         .run_task(req(
             "postgres/availability",
             None,
-            &[("PG_DSN", "postgres://monitor@127.0.0.1:1/x"), ("PG_CONNECT_TIMEOUT_S", "1")],
+            &[
+                ("PG_DSN", "postgres://monitor@127.0.0.1:1/x"),
+                ("PG_CONNECT_TIMEOUT_S", "1"),
+            ],
         ))
         .await
         .unwrap();

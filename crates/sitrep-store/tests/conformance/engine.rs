@@ -43,7 +43,10 @@ pub async fn approvals_round_trip(s: &dyn EngineStore) {
         .await
         .unwrap();
     assert_eq!(s.get_approval("w", "ap-1111").await.unwrap().unwrap(), a);
-    assert_eq!(s.get_approval("w", "ap-1").await.unwrap().unwrap().id, "ap-1111");
+    assert_eq!(
+        s.get_approval("w", "ap-1").await.unwrap().unwrap().id,
+        "ap-1111"
+    );
     // An ambiguous prefix and another workspace's id find nothing.
     assert!(s.get_approval("w", "ap-").await.unwrap().is_none());
     assert!(s.get_approval("w", "ap-3333").await.unwrap().is_none());
@@ -53,9 +56,15 @@ pub async fn approvals_round_trip(s: &dyn EngineStore) {
     granted.decided_by = Some("user:ann".into());
     granted.decided_at = Some(Timestamp(15));
     s.put_approval(&granted).await.unwrap();
-    assert_eq!(s.get_approval("w", "ap-1111").await.unwrap().unwrap(), granted);
+    assert_eq!(
+        s.get_approval("w", "ap-1111").await.unwrap().unwrap(),
+        granted
+    );
 
-    let all = s.list_approvals("w", &ApprovalFilter::default()).await.unwrap();
+    let all = s
+        .list_approvals("w", &ApprovalFilter::default())
+        .await
+        .unwrap();
     assert_eq!(
         all.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
         ["ap-2222", "ap-1111"]
@@ -88,7 +97,10 @@ pub async fn approvals_round_trip(s: &dyn EngineStore) {
     let mut hijack = approval("other", "ap-1111", 99, ApprovalStatus::Granted);
     hijack.reason = "hijack".into();
     let _ = s.put_approval(&hijack).await;
-    assert_eq!(s.get_approval("w", "ap-1111").await.unwrap().unwrap(), granted);
+    assert_eq!(
+        s.get_approval("w", "ap-1111").await.unwrap().unwrap(),
+        granted
+    );
 }
 
 fn session(ws: &str, id: &str, at: i64) -> Session {
@@ -116,7 +128,9 @@ fn session(ws: &str, id: &str, at: i64) -> Session {
 pub async fn sessions_and_audit(s: &dyn EngineStore) {
     s.put_session(&session("w", "se-aaaa", 10)).await.unwrap();
     s.put_session(&session("w", "se-bbbb", 20)).await.unwrap();
-    s.put_session(&session("other", "se-cccc", 30)).await.unwrap();
+    s.put_session(&session("other", "se-cccc", 30))
+        .await
+        .unwrap();
     let mut done = session("w", "se-aaaa", 10);
     done.status = SessionStatus::Concluded;
     done.finished_at = Some(Timestamp(15));
@@ -136,26 +150,48 @@ pub async fn sessions_and_audit(s: &dyn EngineStore) {
         kind,
         data: json!({"seq": seq, "text": "ünïcode ✓"}),
     };
-    s.append_audit("w", &[entry(1, AuditKind::SessionStarted), entry(2, AuditKind::Context)])
+    s.append_audit(
+        "w",
+        &[
+            entry(1, AuditKind::SessionStarted),
+            entry(2, AuditKind::Context),
+        ],
+    )
+    .await
+    .unwrap();
+    s.append_audit("w", &[entry(3, AuditKind::Conclusion)])
         .await
         .unwrap();
-    s.append_audit("w", &[entry(3, AuditKind::Conclusion)]).await.unwrap();
     // Append-only: a seq that exists is refused, and the trail is unchanged.
-    assert!(s.append_audit("w", &[entry(3, AuditKind::Note)]).await.is_err());
+    assert!(
+        s.append_audit("w", &[entry(3, AuditKind::Note)])
+            .await
+            .is_err()
+    );
     let trail = s.audit("w", "se-bbbb").await.unwrap();
-    assert_eq!(trail, vec![
-        entry(1, AuditKind::SessionStarted),
-        entry(2, AuditKind::Context),
-        entry(3, AuditKind::Conclusion)
-    ]);
+    assert_eq!(
+        trail,
+        vec![
+            entry(1, AuditKind::SessionStarted),
+            entry(2, AuditKind::Context),
+            entry(3, AuditKind::Conclusion)
+        ]
+    );
     assert!(s.audit("other", "se-bbbb").await.unwrap().is_empty());
 
     let interrupted = s.interrupt_sessions("w", Timestamp(99)).await.unwrap();
     assert_eq!(interrupted, ["se-bbbb"]);
     let b = s.get_session("w", "se-bbbb").await.unwrap().unwrap();
-    assert_eq!((b.status, b.finished_at), (SessionStatus::Interrupted, Some(Timestamp(99))));
     assert_eq!(
-        s.get_session("other", "se-cccc").await.unwrap().unwrap().status,
+        (b.status, b.finished_at),
+        (SessionStatus::Interrupted, Some(Timestamp(99)))
+    );
+    assert_eq!(
+        s.get_session("other", "se-cccc")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         SessionStatus::Running
     );
 }
@@ -181,7 +217,10 @@ pub async fn issue_data_round_trips(s: &dyn EngineStore) {
     };
     s.start_run(&run, "test-host:boot:1:1").await.unwrap();
     let mut d = IssueDraft::new(Severity::MAJOR, "app leaks sessions");
-    d.data = json!({"app": "batch", "conns": 27}).as_object().unwrap().clone();
+    d.data = json!({"app": "batch", "conns": 27})
+        .as_object()
+        .unwrap()
+        .clone();
     let mut fin = run.clone();
     fin.status = RunStatus::Succeeded;
     fin.finished_at = Some(Timestamp(2));
@@ -223,10 +262,19 @@ fn note(id: &str, hash: &str) -> sitrep_core::knowledge::Note {
 }
 
 pub async fn knowledge_notes_are_kept_per_workspace(s: &dyn EngineStore) {
-    s.put_notes("w", &[note("pm/pool_2024", "h1"), note("pm/pool-2025", "h2"), note("rb-redis", "h3")])
+    s.put_notes(
+        "w",
+        &[
+            note("pm/pool_2024", "h1"),
+            note("pm/pool-2025", "h2"),
+            note("rb-redis", "h3"),
+        ],
+    )
+    .await
+    .unwrap();
+    s.put_notes("other", &[note("secret-note", "h9")])
         .await
         .unwrap();
-    s.put_notes("other", &[note("secret-note", "h9")]).await.unwrap();
     let list = s.list_notes("w").await.unwrap();
     assert_eq!(
         list.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
@@ -236,12 +284,21 @@ pub async fn knowledge_notes_are_kept_per_workspace(s: &dyn EngineStore) {
     expected.workspace = "w".into();
     assert_eq!(list[2], expected);
     // Exact ids, unique prefixes (with the LIKE wildcards taken literally), and nothing else.
-    assert_eq!(s.get_note("w", "pm/pool_").await.unwrap().unwrap().id, "pm/pool_2024");
+    assert_eq!(
+        s.get_note("w", "pm/pool_").await.unwrap().unwrap().id,
+        "pm/pool_2024"
+    );
     assert_eq!(s.get_note("w", "rb").await.unwrap().unwrap().id, "rb-redis");
     assert!(s.get_note("w", "pm/").await.unwrap().is_none(), "ambiguous");
     assert!(s.get_note("w", "pm%").await.unwrap().is_none());
     assert!(s.get_note("w", "secret-note").await.unwrap().is_none());
-    assert!(s.list_notes("other").await.unwrap().iter().all(|n| n.workspace == "other"));
+    assert!(
+        s.list_notes("other")
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.workspace == "other")
+    );
     // Replacing keeps one row with the new content.
     let mut changed = note("rb-redis", "h4");
     changed.body = "new".into();
@@ -250,9 +307,14 @@ pub async fn knowledge_notes_are_kept_per_workspace(s: &dyn EngineStore) {
     assert_eq!((got.hash.as_str(), got.body.as_str()), ("h4", "new"));
     assert_eq!(s.list_notes("w").await.unwrap().len(), 3);
     // Deleting another workspace's id deletes nothing.
-    assert_eq!(s.delete_notes("w", &["secret-note".into()]).await.unwrap(), 0);
     assert_eq!(
-        s.delete_notes("w", &["rb-redis".into(), "pm/pool-2025".into()]).await.unwrap(),
+        s.delete_notes("w", &["secret-note".into()]).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        s.delete_notes("w", &["rb-redis".into(), "pm/pool-2025".into()])
+            .await
+            .unwrap(),
         2
     );
     assert_eq!(s.list_notes("w").await.unwrap().len(), 1);
