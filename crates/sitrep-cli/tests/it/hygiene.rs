@@ -179,3 +179,55 @@ fn a_task_without_a_target_asks_for_its_resource() {
     );
     assert_eq!(err.matches("error:").count(), 1, "{err}");
 }
+
+#[test]
+fn one_bad_bundle_is_left_out_and_raised_while_the_rest_runs() {
+    let home = tempfile::tempdir().unwrap();
+    let col = home.path().join("col");
+    let write = |rel: &str, text: &str| {
+        let p = col.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("collection.yaml", "name: t\n");
+    let good =
+        "name: good\ntasks:\n  - name: ok\n    kind: health\n    type: bash\n    script: ok.sh\n";
+    write("bundles/good/bundle.yaml", good);
+    write("bundles/good/ok.sh", "echo fine\n");
+    write(
+        "bundles/bad/bundle.yaml",
+        &good.replace("good", "bad").replace("health", "helth"),
+    );
+    write("bundles/bad/ok.sh", "echo fine\n");
+    std::fs::write(
+        home.path().join("sitrep.yaml"),
+        format!("collections:\n  - name: t\n    path: {}\n", col.display()),
+    )
+    .unwrap();
+    let o = sitrep(home.path(), &["run", "t/good/ok", "--resource", "x"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("t/bad") && err.contains("left out"), "{err}");
+    let o = sitrep(home.path(), &["run", "t/bad/ok", "--resource", "x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+
+    let bad_issue = |home: &Path| -> Option<serde_json::Value> {
+        let o = sitrep(home, &["issues", "--json"]);
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        list.into_iter()
+            .find(|i| i["title"].as_str().unwrap_or("").contains("bundle t/bad"))
+    };
+    let o = sitrep(home.path(), &["serve", "--once"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let i = bad_issue(home.path()).expect("sitrep raises an issue about its left-out bundle");
+    assert_eq!(i["resource"], "sitrep");
+    assert!(
+        i["details"].as_str().unwrap_or("").contains("bundle.yaml:"),
+        "the problem names its file and line: {i}"
+    );
+    // Fixed, the next start loads it and resolves the issue.
+    write("bundles/bad/bundle.yaml", &good.replace("good", "bad"));
+    let o = sitrep(home.path(), &["serve", "--once"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(bad_issue(home.path()).is_none());
+}
