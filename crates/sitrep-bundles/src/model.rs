@@ -107,6 +107,15 @@ pub struct Hypothesis {
     /// (`"{app} (user {usr})"`).
     #[serde(default)]
     pub culprit: Option<String>,
+    /// A signal, not a cause: confirmed, it says a problem was detected (an alert firing
+    /// about something else) and is followed, but never concluded as the root cause.
+    #[serde(default)]
+    pub signal: bool,
+    /// A recent change (configuration, deploy). Confirmed on a resource, it explains the
+    /// failures found by following the Map through that resource, which are then its
+    /// consequences rather than rival causes.
+    #[serde(default)]
+    pub change: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

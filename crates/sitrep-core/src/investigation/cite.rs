@@ -149,6 +149,8 @@ mod tests {
             status,
             prior: 0.5,
             remedy: Remedy::default(),
+            signal: false,
+            change: false,
         }
     }
 

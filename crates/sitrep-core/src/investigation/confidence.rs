@@ -3,16 +3,25 @@
 //!
 //! - The root cause is the best candidate among hypotheses with strong evidence (or, if none
 //!   has any, with weak evidence). A candidate scores its prior (how severe, current and
-//!   relevant to the question its finding was) plus 0.2 for each confirmed hypothesis above it
-//!   in the tree that it explains (at most two): following the Map from a symptom to what it
-//!   depends on favours the deeper finding, unless that finding is much less relevant.
+//!   relevant to the question its finding was) plus 0.2 for each confirmed finding it explains
+//!   (at most two): those above it in the tree, and those on resources that depend on its
+//!   resource in the Map. Following the Map from a symptom to what it depends on favours the
+//!   deeper finding, unless that finding is much less relevant.
+//! - A confirmed change (a hypothesis its bundle declares `change: true`, e.g. a configuration
+//!   file that differs from the known-good one) explains what else was found on its resource
+//!   and by following the Map through it: those findings are its consequences, not candidates, and the
+//!   change scores 0.2 for each confirmed finding on or through its resource (at most two).
+//!   Changes are the usual cause of incidents; a dependency's errors about the requests a
+//!   changed client sends are not a fault of the dependency.
+//! - A signal (`signal: true`, e.g. an alert firing) is followed but is never a candidate.
 //! - Confidence starts at 0.50 for strong evidence (0.30 for weak only), then:
 //!   +0.15 when two or more different checks gave strong evidence on its resource;
-//!   +0.10 when it ends a chain of confirmed hypotheses from the symptom (it explains them);
+//!   +0.10 when it explains confirmed symptoms (above it in the chain, or on dependents);
 //!   +0.10 when the evidence names a culprit;
 //!   +0.05 when a bundle-declared failure mode describes it;
 //!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other supported cause on
-//!   another resource that is not above it in the chain (at most −0.30 in all): a rival as
+//!   another resource that is not above it in the chain and does not depend on its resource
+//!   (at most −0.30 in all): a rival as
 //!   plausible as the cause costs the full 0.15, an unrelated or stale one little;
 //!   −0.10 when one of its own checks could not run;
 //!   −0.10 when the budget ran out with hypotheses untested.
@@ -31,6 +40,34 @@ pub struct ConclusionInput<'a> {
     pub threshold: f64,
     /// Hypotheses left untested because the budget ran out.
     pub budget_exhausted: bool,
+    /// Which of the session's resources depend on which, from the Map.
+    pub dependencies: &'a Dependencies,
+}
+
+/// Pairs of resources where the first depends on the second, directly or through others
+/// (along edges a failure travels), as the Map knows them.
+#[derive(Debug, Clone, Default)]
+pub struct Dependencies(std::collections::BTreeSet<(String, String)>);
+
+impl Dependencies {
+    pub fn insert(&mut self, dependent: impl Into<String>, dependency: impl Into<String>) {
+        self.0.insert((dependent.into(), dependency.into()));
+    }
+
+    /// Forgets the pairs that depend on each other (a cycle in the Map says nothing about
+    /// which failure came first).
+    pub fn drop_cycles(&mut self) {
+        let pairs = self.0.clone();
+        self.0
+            .retain(|(a, b)| !pairs.contains(&(b.clone(), a.clone())));
+    }
+
+    /// Whether `dependent` depends on `dependency`, so a failure of the second may show on
+    /// the first.
+    pub fn depends(&self, dependent: &str, dependency: &str) -> bool {
+        self.0
+            .contains(&(dependent.to_string(), dependency.to_string()))
+    }
 }
 
 fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Evidence> {
@@ -99,12 +136,72 @@ fn is_ancestor(s: &Session, ancestor: &str, of: &Hypothesis) -> bool {
     false
 }
 
+/// The confirmed change among `changes` that explains `h` (not itself a change): `h` is on
+/// the changed resource, was reached by following the Map through it (a confirmed ancestor
+/// is on it), led to it (an ancestor of the change), or is on a resource that depends on it.
+fn explained_by_change<'a>(
+    s: &Session,
+    h: &Hypothesis,
+    changes: &[&'a Hypothesis],
+    deps: &Dependencies,
+) -> Option<&'a Hypothesis> {
+    changes.iter().copied().find(|c| {
+        c.id != h.id
+            && !h.change
+            && (c.resource == h.resource
+                || is_ancestor(s, &h.id, c)
+                || deps.depends(&h.resource, &c.resource)
+                || confirmed_ancestors(s, h)
+                    .iter()
+                    .any(|a| a.resource == c.resource))
+    })
+}
+
+/// The confirmed findings `h` explains as symptoms: its confirmed ancestors in the tree, and
+/// confirmed findings on resources that depend on its resource (a failure travels up the Map).
+fn explained_symptoms<'a>(
+    s: &'a Session,
+    h: &'a Hypothesis,
+    deps: &Dependencies,
+) -> Vec<&'a Hypothesis> {
+    let mut out = confirmed_ancestors(s, h);
+    out.retain(|a| !a.signal);
+    for o in &s.hypotheses {
+        if o.id != h.id
+            && !o.signal
+            && o.status == HypothesisStatus::Confirmed
+            && deps.depends(&o.resource, &h.resource)
+            && !out.iter().any(|a| a.id == o.id)
+        {
+            out.push(o);
+        }
+    }
+    out
+}
+
 pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
     let s = input.session;
     let graded = |strength| -> Vec<&Hypothesis> {
         s.hypotheses
             .iter()
-            .filter(|h| h.status != HypothesisStatus::Pruned && best(s, &h.id, strength).is_some())
+            .filter(|h| {
+                !h.signal
+                    && h.status != HypothesisStatus::Pruned
+                    && best(s, &h.id, strength).is_some()
+            })
+            .collect()
+    };
+    // What a confirmed change explains (findings reached through the changed resource) is
+    // its consequence, not a cause of its own.
+    let changes: Vec<&Hypothesis> = s
+        .hypotheses
+        .iter()
+        .filter(|h| h.change && h.status == HypothesisStatus::Confirmed)
+        .collect();
+    let graded = |strength| -> Vec<&Hypothesis> {
+        graded(strength)
+            .into_iter()
+            .filter(|h| explained_by_change(s, h, &changes, input.dependencies).is_none())
             .collect()
     };
     let strong = graded(Strength::Strong);
@@ -132,7 +229,24 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
     unknowns.sort();
     unknowns.dedup();
 
-    let score = |h: &Hypothesis| h.prior + 0.2 * confirmed_ancestors(s, h).len().min(2) as f64;
+    // A candidate gains for each confirmed finding it explains (at most two): the symptoms
+    // above it in the tree, or, for a change, what was found on and through its resource.
+    let explains = |h: &Hypothesis| -> usize {
+        if h.change {
+            s.hypotheses
+                .iter()
+                .filter(|o| {
+                    o.id != h.id
+                        && o.status == HypothesisStatus::Confirmed
+                        && (o.resource == h.resource
+                            || explained_by_change(s, o, &[h], input.dependencies).is_some())
+                })
+                .count()
+        } else {
+            explained_symptoms(s, h, input.dependencies).len()
+        }
+    };
+    let score = |h: &Hypothesis| h.prior + 0.2 * explains(h).min(2) as f64;
     let Some(root) = candidates
         .iter()
         .copied()
@@ -174,13 +288,22 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             why: format!("{} different checks agree", strong_tasks.len()),
         });
     }
-    let ancestors = confirmed_ancestors(s, root);
-    if !ancestors.is_empty() {
+    let explained = explained_symptoms(s, root, input.dependencies);
+    if !root.change && !explained.is_empty() {
         reasons.push(ConfidenceReason {
             delta: 0.10,
             why: format!(
                 "it explains {} confirmed symptom(s) upstream of it",
-                ancestors.len()
+                explained.len()
+            ),
+        });
+    } else if root.change && explains(root) > 0 {
+        reasons.push(ConfidenceReason {
+            delta: 0.10,
+            why: format!(
+                "the change explains {} confirmed finding(s) on and through {}",
+                explains(root),
+                root.resource
             ),
         });
     }
@@ -207,7 +330,11 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
     let rivals: Vec<&Hypothesis> = candidates
         .iter()
         .copied()
-        .filter(|h| h.resource != root.resource && !is_ancestor(s, &h.id, root))
+        .filter(|h| {
+            h.resource != root.resource
+                && !is_ancestor(s, &h.id, root)
+                && !input.dependencies.depends(&h.resource, &root.resource)
+        })
         .collect();
     if !rivals.is_empty() {
         let weight: f64 = rivals

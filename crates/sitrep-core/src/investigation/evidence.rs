@@ -114,6 +114,8 @@ mod tests {
             status: HypothesisStatus::Active,
             prior: 0.5,
             remedy: Remedy::default(),
+            signal: false,
+            change: false,
         }
     }
 

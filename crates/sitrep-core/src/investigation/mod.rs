@@ -10,7 +10,7 @@ mod replay;
 pub mod text;
 
 pub use cite::{Citation, RetrievedNote, SYMPTOMS_MATCH, cite};
-pub use confidence::{ConclusionInput, chain, conclude};
+pub use confidence::{ConclusionInput, Dependencies, chain, conclude};
 pub use evidence::{Judgement, RaisedIssue, RunFacts, judge};
 pub use replay::{Replayed, replay};
 
@@ -141,6 +141,14 @@ pub struct Hypothesis {
     pub prior: f64,
     #[serde(default, skip_serializing_if = "is_default_remedy")]
     pub remedy: Remedy,
+    /// It restates a problem detected elsewhere (a firing alert): followed, never the root
+    /// cause, and no rival to one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signal: bool,
+    /// A recent change on its resource: confirmed, what was found by following the Map through
+    /// that resource is its consequence (see `conclude`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub change: bool,
 }
 
 fn is_default_remedy(r: &Remedy) -> bool {

@@ -30,6 +30,8 @@ fn hyp(id: &str, parent: Option<&str>, resource: &str, status: HypothesisStatus)
             params: [("APPLICATION".to_string(), "{app}".to_string())].into(),
             culprit: Some("{app}".into()),
         },
+        signal: false,
+        change: false,
     }
 }
 
@@ -88,6 +90,7 @@ fn the_deepest_confirmed_cause_is_the_root_and_the_rule_explains_its_confidence(
         session: &s,
         threshold: 0.6,
         budget_exhausted: false,
+        dependencies: &Dependencies::default(),
     });
     let root = c.root_cause.as_ref().unwrap();
     assert_eq!(
@@ -104,6 +107,114 @@ fn the_deepest_confirmed_cause_is_the_root_and_the_rule_explains_its_confidence(
 }
 
 #[test]
+fn a_confirmed_signal_is_followed_but_never_the_root_cause_nor_a_rival() {
+    let mut s = session();
+    // an alert firing, confirmed strongly on its own resource, more likely than anything
+    let mut alert = hyp("h4", None, "prometheus", HypothesisStatus::Confirmed);
+    alert.signal = true;
+    alert.prior = 0.99;
+    s.hypotheses.push(alert);
+    s.evidence.push(ev(
+        "e5",
+        "h4",
+        "prometheus",
+        "core/p/alerts",
+        Strength::Strong,
+        1,
+    ));
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+        dependencies: &Dependencies::default(),
+    });
+    assert_eq!(c.root_cause.as_ref().unwrap().resource, "pg");
+    assert_eq!(c.confidence, 0.9, "no rival: {:?}", c.reasons);
+}
+
+#[test]
+fn a_confirmed_change_explains_what_was_found_through_its_resource() {
+    let mut s = session();
+    // shop's configuration changed (a sibling of its symptom); pg's finding was reached
+    // through shop's symptom
+    let mut change = hyp("h4", None, "shop", HypothesisStatus::Confirmed);
+    change.change = true;
+    change.prior = 0.3;
+    s.hypotheses.push(change);
+    s.evidence
+        .push(ev("e5", "h4", "shop", "core/p/config", Strength::Strong, 2));
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+        dependencies: &Dependencies::default(),
+    });
+    let root = c.root_cause.as_ref().unwrap();
+    assert_eq!(
+        (root.hypothesis.as_str(), root.resource.as_str()),
+        ("h4", "shop")
+    );
+    assert!(
+        c.reasons
+            .iter()
+            .any(|r| r.why.contains("the change explains 2")),
+        "{:?}",
+        c.reasons
+    );
+    // unconfirmed, the change explains nothing
+    s.hypotheses[3].status = HypothesisStatus::Pruned;
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+        dependencies: &Dependencies::default(),
+    });
+    assert_eq!(c.root_cause.unwrap().resource, "pg");
+}
+
+#[test]
+fn a_finding_on_a_dependent_is_a_symptom_of_the_dependency_not_a_rival() {
+    let mut s = session();
+    // a second, unrelated-looking finding on the proxy in front of shop
+    s.hypotheses
+        .push(hyp("h4", None, "proxy", HypothesisStatus::Confirmed));
+    s.evidence.push(ev(
+        "e5",
+        "h4",
+        "proxy",
+        "core/n/errors",
+        Strength::Strong,
+        2,
+    ));
+    let alone = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+        dependencies: &Dependencies::default(),
+    });
+    assert!(
+        alone.reasons.iter().any(|r| r.why.contains("proxy")),
+        "without the Map, the proxy is a rival: {:?}",
+        alone.reasons
+    );
+    let mut deps = Dependencies::default();
+    deps.insert("proxy", "pg");
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+        dependencies: &deps,
+    });
+    assert_eq!(c.root_cause.as_ref().unwrap().resource, "pg");
+    assert!(c.confidence > alone.confidence, "{:?}", c.reasons);
+    assert!(
+        !c.reasons.iter().any(|r| r.why.contains("proxy")),
+        "{:?}",
+        c.reasons
+    );
+}
+
+#[test]
 fn a_rival_cause_lowers_confidence_below_the_threshold() {
     let mut s = session();
     s.hypotheses
@@ -116,6 +227,7 @@ fn a_rival_cause_lowers_confidence_below_the_threshold() {
         session: &s,
         threshold: 0.6,
         budget_exhausted: true,
+        dependencies: &Dependencies::default(),
     });
     // 0.50 + 0.10 chain + 0.05 known − 0.15 rival
     assert_eq!(c.confidence, 0.5);
@@ -132,6 +244,7 @@ fn nothing_supported_concludes_nothing_found() {
         session: &s,
         threshold: 0.6,
         budget_exhausted: false,
+        dependencies: &Dependencies::default(),
     });
     assert_eq!(c.verdict, Verdict::NothingFound);
     assert!(c.root_cause.is_none());
@@ -144,6 +257,7 @@ fn the_audit_alone_rebuilds_the_evidence_chain() {
         session: &s,
         threshold: 0.6,
         budget_exhausted: false,
+        dependencies: &Dependencies::default(),
     });
     let mut started = s.clone();
     started.hypotheses.clear();

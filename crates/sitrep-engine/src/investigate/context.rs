@@ -23,6 +23,10 @@ pub struct Candidate {
     pub tests: Vec<TestPlan>,
     pub prior: f64,
     pub remedy: Remedy,
+    /// From a failure mode declared a signal (see `sitrep_bundles::Hypothesis::signal`).
+    pub signal: bool,
+    /// From a failure mode declared a change (see `sitrep_bundles::Hypothesis::change`).
+    pub change: bool,
 }
 
 pub struct Context {
@@ -77,6 +81,31 @@ impl Context {
             .filter(|h| h.edge.from == r.key && h.edge.kind.propagates_failure())
             .map(|h| (h.resource.name.clone(), h.edge.kind))
             .collect()
+    }
+
+    /// Which of `names` depend on which others, directly or through other resources.
+    pub fn dependencies_among<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> sitrep_core::investigation::Dependencies {
+        let names: BTreeSet<&str> = names.into_iter().collect();
+        let mut deps = sitrep_core::investigation::Dependencies::default();
+        for &from in &names {
+            let mut seen = BTreeSet::new();
+            let mut queue: VecDeque<String> = VecDeque::from([from.to_string()]);
+            while let Some(at) = queue.pop_front() {
+                for (dep, _) in self.dependencies(&at) {
+                    if seen.len() < 512 && seen.insert(dep.clone()) {
+                        if dep != from && names.contains(dep.as_str()) {
+                            deps.insert(from, dep.clone());
+                        }
+                        queue.push_back(dep);
+                    }
+                }
+            }
+        }
+        deps.drop_cycles();
+        deps
     }
 
     /// Whether facts about a host can explain a failure of `dependent`, which runs on it
@@ -238,6 +267,7 @@ impl Context {
                 };
                 score(a).total_cmp(&score(b))
             });
+        let (signal, change) = declared.map_or((false, false), |h| (h.signal, h.change));
         let mut tests: Vec<TestPlan> = self.test(slx, task).into_iter().collect();
         let resource = self
             .resource(&i.resource)
@@ -280,6 +310,8 @@ impl Context {
             tests,
             prior: prior.min(1.0),
             remedy,
+            signal,
+            change,
         })
     }
 
@@ -320,6 +352,8 @@ impl Context {
                     tests,
                     prior: 0.35 * m * self.relevance(&resource),
                     remedy: Self::remedy(h, slx),
+                    signal: h.signal,
+                    change: h.change,
                 })
             })
             .collect()
@@ -351,6 +385,8 @@ impl Context {
             tests: vec![test],
             prior: 0.4 * self.relevance(&resource),
             remedy: Remedy::default(),
+            signal: false,
+            change: false,
         })
     }
 
@@ -363,7 +399,7 @@ impl Context {
                 let tests: Vec<TestPlan> = bundle
                     .tasks
                     .iter()
-                    .filter(|t| t.kind == TaskKind::Health)
+                    .filter(|t| t.kind == TaskKind::Health && !only_signals(bundle, &t.name))
                     .filter_map(|t| self.test(slx, &t.name))
                     .collect();
                 (!tests.is_empty()).then(|| Candidate {
@@ -380,6 +416,8 @@ impl Context {
                     tests,
                     prior: 0.2 * self.relevance(resource),
                     remedy: Remedy::default(),
+                    signal: false,
+                    change: false,
                 })
             })
             .collect()
@@ -389,6 +427,17 @@ impl Context {
 /// Whether facts about a host (an issue's data) can explain a failure of `dependent`, which
 /// runs on it: a host-wide condition (memory, disk, CPU: no process named) can; an event that
 /// names another process (an OOM kill of something else) cannot.
+/// Whether every failure mode a task tests is a signal (its issues say that a problem was
+/// detected elsewhere, not that this resource is unhealthy).
+fn only_signals(bundle: &Bundle, task: &str) -> bool {
+    let mut modes = bundle
+        .hypotheses
+        .iter()
+        .filter(|h| h.tested_by.iter().any(|t| t == task))
+        .peekable();
+    modes.peek().is_some() && modes.all(|h| h.signal)
+}
+
 pub fn facts_concern(
     facts: &serde_json::Map<String, serde_json::Value>,
     dependent: &Resource,

@@ -169,6 +169,8 @@ impl Driver {
             status: HypothesisStatus::Active,
             prior: (prior * 100.0).round() / 100.0,
             remedy: c.remedy,
+            signal: c.signal,
+            change: c.change,
         };
         let summary = format!("hypothesis {}: {} ({})", h.id, h.statement, h.resource);
         let data = serde_json::to_value(&h).unwrap_or_default();

@@ -267,7 +267,11 @@ impl Sitrep {
         }
         d.run(&Offline::default()).await?;
 
+        let dependencies = d
+            .ctx
+            .dependencies_among(d.session.hypotheses.iter().map(|h| h.resource.as_str()));
         let mut conclusion = conclude(&ConclusionInput {
+            dependencies: &dependencies,
             session: &d.session,
             threshold: a.confidence_threshold,
             budget_exhausted: d.exhausted().is_some(),

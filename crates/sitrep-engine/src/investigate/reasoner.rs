@@ -124,7 +124,9 @@ impl Reasoner for Offline {
             .collect();
         confirmed.sort_by(|a, b| b.prior.total_cmp(&a.prior).then_with(|| a.id.cmp(&b.id)));
         for h in confirmed {
-            if h.depth as usize >= v.max_depth {
+            // A signal (an alert firing) says where a problem was seen, not what its own
+            // resource depends on.
+            if h.signal || h.depth as usize >= v.max_depth {
                 continue;
             }
             for (dep, edge) in v.context.dependencies(&h.resource) {
@@ -137,6 +139,7 @@ impl Reasoner for Offline {
                             .filter(|e| e.strength == sitrep_core::investigation::Strength::Strong)
                             .all(|e| v.context.host_facts_concern(&e.facts, &h.resource));
                     if concerns
+                        && !x.signal
                         && x.parent.is_none()
                         && x.id != h.id
                         && !is_ancestor(s, &x.id, &h.id)

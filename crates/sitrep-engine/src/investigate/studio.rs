@@ -309,6 +309,8 @@ impl Context {
                 tests,
                 prior: 0.4 * r.symptom_match.min(1.0) * self.relevance(&resource),
                 remedy,
+                signal: false,
+                change: false,
             });
         }
         out
@@ -469,6 +471,8 @@ mod tests {
             tests: vec![],
             prior: 0.5,
             remedy: Remedy::default(),
+            signal: false,
+            change: false,
         }
     }
 
