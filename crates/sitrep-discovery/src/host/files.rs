@@ -209,24 +209,50 @@ pub fn log_files(fd_targets: &[String]) -> Vec<String> {
 }
 
 /// Records `config_files` and `log_files` on every resource whose observed status carries a
-/// pid (read from `/proc`, off the async runtime). Paths that are not regular files now are
-/// left out; a resource without any keeps no property.
+/// pid (read from `/proc`, off the async runtime). A process that is down (no pid, but its
+/// command line known from its supervisor or configuration) gets the configuration files its
+/// command line names; its log files cannot be seen until it runs. Paths that are not regular
+/// files now are left out; a resource without any keeps no property.
 pub async fn attach(mut inv: Inventory) -> Inventory {
-    let pids: Vec<(usize, u32)> = inv
+    let sources: Vec<(usize, FilesOf)> = inv
         .resources
         .iter()
         .enumerate()
         .filter_map(|(i, r)| {
-            let pid = r.properties.get(STATUS)?.get("pid")?.as_u64()?;
-            Some((i, u32::try_from(pid).ok()?))
+            let pid = r
+                .properties
+                .get(STATUS)
+                .and_then(|s| s.get("pid"))
+                .and_then(|p| p.as_u64())
+                .and_then(|p| u32::try_from(p).ok());
+            match pid {
+                Some(pid) => Some((i, FilesOf::Pid(pid))),
+                None => {
+                    let cmdline = r.properties.get("cmdline")?.as_str()?;
+                    Some((i, FilesOf::Command(cmdline.to_string())))
+                }
+            }
         })
         .collect();
-    if pids.is_empty() {
+    if sources.is_empty() {
         return inv;
     }
     let found = tokio::task::spawn_blocking(move || {
-        pids.into_iter()
-            .map(|(i, pid)| (i, read_files(pid)))
+        sources
+            .into_iter()
+            .map(|(i, of)| match of {
+                FilesOf::Pid(pid) => (i, read_files(pid)),
+                FilesOf::Command(cmdline) => (
+                    i,
+                    ProcFiles {
+                        config: config_files(&[cmdline], None)
+                            .into_iter()
+                            .filter(|p| is_regular(p))
+                            .collect(),
+                        logs: vec![],
+                    },
+                ),
+            })
             .collect::<Vec<_>>()
     })
     .await
@@ -245,6 +271,13 @@ pub async fn attach(mut inv: Inventory) -> Inventory {
         }
     }
     inv
+}
+
+/// Where a resource's files are learnt from: its running process, or the command line a
+/// stopped one is known to run.
+enum FilesOf {
+    Pid(u32),
+    Command(String),
 }
 
 /// What one process's files are, as read from `/proc` now.
@@ -474,6 +507,35 @@ mod tests {
             serde_json::json!([log.display().to_string()])
         );
         assert!(inv.resources[1].properties.is_empty());
+    }
+
+    /// A process that is down keeps the configuration files its known command line names (a
+    /// fresh install during a crash loop maps it as it would be when up); no log files.
+    #[tokio::test]
+    async fn a_stopped_process_gets_the_configuration_its_command_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("app.conf");
+        std::fs::write(&conf, "k = v\n").unwrap();
+        let mut r = sitrep_core::map::Resource::new("k", "process", "svc");
+        r.properties.insert(
+            "cmdline".into(),
+            format!(
+                "/srv/bin/app serve --config {} --extra /nope.yaml",
+                conf.display()
+            )
+            .into(),
+        );
+        let inv = attach(Inventory {
+            resources: vec![r],
+            edges: vec![],
+        })
+        .await;
+        let p = &inv.resources[0].properties;
+        assert_eq!(
+            p["config_files"],
+            serde_json::json!([conf.display().to_string()])
+        );
+        assert!(!p.contains_key("log_files"));
     }
 
     proptest! {

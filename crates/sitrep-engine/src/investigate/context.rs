@@ -83,7 +83,10 @@ impl Context {
             .collect()
     }
 
-    /// Which of `names` depend on which others, directly or through other resources.
+    /// Which of `names` depend on which others, directly or through other resources. A host
+    /// is not counted as what runs on it depends on: a host's finding explains a program on
+    /// it only through facts that concern that program (see `host_facts_concern`), which the
+    /// tree of hypotheses already records.
     pub fn dependencies_among<'a>(
         &self,
         names: impl IntoIterator<Item = &'a str>,
@@ -94,7 +97,10 @@ impl Context {
             let mut seen = BTreeSet::new();
             let mut queue: VecDeque<String> = VecDeque::from([from.to_string()]);
             while let Some(at) = queue.pop_front() {
-                for (dep, _) in self.dependencies(&at) {
+                for (dep, edge) in self.dependencies(&at) {
+                    if edge == EdgeKind::RunsOn {
+                        continue;
+                    }
                     if seen.len() < 512 && seen.insert(dep.clone()) {
                         if dep != from && names.contains(dep.as_str()) {
                             deps.insert(from, dep.clone());
