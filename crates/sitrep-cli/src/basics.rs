@@ -4,7 +4,7 @@ use crate::out::{col, outln, print_json, short, table, text, when};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use sitrep_engine::views::RunView;
-use sitrep_engine::{Actor, IssueQuery, OpenOptions, RunTaskRequest, ServeOptions, Sitrep};
+use sitrep_engine::{Actor, IssueQuery, OpenOptions, RunTaskRequest, Sitrep};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -326,6 +326,9 @@ pub struct ServeArgs {
     /// Run every SLX's health tasks once, print the open issues, and exit.
     #[arg(long)]
     once: bool,
+    /// Serve the HTTP API on HOST:PORT, or `off` [default: serve.listen in sitrep.yaml, 127.0.0.1:7700]
+    #[arg(long, env = "SITREP_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 /// A stop signal the CLI acts on.
@@ -393,11 +396,10 @@ pub async fn serve(sitrep: &Sitrep, a: ServeArgs) -> Result<ExitCode> {
         .await;
     }
     tracing::info!(home = %sitrep.home().display(), workspace = sitrep.workspace(), "serving; Ctrl-C or SIGTERM stops");
-    sitrep
-        .serve(&ServeOptions::default(), async {
-            stop_signal().await;
-        })
-        .await?;
+    sitrep_server::run(sitrep.clone(), async {
+        stop_signal().await;
+    })
+    .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -83,6 +83,7 @@ pub async fn investigate(sitrep: &Sitrep, a: InvestigateArgs) -> Result<ExitCode
             assistant: a.assistant,
             time_budget,
             task_budget: a.task_budget,
+            session_id: None,
         })
         .await;
     // Let the last progress lines print before the report.

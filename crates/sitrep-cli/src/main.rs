@@ -8,6 +8,7 @@ mod mapping;
 mod out;
 mod runs;
 mod studio;
+mod tokens;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sitrep_engine::{OpenOptions, Overrides, Sitrep};
@@ -107,6 +108,9 @@ enum Command {
     /// Named investigation procedures: list, show, validate, run NAME k=v.
     #[command(subcommand, name = "command")]
     Procedures(studio::CommandCmd),
+    /// API tokens for the server: create, list, revoke.
+    #[command(subcommand)]
+    Token(tokens::TokenCmd),
     /// Work with CodeBundles.
     #[command(subcommand)]
     Bundles(basics::BundlesCmd),
@@ -162,6 +166,10 @@ fn main() -> ExitCode {
     opts.overrides = Overrides {
         database_url: cli.database_url,
         workspace: cli.workspace,
+        listen: match &cli.command {
+            Command::Serve(a) => a.listen.clone(),
+            _ => None,
+        },
     };
     let code = report(rt.block_on(async move {
         if let Command::Init = cli.command {
@@ -192,6 +200,7 @@ fn main() -> ExitCode {
             Command::Knowledge(c) => studio::knowledge(&sitrep, c).await,
             Command::Rules(c) => studio::rules(&sitrep, c).await,
             Command::Procedures(c) => studio::command(&sitrep, c).await,
+            Command::Token(c) => tokens::token(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }

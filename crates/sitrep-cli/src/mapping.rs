@@ -341,6 +341,9 @@ pub async fn map(sitrep: &Sitrep, a: MapArgs) -> Result<ExitCode> {
             include_stale: a.all,
         })
         .await?;
+    if m.resources.is_empty() {
+        anyhow::bail!("the map is empty: run discovery first");
+    }
     if a.json {
         print_json(&m)?;
     } else if a.dot {

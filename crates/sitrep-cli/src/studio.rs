@@ -414,6 +414,7 @@ pub async fn command(sitrep: &Sitrep, c: CommandCmd) -> Result<ExitCode> {
                 assistant: None,
                 time_budget,
                 task_budget: a.task_budget,
+                session_id: None,
             };
             let run = sitrep.run_command(&a.name, &a.args, &base).await?;
             if a.json {

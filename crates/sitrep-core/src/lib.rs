@@ -3,6 +3,7 @@
 //! Nothing here performs I/O, spawns tasks or reads the clock: time comes in as a
 //! [`Timestamp`] argument, so every rule here is testable with plain values.
 
+pub mod access;
 pub mod approval;
 pub mod clock;
 pub mod currency;

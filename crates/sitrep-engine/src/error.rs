@@ -18,6 +18,8 @@ pub enum EngineError {
     #[error(transparent)]
     Approval(#[from] sitrep_core::approval::ApprovalError),
     #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
+    #[error(transparent)]
     Knowledge(#[from] crate::knowledge::IndexError),
     #[error("cannot use {path}")]
     Io {

@@ -6,6 +6,7 @@
 //!
 //! The edges hold no logic: if an edge needs something, it belongs here or below.
 
+pub mod access;
 pub mod analyze;
 mod approvals;
 mod bootstrap;
@@ -27,6 +28,14 @@ mod slx;
 pub mod views;
 
 pub use approvals::{Actor, ApprovalQuery};
+
+/// The errors of the layers below, which [`EngineError`] wraps: an edge that maps errors to
+/// its own codes (the server's HTTP statuses) matches on them.
+pub mod errors {
+    pub use sitrep_bundles::BundleError;
+    pub use sitrep_runner::RunError;
+    pub use sitrep_store::StoreError;
+}
 pub use discover::{DiscoveryProgress, NoProgress};
 pub use error::{EngineError, Result};
 pub use issues::IssueQuery;

@@ -40,17 +40,11 @@ impl Sitrep {
     pub async fn map(&self, q: &MapQuery) -> Result<MapView> {
         let map = self.load_map(q.include_stale).await?;
         match &q.around {
-            None => {
-                if map.resources().is_empty() {
-                    return Err(EngineError::Invalid(
-                        "the map is empty: run discovery first".into(),
-                    ));
-                }
-                Ok(MapView {
-                    resources: map.resources().to_vec(),
-                    edges: map.edges().to_vec(),
-                })
-            }
+            // Empty until discovery runs.
+            None => Ok(MapView {
+                resources: map.resources().to_vec(),
+                edges: map.edges().to_vec(),
+            }),
             Some(name) => {
                 let r = Self::resolve_loose(&map, name)?;
                 let n = map

@@ -176,6 +176,13 @@ impl Sitrep {
         }
     }
 
+    /// Whether this sitrep can take work: its store answers and its catalog is loaded.
+    pub async fn ready(&self) -> Result<()> {
+        self.store().await?.ping().await?;
+        self.catalog().await?;
+        Ok(())
+    }
+
     /// Interrupts every run this process has in flight: their process trees are killed and
     /// each run is recorded `interrupted` with `reason`; new runs are refused from now on.
     /// For an edge that received a stop signal while a run (or an investigation) is going.

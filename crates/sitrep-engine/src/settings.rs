@@ -37,6 +37,8 @@ pub enum SettingsError {
 pub struct Overrides {
     pub database_url: Option<String>,
     pub workspace: Option<String>,
+    /// `SITREP_LISTEN`: where `serve` takes HTTP requests (`off`: nowhere).
+    pub listen: Option<String>,
 }
 
 impl Overrides {
@@ -46,6 +48,7 @@ impl Overrides {
         Overrides {
             database_url: var("SITREP_DATABASE_URL"),
             workspace: var("SITREP_WORKSPACE"),
+            listen: var("SITREP_LISTEN"),
         }
     }
 }
@@ -115,12 +118,25 @@ pub struct ServeSettings {
     /// How long a stopping `serve` waits for running tasks before it interrupts them.
     #[serde(with = "crate::duration_text")]
     pub shutdown_grace: Duration,
+    /// The address the HTTP API listens on (`HOST:PORT`), or `off`.
+    pub listen: String,
+}
+
+/// Where `serve` listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
+
+impl ServeSettings {
+    /// The socket address to listen on, or `None` when HTTP is `off`.
+    pub fn listen_addr(&self) -> Option<std::net::SocketAddr> {
+        (self.listen != "off").then(|| self.listen.parse().expect("checked by validate"))
+    }
 }
 
 impl Default for ServeSettings {
     fn default() -> Self {
         ServeSettings {
             shutdown_grace: Duration::from_secs(10),
+            listen: DEFAULT_LISTEN.to_string(),
         }
     }
 }
@@ -197,6 +213,9 @@ impl Settings {
         if let Some(w) = &overrides.workspace {
             s.workspace = w.clone();
         }
+        if let Some(l) = &overrides.listen {
+            s.serve.listen = l.clone();
+        }
         s.validate(&path)?;
         Ok(s)
     }
@@ -227,6 +246,16 @@ impl Settings {
                 && s.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         };
+        if self.serve.listen != "off" && self.serve.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return bad(
+                "serve.listen",
+                format!(
+                    "{:?} is not an address: use HOST:PORT with an IP address (e.g. {DEFAULT_LISTEN}), or off",
+                    self.serve.listen
+                ),
+            );
+        }
         if !valid_name(&self.workspace) {
             return bad(
                 "workspace",
@@ -411,6 +440,7 @@ mod tests {
             &Overrides {
                 database_url: Some("sqlite:///tmp/x.db".into()),
                 workspace: Some("b".into()),
+                ..Default::default()
             },
         )
         .unwrap();

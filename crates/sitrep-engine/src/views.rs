@@ -237,3 +237,72 @@ impl From<&TaskRun> for RunSummary {
         }
     }
 }
+
+/// Which slice of a listing to return: `limit` items (default [`Page::DEFAULT_LIMIT`], at
+/// most [`Page::MAX_LIMIT`]) after skipping `offset`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: Option<usize>,
+}
+
+/// One slice of a listing, in the listing's order, with how many there are in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl<T> Page<T> {
+    pub const DEFAULT_LIMIT: usize = 100;
+    pub const MAX_LIMIT: usize = 1000;
+
+    pub fn of(all: Vec<T>, q: PageQuery) -> Page<T> {
+        let limit = q.limit.unwrap_or(Self::DEFAULT_LIMIT).min(Self::MAX_LIMIT);
+        let offset = q.offset.unwrap_or(0);
+        let total = all.len();
+        let items = all.into_iter().skip(offset).take(limit).collect();
+        Page {
+            items,
+            total,
+            offset,
+            limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_a_bounded_slice_with_the_total() {
+        let p = Page::of(
+            (0..10).collect(),
+            PageQuery {
+                limit: Some(3),
+                offset: Some(8),
+            },
+        );
+        assert_eq!(
+            (p.items, p.total, p.offset, p.limit),
+            (vec![8, 9], 10, 8, 3)
+        );
+        let p = Page::of(
+            (0..5000).collect::<Vec<_>>(),
+            PageQuery {
+                limit: Some(1_000_000),
+                offset: None,
+            },
+        );
+        assert_eq!(p.items.len(), Page::<u8>::MAX_LIMIT);
+        assert_eq!(
+            Page::of(vec![1], PageQuery::default()).limit,
+            Page::<u8>::DEFAULT_LIMIT
+        );
+    }
+}

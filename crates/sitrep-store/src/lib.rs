@@ -14,12 +14,14 @@ mod rows;
 mod runs;
 mod sessions;
 mod sql;
+mod tokens;
 
 pub use approvals::{ApprovalFilter, ApprovalStore};
 pub use error::{ConnectProblem, StoreError};
 pub use knowledge::KnowledgeStore;
 pub use sessions::SessionStore;
 pub use sql::{Backend, OpenOptions, SqlStore};
+pub use tokens::TokenStore;
 
 use async_trait::async_trait;
 use sitrep_core::issue::IssueChange;
@@ -148,6 +150,6 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Every aggregate the engine uses, behind one object: runs and issues, SLXs, the Map and
-/// metrics ([`Store`]), approvals, investigation sessions and knowledge notes.
-pub trait EngineStore: Store + ApprovalStore + SessionStore + KnowledgeStore {}
-impl<T: Store + ApprovalStore + SessionStore + KnowledgeStore> EngineStore for T {}
+/// metrics ([`Store`]), approvals, investigation sessions, knowledge notes and API tokens.
+pub trait EngineStore: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore {}
+impl<T: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore> EngineStore for T {}

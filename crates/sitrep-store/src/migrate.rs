@@ -57,6 +57,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0007_knowledge.sql"),
         postgres: include_str!("migrations/postgres/0007_knowledge.sql"),
     },
+    Migration {
+        version: 8,
+        name: "api tokens",
+        sqlite: include_str!("migrations/sqlite/0008_tokens.sql"),
+        postgres: include_str!("migrations/postgres/0008_tokens.sql"),
+    },
 ];
 
 /// Any fixed number: the advisory lock every sitrep migrating a PostgreSQL database takes.

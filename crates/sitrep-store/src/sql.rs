@@ -62,6 +62,12 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Whether the database answers (one round trip).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> Result<SqlStore> {
         SqlStore::connect_with(url, &OpenOptions::default()).await

@@ -189,7 +189,10 @@ fn sigterm_on_serve_interrupts_the_run_after_the_grace_period_and_exits() {
     );
     let o = home.cmd(&["discover"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let serve = home.cmd(&["serve"]).spawn().unwrap();
+    let serve = home
+        .cmd(&["serve", "--listen", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
     let pid = serve.id();
     let child = home.child_pid();
     let started = Instant::now();

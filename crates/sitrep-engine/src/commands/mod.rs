@@ -185,6 +185,7 @@ impl Sitrep {
             assistant: c.spec.assistant.clone().or_else(|| base.assistant.clone()),
             time_budget: base.time_budget,
             task_budget: base.task_budget,
+            session_id: base.session_id.clone(),
         };
         let session = self.open_session(req, prelude).await?;
         Ok(CommandRun {

@@ -57,6 +57,9 @@ pub struct InvestigateRequest {
     pub assistant: Option<String>,
     pub time_budget: Option<Duration>,
     pub task_budget: Option<usize>,
+    /// The new session's id (default: a fresh one), for an edge that answers before the
+    /// investigation ends ([`Sitrep::new_session_id`]).
+    pub session_id: Option<String>,
 }
 
 impl InvestigateRequest {
@@ -66,6 +69,7 @@ impl InvestigateRequest {
             assistant: None,
             time_budget: None,
             task_budget: None,
+            session_id: None,
         }
     }
 }
@@ -183,6 +187,11 @@ impl Sitrep {
         })
     }
 
+    /// A fresh session id.
+    pub fn new_session_id() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
     /// Opens a RunSession and drives it to a conclusion (and a remediation proposal, when the
     /// assistant may propose one). Progress is published as `Event::Session` as it happens.
     /// A question `/name args` runs the workspace command `name` (`commands/`).
@@ -213,7 +222,10 @@ impl Sitrep {
             max_depth: inv.max_depth,
         };
         let session = Session {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: req
+                .session_id
+                .clone()
+                .unwrap_or_else(Sitrep::new_session_id),
             workspace: self.workspace().to_string(),
             assistant: a.name.clone(),
             trigger,

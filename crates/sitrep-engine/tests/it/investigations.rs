@@ -235,6 +235,7 @@ async fn alerts_and_issues_start_sessions_too() {
             assistant: None,
             time_budget: None,
             task_budget: None,
+            session_id: None,
         })
         .await
         .unwrap();
@@ -265,6 +266,7 @@ async fn alerts_and_issues_start_sessions_too() {
             assistant: None,
             time_budget: None,
             task_budget: None,
+            session_id: None,
         })
         .await
         .unwrap();

@@ -360,6 +360,7 @@ async fn a_command_runs_its_steps_then_its_question_and_refuses_bad_arguments() 
             assistant: None,
             time_budget: None,
             task_budget: None,
+            session_id: None,
         })
         .await
         .unwrap();

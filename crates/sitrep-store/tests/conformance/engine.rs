@@ -320,3 +320,72 @@ pub async fn knowledge_notes_are_kept_per_workspace(s: &dyn EngineStore) {
     assert_eq!(s.list_notes("w").await.unwrap().len(), 1);
     assert_eq!(s.list_notes("other").await.unwrap().len(), 1);
 }
+
+fn token(ws: &str, id: &str, hash: &str, at: i64) -> sitrep_core::access::TokenRecord {
+    sitrep_core::access::TokenRecord {
+        id: id.into(),
+        workspace: ws.into(),
+        name: format!("{id}-name"),
+        role: sitrep_core::access::Role::Operator,
+        hash: hash.into(),
+        created_at: Timestamp(at),
+        expires_at: Some(Timestamp(at + 1000)),
+        revoked_at: None,
+    }
+}
+
+pub async fn tokens_are_found_by_hash_and_revoked_per_workspace(s: &dyn EngineStore) {
+    s.put_token(&token("a", "t1", "h1", 10)).await.unwrap();
+    s.put_token(&token("a", "t2", "h2", 20)).await.unwrap();
+    s.put_token(&token("b", "t3", "h3", 5)).await.unwrap();
+    // The same secret twice is refused (the hash is unique).
+    assert!(s.put_token(&token("b", "t4", "h1", 30)).await.is_err());
+
+    let a = s.list_tokens("a").await.unwrap();
+    assert_eq!(
+        a.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["t1", "t2"]
+    );
+    assert_eq!(
+        a[0],
+        token("a", "t1", "h1", 10),
+        "round trip, hash included"
+    );
+
+    let found = s.token_by_hash("h3").await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), found.workspace.as_str()), ("t3", "b"));
+    assert!(s.token_by_hash("nope").await.unwrap().is_none());
+
+    // Workspace b cannot revoke a's token.
+    assert!(
+        s.revoke_token("b", "t1", Timestamp(50))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.token_by_hash("h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    let r = s
+        .revoke_token("a", "t1", Timestamp(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.revoked_at, Some(Timestamp(50)));
+    // Revoking again keeps the first time.
+    let again = s
+        .revoke_token("a", "t1", Timestamp(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(Timestamp(50)));
+    assert_eq!(
+        s.token_by_hash("h1").await.unwrap().unwrap().revoked_at,
+        Some(Timestamp(50))
+    );
+}

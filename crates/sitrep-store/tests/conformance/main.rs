@@ -6,7 +6,7 @@
 //! `runs.rs`: run owners and recovery, the scheduler's last runs, scopes and their migration.
 //! `slx_map.rs`: SLXs and the map, round trips.
 //! `lifetimes.rs`: inconclusive runs, event issues' quiet period, current-issue ranking.
-//! `engine.rs`: approvals, sessions and audit, issue data, knowledge notes.
+//! `engine.rs`: approvals, sessions and audit, issue data, knowledge notes, API tokens.
 //! `open.rs`: opening damaged, refused, unreachable and concurrently created databases.
 
 mod engine;
@@ -541,6 +541,7 @@ macro_rules! conformance {
             case!(engine::sessions_and_audit);
             case!(engine::issue_data_round_trips);
             case!(engine::knowledge_notes_are_kept_per_workspace);
+            case!(engine::tokens_are_found_by_hash_and_revoked_per_workspace);
         }
     };
 }

@@ -1,0 +1,441 @@
+//! The handlers of `/api/v1`: each one reads its input, calls the engine once or twice and
+//! returns the engine's view as JSON. No logic of their own.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use sitrep_core::access::Role;
+use sitrep_core::approval::ApprovalStatus;
+use sitrep_core::investigation::SessionStatus;
+use sitrep_engine::access::Principal;
+use sitrep_engine::investigate::{Ask, InvestigateRequest};
+use sitrep_engine::views::{Page, PageQuery};
+use sitrep_engine::{Actor, ApprovalQuery, IssueQuery, MapQuery, RunTaskRequest, Sitrep};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+type Pq = Query<PageQuery>;
+
+/// Every field of a JSON body or query string is named; an unknown one is an error, so a
+/// typo is not silently ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuesQuery {
+    /// `open` (default) or `all` (resolved and suppressed ones too).
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+pub async fn workspace(Extension(p): Extension<Principal>) -> Json<Principal> {
+    Json(p)
+}
+
+pub async fn issues(
+    State(s): State<AppState>,
+    Query(q): Query<IssuesQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let all = match q.status.as_deref() {
+        None | Some("open") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "status {other:?}: use open or all"
+            )));
+        }
+    };
+    let list = s
+        .sitrep
+        .issues(&IssueQuery {
+            all,
+            resource: q.resource,
+            limit: None,
+        })
+        .await?;
+    Ok(Json(Page::of(
+        list,
+        PageQuery {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )))
+}
+
+pub async fn issue(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let (issue, events) = s.sitrep.issue(&id).await?;
+    Ok(Json(
+        serde_json::json!({ "issue": issue, "events": events }),
+    ))
+}
+
+pub async fn slxs(State(s): State<AppState>, Query(q): Pq) -> ApiResult<impl IntoResponse> {
+    Ok(Json(Page::of(s.sitrep.slxs().await?, q)))
+}
+
+pub async fn slx(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.slx(&name).await?))
+}
+
+pub async fn run_slx(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.run_slx(&name).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksQuery {
+    /// Only tasks whose name contains this.
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+pub async fn tasks(
+    State(s): State<AppState>,
+    Query(q): Query<TasksQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let list = s.sitrep.tasks(q.q.as_deref()).await?;
+    Ok(Json(Page::of(
+        list,
+        PageQuery {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )))
+}
+
+pub async fn task(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.task(&name).await?))
+}
+
+pub async fn runs(State(s): State<AppState>, Query(q): Pq) -> ApiResult<impl IntoResponse> {
+    let want = q.offset.unwrap_or(0) + q.limit.unwrap_or(Page::<()>::DEFAULT_LIMIT);
+    let list = s.sitrep.runs(want.min(Page::<()>::MAX_LIMIT * 2)).await?;
+    Ok(Json(Page::of(list, q)))
+}
+
+pub async fn run(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.run_record(&id).await?))
+}
+
+/// A diagnostic run asked for over the API. Remediations are refused here: they run only
+/// from an approved proposal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunBody {
+    task: String,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+pub async fn start_run(
+    State(s): State<AppState>,
+    Json(b): Json<RunBody>,
+) -> ApiResult<impl IntoResponse> {
+    let view = s
+        .sitrep
+        .run_task(RunTaskRequest {
+            task: b.task,
+            resource: b.resource,
+            config: b.config,
+            secrets: BTreeMap::new(),
+            approve_as: None,
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapParams {
+    /// Only this resource and its neighbours (a loose name works).
+    #[serde(default)]
+    around: Option<String>,
+    #[serde(default)]
+    stale: Option<bool>,
+}
+
+pub async fn map(
+    State(s): State<AppState>,
+    Query(q): Query<MapParams>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        s.sitrep
+            .map(&MapQuery {
+                around: q.around,
+                include_stale: q.stale.unwrap_or(false),
+            })
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsQuery {
+    #[serde(default)]
+    status: Option<SessionStatus>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+pub async fn sessions(
+    State(s): State<AppState>,
+    Query(q): Query<SessionsQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let list: Vec<_> = s
+        .sitrep
+        .sessions(Page::<()>::MAX_LIMIT as i64 * 2)
+        .await?
+        .into_iter()
+        .filter(|x| q.status.is_none_or(|st| x.status == st))
+        .collect();
+    Ok(Json(Page::of(
+        list,
+        PageQuery {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )))
+}
+
+pub async fn session(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.session(&id).await?))
+}
+
+pub async fn session_audit(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.session_audit(&id).await?))
+}
+
+/// What to investigate: exactly one of a question, an alert payload (Alertmanager webhook v4
+/// or PagerDuty v3 JSON) or an open issue's id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionBody {
+    #[serde(default)]
+    question: Option<String>,
+    #[serde(default)]
+    alert: Option<serde_json::Value>,
+    #[serde(default)]
+    issue: Option<String>,
+    #[serde(default)]
+    assistant: Option<String>,
+    /// Answer once the session concludes instead of at once (202).
+    #[serde(default)]
+    wait: Option<bool>,
+}
+
+pub async fn start_session(
+    State(s): State<AppState>,
+    Json(b): Json<SessionBody>,
+) -> ApiResult<axum::response::Response> {
+    let ask = match (b.question, b.alert, b.issue) {
+        (Some(q), None, None) => Ask::Question(q),
+        (None, Some(a), None) => Ask::Alert(a.to_string()),
+        (None, None, Some(i)) => Ask::Issue(i),
+        _ => {
+            return Err(ApiError::invalid(
+                "give exactly one of question, alert or issue",
+            ));
+        }
+    };
+    let id = Sitrep::new_session_id();
+    let req = InvestigateRequest {
+        ask,
+        assistant: b.assistant,
+        time_budget: None,
+        task_budget: None,
+        session_id: Some(id.clone()),
+    };
+    if b.wait.unwrap_or(false) {
+        let session = s.sitrep.investigate(req).await?;
+        return Ok((StatusCode::CREATED, Json(session)).into_response());
+    }
+    // Answer once the session is recorded (or refused), then let it run.
+    let mut events = s.sitrep.subscribe();
+    let sitrep = s.sitrep.clone();
+    let mut running = tokio::spawn(async move { sitrep.investigate(req).await });
+    loop {
+        tokio::select! {
+            done = &mut running => {
+                let session = done.map_err(|e| ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the investigation crashed: {e}")))??;
+                return Ok((StatusCode::CREATED, Json(session)).into_response());
+            }
+            ev = events.recv() => match ev {
+                Ok(sitrep_engine::events::Event::Session { session_id, .. }) if session_id == id => {
+                    let body = serde_json::json!({ "id": id, "status": "running",
+                        "href": format!("/api/v1/sessions/{id}") });
+                    return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+            },
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsQuery {
+    #[serde(default)]
+    status: Option<ApprovalStatus>,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+pub async fn approvals(
+    State(s): State<AppState>,
+    Query(q): Query<ApprovalsQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let list = s
+        .sitrep
+        .approvals(&ApprovalQuery {
+            status: q.status,
+            session_id: q.session,
+            limit: Some(Page::<()>::MAX_LIMIT as i64 * 2),
+        })
+        .await?;
+    Ok(Json(Page::of(
+        list,
+        PageQuery {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )))
+}
+
+pub async fn approval(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.approval(&id).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// For high and critical risk: the resource's name, typed by the approver.
+    #[serde(default)]
+    confirmation: Option<String>,
+    /// Why it is denied.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn actor(p: &Principal) -> Actor {
+    Actor::user(&format!("{} ({})", p.name, p.token_id))
+}
+
+pub async fn approve(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Option<Json<DecisionBody>>,
+) -> ApiResult<impl IntoResponse> {
+    let b = body.map(|Json(b)| b).unwrap_or_default();
+    Ok(Json(
+        s.sitrep.approve(&id, &actor(&p), b.confirmation).await?,
+    ))
+}
+
+pub async fn deny(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Option<Json<DecisionBody>>,
+) -> ApiResult<impl IntoResponse> {
+    let b = body.map(|Json(b)| b).unwrap_or_default();
+    let reason = b.reason.unwrap_or_else(|| "denied".into());
+    Ok(Json(s.sitrep.deny(&id, &actor(&p), &reason).await?))
+}
+
+/// The workspace's domain events as they happen (Server-Sent Events, one JSON per event).
+pub async fn events(
+    State(s): State<AppState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = s.sitrep.subscribe();
+    let stream = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|ev| async move {
+        match ev {
+            Ok(e) => SseEvent::default().json_data(&e).ok().map(Ok),
+            // A slow reader is told how many it missed rather than slowing sitrep down.
+            Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                Some(Ok(SseEvent::default().event("lagged").data(n.to_string())))
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    name: String,
+    role: Role,
+    /// Seconds until it expires (default: never).
+    #[serde(default)]
+    ttl_s: Option<u64>,
+}
+
+pub async fn tokens(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.tokens().await?))
+}
+
+pub async fn create_token(
+    State(s): State<AppState>,
+    Json(b): Json<TokenBody>,
+) -> ApiResult<impl IntoResponse> {
+    let ttl = b.ttl_s.map(Duration::from_secs);
+    let created = s.sitrep.create_token(&b.name, b.role, ttl).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.revoke_token(&id).await?))
+}

@@ -1,0 +1,253 @@
+//! The HTTP edge: `/api/v1` (a thin layer over [`sitrep_engine::Sitrep`], described by the
+//! OpenAPI document at `/api/v1/openapi.json`), `/healthz`, `/readyz` and `/metrics`.
+//!
+//! Every `/api/v1` request carries a bearer token of the served workspace; the role each
+//! endpoint needs is declared once in [`routes::ENDPOINTS`], from which both the router and
+//! the document are built.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+
+use crate::error::ApiError;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use sitrep_core::access::Role;
+use sitrep_engine::Sitrep;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The largest request body accepted (alert payloads included).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a request may take before it is answered 503 (an investigation started with
+/// `wait` is bounded by its own time budget, which is shorter).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub sitrep: Sitrep,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// The whole HTTP surface over one engine.
+pub fn router(sitrep: Sitrep) -> Router {
+    let state = AppState {
+        metrics: metrics::Metrics::start(&sitrep),
+        sitrep,
+    };
+    let mut api = Router::new();
+    for e in routes::ENDPOINTS {
+        let role = e.role;
+        let handler = (e.handler)().route_layer(middleware::from_fn_with_state(
+            (state.clone(), role),
+            authorize,
+        ));
+        api = api.route(e.path, handler);
+    }
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route("/readyz", axum::routing::get(ready))
+        .route("/metrics", axum::routing::get(metrics::render))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(|| async { axum::Json(routes::openapi()) }),
+        )
+        .merge(api)
+        .fallback(|| async {
+            ApiError::not_found("no such endpoint: the API is described at /api/v1/openapi.json")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method: see /api/v1/openapi.json",
+            )
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Checks the bearer token and the endpoint's role; the caller's [`Principal`] goes to the
+/// handler.
+///
+/// [`Principal`]: sitrep_engine::access::Principal
+async fn authorize(
+    State((state, role)): State<(AppState, Role)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    let principal = match state.sitrep.authenticate(token).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Err(e) = principal.require(role) {
+        return ApiError::from(e).into_response();
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// Counts every request by route and status, and bounds its time.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let t0 = Instant::now();
+    let res = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {}s; for investigations, start one without wait and follow it",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    };
+    let res = as_json_error(res).await;
+    state
+        .metrics
+        .request(&route, res.status().as_u16(), t0.elapsed());
+    tracing::debug!(%method, route, status = res.status().as_u16(), ms = t0.elapsed().as_millis() as u64, "request");
+    res
+}
+
+/// axum's own rejections (a malformed query, path or body, a body over the limit) are plain
+/// text; every error this API gives is `{code, message}`.
+async fn as_json_error(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let text = match axum::body::to_bytes(res.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "invalid",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    ApiError::new(status, code, message).into_response()
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.sitrep.ready().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
+    }
+}
+
+/// Serves HTTP on `listener` until `shutdown` completes; requests in flight get to finish.
+pub async fn serve_http(
+    sitrep: Sitrep,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "http api listening");
+    axum::serve(listener, router(sitrep))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `addr`, with an error that says what to do when it is taken or not allowed.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, BindError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| BindError { addr, source })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {addr}: {source}; choose another address (the serve.listen setting or SITREP_LISTEN), or off"
+)]
+pub struct BindError {
+    pub addr: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error(transparent)]
+    Engine(#[from] sitrep_engine::EngineError),
+    #[error("the http api stopped: {0}")]
+    Http(#[source] std::io::Error),
+}
+
+/// `serve`: the scheduler and, unless the settings say `off`, the HTTP API, until `shutdown`
+/// completes. Then the API stops taking requests (those in flight get the shutdown grace to
+/// finish) and the scheduler stops as [`Sitrep::serve`] does.
+pub async fn run(
+    sitrep: Sitrep,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = match sitrep.settings().serve.listen_addr() {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut http = listener.map(|l| tokio::spawn(serve_http(sitrep.clone(), l, stopped())));
+    let opts = sitrep_engine::ServeOptions::default();
+    let engine = sitrep.serve(&opts, async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let result = match &mut http {
+        // An API that cannot serve stops everything: the operator must see it.
+        Some(h) => tokio::select! {
+            r = engine => r.map_err(ServeError::from),
+            r = h => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(ServeError::Http(e)),
+                Err(e) => Err(ServeError::Http(std::io::Error::other(e))),
+            },
+        },
+        None => engine.await.map_err(ServeError::from),
+    };
+    if let Some(h) = http {
+        let grace = sitrep.settings().serve.shutdown_grace;
+        if tokio::time::timeout(grace, h).await.is_err() {
+            tracing::warn!("http requests still in flight after the grace period were dropped");
+        }
+    }
+    result
+}

@@ -1,0 +1,247 @@
+//! `/metrics` in the Prometheus text format: what this process did since it started (counted
+//! from the engine's domain events and the HTTP layer) and the workspace's state now (read
+//! from the engine at scrape time).
+
+use crate::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use sitrep_core::approval::ApprovalStatus;
+use sitrep_engine::events::Event;
+use sitrep_engine::{ApprovalQuery, IssueQuery, Sitrep};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    /// (route, status) → (count, seconds).
+    requests: BTreeMap<(String, u16), (u64, f64)>,
+    runs: BTreeMap<String, u64>,
+    issue_changes: BTreeMap<String, u64>,
+    session_steps: u64,
+    sessions_started: u64,
+    events_missed: u64,
+}
+
+impl Metrics {
+    /// Counters fed by the engine's events from now on.
+    pub fn start(sitrep: &Sitrep) -> Arc<Metrics> {
+        let m = Arc::new(Metrics::default());
+        let mut rx = sitrep.subscribe();
+        let weak = Arc::downgrade(&m);
+        tokio::spawn(async move {
+            loop {
+                let ev = rx.recv().await;
+                let Some(m) = weak.upgrade() else { return };
+                let mut c = m.inner.lock().unwrap_or_else(|p| p.into_inner());
+                match ev {
+                    Ok(Event::RunFinished { status, .. }) => {
+                        *c.runs.entry(status.as_str().to_string()).or_default() += 1
+                    }
+                    Ok(Event::IssueChanged { change, .. }) => {
+                        *c.issue_changes
+                            .entry(change.as_str().to_string())
+                            .or_default() += 1
+                    }
+                    Ok(Event::Session { seq, .. }) => {
+                        c.session_steps += 1;
+                        if seq == 0 {
+                            c.sessions_started += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        c.events_missed += n
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        m
+    }
+
+    pub fn request(&self, route: &str, status: u16, took: Duration) {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let e = c.requests.entry((route.to_string(), status)).or_default();
+        e.0 += 1;
+        e.1 += took.as_secs_f64();
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, ty: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}");
+}
+
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    let ws = escape(state.sitrep.workspace());
+    family(&mut out, "sitrep_up", "gauge", "1 while sitrep serves");
+    let _ = writeln!(out, "sitrep_up{{workspace=\"{ws}\"}} 1");
+
+    // The workspace now. A store error is a gauge of its own, never a failed scrape.
+    let open = state
+        .sitrep
+        .issues(&IssueQuery {
+            all: false,
+            resource: None,
+            limit: None,
+        })
+        .await;
+    let pending = state
+        .sitrep
+        .approvals(&ApprovalQuery {
+            status: Some(ApprovalStatus::Pending),
+            session_id: None,
+            limit: Some(10_000),
+        })
+        .await;
+    family(
+        &mut out,
+        "sitrep_store_up",
+        "gauge",
+        "1 when the store answered this scrape",
+    );
+    let _ = writeln!(
+        out,
+        "sitrep_store_up{{workspace=\"{ws}\"}} {}",
+        u8::from(open.is_ok() && pending.is_ok())
+    );
+    if let Ok(open) = open {
+        let mut by: BTreeMap<&str, u64> = ["critical", "major", "minor", "info"]
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+        for i in &open {
+            *by.entry(i.severity.label()).or_default() += 1;
+        }
+        family(
+            &mut out,
+            "sitrep_open_issues",
+            "gauge",
+            "open issues by severity",
+        );
+        for (sev, n) in by {
+            let _ = writeln!(
+                out,
+                "sitrep_open_issues{{workspace=\"{ws}\",severity=\"{sev}\"}} {n}"
+            );
+        }
+    }
+    if let Ok(p) = pending {
+        family(
+            &mut out,
+            "sitrep_approvals_pending",
+            "gauge",
+            "remediations waiting for a person",
+        );
+        let _ = writeln!(
+            out,
+            "sitrep_approvals_pending{{workspace=\"{ws}\"}} {}",
+            p.len()
+        );
+    }
+
+    let c = state
+        .metrics
+        .inner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    family(
+        &mut out,
+        "sitrep_task_runs_total",
+        "counter",
+        "task runs finished, by status",
+    );
+    for (status, n) in &c.runs {
+        let _ = writeln!(
+            out,
+            "sitrep_task_runs_total{{status=\"{}\"}} {n}",
+            escape(status)
+        );
+    }
+    family(
+        &mut out,
+        "sitrep_issue_changes_total",
+        "counter",
+        "issue changes, by kind",
+    );
+    for (kind, n) in &c.issue_changes {
+        let _ = writeln!(
+            out,
+            "sitrep_issue_changes_total{{change=\"{}\"}} {n}",
+            escape(kind)
+        );
+    }
+    family(
+        &mut out,
+        "sitrep_sessions_started_total",
+        "counter",
+        "investigations started",
+    );
+    let _ = writeln!(out, "sitrep_sessions_started_total {}", c.sessions_started);
+    family(
+        &mut out,
+        "sitrep_session_steps_total",
+        "counter",
+        "investigation audit entries",
+    );
+    let _ = writeln!(out, "sitrep_session_steps_total {}", c.session_steps);
+    family(
+        &mut out,
+        "sitrep_events_missed_total",
+        "counter",
+        "domain events the metrics missed (lagged)",
+    );
+    let _ = writeln!(out, "sitrep_events_missed_total {}", c.events_missed);
+    family(
+        &mut out,
+        "sitrep_http_requests_total",
+        "counter",
+        "HTTP requests, by route and status",
+    );
+    for ((route, status), (n, _)) in &c.requests {
+        let _ = writeln!(
+            out,
+            "sitrep_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+            escape(route)
+        );
+    }
+    family(
+        &mut out,
+        "sitrep_http_request_seconds_sum",
+        "counter",
+        "time spent answering, by route",
+    );
+    let mut by_route: BTreeMap<&str, f64> = BTreeMap::new();
+    for ((route, _), (_, s)) in &c.requests {
+        *by_route.entry(route).or_default() += s;
+    }
+    for (route, s) in by_route {
+        let _ = writeln!(
+            out,
+            "sitrep_http_request_seconds_sum{{route=\"{}\"}} {s:.6}",
+            escape(route)
+        );
+    }
+    drop(c);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+}
