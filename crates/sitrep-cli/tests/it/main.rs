@@ -11,6 +11,7 @@ mod kubernetes;
 mod nginx_remediations;
 mod one_issue;
 mod process_bundle;
+mod server;
 mod service_remediations;
 mod signals;
 mod studio;
