@@ -209,7 +209,8 @@ pub enum ServeError {
 
 /// `serve`: the scheduler and, unless the settings say `off`, the HTTP API, until `shutdown`
 /// completes. Then the API stops taking requests (those in flight get the shutdown grace to
-/// finish) and the scheduler stops as [`Sitrep::serve`] does.
+/// finish) and the scheduler stops as [`Sitrep::serve`] does. An API that stops on its own
+/// (it cannot serve) stops the scheduler too: the operator must see it.
 pub async fn run(
     sitrep: Sitrep,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -225,29 +226,33 @@ pub async fn run(
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let mut http = listener.map(|l| tokio::spawn(serve_http(sitrep.clone(), l, stopped())));
-    let opts = sitrep_engine::ServeOptions::default();
-    let engine = sitrep.serve(&opts, async move {
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
         shutdown.await;
-        let _ = stop_tx.send(true);
+        let _ = on_signal.send(true);
     });
-    let result = match &mut http {
-        // An API that cannot serve stops everything: the operator must see it.
-        Some(h) => tokio::select! {
-            r = engine => r.map_err(ServeError::from),
-            r = h => match r {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(ServeError::Http(e)),
-                Err(e) => Err(ServeError::Http(std::io::Error::other(e))),
-            },
+    let http = listener.map(|l| {
+        let (sitrep, stop) = (sitrep.clone(), stopped());
+        tokio::spawn(async move {
+            let r = serve_http(sitrep, l, stop).await;
+            let _ = stop_tx.send(true);
+            r
+        })
+    });
+    let engine = sitrep
+        .serve(&sitrep_engine::ServeOptions::default(), stopped())
+        .await;
+    let http = match http {
+        None => Ok(()),
+        Some(h) => match tokio::time::timeout(sitrep.settings().serve.shutdown_grace, h).await {
+            Ok(Ok(r)) => r.map_err(ServeError::Http),
+            Ok(Err(e)) => Err(ServeError::Http(std::io::Error::other(e))),
+            Err(_) => {
+                tracing::warn!("http requests still in flight after the grace period were dropped");
+                Ok(())
+            }
         },
-        None => engine.await.map_err(ServeError::from),
     };
-    if let Some(h) = http {
-        let grace = sitrep.settings().serve.shutdown_grace;
-        if tokio::time::timeout(grace, h).await.is_err() {
-            tracing::warn!("http requests still in flight after the grace period were dropped");
-        }
-    }
-    result
+    engine?;
+    http
 }
