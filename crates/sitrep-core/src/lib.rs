@@ -9,6 +9,7 @@ pub mod clock;
 pub mod currency;
 pub mod expr;
 pub mod fingerprint;
+pub mod intake;
 pub mod investigation;
 pub mod issue;
 pub mod knowledge;

@@ -16,6 +16,7 @@ mod duration_text;
 mod error;
 pub mod events;
 mod files;
+pub mod intake;
 pub mod investigate;
 mod issues;
 pub mod knowledge;
@@ -91,6 +92,10 @@ struct Inner {
     runner: OnceCell<Arc<Runner>>,
     knowledge: knowledge::SharedIndex,
     events: broadcast::Sender<events::Event>,
+    /// Wakes the intake worker when an alert is stored.
+    intake: tokio::sync::Notify,
+    /// One handler of pending alerts at a time.
+    intake_lock: tokio::sync::Mutex<()>,
 }
 
 impl Sitrep {
@@ -113,6 +118,8 @@ impl Sitrep {
                 runner: OnceCell::new(),
                 knowledge: Default::default(),
                 events,
+                intake: tokio::sync::Notify::new(),
+                intake_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }

@@ -141,9 +141,20 @@ impl Sitrep {
         let store: Arc<dyn Store> = self.store().await?;
         let scheduler = self.scheduler(store, self.catalog().await?, Arc::default());
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut intake_stop = rx.clone();
+        let me = self.clone();
+        let intake = tokio::spawn(async move {
+            me.intake_worker(async move {
+                let _ = intake_stop.wait_for(|s| *s).await;
+            })
+            .await
+        });
         let mut running = tokio::spawn(scheduler.run(rx));
         tokio::select! {
-            r = &mut running => return flatten(r),
+            r = &mut running => {
+                intake.abort();
+                return flatten(r);
+            }
             _ = shutdown => {}
         }
         let grace = self.settings().serve.shutdown_grace;
@@ -152,6 +163,8 @@ impl Sitrep {
             "shutting down: no new runs; waiting for runs in flight"
         );
         let _ = tx.send(true);
+        // The intake worker stops at its next wait; alerts not yet handled stay pending.
+        let _ = tokio::time::timeout(RECORD_WAIT, intake).await;
         // Runs in flight get the grace period; the rest are interrupted (their process trees
         // killed) and recorded before this returns.
         let stop = self

@@ -76,6 +76,8 @@ pub struct Settings {
     #[serde(default)]
     pub serve: ServeSettings,
     #[serde(default)]
+    pub intake: IntakeSettings,
+    #[serde(default)]
     pub assistants: Vec<crate::investigate::AssistantSettings>,
     #[serde(default)]
     pub investigation: crate::investigate::InvestigationSettings,
@@ -120,6 +122,24 @@ pub struct ServeSettings {
     pub shutdown_grace: Duration,
     /// The address the HTTP API listens on (`HOST:PORT`), or `off`.
     pub listen: String,
+}
+
+/// `intake:` alert webhooks (`docs/api.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeSettings {
+    /// An alert of the same group (Alertmanager `groupKey`, PagerDuty incident) within this
+    /// long of the investigation it started joins it instead of starting another.
+    #[serde(with = "crate::duration_text")]
+    pub cooldown: Duration,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        IntakeSettings {
+            cooldown: Duration::from_secs(600),
+        }
+    }
 }
 
 /// Where `serve` listens unless told otherwise: loopback only.

@@ -439,3 +439,43 @@ pub async fn revoke_token(
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.sitrep.revoke_token(&id).await?))
 }
+
+/// An Alertmanager webhook (version 4): stored before this answers 202.
+pub async fn alertmanager_hook(
+    State(s): State<AppState>,
+    body: String,
+) -> ApiResult<impl IntoResponse> {
+    let receipt = s
+        .sitrep
+        .receive(sitrep_core::intake::Source::Alertmanager, &body)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt)))
+}
+
+/// A PagerDuty webhook (version 3): stored before this answers 202.
+pub async fn pagerduty_hook(
+    State(s): State<AppState>,
+    body: String,
+) -> ApiResult<impl IntoResponse> {
+    let receipt = s
+        .sitrep
+        .receive(sitrep_core::intake::Source::Pagerduty, &body)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt)))
+}
+
+pub async fn inbound(State(s): State<AppState>, Query(q): Pq) -> ApiResult<impl IntoResponse> {
+    let want = q.offset.unwrap_or(0) + q.limit.unwrap_or(Page::<()>::DEFAULT_LIMIT);
+    let list = s
+        .sitrep
+        .inbound(want.min(Page::<()>::MAX_LIMIT * 2) as i64)
+        .await?;
+    Ok(Json(Page::of(list, q)))
+}
+
+pub async fn inbound_event(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.inbound_event(&id).await?))
+}

@@ -118,6 +118,9 @@ fn decision_body() -> Value {
         "reason": {"type": "string"},
     }})
 }
+fn alert_body() -> Value {
+    json!({"type": "object", "description": "the payload as the monitoring system sends it"})
+}
 fn token_body() -> Value {
     json!({"type": "object", "required": ["name", "role"], "additionalProperties": false, "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -366,6 +369,46 @@ pub const ENDPOINTS: &[Endpoint] = &[
         body: None,
         ok: (200, "an event stream"),
         handler: || get(api::events),
+    },
+    Endpoint {
+        method: Method::Post,
+        path: "/api/v1/hooks/alertmanager",
+        role: Role::Operator,
+        summary: "Alertmanager webhook (v4): stored, then one investigation per alert group",
+        params: &[],
+        body: Some(alert_body),
+        ok: (202, "the stored event's id, status and group key"),
+        handler: || post(api::alertmanager_hook),
+    },
+    Endpoint {
+        method: Method::Post,
+        path: "/api/v1/hooks/pagerduty",
+        role: Role::Operator,
+        summary: "PagerDuty webhook (v3): stored, then one investigation per incident",
+        params: &[],
+        body: Some(alert_body),
+        ok: (202, "the stored event's id, status and incident key"),
+        handler: || post(api::pagerduty_hook),
+    },
+    Endpoint {
+        method: Method::Get,
+        path: "/api/v1/inbound",
+        role: Role::Viewer,
+        summary: "Received alert events and what became of each, newest first",
+        params: PAGE,
+        body: None,
+        ok: (200, "a page of events"),
+        handler: || get(api::inbound),
+    },
+    Endpoint {
+        method: Method::Get,
+        path: "/api/v1/inbound/{id}",
+        role: Role::Viewer,
+        summary: "One received event",
+        params: &[path("id", "the event's id or a unique prefix")],
+        body: None,
+        ok: (200, "the event"),
+        handler: || get(api::inbound_event),
     },
     Endpoint {
         method: Method::Get,

@@ -6,6 +6,7 @@
 
 mod approvals;
 mod error;
+mod inbound;
 mod knowledge;
 mod map;
 mod migrate;
@@ -18,6 +19,7 @@ mod tokens;
 
 pub use approvals::{ApprovalFilter, ApprovalStore};
 pub use error::{ConnectProblem, StoreError};
+pub use inbound::InboundStore;
 pub use knowledge::KnowledgeStore;
 pub use sessions::SessionStore;
 pub use sql::{Backend, OpenOptions, SqlStore};
@@ -150,6 +152,13 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Every aggregate the engine uses, behind one object: runs and issues, SLXs, the Map and
-/// metrics ([`Store`]), approvals, investigation sessions, knowledge notes and API tokens.
-pub trait EngineStore: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore {}
-impl<T: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore> EngineStore for T {}
+/// metrics ([`Store`]), approvals, investigation sessions, knowledge notes, API tokens and
+/// inbound events.
+pub trait EngineStore:
+    Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore
+{
+}
+impl<T: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore>
+    EngineStore for T
+{
+}

@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0008_tokens.sql"),
         postgres: include_str!("migrations/postgres/0008_tokens.sql"),
     },
+    Migration {
+        version: 9,
+        name: "inbound events",
+        sqlite: include_str!("migrations/sqlite/0009_inbound.sql"),
+        postgres: include_str!("migrations/postgres/0009_inbound.sql"),
+    },
 ];
 
 /// Any fixed number: the advisory lock every sitrep migrating a PostgreSQL database takes.

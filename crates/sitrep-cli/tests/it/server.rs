@@ -150,3 +150,140 @@ fn token_create_refuses_an_unknown_role_with_the_roles_it_takes() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("viewer, operator, approver or admin"), "{err}");
 }
+
+/// A plain HTTP/1.1 POST of JSON: the status code and the body, or `None` when the server
+/// did not answer (it was killed).
+fn post(port: u16, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut res = String::new();
+    s.read_to_string(&mut res).ok()?;
+    let status = res.get(9..12)?.parse().ok()?;
+    Some((status, res.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+#[test]
+fn a_kill_9_in_a_burst_of_alerts_loses_none_that_were_accepted_and_the_storm_is_one_investigation()
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let h = home();
+    ok(sitrep(h.path(), &["init"]).output().unwrap());
+    let token = ok(
+        sitrep(h.path(), &["token", "create", "am", "--role", "operator"])
+            .output()
+            .unwrap(),
+    )
+    .trim()
+    .to_string();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut serve = sitrep(h.path(), &["serve", "--listen", &listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(60, "the api to listen", || port_open(port));
+
+    let payload = serde_json::json!({"version": "4", "groupKey": "{}:{alertname=\"Storm\"}", "status": "firing",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Storm", "instance": "localhost"},
+                    "annotations": {"summary": "everything is on fire"}}]})
+    .to_string();
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let senders: Vec<_> = (0..6)
+        .map(|_| {
+            let (accepted, sent, token, payload) = (
+                accepted.clone(),
+                sent.clone(),
+                token.clone(),
+                payload.clone(),
+            );
+            std::thread::spawn(move || {
+                for _ in 0..400 {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    if let Some((202, body)) =
+                        post(port, "/api/v1/hooks/alertmanager", &token, &payload)
+                    {
+                        let v: Value = serde_json::from_str(&body).unwrap();
+                        accepted
+                            .lock()
+                            .unwrap()
+                            .push(v["id"].as_str().unwrap().to_string());
+                    }
+                }
+            })
+        })
+        .collect();
+    // SIGKILL in the middle of the burst, with requests in flight.
+    let t0 = std::time::Instant::now();
+    while accepted.lock().unwrap().len() < 100 {
+        assert!(t0.elapsed().as_secs() < 60, "the burst did not start");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        accepted.len() < sent.load(Ordering::SeqCst),
+        "the kill came in the middle of the burst"
+    );
+
+    // Restarted: every accepted event is there and gets handled; the storm is one group.
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serve = sitrep(h.path(), &["serve", "--listen", &listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(60, "the api to listen again", || port_open(port));
+    let viewer = ok(sitrep(h.path(), &["token", "create", "v"])
+        .output()
+        .unwrap())
+    .trim()
+    .to_string();
+    let mut events = vec![];
+    wait_for(120, "every accepted alert handled", || {
+        let (st, body) = get(port, "/api/v1/inbound?limit=1000", Some(&viewer));
+        assert_eq!(st, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        events = page["items"].as_array().unwrap().clone();
+        events.iter().all(|e| e["status"] != "pending")
+    });
+    for id in &accepted {
+        assert!(
+            events.iter().any(|e| e["id"] == id.as_str()),
+            "accepted alert {id} was lost"
+        );
+    }
+    let sessions: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| e["session_id"].as_str())
+        .collect();
+    assert_eq!(
+        sessions.len(),
+        1,
+        "one investigation for the storm: {events:?}"
+    );
+    eprintln!(
+        "{} alerts sent, {} accepted before the kill, {} stored, 1 investigation",
+        sent.load(Ordering::SeqCst),
+        accepted.len(),
+        events.len()
+    );
+    let st = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    serve.wait_with_output().unwrap();
+}

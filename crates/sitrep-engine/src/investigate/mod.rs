@@ -13,7 +13,7 @@ mod triggers;
 pub use reasoner::{Offline, Proposal, Reasoner, ReasonerView};
 pub use remedy::{RemediationView, Verification};
 pub use settings::*;
-pub use triggers::parse_alert;
+pub use triggers::{AlertKey, alert_key, parse_alert};
 
 pub(crate) use context::resolve;
 

@@ -104,6 +104,62 @@ pub fn parse_alert(text: &str) -> Result<Trigger> {
     ))
 }
 
+/// What identifies an alert payload's problem across deliveries, and whether it reports the
+/// problem or its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertKey {
+    /// The Alertmanager `groupKey` (one investigation per alert group), or the PagerDuty
+    /// incident id.
+    pub key: String,
+    pub firing: bool,
+}
+
+/// Checks that `text` is a payload `source` sends and that an investigation can start from
+/// it (as [`parse_alert`] reads it), and returns its key.
+pub fn alert_key(source: sitrep_core::intake::Source, text: &str) -> Result<AlertKey> {
+    use sitrep_core::intake::Source;
+    let trigger = parse_alert(text)?;
+    let Trigger::Alert {
+        source: read_as,
+        name,
+        labels,
+        ..
+    } = &trigger
+    else {
+        unreachable!("parse_alert reads alerts")
+    };
+    if read_as != source.as_str() {
+        return Err(EngineError::Invalid(format!(
+            "this is a {read_as} payload; this hook takes {source} payloads"
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| EngineError::Invalid(format!("the alert is not JSON: {e}")))?;
+    let str_at = |p: &str| {
+        v.pointer(p)
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    Ok(match source {
+        Source::Alertmanager => AlertKey {
+            key: bounded(&str_at("/groupKey").map(str::to_string).unwrap_or_else(|| {
+                // Without a group key, the alert's name and labels are its identity.
+                let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{name}{{{}}}", labels.join(","))
+            })),
+            firing: str_at("/status") != Some("resolved"),
+        },
+        Source::Pagerduty => AlertKey {
+            key: bounded(
+                str_at("/event/data/id")
+                    .or(str_at("/event/data/incident_key"))
+                    .unwrap_or(name),
+            ),
+            firing: str_at("/event/event_type") != Some("incident.resolved"),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +225,31 @@ mod tests {
         }
         let e = parse_alert("{}").unwrap_err().to_string();
         assert!(e.contains("Alertmanager") && e.contains("PagerDuty"), "{e}");
+    }
+    #[test]
+    fn an_alert_group_is_one_key_and_its_resolution_is_not_firing() {
+        use sitrep_core::intake::Source;
+        let firing = r#"{"version":"4","groupKey":"{}:{alertname=\"PgDown\"}","status":"firing",
+          "alerts":[{"status":"firing","labels":{"alertname":"PgDown"}}]}"#;
+        let k = alert_key(Source::Alertmanager, firing).unwrap();
+        assert_eq!(
+            (k.key.as_str(), k.firing),
+            ("{}:{alertname=\"PgDown\"}", true)
+        );
+        let resolved = firing.replace("firing", "resolved");
+        let r = alert_key(Source::Alertmanager, &resolved).unwrap();
+        assert_eq!((r.key, r.firing), (k.key, false));
+        // Without a group key: the name and labels.
+        let bare = r#"{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"X","job":"a"}}]}"#;
+        assert_eq!(
+            alert_key(Source::Alertmanager, bare).unwrap().key,
+            "X{alertname=X,job=a}"
+        );
+        // A PagerDuty payload on the Alertmanager hook says what the hook takes.
+        let pd = r#"{"event":{"event_type":"incident.resolved","data":{"id":"P1","title":"t"}}}"#;
+        let e = alert_key(Source::Alertmanager, pd).unwrap_err().to_string();
+        assert!(e.contains("takes alertmanager"), "{e}");
+        let k = alert_key(Source::Pagerduty, pd).unwrap();
+        assert_eq!((k.key.as_str(), k.firing), ("P1", false));
     }
 }

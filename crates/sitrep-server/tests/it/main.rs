@@ -3,9 +3,11 @@
 //!
 //! `access.rs`: tokens, roles and workspaces on every endpoint of the OpenAPI document.
 //! `api.rs`: health, metrics, errors, listings and investigations over HTTP.
+//! `intake.rs`: alert webhooks, stored first, one investigation per alert group.
 
 mod access;
 mod api;
+mod intake;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;

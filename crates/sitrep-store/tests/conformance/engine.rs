@@ -389,3 +389,98 @@ pub async fn tokens_are_found_by_hash_and_revoked_per_workspace(s: &dyn EngineSt
         Some(Timestamp(50))
     );
 }
+
+fn inbound(
+    ws: &str,
+    id: &str,
+    at: i64,
+    key: &str,
+    session: Option<&str>,
+) -> sitrep_core::intake::InboundEvent {
+    use sitrep_core::intake::{InboundEvent, InboundStatus, Source};
+    InboundEvent {
+        id: id.into(),
+        workspace: ws.into(),
+        source: Source::Alertmanager,
+        received_at: Timestamp(at),
+        dedup_key: key.into(),
+        firing: true,
+        status: if session.is_some() {
+            InboundStatus::Investigating
+        } else {
+            InboundStatus::Pending
+        },
+        session_id: session.map(Into::into),
+        note: None,
+        processed_at: None,
+        payload: format!("{{\"id\": \"{id}\"}}"),
+    }
+}
+
+pub async fn inbound_events_are_kept_found_by_key_and_per_workspace(s: &dyn EngineStore) {
+    use sitrep_core::intake::InboundStatus;
+    s.put_inbound(&inbound("w", "e1", 10, "g1", Some("s1")))
+        .await
+        .unwrap();
+    s.put_inbound(&inbound("w", "e2", 20, "g1", None))
+        .await
+        .unwrap();
+    s.put_inbound(&inbound("w", "e3", 15, "g2", None))
+        .await
+        .unwrap();
+    s.put_inbound(&inbound("x", "e4", 30, "g1", Some("s9")))
+        .await
+        .unwrap();
+    // The same id twice is refused: an event is stored once.
+    assert!(
+        s.put_inbound(&inbound("w", "e1", 10, "g1", None))
+            .await
+            .is_err()
+    );
+
+    let pending = s.inbound_in("w", InboundStatus::Pending, 10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["e3", "e2"]
+    );
+    assert_eq!(pending[1], inbound("w", "e2", 20, "g1", None), "round trip");
+
+    let prior = s
+        .latest_with_session("w", "g1", Timestamp(25))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(prior.session_id.as_deref(), Some("s1"), "not x's s9");
+    assert!(
+        s.latest_with_session("w", "g1", Timestamp(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.latest_with_session("w", "g2", Timestamp(25))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let mut e2 = pending[1].clone();
+    e2.status = InboundStatus::Duplicate;
+    e2.session_id = Some("s1".into());
+    e2.note = Some("joined".into());
+    s.update_inbound(&e2).await.unwrap();
+    assert_eq!(s.get_inbound("w", "e2").await.unwrap().unwrap(), e2);
+    assert!(s.get_inbound("x", "e2").await.unwrap().is_none());
+    assert_eq!(
+        s.inbound_in("w", InboundStatus::Pending, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let all = s.list_inbound("w", 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["e2", "e3", "e1"]
+    );
+}

@@ -542,6 +542,7 @@ macro_rules! conformance {
             case!(engine::issue_data_round_trips);
             case!(engine::knowledge_notes_are_kept_per_workspace);
             case!(engine::tokens_are_found_by_hash_and_revoked_per_workspace);
+            case!(engine::inbound_events_are_kept_found_by_key_and_per_workspace);
         }
     };
 }

@@ -1,0 +1,246 @@
+//! Alert webhooks: each payload is checked and committed to the store before it is answered
+//! (a malformed one too, as `rejected` with the reason, for inspection), then handled once by
+//! the intake worker: the first alert of a group starts an investigation, the same group within
+//! the cooldown joins it, a resolution is recorded against it (`core::intake::decide`).
+
+use crate::investigate::{Ask, InvestigateRequest, alert_key};
+use crate::{EngineError, Result, Sitrep};
+use serde::Serialize;
+use sitrep_core::intake::{Decision, InboundEvent, InboundStatus, Source, decide};
+use sitrep_core::investigation::{AuditKind, SessionStatus};
+use sitrep_store::{InboundStore, SessionStore};
+use std::future::Future;
+use std::time::Duration;
+
+/// The largest payload kept (an edge refuses bigger ones before they get here).
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+/// How often the worker looks for pending events it was not told about (another process
+/// received them, or a notification was missed).
+const SWEEP: Duration = Duration::from_secs(30);
+/// Events handled per store read.
+const BATCH: i64 = 100;
+
+/// What the sender is told once its event is stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receipt {
+    pub id: String,
+    pub status: InboundStatus,
+    pub dedup_key: String,
+}
+
+impl Sitrep {
+    /// Stores a payload from `source` as received; the worker handles it. A payload sitrep
+    /// cannot start from is stored `rejected` and refused with the reason.
+    pub async fn receive(&self, source: Source, body: &str) -> Result<Receipt> {
+        let store = self.store().await?;
+        let mut event = InboundEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            workspace: self.workspace().to_string(),
+            source,
+            received_at: self.now(),
+            dedup_key: String::new(),
+            firing: true,
+            status: InboundStatus::Pending,
+            session_id: None,
+            note: None,
+            processed_at: None,
+            payload: sitrep_core::protocol::cap(body.to_string(), MAX_PAYLOAD),
+        };
+        let checked = alert_key(source, body);
+        match &checked {
+            Ok(k) => {
+                event.dedup_key = k.key.clone();
+                event.firing = k.firing;
+            }
+            Err(e) => {
+                event.status = InboundStatus::Rejected;
+                event.note = Some(e.to_string());
+                event.processed_at = Some(event.received_at);
+            }
+        }
+        store.put_inbound(&event).await?;
+        tracing::info!(event = %event.id, source = %source, status = %event.status, key = %event.dedup_key, "alert received");
+        checked?;
+        self.inner.intake.notify_one();
+        Ok(Receipt {
+            id: event.id,
+            status: event.status,
+            dedup_key: event.dedup_key,
+        })
+    }
+
+    /// Received events, newest first.
+    pub async fn inbound(&self, limit: i64) -> Result<Vec<InboundEvent>> {
+        Ok(self
+            .store()
+            .await?
+            .list_inbound(self.workspace(), limit)
+            .await?)
+    }
+
+    pub async fn inbound_event(&self, id: &str) -> Result<InboundEvent> {
+        self.store()
+            .await?
+            .get_inbound(self.workspace(), id)
+            .await?
+            .ok_or_else(|| {
+                EngineError::not_found("inbound event", id, "list received events to see their ids")
+            })
+    }
+
+    /// Handles every pending event, oldest first; returns how many. Investigations it starts
+    /// run in the background. One caller at a time handles events.
+    pub async fn process_inbound(&self) -> Result<usize> {
+        let _one_at_a_time = self.inner.intake_lock.lock().await;
+        let store = self.store().await?;
+        let mut n = 0;
+        loop {
+            let batch = store
+                .inbound_in(self.workspace(), InboundStatus::Pending, BATCH)
+                .await?;
+            if batch.is_empty() {
+                return Ok(n);
+            }
+            for event in batch {
+                self.handle(event).await?;
+                n += 1;
+            }
+        }
+    }
+
+    async fn handle(&self, mut event: InboundEvent) -> Result<()> {
+        let store = self.store().await?;
+        let prior = store
+            .latest_with_session(self.workspace(), &event.dedup_key, event.received_at)
+            .await?;
+        event.processed_at = Some(self.now());
+        match decide(&event, prior.as_ref(), self.settings().intake.cooldown) {
+            Decision::Investigate => {
+                let session_id = Sitrep::new_session_id();
+                event.status = InboundStatus::Investigating;
+                event.session_id = Some(session_id.clone());
+                // Stored before it starts, so the next alert of the group joins it.
+                store.update_inbound(&event).await?;
+                let req = InvestigateRequest {
+                    ask: Ask::Alert(event.payload.clone()),
+                    assistant: None,
+                    time_budget: None,
+                    task_budget: None,
+                    session_id: Some(session_id),
+                };
+                let me = self.clone();
+                let mut event = event.clone();
+                tokio::spawn(async move {
+                    let outcome = me.investigate(req).await;
+                    let (status, note) = match outcome {
+                        Ok(s) => (
+                            InboundStatus::Investigated,
+                            Some(format!("session {}", s.status)),
+                        ),
+                        Err(e) => (InboundStatus::Failed, Some(e.to_string())),
+                    };
+                    event.status = status;
+                    event.note = note;
+                    let stored = match me.store().await {
+                        Ok(s) => s.update_inbound(&event).await.map_err(EngineError::from),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = stored {
+                        tracing::error!(error = %e, event = %event.id, "cannot record the end of an alert's investigation");
+                    }
+                });
+            }
+            Decision::Duplicate { session_id } => {
+                event.status = InboundStatus::Duplicate;
+                event.note = Some(format!(
+                    "the same alert group as session {session_id}, within the cooldown"
+                ));
+                event.session_id = Some(session_id.clone());
+                store.update_inbound(&event).await?;
+                self.note_on_session(&session_id, &event, "the same alert arrived again")
+                    .await;
+            }
+            Decision::Resolved { session_id } => {
+                event.status = InboundStatus::Recorded;
+                event.note = Some("resolved".into());
+                event.session_id = session_id.clone();
+                store.update_inbound(&event).await?;
+                if let Some(s) = session_id {
+                    self.note_on_session(&s, &event, "the alert resolved").await;
+                }
+            }
+        }
+        tracing::info!(event = %event.id, status = %event.status, session = ?event.session_id, "alert handled");
+        Ok(())
+    }
+
+    /// Adds the event to a finished session's audit. A running session's audit is its
+    /// driver's alone; the event's record names the session either way.
+    async fn note_on_session(&self, session_id: &str, event: &InboundEvent, what: &str) {
+        let Ok(s) = self.session(session_id).await else {
+            return;
+        };
+        if s.status == SessionStatus::Running {
+            return;
+        }
+        let data = serde_json::json!({"inbound_event": event.id, "status": event.status, "firing": event.firing});
+        if let Err(e) = self
+            .session_note(
+                session_id,
+                AuditKind::Note,
+                data,
+                format!("{what} (event {})", event.id),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, session = session_id, "cannot note the alert on its session");
+        }
+    }
+
+    /// Handles events as they arrive until `stop` completes. Events left pending by a stop
+    /// or a crash are handled first; investigations a stopped process was running for an
+    /// alert are marked interrupted.
+    pub async fn intake_worker(&self, stop: impl Future<Output = ()> + Send) {
+        if let Err(e) = self.recover_intake().await {
+            tracing::error!(error = %e, "cannot recover the alerts of an earlier run");
+        }
+        tokio::pin!(stop);
+        loop {
+            if let Err(e) = self.process_inbound().await {
+                tracing::error!(error = %e, "cannot handle received alerts; retrying");
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = self.inner.intake.notified() => {}
+                _ = tokio::time::sleep(SWEEP) => {}
+            }
+        }
+    }
+
+    /// At start-up: the sessions alerts started that are still `running` belong to a
+    /// process that is gone (this one has started none yet).
+    async fn recover_intake(&self) -> Result<()> {
+        let store = self.store().await?;
+        let started = store
+            .inbound_in(self.workspace(), InboundStatus::Investigating, 10_000)
+            .await?;
+        for mut event in started {
+            let Some(id) = event.session_id.clone() else {
+                continue;
+            };
+            if let Ok(mut s) = self.session(&id).await
+                && s.status == SessionStatus::Running
+            {
+                s.status = SessionStatus::Interrupted;
+                s.finished_at = Some(self.now());
+                store.put_session(&s).await?;
+            }
+            event.status = InboundStatus::Failed;
+            event.note =
+                Some("sitrep stopped during the investigation; it was marked interrupted".into());
+            store.update_inbound(&event).await?;
+            tracing::warn!(event = %event.id, session = %id, "an alert's investigation was interrupted by a stop");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+use crate::{Server, assert_error};
+use serde_json::{Value, json};
+use sitrep_core::access::Role;
+use std::time::Duration;
+
+fn alert(group: &str, status: &str) -> Value {
+    json!({
+        "version": "4", "groupKey": group, "status": status, "receiver": "sitrep",
+        "groupLabels": {"alertname": "DiskAlmostFull"},
+        "commonLabels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager", "truncatedAlerts": 0,
+        "alerts": [{"status": status, "labels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
+                    "annotations": {"summary": "disk almost full"}, "startsAt": "2026-12-02T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f1"}],
+    })
+}
+
+async fn inbound(s: &Server) -> Vec<Value> {
+    let (_, page) = s.get("/api/v1/inbound", Role::Viewer).await;
+    page["items"].as_array().unwrap().clone()
+}
+
+async fn concluded(s: &Server, session: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, body) = s
+            .get(&format!("/api/v1/sessions/{session}"), Role::Viewer)
+            .await;
+        if body["status"].as_str().is_some_and(|st| st != "running") {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still running: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_group_starts_one_investigation_and_its_resolution_is_recorded() {
+    let s = Server::start("w").await;
+    let hook = "/api/v1/hooks/alertmanager";
+    let (st, first) = s.post(hook, Role::Operator, alert("g1", "firing")).await;
+    assert_eq!(st, reqwest::StatusCode::ACCEPTED, "{first}");
+    assert_eq!(
+        (first["status"].as_str(), first["dedup_key"].as_str()),
+        (Some("pending"), Some("g1"))
+    );
+    let (st, _) = s.post(hook, Role::Operator, alert("g1", "firing")).await;
+    assert_eq!(st, reqwest::StatusCode::ACCEPTED);
+    // A malformed payload is refused with the reason and kept for inspection.
+    let (st, bad) = s
+        .post(hook, Role::Operator, json!({"version": "4", "alerts": []}))
+        .await;
+    assert_eq!(st, reqwest::StatusCode::BAD_REQUEST, "{bad}");
+    assert_error(&bad, "invalid");
+    assert!(
+        bad["message"].as_str().unwrap().contains("no alerts"),
+        "{bad}"
+    );
+
+    // Nothing is handled until the worker runs (here: by hand).
+    assert_eq!(s.sitrep.process_inbound().await.unwrap(), 2);
+    let events = inbound(&s).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    let rejected = &events[0];
+    assert_eq!(rejected["status"], "rejected");
+    assert!(rejected["note"].as_str().unwrap().contains("no alerts"));
+    let (dup, started) = (&events[1], &events[2]);
+    let session = started["session_id"]
+        .as_str()
+        .expect("an investigation")
+        .to_string();
+    assert!(["investigating", "investigated"].contains(&started["status"].as_str().unwrap()));
+    assert_eq!(dup["status"], "duplicate", "{dup}");
+    assert_eq!(dup["session_id"], session.as_str());
+    let done = concluded(&s, &session).await;
+    let (_, sessions) = s.get("/api/v1/sessions", Role::Viewer).await;
+    assert_eq!(
+        sessions["total"], 1,
+        "one investigation for the group: {sessions}"
+    );
+    assert_eq!(done["trigger"]["type"], "alert", "{done}");
+
+    // The resolution is recorded against it, in the event and in the session's audit.
+    let (st, _) = s.post(hook, Role::Operator, alert("g1", "resolved")).await;
+    assert_eq!(st, reqwest::StatusCode::ACCEPTED);
+    assert_eq!(s.sitrep.process_inbound().await.unwrap(), 1);
+    let resolved = &inbound(&s).await[0];
+    assert_eq!(
+        (resolved["status"].as_str(), resolved["session_id"].as_str()),
+        (Some("recorded"), Some(session.as_str()))
+    );
+    let (_, audit) = s
+        .get(&format!("/api/v1/sessions/{session}/audit"), Role::Viewer)
+        .await;
+    let last = audit.as_array().unwrap().last().unwrap();
+    assert_eq!(last["kind"], "note", "{last}");
+    assert_eq!(last["data"]["inbound_event"], resolved["id"]);
+    // Another group is another investigation.
+    s.post(hook, Role::Operator, alert("g2", "firing")).await;
+    s.sitrep.process_inbound().await.unwrap();
+    let other = inbound(&s).await[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(other, session);
+    concluded(&s, &other).await;
+    let (_, sessions) = s.get("/api/v1/sessions", Role::Viewer).await;
+    assert_eq!(sessions["total"], 2, "{sessions}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stored_while_no_worker_ran_are_handled_when_it_starts() {
+    let s = Server::start("w").await;
+    for g in ["a", "b", "a"] {
+        let (st, _) = s
+            .post(
+                "/api/v1/hooks/alertmanager",
+                Role::Operator,
+                alert(g, "firing"),
+            )
+            .await;
+        assert_eq!(st, reqwest::StatusCode::ACCEPTED);
+    }
+    assert!(inbound(&s).await.iter().all(|e| e["status"] == "pending"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let me = s.sitrep.clone();
+    let worker = tokio::spawn(async move {
+        me.intake_worker(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while inbound(&s).await.iter().any(|e| e["status"] == "pending") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            inbound(&s).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let statuses: Vec<String> = inbound(&s)
+        .await
+        .iter()
+        .map(|e| e["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|x| *x == "duplicate").count(),
+        1,
+        "{statuses:?}"
+    );
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .unwrap()
+        .unwrap();
+}
