@@ -57,8 +57,8 @@ pub struct Endpoint {
     pub params: &'static [Param],
     /// The JSON schema of the request body, when it takes one.
     pub body: Option<fn() -> Value>,
-    /// The success status and what it returns.
-    pub ok: (u16, &'static str),
+    /// The success statuses and what each returns.
+    pub ok: &'static [(u16, &'static str)],
     pub handler: fn() -> MethodRouter<AppState>,
 }
 
@@ -138,7 +138,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "The caller: workspace, token and role",
         params: &[],
         body: None,
-        ok: (200, "the principal"),
+        ok: &[(200, "the principal")],
         handler: || get(api::workspace),
     },
     Endpoint {
@@ -157,7 +157,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             OFFSET,
         ],
         body: None,
-        ok: (200, "a page of issues"),
+        ok: &[(200, "a page of issues")],
         handler: || get(api::issues),
     },
     Endpoint {
@@ -167,7 +167,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "One issue and its history",
         params: &[path("id", "the issue's id or a unique prefix")],
         body: None,
-        ok: (200, "the issue and its events"),
+        ok: &[(200, "the issue and its events")],
         handler: || get(api::issue),
     },
     Endpoint {
@@ -177,7 +177,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "SLXs",
         params: PAGE,
         body: None,
-        ok: (200, "a page of SLXs"),
+        ok: &[(200, "a page of SLXs")],
         handler: || get(api::slxs),
     },
     Endpoint {
@@ -187,7 +187,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "One SLX",
         params: &[path("name", "the SLX's name")],
         body: None,
-        ok: (200, "the SLX"),
+        ok: &[(200, "the SLX")],
         handler: || get(api::slx),
     },
     Endpoint {
@@ -197,7 +197,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Run an SLX's health tasks now",
         params: &[path("name", "the SLX's name")],
         body: None,
-        ok: (200, "the runs"),
+        ok: &[(200, "the runs")],
         handler: || post(api::run_slx),
     },
     Endpoint {
@@ -211,7 +211,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             OFFSET,
         ],
         body: None,
-        ok: (200, "a page of tasks"),
+        ok: &[(200, "a page of tasks")],
         handler: || get(api::tasks),
     },
     Endpoint {
@@ -221,7 +221,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "One task (its name URL-encoded: core%2Fhttp%2Fcheck)",
         params: &[path("name", "collection/bundle/task, URL-encoded")],
         body: None,
-        ok: (200, "the task"),
+        ok: &[(200, "the task")],
         handler: || get(api::task),
     },
     Endpoint {
@@ -231,7 +231,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Task runs, newest first",
         params: PAGE,
         body: None,
-        ok: (200, "a page of runs"),
+        ok: &[(200, "a page of runs")],
         handler: || get(api::runs),
     },
     Endpoint {
@@ -241,7 +241,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Run a diagnostic task now (remediations run only from an approved proposal)",
         params: &[],
         body: Some(run_body),
-        ok: (200, "the run and what it reported"),
+        ok: &[(200, "the run and what it reported")],
         handler: || post(api::start_run),
     },
     Endpoint {
@@ -251,7 +251,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "One run",
         params: &[path("id", "the run's id or a unique prefix")],
         body: None,
-        ok: (200, "the run"),
+        ok: &[(200, "the run")],
         handler: || get(api::run),
     },
     Endpoint {
@@ -268,7 +268,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
         ],
         body: None,
-        ok: (200, "resources and edges"),
+        ok: &[(200, "resources and edges")],
         handler: || get(api::map),
     },
     Endpoint {
@@ -282,7 +282,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             OFFSET,
         ],
         body: None,
-        ok: (200, "a page of sessions"),
+        ok: &[(200, "a page of sessions")],
         handler: || get(api::sessions),
     },
     Endpoint {
@@ -292,7 +292,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Start an investigation",
         params: &[],
         body: Some(session_body),
-        ok: (202, "the session's id; progress on /api/v1/events"),
+        ok: &[
+            (202, "the session's id; progress on /api/v1/events"),
+            (201, "with wait: the concluded session"),
+        ],
         handler: || post(api::start_session),
     },
     Endpoint {
@@ -302,7 +305,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "One session: hypotheses, evidence, conclusion, proposals",
         params: &[path("id", "the session's id or a unique prefix")],
         body: None,
-        ok: (200, "the session"),
+        ok: &[(200, "the session")],
         handler: || get(api::session),
     },
     Endpoint {
@@ -312,7 +315,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "A session's audit trail, in order",
         params: &[path("id", "the session's id or a unique prefix")],
         body: None,
-        ok: (200, "the audit entries"),
+        ok: &[(200, "the audit entries")],
         handler: || get(api::session_audit),
     },
     Endpoint {
@@ -327,7 +330,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             OFFSET,
         ],
         body: None,
-        ok: (200, "a page of approvals"),
+        ok: &[(200, "a page of approvals")],
         handler: || get(api::approvals),
     },
     Endpoint {
@@ -337,7 +340,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "One approval",
         params: &[path("id", "the approval's id or a unique prefix")],
         body: None,
-        ok: (200, "the approval"),
+        ok: &[(200, "the approval")],
         handler: || get(api::approval),
     },
     Endpoint {
@@ -347,7 +350,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Approve a proposed remediation: it runs, then its cause is checked again",
         params: &[path("id", "the approval's id or a unique prefix")],
         body: Some(decision_body),
-        ok: (200, "the remediation's run and verification"),
+        ok: &[(200, "the remediation's run and verification")],
         handler: || post(api::approve),
     },
     Endpoint {
@@ -357,7 +360,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Deny a proposed remediation",
         params: &[path("id", "the approval's id or a unique prefix")],
         body: Some(decision_body),
-        ok: (200, "the decided approval"),
+        ok: &[(200, "the decided approval")],
         handler: || post(api::deny),
     },
     Endpoint {
@@ -367,7 +370,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Domain events as they happen (text/event-stream)",
         params: &[],
         body: None,
-        ok: (200, "an event stream"),
+        ok: &[(200, "an event stream")],
         handler: || get(api::events),
     },
     Endpoint {
@@ -377,7 +380,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Alertmanager webhook (v4): stored, then one investigation per alert group",
         params: &[],
         body: Some(alert_body),
-        ok: (202, "the stored event's id, status and group key"),
+        ok: &[(202, "the stored event's id, status and group key")],
         handler: || post(api::alertmanager_hook),
     },
     Endpoint {
@@ -387,7 +390,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "PagerDuty webhook (v3): stored, then one investigation per incident",
         params: &[],
         body: Some(alert_body),
-        ok: (202, "the stored event's id, status and incident key"),
+        ok: &[(202, "the stored event's id, status and incident key")],
         handler: || post(api::pagerduty_hook),
     },
     Endpoint {
@@ -397,7 +400,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Received alert events and what became of each, newest first",
         params: PAGE,
         body: None,
-        ok: (200, "a page of events"),
+        ok: &[(200, "a page of events")],
         handler: || get(api::inbound),
     },
     Endpoint {
@@ -407,7 +410,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "One received event",
         params: &[path("id", "the event's id or a unique prefix")],
         body: None,
-        ok: (200, "the event"),
+        ok: &[(200, "the event")],
         handler: || get(api::inbound_event),
     },
     Endpoint {
@@ -417,7 +420,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "The workspace's tokens (never their secrets)",
         params: &[],
         body: None,
-        ok: (200, "the tokens"),
+        ok: &[(200, "the tokens")],
         handler: || get(api::tokens),
     },
     Endpoint {
@@ -427,7 +430,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Create a token; its secret is in this answer only",
         params: &[],
         body: Some(token_body),
-        ok: (201, "the token and its secret"),
+        ok: &[(201, "the token and its secret")],
         handler: || post(api::create_token),
     },
     Endpoint {
@@ -437,7 +440,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Revoke a token",
         params: &[path("id", "the token's id")],
         body: None,
-        ok: (200, "the revoked token"),
+        ok: &[(200, "the revoked token")],
         handler: || delete(api::revoke_token),
     },
 ];
@@ -496,13 +499,24 @@ pub fn openapi() -> Value {
             "x-sitrep-role": e.role.as_str(),
             "parameters": params,
             "responses": {
-                e.ok.0.to_string(): {"description": e.ok.1, "content": {"application/json": {"schema": {}}}},
                 "400": error_response("the request is malformed; the message says what to fix"),
                 "401": error_response("no valid token"),
                 "403": error_response("the token's role or workspace does not allow this"),
                 "404": error_response("not found"),
+                "422": error_response("the body is JSON of the wrong shape; the message names the field"),
+                "default": error_response("another error (409 refused by a safety rule, 413 too large, 503 store unavailable): {code, message}"),
             },
         });
+        // Every answer is JSON except the event stream.
+        let ty = if e.path.ends_with("/events") {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
+        for (status, what) in e.ok {
+            op["responses"][status.to_string()] =
+                json!({"description": what, "content": {ty: {"schema": {}}}});
+        }
         if let Some(body) = e.body {
             op["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": body()}}});

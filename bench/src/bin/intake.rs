@@ -1,0 +1,230 @@
+//! Alert webhook intake over loopback: how many Alertmanager payloads sitrep accepts (each
+//! committed to the store before its 202), at what latency, and how soon an alert's
+//! investigation starts.
+//!
+//!     cargo run --release -p sitrep-bench --bin intake -- [--seconds 5] [--conns 32]
+//!         [--rates 1000,2000,5000] [--groups 20]
+//!
+//! One process serves a fresh home (SQLite) with the intake worker running (dedup on: the
+//! alerts fall into `--groups` alert groups, so that many investigations start) and drives it
+//! with HTTP/1.1 keep-alive clients: first closed-loop with `--conns` connections for
+//! `--seconds` (the most it accepts), then open-loop at each fixed rate for `--seconds`
+//! (latency measured from each request's scheduled time, so queueing counts). Then, idle,
+//! one alert of a new group: the time from sending it to its investigation's first audit
+//! entry. The load generator shares the machine's cores with the server.
+
+use sitrep_core::access::Role;
+use sitrep_engine::events::Event;
+use sitrep_engine::{OpenOptions, Sitrep};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn payload(group: usize, n: usize) -> String {
+    serde_json::json!({
+        "version": "4", "groupKey": format!("{{}}:{{alertname=\"Bench{group}\"}}"), "status": "firing",
+        "receiver": "sitrep", "groupLabels": {"alertname": format!("Bench{group}")},
+        "commonLabels": {"alertname": format!("Bench{group}"), "instance": "localhost"},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager", "truncatedAlerts": 0,
+        "alerts": [{"status": "firing", "labels": {"alertname": format!("Bench{group}"), "instance": "localhost", "n": n.to_string()},
+                    "annotations": {"summary": "bench alert"}, "startsAt": "2026-12-02T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": format!("{n:016x}")}],
+    })
+    .to_string()
+}
+
+struct Target {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Target {
+    async fn send(&self, body: String) -> bool {
+        match self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(r) => r.status() == reqwest::StatusCode::ACCEPTED,
+            Err(_) => false,
+        }
+    }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn report(label: &str, mut lat: Vec<Duration>, errors: usize, took: Duration) {
+    lat.sort();
+    println!(
+        "{label:<24} {:>8.0} accepted/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  ({} accepted, {errors} failed)",
+        lat.len() as f64 / took.as_secs_f64(),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0),
+        lat.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: f64 = arg("--seconds", "5").parse().expect("--seconds N");
+    let conns: usize = arg("--conns", "32").parse().expect("--conns N");
+    let groups: usize = arg("--groups", "20").parse().expect("--groups N");
+    let rates: Vec<u64> = arg("--rates", "1000,2000,5000")
+        .split(',')
+        .map(|r| r.parse().expect("--rates N,N"))
+        .collect();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("sitrep.yaml"),
+        "discovery:\n  host: {enabled: false}\n",
+    )
+    .unwrap();
+    let (sitrep, _) = Sitrep::init(OpenOptions::new(home.path())).await.unwrap();
+    let token = sitrep
+        .create_token("bench", Role::Operator, None)
+        .await
+        .unwrap()
+        .secret;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = sitrep.clone();
+    tokio::spawn(async move {
+        sitrep_server::serve_http(served, listener, std::future::pending()).await
+    });
+    let worker = sitrep.clone();
+    tokio::spawn(async move { worker.intake_worker(std::future::pending()).await });
+    let target = Arc::new(Target {
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .unwrap(),
+        url: format!("http://{addr}/api/v1/hooks/alertmanager"),
+        token,
+    });
+    let counter = Arc::new(AtomicUsize::new(0));
+    println!(
+        "alert intake over loopback: {seconds} s per phase, {groups} alert groups, SQLite, intake worker on"
+    );
+
+    // Closed loop: the most it accepts.
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..conns)
+        .map(|_| {
+            let (target, counter) = (target.clone(), counter.clone());
+            tokio::spawn(async move {
+                let (mut lat, mut errors) = (vec![], 0);
+                while Instant::now() < deadline {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let t = Instant::now();
+                    if target.send(payload(n % groups, n)).await {
+                        lat.push(t.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let (mut lat, mut errors) = (vec![], 0);
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    report(
+        &format!("closed loop, {conns} conns"),
+        lat,
+        errors,
+        t0.elapsed(),
+    );
+
+    // Open loop at fixed rates.
+    for rate in rates {
+        let total = (rate as f64 * seconds) as usize;
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let t0 = Instant::now();
+        let mut handles = Vec::with_capacity(total);
+        for i in 0..total {
+            let due = t0 + interval * i as u32;
+            let now = Instant::now();
+            if due > now {
+                tokio::time::sleep(due - now).await;
+            }
+            let (target, counter) = (target.clone(), counter.clone());
+            handles.push(tokio::spawn(async move {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let ok = target.send(payload(n % groups, n)).await;
+                (ok, due.elapsed())
+            }));
+        }
+        let (mut lat, mut errors) = (vec![], 0);
+        for h in handles {
+            match h.await.unwrap() {
+                (true, d) => lat.push(d),
+                (false, _) => errors += 1,
+            }
+        }
+        report(&format!("fixed {rate}/s"), lat, errors, t0.elapsed());
+    }
+
+    // Let the worker catch up, then: one new alert group to its investigation's start.
+    let load_end = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while sitrep
+        .inbound(10_000)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.status == sitrep_core::intake::InboundStatus::Pending)
+    {
+        assert!(Instant::now() < deadline, "the worker did not catch up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drained = Instant::now();
+    let mut samples = vec![];
+    for i in 0..5 {
+        let mut events = sitrep.subscribe();
+        let t = Instant::now();
+        assert!(target.send(payload(groups + 1000 + i, i)).await);
+        loop {
+            match events.recv().await {
+                Ok(Event::Session { seq: 0, .. }) => break,
+                Ok(_) => {}
+                Err(e) => panic!("events: {e}"),
+            }
+        }
+        samples.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    samples.sort();
+    println!(
+        "alert to investigation started: median {:.1} ms, max {:.1} ms (5 new groups, idle; worker caught up in {:.1} s after the load)",
+        pct(&samples, 0.5),
+        pct(&samples, 1.0),
+        drained.duration_since(load_end).as_secs_f64()
+    );
+}
