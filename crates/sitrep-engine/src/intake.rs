@@ -155,10 +155,9 @@ impl Sitrep {
                 event.note = Some(format!(
                     "the same alert group as session {session_id}, within the cooldown"
                 ));
-                event.session_id = Some(session_id.clone());
+                event.session_id = Some(session_id);
+                // Only the event records it: a storm must not grow the session's audit.
                 store.update_inbound(&event).await?;
-                self.note_on_session(&session_id, &event, "the same alert arrived again")
-                    .await;
             }
             Decision::Resolved { session_id } => {
                 event.status = InboundStatus::Recorded;
@@ -174,7 +173,7 @@ impl Sitrep {
         Ok(())
     }
 
-    /// Adds the event to a finished session's audit. A running session's audit is its
+    /// Adds a resolution to a finished session's audit. A running session's audit is its
     /// driver's alone; the event's record names the session either way.
     async fn note_on_session(&self, session_id: &str, event: &InboundEvent, what: &str) {
         let Ok(s) = self.session(session_id).await else {
