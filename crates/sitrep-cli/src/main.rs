@@ -9,6 +9,7 @@ mod out;
 mod runs;
 mod studio;
 mod tokens;
+mod workflows;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sitrep_engine::{OpenOptions, Overrides, Sitrep};
@@ -108,6 +109,10 @@ enum Command {
     /// Named investigation procedures: list, show, validate, run NAME k=v.
     #[command(subcommand, name = "command")]
     Procedures(studio::CommandCmd),
+    /// Workflows (what alerts and new issues lead to, and where answers are delivered):
+    /// list, validate, deliveries.
+    #[command(subcommand)]
+    Workflows(workflows::WorkflowsCmd),
     /// API tokens for the server: create, list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCmd),
@@ -199,6 +204,7 @@ fn main() -> ExitCode {
             Command::Deny(a) => investigate::deny(&sitrep, a).await,
             Command::Knowledge(c) => studio::knowledge(&sitrep, c).await,
             Command::Rules(c) => studio::rules(&sitrep, c).await,
+            Command::Workflows(c) => workflows::workflows(&sitrep, c).await,
             Command::Procedures(c) => studio::command(&sitrep, c).await,
             Command::Token(c) => tokens::token(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {

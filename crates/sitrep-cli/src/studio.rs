@@ -175,7 +175,7 @@ pub enum RulesCmd {
     },
 }
 
-fn print_problems(problems: &[ProblemView], json: bool, what: &str) -> Result<ExitCode> {
+pub(crate) fn print_problems(problems: &[ProblemView], json: bool, what: &str) -> Result<ExitCode> {
     if json {
         print_json(&problems)?;
     } else if problems.is_empty() {

@@ -7,6 +7,7 @@ pub mod access;
 pub mod approval;
 pub mod clock;
 pub mod currency;
+pub mod delivery;
 pub mod expr;
 pub mod fingerprint;
 pub mod intake;
@@ -24,6 +25,7 @@ pub mod table;
 pub mod template;
 pub mod time;
 pub mod types;
+pub mod workflow;
 
 pub use clock::Clock;
 pub use time::Timestamp;

@@ -48,6 +48,13 @@ pub enum Event {
         approval_id: String,
         status: sitrep_core::approval::ApprovalStatus,
     },
+    /// A workflow's delivery was sent, or given up.
+    Delivery {
+        delivery_id: String,
+        workflow: String,
+        target: String,
+        status: sitrep_core::delivery::DeliveryStatus,
+    },
 }
 
 impl Event {

@@ -8,7 +8,7 @@ use crate::{EngineError, Result, Sitrep};
 use serde::Serialize;
 use sitrep_core::intake::{Decision, InboundEvent, InboundStatus, Source, decide};
 use sitrep_core::investigation::{AuditKind, SessionStatus};
-use sitrep_store::{InboundStore, SessionStore};
+use sitrep_store::{DeliveryStore, InboundStore, SessionStore};
 use std::future::Future;
 use std::time::Duration;
 
@@ -119,11 +119,20 @@ impl Sitrep {
                 let session_id = Sitrep::new_session_id();
                 event.status = InboundStatus::Investigating;
                 event.session_id = Some(session_id.clone());
-                // Stored before it starts, so the next alert of the group joins it.
-                store.update_inbound(&event).await?;
+                let (assistant, deliveries) = self
+                    .alert_workflows(&event, &session_id)
+                    .await
+                    .unwrap_or_else(|e| {
+                        // The investigation must not wait on a broken folder.
+                        tracing::error!(error = %e, event = %event.id, "cannot read the workflows; investigating without them");
+                        (None, vec![])
+                    });
+                // Stored before it starts, with the deliveries of the workflows that take
+                // it, so the next alert of the group joins it and a restart delivers it.
+                store.put_deliveries(&deliveries, Some(&event)).await?;
                 let req = InvestigateRequest {
                     ask: Ask::Alert(event.payload.clone()),
-                    assistant: None,
+                    assistant,
                     time_budget: None,
                     task_budget: None,
                     session_id: Some(session_id),
@@ -148,6 +157,7 @@ impl Sitrep {
                     if let Err(e) = stored {
                         tracing::error!(error = %e, event = %event.id, "cannot record the end of an alert's investigation");
                     }
+                    me.wake_delivery();
                 });
             }
             Decision::Duplicate { session_id } => {

@@ -10,6 +10,7 @@ pub mod access;
 pub mod analyze;
 mod approvals;
 mod bootstrap;
+mod deliver;
 pub mod commands;
 mod discover;
 mod duration_text;
@@ -19,6 +20,7 @@ mod files;
 pub mod intake;
 pub mod investigate;
 mod issues;
+mod mail;
 pub mod knowledge;
 mod map;
 pub mod rules;
@@ -27,6 +29,7 @@ mod serve;
 pub mod settings;
 mod slx;
 pub mod views;
+pub mod workflows;
 
 pub use approvals::{Actor, ApprovalQuery};
 
@@ -43,6 +46,7 @@ pub use issues::IssueQuery;
 pub use map::MapQuery;
 pub use rules::IssueView;
 pub use runs::RunTaskRequest;
+pub use deliver::sign as sign_delivery;
 pub use serve::ServeOptions;
 pub use settings::{Overrides, Settings};
 
@@ -96,6 +100,8 @@ struct Inner {
     intake: tokio::sync::Notify,
     /// One handler of pending alerts at a time.
     intake_lock: tokio::sync::Mutex<()>,
+    /// Wakes the delivery worker when an investigation it delivers for ends.
+    deliver: tokio::sync::Notify,
 }
 
 impl Sitrep {
@@ -120,6 +126,7 @@ impl Sitrep {
                 events,
                 intake: tokio::sync::Notify::new(),
                 intake_lock: tokio::sync::Mutex::new(()),
+                deliver: tokio::sync::Notify::new(),
             }),
         }
     }

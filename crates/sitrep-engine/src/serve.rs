@@ -141,18 +141,30 @@ impl Sitrep {
         let store: Arc<dyn Store> = self.store().await?;
         let scheduler = self.scheduler(store, self.catalog().await?, Arc::default());
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let mut intake_stop = rx.clone();
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
         let me = self.clone();
-        let intake = tokio::spawn(async move {
-            me.intake_worker(async move {
-                let _ = intake_stop.wait_for(|s| *s).await;
-            })
-            .await
+        let intake = tokio::spawn({
+            let stop = stopped(rx.clone());
+            async move { me.intake_worker(stop).await }
+        });
+        let me = self.clone();
+        let workflows = tokio::spawn({
+            let stop = stopped(rx.clone());
+            async move { me.workflow_worker(stop).await }
+        });
+        let me = self.clone();
+        let delivery = tokio::spawn({
+            let stop = stopped(rx.clone());
+            async move { me.delivery_worker(stop).await }
         });
         let mut running = tokio::spawn(scheduler.run(rx));
         tokio::select! {
             r = &mut running => {
                 intake.abort();
+                workflows.abort();
+                delivery.abort();
                 return flatten(r);
             }
             _ = shutdown => {}
@@ -165,6 +177,9 @@ impl Sitrep {
         let _ = tx.send(true);
         // The intake worker stops at its next wait; alerts not yet handled stay pending.
         let _ = tokio::time::timeout(RECORD_WAIT, intake).await;
+        // Deliveries not yet sent stay pending for the next start.
+        let _ = tokio::time::timeout(RECORD_WAIT, workflows).await;
+        let _ = tokio::time::timeout(RECORD_WAIT, delivery).await;
         // Runs in flight get the grace period; the rest are interrupted (their process trees
         // killed) and recorded before this returns.
         let stop = self

@@ -479,3 +479,35 @@ pub async fn inbound_event(
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.sitrep.inbound_event(&id).await?))
 }
+
+pub async fn workflows(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.sitrep.workflows().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+pub async fn deliveries(
+    State(s): State<AppState>,
+    Query(q): Query<DeliveriesQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let list = s
+        .sitrep
+        .deliveries(q.session.as_deref(), Page::<()>::MAX_LIMIT as i64 * 2)
+        .await?;
+    Ok(Json(Page::of(
+        list,
+        PageQuery {
+            limit: q.limit,
+            offset: q.offset,
+        },
+    )))
+}

@@ -47,6 +47,22 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<InboundEvent> {
 
 const COLUMNS: &str = "workspace, spec";
 
+/// The statement that stores what became of an event (also run inside other aggregates'
+/// transactions).
+pub(crate) fn update<'q>(
+    store: &SqlStore,
+    e: &'q InboundEvent,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(store.q(
+        "UPDATE inbound_events SET status = $3, session_id = $4, spec = $5 WHERE workspace = $1 AND id = $2",
+    ))
+    .bind(&e.workspace)
+    .bind(&e.id)
+    .bind(e.status.as_str())
+    .bind(&e.session_id)
+    .bind(json_text(e))
+}
+
 #[async_trait]
 impl InboundStore for SqlStore {
     async fn put_inbound(&self, e: &InboundEvent) -> Result<()> {
@@ -67,16 +83,7 @@ impl InboundStore for SqlStore {
     }
 
     async fn update_inbound(&self, e: &InboundEvent) -> Result<()> {
-        sqlx::query(self.q(
-            "UPDATE inbound_events SET status = $3, session_id = $4, spec = $5 WHERE workspace = $1 AND id = $2",
-        ))
-        .bind(&e.workspace)
-        .bind(&e.id)
-        .bind(e.status.as_str())
-        .bind(&e.session_id)
-        .bind(json_text(e))
-        .execute(&self.pool)
-        .await?;
+        update(self, e).execute(&self.pool).await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! Every method takes the workspace explicitly: no query reads across workspaces.
 
 mod approvals;
+mod deliveries;
 mod error;
 mod inbound;
 mod knowledge;
@@ -18,6 +19,7 @@ mod sql;
 mod tokens;
 
 pub use approvals::{ApprovalFilter, ApprovalStore};
+pub use deliveries::DeliveryStore;
 pub use error::{ConnectProblem, StoreError};
 pub use inbound::InboundStore;
 pub use knowledge::KnowledgeStore;
@@ -152,13 +154,21 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Every aggregate the engine uses, behind one object: runs and issues, SLXs, the Map and
-/// metrics ([`Store`]), approvals, investigation sessions, knowledge notes, API tokens and
-/// inbound events.
+/// metrics ([`Store`]), approvals, investigation sessions, knowledge notes, API tokens,
+/// inbound events and deliveries.
 pub trait EngineStore:
-    Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore
+    Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore + DeliveryStore
 {
 }
-impl<T: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore>
+impl<
+    T: Store
+        + ApprovalStore
+        + SessionStore
+        + KnowledgeStore
+        + TokenStore
+        + InboundStore
+        + DeliveryStore,
+>
     EngineStore for T
 {
 }

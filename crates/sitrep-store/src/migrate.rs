@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0009_inbound.sql"),
         postgres: include_str!("migrations/postgres/0009_inbound.sql"),
     },
+    Migration {
+        version: 11,
+        name: "deliveries",
+        sqlite: include_str!("migrations/sqlite/0011_deliveries.sql"),
+        postgres: include_str!("migrations/postgres/0011_deliveries.sql"),
+    },
 ];
 
 /// Any fixed number: the advisory lock every sitrep migrating a PostgreSQL database takes.

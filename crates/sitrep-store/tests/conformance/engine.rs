@@ -390,7 +390,7 @@ pub async fn tokens_are_found_by_hash_and_revoked_per_workspace(s: &dyn EngineSt
     );
 }
 
-fn inbound(
+pub fn inbound(
     ws: &str,
     id: &str,
     at: i64,

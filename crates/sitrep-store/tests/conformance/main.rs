@@ -7,8 +7,10 @@
 //! `slx_map.rs`: SLXs and the map, round trips.
 //! `lifetimes.rs`: inconclusive runs, event issues' quiet period, current-issue ranking.
 //! `engine.rs`: approvals, sessions and audit, issue data, knowledge notes, API tokens.
+//! `deliveries.rs`: workflow deliveries, stored with their event, due, retried.
 //! `open.rs`: opening damaged, refused, unreachable and concurrently created databases.
 
+mod deliveries;
 mod engine;
 mod lifetimes;
 mod open;
@@ -543,6 +545,7 @@ macro_rules! conformance {
             case!(engine::knowledge_notes_are_kept_per_workspace);
             case!(engine::tokens_are_found_by_hash_and_revoked_per_workspace);
             case!(engine::inbound_events_are_kept_found_by_key_and_per_workspace);
+            case!(deliveries::deliveries_are_stored_with_their_event_and_found_when_due);
         }
     };
 }

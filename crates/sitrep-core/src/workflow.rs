@@ -1,0 +1,451 @@
+//! Workflows (`workflows/*.yaml`, `docs/workflows.md`): what an alert or a new issue leads to
+//! beyond sitrep's own handling — which events a workflow takes (the source and label filters
+//! of an alert, the severity of a new issue), which assistant investigates, and where the
+//! answer is delivered (Slack, a signed webhook, email). Pure: a spec is compiled with every
+//! problem named by its field, and matched against an event's facts.
+
+use crate::Severity;
+use crate::intake::Source;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A workflow as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSpec {
+    /// Default: the file's name without its extension.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    pub on: On,
+    #[serde(default, skip_serializing_if = "Investigate::is_default")]
+    pub investigate: Investigate,
+    #[serde(default)]
+    pub deliver: Vec<TargetSpec>,
+}
+
+/// One delivery target as written: exactly one of its fields (`- slack: {...}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<SlackTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackTarget {
+    pub webhook_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTarget {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTarget {
+    pub smtp: String,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+impl TargetSpec {
+    /// The kind given (the first, when several are).
+    pub fn kind(&self) -> &'static str {
+        if self.slack.is_some() {
+            "slack"
+        } else if self.webhook.is_some() {
+            "webhook"
+        } else if self.email.is_some() {
+            "email"
+        } else {
+            "none"
+        }
+    }
+
+    /// The target, when exactly one kind is given.
+    fn target(&self) -> Option<Target> {
+        match (&self.slack, &self.webhook, &self.email) {
+            (Some(s), None, None) => Some(Target::Slack {
+                webhook_url: s.webhook_url.clone(),
+            }),
+            (None, Some(w), None) => Some(Target::Webhook {
+                url: w.url.clone(),
+                secret: w.secret.clone(),
+            }),
+            (None, None, Some(e)) => Some(Target::Email {
+                smtp: e.smtp.clone(),
+                from: e.from.clone(),
+                to: e.to.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// What starts it: exactly one of these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct On {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertFilter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<IssueFilter>,
+}
+
+/// An alert from a monitoring system's webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AlertFilter {
+    /// Only alerts from this sender (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Each label must have this value, or one of these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, OneOrMany>,
+}
+
+/// An issue sitrep opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueFilter {
+    /// Only issues at least this severe (1 critical .. 4 info).
+    pub severity_at_most: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn accepts(&self, v: &str) -> bool {
+        match self {
+            OneOrMany::One(x) => x == v,
+            OneOrMany::Many(xs) => xs.iter().any(|x| x == v),
+        }
+    }
+}
+
+/// How the event is investigated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Investigate {
+    /// An assistant of the settings (default: the default assistant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<String>,
+}
+
+impl Investigate {
+    fn is_default(&self) -> bool {
+        *self == Investigate::default()
+    }
+}
+
+/// Where the answer goes. A URL or an address may be a secret reference (`secret:NAME`,
+/// `env:VAR`, `file:/path`), read only when delivering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Target {
+    /// A Slack incoming webhook (Block Kit message).
+    Slack { webhook_url: String },
+    /// A JSON POST, signed with HMAC-SHA256 of the body when `secret` is given.
+    Webhook {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
+    /// Email over SMTP (`smtp://host:port`; no authentication, no TLS: a local relay).
+    Email {
+        smtp: String,
+        from: String,
+        to: Vec<String>,
+    },
+}
+
+impl Target {
+    /// Its kind, as listed.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Slack { .. } => "slack",
+            Target::Webhook { .. } => "webhook",
+            Target::Email { .. } => "email",
+        }
+    }
+}
+
+/// One problem of a workflow, by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// A checked workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workflow {
+    spec: WorkflowSpec,
+    targets: Vec<Target>,
+}
+
+/// The facts of an alert a workflow filters on.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertFacts<'a> {
+    pub source: Source,
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+fn is_reference(s: &str) -> bool {
+    ["secret:", "env:", "file:"].iter().any(|p| s.starts_with(p))
+}
+
+impl Workflow {
+    /// Checks a workflow; every problem names its field.
+    pub fn compile(spec: WorkflowSpec) -> Result<Workflow, Vec<WorkflowProblem>> {
+        let mut problems = vec![];
+        let mut bad = |field: String, message: String| {
+            problems.push(WorkflowProblem { field, message })
+        };
+        if spec.name.is_empty()
+            || !spec
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            bad(
+                "name".into(),
+                format!("{:?} must be letters, digits, '-', '_' or '.'", spec.name),
+            );
+        }
+        match (&spec.on.alert, &spec.on.issue) {
+            (None, None) | (Some(_), Some(_)) => bad(
+                "on".into(),
+                "give exactly one of alert or issue".into(),
+            ),
+            _ => {}
+        }
+        if let Some(i) = &spec.on.issue
+            && let Err(e) = Severity::new(i.severity_at_most)
+        {
+            bad("on.issue.severity_at_most".into(), e);
+        }
+        if spec.deliver.is_empty() {
+            bad(
+                "deliver".into(),
+                "give at least one target (slack, webhook or email): a workflow delivers its answer".into(),
+            );
+        }
+        let mut targets = vec![];
+        for (i, t) in spec.deliver.iter().enumerate() {
+            let Some(t) = t.target() else {
+                bad(
+                    format!("deliver[{i}]"),
+                    "give exactly one of slack, webhook or email".into(),
+                );
+                continue;
+            };
+            let at = |f: &str| format!("deliver[{i}].{}.{f}", t.kind());
+            match &t {
+                Target::Slack { webhook_url: url } | Target::Webhook { url, .. } => {
+                    let field = if matches!(t, Target::Slack { .. }) {
+                        "webhook_url"
+                    } else {
+                        "url"
+                    };
+                    if !(url.starts_with("http://")
+                        || url.starts_with("https://")
+                        || is_reference(url))
+                    {
+                        bad(
+                            at(field),
+                            format!("{url:?} is not an http(s) URL or a secret reference (secret:NAME, env:VAR, file:/path)"),
+                        );
+                    }
+                    if let Target::Webhook {
+                        secret: Some(s), ..
+                    } = &t
+                        && !is_reference(s)
+                    {
+                        bad(
+                            at("secret"),
+                            "write where the signing key lives (secret:NAME, env:VAR or file:/path), not the key".into(),
+                        );
+                    }
+                }
+                Target::Email { smtp, from, to } => {
+                    if !smtp.starts_with("smtp://") {
+                        bad(
+                            at("smtp"),
+                            format!("{smtp:?} is not smtp://host:port"),
+                        );
+                    }
+                    if !from.contains('@') {
+                        bad(at("from"), format!("{from:?} is not an email address"));
+                    }
+                    if to.is_empty() {
+                        bad(at("to"), "give at least one address".into());
+                    }
+                    for a in to.iter().filter(|a| !a.contains('@')) {
+                        bad(at("to"), format!("{a:?} is not an email address"));
+                    }
+                }
+            }
+            targets.push(t);
+        }
+        if problems.is_empty() {
+            Ok(Workflow { spec, targets })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+    pub fn spec(&self) -> &WorkflowSpec {
+        &self.spec
+    }
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+    pub fn assistant(&self) -> Option<&str> {
+        self.spec.investigate.assistant.as_deref()
+    }
+
+    /// Whether it takes this alert.
+    pub fn takes_alert(&self, alert: AlertFacts<'_>) -> bool {
+        let Some(f) = self.spec.on.alert.as_ref().filter(|_| self.spec.enabled) else {
+            return false;
+        };
+        f.source.is_none_or(|s| s == alert.source)
+            && f.labels
+                .iter()
+                .all(|(k, want)| alert.labels.get(k).is_some_and(|v| want.accepts(v)))
+    }
+
+    /// Whether it takes a newly opened issue of this severity.
+    pub fn takes_issue(&self, severity: Severity) -> bool {
+        self.spec
+            .on
+            .issue
+            .as_ref()
+            .filter(|_| self.spec.enabled)
+            .is_some_and(|f| severity.get() <= f.severity_at_most)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(yaml: &str) -> Result<Workflow, Vec<WorkflowProblem>> {
+        let spec: WorkflowSpec = yaml_serde::from_str(yaml).expect("parses");
+        Workflow::compile(spec)
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_alert_workflow_filters_on_source_and_labels() {
+        let w = compile(
+            "name: pages\non: {alert: {source: alertmanager, labels: {severity: [critical, page], team: db}}}\ndeliver: [{slack: {webhook_url: 'secret:SLACK'}}]",
+        )
+        .unwrap();
+        let l = labels(&[("severity", "page"), ("team", "db"), ("x", "y")]);
+        let am = AlertFacts {
+            source: Source::Alertmanager,
+            labels: &l,
+        };
+        assert!(w.takes_alert(am));
+        assert!(!w.takes_alert(AlertFacts {
+            source: Source::Pagerduty,
+            labels: &l
+        }));
+        let warn = labels(&[("severity", "warning"), ("team", "db")]);
+        assert!(!w.takes_alert(AlertFacts {
+            source: Source::Alertmanager,
+            labels: &warn
+        }));
+        assert!(!w.takes_issue(Severity::CRITICAL));
+    }
+
+    #[test]
+    fn an_issue_workflow_takes_issues_at_least_as_severe() {
+        let w = compile(
+            "name: sev2\non: {issue: {severity_at_most: 2}}\ndeliver: [{webhook: {url: 'http://127.0.0.1:1/x'}}]",
+        )
+        .unwrap();
+        assert!(w.takes_issue(Severity::CRITICAL));
+        assert!(w.takes_issue(Severity::MAJOR));
+        assert!(!w.takes_issue(Severity::MINOR));
+        let off = compile(
+            "name: off\nenabled: false\non: {issue: {severity_at_most: 4}}\ndeliver: [{webhook: {url: 'http://x'}}]",
+        )
+        .unwrap();
+        assert!(!off.takes_issue(Severity::CRITICAL));
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_field() {
+        let e = compile(
+            "name: 'bad name'\non: {}\ndeliver:\n- slack: {webhook_url: 'hooks.slack.com/x'}\n- webhook: {url: 'https://x', secret: hunter2}\n- email: {smtp: 'mail:25', from: me, to: []}",
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = e.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "on",
+                "deliver[0].slack.webhook_url",
+                "deliver[1].webhook.secret",
+                "deliver[2].email.smtp",
+                "deliver[2].email.from",
+                "deliver[2].email.to"
+            ]
+        );
+        assert!(e[3].message.contains("not the key"), "{}", e[3].message);
+        let none = compile("name: x\non: {issue: {severity_at_most: 9}}").unwrap_err();
+        let fields: Vec<&str> = none.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["on.issue.severity_at_most", "deliver"]);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let r: Result<WorkflowSpec, _> = yaml_serde::from_str(
+            "name: x\non: {alert: {}}\ndeliver: [{slack: {url: 'http://x'}}]",
+        );
+        assert!(r.is_err());
+        let two = compile(
+            "name: x\non: {alert: {}}\ndeliver: [{slack: {webhook_url: 'http://x'}, webhook: {url: 'http://y'}}]",
+        )
+        .unwrap_err();
+        assert_eq!(two[0].field, "deliver[0]");
+    }
+}

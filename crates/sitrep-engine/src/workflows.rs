@@ -1,0 +1,258 @@
+//! Workflows from the workspace folder's `workflows/*.yaml` (`docs/workflows.md`): loaded and
+//! checked with file, line and field like rules; an alert's workflows are chosen when its
+//! investigation starts (`intake`), an issue's when it opens ([`Sitrep::workflow_worker`]),
+//! and their deliveries are stored with the investigation's start.
+
+use crate::files::{files_in, located, parse_yaml, read_text, stem};
+use crate::investigate::{Ask, InvestigateRequest};
+use crate::views::ProblemView;
+use crate::{EngineError, Result, Sitrep};
+use serde::{Deserialize, Serialize};
+use sitrep_core::Severity;
+use sitrep_core::delivery::{Delivery, DeliveryStatus};
+use sitrep_core::intake::InboundEvent;
+use sitrep_core::workflow::{AlertFacts, Workflow, WorkflowSpec};
+use sitrep_store::DeliveryStore;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+/// A workflow as listed and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowView {
+    pub name: String,
+    pub file: String,
+    #[serde(flatten)]
+    pub spec: WorkflowSpec,
+}
+
+/// The workspace's workflows and the problems of those that could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct WorkflowsView {
+    pub workflows: Vec<WorkflowView>,
+    pub problems: Vec<ProblemView>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoadedWorkflows {
+    pub workflows: Vec<(Workflow, PathBuf)>,
+    pub problems: Vec<ProblemView>,
+}
+
+/// Reads and checks `workflows/*.yaml` (or one file).
+pub(crate) fn load_workflows(path: &Path) -> Result<LoadedWorkflows> {
+    let files = if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        files_in(path, &["yaml", "yml"])?
+    };
+    let mut out = LoadedWorkflows::default();
+    for f in files {
+        let text = match read_text(&f) {
+            Ok(t) => t,
+            Err(p) => {
+                out.problems.push(p);
+                continue;
+            }
+        };
+        let mut spec: WorkflowSpec = match parse_yaml(&f, &text, 0) {
+            Ok(s) => s,
+            Err(p) => {
+                out.problems.push(p);
+                continue;
+            }
+        };
+        if spec.name.is_empty() {
+            spec.name = stem(&f);
+        }
+        match Workflow::compile(spec) {
+            Ok(w) => {
+                if let Some((_, other)) = out.workflows.iter().find(|(o, _)| o.name() == w.name()) {
+                    out.problems.push(located(
+                        &f,
+                        &text,
+                        0,
+                        "name",
+                        format!(
+                            "{:?} is also the name of the workflow in {}",
+                            w.name(),
+                            other.display()
+                        ),
+                    ));
+                } else {
+                    out.workflows.push((w, f));
+                }
+            }
+            Err(ps) => out.problems.extend(
+                ps.into_iter()
+                    .map(|p| located(&f, &text, 0, &p.field, p.message)),
+            ),
+        }
+    }
+    out.workflows.sort_by(|a, b| a.0.name().cmp(b.0.name()));
+    Ok(out)
+}
+
+impl Sitrep {
+    fn workflows_dir(&self) -> PathBuf {
+        self.workspace_dir().join("workflows")
+    }
+
+    pub(crate) async fn loaded_workflows(&self) -> Result<LoadedWorkflows> {
+        let dir = self.workflows_dir();
+        let loaded = tokio::task::spawn_blocking(move || load_workflows(&dir))
+            .await
+            .map_err(|e| EngineError::Invalid(format!("reading workflows crashed: {e}")))??;
+        for p in &loaded.problems {
+            tracing::warn!(problem = %p, "workflow skipped");
+        }
+        Ok(loaded)
+    }
+
+    /// The workspace's workflows, and what is wrong with those left out.
+    pub async fn workflows(&self) -> Result<WorkflowsView> {
+        self.validate_workflows(None).await
+    }
+
+    /// Checks one workflow file, or the whole `workflows/` folder: every problem.
+    pub async fn validate_workflows(&self, path: Option<&Path>) -> Result<WorkflowsView> {
+        let path = path.map_or_else(|| self.workflows_dir(), Path::to_path_buf);
+        let loaded = tokio::task::spawn_blocking(move || load_workflows(&path))
+            .await
+            .map_err(|e| EngineError::Invalid(format!("reading workflows crashed: {e}")))??;
+        Ok(WorkflowsView {
+            workflows: loaded
+                .workflows
+                .into_iter()
+                .map(|(w, f)| WorkflowView {
+                    name: w.name().to_string(),
+                    file: f.display().to_string(),
+                    spec: w.spec().clone(),
+                })
+                .collect(),
+            problems: loaded.problems,
+        })
+    }
+
+    /// The deliveries of every workflow that takes `alert`, for the session about to start.
+    pub(crate) async fn alert_workflows(
+        &self,
+        event: &InboundEvent,
+        session_id: &str,
+    ) -> Result<(Option<String>, Vec<Delivery>)> {
+        let workflows = self.loaded_workflows().await?.workflows;
+        if workflows.is_empty() {
+            return Ok((None, vec![]));
+        }
+        let labels = match crate::investigate::parse_alert(&event.payload) {
+            Ok(sitrep_core::investigation::Trigger::Alert { labels, .. }) => labels,
+            _ => return Ok((None, vec![])),
+        };
+        let facts = AlertFacts {
+            source: event.source,
+            labels: &labels,
+        };
+        let taking: Vec<&Workflow> = workflows
+            .iter()
+            .map(|(w, _)| w)
+            .filter(|w| w.takes_alert(facts))
+            .collect();
+        Ok(self.plan_deliveries(&taking, session_id))
+    }
+
+    /// One delivery per target of each workflow, and the first assistant any of them names.
+    fn plan_deliveries(
+        &self,
+        workflows: &[&Workflow],
+        session_id: &str,
+    ) -> (Option<String>, Vec<Delivery>) {
+        let now = self.now();
+        let assistant = workflows
+            .iter()
+            .find_map(|w| w.assistant())
+            .map(str::to_string);
+        let deliveries = workflows
+            .iter()
+            .flat_map(|w| {
+                w.targets().iter().map(|t| Delivery {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    workspace: self.workspace().to_string(),
+                    workflow: w.name().to_string(),
+                    session_id: session_id.to_string(),
+                    target: t.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    created_at: now,
+                    next_at: now,
+                    delivered_at: None,
+                    last_error: None,
+                })
+            })
+            .collect();
+        (assistant, deliveries)
+    }
+
+    /// Starts an investigation of each newly opened issue a workflow takes, with its
+    /// deliveries, until `stop` completes. (An issue opened while no server runs starts
+    /// nothing: workflows act on what happens while they watch.)
+    pub async fn workflow_worker(&self, stop: impl Future<Output = ()> + Send) {
+        let mut events = self.subscribe();
+        tokio::pin!(stop);
+        loop {
+            let event = tokio::select! {
+                _ = &mut stop => return,
+                e = events.recv() => e,
+            };
+            let (issue_id, severity) = match event {
+                Ok(crate::events::Event::IssueChanged {
+                    issue_id,
+                    change: sitrep_core::IssueEventKind::Opened,
+                    severity: Some(severity),
+                    ..
+                }) => (issue_id, severity),
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "workflows missed issue events");
+                    continue;
+                }
+                Err(_) => return,
+            };
+            if let Err(e) = self.issue_opened(&issue_id, severity).await {
+                tracing::error!(error = %e, issue = %issue_id, "cannot start a workflow for an issue");
+            }
+        }
+    }
+
+    async fn issue_opened(&self, issue_id: &str, severity: Severity) -> Result<()> {
+        let workflows = self.loaded_workflows().await?.workflows;
+        let taking: Vec<&Workflow> = workflows
+            .iter()
+            .map(|(w, _)| w)
+            .filter(|w| w.takes_issue(severity))
+            .collect();
+        if taking.is_empty() {
+            return Ok(());
+        }
+        let session_id = Sitrep::new_session_id();
+        let (assistant, deliveries) = self.plan_deliveries(&taking, &session_id);
+        self.store()
+            .await?
+            .put_deliveries(&deliveries, None)
+            .await?;
+        tracing::info!(issue = issue_id, session = %session_id, deliveries = deliveries.len(), "workflow investigates a new issue");
+        let req = InvestigateRequest {
+            ask: Ask::Issue(issue_id.to_string()),
+            assistant,
+            time_budget: None,
+            task_budget: None,
+            session_id: Some(session_id),
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.investigate(req).await {
+                tracing::error!(error = %e, "a workflow's investigation of an issue failed");
+            }
+            me.wake_delivery();
+        });
+        Ok(())
+    }
+}
