@@ -323,6 +323,9 @@ mod tests {
             text.contains("  - postgres-main: connections are exhausted"),
             "{text}"
         );
-        assert!(text.contains("1 remediation(s) wait for approval"), "{text}");
+        assert!(
+            text.contains("1 remediation(s) wait for approval"),
+            "{text}"
+        );
     }
 }

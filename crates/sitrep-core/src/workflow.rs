@@ -217,16 +217,17 @@ pub struct AlertFacts<'a> {
 }
 
 fn is_reference(s: &str) -> bool {
-    ["secret:", "env:", "file:"].iter().any(|p| s.starts_with(p))
+    ["secret:", "env:", "file:"]
+        .iter()
+        .any(|p| s.starts_with(p))
 }
 
 impl Workflow {
     /// Checks a workflow; every problem names its field.
     pub fn compile(spec: WorkflowSpec) -> Result<Workflow, Vec<WorkflowProblem>> {
         let mut problems = vec![];
-        let mut bad = |field: String, message: String| {
-            problems.push(WorkflowProblem { field, message })
-        };
+        let mut bad =
+            |field: String, message: String| problems.push(WorkflowProblem { field, message });
         if spec.name.is_empty()
             || !spec
                 .name
@@ -239,10 +240,9 @@ impl Workflow {
             );
         }
         match (&spec.on.alert, &spec.on.issue) {
-            (None, None) | (Some(_), Some(_)) => bad(
-                "on".into(),
-                "give exactly one of alert or issue".into(),
-            ),
+            (None, None) | (Some(_), Some(_)) => {
+                bad("on".into(), "give exactly one of alert or issue".into())
+            }
             _ => {}
         }
         if let Some(i) = &spec.on.issue
@@ -279,7 +279,9 @@ impl Workflow {
                     {
                         bad(
                             at(field),
-                            format!("{url:?} is not an http(s) URL or a secret reference (secret:NAME, env:VAR, file:/path)"),
+                            format!(
+                                "{url:?} is not an http(s) URL or a secret reference (secret:NAME, env:VAR, file:/path)"
+                            ),
                         );
                     }
                     if let Target::Webhook {
@@ -295,10 +297,7 @@ impl Workflow {
                 }
                 Target::Email { smtp, from, to } => {
                     if !smtp.starts_with("smtp://") {
-                        bad(
-                            at("smtp"),
-                            format!("{smtp:?} is not smtp://host:port"),
-                        );
+                        bad(at("smtp"), format!("{smtp:?} is not smtp://host:port"));
                     }
                     if !from.contains('@') {
                         bad(at("from"), format!("{from:?} is not an email address"));
@@ -438,9 +437,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let r: Result<WorkflowSpec, _> = yaml_serde::from_str(
-            "name: x\non: {alert: {}}\ndeliver: [{slack: {url: 'http://x'}}]",
-        );
+        let r: Result<WorkflowSpec, _> =
+            yaml_serde::from_str("name: x\non: {alert: {}}\ndeliver: [{slack: {url: 'http://x'}}]");
         assert!(r.is_err());
         let two = compile(
             "name: x\non: {alert: {}}\ndeliver: [{slack: {webhook_url: 'http://x'}, webhook: {url: 'http://y'}}]",

@@ -31,8 +31,14 @@ pub(crate) enum Failure {
 impl Sitrep {
     /// The deliveries of one session, or of all, newest first.
     pub async fn deliveries(&self, session: Option<&str>, limit: i64) -> Result<Vec<Delivery>> {
+        // A prefix names a stored session; a full id may be of one not stored yet (the
+        // deliveries of an investigation are stored as it starts).
         let session = match session {
-            Some(s) => Some(self.session(s).await?.id),
+            Some(s) => Some(
+                self.session(s)
+                    .await
+                    .map_or_else(|_| s.to_string(), |x| x.id),
+            ),
             None => None,
         };
         Ok(self
@@ -85,11 +91,16 @@ impl Sitrep {
             tracing::info!(delivery = %d.id, workflow = %d.workflow, target = d.target.kind(), session = %d.session_id, status = %d.status, attempts = d.attempts, error = ?d.last_error, "delivery attempted");
             if d.status != DeliveryStatus::Pending {
                 let what = match d.status {
-                    DeliveryStatus::Delivered => format!("delivered to {} ({})", d.target.kind(), d.workflow),
+                    DeliveryStatus::Delivered => {
+                        format!("delivered to {} ({})", d.target.kind(), d.workflow)
+                    }
                     _ => format!("delivery to {} ({}) given up", d.target.kind(), d.workflow),
                 };
                 let data = serde_json::json!({"delivery": d.id, "workflow": d.workflow, "target": d.target.kind(), "status": d.status, "attempts": d.attempts, "error": d.last_error});
-                if let Err(e) = self.session_note(&d.session_id, AuditKind::Note, data, what).await {
+                if let Err(e) = self
+                    .session_note(&d.session_id, AuditKind::Note, data, what)
+                    .await
+                {
                     tracing::warn!(error = %e, session = %d.session_id, "cannot note the delivery on its session");
                 }
                 self.publish(crate::events::Event::Delivery {

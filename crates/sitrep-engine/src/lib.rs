@@ -10,8 +10,8 @@ pub mod access;
 pub mod analyze;
 mod approvals;
 mod bootstrap;
-mod deliver;
 pub mod commands;
+mod deliver;
 mod discover;
 mod duration_text;
 mod error;
@@ -20,8 +20,8 @@ mod files;
 pub mod intake;
 pub mod investigate;
 mod issues;
-mod mail;
 pub mod knowledge;
+mod mail;
 mod map;
 pub mod rules;
 mod runs;
@@ -40,13 +40,13 @@ pub mod errors {
     pub use sitrep_runner::RunError;
     pub use sitrep_store::StoreError;
 }
+pub use deliver::sign as sign_delivery;
 pub use discover::{DiscoveryProgress, NoProgress};
 pub use error::{EngineError, Result};
 pub use issues::IssueQuery;
 pub use map::MapQuery;
 pub use rules::IssueView;
 pub use runs::RunTaskRequest;
-pub use deliver::sign as sign_delivery;
 pub use serve::ServeOptions;
 pub use settings::{Overrides, Settings};
 

@@ -40,7 +40,11 @@ pub(crate) async fn send(
         .build();
     match transport.send(msg).await {
         Ok(_) => Ok(()),
-        Err(e) if e.is_permanent() => Err(Failure::GiveUp(format!("the mail server refused it: {e}"))),
-        Err(e) => Err(Failure::Retry(format!("cannot send through {host}:{port}: {e}"))),
+        Err(e) if e.is_permanent() => {
+            Err(Failure::GiveUp(format!("the mail server refused it: {e}")))
+        }
+        Err(e) => Err(Failure::Retry(format!(
+            "cannot send through {host}:{port}: {e}"
+        ))),
     }
 }

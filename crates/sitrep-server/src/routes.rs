@@ -429,7 +429,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         role: Role::Viewer,
         summary: "Workflow deliveries (Slack, webhook, email), newest first",
         params: &[
-            query("session", Ty::Str, "only this session's (its id or a unique prefix)"),
+            query(
+                "session",
+                Ty::Str,
+                "only this session's (its id or a unique prefix)",
+            ),
             LIMIT,
             OFFSET,
         ],

@@ -168,7 +168,6 @@ impl<
         + TokenStore
         + InboundStore
         + DeliveryStore,
->
-    EngineStore for T
+> EngineStore for T
 {
 }

@@ -4,10 +4,12 @@
 //! `access.rs`: tokens, roles and workspaces on every endpoint of the OpenAPI document.
 //! `api.rs`: health, metrics, errors, listings and investigations over HTTP.
 //! `intake.rs`: alert webhooks, stored first, one investigation per alert group.
+//! `workflows.rs`: workflows' deliveries to Slack and signed-webhook stubs.
 
 mod access;
 mod api;
 mod intake;
+mod workflows;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;

@@ -30,7 +30,10 @@ pub async fn deliveries_are_stored_with_their_event_and_found_when_due(s: &dyn E
     s.put_inbound(&event).await.unwrap();
     event.status = InboundStatus::Investigating;
     event.session_id = Some("s1".into());
-    let batch = [delivery("w", "d1", "s1", 100), delivery("w", "d2", "s1", 50)];
+    let batch = [
+        delivery("w", "d1", "s1", 100),
+        delivery("w", "d2", "s1", 50),
+    ];
     s.put_deliveries(&batch, Some(&event)).await.unwrap();
     assert_eq!(s.get_inbound("w", "e1").await.unwrap().unwrap(), event);
     s.put_deliveries(&[delivery("x", "d3", "s9", 10)], None)
@@ -41,9 +44,12 @@ pub async fn deliveries_are_stored_with_their_event_and_found_when_due(s: &dyn E
     let mut later = event.clone();
     later.status = InboundStatus::Failed;
     assert!(
-        s.put_deliveries(&[delivery("w", "d4", "s1", 1), delivery("w", "d1", "s1", 1)], Some(&later))
-            .await
-            .is_err(),
+        s.put_deliveries(
+            &[delivery("w", "d4", "s1", 1), delivery("w", "d1", "s1", 1)],
+            Some(&later)
+        )
+        .await
+        .is_err(),
         "d1 again"
     );
     assert_eq!(s.get_inbound("w", "e1").await.unwrap().unwrap(), event);
@@ -63,7 +69,12 @@ pub async fn deliveries_are_stored_with_their_event_and_found_when_due(s: &dyn E
     let mut d1 = due[1].clone();
     d1.delivered(Timestamp(100));
     s.update_delivery(&d1).await.unwrap();
-    assert!(s.due_deliveries("w", Timestamp(100), 10).await.unwrap().is_empty());
+    assert!(
+        s.due_deliveries("w", Timestamp(100), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         s.due_deliveries("w", Timestamp(200_000), 10).await.unwrap(),
         [d2.clone()],
@@ -71,6 +82,11 @@ pub async fn deliveries_are_stored_with_their_event_and_found_when_due(s: &dyn E
     );
     let listed = s.list_deliveries("w", Some("s1"), 10).await.unwrap();
     assert_eq!(listed, [d1, d2], "newest first");
-    assert!(s.list_deliveries("w", Some("s9"), 10).await.unwrap().is_empty());
+    assert!(
+        s.list_deliveries("w", Some("s9"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.list_deliveries("x", None, 10).await.unwrap().len(), 1);
 }
