@@ -27,6 +27,10 @@ PORT_PG_REPLICA_EXPORTER=29188
 PORT_REDIS_EXPORTER=29121
 PORT_NGINX_EXPORTER=29113
 PORT_BLACKBOX=29115
+# Not sandbox services: where a sitrep under test serves (Alertmanager's webhook and a
+# Prometheus target point there) and the SMTP server sandbox/test-delivery starts.
+PORT_SITREP=29700
+PORT_SMTP=29025
 
 # name:port pairs, in start order
 ALL_PORTS=(
@@ -41,7 +45,7 @@ SANDBOX_DEB_PACKAGES=(
   postgresql postgresql-client redis-server redis-tools nginx
   prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
   prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter
-  openssl curl iproute2 procps python3 python3-yaml util-linux
+  openssl curl iproute2 procps python3 python3-yaml util-linux python3-aiosmtpd
 )
 
 # Users the services run as (created by the Debian packages, except shopfront's).

@@ -343,7 +343,9 @@ exporter_start() { # name
 exporter_stop() { stop_pidfile "$1" 10; }
 EXPORTERS=(node-exporter postgres-exporter postgres-exporter-replica redis-exporter nginx-exporter blackbox-exporter)
 
-alert_webhook_url() { echo "${SITREP_ALERT_WEBHOOK_URL:-http://127.0.0.1:29999/hooks/alertmanager}"; }
+# Alertmanager sends every alert to a sitrep serving on PORT_SITREP (sandbox/test-delivery
+# starts one), with the bearer token in alertmanager/sitrep-token (read at each send).
+alert_webhook_url() { echo "${SITREP_ALERT_WEBHOOK_URL:-http://127.0.0.1:$PORT_SITREP/api/v1/hooks/alertmanager}"; }
 
 prometheus_conf() {
   local d="$SANDBOX_DIR/prometheus"
@@ -353,8 +355,15 @@ prometheus_conf() {
   chown "$USER_PROM" "$d"/*.yml
   local a="$SANDBOX_DIR/alertmanager"
   install -d -o "$USER_PROM" -m 755 "$a" "$a/data"
-  sed -e "s|@WEBHOOK_URL@|$(alert_webhook_url)|g" "$SANDBOX_SRC/config/alertmanager.yml" > "$a/alertmanager.yml"
-  chown "$USER_PROM" "$a/alertmanager.yml"
+  sed -e "s|@WEBHOOK_URL@|$(alert_webhook_url)|g" -e "s|@TOKEN_FILE@|$a/sitrep-token|g" \
+    "$SANDBOX_SRC/config/alertmanager.yml" > "$a/alertmanager.yml"
+  [[ -f "$a/sitrep-token" ]] || echo none > "$a/sitrep-token"
+  chown "$USER_PROM" "$a/alertmanager.yml" "$a/sitrep-token"
+  chmod 600 "$a/sitrep-token"
+  # sitrep's own /metrics: a target only while a sitrep under test serves (file_sd, empty
+  # otherwise, so no down target fires TargetDown).
+  [[ -f "$d/sitrep-targets.json" ]] || echo '[]' > "$d/sitrep-targets.json"
+  chown "$USER_PROM" "$d/sitrep-targets.json"
 }
 prometheus_start() {
   service_running prometheus && return 0
