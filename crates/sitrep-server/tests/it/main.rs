@@ -4,10 +4,12 @@
 //! `access.rs`: tokens, roles and workspaces on every endpoint of the OpenAPI document.
 //! `api.rs`: health, metrics, errors, listings and investigations over HTTP.
 //! `intake.rs`: alert webhooks, stored first, one investigation per alert group.
+//! `mcp.rs`: MCP over streamable HTTP at `/mcp`: handshake, tools, roles, transport rules.
 
 mod access;
 mod api;
 mod intake;
+mod mcp;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
