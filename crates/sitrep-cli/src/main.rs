@@ -108,6 +108,9 @@ enum Command {
     /// Named investigation procedures: list, show, validate, run NAME k=v.
     #[command(subcommand, name = "command")]
     Procedures(studio::CommandCmd),
+    /// Serve MCP (Model Context Protocol) on stdin/stdout for an AI client: issues,
+    /// investigations, sessions, knowledge, diagnostic tasks, the Map. Approvals are not offered.
+    Mcp,
     /// API tokens for the server: create, list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCmd),
@@ -201,6 +204,7 @@ fn main() -> ExitCode {
             Command::Rules(c) => studio::rules(&sitrep, c).await,
             Command::Procedures(c) => studio::command(&sitrep, c).await,
             Command::Token(c) => tokens::token(&sitrep, c).await,
+            Command::Mcp => basics::mcp(sitrep).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }
