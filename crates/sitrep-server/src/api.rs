@@ -301,7 +301,7 @@ pub async fn start_session(
 /// An investigation as an edge starts it: concluded (when waited for, or when it ended before
 /// it was recorded), or recorded and still running.
 pub enum Started {
-    Finished(Session),
+    Finished(Box<Session>),
     Running {
         id: String,
         /// The investigation going on; dropping it lets it run on.
@@ -318,7 +318,7 @@ pub async fn start_investigation(
     wait: bool,
 ) -> ApiResult<Started> {
     if wait {
-        return Ok(Started::Finished(sitrep.investigate(req).await?));
+        return Ok(Started::Finished(Box::new(sitrep.investigate(req).await?)));
     }
     let id = req.session_id.clone().unwrap_or_default();
     let mut events = sitrep.subscribe();
@@ -329,7 +329,7 @@ pub async fn start_investigation(
             done = &mut running => {
                 let session = done.map_err(|e| ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the investigation crashed: {e}")))??;
-                return Ok(Started::Finished(session));
+                return Ok(Started::Finished(Box::new(session)));
             }
             ev = events.recv() => match ev {
                 Ok(sitrep_engine::events::Event::Session { session_id, .. }) if session_id == id => {

@@ -2,7 +2,7 @@
 //!
 //! A POST carries one JSON-RPC message (or a batch) and is answered with `application/json`
 //! (the spec lets a server answer JSON instead of an event stream); one holding only
-//! notifications or responses gets 202 with no body. sitrep sends nothing on its own, so GET
+//! notifications or responses gets 202 with no body, and one that is not JSON-RPC gets 400. sitrep sends nothing on its own, so GET
 //! (a server-initiated stream) is 405. `initialize` issues an `Mcp-Session-Id`, which later
 //! requests may send: an unknown (or ended, or another token's) one is 404, DELETE ends it.
 //! Browsers' requests from non-loopback origins are refused (403), against DNS rebinding.
@@ -101,22 +101,25 @@ fn origin_allowed(headers: &HeaderMap) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The checks every method of `/mcp` shares: origin, protocol version, session.
-fn check(mcp: &Mcp, headers: &HeaderMap, who: &Principal) -> Result<Option<String>, Response> {
+/// The checks every method of `/mcp` shares: origin, protocol version, session. A refusal is
+/// its status and message.
+fn check(
+    mcp: &Mcp,
+    headers: &HeaderMap,
+    who: &Principal,
+) -> Result<Option<String>, (StatusCode, String)> {
     if !origin_allowed(headers) {
-        return Err(rpc_error(
+        return Err((
             StatusCode::FORBIDDEN,
-            super::INVALID_REQUEST,
-            "requests from this Origin are refused: /mcp answers loopback origins only",
+            "requests from this Origin are refused: /mcp answers loopback origins only".into(),
         ));
     }
     if let Some(v) = headers.get(VERSION_HEADER)
         && !v.to_str().is_ok_and(|v| PROTOCOL_VERSIONS.contains(&v))
     {
-        return Err(rpc_error(
+        return Err((
             StatusCode::BAD_REQUEST,
-            super::INVALID_REQUEST,
-            &format!(
+            format!(
                 "unsupported MCP-Protocol-Version: sitrep speaks {}",
                 PROTOCOL_VERSIONS.join(", ")
             ),
@@ -125,10 +128,9 @@ fn check(mcp: &Mcp, headers: &HeaderMap, who: &Principal) -> Result<Option<Strin
     match headers.get(SESSION_HEADER).map(|v| v.to_str()) {
         None => Ok(None),
         Some(Ok(id)) if mcp.touch(id, &who.token_id) => Ok(Some(id.to_string())),
-        Some(_) => Err(rpc_error(
+        Some(_) => Err((
             StatusCode::NOT_FOUND,
-            super::INVALID_REQUEST,
-            "no such MCP session (it ended or was forgotten): initialize again",
+            "no such MCP session (it ended or was forgotten): initialize again".into(),
         )),
     }
 }
@@ -141,7 +143,7 @@ pub async fn post(
 ) -> Response {
     let session = match check(&s.mcp, &headers, &who) {
         Ok(session) => session,
-        Err(res) => return res,
+        Err((status, message)) => return rpc_error(status, super::INVALID_REQUEST, &message),
     };
     let msg: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -154,13 +156,14 @@ pub async fn post(
         }
     };
     let is_initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
-    if !has_request(&msg) {
-        s.mcp.server.handle(&who, msg).await;
-        return StatusCode::ACCEPTED.into_response();
-    }
+    let is_request = has_request(&msg);
     let Some(answer) = s.mcp.server.handle(&who, msg).await else {
         return StatusCode::ACCEPTED.into_response();
     };
+    // Notifications that could not be taken, or a message that is no request at all.
+    if !is_request || answer.get("id") == Some(&Value::Null) {
+        return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
+    }
     let mut res = axum::Json(&answer).into_response();
     if is_initialize && session.is_none() && answer.get("result").is_some() {
         let id = s.mcp.open_session(&who.token_id);
@@ -198,7 +201,7 @@ pub async fn delete(
                 "DELETE /mcp ends the session named by the Mcp-Session-Id header",
             );
         }
-        Err(res) => return res,
+        Err((status, message)) => return rpc_error(status, super::INVALID_REQUEST, &message),
     };
     s.mcp.end_session(&id);
     StatusCode::NO_CONTENT.into_response()

@@ -313,7 +313,7 @@ async fn run(mcp: &McpServer, name: &str, a: Value) -> Result<Value, ApiError> {
                 session_id: Some(Sitrep::new_session_id()),
             };
             match start_investigation(s, req, a.wait).await? {
-                Started::Finished(session) => view(session),
+                Started::Finished(session) => view(*session),
                 Started::Running { id, task } => {
                     mcp.track(task);
                     Ok(json!({

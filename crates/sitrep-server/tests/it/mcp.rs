@@ -214,6 +214,11 @@ async fn the_transport_refuses_what_it_must() {
     let bad = json!({"jsonrpc": "1.0", "id": 2, "method": "ping"}).to_string();
     let (_, _, body) = mcp(&s, Method::POST, viewer, &[], &bad).await;
     assert_eq!(body["error"]["code"], -32600, "{body}");
+    for junk in ["{}", "\"ping\"", "[]"] {
+        let (st, _, body) = mcp(&s, Method::POST, viewer, &[], junk).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{junk}: {body}");
+        assert_eq!(body["error"]["code"], -32600, "{junk}: {body}");
+    }
     let no_name = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}});
     let (_, _, body) = mcp(&s, Method::POST, viewer, &[], &no_name.to_string()).await;
     assert_eq!(body["error"]["code"], -32602, "{body}");
