@@ -1,4 +1,4 @@
-//! `init`, `tasks`, `run`, `issues`, `serve`, `bundles validate`.
+//! `init`, `tasks`, `run`, `issues`, `serve`, `mcp`, `bundles validate`.
 
 use crate::out::{col, outln, print_json, short, table, text, when};
 use anyhow::{Context, Result, bail};
@@ -368,6 +368,14 @@ pub async fn stop_signal() -> StopSignal {
         _ = tokio::signal::ctrl_c() => StopSignal::Interrupt,
         _ = term => StopSignal::Terminate,
     }
+}
+
+/// MCP on stdio until stdin ends: stdout carries the protocol only, logs go to stderr.
+pub async fn mcp(sitrep: Sitrep) -> Result<ExitCode> {
+    sitrep_server::mcp::stdio::serve_stdio(sitrep)
+        .await
+        .context("mcp on stdio")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn serve(sitrep: &Sitrep, a: ServeArgs) -> Result<ExitCode> {

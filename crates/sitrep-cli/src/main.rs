@@ -113,6 +113,9 @@ enum Command {
     /// list, validate, deliveries.
     #[command(subcommand)]
     Workflows(workflows::WorkflowsCmd),
+    /// Serve MCP (Model Context Protocol) on stdin/stdout for an AI client: issues,
+    /// investigations, sessions, knowledge, diagnostic tasks, the Map. Approvals are not offered.
+    Mcp,
     /// API tokens for the server: create, list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCmd),
@@ -207,6 +210,7 @@ fn main() -> ExitCode {
             Command::Workflows(c) => workflows::workflows(&sitrep, c).await,
             Command::Procedures(c) => studio::command(&sitrep, c).await,
             Command::Token(c) => tokens::token(&sitrep, c).await,
+            Command::Mcp => basics::mcp(sitrep).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }

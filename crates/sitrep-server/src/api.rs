@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use sitrep_core::access::Role;
 use sitrep_core::approval::ApprovalStatus;
-use sitrep_core::investigation::SessionStatus;
+use sitrep_core::investigation::{Session, SessionStatus};
 use sitrep_engine::access::Principal;
 use sitrep_engine::investigate::{Ask, InvestigateRequest};
 use sitrep_engine::views::{Page, PageQuery};
@@ -21,6 +21,7 @@ use sitrep_engine::{Actor, ApprovalQuery, IssueQuery, MapQuery, RunTaskRequest, 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 type Pq = Query<PageQuery>;
 
@@ -278,34 +279,61 @@ pub async fn start_session(
             ));
         }
     };
-    let id = Sitrep::new_session_id();
     let req = InvestigateRequest {
         ask,
         assistant: b.assistant,
         time_budget: None,
         task_budget: None,
-        session_id: Some(id.clone()),
+        session_id: Some(Sitrep::new_session_id()),
     };
-    if b.wait.unwrap_or(false) {
-        let session = s.sitrep.investigate(req).await?;
-        return Ok((StatusCode::CREATED, Json(session)).into_response());
+    Ok(
+        match start_investigation(&s.sitrep, req, b.wait.unwrap_or(false)).await? {
+            Started::Finished(session) => (StatusCode::CREATED, Json(session)).into_response(),
+            Started::Running { id, .. } => {
+                let body = serde_json::json!({ "id": id, "status": "running",
+                "href": format!("/api/v1/sessions/{id}") });
+                (StatusCode::ACCEPTED, Json(body)).into_response()
+            }
+        },
+    )
+}
+
+/// An investigation as an edge starts it: concluded (when waited for, or when it ended before
+/// it was recorded), or recorded and still running.
+pub enum Started {
+    Finished(Box<Session>),
+    Running {
+        id: String,
+        /// The investigation going on; dropping it lets it run on.
+        task: JoinHandle<sitrep_engine::Result<Session>>,
+    },
+}
+
+/// Starts `req` (whose `session_id` is set). With `wait`, answers once the session concludes;
+/// otherwise once it is recorded (or refused), and lets it run. The API and MCP both start
+/// investigations here.
+pub async fn start_investigation(
+    sitrep: &Sitrep,
+    req: InvestigateRequest,
+    wait: bool,
+) -> ApiResult<Started> {
+    if wait {
+        return Ok(Started::Finished(Box::new(sitrep.investigate(req).await?)));
     }
-    // Answer once the session is recorded (or refused), then let it run.
-    let mut events = s.sitrep.subscribe();
-    let sitrep = s.sitrep.clone();
-    let mut running = tokio::spawn(async move { sitrep.investigate(req).await });
+    let id = req.session_id.clone().unwrap_or_default();
+    let mut events = sitrep.subscribe();
+    let engine = sitrep.clone();
+    let mut running = tokio::spawn(async move { engine.investigate(req).await });
     loop {
         tokio::select! {
             done = &mut running => {
                 let session = done.map_err(|e| ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the investigation crashed: {e}")))??;
-                return Ok((StatusCode::CREATED, Json(session)).into_response());
+                return Ok(Started::Finished(Box::new(session)));
             }
             ev = events.recv() => match ev {
                 Ok(sitrep_engine::events::Event::Session { session_id, .. }) if session_id == id => {
-                    let body = serde_json::json!({ "id": id, "status": "running",
-                        "href": format!("/api/v1/sessions/{id}") });
-                    return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+                    return Ok(Started::Running { id, task: running });
                 }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {}

@@ -1,5 +1,6 @@
 //! The HTTP edge: `/api/v1` (a thin layer over [`sitrep_engine::Sitrep`], described by the
-//! OpenAPI document at `/api/v1/openapi.json`), `/healthz`, `/readyz` and `/metrics`.
+//! OpenAPI document at `/api/v1/openapi.json`), the MCP endpoint `/mcp` ([`mcp`]), `/healthz`,
+//! `/readyz` and `/metrics`.
 //!
 //! Every `/api/v1` request carries a bearer token of the served workspace; the role each
 //! endpoint needs is declared once in [`routes::ENDPOINTS`], from which both the router and
@@ -7,6 +8,7 @@
 
 pub mod api;
 pub mod error;
+pub mod mcp;
 pub mod metrics;
 pub mod routes;
 
@@ -33,12 +35,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct AppState {
     pub sitrep: Sitrep,
     pub metrics: Arc<metrics::Metrics>,
+    pub mcp: Arc<mcp::http::Mcp>,
 }
 
 /// The whole HTTP surface over one engine.
 pub fn router(sitrep: Sitrep) -> Router {
     let state = AppState {
         metrics: metrics::Metrics::start(&sitrep),
+        mcp: Arc::new(mcp::http::Mcp::new(sitrep.clone())),
         sitrep,
     };
     let mut api = Router::new();
@@ -59,6 +63,17 @@ pub fn router(sitrep: Sitrep) -> Router {
             axum::routing::get(|| async { axum::Json(routes::openapi()) }),
         )
         .merge(api)
+        // JSON-RPC, so not in the OpenAPI document (docs/api.md, MCP); each tool checks its role.
+        .route(
+            "/mcp",
+            axum::routing::post(mcp::http::post)
+                .get(mcp::http::get)
+                .delete(mcp::http::delete)
+                .route_layer(middleware::from_fn_with_state(
+                    (state.clone(), Role::Viewer),
+                    authorize,
+                )),
+        )
         .fallback(|| async {
             ApiError::not_found("no such endpoint: the API is described at /api/v1/openapi.json")
         })

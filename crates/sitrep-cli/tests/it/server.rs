@@ -287,3 +287,58 @@ fn a_kill_9_in_a_burst_of_alerts_loses_none_that_were_accepted_and_the_storm_is_
     assert!(st.success());
     serve.wait_with_output().unwrap();
 }
+
+#[test]
+fn mcp_on_stdio_answers_line_by_line_and_exits_at_the_end_of_its_input() {
+    let h = home();
+    ok(sitrep(h.path(), &["init"]).output().unwrap());
+    let mut child = sitrep(h.path(), &["mcp"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for msg in [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "it", "version": "0"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "list_issues", "arguments": {}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+            "params": {"name": "approve", "arguments": {}}}),
+    ] {
+        writeln!(stdin, "{msg}").unwrap();
+    }
+    writeln!(stdin, "{{not json").unwrap();
+    drop(stdin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("sitrep mcp did not exit at the end of its input");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Every line of stdout is one JSON-RPC answer; the notification got none.
+    let answers: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    let by_id = |id: Value| answers.iter().find(|a| a["id"] == id).unwrap();
+    let init = by_id(1.into());
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "{init}");
+    let tools = by_id(2.into())["result"]["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 6, "{tools:?}");
+    let issues = by_id(3.into());
+    assert_eq!(issues["result"]["isError"], false, "{issues}");
+    assert_eq!(by_id(4.into())["error"]["code"], -32602);
+    assert_eq!(by_id(Value::Null)["error"]["code"], -32700);
+}

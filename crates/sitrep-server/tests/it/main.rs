@@ -5,11 +5,13 @@
 //! `api.rs`: health, metrics, errors, listings and investigations over HTTP.
 //! `intake.rs`: alert webhooks, stored first, one investigation per alert group.
 //! `workflows.rs`: workflows' deliveries to Slack and signed-webhook stubs.
+//! `mcp.rs`: MCP over streamable HTTP at `/mcp`: handshake, tools, roles, transport rules.
 
 mod access;
 mod api;
 mod intake;
 mod workflows;
+mod mcp;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
