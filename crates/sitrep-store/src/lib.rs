@@ -13,6 +13,7 @@ mod migrate;
 mod open;
 mod rows;
 mod runs;
+mod secrets;
 mod sessions;
 mod sql;
 mod tokens;
@@ -21,6 +22,7 @@ pub use approvals::{ApprovalFilter, ApprovalStore};
 pub use error::{ConnectProblem, StoreError};
 pub use inbound::InboundStore;
 pub use knowledge::KnowledgeStore;
+pub use secrets::SecretStore;
 pub use sessions::SessionStore;
 pub use sql::{Backend, OpenOptions, SqlStore};
 pub use tokens::TokenStore;
@@ -152,13 +154,14 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Every aggregate the engine uses, behind one object: runs and issues, SLXs, the Map and
-/// metrics ([`Store`]), approvals, investigation sessions, knowledge notes, API tokens and
-/// inbound events.
+/// metrics ([`Store`]), approvals, investigation sessions, knowledge notes, API tokens,
+/// inbound events and the secrets vault.
 pub trait EngineStore:
-    Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore
+    Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore + SecretStore
 {
 }
-impl<T: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore>
-    EngineStore for T
+impl<
+    T: Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore + SecretStore,
+> EngineStore for T
 {
 }

@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0009_inbound.sql"),
         postgres: include_str!("migrations/postgres/0009_inbound.sql"),
     },
+    Migration {
+        version: 10,
+        name: "workspace secrets",
+        sqlite: include_str!("migrations/sqlite/0010_secrets.sql"),
+        postgres: include_str!("migrations/postgres/0010_secrets.sql"),
+    },
 ];
 
 /// Any fixed number: the advisory lock every sitrep migrating a PostgreSQL database takes.
