@@ -26,6 +26,7 @@ mod runs;
 mod serve;
 pub mod settings;
 mod slx;
+pub mod vault;
 pub mod views;
 
 pub use approvals::{Actor, ApprovalQuery};
