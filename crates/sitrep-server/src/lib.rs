@@ -9,6 +9,7 @@ pub mod api;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod secrets;
 
 use crate::error::ApiError;
 use axum::Router;

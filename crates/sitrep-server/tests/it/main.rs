@@ -4,10 +4,12 @@
 //! `access.rs`: tokens, roles and workspaces on every endpoint of the OpenAPI document.
 //! `api.rs`: health, metrics, errors, listings and investigations over HTTP.
 //! `intake.rs`: alert webhooks, stored first, one investigation per alert group.
+//! `secrets.rs`: the secrets vault: admins only, write-only.
 
 mod access;
 mod api;
 mod intake;
+mod secrets;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
