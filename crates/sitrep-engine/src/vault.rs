@@ -125,7 +125,15 @@ impl VaultKey {
     /// `create` is set. Blocking: call it off the async runtime.
     fn from_file(path: &Path, create: bool) -> std::result::Result<VaultKey, VaultError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => VaultKey::parse(&text, &path.display().to_string()),
+            Ok(text) => {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(m) = std::fs::metadata(path)
+                    && m.permissions().mode() & 0o077 != 0
+                {
+                    tracing::warn!(path = %path.display(), "the vault key can be read by other users; make it private (chmod 600)");
+                }
+                VaultKey::parse(&text, &path.display().to_string())
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => create_key_file(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(VaultError::NoKey {
                 path: path.to_path_buf(),
