@@ -7,6 +7,7 @@ mod investigate;
 mod mapping;
 mod out;
 mod runs;
+mod secrets;
 mod studio;
 mod tokens;
 mod workflows;
@@ -32,6 +33,7 @@ Environment (docs/configuration.md describes every key of sitrep.yaml):
   SITREP_HOME          state directory (default ~/.sitrep)
   SITREP_DATABASE_URL  sqlite://PATH (default $SITREP_HOME/sitrep.db) or postgres://...
   SITREP_WORKSPACE     the workspace (default: sitrep.yaml's, else `default`)
+  SITREP_VAULT_KEY     the secrets vault's key (default: the file $SITREP_HOME/vault.key)
   SITREP_LOG           log filter, e.g. info or sitrep_runner=debug (logs go to stderr)
   NO_COLOR             no colour in logs (like --color never)";
 
@@ -119,6 +121,9 @@ enum Command {
     /// API tokens for the server: create, list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCmd),
+    /// Workspace secrets, stored encrypted: set (from stdin), list, delete, rekey.
+    #[command(subcommand)]
+    Secret(secrets::SecretCmd),
     /// Work with CodeBundles.
     #[command(subcommand)]
     Bundles(basics::BundlesCmd),
@@ -211,6 +216,7 @@ fn main() -> ExitCode {
             Command::Procedures(c) => studio::command(&sitrep, c).await,
             Command::Token(c) => tokens::token(&sitrep, c).await,
             Command::Mcp => basics::mcp(sitrep).await,
+            Command::Secret(c) => secrets::secret(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }

@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod redact;
 pub mod rules;
 pub mod schedule;
+pub mod secret;
 pub mod slx_plan;
 pub mod table;
 pub mod template;

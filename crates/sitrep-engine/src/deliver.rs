@@ -141,12 +141,12 @@ impl Sitrep {
         let attempt = async {
             match &d.target {
                 Target::Slack { webhook_url } => {
-                    let url = self.reveal(webhook_url)?;
+                    let url = self.reveal(webhook_url).await?;
                     let body = serde_json::to_vec(&report.slack()).expect("json");
                     post(&url, body, &d.id, None).await
                 }
                 Target::Webhook { url, secret } => {
-                    let url = self.reveal(url)?;
+                    let url = self.reveal(url).await?;
                     let body = serde_json::to_vec(&serde_json::json!({
                         "type": "session.finished",
                         "delivery_id": d.id,
@@ -154,11 +154,14 @@ impl Sitrep {
                         "report": report,
                     }))
                     .expect("json");
-                    let key = secret.as_deref().map(|s| self.reveal(s)).transpose()?;
+                    let key = match secret {
+                        Some(s) => Some(self.reveal(s).await?),
+                        None => None,
+                    };
                     post(&url, body, &d.id, key.as_deref()).await
                 }
                 Target::Email { smtp, from, to } => {
-                    let smtp = self.reveal(smtp)?;
+                    let smtp = self.reveal(smtp).await?;
                     crate::mail::send(&smtp, from, to, &d.id, report).await
                 }
             }
@@ -172,16 +175,34 @@ impl Sitrep {
         }
     }
 
-    /// A target's address or key: as written, or read from where a reference points.
-    fn reveal(&self, value: &str) -> std::result::Result<String, Failure> {
+    /// A target's address or key: as written, or read from where a reference points (the
+    /// `secrets:` setting, then the vault).
+    async fn reveal(&self, value: &str) -> std::result::Result<String, Failure> {
         let is_reference = ["secret:", "env:", "file:"]
             .iter()
             .any(|p| value.starts_with(p));
         if !is_reference {
             return Ok(value.to_string());
         }
-        sitrep_runner::secrets::resolve_named(value, &self.settings().secrets)
-            .map_err(|e| Failure::GiveUp(e.to_string()))
+        let named = self.settings().secrets.clone();
+        let in_vault: std::collections::BTreeSet<String> = value
+            .strip_prefix("secret:")
+            .filter(|n| !named.contains_key(*n))
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        let stored = self
+            .vault_values(&in_vault)
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        let value = value.to_string();
+        // `file:` references read files.
+        tokio::task::spawn_blocking(move || {
+            sitrep_runner::secrets::resolve_named(&value, &named, &stored)
+        })
+        .await
+        .map_err(|e| Failure::Retry(format!("reading a secret crashed: {e}")))?
+        .map_err(|e| Failure::GiveUp(e.to_string()))
     }
 }
 

@@ -37,12 +37,18 @@ impl Sitrep {
         dry_run: bool,
         progress: &dyn DiscoveryProgress,
     ) -> Result<DiscoveryView> {
+        // Generation rules may name the workspace's secrets: those of the settings and the
+        // vault's.
+        let mut secret_names: Vec<String> = self.settings().secrets.keys().cloned().collect();
+        secret_names.extend(self.secrets().await?.into_iter().map(|s| s.name));
+        secret_names.sort();
+        secret_names.dedup();
         let d = Discovery {
             config: self.settings().discovery.clone(),
             catalog: self.catalog().await?,
             store: self.store().await?,
             workspace: self.workspace().to_string(),
-            secret_names: self.settings().secrets.keys().cloned().collect(),
+            secret_names,
         };
         let report = d.run(dry_run, &Adapter(progress), self.now()).await?;
         let live = report.map.live();

@@ -21,6 +21,8 @@ pub enum EngineError {
     Access(#[from] crate::access::AccessError),
     #[error(transparent)]
     Knowledge(#[from] crate::knowledge::IndexError),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
     #[error("cannot use {path}")]
     Io {
         path: PathBuf,

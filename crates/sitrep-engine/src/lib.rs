@@ -28,6 +28,7 @@ mod runs;
 mod serve;
 pub mod settings;
 mod slx;
+pub mod vault;
 pub mod views;
 pub mod workflows;
 

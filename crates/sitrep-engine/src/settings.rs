@@ -66,9 +66,13 @@ pub struct Settings {
     #[serde(default)]
     pub runner: RunnerSettings,
     /// Workspace secrets by name → where the value lives (`env:VAR` or `file:/path`).
-    /// Generated SLXs refer to them as `secret:NAME`; values are never stored.
+    /// Generated SLXs refer to them as `secret:NAME`, which is looked up here first, then in
+    /// the vault; values are never stored here.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// `vault:` where the key of stored secrets is (`SITREP_VAULT_KEY` wins over it).
+    #[serde(default)]
+    pub vault: VaultSettings,
     #[serde(default)]
     pub discovery: DiscoveryConfig,
     #[serde(default)]
@@ -138,6 +142,24 @@ impl Default for IntakeSettings {
     fn default() -> Self {
         IntakeSettings {
             cooldown: Duration::from_secs(600),
+        }
+    }
+}
+
+/// `vault:` the secrets vault (`docs/secrets.md`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultSettings {
+    /// The key file (default `$SITREP_HOME/vault.key`; a relative path is under
+    /// `$SITREP_HOME`), created on the first secret set when it does not exist.
+    pub key_file: Option<PathBuf>,
+}
+
+impl VaultSettings {
+    pub fn key_file(&self, home: &Path) -> PathBuf {
+        match &self.key_file {
+            Some(p) => home.join(p),
+            None => home.join(crate::vault::KEY_FILE),
         }
     }
 }

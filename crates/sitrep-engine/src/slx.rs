@@ -8,7 +8,7 @@ use sitrep_bundles::slx::slx_health_tasks;
 use sitrep_core::{Slx, TaskRef};
 use sitrep_runner::RunRequest;
 use sitrep_store::Store;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Sitrep {
     pub async fn slxs(&self) -> Result<Vec<Slx>> {
@@ -47,10 +47,29 @@ impl Sitrep {
         Ok(s)
     }
 
-    /// The SLX's secrets, resolved from their references (values never stored).
-    pub(crate) fn slx_secrets(&self, s: &Slx) -> Result<BTreeMap<String, String>> {
-        sitrep_runner::secrets::resolve_all(&s.secrets, &self.settings().secrets)
-            .map_err(|(k, e)| EngineError::Invalid(format!("SLX {}: secret {k}: {e}", s.name)))
+    /// The SLX's secrets, resolved from their references (values never stored): a
+    /// `secret:NAME` from the settings' `secrets:` first, else decrypted from the vault.
+    pub(crate) async fn slx_secrets(&self, s: &Slx) -> Result<BTreeMap<String, String>> {
+        if s.secrets.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let named = self.settings().secrets.clone();
+        let in_vault: BTreeSet<String> = s
+            .secrets
+            .values()
+            .filter_map(|r| r.strip_prefix("secret:"))
+            .filter(|n| !named.contains_key(*n))
+            .map(str::to_string)
+            .collect();
+        let stored = self.vault_values(&in_vault).await?;
+        let (references, slx) = (s.secrets.clone(), s.name.clone());
+        // `file:` references read files.
+        tokio::task::spawn_blocking(move || {
+            sitrep_runner::secrets::resolve_all(&references, &named, &stored)
+                .map_err(|(k, e)| EngineError::Invalid(format!("SLX {slx}: secret {k}: {e}")))
+        })
+        .await
+        .map_err(|e| EngineError::Invalid(format!("resolving secrets crashed: {e}")))?
     }
 
     /// Runs an SLX's health tasks now, in order, with its config and secrets.
@@ -82,7 +101,7 @@ impl Sitrep {
         slx: &Slx,
         tasks: &[TaskRef],
     ) -> Result<(Vec<RunView>, Vec<String>)> {
-        let secrets = self.slx_secrets(slx)?;
+        let secrets = self.slx_secrets(slx).await?;
         let mut runs = vec![];
         let mut problems = vec![];
         for task in tasks {

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sitrep_engine::EngineError;
+use sitrep_engine::vault::VaultError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
@@ -83,6 +84,9 @@ impl From<EngineError> for ApiError {
             EngineError::Run(r) => run_status(r),
             EngineError::Bundle(b) => bundle_status(b),
             EngineError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store"),
+            EngineError::Vault(VaultError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid"),
+            // The key is missing, unreadable or not the secrets' own: the server's to fix.
+            EngineError::Vault(_) => (StatusCode::SERVICE_UNAVAILABLE, "vault"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         ApiError::new(status, code, message)

@@ -11,6 +11,7 @@ pub mod error;
 pub mod mcp;
 pub mod metrics;
 pub mod routes;
+pub mod secrets;
 
 use crate::error::ApiError;
 use axum::Router;

@@ -2,8 +2,8 @@
 //! so the document cannot drift from what is served, and each endpoint's role is declared
 //! once, next to its path.
 
-use crate::{AppState, api};
-use axum::routing::{MethodRouter, delete, get, post};
+use crate::{AppState, api, secrets};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use serde_json::{Value, json};
 use sitrep_core::access::Role;
 
@@ -11,6 +11,7 @@ use sitrep_core::access::Role;
 pub enum Method {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -19,6 +20,7 @@ impl Method {
         match self {
             Method::Get => "get",
             Method::Post => "post",
+            Method::Put => "put",
             Method::Delete => "delete",
         }
     }
@@ -126,6 +128,12 @@ fn token_body() -> Value {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         "role": {"type": "string", "enum": ["viewer", "operator", "approver", "admin"]},
         "ttl_s": {"type": "integer", "minimum": 1},
+    }})
+}
+
+fn secret_body() -> Value {
+    json!({"type": "object", "required": ["value"], "additionalProperties": false, "properties": {
+        "value": {"type": "string", "minLength": 4, "maxLength": 65536, "description": "the value; stored encrypted, never shown again"},
     }})
 }
 
@@ -470,6 +478,39 @@ pub const ENDPOINTS: &[Endpoint] = &[
         body: None,
         ok: &[(200, "the revoked token")],
         handler: || delete(api::revoke_token),
+    },
+    Endpoint {
+        method: Method::Get,
+        path: "/api/v1/secrets",
+        role: Role::Admin,
+        summary: "The workspace's secrets: names and times, never values",
+        params: &[],
+        body: None,
+        ok: &[(200, "the secrets' names")],
+        handler: || get(secrets::list),
+    },
+    Endpoint {
+        method: Method::Put,
+        path: "/api/v1/secrets/{name}",
+        role: Role::Admin,
+        summary: "Store a secret, encrypted (replacing one of that name); it is never read back",
+        params: &[path(
+            "name",
+            "the secret's name; SLXs refer to it as secret:NAME",
+        )],
+        body: Some(secret_body),
+        ok: &[(200, "the secret's name and times")],
+        handler: || put(secrets::set),
+    },
+    Endpoint {
+        method: Method::Delete,
+        path: "/api/v1/secrets/{name}",
+        role: Role::Admin,
+        summary: "Delete a secret",
+        params: &[path("name", "the secret's name")],
+        body: None,
+        ok: &[(200, "the deleted secret's name and times")],
+        handler: || delete(secrets::delete),
     },
 ];
 

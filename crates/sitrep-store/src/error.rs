@@ -32,6 +32,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("{}", describe(.0))]
     Sql(sqlx::Error),
+    /// A write that found its rows changed since they were read; the message says what to do.
+    #[error("{0}")]
+    Conflict(String),
     #[error("corrupt row in {table}: {message}")]
     Corrupt {
         table: &'static str,

@@ -14,6 +14,7 @@ mod migrate;
 mod open;
 mod rows;
 mod runs;
+mod secrets;
 mod sessions;
 mod sql;
 mod tokens;
@@ -23,6 +24,7 @@ pub use deliveries::DeliveryStore;
 pub use error::{ConnectProblem, StoreError};
 pub use inbound::InboundStore;
 pub use knowledge::KnowledgeStore;
+pub use secrets::SecretStore;
 pub use sessions::SessionStore;
 pub use sql::{Backend, OpenOptions, SqlStore};
 pub use tokens::TokenStore;
@@ -155,9 +157,16 @@ pub trait Store: Send + Sync + 'static {
 
 /// Every aggregate the engine uses, behind one object: runs and issues, SLXs, the Map and
 /// metrics ([`Store`]), approvals, investigation sessions, knowledge notes, API tokens,
-/// inbound events and deliveries.
+/// inbound events, deliveries and the secrets vault.
 pub trait EngineStore:
-    Store + ApprovalStore + SessionStore + KnowledgeStore + TokenStore + InboundStore + DeliveryStore
+    Store
+    + ApprovalStore
+    + SessionStore
+    + KnowledgeStore
+    + TokenStore
+    + InboundStore
+    + DeliveryStore
+    + SecretStore
 {
 }
 impl<
@@ -167,7 +176,8 @@ impl<
         + KnowledgeStore
         + TokenStore
         + InboundStore
-        + DeliveryStore,
+        + DeliveryStore
+        + SecretStore,
 > EngineStore for T
 {
 }

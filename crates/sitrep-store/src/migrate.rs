@@ -70,6 +70,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/postgres/0009_inbound.sql"),
     },
     Migration {
+        version: 10,
+        name: "workspace secrets",
+        sqlite: include_str!("migrations/sqlite/0010_secrets.sql"),
+        postgres: include_str!("migrations/postgres/0010_secrets.sql"),
+    },
+    Migration {
         version: 11,
         name: "deliveries",
         sqlite: include_str!("migrations/sqlite/0011_deliveries.sql"),

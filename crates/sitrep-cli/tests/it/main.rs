@@ -15,3 +15,4 @@ mod server;
 mod service_remediations;
 mod signals;
 mod studio;
+mod vault;

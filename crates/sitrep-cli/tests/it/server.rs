@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn sitrep(home: &Path, args: &[&str]) -> Command {
+pub(crate) fn sitrep(home: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sitrep"));
     c.args(args)
         .env("SITREP_HOME", home)
@@ -17,12 +17,12 @@ fn sitrep(home: &Path, args: &[&str]) -> Command {
     c
 }
 
-fn ok(o: Output) -> String {
+pub(crate) fn ok(o: Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
 }
 
-fn home() -> tempfile::TempDir {
+pub(crate) fn home() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(
         d.path().join("sitrep.yaml"),
@@ -32,7 +32,7 @@ fn home() -> tempfile::TempDir {
     d
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -41,7 +41,7 @@ fn free_port() -> u16 {
 }
 
 /// A plain HTTP/1.1 GET: the status code and the body.
-fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+pub(crate) fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(

@@ -158,7 +158,7 @@ impl Sitrep {
                         resource: slx.resource.clone(),
                         slx: Some(slx.name.clone()),
                         config,
-                        secrets: self.slx_secrets(&slx)?,
+                        secrets: self.slx_secrets(&slx).await?,
                         approval: None,
                     },
                     None,

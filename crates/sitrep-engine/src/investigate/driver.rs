@@ -225,7 +225,7 @@ impl Driver {
             let (sitrep, gate) = (self.sitrep.clone(), gate.clone());
             runs.spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                let secrets = sitrep.slx_secrets(&slx);
+                let secrets = sitrep.slx_secrets(&slx).await;
                 let result = match secrets {
                     Ok(secrets) => {
                         let task = sitrep_core::TaskRef::parse(&plan.task)

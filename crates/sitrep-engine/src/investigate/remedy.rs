@@ -211,7 +211,7 @@ impl Sitrep {
         let (config, secrets) = match &granted.slx {
             Some(name) => {
                 let slx = self.slx(name).await?;
-                let secrets = self.slx_secrets(&slx)?;
+                let secrets = self.slx_secrets(&slx).await?;
                 let mut config = slx.config.clone();
                 config.extend(granted.params.clone());
                 (config, secrets)
@@ -289,7 +289,7 @@ impl Sitrep {
         let mut checks = vec![];
         for t in &h.tests {
             let slx = self.slx(&t.slx).await?;
-            let secrets = self.slx_secrets(&slx)?;
+            let secrets = self.slx_secrets(&slx).await?;
             let task = TaskRef::parse(&t.task).map_err(EngineError::Invalid)?;
             let view = self
                 .execute(

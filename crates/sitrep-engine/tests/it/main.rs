@@ -7,3 +7,4 @@ mod investigations;
 mod runs;
 mod search_quality;
 mod studio;
+mod vault;

@@ -46,7 +46,7 @@ fn regex_lite_fill(path: &str, id: &str) -> String {
 }
 
 fn body_for(m: &Method) -> Option<Value> {
-    (m == Method::POST).then(|| json!({}))
+    (m == Method::POST || m == Method::PUT).then(|| json!({}))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

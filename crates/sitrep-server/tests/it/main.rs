@@ -6,12 +6,14 @@
 //! `intake.rs`: alert webhooks, stored first, one investigation per alert group.
 //! `workflows.rs`: workflows' deliveries to Slack and signed-webhook stubs.
 //! `mcp.rs`: MCP over streamable HTTP at `/mcp`: handshake, tools, roles, transport rules.
+//! `secrets.rs`: the secrets vault: admins only, write-only.
 
 mod access;
 mod api;
 mod intake;
-mod workflows;
 mod mcp;
+mod secrets;
+mod workflows;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;

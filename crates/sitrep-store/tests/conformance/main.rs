@@ -8,6 +8,7 @@
 //! `lifetimes.rs`: inconclusive runs, event issues' quiet period, current-issue ranking.
 //! `engine.rs`: approvals, sessions and audit, issue data, knowledge notes, API tokens.
 //! `deliveries.rs`: workflow deliveries, stored with their event, due, retried.
+//! `secrets.rs`: the secrets vault's records, per workspace, and their re-keying.
 //! `open.rs`: opening damaged, refused, unreachable and concurrently created databases.
 
 mod deliveries;
@@ -15,6 +16,7 @@ mod engine;
 mod lifetimes;
 mod open;
 mod runs;
+mod secrets;
 mod slx_map;
 
 use sitrep_core::issue::IssueChange;
@@ -546,6 +548,9 @@ macro_rules! conformance {
             case!(engine::tokens_are_found_by_hash_and_revoked_per_workspace);
             case!(engine::inbound_events_are_kept_found_by_key_and_per_workspace);
             case!(deliveries::deliveries_are_stored_with_their_event_and_found_when_due);
+            case!(secrets::secrets_round_trip_and_are_replaced_by_name);
+            case!(secrets::workspaces_never_see_each_others_secrets);
+            case!(secrets::a_rekey_is_all_or_nothing);
         }
     };
 }
