@@ -27,6 +27,8 @@ struct Counters {
     issue_changes: BTreeMap<String, u64>,
     session_steps: u64,
     sessions_started: u64,
+    /// (target kind, delivered | failed) → count.
+    deliveries: BTreeMap<(String, String), u64>,
     events_missed: u64,
 }
 
@@ -55,6 +57,11 @@ impl Metrics {
                         if seq == 0 {
                             c.sessions_started += 1;
                         }
+                    }
+                    Ok(Event::Delivery { target, status, .. }) => {
+                        *c.deliveries
+                            .entry((target, status.as_str().to_string()))
+                            .or_default() += 1
                     }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -199,6 +206,20 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "investigation audit entries",
     );
     let _ = writeln!(out, "sitrep_session_steps_total {}", c.session_steps);
+    family(
+        &mut out,
+        "sitrep_deliveries_total",
+        "counter",
+        "workflow deliveries that ended, by target and outcome (failed: given up)",
+    );
+    for ((target, status), n) in &c.deliveries {
+        let _ = writeln!(
+            out,
+            "sitrep_deliveries_total{{target=\"{}\",status=\"{}\"}} {n}",
+            escape(target),
+            escape(status)
+        );
+    }
     family(
         &mut out,
         "sitrep_events_missed_total",

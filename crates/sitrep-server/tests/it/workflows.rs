@@ -236,6 +236,30 @@ async fn an_alert_a_workflow_takes_is_investigated_and_delivered_once() {
     assert_eq!(notes, 3, "{audit}");
     assert_eq!(s.sitrep.deliver_due().await.unwrap(), 0);
     assert_eq!(got.lock().unwrap().len(), 3);
+
+    // Counted on /metrics (from the engine's events, which arrive asynchronously).
+    let want = [
+        "sitrep_deliveries_total{target=\"slack\",status=\"delivered\"} 1",
+        "sitrep_deliveries_total{target=\"slack\",status=\"failed\"} 1",
+        "sitrep_deliveries_total{target=\"webhook\",status=\"delivered\"} 1",
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = s
+            .http
+            .get(format!("{}/metrics", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if want.iter().all(|w| text.contains(w)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
