@@ -86,7 +86,7 @@ PATTERNS = [
     ("permission-denied", re.compile(r"\(13: Permission denied\)"), 2,
      "nginx is denied access to files or sockets",
      "Check ownership and modes of the paths in the log lines (and SELinux/AppArmor); nginx workers run as the 'user' in nginx.conf."),
-    ("disk-full", re.compile(r"\(28: No space left on device\)"), 1,
+    ("no-space", re.compile(r"\(28: No space left on device\)"), 1,
      "nginx cannot write: no space left on device",
      "Free space on the volume holding nginx's logs and temp paths (core/linux-host/disk-usage)."),
     ("body-too-large", re.compile(r"client intended to send too large body"), 3,

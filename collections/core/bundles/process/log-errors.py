@@ -6,7 +6,7 @@ LOG_WINDOW_MIN minutes, and groups them by template (times, ids, addresses and n
 replaced). The most frequent template raises one issue: major when it occurred at least
 LOG_ERRORS_MAJOR times or at fatal level and is still occurring (its last line within
 LOG_CURRENT_S seconds), minor otherwise from LOG_ERRORS_MIN. Its data names the
-template, a sample line, the file, a class (disk-full, connection-refused, timeout, config,
+template, a sample line, the file, a class (no-space, connection-refused, timeout, config,
 ...) and the address it mentions, if any.
 """
 import os, sys
@@ -68,7 +68,7 @@ def main():
 def next_steps(cls, target):
     at = f" {target}" if target else ""
     return {
-        "disk-full": "A filesystem it writes to is full: find which (core/linux-host/disk-usage, disk-hogs) and free space.",
+        "no-space": "A filesystem it writes to is full: find which (core/linux-host/disk-usage, disk-hogs) and free space.",
         "config": "It rejects its configuration: compare the file with its last good version (core/process/config-changes) and fix or roll back the change.",
         "connection-refused": f"A dependency{at} refuses connections: check that it runs and listens there, then this service's setting that names it.",
         "timeout": f"Calls to a dependency{at} time out: check that dependency's load, locks and latency.",

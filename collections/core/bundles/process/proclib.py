@@ -261,7 +261,7 @@ def template(msg):
 
 
 ERROR_CLASSES = [
-    ("disk-full", r"no space left on device|ENOSPC|disk (is )?full|quota exceeded"),
+    ("no-space", r"no space left on device|ENOSPC|disk (is )?full|quota exceeded"),
     ("config", r"invalid config|configuration (error|invalid)|config(uration)? file|parse error|unknown (directive|option|key)|invalid value"),
     ("connection-refused", r"connection refused|ECONNREFUSED|could not connect|connect\(\) failed"),
     ("timeout", r"timed? ?out|deadline exceeded|ETIMEDOUT"),
