@@ -204,3 +204,85 @@ mod tests {
         assert_eq!(p.to_string(), "c.yaml:4: steps[0].task: no such task");
     }
 }
+
+/// A kind of named workspace file (`rules/*.yaml`, `workflows/*.yaml`): its spec, read from
+/// YAML, compiled with every problem by field.
+pub(crate) trait NamedFile: Sized {
+    type Spec: DeserializeOwned;
+    /// The kind, in messages (`rule`).
+    const KIND: &'static str;
+    /// The spec's own name (empty when it gives none).
+    fn spec_name(spec: &mut Self::Spec) -> &mut String;
+    /// Checks a spec: the compiled value, or every problem as (field, message).
+    fn compile(spec: Self::Spec) -> std::result::Result<Self, Vec<(String, String)>>;
+    fn name(&self) -> &str;
+}
+
+/// What a folder of named files held: the valid ones by name, with their file, and the
+/// problems of the others.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded<T> {
+    pub items: Vec<(T, PathBuf)>,
+    pub problems: Vec<ProblemView>,
+}
+
+impl<T> Default for Loaded<T> {
+    fn default() -> Self {
+        Loaded {
+            items: vec![],
+            problems: vec![],
+        }
+    }
+}
+
+/// Reads and checks every `*.yaml` of a folder (or one file): each is named after its file
+/// when it gives no name, and a name used twice is a problem of the second file.
+pub(crate) fn load_named<T: NamedFile>(path: &Path) -> Result<Loaded<T>> {
+    let files = if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        files_in(path, &["yaml", "yml"])?
+    };
+    let mut out = Loaded::<T>::default();
+    for f in files {
+        let text = match read_text(&f) {
+            Ok(t) => t,
+            Err(p) => {
+                out.problems.push(p);
+                continue;
+            }
+        };
+        let mut spec: T::Spec = match parse_yaml(&f, &text, 0) {
+            Ok(s) => s,
+            Err(p) => {
+                out.problems.push(p);
+                continue;
+            }
+        };
+        let name = T::spec_name(&mut spec);
+        if name.is_empty() {
+            *name = stem(&f);
+        }
+        match T::compile(spec) {
+            Ok(x) => {
+                if let Some((_, other)) = out.items.iter().find(|(o, _)| o.name() == x.name()) {
+                    let message = format!(
+                        "{:?} is also the name of the {} in {}",
+                        x.name(),
+                        T::KIND,
+                        other.display()
+                    );
+                    out.problems.push(located(&f, &text, 0, "name", message));
+                } else {
+                    out.items.push((x, f));
+                }
+            }
+            Err(ps) => out.problems.extend(
+                ps.into_iter()
+                    .map(|(field, message)| located(&f, &text, 0, &field, message)),
+            ),
+        }
+    }
+    out.items.sort_by(|a, b| a.0.name().cmp(b.0.name()));
+    Ok(out)
+}

@@ -3,7 +3,7 @@
 //! read: listings ([`Sitrep::issues`]), an investigation's context and its evidence
 //! (`investigate::studio`). A rule never changes or deletes anything stored.
 
-use crate::files::{files_in, located, parse_yaml, read_text, stem};
+use crate::files::{Loaded, NamedFile, load_named};
 use crate::views::ProblemView;
 use crate::{EngineError, IssueQuery, Result, Sitrep};
 use serde::{Deserialize, Serialize};
@@ -73,71 +73,31 @@ pub struct RuleTestView {
     pub changes: Vec<sitrep_core::rules::RuleApplication>,
 }
 
-/// The rules of a folder, loaded: the valid ones (by name) and the problems of the others.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LoadedRules {
-    pub rules: Vec<(Rule, PathBuf)>,
-    pub problems: Vec<ProblemView>,
+pub(crate) type LoadedRules = Loaded<Rule>;
+
+impl Loaded<Rule> {
+    pub fn rules(&self) -> Vec<Rule> {
+        self.items.iter().map(|(r, _)| r.clone()).collect()
+    }
 }
 
-impl LoadedRules {
-    pub fn rules(&self) -> Vec<Rule> {
-        self.rules.iter().map(|(r, _)| r.clone()).collect()
+impl NamedFile for Rule {
+    type Spec = RuleSpec;
+    const KIND: &'static str = "rule";
+    fn spec_name(spec: &mut RuleSpec) -> &mut String {
+        &mut spec.name
+    }
+    fn compile(spec: RuleSpec) -> std::result::Result<Rule, Vec<(String, String)>> {
+        Rule::compile(spec).map_err(|ps| ps.into_iter().map(|p| (p.field, p.message)).collect())
+    }
+    fn name(&self) -> &str {
+        Rule::name(self)
     }
 }
 
 /// Reads and checks `rules/*.yaml` (or one file).
 pub(crate) fn load_rules(path: &Path) -> Result<LoadedRules> {
-    let files = if path.is_file() {
-        vec![path.to_path_buf()]
-    } else {
-        files_in(path, &["yaml", "yml"])?
-    };
-    let mut out = LoadedRules::default();
-    for f in files {
-        let text = match read_text(&f) {
-            Ok(t) => t,
-            Err(p) => {
-                out.problems.push(p);
-                continue;
-            }
-        };
-        let mut spec: RuleSpec = match parse_yaml(&f, &text, 0) {
-            Ok(s) => s,
-            Err(p) => {
-                out.problems.push(p);
-                continue;
-            }
-        };
-        if spec.name.is_empty() {
-            spec.name = stem(&f);
-        }
-        match Rule::compile(spec) {
-            Ok(r) => {
-                if let Some((_, other)) = out.rules.iter().find(|(o, _)| o.name() == r.name()) {
-                    out.problems.push(located(
-                        &f,
-                        &text,
-                        0,
-                        "name",
-                        format!(
-                            "{:?} is also the name of the rule in {}",
-                            r.name(),
-                            other.display()
-                        ),
-                    ));
-                } else {
-                    out.rules.push((r, f));
-                }
-            }
-            Err(ps) => out.problems.extend(
-                ps.into_iter()
-                    .map(|p| located(&f, &text, 0, &p.field, p.message)),
-            ),
-        }
-    }
-    out.rules.sort_by(|a, b| a.0.name().cmp(b.0.name()));
-    Ok(out)
+    load_named(path)
 }
 
 /// What the Map and the bundles know of an issue's resource and task, for rule matching.
@@ -239,7 +199,7 @@ impl Sitrep {
         Ok(self
             .loaded_rules()
             .await?
-            .rules
+            .items
             .into_iter()
             .map(|(r, f)| RuleView {
                 name: r.name().to_string(),
@@ -277,7 +237,7 @@ impl Sitrep {
     /// Which open issues the rule `name` would change, and how (whether or not it is in force).
     pub async fn rule_test(&self, name: &str) -> Result<RuleTestView> {
         let loaded = self.loaded_rules().await?;
-        let Some((rule, _)) = loaded.rules.iter().find(|(r, _)| r.name() == name) else {
+        let Some((rule, _)) = loaded.items.iter().find(|(r, _)| r.name() == name) else {
             return Err(EngineError::not_found(
                 "rule",
                 name,

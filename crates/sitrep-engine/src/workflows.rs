@@ -3,7 +3,7 @@
 //! investigation starts (`intake`), an issue's when it opens ([`Sitrep::workflow_worker`]),
 //! and their deliveries are stored with the investigation's start.
 
-use crate::files::{files_in, located, parse_yaml, read_text, stem};
+use crate::files::{Loaded, NamedFile, load_named};
 use crate::investigate::{Ask, InvestigateRequest};
 use crate::views::ProblemView;
 use crate::{EngineError, Result, Sitrep};
@@ -32,64 +32,25 @@ pub struct WorkflowsView {
     pub problems: Vec<ProblemView>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LoadedWorkflows {
-    pub workflows: Vec<(Workflow, PathBuf)>,
-    pub problems: Vec<ProblemView>,
+pub(crate) type LoadedWorkflows = Loaded<Workflow>;
+
+impl NamedFile for Workflow {
+    type Spec = WorkflowSpec;
+    const KIND: &'static str = "workflow";
+    fn spec_name(spec: &mut WorkflowSpec) -> &mut String {
+        &mut spec.name
+    }
+    fn compile(spec: WorkflowSpec) -> std::result::Result<Workflow, Vec<(String, String)>> {
+        Workflow::compile(spec).map_err(|ps| ps.into_iter().map(|p| (p.field, p.message)).collect())
+    }
+    fn name(&self) -> &str {
+        Workflow::name(self)
+    }
 }
 
 /// Reads and checks `workflows/*.yaml` (or one file).
 pub(crate) fn load_workflows(path: &Path) -> Result<LoadedWorkflows> {
-    let files = if path.is_file() {
-        vec![path.to_path_buf()]
-    } else {
-        files_in(path, &["yaml", "yml"])?
-    };
-    let mut out = LoadedWorkflows::default();
-    for f in files {
-        let text = match read_text(&f) {
-            Ok(t) => t,
-            Err(p) => {
-                out.problems.push(p);
-                continue;
-            }
-        };
-        let mut spec: WorkflowSpec = match parse_yaml(&f, &text, 0) {
-            Ok(s) => s,
-            Err(p) => {
-                out.problems.push(p);
-                continue;
-            }
-        };
-        if spec.name.is_empty() {
-            spec.name = stem(&f);
-        }
-        match Workflow::compile(spec) {
-            Ok(w) => {
-                if let Some((_, other)) = out.workflows.iter().find(|(o, _)| o.name() == w.name()) {
-                    out.problems.push(located(
-                        &f,
-                        &text,
-                        0,
-                        "name",
-                        format!(
-                            "{:?} is also the name of the workflow in {}",
-                            w.name(),
-                            other.display()
-                        ),
-                    ));
-                } else {
-                    out.workflows.push((w, f));
-                }
-            }
-            Err(ps) => out.problems.extend(
-                ps.into_iter()
-                    .map(|p| located(&f, &text, 0, &p.field, p.message)),
-            ),
-        }
-    }
-    out.workflows.sort_by(|a, b| a.0.name().cmp(b.0.name()));
-    Ok(out)
+    load_named(path)
 }
 
 impl Sitrep {
@@ -121,7 +82,7 @@ impl Sitrep {
             .map_err(|e| EngineError::Invalid(format!("reading workflows crashed: {e}")))??;
         Ok(WorkflowsView {
             workflows: loaded
-                .workflows
+                .items
                 .into_iter()
                 .map(|(w, f)| WorkflowView {
                     name: w.name().to_string(),
@@ -139,7 +100,7 @@ impl Sitrep {
         event: &InboundEvent,
         session_id: &str,
     ) -> Result<(Option<String>, Vec<Delivery>)> {
-        let workflows = self.loaded_workflows().await?.workflows;
+        let workflows = self.loaded_workflows().await?.items;
         if workflows.is_empty() {
             return Ok((None, vec![]));
         }
@@ -223,7 +184,7 @@ impl Sitrep {
     }
 
     async fn issue_opened(&self, issue_id: &str, severity: Severity) -> Result<()> {
-        let workflows = self.loaded_workflows().await?.workflows;
+        let workflows = self.loaded_workflows().await?.items;
         let taking: Vec<&Workflow> = workflows
             .iter()
             .map(|(w, _)| w)
