@@ -111,7 +111,12 @@ async fn main() {
     let addr = listener.local_addr().unwrap();
     let served = sitrep.clone();
     tokio::spawn(async move {
-        sitrep_server::serve_http(served, listener, std::future::pending()).await
+        sitrep_server::serve_http(
+            sitrep_engine::Workspaces::single(served),
+            listener,
+            std::future::pending(),
+        )
+        .await
     });
     let worker = sitrep.clone();
     tokio::spawn(async move { worker.intake_worker(std::future::pending()).await });

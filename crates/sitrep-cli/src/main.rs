@@ -11,6 +11,7 @@ mod secrets;
 mod studio;
 mod tokens;
 mod workflows;
+mod workspaces;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sitrep_engine::{OpenOptions, Overrides, Sitrep};
@@ -121,6 +122,10 @@ enum Command {
     /// API tokens for the server: create, list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCmd),
+    /// Workspaces of this home (each with its own SLXs, issues, sessions, secrets, tokens):
+    /// list, create.
+    #[command(subcommand)]
+    Workspace(workspaces::WorkspaceCmd),
     /// Workspace secrets, stored encrypted: set (from stdin), list, delete, rekey.
     #[command(subcommand)]
     Secret(secrets::SecretCmd),
@@ -215,6 +220,7 @@ fn main() -> ExitCode {
             Command::Workflows(c) => workflows::workflows(&sitrep, c).await,
             Command::Procedures(c) => studio::command(&sitrep, c).await,
             Command::Token(c) => tokens::token(&sitrep, c).await,
+            Command::Workspace(c) => workspaces::workspace(&sitrep, c).await,
             Command::Mcp => basics::mcp(sitrep).await,
             Command::Secret(c) => secrets::secret(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 crate::types::string_enum!(
     /// Who sent it.
-    Source { Alertmanager = "alertmanager", Pagerduty = "pagerduty" }
-    expected "alertmanager or pagerduty"
+    Source { Alertmanager = "alertmanager", Pagerduty = "pagerduty", Opsgenie = "opsgenie", Webhook = "webhook" }
+    expected "alertmanager, pagerduty, opsgenie or webhook"
 );
 
 crate::types::string_enum!(
@@ -33,7 +33,8 @@ pub struct InboundEvent {
     pub workspace: String,
     pub source: Source,
     pub received_at: Timestamp,
-    /// Events with the same key are one problem (an Alertmanager group, a PagerDuty incident).
+    /// Events with the same key are one problem (an Alertmanager group, a PagerDuty incident,
+    /// an Opsgenie alias).
     pub dedup_key: String,
     /// Whether it reports a problem (firing, triggered) rather than its end.
     pub firing: bool,

@@ -26,6 +26,7 @@ pub mod table;
 pub mod template;
 pub mod time;
 pub mod types;
+pub mod webhook;
 pub mod workflow;
 
 pub use clock::Clock;

@@ -110,6 +110,9 @@ pub struct On {
     pub alert: Option<AlertFilter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<IssueFilter>,
+    /// A signed JSON POST from any system (`crate::webhook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::WebhookTrigger>,
 }
 
 /// An alert from a monitoring system's webhook.
@@ -140,7 +143,7 @@ pub enum OneOrMany {
 }
 
 impl OneOrMany {
-    fn accepts(&self, v: &str) -> bool {
+    pub(crate) fn accepts(&self, v: &str) -> bool {
         match self {
             OneOrMany::One(x) => x == v,
             OneOrMany::Many(xs) => xs.iter().any(|x| x == v),
@@ -155,6 +158,9 @@ pub struct Investigate {
     /// An assistant of the settings (default: the default assistant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assistant: Option<String>,
+    /// The question asked, for a webhook: `${path}` is filled from the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 impl Investigate {
@@ -239,11 +245,27 @@ impl Workflow {
                 format!("{:?} must be letters, digits, '-', '_' or '.'", spec.name),
             );
         }
-        match (&spec.on.alert, &spec.on.issue) {
-            (None, None) | (Some(_), Some(_)) => {
-                bad("on".into(), "give exactly one of alert or issue".into())
-            }
-            _ => {}
+        let on = &spec.on;
+        let triggers = usize::from(on.alert.is_some())
+            + usize::from(on.issue.is_some())
+            + usize::from(on.webhook.is_some());
+        if triggers != 1 {
+            bad(
+                "on".into(),
+                "give exactly one of alert, issue or webhook".into(),
+            );
+        }
+        let mut webhook_problems = vec![];
+        if let Some(w) = &on.webhook {
+            w.check(spec.investigate.question.as_deref(), &mut webhook_problems);
+        } else if spec.investigate.question.is_some() {
+            bad(
+                "investigate.question".into(),
+                "only a webhook workflow asks a question of its own (an alert or an issue is its own question)".into(),
+            );
+        }
+        for p in webhook_problems {
+            bad(p.field, p.message);
         }
         if let Some(i) = &spec.on.issue
             && let Err(e) = Severity::new(i.severity_at_most)
@@ -341,6 +363,17 @@ impl Workflow {
             && f.labels
                 .iter()
                 .all(|(k, want)| alert.labels.get(k).is_some_and(|v| want.accepts(v)))
+    }
+
+    /// Its webhook trigger and question, when it is a webhook workflow that is enabled.
+    pub fn webhook(&self) -> Option<(&crate::webhook::WebhookTrigger, &str)> {
+        let w = self
+            .spec
+            .on
+            .webhook
+            .as_ref()
+            .filter(|_| self.spec.enabled)?;
+        Some((w, self.spec.investigate.question.as_deref()?))
     }
 
     /// Whether it takes a newly opened issue of this severity.
@@ -445,5 +478,24 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(two[0].field, "deliver[0]");
+    }
+
+    #[test]
+    fn a_webhook_workflow_needs_its_question_and_only_it_has_one() {
+        let w = compile(
+            "name: ci\non: {webhook: {secret: 'secret:CI', key: [repo]}}\ninvestigate: {question: 'Why did ${repo} fail?'}\ndeliver: [{webhook: {url: 'http://x'}}]",
+        )
+        .unwrap();
+        let (t, q) = w.webhook().unwrap();
+        assert_eq!(
+            (t.key.as_slice(), q),
+            (&["repo".to_string()][..], "Why did ${repo} fail?")
+        );
+        let e = compile("name: ci\non: {webhook: {secret: 'secret:CI'}}\ndeliver: [{webhook: {url: 'http://x'}}]").unwrap_err();
+        assert_eq!(e[0].field, "investigate.question");
+        let e = compile("name: a\non: {alert: {}}\ninvestigate: {question: 'x'}\ndeliver: [{webhook: {url: 'http://x'}}]").unwrap_err();
+        assert_eq!(e[0].field, "investigate.question");
+        let e = compile("name: a\non: {alert: {}, webhook: {secret: 'secret:x'}}\ninvestigate: {question: 'x'}\ndeliver: [{webhook: {url: 'http://x'}}]").unwrap_err();
+        assert_eq!(e[0].field, "on");
     }
 }

@@ -42,7 +42,7 @@ impl Principal {
     }
 }
 
-/// Why a request is refused. The server maps the first four to 401 and the last to 403.
+/// Why a request is refused. The server maps the first five to 401 and the others to 403.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     #[error(
@@ -55,8 +55,15 @@ pub enum AccessError {
     Revoked,
     #[error("the token has expired: ask an admin of the workspace for a new one")]
     Expired,
+    /// A signed request (a generic webhook) whose signature does not hold.
+    #[error("bad signature: {0}")]
+    BadSignature(String),
     #[error("the token is for another workspace, not {0:?}")]
     OtherWorkspace(String),
+    #[error(
+        "the token is for workspace {0:?}, which this server does not serve: a workspace is served when its folder, $SITREP_HOME/workspaces/NAME, exists as the server starts"
+    )]
+    NotServed(String),
     #[error("this needs the {needed} role; the token has the {role} role")]
     Forbidden { role: Role, needed: Role },
 }
@@ -66,7 +73,9 @@ impl AccessError {
     pub fn is_unauthenticated(&self) -> bool {
         !matches!(
             self,
-            AccessError::Forbidden { .. } | AccessError::OtherWorkspace(_)
+            AccessError::Forbidden { .. }
+                | AccessError::OtherWorkspace(_)
+                | AccessError::NotServed(_)
         )
     }
 }
@@ -133,6 +142,16 @@ impl Sitrep {
 
     /// Checks a presented secret: known, not revoked or expired, and of this workspace.
     pub async fn authenticate(&self, secret: Option<&str>) -> Result<Principal> {
+        let p = self.principal(secret).await?;
+        if p.workspace != self.workspace() {
+            return Err(AccessError::OtherWorkspace(self.workspace().to_string()).into());
+        }
+        Ok(p)
+    }
+
+    /// Who a presented secret is, in whichever workspace of this home's database its token
+    /// belongs to: known, not revoked, not expired.
+    pub(crate) async fn principal(&self, secret: Option<&str>) -> Result<Principal> {
         let secret = secret
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -147,9 +166,6 @@ impl Sitrep {
             TokenRefusal::Revoked => AccessError::Revoked,
             TokenRefusal::Expired => AccessError::Expired,
         })?;
-        if token.workspace != self.workspace() {
-            return Err(AccessError::OtherWorkspace(self.workspace().to_string()).into());
-        }
         Ok(Principal {
             workspace: token.workspace,
             token_id: token.id,

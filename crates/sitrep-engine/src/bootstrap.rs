@@ -35,31 +35,48 @@ impl Sitrep {
             }
         }
         let sitrep = Sitrep::open(opts)?;
-        let store = sitrep.store().await?;
-        let existing = store.list_slxs(sitrep.workspace()).await?;
-        let mut created_slx = None;
-        if !existing.iter().any(|s| s.name == HOST_SLX) {
-            let slx = Slx {
-                workspace: sitrep.workspace().into(),
-                name: HOST_SLX.into(),
-                resource: "localhost".into(),
-                bundle: "core/linux-host".into(),
-                description: "this machine: disk, inodes, memory, load, OOM kills, failed units"
-                    .into(),
-                tasks: vec![],
-                config: BTreeMap::new(),
-                secrets: BTreeMap::new(),
-                stale: false,
-                generated: None,
-            };
-            store.put_slx(&slx, sitrep.now()).await?;
-            created_slx = Some(HOST_SLX.to_string());
+        if sitrep.settings().primary_workspace.is_some() {
+            // Another workspace of this home: its folder is what makes it one.
+            sitrep.create_workspace_dir()?;
         }
+        let created_slx = sitrep.ensure_host_slx().await?;
         let view = InitView {
             home: home.display().to_string(),
             wrote_config,
             created_slx,
         };
         Ok((sitrep, view))
+    }
+
+    /// Creates workspace `name` of this home if it is not there: its folder and its SLX for
+    /// this host. Safe to run again.
+    pub async fn create_workspace(&self, name: &str) -> Result<crate::WorkspaceView> {
+        let ws = self.workspace_handle(name)?;
+        let view = ws.create_workspace_dir()?;
+        ws.ensure_host_slx().await?;
+        Ok(view)
+    }
+
+    /// The SLX for this host, created unless the workspace has it; its name when created.
+    async fn ensure_host_slx(&self) -> Result<Option<String>> {
+        let store = self.store().await?;
+        let existing = store.list_slxs(self.workspace()).await?;
+        if existing.iter().any(|s| s.name == HOST_SLX) {
+            return Ok(None);
+        }
+        let slx = Slx {
+            workspace: self.workspace().into(),
+            name: HOST_SLX.into(),
+            resource: "localhost".into(),
+            bundle: "core/linux-host".into(),
+            description: "this machine: disk, inodes, memory, load, OOM kills, failed units".into(),
+            tasks: vec![],
+            config: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            stale: false,
+            generated: None,
+        };
+        store.put_slx(&slx, self.now()).await?;
+        Ok(Some(HOST_SLX.to_string()))
     }
 }

@@ -28,6 +28,14 @@ pub(crate) enum Failure {
     GiveUp(String),
 }
 
+impl Failure {
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Failure::Retry(m) | Failure::GiveUp(m) => m,
+        }
+    }
+}
+
 impl Sitrep {
     /// The deliveries of one session, or of all, newest first.
     pub async fn deliveries(&self, session: Option<&str>, limit: i64) -> Result<Vec<Delivery>> {
@@ -177,7 +185,7 @@ impl Sitrep {
 
     /// A target's address or key: as written, or read from where a reference points (the
     /// `secrets:` setting, then the vault).
-    async fn reveal(&self, value: &str) -> std::result::Result<String, Failure> {
+    pub(crate) async fn reveal(&self, value: &str) -> std::result::Result<String, Failure> {
         let is_reference = ["secret:", "env:", "file:"]
             .iter()
             .any(|p| value.starts_with(p));

@@ -32,6 +32,18 @@ impl Sitrep {
     /// Stores a payload from `source` as received; the worker handles it. A payload sitrep
     /// cannot start from is stored `rejected` and refused with the reason.
     pub async fn receive(&self, source: Source, body: &str) -> Result<Receipt> {
+        let checked = alert_key(source, body).map(|k| (k.key, k.firing, k.note));
+        self.store_received(source, body, checked).await
+    }
+
+    /// Stores a received payload: pending with its key, whether it fires and a note when it
+    /// was read (`checked`), else rejected with the reason, which is then returned.
+    pub(crate) async fn store_received(
+        &self,
+        source: Source,
+        body: &str,
+        checked: Result<(String, bool, Option<String>)>,
+    ) -> Result<Receipt> {
         let store = self.store().await?;
         let mut event = InboundEvent {
             id: uuid::Uuid::new_v4().to_string(),
@@ -46,11 +58,11 @@ impl Sitrep {
             processed_at: None,
             payload: sitrep_core::protocol::cap(body.to_string(), MAX_PAYLOAD),
         };
-        let checked = alert_key(source, body);
         match &checked {
-            Ok(k) => {
-                event.dedup_key = k.key.clone();
-                event.firing = k.firing;
+            Ok((key, firing, note)) => {
+                event.dedup_key = key.clone();
+                event.firing = *firing;
+                event.note = note.clone();
             }
             Err(e) => {
                 event.status = InboundStatus::Rejected;
@@ -119,19 +131,38 @@ impl Sitrep {
                 let session_id = Sitrep::new_session_id();
                 event.status = InboundStatus::Investigating;
                 event.session_id = Some(session_id.clone());
-                let (assistant, deliveries) = self
-                    .alert_workflows(&event, &session_id)
-                    .await
-                    .unwrap_or_else(|e| {
-                        // The investigation must not wait on a broken folder.
-                        tracing::error!(error = %e, event = %event.id, "cannot read the workflows; investigating without them");
-                        (None, vec![])
-                    });
+                let (ask, (assistant, deliveries)) = if event.source == Source::Webhook {
+                    match self.webhook_question(&event).await {
+                        Ok((w, question)) => (
+                            Ask::Question(question),
+                            self.plan_deliveries(&[&w], &session_id),
+                        ),
+                        Err(e) => {
+                            // Its workflow is gone or changed since it was received.
+                            event.status = InboundStatus::Failed;
+                            event.session_id = None;
+                            event.note = Some(e.to_string());
+                            store.update_inbound(&event).await?;
+                            tracing::warn!(error = %e, event = %event.id, "webhook not investigated");
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    let planned = self
+                        .alert_workflows(&event, &session_id)
+                        .await
+                        .unwrap_or_else(|e| {
+                            // The investigation must not wait on a broken folder.
+                            tracing::error!(error = %e, event = %event.id, "cannot read the workflows; investigating without them");
+                            (None, vec![])
+                        });
+                    (Ask::Alert(event.payload.clone()), planned)
+                };
                 // Stored before it starts, with the deliveries of the workflows that take
                 // it, so the next alert of the group joins it and a restart delivers it.
                 store.put_deliveries(&deliveries, Some(&event)).await?;
                 let req = InvestigateRequest {
-                    ask: Ask::Alert(event.payload.clone()),
+                    ask,
                     assistant,
                     time_budget: None,
                     task_budget: None,
@@ -171,11 +202,15 @@ impl Sitrep {
             }
             Decision::Resolved { session_id } => {
                 event.status = InboundStatus::Recorded;
-                event.note = Some("resolved".into());
+                event.note.get_or_insert_with(|| "resolved".into());
                 event.session_id = session_id.clone();
                 store.update_inbound(&event).await?;
                 if let Some(s) = session_id {
-                    self.note_on_session(&s, &event, "the alert resolved").await;
+                    let what = match event.note.as_deref() {
+                        Some("resolved") | None => "the alert resolved".to_string(),
+                        Some(other) => other.to_string(),
+                    };
+                    self.note_on_session(&s, &event, &what).await;
                 }
             }
         }

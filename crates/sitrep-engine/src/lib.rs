@@ -30,7 +30,9 @@ pub mod settings;
 mod slx;
 pub mod vault;
 pub mod views;
+pub mod webhooks;
 pub mod workflows;
+mod workspaces;
 
 pub use approvals::{Actor, ApprovalQuery};
 
@@ -50,6 +52,7 @@ pub use rules::IssueView;
 pub use runs::RunTaskRequest;
 pub use serve::ServeOptions;
 pub use settings::{Overrides, Settings};
+pub use workspaces::{WorkspaceView, Workspaces};
 
 use sitrep_bundles::Catalog;
 use sitrep_core::Clock;
@@ -92,8 +95,8 @@ struct Inner {
     settings: Settings,
     sitrep_exe: Option<PathBuf>,
     clock: Arc<dyn Clock>,
-    store: OnceCell<Arc<SqlStore>>,
-    catalog: OnceCell<Arc<Catalog>>,
+    /// What every workspace of this home shares.
+    shared: Arc<Shared>,
     runner: OnceCell<Arc<Runner>>,
     knowledge: knowledge::SharedIndex,
     events: broadcast::Sender<events::Event>,
@@ -105,6 +108,13 @@ struct Inner {
     deliver: tokio::sync::Notify,
 }
 
+/// The database and the collections: one per home, whichever workspace a handle serves.
+#[derive(Default)]
+struct Shared {
+    store: OnceCell<Arc<SqlStore>>,
+    catalog: OnceCell<Arc<Catalog>>,
+}
+
 impl Sitrep {
     /// Loads and checks the settings. Nothing else is opened until a call needs it.
     pub fn open(opts: OpenOptions) -> Result<Sitrep> {
@@ -113,6 +123,10 @@ impl Sitrep {
     }
 
     fn with_settings(opts: OpenOptions, settings: Settings) -> Sitrep {
+        Sitrep::build(opts, settings, Arc::default())
+    }
+
+    fn build(opts: OpenOptions, settings: Settings, shared: Arc<Shared>) -> Sitrep {
         let (events, _) = broadcast::channel(events::CAPACITY);
         Sitrep {
             inner: Arc::new(Inner {
@@ -120,8 +134,7 @@ impl Sitrep {
                 settings,
                 sitrep_exe: opts.sitrep_exe,
                 clock: opts.clock,
-                store: OnceCell::new(),
-                catalog: OnceCell::new(),
+                shared,
                 runner: OnceCell::new(),
                 knowledge: Default::default(),
                 events,
@@ -163,6 +176,7 @@ impl Sitrep {
     pub(crate) async fn store(&self) -> Result<Arc<SqlStore>> {
         let s = self
             .inner
+            .shared
             .store
             .get_or_try_init(|| async {
                 std::fs::create_dir_all(&self.inner.home)
@@ -181,6 +195,7 @@ impl Sitrep {
     pub(crate) async fn catalog(&self) -> Result<Arc<Catalog>> {
         let c = self
             .inner
+            .shared
             .catalog
             .get_or_try_init(|| async {
                 let sources = self.inner.settings.collections.clone();

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const CONFIG_FILE: &str = "sitrep.yaml";
+/// Where the folders of a home's other workspaces are (`$SITREP_HOME/workspaces/NAME`).
+pub const WORKSPACES_DIR: &str = "workspaces";
 const DOCS: &str = "docs/configuration.md";
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,12 @@ pub struct Settings {
     /// a relative path is under `$SITREP_HOME`).
     #[serde(default)]
     pub workspace_dir: Option<PathBuf>,
+    /// Set on another workspace's settings ([`Settings::for_workspace`]): the name the file
+    /// gives its own workspace, and that workspace's `workspace_dir`.
+    #[serde(skip)]
+    pub primary_workspace: Option<String>,
+    #[serde(skip)]
+    pub primary_workspace_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -252,14 +260,30 @@ impl Settings {
         if let Some(u) = &overrides.database_url {
             s.database_url = Some(u.clone());
         }
-        if let Some(w) = &overrides.workspace {
-            s.workspace = w.clone();
+        if let Some(w) = &overrides.workspace
+            && *w != s.workspace
+        {
+            s = s.for_workspace(w);
         }
         if let Some(l) = &overrides.listen {
             s.serve.listen = l.clone();
         }
         s.validate(&path)?;
         Ok(s)
+    }
+
+    /// The settings of another workspace of the same home: the same database, collections
+    /// and everything else, with its own name and its own folder,
+    /// `$SITREP_HOME/workspaces/NAME` (the file's `workspace_dir` is the file's workspace's).
+    pub fn for_workspace(&self, name: &str) -> Settings {
+        let mut s = self.clone();
+        if s.primary_workspace.is_none() {
+            s.primary_workspace = Some(s.workspace.clone());
+            s.primary_workspace_dir = s.workspace_dir.take();
+        }
+        s.workspace = name.to_string();
+        s.workspace_dir = Some(PathBuf::from(WORKSPACES_DIR).join(name));
+        s
     }
 
     /// Parses the file's text; `path` only names it in errors.
@@ -298,11 +322,11 @@ impl Settings {
                 ),
             );
         }
-        if !valid_name(&self.workspace) {
+        if !valid_name(&self.workspace) || self.workspace.chars().all(|c| c == '.') {
             return bad(
                 "workspace",
                 format!(
-                    "{:?} must be 1-64 letters, digits, '-', '_' or '.'",
+                    "{:?} must be 1-64 letters, digits, '-', '_' or '.' (not only dots)",
                     self.workspace
                 ),
             );

@@ -121,7 +121,7 @@ impl Sitrep {
     }
 
     /// One delivery per target of each workflow, and the first assistant any of them names.
-    fn plan_deliveries(
+    pub(crate) fn plan_deliveries(
         &self,
         workflows: &[&Workflow],
         session_id: &str,

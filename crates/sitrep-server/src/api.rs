@@ -1,11 +1,11 @@
 //! The handlers of `/api/v1`: each one reads its input, calls the engine once or twice and
 //! returns the engine's view as JSON. No logic of their own.
 
-use crate::AppState;
+use crate::Ws;
 use crate::error::{ApiError, ApiResult};
 use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -45,10 +45,7 @@ pub async fn workspace(Extension(p): Extension<Principal>) -> Json<Principal> {
     Json(p)
 }
 
-pub async fn issues(
-    State(s): State<AppState>,
-    Query(q): Query<IssuesQuery>,
-) -> ApiResult<impl IntoResponse> {
+pub async fn issues(Ws(s): Ws, Query(q): Query<IssuesQuery>) -> ApiResult<impl IntoResponse> {
     let all = match q.status.as_deref() {
         None | Some("open") => false,
         Some("all") => true,
@@ -59,7 +56,6 @@ pub async fn issues(
         }
     };
     let list = s
-        .sitrep
         .issues(&IssueQuery {
             all,
             resource: q.resource,
@@ -75,32 +71,23 @@ pub async fn issues(
     )))
 }
 
-pub async fn issue(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let (issue, events) = s.sitrep.issue(&id).await?;
+pub async fn issue(Ws(s): Ws, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (issue, events) = s.issue(&id).await?;
     Ok(Json(
         serde_json::json!({ "issue": issue, "events": events }),
     ))
 }
 
-pub async fn slxs(State(s): State<AppState>, Query(q): Pq) -> ApiResult<impl IntoResponse> {
-    Ok(Json(Page::of(s.sitrep.slxs().await?, q)))
+pub async fn slxs(Ws(s): Ws, Query(q): Pq) -> ApiResult<impl IntoResponse> {
+    Ok(Json(Page::of(s.slxs().await?, q)))
 }
 
-pub async fn slx(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.slx(&name).await?))
+pub async fn slx(Ws(s): Ws, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.slx(&name).await?))
 }
 
-pub async fn run_slx(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.run_slx(&name).await?))
+pub async fn run_slx(Ws(s): Ws, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.run_slx(&name).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,11 +102,8 @@ pub struct TasksQuery {
     offset: Option<usize>,
 }
 
-pub async fn tasks(
-    State(s): State<AppState>,
-    Query(q): Query<TasksQuery>,
-) -> ApiResult<impl IntoResponse> {
-    let list = s.sitrep.tasks(q.q.as_deref()).await?;
+pub async fn tasks(Ws(s): Ws, Query(q): Query<TasksQuery>) -> ApiResult<impl IntoResponse> {
+    let list = s.tasks(q.q.as_deref()).await?;
     Ok(Json(Page::of(
         list,
         PageQuery {
@@ -129,24 +113,18 @@ pub async fn tasks(
     )))
 }
 
-pub async fn task(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.task(&name).await?))
+pub async fn task(Ws(s): Ws, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.task(&name).await?))
 }
 
-pub async fn runs(State(s): State<AppState>, Query(q): Pq) -> ApiResult<impl IntoResponse> {
+pub async fn runs(Ws(s): Ws, Query(q): Pq) -> ApiResult<impl IntoResponse> {
     let want = q.offset.unwrap_or(0) + q.limit.unwrap_or(Page::<()>::DEFAULT_LIMIT);
-    let list = s.sitrep.runs(want.min(Page::<()>::MAX_LIMIT * 2)).await?;
+    let list = s.runs(want.min(Page::<()>::MAX_LIMIT * 2)).await?;
     Ok(Json(Page::of(list, q)))
 }
 
-pub async fn run(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.run_record(&id).await?))
+pub async fn run(Ws(s): Ws, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.run_record(&id).await?))
 }
 
 /// A diagnostic run asked for over the API. Remediations are refused here: they run only
@@ -161,12 +139,8 @@ pub struct RunBody {
     config: BTreeMap<String, String>,
 }
 
-pub async fn start_run(
-    State(s): State<AppState>,
-    Json(b): Json<RunBody>,
-) -> ApiResult<impl IntoResponse> {
+pub async fn start_run(Ws(s): Ws, Json(b): Json<RunBody>) -> ApiResult<impl IntoResponse> {
     let view = s
-        .sitrep
         .run_task(RunTaskRequest {
             task: b.task,
             resource: b.resource,
@@ -188,17 +162,13 @@ pub struct MapParams {
     stale: Option<bool>,
 }
 
-pub async fn map(
-    State(s): State<AppState>,
-    Query(q): Query<MapParams>,
-) -> ApiResult<impl IntoResponse> {
+pub async fn map(Ws(s): Ws, Query(q): Query<MapParams>) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        s.sitrep
-            .map(&MapQuery {
-                around: q.around,
-                include_stale: q.stale.unwrap_or(false),
-            })
-            .await?,
+        s.map(&MapQuery {
+            around: q.around,
+            include_stale: q.stale.unwrap_or(false),
+        })
+        .await?,
     ))
 }
 
@@ -213,12 +183,8 @@ pub struct SessionsQuery {
     offset: Option<usize>,
 }
 
-pub async fn sessions(
-    State(s): State<AppState>,
-    Query(q): Query<SessionsQuery>,
-) -> ApiResult<impl IntoResponse> {
+pub async fn sessions(Ws(s): Ws, Query(q): Query<SessionsQuery>) -> ApiResult<impl IntoResponse> {
     let list: Vec<_> = s
-        .sitrep
         .sessions(Page::<()>::MAX_LIMIT as i64 * 2)
         .await?
         .into_iter()
@@ -233,18 +199,12 @@ pub async fn sessions(
     )))
 }
 
-pub async fn session(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.session(&id).await?))
+pub async fn session(Ws(s): Ws, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.session(&id).await?))
 }
 
-pub async fn session_audit(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.session_audit(&id).await?))
+pub async fn session_audit(Ws(s): Ws, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.session_audit(&id).await?))
 }
 
 /// What to investigate: exactly one of a question, an alert payload (Alertmanager webhook v4
@@ -266,7 +226,7 @@ pub struct SessionBody {
 }
 
 pub async fn start_session(
-    State(s): State<AppState>,
+    Ws(s): Ws,
     Json(b): Json<SessionBody>,
 ) -> ApiResult<axum::response::Response> {
     let ask = match (b.question, b.alert, b.issue) {
@@ -287,7 +247,7 @@ pub async fn start_session(
         session_id: Some(Sitrep::new_session_id()),
     };
     Ok(
-        match start_investigation(&s.sitrep, req, b.wait.unwrap_or(false)).await? {
+        match start_investigation(&s, req, b.wait.unwrap_or(false)).await? {
             Started::Finished(session) => (StatusCode::CREATED, Json(session)).into_response(),
             Started::Running { id, .. } => {
                 let body = serde_json::json!({ "id": id, "status": "running",
@@ -355,12 +315,8 @@ pub struct ApprovalsQuery {
     offset: Option<usize>,
 }
 
-pub async fn approvals(
-    State(s): State<AppState>,
-    Query(q): Query<ApprovalsQuery>,
-) -> ApiResult<impl IntoResponse> {
+pub async fn approvals(Ws(s): Ws, Query(q): Query<ApprovalsQuery>) -> ApiResult<impl IntoResponse> {
     let list = s
-        .sitrep
         .approvals(&ApprovalQuery {
             status: q.status,
             session_id: q.session,
@@ -376,11 +332,8 @@ pub async fn approvals(
     )))
 }
 
-pub async fn approval(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.approval(&id).await?))
+pub async fn approval(Ws(s): Ws, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.approval(&id).await?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -399,33 +352,29 @@ fn actor(p: &Principal) -> Actor {
 }
 
 pub async fn approve(
-    State(s): State<AppState>,
+    Ws(s): Ws,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     body: Option<Json<DecisionBody>>,
 ) -> ApiResult<impl IntoResponse> {
     let b = body.map(|Json(b)| b).unwrap_or_default();
-    Ok(Json(
-        s.sitrep.approve(&id, &actor(&p), b.confirmation).await?,
-    ))
+    Ok(Json(s.approve(&id, &actor(&p), b.confirmation).await?))
 }
 
 pub async fn deny(
-    State(s): State<AppState>,
+    Ws(s): Ws,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     body: Option<Json<DecisionBody>>,
 ) -> ApiResult<impl IntoResponse> {
     let b = body.map(|Json(b)| b).unwrap_or_default();
     let reason = b.reason.unwrap_or_else(|| "denied".into());
-    Ok(Json(s.sitrep.deny(&id, &actor(&p), &reason).await?))
+    Ok(Json(s.deny(&id, &actor(&p), &reason).await?))
 }
 
 /// The workspace's domain events as they happen (Server-Sent Events, one JSON per event).
-pub async fn events(
-    State(s): State<AppState>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let rx = s.sitrep.subscribe();
+pub async fn events(Ws(s): Ws) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = s.subscribe();
     let stream = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|ev| async move {
         match ev {
             Ok(e) => SseEvent::default().json_data(&e).ok().map(Ok),
@@ -448,68 +397,75 @@ pub struct TokenBody {
     ttl_s: Option<u64>,
 }
 
-pub async fn tokens(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.tokens().await?))
+pub async fn tokens(Ws(s): Ws) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.tokens().await?))
 }
 
-pub async fn create_token(
-    State(s): State<AppState>,
-    Json(b): Json<TokenBody>,
-) -> ApiResult<impl IntoResponse> {
+pub async fn create_token(Ws(s): Ws, Json(b): Json<TokenBody>) -> ApiResult<impl IntoResponse> {
     let ttl = b.ttl_s.map(Duration::from_secs);
-    let created = s.sitrep.create_token(&b.name, b.role, ttl).await?;
+    let created = s.create_token(&b.name, b.role, ttl).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub async fn revoke_token(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.revoke_token(&id).await?))
+pub async fn revoke_token(Ws(s): Ws, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.revoke_token(&id).await?))
 }
 
-/// An Alertmanager webhook (version 4): stored before this answers 202.
-pub async fn alertmanager_hook(
-    State(s): State<AppState>,
+/// An alert webhook from `source`: stored before this answers 202.
+async fn hook(
+    s: Sitrep,
+    source: sitrep_core::intake::Source,
     body: String,
 ) -> ApiResult<impl IntoResponse> {
-    let receipt = s
-        .sitrep
-        .receive(sitrep_core::intake::Source::Alertmanager, &body)
-        .await?;
+    let receipt = s.receive(source, &body).await?;
     Ok((StatusCode::ACCEPTED, Json(receipt)))
 }
 
-/// A PagerDuty webhook (version 3): stored before this answers 202.
-pub async fn pagerduty_hook(
-    State(s): State<AppState>,
+/// An Alertmanager webhook (version 4).
+pub async fn alertmanager_hook(Ws(s): Ws, body: String) -> ApiResult<impl IntoResponse> {
+    hook(s, sitrep_core::intake::Source::Alertmanager, body).await
+}
+
+/// A PagerDuty webhook (version 3).
+pub async fn pagerduty_hook(Ws(s): Ws, body: String) -> ApiResult<impl IntoResponse> {
+    hook(s, sitrep_core::intake::Source::Pagerduty, body).await
+}
+
+/// An Opsgenie webhook (its outgoing Webhook integration).
+pub async fn opsgenie_hook(Ws(s): Ws, body: String) -> ApiResult<impl IntoResponse> {
+    hook(s, sitrep_core::intake::Source::Opsgenie, body).await
+}
+
+/// A generic webhook for workflow `name`, checked against its signature first.
+pub async fn webhook_hook(
+    Ws(s): Ws,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
     body: String,
 ) -> ApiResult<impl IntoResponse> {
-    let receipt = s
-        .sitrep
-        .receive(sitrep_core::intake::Source::Pagerduty, &body)
-        .await?;
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let sig = sitrep_engine::webhooks::Signature {
+        timestamp: h("x-sitrep-timestamp"),
+        signature: h("x-sitrep-signature"),
+    };
+    let receipt = s.receive_webhook(&name, sig, &body).await?;
     Ok((StatusCode::ACCEPTED, Json(receipt)))
 }
 
-pub async fn inbound(State(s): State<AppState>, Query(q): Pq) -> ApiResult<impl IntoResponse> {
+pub async fn inbound(Ws(s): Ws, Query(q): Pq) -> ApiResult<impl IntoResponse> {
     let want = q.offset.unwrap_or(0) + q.limit.unwrap_or(Page::<()>::DEFAULT_LIMIT);
     let list = s
-        .sitrep
         .inbound(want.min(Page::<()>::MAX_LIMIT * 2) as i64)
         .await?;
     Ok(Json(Page::of(list, q)))
 }
 
-pub async fn inbound_event(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.inbound_event(&id).await?))
+pub async fn inbound_event(Ws(s): Ws, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.inbound_event(&id).await?))
 }
 
-pub async fn workflows(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.workflows().await?))
+pub async fn workflows(Ws(s): Ws) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.workflows().await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -524,11 +480,10 @@ pub struct DeliveriesQuery {
 }
 
 pub async fn deliveries(
-    State(s): State<AppState>,
+    Ws(s): Ws,
     Query(q): Query<DeliveriesQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let list = s
-        .sitrep
         .deliveries(q.session.as_deref(), Page::<()>::MAX_LIMIT as i64 * 2)
         .await?;
     Ok(Json(Page::of(

@@ -2,9 +2,10 @@
 //! OpenAPI document at `/api/v1/openapi.json`), the MCP endpoint `/mcp` ([`mcp`]), `/healthz`,
 //! `/readyz` and `/metrics`.
 //!
-//! Every `/api/v1` request carries a bearer token of the served workspace; the role each
-//! endpoint needs is declared once in [`routes::ENDPOINTS`], from which both the router and
-//! the document are built.
+//! Every `/api/v1` request carries a bearer token, and is served in that token's workspace
+//! (one server serves every workspace of its home, [`Workspaces`]); the role each endpoint
+//! needs is declared once in [`routes::ENDPOINTS`], from which both the router and the
+//! document are built.
 
 pub mod api;
 pub mod error;
@@ -15,12 +16,12 @@ pub mod secrets;
 
 use crate::error::ApiError;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use sitrep_core::access::Role;
-use sitrep_engine::Sitrep;
+use sitrep_engine::{Sitrep, Workspaces};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,17 +35,39 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 pub struct AppState {
-    pub sitrep: Sitrep,
+    pub workspaces: Workspaces,
     pub metrics: Arc<metrics::Metrics>,
     pub mcp: Arc<mcp::http::Mcp>,
 }
 
-/// The whole HTTP surface over one engine.
-pub fn router(sitrep: Sitrep) -> Router {
+/// The caller's workspace, as [`authorize`] found it from the token: every handler works in it
+/// and in nothing else.
+#[derive(Clone)]
+pub struct Ws(pub Sitrep);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ws {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Ws>().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "this endpoint was routed without its token check",
+            )
+        })
+    }
+}
+
+/// The whole HTTP surface over the served workspaces.
+pub fn router(workspaces: Workspaces) -> Router {
     let state = AppState {
-        metrics: metrics::Metrics::start(&sitrep),
-        mcp: Arc::new(mcp::http::Mcp::new(sitrep.clone())),
-        sitrep,
+        metrics: metrics::Metrics::start(&workspaces),
+        mcp: Arc::new(mcp::http::Mcp::new(workspaces.clone())),
+        workspaces,
     };
     let mut api = Router::new();
     for e in routes::ENDPOINTS {
@@ -90,8 +113,8 @@ pub fn router(sitrep: Sitrep) -> Router {
         .with_state(state)
 }
 
-/// Checks the bearer token and the endpoint's role; the caller's [`Principal`] goes to the
-/// handler.
+/// Checks the bearer token and the endpoint's role; the caller's [`Principal`] and workspace
+/// ([`Ws`]) go to the handler.
 ///
 /// [`Principal`]: sitrep_engine::access::Principal
 async fn authorize(
@@ -107,7 +130,7 @@ async fn authorize(
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         });
-    let principal = match state.sitrep.authenticate(token).await {
+    let (principal, sitrep) = match state.workspaces.authenticate(token).await {
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -115,6 +138,7 @@ async fn authorize(
         return ApiError::from(e).into_response();
     }
     req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(Ws(sitrep));
     next.run(req).await
 }
 
@@ -177,7 +201,7 @@ async fn as_json_error(res: Response) -> Response {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.sitrep.ready().await {
+    match state.workspaces.primary().ready().await {
         Ok(()) => "ready\n".into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
     }
@@ -185,13 +209,14 @@ async fn ready(State(state): State<AppState>) -> Response {
 
 /// Serves HTTP on `listener` until `shutdown` completes; requests in flight get to finish.
 pub async fn serve_http(
-    sitrep: Sitrep,
+    workspaces: Workspaces,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "http api listening");
-    axum::serve(listener, router(sitrep))
+    let names: Vec<&str> = workspaces.iter().map(|s| s.workspace()).collect();
+    tracing::info!(%addr, workspaces = ?names, "http api listening");
+    axum::serve(listener, router(workspaces))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -223,7 +248,8 @@ pub enum ServeError {
     Http(#[source] std::io::Error),
 }
 
-/// `serve`: the scheduler and, unless the settings say `off`, the HTTP API, until `shutdown`
+/// `serve`: every workspace of `sitrep`'s home ([`Workspaces::open`]) with its scheduler and
+/// background work and, unless the settings say `off`, the HTTP API, until `shutdown`
 /// completes. Then the API stops taking requests (those in flight get the shutdown grace to
 /// finish) and the scheduler stops as [`Sitrep::serve`] does. An API that stops on its own
 /// (it cannot serve) stops the scheduler too: the operator must see it.
@@ -231,6 +257,7 @@ pub async fn run(
     sitrep: Sitrep,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let workspaces = Workspaces::open(sitrep.clone())?;
     let listener = match sitrep.settings().serve.listen_addr() {
         Some(addr) => Some(bind(addr).await?),
         None => None,
@@ -248,14 +275,14 @@ pub async fn run(
         let _ = on_signal.send(true);
     });
     let http = listener.map(|l| {
-        let (sitrep, stop) = (sitrep.clone(), stopped());
+        let (workspaces, stop) = (workspaces.clone(), stopped());
         tokio::spawn(async move {
-            let r = serve_http(sitrep, l, stop).await;
+            let r = serve_http(workspaces, l, stop).await;
             let _ = stop_tx.send(true);
             r
         })
     });
-    let engine = sitrep
+    let engine = workspaces
         .serve(&sitrep_engine::ServeOptions::default(), stopped())
         .await;
     let http = match http {

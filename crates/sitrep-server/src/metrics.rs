@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use sitrep_core::approval::ApprovalStatus;
 use sitrep_engine::events::Event;
-use sitrep_engine::{ApprovalQuery, IssueQuery, Sitrep};
+use sitrep_engine::{ApprovalQuery, IssueQuery, Sitrep, Workspaces};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
@@ -33,11 +33,18 @@ struct Counters {
 }
 
 impl Metrics {
-    /// Counters fed by the engine's events from now on.
-    pub fn start(sitrep: &Sitrep) -> Arc<Metrics> {
+    /// Counters fed by every served workspace's events from now on (summed over them).
+    pub fn start(workspaces: &Workspaces) -> Arc<Metrics> {
         let m = Arc::new(Metrics::default());
+        for sitrep in workspaces.iter() {
+            m.count(sitrep);
+        }
+        m
+    }
+
+    fn count(self: &Arc<Self>, sitrep: &Sitrep) {
         let mut rx = sitrep.subscribe();
-        let weak = Arc::downgrade(&m);
+        let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
                 let ev = rx.recv().await;
@@ -71,7 +78,6 @@ impl Metrics {
                 }
             }
         });
-        m
     }
 
     pub fn request(&self, route: &str, status: u16, took: Duration) {
@@ -92,73 +98,100 @@ fn family(out: &mut String, name: &str, ty: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}");
 }
 
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    let mut out = String::new();
-    let ws = escape(state.sitrep.workspace());
-    family(&mut out, "sitrep_up", "gauge", "1 while sitrep serves");
-    let _ = writeln!(out, "sitrep_up{{workspace=\"{ws}\"}} 1");
+/// What one workspace's gauges read at a scrape (an error is a gauge of its own, never a
+/// failed scrape).
+struct WorkspaceNow {
+    name: String,
+    store_up: bool,
+    open_by_severity: Option<BTreeMap<&'static str, u64>>,
+    approvals_pending: Option<usize>,
+}
 
-    // The workspace now. A store error is a gauge of its own, never a failed scrape.
-    let open = state
-        .sitrep
+async fn workspace_now(s: &sitrep_engine::Sitrep) -> WorkspaceNow {
+    let open = s
         .issues(&IssueQuery {
             all: false,
             resource: None,
             limit: None,
         })
         .await;
-    let pending = state
-        .sitrep
+    let pending = s
         .approvals(&ApprovalQuery {
             status: Some(ApprovalStatus::Pending),
             session_id: None,
             limit: Some(10_000),
         })
         .await;
+    WorkspaceNow {
+        name: escape(s.workspace()),
+        store_up: open.is_ok() && pending.is_ok(),
+        open_by_severity: open.ok().map(|open| {
+            let mut by: BTreeMap<&'static str, u64> = ["critical", "major", "minor", "info"]
+                .into_iter()
+                .map(|s| (s, 0))
+                .collect();
+            for i in &open {
+                *by.entry(i.severity.label()).or_default() += 1;
+            }
+            by
+        }),
+        approvals_pending: pending.ok().map(|p| p.len()),
+    }
+}
+
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    let mut now = vec![];
+    for s in state.workspaces.iter() {
+        now.push(workspace_now(s).await);
+    }
+    family(&mut out, "sitrep_up", "gauge", "1 while sitrep serves");
+    for w in &now {
+        let _ = writeln!(out, "sitrep_up{{workspace=\"{}\"}} 1", w.name);
+    }
     family(
         &mut out,
         "sitrep_store_up",
         "gauge",
         "1 when the store answered this scrape",
     );
-    let _ = writeln!(
-        out,
-        "sitrep_store_up{{workspace=\"{ws}\"}} {}",
-        u8::from(open.is_ok() && pending.is_ok())
-    );
-    if let Ok(open) = open {
-        let mut by: BTreeMap<&str, u64> = ["critical", "major", "minor", "info"]
-            .into_iter()
-            .map(|s| (s, 0))
-            .collect();
-        for i in &open {
-            *by.entry(i.severity.label()).or_default() += 1;
-        }
-        family(
-            &mut out,
-            "sitrep_open_issues",
-            "gauge",
-            "open issues by severity",
+    for w in &now {
+        let _ = writeln!(
+            out,
+            "sitrep_store_up{{workspace=\"{}\"}} {}",
+            w.name,
+            u8::from(w.store_up)
         );
-        for (sev, n) in by {
+    }
+    family(
+        &mut out,
+        "sitrep_open_issues",
+        "gauge",
+        "open issues by severity",
+    );
+    for w in &now {
+        for (sev, n) in w.open_by_severity.iter().flatten() {
             let _ = writeln!(
                 out,
-                "sitrep_open_issues{{workspace=\"{ws}\",severity=\"{sev}\"}} {n}"
+                "sitrep_open_issues{{workspace=\"{}\",severity=\"{sev}\"}} {n}",
+                w.name
             );
         }
     }
-    if let Ok(p) = pending {
-        family(
-            &mut out,
-            "sitrep_approvals_pending",
-            "gauge",
-            "remediations waiting for a person",
-        );
-        let _ = writeln!(
-            out,
-            "sitrep_approvals_pending{{workspace=\"{ws}\"}} {}",
-            p.len()
-        );
+    family(
+        &mut out,
+        "sitrep_approvals_pending",
+        "gauge",
+        "remediations waiting for a person",
+    );
+    for w in &now {
+        if let Some(n) = w.approvals_pending {
+            let _ = writeln!(
+                out,
+                "sitrep_approvals_pending{{workspace=\"{}\"}} {n}",
+                w.name
+            );
+        }
     }
 
     let c = state

@@ -30,6 +30,7 @@ impl Method {
 pub enum In {
     Path,
     Query,
+    Header,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,14 @@ const fn path(name: &'static str, about: &'static str) -> Param {
     Param {
         name,
         at: In::Path,
+        ty: Ty::Str,
+        about,
+    }
+}
+const fn header(name: &'static str, about: &'static str) -> Param {
+    Param {
+        name,
+        at: In::Header,
         ty: Ty::Str,
         about,
     }
@@ -402,6 +411,36 @@ pub const ENDPOINTS: &[Endpoint] = &[
         handler: || post(api::pagerduty_hook),
     },
     Endpoint {
+        method: Method::Post,
+        path: "/api/v1/hooks/opsgenie",
+        role: Role::Operator,
+        summary: "Opsgenie webhook: stored, then one investigation per alert alias (Create starts one; Close and other actions are recorded against it)",
+        params: &[],
+        body: Some(alert_body),
+        ok: &[(202, "the stored event's id, status and alias")],
+        handler: || post(api::opsgenie_hook),
+    },
+    Endpoint {
+        method: Method::Post,
+        path: "/api/v1/hooks/webhook/{workflow}",
+        role: Role::Operator,
+        summary: "A generic webhook for a workflow with on: webhook, signed with its key: stored, then one investigation of its question per key",
+        params: &[
+            path("workflow", "the workflow's name"),
+            header(
+                "X-Sitrep-Timestamp",
+                "Unix seconds when it was signed (within 5 minutes of now)",
+            ),
+            header(
+                "X-Sitrep-Signature",
+                "sha256=HEX of HMAC-SHA256(the workflow's key, \"{timestamp}.{body}\")",
+            ),
+        ],
+        body: Some(alert_body),
+        ok: &[(202, "the stored event's id, status and key")],
+        handler: || post(api::webhook_hook),
+    },
+    Endpoint {
         method: Method::Get,
         path: "/api/v1/inbound",
         role: Role::Viewer,
@@ -555,7 +594,7 @@ pub fn openapi() -> Value {
             .map(|p| {
                 json!({
                     "name": p.name,
-                    "in": match p.at { In::Path => "path", In::Query => "query" },
+                    "in": match p.at { In::Path => "path", In::Query => "query", In::Header => "header" },
                     "required": p.at == In::Path,
                     "description": p.about,
                     "schema": schema(p.ty),

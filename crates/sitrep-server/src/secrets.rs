@@ -1,10 +1,10 @@
 //! The handlers of `/api/v1/secrets`: the workspace's vault, write-only. No answer carries a
 //! value: a set or a delete answers with the secret's name and times.
 
-use crate::AppState;
+use crate::Ws;
 use crate::error::ApiResult;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
@@ -21,21 +21,18 @@ impl std::fmt::Debug for SecretBody {
     }
 }
 
-pub async fn list(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.secrets().await?))
+pub async fn list(Ws(s): Ws) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.secrets().await?))
 }
 
 pub async fn set(
-    State(s): State<AppState>,
+    Ws(s): Ws,
     Path(name): Path<String>,
     Json(b): Json<SecretBody>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.set_secret(&name, &b.value).await?))
+    Ok(Json(s.set_secret(&name, &b.value).await?))
 }
 
-pub async fn delete(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.sitrep.delete_secret(&name).await?))
+pub async fn delete(Ws(s): Ws, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.delete_secret(&name).await?))
 }

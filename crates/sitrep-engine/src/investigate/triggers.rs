@@ -1,5 +1,6 @@
 //! What starts an investigation, read from the payloads monitoring systems send: an
-//! Alertmanager webhook (version 4) or a PagerDuty webhook (version 3). Everything in them was
+//! Alertmanager webhook (version 4), a PagerDuty webhook (version 3) or an Opsgenie webhook
+//! (its outgoing Webhook integration). Everything in them was
 //! written by a monitored system or a person outside sitrep: it is kept as data, bounded, and
 //! never read as instructions.
 
@@ -99,19 +100,81 @@ pub fn parse_alert(text: &str) -> Result<Trigger> {
             fingerprint: data.get("id").and_then(|x| x.as_str()).map(bounded),
         });
     }
+    if let (Some(action), Some(alert)) = (
+        v.get("action").and_then(|a| a.as_str()),
+        v.get("alert").filter(|a| a.is_object()),
+    ) {
+        return opsgenie(action, alert);
+    }
     Err(EngineError::Invalid(
-        "unknown alert payload: expected an Alertmanager webhook (version 4, with `alerts`) or a PagerDuty webhook v3 (with `event`)".into(),
+        "unknown alert payload: expected an Alertmanager webhook (version 4, with `alerts`), a PagerDuty webhook v3 (with `event`) or an Opsgenie webhook (with `action` and `alert`)".into(),
     ))
+}
+
+/// An Opsgenie webhook: the alert's message is its name; its entity, priority, source,
+/// details and `key:value` tags are its labels.
+fn opsgenie(action: &str, alert: &serde_json::Value) -> Result<Trigger> {
+    let text = |k: &str| {
+        alert
+            .get(k)
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    let message = text("message").ok_or_else(|| {
+        EngineError::Invalid(format!(
+            "the Opsgenie {action} event's alert has no message"
+        ))
+    })?;
+    let mut labels = string_map(alert.get("details"));
+    for k in ["entity", "priority", "source", "alias", "tinyId"] {
+        if let Some(x) = text(k) {
+            labels.insert(k.to_string(), bounded(x));
+        }
+    }
+    let mut plain = vec![];
+    for tag in alert
+        .get("tags")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .take(64)
+    {
+        match tag.split_once([':', '=']) {
+            Some((k, v)) if !k.is_empty() && !v.is_empty() => {
+                labels.insert(bounded(k.trim()), bounded(v.trim()));
+            }
+            _ => plain.push(tag),
+        }
+    }
+    if !plain.is_empty() {
+        labels.insert("tags".into(), bounded(&plain.join(",")));
+    }
+    let summary = [Some(message), text("description")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Trigger::Alert {
+        source: "opsgenie".into(),
+        name: bounded(message),
+        labels,
+        summary: bounded(&summary),
+        fingerprint: text("alias").or(text("alertId")).map(bounded),
+    })
 }
 
 /// What identifies an alert payload's problem across deliveries, and whether it reports the
 /// problem or its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertKey {
-    /// The Alertmanager `groupKey` (one investigation per alert group), or the PagerDuty
-    /// incident id.
+    /// The Alertmanager `groupKey` (one investigation per alert group), the PagerDuty
+    /// incident id, or the Opsgenie alert's alias (else its id).
     pub key: String,
     pub firing: bool,
+    /// What a payload that does not report the problem says instead (an Opsgenie
+    /// `Acknowledge`), when it is more than its end.
+    pub note: Option<String>,
 }
 
 /// Checks that `text` is a payload `source` sends and that an investigation can start from
@@ -148,6 +211,7 @@ pub fn alert_key(source: sitrep_core::intake::Source, text: &str) -> Result<Aler
                 format!("{name}{{{}}}", labels.join(","))
             })),
             firing: str_at("/status") != Some("resolved"),
+            note: None,
         },
         Source::Pagerduty => AlertKey {
             key: bounded(
@@ -156,7 +220,29 @@ pub fn alert_key(source: sitrep_core::intake::Source, text: &str) -> Result<Aler
                     .unwrap_or(name),
             ),
             firing: str_at("/event/event_type") != Some("incident.resolved"),
+            note: None,
         },
+        Source::Webhook => {
+            return Err(EngineError::Invalid(
+                "a generic webhook is read by its workflow, not as an alert".into(),
+            ));
+        }
+        Source::Opsgenie => {
+            let action = str_at("/action").unwrap_or("");
+            let firing = action == "Create";
+            AlertKey {
+                key: bounded(
+                    str_at("/alert/alias")
+                        .or(str_at("/alert/alertId"))
+                        .unwrap_or(name),
+                ),
+                firing,
+                note: match action {
+                    "Create" | "Close" => None,
+                    other => Some(bounded(&format!("opsgenie: {other}"))),
+                },
+            }
+        }
     })
 }
 
@@ -251,5 +337,51 @@ mod tests {
         assert!(e.contains("takes alertmanager"), "{e}");
         let k = alert_key(Source::Pagerduty, pd).unwrap();
         assert_eq!((k.key.as_str(), k.firing), ("P1", false));
+    }
+
+    #[test]
+    fn opsgenie_alerts_are_read_keyed_by_alias_and_only_create_starts() {
+        use sitrep_core::intake::Source;
+        let create = r#"{"action":"Create","alert":{"alertId":"44f7","message":"Checkout latency high",
+          "tags":["team:payments","prod"],"tinyId":"7","entity":"checkout","alias":"checkout-latency",
+          "description":"p99 over 2s","priority":"P1","details":{"resource":"shopfront"}},
+          "source":{"name":"","type":"web"},"integrationName":"sitrep"}"#;
+        let Trigger::Alert {
+            source,
+            name,
+            labels,
+            fingerprint,
+            ..
+        } = parse_alert(create).unwrap()
+        else {
+            panic!("not an alert")
+        };
+        assert_eq!(
+            (source.as_str(), name.as_str()),
+            ("opsgenie", "Checkout latency high")
+        );
+        assert_eq!(labels["resource"], "shopfront");
+        assert_eq!(labels["team"], "payments");
+        assert_eq!(labels["tags"], "prod");
+        assert_eq!(labels["entity"], "checkout");
+        assert_eq!(fingerprint.as_deref(), Some("checkout-latency"));
+        let k = alert_key(Source::Opsgenie, create).unwrap();
+        assert_eq!(
+            (k.key.as_str(), k.firing, k.note),
+            ("checkout-latency", true, None)
+        );
+        let close = create.replace("\"Create\"", "\"Close\"");
+        let k = alert_key(Source::Opsgenie, &close).unwrap();
+        assert_eq!((k.firing, k.note), (false, None));
+        let ack = create.replace("\"Create\"", "\"Acknowledge\"");
+        let k = alert_key(Source::Opsgenie, &ack).unwrap();
+        assert_eq!(
+            (k.firing, k.note.as_deref()),
+            (false, Some("opsgenie: Acknowledge"))
+        );
+        // No message: said so.
+        let bad = r#"{"action":"Create","alert":{"alertId":"1"}}"#;
+        let e = alert_key(Source::Opsgenie, bad).unwrap_err().to_string();
+        assert!(e.contains("no message"), "{e}");
     }
 }

@@ -34,9 +34,9 @@ pub struct Mcp {
 }
 
 impl Mcp {
-    pub fn new(sitrep: Sitrep) -> Mcp {
+    pub fn new(workspaces: sitrep_engine::Workspaces) -> Mcp {
         Mcp {
-            server: McpServer::new(sitrep),
+            server: McpServer::new(workspaces),
             sessions: Mutex::default(),
         }
     }

@@ -17,8 +17,8 @@ pub mod tools;
 
 use serde_json::{Value, json};
 use sitrep_core::investigation::Session;
-use sitrep_engine::Sitrep;
 use sitrep_engine::access::Principal;
+use sitrep_engine::{Sitrep, Workspaces};
 use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
@@ -32,10 +32,11 @@ pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 
-/// One MCP server over one engine; clones share it.
+/// One MCP server over the served workspaces (each caller works in its token's); clones
+/// share it.
 #[derive(Clone)]
 pub struct McpServer {
-    sitrep: Sitrep,
+    workspaces: Workspaces,
     /// Investigations started without `wait`, still running.
     running: Arc<Mutex<Vec<JoinHandle<sitrep_engine::Result<Session>>>>>,
 }
@@ -59,9 +60,9 @@ pub fn has_request(msg: &Value) -> bool {
 }
 
 impl McpServer {
-    pub fn new(sitrep: Sitrep) -> McpServer {
+    pub fn new(workspaces: Workspaces) -> McpServer {
         McpServer {
-            sitrep,
+            workspaces,
             running: Arc::default(),
         }
     }
@@ -155,8 +156,11 @@ impl McpServer {
         }
     }
 
-    pub(crate) fn sitrep(&self) -> &Sitrep {
-        &self.sitrep
+    /// The caller's workspace (the edge checked that it is served).
+    pub(crate) fn sitrep(&self, who: &Principal) -> &Sitrep {
+        self.workspaces
+            .get(&who.workspace)
+            .unwrap_or(self.workspaces.primary())
     }
 
     /// Keeps an investigation started without `wait` so [`McpServer::finish`] can wait for it.

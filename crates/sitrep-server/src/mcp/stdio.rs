@@ -10,8 +10,8 @@ use super::{INVALID_REQUEST, McpServer, PARSE_ERROR, error};
 use crate::MAX_BODY_BYTES;
 use serde_json::Value;
 use sitrep_core::access::Role;
-use sitrep_engine::Sitrep;
 use sitrep_engine::access::Principal;
+use sitrep_engine::{Sitrep, Workspaces};
 use std::os::fd::AsFd;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::task::JoinSet;
@@ -32,7 +32,7 @@ pub async fn serve_stdio(sitrep: Sitrep) -> std::io::Result<()> {
     let input = std::io::stdin().as_fd().try_clone_to_owned()?;
     let output = std::io::stdout().as_fd().try_clone_to_owned()?;
     serve(
-        McpServer::new(sitrep),
+        McpServer::new(Workspaces::single(sitrep)),
         who,
         tokio::fs::File::from_std(input.into()),
         tokio::fs::File::from_std(output.into()),

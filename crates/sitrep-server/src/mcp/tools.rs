@@ -183,7 +183,7 @@ pub async fn call(
     };
     let outcome = match who.require(tool.role) {
         Err(e) => Err(ApiError::from(e)),
-        Ok(()) => run(mcp, tool.name, args).await,
+        Ok(()) => run(mcp, who, tool.name, args).await,
     };
     tracing::info!(tool = tool.name, token = %who.token_id, ok = outcome.is_ok(), "mcp tool call");
     Ok(match outcome {
@@ -271,8 +271,8 @@ fn view(v: impl serde::Serialize) -> Result<Value, ApiError> {
     })
 }
 
-async fn run(mcp: &McpServer, name: &str, a: Value) -> Result<Value, ApiError> {
-    let s: &Sitrep = mcp.sitrep();
+async fn run(mcp: &McpServer, who: &Principal, name: &str, a: Value) -> Result<Value, ApiError> {
+    let s: &Sitrep = mcp.sitrep(who);
     match name {
         "list_issues" => {
             let a: ListIssues = args(a)?;

@@ -219,3 +219,120 @@ async fn a_viewer_or_operator_cannot_approve_and_token_secrets_are_shown_once() 
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body["message"].as_str().unwrap().contains("revoked"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_serves_each_token_its_own_workspace_and_nothing_else() {
+    // One home, two workspaces (`default` and `b`, whose folder `init` makes), one server.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("sitrep.yaml"), crate::SETTINGS).unwrap();
+    let (a, _) = Sitrep::init(sitrep_engine::OpenOptions::new(home.path()))
+        .await
+        .unwrap();
+    let mut opts = sitrep_engine::OpenOptions::new(home.path());
+    opts.overrides.workspace = Some("b".into());
+    let (b, _) = Sitrep::init(opts).await.unwrap();
+    let names: Vec<String> = a
+        .workspaces()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(names, ["default", "b"]);
+    let s = crate::Server::serve(
+        home,
+        a.clone(),
+        sitrep_engine::Workspaces::open(a.clone()).unwrap(),
+    )
+    .await;
+    let a_admin = s.token(Role::Admin).to_string();
+    let b_admin = b
+        .create_token("b-admin", Role::Admin, None)
+        .await
+        .unwrap()
+        .secret;
+
+    // Each token is answered in its own workspace.
+    for (token, ws) in [(&a_admin, "default"), (&b_admin, "b")] {
+        let (st, me) = s
+            .call(Method::GET, "/api/v1/workspace", Some(token), None)
+            .await;
+        assert_eq!(
+            (st, me["workspace"].as_str()),
+            (StatusCode::OK, Some(ws)),
+            "{me}"
+        );
+    }
+    let mut sessions = vec![];
+    for (token, question) in [
+        (&a_admin, "is anything wrong?"),
+        (&b_admin, "b-canary: is anything wrong?"),
+    ] {
+        let (st, session) = s
+            .call(
+                Method::POST,
+                "/api/v1/sessions",
+                Some(token),
+                Some(json!({"question": question, "wait": true})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{session}");
+        sessions.push(session["id"].as_str().unwrap().to_string());
+    }
+    let (b_session, a_session) = (sessions[1].clone(), sessions[0].clone());
+    let (_, listed) = s
+        .call(Method::GET, "/api/v1/sessions", Some(&b_admin), None)
+        .await;
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(ids, [b_session.as_str()], "{listed}");
+
+    // a's admin walks every endpoint aimed at b's session and token: nothing of b in any
+    // answer, and b is as it was.
+    let b_tokens = b.tokens().await.unwrap();
+    for id in [b_session.as_str(), b_tokens[0].id.as_str()] {
+        for (m, path, _) in endpoints(&s, id).await {
+            let (st, body) = s.call(m.clone(), &path, Some(&a_admin), body_for(&m)).await;
+            assert!(!st.is_server_error(), "{m} {path}: {st} {body}");
+            // An error may echo the id asked for; nothing else of b's is in any answer.
+            let text = body.to_string();
+            assert!(
+                !text.contains("b-canary"),
+                "{m} {path} leaked b's session: {text}"
+            );
+            if st.is_success() {
+                assert!(
+                    !text.contains(&b_session),
+                    "{m} {path} leaked b's session: {text}"
+                );
+            }
+        }
+    }
+    assert_eq!(b.tokens().await.unwrap(), b_tokens);
+    assert_eq!(b.sessions(100).await.unwrap().len(), 1);
+    assert!(b.session(&a_session).await.is_err(), "b reads a's session");
+    // Both are on /metrics.
+    let (_, m) = s.call(Method::GET, "/metrics", None, None).await;
+    let m = m.as_str().unwrap().to_string();
+    for ws in ["default", "b"] {
+        assert!(
+            m.contains(&format!("sitrep_up{{workspace=\"{ws}\"}} 1")),
+            "{m}"
+        );
+    }
+    // A workspace created after the start is not served until the next one.
+    let mut opts = sitrep_engine::OpenOptions::new(s.sitrep.home());
+    opts.overrides.workspace = Some("late".into());
+    let (late, _) = Sitrep::init(opts).await.unwrap();
+    let t = late
+        .create_token("late", Role::Viewer, None)
+        .await
+        .unwrap()
+        .secret;
+    let (st, body) = s.call(Method::GET, "/api/v1/issues", Some(&t), None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert_error(&body, "forbidden");
+}

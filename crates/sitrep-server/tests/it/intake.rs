@@ -158,3 +158,71 @@ async fn events_stored_while_no_worker_ran_are_handled_when_it_starts() {
         .unwrap()
         .unwrap();
 }
+
+fn opsgenie(action: &str, alias: &str) -> Value {
+    json!({
+        "action": action, "integrationName": "sitrep", "integrationId": "i1",
+        "source": {"name": "", "type": "web"},
+        "alert": {"alertId": format!("id-{alias}"), "message": "Disk almost full on localhost",
+                  "tags": ["instance:localhost", "disk"], "tinyId": "3", "entity": "localhost",
+                  "alias": alias, "createdAt": 1796200000000i64, "username": "System",
+                  "description": "/ is 97% full", "priority": "P2", "details": {}},
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opsgenie_alias_starts_one_investigation_and_later_actions_are_recorded() {
+    let s = Server::start("w").await;
+    let hook = "/api/v1/hooks/opsgenie";
+    for action in ["Create", "Create"] {
+        let (st, r) = s
+            .post(hook, Role::Operator, opsgenie(action, "disk-1"))
+            .await;
+        assert_eq!(st, reqwest::StatusCode::ACCEPTED, "{r}");
+        assert_eq!(r["dedup_key"], "disk-1");
+    }
+    // An Alertmanager payload on the Opsgenie hook says which hook takes it.
+    let (st, bad) = s.post(hook, Role::Operator, alert("g", "firing")).await;
+    assert_eq!(st, reqwest::StatusCode::BAD_REQUEST, "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("takes opsgenie"),
+        "{bad}"
+    );
+    assert_eq!(s.sitrep.process_inbound().await.unwrap(), 2);
+    let events = inbound(&s).await;
+    let session = events[2]["session_id"]
+        .as_str()
+        .expect("an investigation")
+        .to_string();
+    assert_eq!(events[1]["status"], "duplicate", "{events:?}");
+    let done = concluded(&s, &session).await;
+    assert_eq!(done["trigger"]["source"], "opsgenie", "{done}");
+    assert_eq!(done["trigger"]["labels"]["instance"], "localhost", "{done}");
+    // An acknowledgement and the close are recorded against it, not investigated.
+    for action in ["Acknowledge", "Close"] {
+        let (st, _) = s
+            .post(hook, Role::Operator, opsgenie(action, "disk-1"))
+            .await;
+        assert_eq!(st, reqwest::StatusCode::ACCEPTED);
+    }
+    assert_eq!(s.sitrep.process_inbound().await.unwrap(), 2);
+    let events = inbound(&s).await;
+    let notes: Vec<(&str, &str)> = events[..2]
+        .iter()
+        .map(|e| (e["status"].as_str().unwrap(), e["note"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("recorded", "resolved"),
+            ("recorded", "opsgenie: Acknowledge")
+        ]
+    );
+    assert!(
+        events[..2]
+            .iter()
+            .all(|e| e["session_id"] == session.as_str())
+    );
+    let (_, sessions) = s.get("/api/v1/sessions", Role::Viewer).await;
+    assert_eq!(sessions["total"], 1, "{sessions}");
+}

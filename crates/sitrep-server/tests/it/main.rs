@@ -18,7 +18,7 @@ mod workflows;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 use sitrep_core::access::Role;
-use sitrep_engine::{OpenOptions, Sitrep};
+use sitrep_engine::{OpenOptions, Sitrep, Workspaces};
 use std::collections::BTreeMap;
 
 pub struct Server {
@@ -48,6 +48,12 @@ impl Server {
         let mut opts = OpenOptions::new(home.path());
         opts.overrides.workspace = Some(ws.into());
         let (sitrep, _) = Sitrep::init(opts).await.unwrap();
+        Server::serve(home, sitrep.clone(), Workspaces::single(sitrep)).await
+    }
+
+    /// Serves `workspaces` (tokens of `sitrep`'s workspace made by the caller).
+    pub async fn serve(home: tempfile::TempDir, sitrep: Sitrep, workspaces: Workspaces) -> Server {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
             let t = sitrep
@@ -58,9 +64,8 @@ impl Server {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let s = sitrep.clone();
         let task = tokio::spawn(async move {
-            sitrep_server::serve_http(s, listener, std::future::pending())
+            sitrep_server::serve_http(workspaces, listener, std::future::pending())
                 .await
                 .unwrap()
         });

@@ -306,3 +306,103 @@ async fn a_new_issue_a_workflow_takes_starts_an_investigation_with_its_delivery(
     assert_eq!(got.lock().unwrap()[0].path, "/hook");
     worker.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_generic_webhook_asks_its_question_once_per_key_and_a_forged_one_is_refused() {
+    let s = Server::start("w").await;
+    let (base, got) = receivers().await;
+    let dir = s.sitrep.workspace_dir().join("workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = s.sitrep.home().join("ci.key");
+    std::fs::write(&key_file, "ci-signing-key\n").unwrap();
+    std::fs::write(
+        dir.join("ci.yaml"),
+        format!(
+            "on:\n  webhook:\n    secret: 'file:{}'\n    key: [service, env]\n    resolved_when: {{field: state, equals: ok}}\ninvestigate:\n  question: 'Why is ${{service}} failing in ${{env}}?'\ndeliver: [{{webhook: {{url: '{base}/hook'}}}}]\n",
+            key_file.display()
+        ),
+    )
+    .unwrap();
+    let hook = "/api/v1/hooks/webhook/ci";
+    let send = |body: Value, key: &str, ts: u64| {
+        let text = body.to_string();
+        let sig = expected_signature(key, &ts.to_string(), text.as_bytes());
+        s.http
+            .post(format!("{}{hook}", s.base))
+            .bearer_auth(s.token(Role::Operator))
+            .header("content-type", "application/json")
+            .header("x-sitrep-timestamp", ts.to_string())
+            .header("x-sitrep-signature", sig)
+            .body(text)
+            .send()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let failing =
+        |run: u32| json!({"service": "checkout", "env": "prod", "state": "failing", "run": run});
+
+    // Forged, stale or unsigned: 401 saying why, and nothing stored.
+    for (key, ts, why) in [
+        ("not-the-key", now, "does not match"),
+        ("ci-signing-key", now - 3600, "5 minutes"),
+    ] {
+        let r = send(failing(0), key, ts).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let b: Value = r.json().await.unwrap();
+        assert!(b["message"].as_str().unwrap().contains(why), "{b}");
+    }
+    let (st, b) = s.post(hook, Role::Operator, failing(0)).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{b}");
+    let (_, events) = s.get("/api/v1/inbound", Role::Viewer).await;
+    assert_eq!(events["total"], 0, "{events}");
+    // No such workflow: 404.
+    let (st, _) = s
+        .post("/api/v1/hooks/webhook/nope", Role::Operator, failing(0))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // Signed, but without a key field: 400 naming it, stored rejected.
+    let r = send(json!({"service": "checkout"}), "ci-signing-key", now)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let b: Value = r.json().await.unwrap();
+    assert!(b["message"].as_str().unwrap().contains("\"env\""), "{b}");
+
+    // Two signed failures of the same service and env (changed bodies): one investigation.
+    for run in [1, 2] {
+        let r = send(failing(run), "ci-signing-key", now).await.unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    assert_eq!(s.sitrep.process_inbound().await.unwrap(), 2);
+    let (_, events) = s.get("/api/v1/inbound", Role::Viewer).await;
+    let items = events["items"].as_array().unwrap();
+    let statuses: Vec<&str> = items
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses[0], "duplicate", "{events}");
+    assert_eq!(statuses[2], "rejected", "{events}");
+    let session = items[1]["session_id"].as_str().unwrap().to_string();
+    let done = finished(&s, &session).await;
+    assert_eq!(
+        done["trigger"]["text"], "Why is checkout failing in prod?",
+        "{done}"
+    );
+    assert_eq!(s.sitrep.deliver_due().await.unwrap(), 1);
+    assert_eq!(got.lock().unwrap().len(), 1);
+    // `state: ok` is the end: recorded against it.
+    let r = send(
+        json!({"service": "checkout", "env": "prod", "state": "ok"}),
+        "ci-signing-key",
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(s.sitrep.process_inbound().await.unwrap(), 1);
+    let (_, events) = s.get("/api/v1/inbound", Role::Viewer).await;
+    assert_eq!(events["items"][0]["status"], "recorded", "{events}");
+    assert_eq!(events["items"][0]["session_id"], session.as_str());
+}
