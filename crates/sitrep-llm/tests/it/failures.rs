@@ -264,3 +264,52 @@ async fn a_wrong_address_says_check_base_url() {
         assert_error_hides_key(&e);
     }
 }
+
+/// Collects what the log subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_logs_never_carry_the_api_key() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for kind in BOTH {
+        let echo = format!("key {CANARY} is over its quota");
+        let limited = Reply::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            error_body(kind, "rate_limit_error", &echo),
+        );
+        let refused = Reply::status(
+            StatusCode::FORBIDDEN,
+            error_body(kind, "permission_error", &echo),
+        );
+        let (_stub, provider) = start(kind, vec![limited, Reply::json(ok(kind)), refused]).await;
+        provider.complete(&request()).await.unwrap();
+        let e = provider.complete(&request()).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Unauthorized { status: 403, .. }),
+            "{e:?}"
+        );
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("retrying"), "{logs}");
+    assert!(logs.contains("[REDACTED:api_key]"), "{logs}");
+    assert_no_key(&logs);
+}

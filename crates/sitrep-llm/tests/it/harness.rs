@@ -23,8 +23,12 @@ pub struct Reply {
 pub enum StubBody {
     Json(serde_json::Value),
     Text(String),
-    /// A `text/event-stream` sent in these pieces, a few milliseconds apart.
-    Stream(Vec<Vec<u8>>),
+    /// A `text/event-stream` sent in these pieces, a few milliseconds apart, and then, when
+    /// `stall` is set, nothing more for that long before the stream closes.
+    Stream {
+        pieces: Vec<Vec<u8>>,
+        stall: Option<Duration>,
+    },
     /// Nothing until this long has passed, then a 200 with an empty JSON object.
     Stall(Duration),
 }
@@ -57,7 +61,10 @@ impl Reply {
         Reply {
             status: StatusCode::OK,
             headers: vec![],
-            body: StubBody::Stream(pieces),
+            body: StubBody::Stream {
+                pieces,
+                stall: None,
+            },
         }
     }
 
@@ -67,6 +74,14 @@ impl Reply {
             headers: vec![],
             body: StubBody::Stall(wait),
         }
+    }
+
+    /// A stream that stops sending (without closing) after its pieces, for `wait`.
+    pub fn stalling(mut self, wait: Duration) -> Reply {
+        if let StubBody::Stream { stall, .. } = &mut self.body {
+            *stall = Some(wait);
+        }
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: &str) -> Reply {
@@ -148,11 +163,15 @@ async fn answer(
             tokio::time::sleep(wait).await;
             (reply.status, axum::Json(serde_json::json!({}))).into_response()
         }
-        StubBody::Stream(pieces) => {
-            let pieces = futures_util::stream::unfold(pieces.into_iter(), |mut rest| async move {
-                let piece = rest.next()?;
+        StubBody::Stream { pieces, stall } => {
+            let rest = (pieces.into_iter(), stall);
+            let pieces = futures_util::stream::unfold(rest, |(mut rest, stall)| async move {
+                let Some(piece) = rest.next() else {
+                    tokio::time::sleep(stall?).await;
+                    return None;
+                };
                 tokio::time::sleep(Duration::from_millis(2)).await;
-                Some((Ok::<_, std::convert::Infallible>(piece), rest))
+                Some((Ok::<_, std::convert::Infallible>(piece), (rest, stall)))
             });
             let mut r = Response::new(Body::from_stream(pieces));
             *r.status_mut() = reply.status;

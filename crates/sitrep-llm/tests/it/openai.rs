@@ -1,10 +1,10 @@
 //! The OpenAI Chat Completions API: what is sent, and what is made of the answers.
 
-use crate::harness::{CANARY, Reply, Stub, drain};
+use crate::harness::{CANARY, Reply, Stub, assert_error_hides_key, drain};
 use serde_json::{Value, json};
 use sitrep_llm::{
-    ChatRequest, FinishReason, Message, Pricing, ProviderKind, ToolCall, ToolDefinition, Usage,
-    connect,
+    ChatRequest, Error, FinishReason, Message, Pricing, ProviderKind, ToolCall, ToolDefinition,
+    Usage, connect,
 };
 use std::time::Duration;
 
@@ -241,4 +241,44 @@ async fn a_server_that_ignores_stream_true_is_read_as_json() {
     };
     let r = provider.stream(&request, None).await.unwrap();
     assert_eq!(r.content, "plain");
+}
+
+#[tokio::test]
+async fn a_stream_cut_short_stalled_or_reporting_an_error_fails_clearly() {
+    let text = chunk(json!({"content": "Checking"}), None);
+    let cut_short = format!("data: {text}\n\n");
+    let error = "data: {\"error\": {\"message\": \"the model crashed\", \"code\": 500}}\n\n";
+    let stub = Stub::start(vec![
+        Reply::stream(&cut_short, 64),
+        Reply::stream(error, 64),
+        Reply::stream(&cut_short, 64).stalling(Duration::from_secs(3)),
+    ])
+    .await;
+    let mut config = stub.config(ProviderKind::OpenAi, "/v1");
+    config.timeout = Duration::from_millis(300);
+    let provider = connect(config).unwrap();
+    let request = ChatRequest {
+        messages: vec![Message::user("Why?")],
+        tools: vec![],
+    };
+    let e = provider.stream(&request, None).await.unwrap_err();
+    assert!(matches!(e, Error::Malformed { .. }), "{e:?}");
+    assert!(e.to_string().contains("before data: [DONE]"), "{e}");
+    let e = provider.stream(&request, None).await.unwrap_err();
+    assert!(matches!(e, Error::Reported { .. }), "{e:?}");
+    assert!(e.to_string().contains("the model crashed"), "{e}");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let e = provider.stream(&request, Some(&tx)).await.unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert_eq!(
+        drain(rx),
+        ["Checking"],
+        "what arrived before the stall was passed on"
+    );
+    assert_error_hides_key(&e);
+    assert_eq!(
+        stub.received().len(),
+        3,
+        "a stream that started is not retried"
+    );
 }
