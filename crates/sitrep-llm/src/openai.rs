@@ -307,14 +307,33 @@ fn usage(v: Option<&Value>) -> Usage {
     }
 }
 
+/// Some compatible servers say `stop` for an answer that calls tools: tool calls win.
 fn finish_reason(v: Option<&Value>, called_tools: bool) -> FinishReason {
     match v.and_then(Value::as_str) {
-        Some("stop") => FinishReason::Stop,
+        Some("stop") | None if called_tools => FinishReason::ToolCalls,
+        Some("stop") | None => FinishReason::Stop,
         Some("length") => FinishReason::Length,
         Some("tool_calls" | "function_call") => FinishReason::ToolCalls,
         Some("content_filter") => FinishReason::ContentFilter,
         Some(other) => FinishReason::Other(other.to_string()),
-        None if called_tools => FinishReason::ToolCalls,
-        None => FinishReason::Stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_reasons() {
+        let r = |s: Value, tools| finish_reason(Some(&s), tools);
+        assert_eq!(r(json!("stop"), false), FinishReason::Stop);
+        assert_eq!(r(json!("stop"), true), FinishReason::ToolCalls);
+        assert_eq!(r(json!(null), true), FinishReason::ToolCalls);
+        assert_eq!(r(json!("length"), true), FinishReason::Length);
+        assert_eq!(
+            r(json!("content_filter"), false),
+            FinishReason::ContentFilter
+        );
+        assert_eq!(r(json!("eos"), false), FinishReason::Other("eos".into()));
     }
 }

@@ -110,7 +110,8 @@ pub enum FinishReason {
     ToolCalls,
     /// The provider filtered or the model refused (`content_filter`, `refusal`).
     ContentFilter,
-    /// Anything else, as the provider named it.
+    /// Anything else, as the provider named it (serialised as that name alone).
+    #[serde(untagged)]
     Other(String),
 }
 
@@ -127,7 +128,7 @@ pub struct ChatResponse {
     /// The estimated cost, in the currency of the configured prices, when prices are configured.
     pub cost: Option<f64>,
     /// From the first attempt's request to the last byte of the answer, retries included.
-    #[serde(with = "millis")]
+    #[serde(rename = "latency_ms", with = "millis")]
     pub latency: Duration,
     /// HTTP requests made (1 when the first one succeeded).
     pub attempts: u32,
@@ -183,5 +184,23 @@ mod tests {
             tool,
             serde_json::json!({"role": "tool", "tool_call_id": "c1", "content": "ok"})
         );
+    }
+
+    #[test]
+    fn a_response_records_its_latency_in_milliseconds() {
+        let r = ChatResponse {
+            model: "m".into(),
+            content: "hi".into(),
+            tool_calls: vec![],
+            finish_reason: FinishReason::Other("eos".into()),
+            usage: Usage::default(),
+            cost: None,
+            latency: Duration::from_millis(1500),
+            attempts: 1,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["latency_ms"], 1500);
+        assert_eq!(v["finish_reason"], "eos");
+        assert_eq!(serde_json::from_value::<ChatResponse>(v).unwrap(), r);
     }
 }
