@@ -63,7 +63,11 @@ impl Anthropic {
                 .tools
                 .iter()
                 .map(|t| {
-                    json!({"name": t.name, "description": t.description, "input_schema": t.parameters})
+                    json!({
+                        "name": t.name,
+                        "description": t.description,
+                        "input_schema": t.parameters,
+                    })
                 })
                 .collect();
         }

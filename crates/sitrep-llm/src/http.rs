@@ -107,13 +107,7 @@ impl Transport {
             Ok(Err(e)) => return Err(self.unreachable(url, &e, attempts)),
             Ok(Ok(text)) => text,
         };
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            self.malformed(
-                url,
-                format!("the body is not JSON ({e}): {}", self.quote(&text)),
-            )
-        })?;
-        let answer = parse(value)?;
+        let answer = parse(self.json(url, &text)?)?;
         Ok(self.response(answer, attempts, started))
     }
 
@@ -154,20 +148,21 @@ impl Transport {
             }
         }
         if is_json {
-            let text = String::from_utf8_lossy(&raw);
-            let value = serde_json::from_str(&text).map_err(|e| {
-                self.malformed(
-                    url,
-                    format!("the body is not JSON ({e}): {}", self.quote(&text)),
-                )
-            })?;
-            return Ok(self.response(parse(value)?, sent.attempts, sent.started));
+            let answer = parse(self.json(url, &String::from_utf8_lossy(&raw))?)?;
+            return Ok(self.response(answer, sent.attempts, sent.started));
         }
         if !complete && let Some(event) = parser.finish() {
             complete = assembler.event(event, deltas)?;
         }
         let answer = assembler.finish(complete)?;
         Ok(self.response(answer, sent.attempts, sent.started))
+    }
+
+    fn json(&self, url: &str, body: &str) -> Result<serde_json::Value> {
+        serde_json::from_str(body).map_err(|e| {
+            let what = format!("the body is not JSON ({e}): {}", self.quote(body));
+            self.malformed(url, what)
+        })
     }
 
     fn response(&self, answer: Answer, attempts: u32, started: Instant) -> ChatResponse {
@@ -201,7 +196,13 @@ impl Transport {
         loop {
             attempts += 1;
             let attempt_started = Instant::now();
-            debug!(provider = self.config.provider.name(), model = %self.config.model, url, attempts, "calling the model");
+            debug!(
+                provider = self.config.provider.name(),
+                model = %self.config.model,
+                url,
+                attempts,
+                "calling the model"
+            );
             let request = self
                 .client
                 .post(url)
@@ -239,9 +240,19 @@ impl Transport {
             if attempts >= max_attempts {
                 return Err(failure);
             }
-            let backoff = self.config.retry_backoff * 2u32.saturating_pow(attempts - 1);
+            let backoff = self
+                .config
+                .retry_backoff
+                .checked_mul(2u32.saturating_pow(attempts - 1))
+                .unwrap_or(MAX_RETRY_WAIT);
             let wait = server_wait.unwrap_or(backoff).min(MAX_RETRY_WAIT);
-            warn!(url, attempts, wait_ms = wait.as_millis() as u64, error = %failure, "the model call failed; retrying");
+            warn!(
+                url,
+                attempts,
+                wait_ms = wait.as_millis() as u64,
+                error = %failure,
+                "the model call failed; retrying"
+            );
             tokio::time::sleep(wait).await;
         }
     }
