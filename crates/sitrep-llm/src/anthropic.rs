@@ -27,9 +27,10 @@ impl Anthropic {
             HeaderValue::from_static(VERSION),
         );
         if let Some(key) = &config.api_key {
-            let mut value = HeaderValue::from_str(key.expose()).map_err(|_| Error::Config {
-                message: "api_key has characters an HTTP header cannot carry".into(),
-            })?;
+            let mut value =
+                HeaderValue::from_str(key.expose().trim()).map_err(|_| Error::Config {
+                    message: "api_key has characters an HTTP header cannot carry".into(),
+                })?;
             value.set_sensitive(true);
             headers.insert(HeaderName::from_static("x-api-key"), value);
         }

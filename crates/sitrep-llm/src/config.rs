@@ -33,6 +33,7 @@ impl ProviderKind {
 }
 
 /// A secret value: never printed. `Debug` shows `***`; read it with [`ApiKey::expose`].
+/// Surrounding whitespace (the newline a key file ends with) is not sent.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct ApiKey(String);

@@ -60,7 +60,8 @@ impl Transport {
                 message: format!("could not set up an HTTP client: {e}"),
             })?;
         let redactor = match &config.api_key {
-            Some(key) => Redactor::new([("api_key", key.expose())]),
+            // What is sent (see `ApiKey`), so what a server may quote back.
+            Some(key) => Redactor::new([("api_key", key.expose().trim())]),
             None => Redactor::default(),
         };
         Ok(Transport {

@@ -21,11 +21,9 @@ impl OpenAi {
     pub fn new(config: Config) -> Result<OpenAi> {
         let mut headers = HeaderMap::new();
         if let Some(key) = &config.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    Error::Config {
-                        message: "api_key has characters an HTTP header cannot carry".into(),
-                    }
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose().trim()))
+                .map_err(|_| Error::Config {
+                    message: "api_key has characters an HTTP header cannot carry".into(),
                 })?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);

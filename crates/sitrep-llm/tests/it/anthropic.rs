@@ -51,6 +51,7 @@ async fn a_plain_answer() {
     let text = json!([{"type": "text", "text": "The disk is full."}]);
     let stub = Stub::start(vec![Reply::json(message(text, "end_turn"))]).await;
     let mut config = stub.config(ProviderKind::Anthropic, "");
+    config.api_key = Some(sitrep_llm::ApiKey::new(format!(" {CANARY}\r\n")));
     config.temperature = Some(0.5);
     let provider = connect(config).unwrap();
     let request = ChatRequest {

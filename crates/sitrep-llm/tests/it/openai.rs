@@ -52,6 +52,8 @@ async fn a_plain_answer() {
     let answer = json!({"role": "assistant", "content": "The disk is full."});
     let stub = Stub::start(vec![Reply::json(completion(answer, "stop"))]).await;
     let mut config = stub.config(ProviderKind::OpenAi, "/v1/");
+    // A key read from a file ends with a newline, which is not sent.
+    config.api_key = Some(sitrep_llm::ApiKey::new(format!("{CANARY}\n")));
     config.temperature = Some(0.25);
     config.max_tokens = Some(200);
     config.pricing = Some(Pricing {
