@@ -96,12 +96,19 @@ pub fn convert(src: &BundleSource) -> LoadedBundle {
         dir: src.dir.clone(),
     };
     match &runbook {
-        None => problems.push(Problem {
-            file: src.dir.join(RUNBOOK),
-            line: None,
-            field: String::new(),
-            message: "missing: a RunWhen codebundle holds its tasks in runbook.robot".into(),
-        }),
+        // An SLI-only bundle exists upstream (k8s-labeledpods-healthcheck): a warning.
+        None if sli.is_some() => warnings.push(at(
+            &src.dir.join(RUNBOOK),
+            None,
+            "",
+            "missing: this bundle has only its SLI (sli.robot), no runbook tasks",
+        )),
+        None => problems.push(at(
+            &src.dir.join(RUNBOOK),
+            None,
+            "",
+            "missing: a RunWhen codebundle holds its tasks in runbook.robot",
+        )),
         Some(s) => {
             if s.robot.tasks.is_empty() {
                 problems.push(at(
@@ -144,23 +151,15 @@ pub fn convert(src: &BundleSource) -> LoadedBundle {
         }
     }
     for s in [&runbook, &sli].into_iter().flatten() {
-        merge(
-            &mut bundle.params,
-            &s.imports.params,
-            &s.file,
-            &mut warnings,
-        );
-        merge(
-            &mut bundle.secrets,
-            &s.imports.secrets,
-            &s.file,
-            &mut warnings,
-        );
+        let (i, file, w) = (&s.imports, &s.file, &mut warnings);
+        merge(&mut bundle.params, &i.params, "params", file, w);
+        merge(&mut bundle.secrets, &i.secrets, "secrets", file, w);
         merge(
             &mut bundle.platform_variables,
-            &s.imports.platform,
-            &s.file,
-            &mut warnings,
+            &i.platform,
+            "platform_variables",
+            file,
+            w,
         );
     }
     for (path, text) in &src.rules {
@@ -331,6 +330,7 @@ fn sli_task(s: &Suite, first: &Block) -> RobotTask {
 fn merge(
     into: &mut Vec<ImportedVariable>,
     new: &[ImportedVariable],
+    list: &str,
     file: &Path,
     warnings: &mut Vec<Problem>,
 ) {
@@ -340,7 +340,7 @@ fn merge(
             Some(o) if o.default != v.default || o.ty != v.ty => warnings.push(at(
                 file,
                 Some(v.line),
-                &v.name,
+                &format!("{list}.{}", v.name),
                 &format!(
                     "declared differently in runbook.robot (type {}, default {:?}); the runbook's declaration is used",
                     o.ty, o.default
@@ -376,10 +376,14 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_runbook_is_a_problem() {
-        let l = convert(&source(None, Some("*** Tasks ***\nS\n    Log    x\n")));
+    fn a_missing_runbook_is_a_problem_unless_the_bundle_is_an_sli() {
+        let l = convert(&source(None, None));
         assert_eq!(l.problems.len(), 1);
         assert_eq!(l.problems[0].file, Path::new("b/my-bundle/runbook.robot"));
+        assert!(l.problems[0].message.contains("missing"));
+        let l = convert(&source(None, Some("*** Tasks ***\nS\n    Log    x\n")));
+        assert!(l.is_valid(), "{:?}", l.problems);
+        assert_eq!(l.warnings[0].file, Path::new("b/my-bundle/runbook.robot"));
         assert_eq!(l.bundle.tasks[0].name, SLI_TASK);
         assert_eq!(l.bundle.name, "my-bundle");
     }

@@ -98,16 +98,13 @@ pub fn imports(file: &Path, suite: &RobotFile) -> (Imports, Vec<Problem>, Vec<Pr
         for call in &block.steps {
             match ImportKind::of(call) {
                 Some(kind) => {
-                    let field = format!("Keywords.{}.{}", block.name, call.keyword);
-                    let mut problem = |line: usize, message: String| {
-                        problems.push(Problem {
-                            file: file.to_path_buf(),
-                            line: Some(line),
-                            field: field.clone(),
-                            message,
-                        })
+                    let mut found = Found {
+                        file,
+                        field: format!("Keywords.{}.{}", block.name, call.keyword),
+                        problems: &mut problems,
+                        warnings: &mut warnings,
                     };
-                    let Some(v) = variable(call, &mut problem) else {
+                    let Some(v) = variable(call, &mut found) else {
                         continue;
                     };
                     let list = match kind {
@@ -116,18 +113,14 @@ pub fn imports(file: &Path, suite: &RobotFile) -> (Imports, Vec<Problem>, Vec<Pr
                         ImportKind::Platform => &mut out.platform,
                     };
                     if list.iter().any(|o| o.name == v.name) {
-                        problem(v.line, format!("{} is imported twice", v.name));
-                    } else {
-                        if kind == ImportKind::Secret && v.default.is_some() {
-                            warnings.push(Problem {
-                                file: file.to_path_buf(),
-                                line: Some(v.line),
-                                field: field.clone(),
-                                message: format!("secret {} has a default; it is ignored", v.name),
-                            });
-                        }
-                        list.push(v);
+                        found.problem(v.line, format!("{} is imported twice", v.name));
+                        continue;
                     }
+                    if kind == ImportKind::Secret && v.default.is_some() {
+                        let message = format!("secret {} has a default; it is ignored", v.name);
+                        found.warning(v.line, message);
+                    }
+                    list.push(v);
                 }
                 None => queue.extend(suite.keyword(&call.keyword)),
             }
@@ -136,17 +129,45 @@ pub fn imports(file: &Path, suite: &RobotFile) -> (Imports, Vec<Problem>, Vec<Pr
     (out, problems, warnings)
 }
 
-/// One `Import ...    NAME    key=value ...` call.
-fn variable(call: &Call, problem: &mut impl FnMut(usize, String)) -> Option<ImportedVariable> {
+/// Where the problems and warnings of one import call go.
+struct Found<'a> {
+    file: &'a Path,
+    field: String,
+    problems: &'a mut Vec<Problem>,
+    warnings: &'a mut Vec<Problem>,
+}
+
+impl Found<'_> {
+    fn at(&self, line: usize, message: String) -> Problem {
+        Problem {
+            file: self.file.to_path_buf(),
+            line: Some(line),
+            field: self.field.clone(),
+            message,
+        }
+    }
+    fn problem(&mut self, line: usize, message: String) {
+        let p = self.at(line, message);
+        self.problems.push(p);
+    }
+    fn warning(&mut self, line: usize, message: String) {
+        let p = self.at(line, message);
+        self.warnings.push(p);
+    }
+}
+
+/// One `Import ...    NAME    key=value ...` call. A named argument given twice is a warning
+/// and the last value is used, as Robot Framework does.
+fn variable(call: &Call, found: &mut Found<'_>) -> Option<ImportedVariable> {
     let Some((name, options)) = call.args.split_first() else {
-        problem(
+        found.problem(
             call.line,
             "no variable name: the first argument names it".into(),
         );
         return None;
     };
     if name.text.contains('=') || name.text.is_empty() {
-        problem(
+        found.problem(
             name.line,
             format!(
                 "{:?} is not a variable name: the first argument names it",
@@ -175,7 +196,7 @@ fn variable(call: &Call, problem: &mut impl FnMut(usize, String)) -> Option<Impo
     let mut ok = true;
     for opt in options {
         let Some((key, value)) = opt.text.split_once('=') else {
-            problem(
+            found.problem(
                 opt.line,
                 format!("{:?} after {}: expected name=value", opt.text, v.name),
             );
@@ -183,9 +204,8 @@ fn variable(call: &Call, problem: &mut impl FnMut(usize, String)) -> Option<Impo
             continue;
         };
         if !seen.insert(key) {
-            problem(opt.line, format!("{key}= is given twice for {}", v.name));
-            ok = false;
-            continue;
+            let message = format!("{key}= is given twice for {}; the last one is used", v.name);
+            found.warning(opt.line, message);
         }
         let value = value.to_string();
         match key {
@@ -256,18 +276,25 @@ mod tests {
 
     #[test]
     fn bad_imports_are_problems_with_lines() {
-        let (i, problems, _) = read(
+        let (i, problems, warnings) = read(
             "*** Settings ***\nSuite Setup    Init\n*** Keywords ***\nInit\n    RW.Core.Import User Variable\n    RW.Core.Import User Variable    A    typo\n    RW.Core.Import User Variable    B    type=string    type=int\n    RW.Core.Import User Variable    C\n    RW.Core.Import User Variable    C\n    RW.Core.Import Secret    description=x\n",
         );
         let got: Vec<Option<usize>> = problems.iter().map(|p| p.line).collect();
-        assert_eq!(got, [Some(5), Some(6), Some(7), Some(9), Some(10)]);
+        assert_eq!(got, [Some(5), Some(6), Some(9), Some(10)]);
         assert!(
             problems
                 .iter()
                 .all(|p| p.field == "Keywords.Init.RW.Core.Import User Variable"
                     || p.field == "Keywords.Init.RW.Core.Import Secret")
         );
-        assert_eq!(i.params.len(), 1);
+        // A named argument given twice: the last one, with a warning.
+        assert_eq!(warnings[0].line, Some(7));
+        let names: Vec<(&str, &str)> = i
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.ty.as_str()))
+            .collect();
+        assert_eq!(names, [("B", "int"), ("C", "string")]);
     }
 
     #[test]

@@ -333,3 +333,35 @@ fn k8s_restart_resource_snapshot() {
     b.dir = PathBuf::from("codebundles/k8s-restart-resource");
     insta::assert_yaml_snapshot!(b);
 }
+
+/// A whole collection, when `SITREP_RUNWHEN_COLLECTION` names a checkout of
+/// rw-cli-codecollection: `cargo test -p sitrep-runwhen --test it -- --ignored --nocapture`.
+/// Prints every problem and warning; fails when any bundle has a problem.
+#[test]
+#[ignore = "needs SITREP_RUNWHEN_COLLECTION"]
+fn a_whole_collection_from_the_environment() {
+    let root = std::env::var("SITREP_RUNWHEN_COLLECTION").expect("SITREP_RUNWHEN_COLLECTION");
+    let loaded = sitrep_runwhen::load_collection(std::path::Path::new(&root)).unwrap();
+    let (mut tasks, mut remediations, mut invalid) = (0, 0, 0);
+    for l in &loaded {
+        tasks += l.bundle.tasks.len();
+        remediations += l
+            .bundle
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Remediation)
+            .count();
+        invalid += usize::from(!l.is_valid());
+        for p in &l.problems {
+            println!("problem: {p}");
+        }
+        for w in &l.warnings {
+            println!("warning: {w}");
+        }
+    }
+    println!(
+        "{} bundles, {tasks} tasks ({remediations} remediations), {invalid} invalid",
+        loaded.len()
+    );
+    assert_eq!(invalid, 0);
+}
