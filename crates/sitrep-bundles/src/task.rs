@@ -208,6 +208,13 @@ pub fn task(
     }
 
     let spec = match ty? {
+        TaskType::Robot => {
+            ctx.problem(
+                at("type"),
+                "unknown task type \"robot\" (expected bash, python, sql, http or promql): robot tasks come from RunWhen codebundles (runbook.robot, sli.robot), not bundle.yaml",
+            );
+            None
+        }
         TaskType::Bash | TaskType::Python => {
             let interpreter = if ty == Some(TaskType::Bash) {
                 Interpreter::Bash

@@ -92,6 +92,21 @@ fn bad_yaml_names_file_and_line() {
 }
 
 #[test]
+fn a_native_task_cannot_be_robot() {
+    let ps = problems(
+        "name: pg\ntasks:\n  - name: a\n    kind: diagnostic\n    type: robot\n",
+        &[],
+    );
+    let text: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+    assert_eq!(ps.len(), 1, "{text:#?}");
+    assert!(
+        text[0].contains(":5: tasks[0].type: unknown task type \"robot\""),
+        "{text:#?}"
+    );
+    assert!(text[0].contains("RunWhen codebundles"), "{text:#?}");
+}
+
+#[test]
 fn every_problem_is_reported_with_line_and_field() {
     let yaml = "name: pg
 tasks:

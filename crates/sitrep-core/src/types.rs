@@ -95,9 +95,10 @@ string_enum!(
 );
 
 string_enum!(
-    /// How a task runs.
-    TaskType { Bash = "bash", Python = "python", Sql = "sql", Http = "http", Promql = "promql" }
-    expected "bash, python, sql, http or promql"
+    /// How a task runs. `Robot`: a Robot Framework task of a RunWhen codebundle
+    /// (`sitrep-runwhen`); native `bundle.yaml` tasks never have it.
+    TaskType { Bash = "bash", Python = "python", Sql = "sql", Http = "http", Promql = "promql", Robot = "robot" }
+    expected "bash, python, sql, http, promql or robot"
 );
 
 string_enum!(
