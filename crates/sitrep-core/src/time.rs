@@ -18,12 +18,16 @@ impl Timestamp {
     pub const fn millis(self) -> i64 {
         self.0
     }
+    /// `self` plus `d`, saturating (a method, not `+`: it takes a `Duration`, never panics).
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: Duration) -> Self {
         Timestamp(
             self.0
                 .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
         )
     }
+    /// `self` minus `d`, saturating.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, d: Duration) -> Self {
         Timestamp(
             self.0

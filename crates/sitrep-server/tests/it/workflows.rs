@@ -382,9 +382,15 @@ async fn a_signed_generic_webhook_asks_its_question_once_per_key_and_a_forged_on
         .iter()
         .map(|e| e["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses[0], "duplicate", "{events}");
-    assert_eq!(statuses[2], "rejected", "{events}");
-    let session = items[1]["session_id"].as_str().unwrap().to_string();
+    // Two requests may land in one millisecond: find them by what became of them.
+    let with = |st: &str| statuses.iter().filter(|s| **s == st).count();
+    assert_eq!((with("duplicate"), with("rejected")), (1, 1), "{events}");
+    let session = items
+        .iter()
+        .find(|e| e["status"] != "duplicate" && e["status"] != "rejected")
+        .and_then(|e| e["session_id"].as_str())
+        .unwrap()
+        .to_string();
     let done = finished(&s, &session).await;
     assert_eq!(
         done["trigger"]["text"], "Why is checkout failing in prod?",
