@@ -98,7 +98,7 @@ async fn main() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join("sitrep.yaml"),
-        "discovery:\n  host: {enabled: false}\n",
+        "discovery:\n  host: {enabled: false}\nserve:\n  rate_limit: {hooks_per_second: 0}\n",
     )
     .unwrap();
     let (sitrep, _) = Sitrep::init(OpenOptions::new(home.path())).await.unwrap();

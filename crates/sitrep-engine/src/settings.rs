@@ -134,6 +134,32 @@ pub struct ServeSettings {
     pub shutdown_grace: Duration,
     /// The address the HTTP API listens on (`HOST:PORT`), or `off`.
     pub listen: String,
+    /// Requests a second each token may make (`docs/api.md`).
+    pub rate_limit: RateLimitSettings,
+}
+
+/// `serve.rate_limit:` per-token request rates, as token buckets (0 = no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Requests a second a token may make to the API and MCP, sustained.
+    pub per_second: u32,
+    /// How many it may make at once above that.
+    pub burst: u32,
+    /// The same for each alert and webhook hook (a storm is what they are for).
+    pub hooks_per_second: u32,
+    pub hooks_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            per_second: 100,
+            burst: 200,
+            hooks_per_second: 2000,
+            hooks_burst: 10_000,
+        }
+    }
 }
 
 /// `intake:` alert webhooks (`docs/api.md`).
@@ -187,6 +213,7 @@ impl Default for ServeSettings {
         ServeSettings {
             shutdown_grace: Duration::from_secs(10),
             listen: DEFAULT_LISTEN.to_string(),
+            rate_limit: RateLimitSettings::default(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+pub mod limits;
 pub mod mcp;
 pub mod metrics;
 pub mod routes;
@@ -36,6 +37,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 pub struct AppState {
     pub workspaces: Workspaces,
+    pub limits: Arc<limits::Limits>,
     pub metrics: Arc<metrics::Metrics>,
     pub mcp: Arc<mcp::http::Mcp>,
 }
@@ -65,6 +67,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Ws {
 /// The whole HTTP surface over the served workspaces.
 pub fn router(workspaces: Workspaces) -> Router {
     let state = AppState {
+        limits: Arc::new(limits::Limits::new(
+            workspaces.primary().settings().serve.rate_limit,
+        )),
         metrics: metrics::Metrics::start(&workspaces),
         mcp: Arc::new(mcp::http::Mcp::new(workspaces.clone())),
         workspaces,
@@ -136,6 +141,31 @@ async fn authorize(
     };
     if let Err(e) = principal.require(role) {
         return ApiError::from(e).into_response();
+    }
+    let class = if req.uri().path().starts_with("/api/v1/hooks/") {
+        limits::Class::Hook
+    } else {
+        limits::Class::Api
+    };
+    if let Err(l) = state
+        .limits
+        .take(&principal.token_id, class, Instant::now())
+    {
+        let secs = l.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut res = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "this token made more than {} requests a second: retry after {secs}s (the limit is serve.rate_limit)",
+                l.per_second
+            ),
+        )
+        .into_response();
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            secs.to_string().parse().expect("digits"),
+        );
+        return res;
     }
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(Ws(sitrep));

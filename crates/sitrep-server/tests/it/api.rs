@@ -260,3 +260,86 @@ async fn listings_page_and_filter() {
     assert_eq!(st, StatusCode::OK, "{map}");
     assert!(map["resources"].is_array(), "{map}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("sitrep.yaml"),
+        format!(
+            "{}serve:\n  rate_limit: {{per_second: 1, burst: 3, hooks_per_second: 1, hooks_burst: 2}}\n",
+            crate::SETTINGS
+        ),
+    )
+    .unwrap();
+    let s = crate::Server::on(home, "w").await;
+    let codes = |n: usize, role: Role, path: &'static str| {
+        let s = &s;
+        async move {
+            let mut out = vec![];
+            for _ in 0..n {
+                let res = s
+                    .http
+                    .get(format!("{}{path}", s.base))
+                    .bearer_auth(s.token(role))
+                    .send()
+                    .await
+                    .unwrap();
+                let retry = res
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let status = res.status().as_u16();
+                let body: serde_json::Value = res.json().await.unwrap_or_default();
+                out.push((status, retry, body));
+            }
+            out
+        }
+    };
+    // The burst passes; then (one a second refills, so a stalled machine may let one more
+    // through) the limit answers.
+    let viewer = codes(6, Role::Viewer, "/api/v1/issues").await;
+    let statuses: Vec<u16> = viewer.iter().map(|c| c.0).collect();
+    assert_eq!(statuses[..3], [200, 200, 200], "{statuses:?}");
+    let limited = viewer.iter().position(|c| c.0 == 429).expect("a 429");
+    let (_, retry, body) = &viewer[limited];
+    assert_eq!(retry.as_deref(), Some("1"));
+    crate::assert_error(body, "rate_limited");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("serve.rate_limit"),
+        "{body}"
+    );
+    // Another token has its own allowance.
+    let admin = codes(1, Role::Admin, "/api/v1/issues").await;
+    assert_eq!(admin[0].0, 200);
+    // Hooks count apart from the rest of the API.
+    let (st, _) = s
+        .post(
+            "/api/v1/hooks/alertmanager",
+            Role::Viewer,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        st.as_u16(),
+        403,
+        "a viewer may not post alerts: checked before the limit"
+    );
+    let mut hook = vec![];
+    for _ in 0..5 {
+        let (st, _) = s
+            .post(
+                "/api/v1/hooks/alertmanager",
+                Role::Operator,
+                serde_json::json!({}),
+            )
+            .await;
+        hook.push(st.as_u16());
+    }
+    assert_eq!(hook[..2], [400, 400], "two malformed alerts taken");
+    assert!(hook.contains(&429), "then the hook's limit: {hook:?}");
+}
