@@ -146,7 +146,7 @@ pub struct RateLimitSettings {
     pub per_second: u32,
     /// How many it may make at once above that.
     pub burst: u32,
-    /// The same for each alert and webhook hook (a storm is what they are for).
+    /// The same for the alert and webhook hooks, counted apart (a storm is what they are for).
     pub hooks_per_second: u32,
     pub hooks_burst: u32,
 }
