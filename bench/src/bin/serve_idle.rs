@@ -16,13 +16,7 @@ use sitrep_engine::{OpenOptions, Sitrep};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+const USAGE: &str = "serve_idle [--slxs 1000] [--settle 60] [--sitrep target/release/sitrep]";
 
 fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -35,9 +29,21 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = arg("--slxs", "1000").parse().expect("--slxs N");
-    let settle: u64 = arg("--settle", "60").parse().expect("--settle S");
-    let exe = arg("--sitrep", "target/release/sitrep");
+    let args = sitrep_bench::common::Args::parse(USAGE);
+    let n: usize = args
+        .opt("--slxs")
+        .unwrap_or("1000")
+        .parse()
+        .expect("--slxs N");
+    let settle: u64 = args
+        .opt("--settle")
+        .unwrap_or("60")
+        .parse()
+        .expect("--settle S");
+    let exe = args
+        .opt("--sitrep")
+        .unwrap_or("target/release/sitrep")
+        .to_string();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let home = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
