@@ -103,6 +103,16 @@ impl Pools {
             .get(dsn, d)
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
+        // The pool retries a refused connection until its acquire timeout (10 s): with no
+        // connection open, one TCP probe tells a server that is down at once.
+        if pool.size() == 0
+            && let Some(addr) = server_address(dsn, d)
+            && let Err(cause) = probe(&addr).await
+        {
+            return Err(QueryError::Unreachable(format!(
+                "cannot reach the database ({cause}); whether it is up is for its availability check to say"
+            )));
+        }
         let failed = |e: sqlx::Error| classify(e, dsn);
         let body = query.trim().trim_end_matches(';').trim();
         let rows: Vec<Row> = match d {
@@ -136,6 +146,45 @@ impl Pools {
             }
         };
         Ok(rows)
+    }
+}
+
+/// How long the probe of a server with no open connection waits for its TCP handshake.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `host:port` of a URL-style DSN with one TCP host, or `None` (SQLite, Unix sockets, several
+/// hosts), where the pool alone decides.
+fn server_address(dsn: &str, d: Dialect) -> Option<String> {
+    let default_port = match d {
+        Dialect::Postgres => 5432,
+        Dialect::Mysql => 3306,
+        Dialect::Sqlite => return None,
+    };
+    let rest = &dsn[dsn.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if hostport.is_empty() || hostport.contains(',') || hostport.starts_with('%') {
+        return None;
+    }
+    let has_port = match hostport.rfind(']') {
+        Some(end) => hostport[end..].contains(':'),
+        None => hostport.contains(':'),
+    };
+    Some(if has_port {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:{default_port}")
+    })
+}
+
+async fn probe(addr: &str) -> Result<(), String> {
+    match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no TCP answer from {addr} within {}s",
+            PROBE_TIMEOUT.as_secs()
+        )),
     }
 }
 
@@ -226,6 +275,47 @@ pub async fn run(r: SqlRun<'_>) -> (Outcome, Vec<Row>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probed_address_is_the_dsns_one_tcp_host() {
+        let pg = |dsn| server_address(dsn, Dialect::Postgres);
+        assert_eq!(
+            pg("postgres://u:p@db.example:6432/x").as_deref(),
+            Some("db.example:6432")
+        );
+        assert_eq!(
+            pg("postgresql://u@10.0.0.1/x?sslmode=disable").as_deref(),
+            Some("10.0.0.1:5432")
+        );
+        assert_eq!(
+            pg("postgres://u:p%40x@[::1]/x").as_deref(),
+            Some("[::1]:5432")
+        );
+        assert_eq!(pg("postgres://u@[::1]:7/x").as_deref(), Some("[::1]:7"));
+        assert_eq!(pg("postgres://u@/x?host=/run/postgresql"), None);
+        assert_eq!(pg("postgres://u@h1:1,h2:2/x"), None);
+        assert_eq!(
+            server_address("mysql://u@h/x", Dialect::Mysql).as_deref(),
+            Some("h:3306")
+        );
+        assert_eq!(server_address("sqlite:///tmp/x.db", Dialect::Sqlite), None);
+    }
+
+    #[tokio::test]
+    async fn a_refused_server_is_unreachable_without_the_pools_retries() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let dsn = format!("postgres://u:p@127.0.0.1:{port}/x");
+        match Pools::default().query(&dsn, "select 1").await {
+            Err(QueryError::Unreachable(m)) => {
+                assert!(m.contains("refused"), "{m}");
+                assert!(!m.contains("pool"), "answered by the pool's timeout: {m}");
+            }
+            other => panic!("expected unreachable, got {other:?}"),
+        }
+    }
 
     #[test]
     fn passwords_are_set_and_encoded() {
