@@ -68,8 +68,8 @@ pub fn locate(text: &str, path: &[Seg<'_>]) -> Option<usize> {
             Seg::Key(k) => {
                 let mut level = None;
                 let mut found = None;
-                for i in start..end {
-                    let Some(l) = &ls[i] else { continue };
+                for (i, l) in ls.iter().enumerate().take(end).skip(start) {
+                    let Some(l) = l else { continue };
                     if (l.indent as isize) <= parent {
                         continue;
                     }
@@ -96,8 +96,8 @@ pub fn locate(text: &str, path: &[Seg<'_>]) -> Option<usize> {
                 let mut dash_indent = None;
                 let mut count = 0;
                 let mut found = None;
-                for i in start..end {
-                    let Some(l) = &ls[i] else { continue };
+                for (i, l) in ls.iter().enumerate().take(end).skip(start) {
+                    let Some(l) = l else { continue };
                     if !l.dash || (l.raw_indent as isize) < parent {
                         continue;
                     }

@@ -282,6 +282,18 @@ impl Session {
     pub fn hypothesis(&self, id: &str) -> Option<&Hypothesis> {
         self.hypotheses.iter().find(|h| h.id == id)
     }
+    /// Whether `ancestor` is `id` or above it in the tree (bounded, so a corrupt tree ends).
+    pub fn is_at_or_above(&self, ancestor: &str, id: &str) -> bool {
+        let mut at = Some(id);
+        for _ in 0..=self.hypotheses.len() {
+            match at {
+                Some(a) if a == ancestor => return true,
+                Some(a) => at = self.hypothesis(a).and_then(|h| h.parent.as_deref()),
+                None => return false,
+            }
+        }
+        true
+    }
     pub fn evidence_for<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Evidence> + 'a {
         self.evidence.iter().filter(move |e| e.hypothesis == id)
     }

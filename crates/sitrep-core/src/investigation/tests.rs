@@ -321,3 +321,15 @@ fn the_audit_alone_rebuilds_the_evidence_chain() {
     }
     assert!(replay(&read[1..]).is_err());
 }
+
+#[test]
+fn attaching_a_hypothesis_under_its_own_descendant_is_seen_as_a_cycle() {
+    let s = session();
+    assert!(s.is_at_or_above("h1", "h2"));
+    assert!(s.is_at_or_above("h2", "h2"));
+    assert!(!s.is_at_or_above("h2", "h1"));
+    assert!(!s.is_at_or_above("h3", "h2"));
+    let mut cyclic = session();
+    cyclic.hypotheses[0].parent = Some("h2".into());
+    assert!(cyclic.is_at_or_above("nowhere", "h1"), "a corrupt tree counts as a cycle");
+}

@@ -180,6 +180,11 @@ impl Driver {
     }
 
     async fn attach(&mut self, id: &str, parent: &str) -> Result<()> {
+        // A parent below the hypothesis would make the tree a cycle (two attachments proposed
+        // together, or a Map whose resources depend on each other).
+        if self.session.is_at_or_above(id, parent) {
+            return Ok(());
+        }
         let Some((depth, parent_prior)) = self
             .session
             .hypothesis(parent)
