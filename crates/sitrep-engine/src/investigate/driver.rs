@@ -419,6 +419,7 @@ impl Driver {
                 let view = ReasonerView {
                     context: &self.ctx,
                     session: &self.session,
+                    results: &self.results,
                     tested: &self.tested,
                     newly_confirmed: &newly_confirmed,
                     round,
@@ -426,6 +427,10 @@ impl Driver {
                 };
                 reasoner.next(&view).await
             };
+            for note in reasoner.take_notes() {
+                self.record(AuditKind::Note, note.data, note.summary)
+                    .await?;
+            }
             let proposals = match proposals {
                 Ok(p) => p,
                 Err(e) => {
