@@ -487,47 +487,59 @@ impl Reasoner for LlmReasoner {
             return self.offline.next(v).await;
         }
         let candidates = Self::candidates(v);
-        let request = self.request(v, &candidates);
-        let messages = serde_json::to_value(&request.messages).unwrap_or_default();
-        match self.provider.complete(&request).await {
-            Err(e) => {
-                let error = self.redactor.redact(&e.to_string());
-                self.note(
-                    json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "error": error}}),
-                    format!("the model call failed: {error}"),
-                );
-                self.fall_back(format!("the model failed: {error}"));
-                self.offline.next(v).await
+        // An answer whose every call was refused is asked again once, with the refusals.
+        for attempt in 0..2 {
+            if attempt > 0
+                && let Some(why) = self.spent()
+            {
+                self.fall_back(why);
+                return self.offline.next(v).await;
             }
-            Ok(answer) => {
-                let mut answer_json = serde_json::to_value(&answer).unwrap_or_default();
-                self.redactor.redact_json(&mut answer_json);
-                let n = {
-                    let mut st = self.lock();
-                    st.calls += 1;
-                    st.tokens += answer.usage.total();
-                    st.calls
-                };
-                tracing::info!(
-                    session = %v.session.id,
-                    round = v.round,
-                    tokens = answer.usage.total(),
-                    latency_ms = answer.latency.as_millis() as u64,
-                    tool_calls = answer.tool_calls.len(),
-                    "llm reasoner: model call"
-                );
-                self.note(
-                    json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "answer": answer_json}}),
-                    format!(
-                        "model call {n}: {} tool call(s), {} tokens, {} ms",
-                        answer.tool_calls.len(),
-                        answer.usage.total(),
-                        answer.latency.as_millis()
-                    ),
-                );
-                Ok(self.proposals(v, &candidates, &answer.tool_calls))
+            let request = self.request(v, &candidates);
+            let messages = serde_json::to_value(&request.messages).unwrap_or_default();
+            let answer = match self.provider.complete(&request).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    let error = self.redactor.redact(&e.to_string());
+                    self.note(
+                        json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "error": error}}),
+                        format!("the model call failed: {error}"),
+                    );
+                    self.fall_back(format!("the model failed: {error}"));
+                    return self.offline.next(v).await;
+                }
+            };
+            let mut answer_json = serde_json::to_value(&answer).unwrap_or_default();
+            self.redactor.redact_json(&mut answer_json);
+            let n = {
+                let mut st = self.lock();
+                st.calls += 1;
+                st.tokens += answer.usage.total();
+                st.calls
+            };
+            tracing::info!(
+                session = %v.session.id,
+                round = v.round,
+                tokens = answer.usage.total(),
+                latency_ms = answer.latency.as_millis() as u64,
+                tool_calls = answer.tool_calls.len(),
+                "llm reasoner: model call"
+            );
+            self.note(
+                json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "answer": answer_json}}),
+                format!(
+                    "model call {n}: {} tool call(s), {} tokens, {} ms",
+                    answer.tool_calls.len(),
+                    answer.usage.total(),
+                    answer.latency.as_millis()
+                ),
+            );
+            let proposals = self.proposals(v, &candidates, &answer.tool_calls);
+            if !proposals.is_empty() || self.lock().refused.is_empty() {
+                return Ok(proposals);
             }
         }
+        Ok(vec![])
     }
 
     fn take_notes(&self) -> Vec<ReasonerNote> {
