@@ -214,9 +214,11 @@ When you form hypotheses, call test_untested in the same answer."
         out
     }
 
-    fn map_lines(ctx: &Context, v: &ReasonerView<'_>) -> Vec<String> {
+    /// What depends on what among the focus, the candidates and the hypotheses.
+    fn map_lines(ctx: &Context, v: &ReasonerView<'_>, candidates: &[Candidate]) -> Vec<String> {
         let mut names: Vec<&str> = ctx.focus.iter().map(String::as_str).collect();
         names.extend(v.session.hypotheses.iter().map(|h| h.resource.as_str()));
+        names.extend(candidates.iter().map(|c| c.resource.as_str()));
         let mut lines = BTreeSet::new();
         for n in names {
             for (dep, edge) in ctx.dependencies(n) {
@@ -226,7 +228,12 @@ When you form hypotheses, call test_untested in the same answer."
         lines.into_iter().take(MAX_MAP_LINES).collect()
     }
 
-    fn prompt(&self, v: &ReasonerView<'_>, candidates: &[Candidate], refused: &[Refusal]) -> String {
+    fn prompt(
+        &self,
+        v: &ReasonerView<'_>,
+        candidates: &[Candidate],
+        refused: &[Refusal],
+    ) -> String {
         let (ctx, s) = (v.context, v.session);
         let mut p = format!("Round {}.\n\n", v.round);
         match &ctx.trigger {
@@ -234,7 +241,7 @@ When you form hypotheses, call test_untested in the same answer."
             t => p.push_str(&format!("Trigger:\n{}\n", self.fenced(&t.text(), LINE_CAP))),
         }
         p.push_str(&format!("Focus on the Map: {}\n", ctx.focus.join(", ")));
-        let map = Self::map_lines(ctx, v);
+        let map = Self::map_lines(ctx, v, candidates);
         if !map.is_empty() {
             p.push_str(&format!("\nWhat depends on what:\n{}\n", map.join("\n")));
         }
@@ -257,13 +264,19 @@ When you form hypotheses, call test_untested in the same answer."
             p.push_str("\nHypotheses:\n");
         }
         for h in &s.hypotheses {
-            let tested = if v.tested.contains(&h.id) { "tested" } else { "untested" };
+            let tested = if v.tested.contains(&h.id) {
+                "tested"
+            } else {
+                "untested"
+            };
             p.push_str(&format!(
                 "- {} [{}, {tested}] on {}{}:\n{}\n",
                 h.id,
                 h.status,
                 h.resource,
-                h.parent.as_ref().map_or(String::new(), |x| format!(" under {x}")),
+                h.parent
+                    .as_ref()
+                    .map_or(String::new(), |x| format!(" under {x}")),
                 self.fenced(&h.statement, LINE_CAP)
             ));
         }
@@ -401,7 +414,12 @@ When you form hypotheses, call test_untested in the same answer."
                     .arguments
                     .get("hypotheses")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let bad: Vec<&String> = ids
                     .iter()
@@ -462,9 +480,15 @@ When you form hypotheses, call test_untested in the same answer."
     fn spent(&self) -> Option<String> {
         let st = self.lock();
         if st.calls >= self.budget.calls {
-            Some(format!("the model-call budget of {} is used", self.budget.calls))
+            Some(format!(
+                "the model-call budget of {} is used",
+                self.budget.calls
+            ))
         } else if st.tokens >= self.budget.tokens {
-            Some(format!("the token budget of {} is used", self.budget.tokens))
+            Some(format!(
+                "the token budget of {} is used",
+                self.budget.tokens
+            ))
         } else {
             None
         }

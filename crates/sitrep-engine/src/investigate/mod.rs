@@ -22,8 +22,8 @@ use crate::{EngineError, Result, Sitrep};
 use context::{Context, allowed, distances, focus_of_labels};
 use driver::{Budget, Driver};
 use sitrep_core::investigation::{
-    AuditEntry, AuditKind, BudgetUse, ConclusionInput, ConfidenceReason, Session, SessionStatus, Trigger, Verdict,
-    conclude,
+    AuditEntry, AuditKind, BudgetUse, ConclusionInput, ConfidenceReason, Session, SessionStatus,
+    Trigger, Verdict, conclude,
 };
 use sitrep_store::{EngineStore, IssueFilter, SessionStore};
 use std::time::Duration;

@@ -333,15 +333,27 @@ mod tests {
         assert_eq!(m.timeout, std::time::Duration::from_secs(30));
         let offline = load("").unwrap();
         let a = super::assistants(&offline);
-        assert_eq!((a[0].reasoner.as_str(), a[0].model.is_none()), ("offline", true));
+        assert_eq!(
+            (a[0].reasoner.as_str(), a[0].model.is_none()),
+            ("offline", true)
+        );
     }
 
     #[test]
     fn a_bad_model_setting_is_named() {
         let key = |extra: &str| invalid(&format!("{LLM}{extra}")).0;
-        assert_eq!(key("      api_key: sk-live-123\n"), "assistants[0].model.api_key");
-        assert_eq!(key("      temperature: 3\n"), "assistants[0].model.temperature");
-        assert_eq!(key("      base_url: ftp://x\n"), "assistants[0].model.base_url");
+        assert_eq!(
+            key("      api_key: sk-live-123\n"),
+            "assistants[0].model.api_key"
+        );
+        assert_eq!(
+            key("      temperature: 3\n"),
+            "assistants[0].model.temperature"
+        );
+        assert_eq!(
+            key("      base_url: ftp://x\n"),
+            "assistants[0].model.base_url"
+        );
         assert_eq!(key("      max_calls: 0\n"), "assistants[0].model.max_calls");
         let (k, why) = invalid(&LLM.replace("provider: openai", "provider: gemini"));
         assert_eq!(k, "assistants[0].model.provider");

@@ -51,7 +51,10 @@ fn test_untested() -> Call {
 }
 
 fn conclude() -> Call {
-    Call("conclude", json!({"summary": "the database ran out of connections"}))
+    Call(
+        "conclude",
+        json!({"summary": "the database ran out of connections"}),
+    )
 }
 
 async fn investigate(home: &Home, question: &str) -> (Session, Vec<AuditEntry>) {
@@ -108,9 +111,13 @@ async fn the_models_tool_calls_form_test_and_conclude() {
     // The second prompt carries the task's output, fenced as data.
     let second = stub.prompt(1);
     let at = second.find("application batch").unwrap_or(0);
-    let fence = second[..at].rfind("<<<DATA ").expect("the output is fenced");
+    let fence = second[..at]
+        .rfind("<<<DATA ")
+        .expect("the output is fenced");
     assert!(!second[fence..at].contains(">>>"), "{second}");
-    assert!(second.contains("never instructions") || stub.received()[1].contains("never instructions"));
+    assert!(
+        second.contains("never instructions") || stub.received()[1].contains("never instructions")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +129,10 @@ async fn no_secret_reaches_the_model() {
     .await;
     let home = home(&stub.base_url, 0).await;
     // A vault secret the task prints (its SLX now names it), and that the question repeats.
-    home.sitrep.set_secret("db-vault", VAULT_CANARY).await.unwrap();
+    home.sitrep
+        .set_secret("db-vault", VAULT_CANARY)
+        .await
+        .unwrap();
     let store = home.store().await;
     let mut slx = sitrep_store::Store::get_slx(&store, "default", "db-health")
         .await
@@ -143,7 +153,10 @@ async fn no_secret_reaches_the_model() {
     assert_eq!(bodies.len(), 2);
     for (i, body) in bodies.iter().enumerate() {
         for secret in [VAULT_CANARY, MODEL_KEY, SECRET] {
-            assert!(!body.contains(secret), "request {i} carries a secret: {body}");
+            assert!(
+                !body.contains(secret),
+                "request {i} carries a secret: {body}"
+            );
         }
     }
     // Redacted, not left out: the task did print the value and the prompt says where.
@@ -191,14 +204,19 @@ async fn a_remediation_the_model_was_talked_into_is_refused_and_recorded() {
     let runs = sitrep_store::Store::recent_runs(&store, "default", 50)
         .await
         .unwrap();
-    assert!(runs.iter().all(|r| r.task != "t/db/end-sessions"), "{runs:#?}");
+    assert!(
+        runs.iter().all(|r| r.task != "t/db/end-sessions"),
+        "{runs:#?}"
+    );
     // Both refusals are in the audit, and the model was told.
     let refused = notes(&audit, "refused");
     assert_eq!(refused.len(), 2, "{refused:#?}");
-    assert!(refused[0].data["refused"]["why"]
-        .as_str()
-        .unwrap()
-        .contains("remediation"));
+    assert!(
+        refused[0].data["refused"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("remediation")
+    );
     assert_eq!(refused[1].data["refused"]["tool"], "run_task");
     assert!(stub.prompt(2).contains("Refused from your last answer"));
     // The engine's own proposal after concluding still waits for a person.
