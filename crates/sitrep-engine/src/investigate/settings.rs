@@ -319,7 +319,7 @@ mod tests {
         }
     }
 
-    const LLM: &str = "assistants:\n  - name: ai\n    reasoner: llm\n    model:\n      provider: openai\n      model: m\n";
+    const LLM: &str = "investigation:\n  default_assistant: ai\nassistants:\n  - name: ai\n    reasoner: llm\n    model:\n      provider: openai\n      model: m\n";
 
     #[test]
     fn an_llm_assistant_reads_its_model_and_offline_stays_the_default() {
