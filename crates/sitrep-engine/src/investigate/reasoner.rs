@@ -4,7 +4,7 @@
 //! keeps the budget and writes the audit; it refuses proposals that break its rules (a test
 //! that is not a read-only task of an SLX the assistant may use).
 //!
-//! The built-in [`Offline`] reasoner is deterministic. The LLM reasoner (`llm.rs`) fits the
+//! The built-in [`Offline`] reasoner is deterministic. The LLM reasoner (`llm/`) fits the
 //! same trait: its tool calls become [`Proposal`]s.
 
 use super::context::{Candidate, Context};
