@@ -16,14 +16,14 @@ const VAULT_CANARY: &str = "vault-canary-Hq3Lw9Zt6Xp2";
 const MODEL_KEY: &str = "sk-model-key-Pm4Rv8Nd1Ys7";
 
 /// An `llm` assistant for the stub (the key from the vault), made the default.
-fn assistant(base_url: &str, retries: u32) -> String {
+fn assistant(base_url: &str, max_calls: u32) -> String {
     format!(
-        "assistants:\n  - name: ai\n    reasoner: llm\n    model:\n      provider: openai\n      base_url: {base_url}\n      model: stub-model\n      api_key: secret:llm-key\n      timeout: 5s\n      max_retries: {retries}\ninvestigation:\n  default_assistant: ai\n"
+        "assistants:\n  - name: ai\n    reasoner: llm\n    model:\n      provider: openai\n      base_url: {base_url}\n      model: stub-model\n      api_key: secret:llm-key\n      timeout: 5s\n      max_retries: 0\n      max_calls: {max_calls}\ninvestigation:\n  default_assistant: ai\n"
     )
 }
 
-async fn home(base_url: &str, retries: u32) -> Home {
-    let home = Home::new(&assistant(base_url, retries)).await;
+async fn home(base_url: &str, max_calls: u32) -> Home {
+    let home = Home::new(&assistant(base_url, max_calls)).await;
     home.sitrep.set_secret("llm-key", MODEL_KEY).await.unwrap();
     home.break_it();
     home.sitrep.run_slx("web-health").await.unwrap();
@@ -74,7 +74,7 @@ async fn the_models_tool_calls_form_test_and_conclude() {
         vec![conclude()],
     ])
     .await;
-    let home = home(&stub.base_url, 0).await;
+    let home = home(&stub.base_url, 12).await;
     let (s, audit) = investigate(&home, "database errors on db").await;
 
     assert_eq!(stub.received().len(), 2, "{audit:#?}");
@@ -127,7 +127,7 @@ async fn no_secret_reaches_the_model() {
         vec![conclude()],
     ])
     .await;
-    let home = home(&stub.base_url, 0).await;
+    let home = home(&stub.base_url, 12).await;
     // A vault secret the task prints (its SLX now names it), and that the question repeats.
     home.sitrep
         .set_secret("db-vault", VAULT_CANARY)
@@ -189,7 +189,7 @@ async fn a_remediation_the_model_was_talked_into_is_refused_and_recorded() {
         vec![conclude()],
     ])
     .await;
-    let home = home(&stub.base_url, 0).await;
+    let home = home(&stub.base_url, 12).await;
     let (s, audit) = investigate(&home, "database errors on db").await;
 
     // The injected words reached the model only as fenced data.
@@ -233,7 +233,7 @@ async fn a_model_that_is_down_leaves_the_session_to_the_offline_reasoner() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let home = home(&format!("http://{closed}/v1"), 0).await;
+    let home = home(&format!("http://{closed}/v1"), 12).await;
     let (s, audit) = investigate(&home, "why is checkout on web failing?").await;
 
     assert_eq!(s.status, SessionStatus::Concluded, "{audit:#?}");
@@ -256,4 +256,26 @@ async fn a_model_that_is_down_leaves_the_session_to_the_offline_reasoner() {
     let failed = notes(&audit, "model_call");
     assert_eq!(failed.len(), 1);
     assert!(failed[0].data["model_call"]["error"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_model_budget_leaves_the_rest_to_the_offline_reasoner() {
+    let stub = Stub::start(vec![vec![form_db("t/db/sessions"), test_untested()]]).await;
+    let home = home(&stub.base_url, 1).await;
+    let (s, audit) = investigate(&home, "database errors on db").await;
+
+    assert_eq!(stub.received().len(), 1, "one call, as budgeted");
+    assert_eq!(notes(&audit, "model_call").len(), 1);
+    let fallback = notes(&audit, "fallback");
+    assert_eq!(fallback.len(), 1, "{audit:#?}");
+    assert!(
+        fallback[0].data["why"]
+            .as_str()
+            .unwrap()
+            .contains("model-call budget of 1")
+    );
+    // The model's hypothesis stands; the offline reasoner took it from there to a conclusion.
+    assert_eq!(s.hypotheses[0].status, HypothesisStatus::Confirmed);
+    assert!(s.conclusion.is_some());
+    assert_ne!(s.status, SessionStatus::Running);
 }
