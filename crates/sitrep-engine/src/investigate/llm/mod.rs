@@ -272,12 +272,11 @@ impl Reasoner for LlmReasoner {
     }
 
     async fn next(&self, v: &ReasonerView<'_>) -> Result<Vec<Proposal>> {
-        if self.lock().fell_back.is_none()
-            && let Some(why) = self.spent()
-        {
+        let fell_back = self.lock().fell_back.is_some();
+        if !fell_back && let Some(why) = self.spent() {
             self.fall_back(why);
         }
-        if self.lock().fell_back.is_some() {
+        if fell_back || self.fell_back().is_some() {
             return self.offline.next(v).await;
         }
         let candidates = Self::candidates(v);
