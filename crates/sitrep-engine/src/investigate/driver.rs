@@ -424,6 +424,7 @@ impl Driver {
                 let view = ReasonerView {
                     context: &self.ctx,
                     session: &self.session,
+                    results: &self.results,
                     tested: &self.tested,
                     newly_confirmed: &newly_confirmed,
                     round,
@@ -431,6 +432,10 @@ impl Driver {
                 };
                 reasoner.next(&view).await
             };
+            for note in reasoner.take_notes() {
+                self.record(AuditKind::Note, note.data, note.summary)
+                    .await?;
+            }
             let proposals = match proposals {
                 Ok(p) => p,
                 Err(e) => {

@@ -4,13 +4,14 @@
 
 mod context;
 mod driver;
+mod llm;
 mod reasoner;
 mod remedy;
 mod settings;
 mod studio;
 mod triggers;
 
-pub use reasoner::{Offline, Proposal, Reasoner, ReasonerView};
+pub use reasoner::{Offline, Proposal, Reasoner, ReasonerNote, ReasonerView};
 pub use remedy::{RemediationView, Verification};
 pub use settings::*;
 pub use triggers::{AlertKey, alert_key, parse_alert};
@@ -21,8 +22,8 @@ use crate::{EngineError, Result, Sitrep};
 use context::{Context, allowed, distances, focus_of_labels};
 use driver::{Budget, Driver};
 use sitrep_core::investigation::{
-    AuditEntry, AuditKind, BudgetUse, ConclusionInput, Session, SessionStatus, Trigger, Verdict,
-    conclude,
+    AuditEntry, AuditKind, BudgetUse, ConclusionInput, ConfidenceReason, Session, SessionStatus,
+    Trigger, Verdict, conclude,
 };
 use sitrep_store::{EngineStore, IssueFilter, SessionStore};
 use std::time::Duration;
@@ -277,7 +278,7 @@ impl Sitrep {
         for (kind, data, summary) in prelude.entries {
             d.record(kind, data, summary).await?;
         }
-        d.run(&Offline::default()).await?;
+        let fallback = self.reason(&mut d, &a).await?;
 
         let dependencies = d
             .ctx
@@ -289,6 +290,12 @@ impl Sitrep {
             budget_exhausted: d.exhausted().is_some(),
         });
         sitrep_core::investigation::cite(&d.session, &mut conclusion);
+        if let Some(why) = fallback {
+            conclusion.reasons.push(ConfidenceReason {
+                delta: 0.0,
+                why: format!("the offline reasoner finished the session: {why}"),
+            });
+        }
         let summary = conclusion.summary.clone();
         let verdict = conclusion.verdict;
         d.session.conclusion = Some(conclusion.clone());
@@ -314,6 +321,33 @@ impl Sitrep {
         )
         .await?;
         Ok(d.session)
+    }
+
+    /// Drives the session with the assistant's reasoner. Returns why the offline reasoner
+    /// stood in for an `llm` assistant's model, if it did.
+    async fn reason(&self, d: &mut Driver, a: &AssistantSettings) -> Result<Option<String>> {
+        let Some(model) = a.model.as_ref().filter(|_| a.reasoner == "llm") else {
+            d.run(&Offline::default()).await?;
+            return Ok(None);
+        };
+        match self.llm_reasoner(model, &d.ctx).await {
+            Ok(r) => {
+                d.run(&r).await?;
+                Ok(r.fell_back())
+            }
+            Err(why) => {
+                let why = format!("the model could not be used: {why}");
+                tracing::warn!(session = %d.session.id, reason = %why, "llm reasoner: offline instead");
+                d.record(
+                    AuditKind::Note,
+                    serde_json::json!({"reasoner": "llm", "fallback": "offline", "why": why}),
+                    format!("{why}; the offline reasoner runs the session"),
+                )
+                .await?;
+                d.run(&Offline::default()).await?;
+                Ok(Some(why))
+            }
+        }
     }
 
     /// Sessions, newest first.

@@ -4,15 +4,16 @@
 //! keeps the budget and writes the audit; it refuses proposals that break its rules (a test
 //! that is not a read-only task of an SLX the assistant may use).
 //!
-//! The built-in [`Offline`] reasoner is deterministic. An LLM reasoner fits the same trait:
-//! its tool calls become [`Proposal`]s.
+//! The built-in [`Offline`] reasoner is deterministic. The LLM reasoner (`llm/`) fits the
+//! same trait: its tool calls become [`Proposal`]s.
 
 use super::context::{Candidate, Context};
 use crate::Result;
+use crate::views::RunView;
 use async_trait::async_trait;
-use sitrep_core::investigation::{HypothesisStatus, Session};
+use sitrep_core::investigation::{HypothesisStatus, Session, TestPlan};
 use sitrep_core::map::EdgeKind;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Proposal {
@@ -36,6 +37,8 @@ pub enum Proposal {
 pub struct ReasonerView<'a> {
     pub context: &'a Context,
     pub session: &'a Session,
+    /// The runs of the tests so far (their output already redacted by the runner).
+    pub results: &'a HashMap<TestPlan, RunView>,
     /// Hypotheses whose tests have run.
     pub tested: &'a BTreeSet<String>,
     /// Confirmed since the reasoner was last asked.
@@ -44,10 +47,22 @@ pub struct ReasonerView<'a> {
     pub max_depth: usize,
 }
 
+/// A step of the reasoner's own for the session's audit (a model call, a refused tool call,
+/// a fallback), recorded by the driver as a note.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReasonerNote {
+    pub data: serde_json::Value,
+    pub summary: String,
+}
+
 #[async_trait]
 pub trait Reasoner: Send + Sync {
     fn name(&self) -> &str;
     async fn next(&self, view: &ReasonerView<'_>) -> Result<Vec<Proposal>>;
+    /// The steps to record since the last call (the driver asks after every `next`).
+    fn take_notes(&self) -> Vec<ReasonerNote> {
+        vec![]
+    }
 }
 
 /// The deterministic reasoner: test the best candidates the sources suggest (and the best past

@@ -4,6 +4,8 @@
 mod approvals;
 mod harness;
 mod investigations;
+mod llm;
+mod model_stub;
 mod runs;
 mod search_quality;
 mod studio;
