@@ -192,10 +192,39 @@ fn apply_then_export_then_apply_of_the_export_is_a_no_op() {
     let again = home.ok(&["apply", "-f", dir_str(src.path())]);
     assert!(again.contains("0 added, 0 changed, 0 removed"), "{again}");
 
+    // A vault secret: its name is said, its value never written.
+    let mut set = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .args(["secret", "set", "oncall-slack"])
+        .env("SITREP_HOME", home.path())
+        .env_remove("SITREP_VAULT_KEY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut set.stdin.take().unwrap(), b"hooks-canary-8841\n").unwrap();
+    assert!(set.wait().unwrap().success());
+
     let out_dir = tempfile::tempdir().unwrap();
     let exported = out_dir.path().join("ws");
     let e = home.ok(&["export", "-o", dir_str(&exported)]);
     assert!(e.contains("wrote slxs/web.yaml"), "{e}");
+    assert!(e.contains("not exported: oncall-slack"), "{e}");
+    assert!(!e.contains("hooks-canary-8841"), "{e}");
+    let mut stack = vec![exported.clone()];
+    while let Some(d) = stack.pop() {
+        for f in std::fs::read_dir(&d).unwrap().flatten() {
+            if f.path().is_dir() {
+                stack.push(f.path());
+            } else {
+                let text = std::fs::read_to_string(f.path()).unwrap();
+                assert!(
+                    !text.contains("hooks-canary-8841"),
+                    "{}",
+                    f.path().display()
+                );
+            }
+        }
+    }
     for f in [
         "sitrep.yaml",
         "slxs/localhost.yaml",
