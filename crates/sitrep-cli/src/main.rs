@@ -1,6 +1,7 @@
 //! `sitrep`: argument parsing and output. Everything it does is a call to `sitrep-engine`.
 
 mod analyze;
+mod apply;
 mod basics;
 mod emit;
 mod investigate;
@@ -25,7 +26,7 @@ Exit codes:
   1    error: bad input, configuration or database (the message says what to do)
   2    usage error (unknown flag or command)
   3    `run`, `slx run`: a task failed or timed out (see its error and output)
-  4    `bundles validate`, `rules validate`, `command validate`: problems found (each
+  4    `bundles validate`, `rules validate`, `command validate`, `apply`: problems found (each
        printed as FILE:LINE: FIELD: MESSAGE)
   130  interrupted (Ctrl-C); runs in flight were stopped and recorded (143: SIGTERM)
   141  the reader of the output went away (a closed pipe)
@@ -126,6 +127,11 @@ enum Command {
     /// list, create.
     #[command(subcommand)]
     Workspace(workspaces::WorkspaceCmd),
+    /// Apply a workspace folder (sitrep.yaml, slxs/, rules/, commands/, workflows/,
+    /// knowledge/) to the workspace: `apply -f DIR [--dry-run] [--prune]`. All or nothing.
+    Apply(apply::ApplyArgs),
+    /// Write the workspace out in the layout `apply` reads (secrets never): `export -o DIR`.
+    Export(apply::ExportArgs),
     /// Workspace secrets, stored encrypted: set (from stdin), list, delete, rekey.
     #[command(subcommand)]
     Secret(secrets::SecretCmd),
@@ -223,6 +229,8 @@ fn main() -> ExitCode {
             Command::Workspace(c) => workspaces::workspace(&sitrep, c).await,
             Command::Mcp => basics::mcp(sitrep).await,
             Command::Secret(c) => secrets::secret(&sitrep, c).await,
+            Command::Apply(a) => apply::apply(&sitrep, a).await,
+            Command::Export(a) => apply::export(&sitrep, a).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod analyze;
+pub mod apply;
 mod approvals;
 mod bootstrap;
 pub mod commands;

@@ -1,6 +1,7 @@
 //! The CLI's integration tests: one binary, one module per area.
 
 mod analyze;
+mod apply;
 mod collection;
 mod coverage;
 mod discovery;

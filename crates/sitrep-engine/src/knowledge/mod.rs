@@ -88,7 +88,7 @@ fn join_problems(what: &str, problems: &[ProblemView]) -> String {
 }
 
 /// The notes of a folder tree: each `*.md` file, its id defaulting to its path under `root`.
-fn read_tree(
+pub(crate) fn read_tree(
     root: &Path,
     origin: NoteOrigin,
     now: sitrep_core::Timestamp,
