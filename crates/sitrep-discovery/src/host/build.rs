@@ -79,6 +79,24 @@ impl View<'_> {
             *a == self.s.self_pid || self.s.procs.get(a).is_some_and(|p| p.exe == "sitrep")
         })
     }
+    /// What a process's configuration names. A server sitrep knows (PostgreSQL, Redis, nginx,
+    /// ...) takes its configuration from its files and command line; its environment is only
+    /// what the shell or supervisor that started it exported (a restart from an operator's
+    /// shell would make it "depend" on everything that shell knew).
+    pub(super) fn references<'f>(
+        &self,
+        pid: u32,
+        facts: &'f super::evidence::Facts,
+    ) -> impl Iterator<Item = &'f super::evidence::Reference> + 'f {
+        let known_server = self.s.procs.get(&pid).is_some_and(|p| {
+            let kind = classify(p, false).0;
+            is_specific(kind) && kind != "exporter"
+        });
+        facts
+            .references
+            .iter()
+            .filter(move |r| !(known_server && r.origin.starts_with("env ")))
+    }
     pub(super) fn excluded(&self, pid: u32) -> bool {
         self.own(pid)
             || self.s.procs.get(&pid).is_some_and(|p| {
@@ -118,8 +136,7 @@ pub fn build(s: &Snapshot, cfg: &HostConfig) -> Inventory {
     for (pid, f) in &s.facts {
         if !v.excluded(*pid) {
             known_ports.extend(
-                f.references
-                    .iter()
+                v.references(*pid, f)
                     .filter(|r| is_local_host(&r.host))
                     .map(|r| r.port),
             );

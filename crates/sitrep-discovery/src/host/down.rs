@@ -137,7 +137,10 @@ pub(super) fn configured(v: &View<'_>, m: &Mapped, inv: &mut Inventory) -> Confi
             continue;
         }
         if let Some(root) = m.attribute(v, *pid) {
-            by_root.entry(root).or_default().extend(f.references.iter());
+            by_root
+                .entry(root)
+                .or_default()
+                .extend(v.references(*pid, f));
         }
     }
     for (root, refs) in &by_root {

@@ -581,3 +581,35 @@ fn a_stopped_redis_is_known_from_its_clients() {
     let inv = build(&s, &cfg());
     assert!(!inv.resources.iter().any(|r| r.key == "tcp:localhost:6379"));
 }
+
+#[test]
+fn a_known_servers_environment_names_no_dependencies() {
+    // PostgreSQL restarted from a shell that exported every URL it knew.
+    let mut s = configured();
+    s.facts.insert(
+        100,
+        Facts {
+            references: [
+                reference("redis", 6379, None, "env REDIS_URL"),
+                reference("http", 8000, None, "env SHOPFRONT_URL"),
+            ]
+            .into_iter()
+            .collect(),
+            listens: Default::default(),
+        },
+    );
+    let inv = Inventory::merge([build(&s, &cfg())]);
+    let from_pg: Vec<&str> = inv
+        .edges
+        .iter()
+        .filter(|e| e.from == "tcp:localhost:5432" && e.kind == EdgeKind::DependsOn)
+        .map(|e| e.to.as_str())
+        .collect();
+    assert!(from_pg.is_empty(), "postgres depends on {from_pg:?}");
+    // An exporter is configured by its environment: that still counts.
+    assert!(
+        inv.edges
+            .iter()
+            .any(|e| e.to == "tcp:localhost:5432" && e.kind == EdgeKind::Monitors)
+    );
+}
