@@ -212,6 +212,7 @@ fn collections_load_from_a_folder_and_from_git() {
         path: Some(src.path().to_path_buf()),
         git: None,
         rev: None,
+        kind: Default::default(),
     };
     let cat = Catalog::load(&[folder], cache.path()).unwrap();
     assert!(
@@ -255,6 +256,7 @@ fn collections_load_from_a_folder_and_from_git() {
         name: "team".into(),
         path: None,
         git: Some(url.clone()),
+        kind: Default::default(),
         rev: Some("v1".into()),
     };
     let cat = Catalog::load(&[git.clone()], cache.path()).unwrap();
@@ -271,6 +273,7 @@ fn collections_load_from_a_folder_and_from_git() {
     let bad = CollectionSource {
         name: "bad".into(),
         path: None,
+        kind: Default::default(),
         git: Some(url),
         rev: Some("no-such-ref".into()),
     };
@@ -292,6 +295,7 @@ fn collections_load_from_a_folder_and_from_git() {
 fn source(name: &str, path: &Path) -> CollectionSource {
     CollectionSource {
         name: name.into(),
+        kind: Default::default(),
         path: Some(path.to_path_buf()),
         git: None,
         rev: None,
