@@ -2,7 +2,7 @@
 
 use crate::catalog::Catalog;
 use sitrep_core::time::parse_duration;
-use sitrep_core::{Slx, TaskKind, TaskRef};
+use sitrep_core::{Slx, TaskKind, TaskRef, TaskType};
 use std::time::Duration;
 
 /// One health task of an SLX and how often it runs.
@@ -32,6 +32,14 @@ pub enum SlxTaskProblem {
         slx: String,
         task: String,
         kind: TaskKind,
+    },
+    #[error(
+        "SLX {slx}: {task} is a {ty} task and sitrep has no {ty} runtime yet; it is not scheduled (see docs/runwhen.md)"
+    )]
+    NoRuntime {
+        slx: String,
+        task: String,
+        ty: TaskType,
     },
     #[error("SLX {slx}: task {task}: interval {interval:?}: {message}")]
     BadInterval {
@@ -98,6 +106,14 @@ pub fn slx_health_tasks(catalog: &Catalog, slx: &Slx) -> (Vec<SlxTask>, Vec<SlxT
                 slx: slx.name.clone(),
                 task: task_ref.to_string(),
                 kind: task.kind,
+            });
+            continue;
+        }
+        if matches!(task.spec, crate::model::TaskSpec::Robot(_)) {
+            problems.push(SlxTaskProblem::NoRuntime {
+                slx: slx.name.clone(),
+                task: task_ref.to_string(),
+                ty: task.ty,
             });
             continue;
         }
