@@ -138,3 +138,87 @@ pub fn slx_health_tasks(catalog: &Catalog, slx: &Slx) -> (Vec<SlxTask>, Vec<SlxT
     }
     (out, problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Bundle, Collection, RobotSpec, Task, TaskSpec};
+
+    fn task(name: &str, spec: TaskSpec, ty: TaskType) -> Task {
+        Task {
+            name: name.into(),
+            description: String::new(),
+            kind: TaskKind::Health,
+            ty,
+            interval: None,
+            timeout: crate::model::DEFAULT_TIMEOUT,
+            tags: vec![],
+            risk: None,
+            rollback: None,
+            params: vec![],
+            spec,
+        }
+    }
+
+    #[test]
+    fn robot_health_tasks_are_skipped_with_a_reason_and_the_rest_is_scheduled() {
+        let robot = TaskSpec::Robot(RobotSpec {
+            file: "sli.robot".into(),
+            test: None,
+            line: 1,
+            timeout: None,
+        });
+        let script = TaskSpec::Script {
+            interpreter: crate::model::Interpreter::Bash,
+            path: "check.sh".into(),
+        };
+        let catalog = Catalog {
+            collections: vec![Collection {
+                name: "rw".into(),
+                description: String::new(),
+                version: String::new(),
+                root: "/x".into(),
+                bundles: vec![Bundle {
+                    name: "b".into(),
+                    description: String::new(),
+                    resource_type: String::new(),
+                    tags: vec![],
+                    params: vec![],
+                    secrets: vec![],
+                    tasks: vec![
+                        task("sli", robot, TaskType::Robot),
+                        task("check", script, TaskType::Bash),
+                    ],
+                    hypotheses: vec![],
+                    generation_rules: vec![],
+                    dir: "/x/b".into(),
+                }],
+            }],
+            quarantined: vec![],
+        };
+        let slx = Slx {
+            workspace: "w".into(),
+            name: "s".into(),
+            resource: "r".into(),
+            bundle: "rw/b".into(),
+            description: String::new(),
+            tasks: vec![],
+            config: Default::default(),
+            secrets: Default::default(),
+            stale: false,
+            generated: None,
+        };
+        let (tasks, problems) = slx_health_tasks(&catalog, &slx);
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].task.to_string(), "rw/b/check");
+        assert_eq!(
+            problems,
+            [SlxTaskProblem::NoRuntime {
+                slx: "s".into(),
+                task: "rw/b/sli".into(),
+                ty: TaskType::Robot,
+            }]
+        );
+        assert!(problems[0].to_string().contains("no robot runtime yet"));
+    }
+}
