@@ -1,6 +1,6 @@
 //! Every collection a workspace uses, and task lookup by `collection/bundle/task`.
 
-use crate::load::read_collection;
+use crate::load::{LoadedCollection, read_collection};
 use crate::model::{Bundle, Collection, Task};
 use crate::problem::{BundleError, Problem};
 use crate::{embedded, git};
@@ -19,6 +19,37 @@ pub struct CollectionSource {
     pub git: Option<String>,
     #[serde(default, rename = "ref")]
     pub rev: Option<String>,
+    /// `native` (a `collection.yaml` and `bundles/*/bundle.yaml`) or `runwhen` (RunWhen
+    /// codebundles under `codebundles/`, read by `sitrep-runwhen`).
+    #[serde(default, skip_serializing_if = "CollectionKind::is_native")]
+    pub kind: CollectionKind,
+}
+
+/// The format of a configured collection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectionKind {
+    #[default]
+    Native,
+    /// RunWhen codebundles (`docs/runwhen.md`).
+    Runwhen,
+}
+
+impl CollectionKind {
+    pub fn is_native(&self) -> bool {
+        *self == CollectionKind::Native
+    }
+}
+
+/// Reads a collection of another format (for `kind: runwhen`, `sitrep_runwhen::read_collection`)
+/// into sitrep's model: its valid bundles, and the problems of the others. `sitrep-bundles`
+/// does not depend on the readers of other formats; whoever opens the catalog passes them.
+pub type ReadCollection = fn(&Path) -> Result<LoadedCollection, BundleError>;
+
+/// The readers of collection formats other than sitrep's own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Readers {
+    pub runwhen: Option<ReadCollection>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,6 +138,16 @@ impl Catalog {
     /// [`Catalog::quarantined`]. Only the built-in collection must load (an error here means
     /// it could not be written to `cache`).
     pub fn load(sources: &[CollectionSource], cache: &Path) -> Result<Catalog, BundleError> {
+        Catalog::load_with(sources, cache, Readers::default())
+    }
+
+    /// [`Catalog::load`], reading collections of other formats with `readers`; a collection
+    /// whose reader is not given is left out with a problem saying so.
+    pub fn load_with(
+        sources: &[CollectionSource],
+        cache: &Path,
+        readers: Readers,
+    ) -> Result<Catalog, BundleError> {
         let core = embedded::load(cache)?;
         let mut catalog = Catalog {
             collections: vec![core],
@@ -119,7 +160,19 @@ impl Catalog {
                 collection_loaded: false,
                 problems,
             };
-            let loaded = match source_root(s, cache).and_then(|root| read_collection(&root)) {
+            let read = |root: PathBuf| match s.kind {
+                CollectionKind::Native => read_collection(&root),
+                CollectionKind::Runwhen => match readers.runwhen {
+                    Some(read) => read(&root),
+                    None => Err(BundleError::Invalid(vec![Problem {
+                        file: PathBuf::from("sitrep.yaml"),
+                        line: None,
+                        field: format!("collections.{}.kind", s.name),
+                        message: "this program cannot read RunWhen collections".into(),
+                    }])),
+                },
+            };
+            let loaded = match source_root(s, cache).and_then(read) {
                 Ok(l) => l,
                 Err(e) => {
                     catalog.quarantined.push(left_out(problems_of(e, s)));

@@ -12,7 +12,9 @@ pub mod rules;
 pub mod slx;
 mod task;
 
-pub use catalog::{Catalog, CollectionSource, Quarantined, ResolvedTask};
+pub use catalog::{
+    Catalog, CollectionKind, CollectionSource, Quarantined, ReadCollection, Readers, ResolvedTask,
+};
 pub use load::{
     LoadedCollection, MAX_BUNDLE_FILE_BYTES, MAX_BUNDLES_PER_COLLECTION, MAX_COLLECTION_FILE_BYTES,
     MAX_ENTRIES_PER_LIST, MAX_TASKS_PER_BUNDLE, load_bundle, load_collection, read_collection,

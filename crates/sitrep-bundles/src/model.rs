@@ -146,6 +146,24 @@ pub enum TaskSpec {
     Sql(SqlSpec),
     Http(HttpSpec),
     Promql(PromqlSpec),
+    /// A Robot Framework task of a RunWhen codebundle (`docs/runwhen.md`): loaded, listed and
+    /// validated, but not run yet (the runner refuses it with a typed error).
+    Robot(RobotSpec),
+}
+
+/// What to run: a suite file and, for a runbook task, exactly one of its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RobotSpec {
+    /// `runbook.robot` or `sli.robot`, relative to the bundle folder.
+    pub file: String,
+    /// The task's name as written, for `robot --test "<name>"`. `None` runs the whole suite:
+    /// an SLI's tasks build on each other (suite variables) and push one score together.
+    pub test: Option<String>,
+    /// The task's (for a whole suite: its first task's) line.
+    pub line: usize,
+    /// `[Timeout]` as written; Robot Framework enforces it itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]

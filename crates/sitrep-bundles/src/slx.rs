@@ -2,7 +2,7 @@
 
 use crate::catalog::Catalog;
 use sitrep_core::time::parse_duration;
-use sitrep_core::{Slx, TaskKind, TaskRef};
+use sitrep_core::{Slx, TaskKind, TaskRef, TaskType};
 use std::time::Duration;
 
 /// One health task of an SLX and how often it runs.
@@ -32,6 +32,14 @@ pub enum SlxTaskProblem {
         slx: String,
         task: String,
         kind: TaskKind,
+    },
+    #[error(
+        "SLX {slx}: {task} is a {ty} task and sitrep has no {ty} runtime yet; it is not scheduled (see docs/runwhen.md)"
+    )]
+    NoRuntime {
+        slx: String,
+        task: String,
+        ty: TaskType,
     },
     #[error("SLX {slx}: task {task}: interval {interval:?}: {message}")]
     BadInterval {
@@ -101,6 +109,14 @@ pub fn slx_health_tasks(catalog: &Catalog, slx: &Slx) -> (Vec<SlxTask>, Vec<SlxT
             });
             continue;
         }
+        if matches!(task.spec, crate::model::TaskSpec::Robot(_)) {
+            problems.push(SlxTaskProblem::NoRuntime {
+                slx: slx.name.clone(),
+                task: task_ref.to_string(),
+                ty: task.ty,
+            });
+            continue;
+        }
         let interval = match interval.map(parse_duration).transpose() {
             Ok(i) => i
                 .or(task.interval)
@@ -121,4 +137,88 @@ pub fn slx_health_tasks(catalog: &Catalog, slx: &Slx) -> (Vec<SlxTask>, Vec<SlxT
         });
     }
     (out, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Bundle, Collection, RobotSpec, Task, TaskSpec};
+
+    fn task(name: &str, spec: TaskSpec, ty: TaskType) -> Task {
+        Task {
+            name: name.into(),
+            description: String::new(),
+            kind: TaskKind::Health,
+            ty,
+            interval: None,
+            timeout: crate::model::DEFAULT_TIMEOUT,
+            tags: vec![],
+            risk: None,
+            rollback: None,
+            params: vec![],
+            spec,
+        }
+    }
+
+    #[test]
+    fn robot_health_tasks_are_skipped_with_a_reason_and_the_rest_is_scheduled() {
+        let robot = TaskSpec::Robot(RobotSpec {
+            file: "sli.robot".into(),
+            test: None,
+            line: 1,
+            timeout: None,
+        });
+        let script = TaskSpec::Script {
+            interpreter: crate::model::Interpreter::Bash,
+            path: "check.sh".into(),
+        };
+        let catalog = Catalog {
+            collections: vec![Collection {
+                name: "rw".into(),
+                description: String::new(),
+                version: String::new(),
+                root: "/x".into(),
+                bundles: vec![Bundle {
+                    name: "b".into(),
+                    description: String::new(),
+                    resource_type: String::new(),
+                    tags: vec![],
+                    params: vec![],
+                    secrets: vec![],
+                    tasks: vec![
+                        task("sli", robot, TaskType::Robot),
+                        task("check", script, TaskType::Bash),
+                    ],
+                    hypotheses: vec![],
+                    generation_rules: vec![],
+                    dir: "/x/b".into(),
+                }],
+            }],
+            quarantined: vec![],
+        };
+        let slx = Slx {
+            workspace: "w".into(),
+            name: "s".into(),
+            resource: "r".into(),
+            bundle: "rw/b".into(),
+            description: String::new(),
+            tasks: vec![],
+            config: Default::default(),
+            secrets: Default::default(),
+            stale: false,
+            generated: None,
+        };
+        let (tasks, problems) = slx_health_tasks(&catalog, &slx);
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].task.to_string(), "rw/b/check");
+        assert_eq!(
+            problems,
+            [SlxTaskProblem::NoRuntime {
+                slx: "s".into(),
+                task: "rw/b/sli".into(),
+                ty: TaskType::Robot,
+            }]
+        );
+        assert!(problems[0].to_string().contains("no robot runtime yet"));
+    }
 }

@@ -212,6 +212,7 @@ fn collections_load_from_a_folder_and_from_git() {
         path: Some(src.path().to_path_buf()),
         git: None,
         rev: None,
+        kind: Default::default(),
     };
     let cat = Catalog::load(&[folder], cache.path()).unwrap();
     assert!(
@@ -255,6 +256,7 @@ fn collections_load_from_a_folder_and_from_git() {
         name: "team".into(),
         path: None,
         git: Some(url.clone()),
+        kind: Default::default(),
         rev: Some("v1".into()),
     };
     let cat = Catalog::load(&[git.clone()], cache.path()).unwrap();
@@ -271,6 +273,7 @@ fn collections_load_from_a_folder_and_from_git() {
     let bad = CollectionSource {
         name: "bad".into(),
         path: None,
+        kind: Default::default(),
         git: Some(url),
         rev: Some("no-such-ref".into()),
     };
@@ -292,6 +295,7 @@ fn collections_load_from_a_folder_and_from_git() {
 fn source(name: &str, path: &Path) -> CollectionSource {
     CollectionSource {
         name: name.into(),
+        kind: Default::default(),
         path: Some(path.to_path_buf()),
         git: None,
         rev: None,
@@ -560,4 +564,39 @@ fn the_process_bundle_gets_each_process_with_its_files() {
         "{:#?}",
         slxs[1]
     );
+}
+
+#[test]
+fn a_collection_of_another_kind_is_read_by_the_reader_given_or_left_out() {
+    use sitrep_bundles::{CollectionKind, LoadedCollection, Readers};
+    let cache = tempfile::tempdir().unwrap();
+    let rw = CollectionSource {
+        kind: CollectionKind::Runwhen,
+        ..source("rw", cache.path())
+    };
+    // Without a reader: left out, named in sitrep.yaml, core still loads.
+    let cat = Catalog::load(std::slice::from_ref(&rw), cache.path()).unwrap();
+    assert_eq!(cat.collections.len(), 1);
+    let q = &cat.quarantined[0];
+    assert_eq!(q.problems[0].field, "collections.rw.kind");
+    // With one: its collection is in the catalog under the configured name.
+    fn read(root: &Path) -> Result<LoadedCollection, sitrep_bundles::BundleError> {
+        Ok(LoadedCollection {
+            collection: sitrep_bundles::Collection {
+                name: "ignored".into(),
+                description: String::new(),
+                version: String::new(),
+                root: root.to_path_buf(),
+                bundles: vec![],
+            },
+            own: vec![],
+            left_out: vec![("broken".into(), vec![])],
+        })
+    }
+    let readers = Readers {
+        runwhen: Some(read),
+    };
+    let cat = Catalog::load_with(&[rw], cache.path(), readers).unwrap();
+    assert_eq!(cat.collections[1].name, "rw");
+    assert_eq!(cat.quarantined[0].bundle.as_deref(), Some("broken"));
 }

@@ -202,9 +202,15 @@ impl Sitrep {
                 let sources = self.inner.settings.collections.clone();
                 let cache = self.inner.home.join("cache");
                 // Extraction and git fetches touch the disk and the network.
-                let catalog = tokio::task::spawn_blocking(move || Catalog::load(&sources, &cache))
-                    .await
-                    .map_err(|e| EngineError::Invalid(format!("loading bundles crashed: {e}")))??;
+                // RunWhen collections (`kind: runwhen`) are read by sitrep-runwhen.
+                let readers = sitrep_bundles::Readers {
+                    runwhen: Some(sitrep_runwhen::read_collection),
+                };
+                let catalog = tokio::task::spawn_blocking(move || {
+                    Catalog::load_with(&sources, &cache, readers)
+                })
+                .await
+                .map_err(|e| EngineError::Invalid(format!("loading bundles crashed: {e}")))??;
                 for q in &catalog.quarantined {
                     tracing::warn!(problems = %q, "left out of the catalog; everything else runs");
                 }
@@ -240,11 +246,18 @@ impl Sitrep {
 }
 
 /// Checks a collection or bundle folder without opening anything: every problem with its
-/// file, line and field.
+/// file, line and field. A RunWhen collection (a folder with `codebundles/`), codebundle or
+/// suite file is checked by sitrep-runwhen.
 pub async fn validate_bundles(path: &Path) -> Result<Vec<views::ProblemView>> {
     let p = path.to_path_buf();
-    let problems = tokio::task::spawn_blocking(move || sitrep_bundles::validate_path(&p))
-        .await
-        .map_err(|e| EngineError::Invalid(format!("validation crashed: {e}")))??;
+    let problems = tokio::task::spawn_blocking(move || {
+        if sitrep_runwhen::is_runwhen_path(&p) {
+            sitrep_runwhen::validate_path(&p).map_err(|e| EngineError::Invalid(e.to_string()))
+        } else {
+            Ok(sitrep_bundles::validate_path(&p)?)
+        }
+    })
+    .await
+    .map_err(|e| EngineError::Invalid(format!("validation crashed: {e}")))??;
     Ok(problems.iter().map(views::ProblemView::from).collect())
 }

@@ -279,6 +279,7 @@ impl Runner {
     pub async fn run(&self, req: RunRequest) -> Result<RunOutput, RunError> {
         let _in_flight = self.life.admit()?;
         let resolved = self.catalog.resolve(&req.task)?;
+        RunError::check_runnable(&resolved)?;
         if resolved.task.kind == TaskKind::Remediation {
             let task = req.task.to_string();
             match &req.approval {
@@ -474,6 +475,8 @@ impl Runner {
         let now_secs = self.clock.now().0 / 1000;
         match &t.task.spec {
             TaskSpec::Script { .. } => unreachable!("scripts are run by execute"),
+            // `run` refuses robot tasks before anything starts; never reached.
+            TaskSpec::Robot(_) => Outcome::failed("sitrep has no robot runtime yet"),
             TaskSpec::Sql(spec) => {
                 let dsn = match (
                     fill(&spec.dsn),

@@ -4,6 +4,7 @@
 //! `.runwhen/generation-rules` typed and `.runwhen/templates` listed. Nothing is run or
 //! rendered here. Every problem is collected with file, line and field.
 
+mod catalog;
 mod convert;
 pub mod generation;
 pub mod imports;
@@ -11,6 +12,7 @@ mod load;
 mod model;
 pub mod robot;
 
+pub use catalog::{is_runwhen_path, read_collection, to_bundle, validate_path};
 pub use convert::{BundleSource, LoadedBundle, READ_WRITE_TAG, RUNBOOK, SLI, convert, slug};
 pub use load::{LoadError, load_bundle, load_collection};
 pub use model::*;

@@ -4,6 +4,7 @@
 use crate::generation::GenerationRules;
 use crate::imports::ImportedVariable;
 use serde::Serialize;
+pub use sitrep_bundles::RobotSpec;
 use sitrep_core::{Risk, TaskKind, TaskType};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -73,19 +74,4 @@ pub struct RobotTask {
     /// What sitrep assumed in reading it (a defaulted risk, an undeclared rollback).
     pub notes: Vec<String>,
     pub robot: RobotSpec,
-}
-
-/// What to run: a suite file and, for a runbook task, exactly one of its tasks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RobotSpec {
-    /// `runbook.robot` or `sli.robot`, relative to the bundle folder.
-    pub file: String,
-    /// The task's name as written, for `robot --test "<name>"`. `None` runs the whole suite:
-    /// an SLI's tasks build on each other (suite variables) and push one score together.
-    pub test: Option<String>,
-    /// The task's (for a whole suite: its first task's) line.
-    pub line: usize,
-    /// `[Timeout]` as written; Robot Framework enforces it itself.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
 }

@@ -12,6 +12,7 @@ mod kubernetes;
 mod nginx_remediations;
 mod one_issue;
 mod process_bundle;
+mod runwhen;
 mod server;
 mod service_remediations;
 mod signals;

@@ -57,6 +57,7 @@ impl Home {
             path: Some(dir.join("col")),
             git: None,
             rev: None,
+            kind: Default::default(),
         };
         Catalog::load(&[source], &dir.join("cache")).unwrap()
     }

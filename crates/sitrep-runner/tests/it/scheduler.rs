@@ -148,6 +148,7 @@ async fn world() -> World {
         path: Some(col),
         git: None,
         rev: None,
+        kind: Default::default(),
     };
     let catalog = Arc::new(Catalog::load(&[source], &dir.path().join("cache")).unwrap());
     let store = Arc::new(SchedStore::default());

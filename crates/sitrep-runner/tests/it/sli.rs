@@ -29,6 +29,7 @@ async fn a_level_shift_in_a_health_metric_raises_one_anomalous_sli_insight_acros
         path: Some(col),
         git: None,
         rev: None,
+        kind: Default::default(),
     };
     let catalog = Arc::new(Catalog::load(&[source], &dir.path().join("cache")).unwrap());
     let url = format!("sqlite://{}", dir.path().join("sitrep.db").display());
