@@ -96,6 +96,15 @@ impl Sitrep {
                 }
             }
             store.update_delivery(&d).await?;
+            if let (Some(error), false) = (&d.last_error, d.status == DeliveryStatus::Delivered) {
+                self.publish(crate::events::Event::DeliveryFailed {
+                    delivery_id: d.id.clone(),
+                    workflow: d.workflow.clone(),
+                    target: d.target.kind().to_string(),
+                    error: error.clone(),
+                    given_up: d.status == DeliveryStatus::Failed,
+                });
+            }
             tracing::info!(delivery = %d.id, workflow = %d.workflow, target = d.target.kind(), session = %d.session_id, status = %d.status, attempts = d.attempts, error = ?d.last_error, "delivery attempted");
             if d.status != DeliveryStatus::Pending {
                 let what = match d.status {
