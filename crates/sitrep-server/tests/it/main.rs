@@ -8,6 +8,7 @@
 //! `metrics.rs`: `/metrics` after real work: run durations, duplicate alerts, the format.
 //! `mcp.rs`: MCP over streamable HTTP at `/mcp`: handshake, tools, roles, transport rules.
 //! `secrets.rs`: the secrets vault: admins only, write-only.
+//! `slack.rs`: Slack Web API deliveries to a `chat.postMessage` stub, threaded per session.
 
 mod access;
 mod api;
@@ -15,6 +16,7 @@ mod intake;
 mod mcp;
 mod metrics;
 mod secrets;
+mod slack;
 mod workflows;
 
 use reqwest::{Client, Method, StatusCode};
