@@ -364,7 +364,9 @@ async fn each_job_carries_when_it_was_due_so_its_lag_can_be_told() {
         .await
         .unwrap();
     let clock = TokioClock::starting_at(Timestamp(0));
-    let seen: Arc<Mutex<Vec<(Option<Timestamp>, Timestamp)>>> = Arc::default();
+    // (the job's due time, when it started)
+    type Seen = Arc<Mutex<Vec<(Option<Timestamp>, Timestamp)>>>;
+    let seen: Seen = Arc::default();
     let exec: Executor = {
         let seen = seen.clone();
         Arc::new(move |job: Job| {
