@@ -458,6 +458,40 @@ mod tests {
     }
 
     #[test]
+    fn slack_takes_a_webhook_url_or_a_bot_token_and_channel_never_both() {
+        let w = compile(
+            "name: t\non: {alert: {}}\ndeliver: [{slack: {token: 'secret:bot', channel: C123}}]",
+        )
+        .unwrap();
+        assert_eq!(
+            w.targets(),
+            [Target::SlackApi {
+                token: "secret:bot".into(),
+                channel: "C123".into(),
+                api_url: None
+            }]
+        );
+        assert_eq!(w.targets()[0].kind(), "slack");
+        let fields = |yaml: &str| -> Vec<String> {
+            compile(yaml)
+                .unwrap_err()
+                .into_iter()
+                .map(|p| p.field)
+                .collect()
+        };
+        assert_eq!(
+            fields("name: t\non: {alert: {}}\ndeliver: [{slack: {token: xoxb-1, channel: ''}}]"),
+            ["deliver[0].slack.token", "deliver[0].slack.channel"]
+        );
+        assert_eq!(
+            fields(
+                "name: t\non: {alert: {}}\ndeliver: [{slack: {webhook_url: 'secret:a', token: 'secret:b', channel: C1}}]"
+            ),
+            ["deliver[0]"]
+        );
+    }
+
+    #[test]
     fn an_alert_workflow_filters_on_source_and_labels() {
         let w = compile(
             "name: pages\non: {alert: {source: alertmanager, labels: {severity: [critical, page], team: db}}}\ndeliver: [{slack: {webhook_url: 'secret:SLACK'}}]",
