@@ -38,6 +38,12 @@ pub struct Delivery {
     pub delivered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Slack's Web API: the `ts` of the message this delivery posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_ts: Option<String>,
+    /// Slack's Web API: the thread it was posted in (the session's first message's `ts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
 }
 
 /// The wait before attempt `n + 1` after `n` failed ones: 5 s, doubling, at most 10 minutes.
@@ -296,6 +302,8 @@ mod tests {
             next_at: Timestamp(0),
             delivered_at: None,
             last_error: None,
+            slack_ts: None,
+            thread_ts: None,
         };
         d.failed(Timestamp(1_000), "503".into());
         assert_eq!(d.status, DeliveryStatus::Pending);

@@ -42,7 +42,18 @@ pub struct TargetSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackTarget {
-    pub webhook_url: String,
+    /// An incoming webhook's URL; or, for the Web API, `token` and `channel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// A bot token (`xoxb-...`) as a reference: `chat.postMessage`, threaded per session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The channel's id (`C123...`) the bot posts to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The Web API's base URL (default `https://slack.com/api`): a proxy's, or a test stub's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,9 +89,19 @@ impl TargetSpec {
     /// The target, when exactly one kind is given.
     fn target(&self) -> Option<Target> {
         match (&self.slack, &self.webhook, &self.email) {
-            (Some(s), None, None) => Some(Target::Slack {
-                webhook_url: s.webhook_url.clone(),
-            }),
+            (Some(s), None, None) => match (&s.webhook_url, &s.token, &s.channel) {
+                (Some(url), None, None) if s.api_url.is_none() => Some(Target::Slack {
+                    webhook_url: url.clone(),
+                }),
+                (None, token, channel) if token.is_some() || channel.is_some() => {
+                    Some(Target::SlackApi {
+                        token: token.clone().unwrap_or_default(),
+                        channel: channel.clone().unwrap_or_default(),
+                        api_url: s.api_url.clone(),
+                    })
+                }
+                _ => None,
+            },
             (None, Some(w), None) => Some(Target::Webhook {
                 url: w.url.clone(),
                 secret: w.secret.clone(),
@@ -176,6 +197,14 @@ impl Investigate {
 pub enum Target {
     /// A Slack incoming webhook (Block Kit message).
     Slack { webhook_url: String },
+    /// Slack's Web API (`chat.postMessage` with a bot token): a session's messages in one
+    /// thread.
+    SlackApi {
+        token: String,
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_url: Option<String>,
+    },
     /// A JSON POST, signed with HMAC-SHA256 of the body when `secret` is given.
     Webhook {
         url: String,
@@ -194,7 +223,7 @@ impl Target {
     /// Its kind, as listed.
     pub fn kind(&self) -> &'static str {
         match self {
-            Target::Slack { .. } => "slack",
+            Target::Slack { .. } | Target::SlackApi { .. } => "slack",
             Target::Webhook { .. } => "webhook",
             Target::Email { .. } => "email",
         }
@@ -281,10 +310,12 @@ impl Workflow {
         let mut targets = vec![];
         for (i, t) in spec.deliver.iter().enumerate() {
             let Some(t) = t.target() else {
-                bad(
-                    format!("deliver[{i}]"),
-                    "give exactly one of slack, webhook or email".into(),
-                );
+                let message = if t.slack.is_some() && t.webhook.is_none() && t.email.is_none() {
+                    "give slack either webhook_url, or token and channel (the Web API)"
+                } else {
+                    "give exactly one of slack, webhook or email"
+                };
+                bad(format!("deliver[{i}]"), message.into());
                 continue;
             };
             let at = |f: &str| format!("deliver[{i}].{}.{f}", t.kind());
@@ -315,6 +346,29 @@ impl Workflow {
                             at("secret"),
                             "write where the signing key lives (secret:NAME, env:VAR or file:/path), not the key".into(),
                         );
+                    }
+                }
+                Target::SlackApi {
+                    token,
+                    channel,
+                    api_url,
+                } => {
+                    if !is_reference(token) {
+                        bad(
+                            at("token"),
+                            "write where the bot token lives (secret:NAME, env:VAR or file:/path), not the token".into(),
+                        );
+                    }
+                    if channel.is_empty() || channel.contains(char::is_whitespace) {
+                        bad(
+                            at("channel"),
+                            "give the channel's id, e.g. C0123456789".into(),
+                        );
+                    }
+                    if let Some(u) = api_url
+                        && !(u.starts_with("http://") || u.starts_with("https://"))
+                    {
+                        bad(at("api_url"), format!("{u:?} is not an http(s) URL"));
                     }
                 }
                 Target::Email { smtp, from, to } => {
@@ -401,6 +455,40 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn slack_takes_a_webhook_url_or_a_bot_token_and_channel_never_both() {
+        let w = compile(
+            "name: t\non: {alert: {}}\ndeliver: [{slack: {token: 'secret:bot', channel: C123}}]",
+        )
+        .unwrap();
+        assert_eq!(
+            w.targets(),
+            [Target::SlackApi {
+                token: "secret:bot".into(),
+                channel: "C123".into(),
+                api_url: None
+            }]
+        );
+        assert_eq!(w.targets()[0].kind(), "slack");
+        let fields = |yaml: &str| -> Vec<String> {
+            compile(yaml)
+                .unwrap_err()
+                .into_iter()
+                .map(|p| p.field)
+                .collect()
+        };
+        assert_eq!(
+            fields("name: t\non: {alert: {}}\ndeliver: [{slack: {token: xoxb-1, channel: ''}}]"),
+            ["deliver[0].slack.token", "deliver[0].slack.channel"]
+        );
+        assert_eq!(
+            fields(
+                "name: t\non: {alert: {}}\ndeliver: [{slack: {webhook_url: 'secret:a', token: 'secret:b', channel: C1}}]"
+            ),
+            ["deliver[0]"]
+        );
     }
 
     #[test]

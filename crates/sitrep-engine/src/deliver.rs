@@ -1,5 +1,5 @@
-//! Sending workflow deliveries once their session has finished: Slack (incoming webhook),
-//! a signed JSON webhook, email over SMTP. Each attempt is stored; a failure is retried with
+//! Sending workflow deliveries once their session has finished: Slack (incoming webhook, or
+//! the Web API threaded per session: `slack.rs`), a signed JSON webhook, email over SMTP. Each attempt is stored; a failure is retried with
 //! backoff (`core::delivery`), a refusal that retrying cannot fix (a 4xx other than 408 and
 //! 429) is given up at once; the delivery's id is the idempotency key the receiver sees.
 //! Pending deliveries of an earlier process are sent after a restart.
@@ -84,10 +84,16 @@ impl Sitrep {
             };
             let report = Report::of(&session);
             attempted += 1;
+            if matches!(d.target, Target::SlackApi { .. }) && d.thread_ts.is_none() {
+                d.thread_ts = self.slack_thread(&d).await?;
+            }
             let outcome = self.send(&d, &report).await;
             let now = self.now();
             match outcome {
-                Ok(()) => d.delivered(now),
+                Ok(ts) => {
+                    d.slack_ts = ts;
+                    d.delivered(now)
+                }
                 Err(Failure::Retry(e)) => d.failed(now, e),
                 Err(Failure::GiveUp(e)) => {
                     d.attempts += 1;
@@ -96,6 +102,15 @@ impl Sitrep {
                 }
             }
             store.update_delivery(&d).await?;
+            if let (Some(error), false) = (&d.last_error, d.status == DeliveryStatus::Delivered) {
+                self.publish(crate::events::Event::DeliveryFailed {
+                    delivery_id: d.id.clone(),
+                    workflow: d.workflow.clone(),
+                    target: d.target.kind().to_string(),
+                    error: error.clone(),
+                    given_up: d.status == DeliveryStatus::Failed,
+                });
+            }
             tracing::info!(delivery = %d.id, workflow = %d.workflow, target = d.target.kind(), session = %d.session_id, status = %d.status, attempts = d.attempts, error = ?d.last_error, "delivery attempted");
             if d.status != DeliveryStatus::Pending {
                 let what = match d.status {
@@ -104,7 +119,7 @@ impl Sitrep {
                     }
                     _ => format!("delivery to {} ({}) given up", d.target.kind(), d.workflow),
                 };
-                let data = serde_json::json!({"delivery": d.id, "workflow": d.workflow, "target": d.target.kind(), "status": d.status, "attempts": d.attempts, "error": d.last_error});
+                let data = serde_json::json!({"delivery": d.id, "workflow": d.workflow, "target": d.target.kind(), "status": d.status, "attempts": d.attempts, "error": d.last_error, "slack_ts": d.slack_ts, "thread_ts": d.thread_ts});
                 if let Err(e) = self
                     .session_note(&d.session_id, AuditKind::Note, data, what)
                     .await
@@ -145,13 +160,56 @@ impl Sitrep {
         }
     }
 
-    async fn send(&self, d: &Delivery, report: &Report) -> std::result::Result<(), Failure> {
+    /// The thread a Slack Web API delivery joins: the `ts` of the first message posted for
+    /// its session to the same channel, by any of its deliveries.
+    async fn slack_thread(&self, d: &Delivery) -> Result<Option<String>> {
+        let Target::SlackApi { channel, .. } = &d.target else {
+            return Ok(None);
+        };
+        let store = self.store().await?;
+        let mut earlier = store
+            .list_deliveries(self.workspace(), Some(&d.session_id), 1000)
+            .await?;
+        // Oldest first: the thread's root is the first message.
+        earlier.reverse();
+        Ok(earlier.into_iter().find_map(|o| match &o.target {
+            Target::SlackApi { channel: c, .. } if c == channel && o.id != d.id => {
+                o.thread_ts.or(o.slack_ts)
+            }
+            _ => None,
+        }))
+    }
+
+    /// One attempt; answers the `ts` of a message posted through Slack's Web API.
+    async fn send(
+        &self,
+        d: &Delivery,
+        report: &Report,
+    ) -> std::result::Result<Option<String>, Failure> {
         let attempt = async {
             match &d.target {
                 Target::Slack { webhook_url } => {
                     let url = self.reveal(webhook_url).await?;
                     let body = serde_json::to_vec(&report.slack()).expect("json");
-                    post(&url, body, &d.id, None).await
+                    post(&url, body, &d.id, None).await.map(|()| None)
+                }
+                Target::SlackApi {
+                    token,
+                    channel,
+                    api_url,
+                } => {
+                    let token = self.reveal(token).await?;
+                    let api = api_url.as_deref().unwrap_or(crate::slack::API_URL);
+                    crate::slack::post_message(
+                        http(),
+                        api,
+                        &token,
+                        channel,
+                        d.thread_ts.as_deref(),
+                        report.slack(),
+                    )
+                    .await
+                    .map(Some)
                 }
                 Target::Webhook { url, secret } => {
                     let url = self.reveal(url).await?;
@@ -166,11 +224,13 @@ impl Sitrep {
                         Some(s) => Some(self.reveal(s).await?),
                         None => None,
                     };
-                    post(&url, body, &d.id, key.as_deref()).await
+                    post(&url, body, &d.id, key.as_deref()).await.map(|()| None)
                 }
                 Target::Email { smtp, from, to } => {
                     let smtp = self.reveal(smtp).await?;
-                    crate::mail::send(&smtp, from, to, &d.id, report).await
+                    crate::mail::send(&smtp, from, to, &d.id, report)
+                        .await
+                        .map(|()| None)
                 }
             }
         };

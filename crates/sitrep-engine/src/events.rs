@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use sitrep_core::issue::IssueChange;
-use sitrep_core::{IssueEventKind, RunStatus, Severity};
+use sitrep_core::{IssueEventKind, RunStatus, Severity, TaskKind};
 
 /// How many events a subscriber may fall behind before it misses some.
 pub const CAPACITY: usize = 1024;
@@ -19,6 +19,10 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         slx: Option<String>,
         status: RunStatus,
+        /// health, diagnostic or remediation.
+        kind: TaskKind,
+        /// From its start to its end (0 when it has no end).
+        duration_ms: u64,
         issues_raised: usize,
     },
     IssueChanged {
@@ -55,6 +59,23 @@ pub enum Event {
         target: String,
         status: sitrep_core::delivery::DeliveryStatus,
     },
+    /// One attempt of a delivery failed (retried later, or given up when `given_up`).
+    DeliveryFailed {
+        delivery_id: String,
+        workflow: String,
+        target: String,
+        error: String,
+        given_up: bool,
+    },
+    /// An alert (or signed webhook) of a problem already under investigation within the
+    /// cooldown: it joined that session instead of starting one.
+    AlertDuplicate {
+        event_id: String,
+        source: sitrep_core::intake::Source,
+        session_id: String,
+    },
+    /// The scheduler started an SLX's due health tasks `lag_ms` after they were due.
+    ScheduledRunStarted { slx: String, lag_ms: u64 },
 }
 
 impl Event {

@@ -196,9 +196,15 @@ impl Sitrep {
                 event.note = Some(format!(
                     "the same alert group as session {session_id}, within the cooldown"
                 ));
-                event.session_id = Some(session_id);
+                event.session_id = Some(session_id.clone());
                 // Only the event records it: a storm must not grow the session's audit.
                 store.update_inbound(&event).await?;
+                tracing::debug!(event = %event.id, source = %event.source, session = %session_id, "alert joined its group's investigation");
+                self.publish(crate::events::Event::AlertDuplicate {
+                    event_id: event.id.clone(),
+                    source: event.source,
+                    session_id,
+                });
             }
             Decision::Resolved { session_id } => {
                 event.status = InboundStatus::Recorded;

@@ -28,6 +28,7 @@ pub mod rules;
 mod runs;
 mod serve;
 pub mod settings;
+mod slack;
 mod slx;
 pub mod vault;
 pub mod views;

@@ -175,6 +175,8 @@ impl Sitrep {
             resource: out.run.resource.clone(),
             slx: out.run.slx.clone(),
             status: out.run.status,
+            kind: out.run.kind,
+            duration_ms: out.run.duration_ms().map_or(0, |d| d.max(0) as u64),
             issues_raised: out.results.issues.len(),
         });
         for c in &out.changes {

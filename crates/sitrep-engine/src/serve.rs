@@ -27,6 +27,14 @@ impl Sitrep {
         let execute: Executor = Arc::new(move |job: Job| {
             let (me, failed) = (me.clone(), failed.clone());
             Box::pin(async move {
+                if let Some(due) = job.due {
+                    let lag_ms = me.now().since(due).as_millis() as u64;
+                    tracing::debug!(slx = %job.slx.name, lag_ms, "scheduled run started");
+                    me.publish(crate::events::Event::ScheduledRunStarted {
+                        slx: job.slx.name.clone(),
+                        lag_ms,
+                    });
+                }
                 match me.run_slx_tasks(&job.slx, &job.tasks).await {
                     Ok((runs, problems)) => {
                         let n = runs.iter().filter(|r| r.failed()).count() + problems.len();

@@ -146,6 +146,8 @@ impl Sitrep {
                     next_at: now,
                     delivered_at: None,
                     last_error: None,
+                    slack_ts: None,
+                    thread_ts: None,
                 })
             })
             .collect();

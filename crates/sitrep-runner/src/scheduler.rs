@@ -23,6 +23,9 @@ use tokio::task::JoinSet;
 pub struct Job {
     pub slx: Slx,
     pub tasks: Vec<TaskRef>,
+    /// When the earliest of its tasks was due (`None` for `run_once`): the executor tells
+    /// how late the job started from it.
+    pub due: Option<Timestamp>,
 }
 
 pub type Executor = Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -169,7 +172,7 @@ impl Scheduler {
                 }
                 next_reload = now.add(self.reload_every);
             }
-            let mut due_by_slx: HashMap<String, Vec<TaskRef>> = HashMap::new();
+            let mut due_by_slx: HashMap<String, (Vec<TaskRef>, Timestamp)> = HashMap::new();
             for e in entries.iter_mut().filter(|e| e.due <= now) {
                 let key = format!("{}/{}", e.slx, e.task);
                 if busy.lock().unwrap().contains(&e.slx) {
@@ -177,20 +180,26 @@ impl Scheduler {
                     e.due = next_due(&key, e.interval, Some(e.due), now, false);
                     continue;
                 }
-                due_by_slx
+                let job = due_by_slx
                     .entry(e.slx.clone())
-                    .or_default()
-                    .push(e.task.clone());
+                    .or_insert_with(|| (vec![], e.due));
+                job.0.push(e.task.clone());
+                job.1 = job.1.min(e.due);
                 e.due = next_due(&key, e.interval, Some(now), now, false);
             }
-            for (name, tasks) in due_by_slx {
+            for (name, (tasks, due)) in due_by_slx {
                 let Some(slx) = slxs.get(&name).cloned() else {
                     continue;
                 };
                 busy.lock().unwrap().insert(name.clone());
                 let (execute, busy) = (self.execute.clone(), busy.clone());
                 jobs.spawn(async move {
-                    execute(Job { slx, tasks }).await;
+                    execute(Job {
+                        slx,
+                        tasks,
+                        due: Some(due),
+                    })
+                    .await;
                     busy.lock().unwrap().remove(&name);
                 });
             }
@@ -214,7 +223,11 @@ impl Scheduler {
         let mut jobs = JoinSet::new();
         for (name, tasks) in by_slx {
             if let Some(slx) = slxs.get(&name).cloned() {
-                jobs.spawn((self.execute)(Job { slx, tasks }));
+                jobs.spawn((self.execute)(Job {
+                    slx,
+                    tasks,
+                    due: None,
+                }));
             }
         }
         while jobs.join_next().await.is_some() {}

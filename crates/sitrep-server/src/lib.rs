@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+mod histogram;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;

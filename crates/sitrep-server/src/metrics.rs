@@ -3,6 +3,7 @@
 //! from the engine at scrape time).
 
 use crate::AppState;
+use crate::histogram::{Histogram, LAG_SECONDS, RUN_SECONDS};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -29,7 +30,31 @@ struct Counters {
     sessions_started: u64,
     /// (target kind, delivered | failed) → count.
     deliveries: BTreeMap<(String, String), u64>,
+    /// (target kind, given up: true | false) → failed attempts.
+    delivery_failures: BTreeMap<(String, bool), u64>,
+    /// alert source → alerts that joined an investigation already going.
+    alert_duplicates: BTreeMap<String, u64>,
+    timings: Timings,
     events_missed: u64,
+}
+
+/// The histograms (bounded labels only: a run's kind and status, never its task or resource).
+struct Timings {
+    /// By (kind, status).
+    run_seconds: Histogram,
+    scheduler_lag: Histogram,
+    /// The largest lag seen, in seconds.
+    scheduler_lag_max: f64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            run_seconds: Histogram::new(RUN_SECONDS),
+            scheduler_lag: Histogram::new(LAG_SECONDS),
+            scheduler_lag_max: 0.0,
+        }
+    }
 }
 
 impl Metrics {
@@ -51,8 +76,17 @@ impl Metrics {
                 let Some(m) = weak.upgrade() else { return };
                 let mut c = m.inner.lock().unwrap_or_else(|p| p.into_inner());
                 match ev {
-                    Ok(Event::RunFinished { status, .. }) => {
-                        *c.runs.entry(status.as_str().to_string()).or_default() += 1
+                    Ok(Event::RunFinished {
+                        status,
+                        kind,
+                        duration_ms,
+                        ..
+                    }) => {
+                        *c.runs.entry(status.as_str().to_string()).or_default() += 1;
+                        c.timings.run_seconds.observe(
+                            &[kind.as_str(), status.as_str()],
+                            duration_ms as f64 / 1000.0,
+                        );
                     }
                     Ok(Event::IssueChanged { change, .. }) => {
                         *c.issue_changes
@@ -69,6 +103,19 @@ impl Metrics {
                         *c.deliveries
                             .entry((target, status.as_str().to_string()))
                             .or_default() += 1
+                    }
+                    Ok(Event::DeliveryFailed {
+                        target, given_up, ..
+                    }) => *c.delivery_failures.entry((target, given_up)).or_default() += 1,
+                    Ok(Event::AlertDuplicate { source, .. }) => {
+                        *c.alert_duplicates
+                            .entry(source.as_str().to_string())
+                            .or_default() += 1
+                    }
+                    Ok(Event::ScheduledRunStarted { lag_ms, .. }) => {
+                        let lag = lag_ms as f64 / 1000.0;
+                        c.timings.scheduler_lag.observe(&[], lag);
+                        c.timings.scheduler_lag_max = c.timings.scheduler_lag_max.max(lag);
                     }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -88,7 +135,7 @@ impl Metrics {
     }
 }
 
-fn escape(v: &str) -> String {
+pub(crate) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -253,6 +300,63 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             escape(status)
         );
     }
+    family(
+        &mut out,
+        "sitrep_delivery_failures_total",
+        "counter",
+        "failed delivery attempts, by target and whether it was then given up",
+    );
+    for ((target, given_up), n) in &c.delivery_failures {
+        let _ = writeln!(
+            out,
+            "sitrep_delivery_failures_total{{target=\"{}\",given_up=\"{given_up}\"}} {n}",
+            escape(target)
+        );
+    }
+    family(
+        &mut out,
+        "sitrep_alert_duplicates_total",
+        "counter",
+        "alerts that joined the investigation of their group within the cooldown, by source",
+    );
+    for (source, n) in &c.alert_duplicates {
+        let _ = writeln!(
+            out,
+            "sitrep_alert_duplicates_total{{source=\"{}\"}} {n}",
+            escape(source)
+        );
+    }
+    family(
+        &mut out,
+        "sitrep_task_run_duration_seconds",
+        "histogram",
+        "how long task runs took, by kind and status",
+    );
+    c.timings.run_seconds.render(
+        &mut out,
+        "sitrep_task_run_duration_seconds",
+        &["kind", "status"],
+    );
+    family(
+        &mut out,
+        "sitrep_scheduler_lag_seconds",
+        "histogram",
+        "how long after they were due scheduled SLX runs started",
+    );
+    c.timings
+        .scheduler_lag
+        .render(&mut out, "sitrep_scheduler_lag_seconds", &[]);
+    family(
+        &mut out,
+        "sitrep_scheduler_lag_max_seconds",
+        "gauge",
+        "the largest scheduler lag since the process started",
+    );
+    let _ = writeln!(
+        out,
+        "sitrep_scheduler_lag_max_seconds {}",
+        c.timings.scheduler_lag_max
+    );
     family(
         &mut out,
         "sitrep_events_missed_total",

@@ -331,5 +331,8 @@ fn attaching_a_hypothesis_under_its_own_descendant_is_seen_as_a_cycle() {
     assert!(!s.is_at_or_above("h3", "h2"));
     let mut cyclic = session();
     cyclic.hypotheses[0].parent = Some("h2".into());
-    assert!(cyclic.is_at_or_above("nowhere", "h1"), "a corrupt tree counts as a cycle");
+    assert!(
+        cyclic.is_at_or_above("nowhere", "h1"),
+        "a corrupt tree counts as a cycle"
+    );
 }

@@ -356,3 +356,32 @@ async fn stale_slxs_and_unknown_tasks_are_not_scheduled() {
     .await;
     assert!(log.lock().unwrap().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_job_carries_when_it_was_due_so_its_lag_can_be_told() {
+    let w = world().await;
+    w.store
+        .put_slx(&slx("a", vec![]), Timestamp(0))
+        .await
+        .unwrap();
+    let clock = TokioClock::starting_at(Timestamp(0));
+    // (the job's due time, when it started)
+    type Seen = Arc<Mutex<Vec<(Option<Timestamp>, Timestamp)>>>;
+    let seen: Seen = Arc::default();
+    let exec: Executor = {
+        let seen = seen.clone();
+        Arc::new(move |job: Job| {
+            seen.lock().unwrap().push((job.due, clock.now()));
+            Box::pin(async {})
+        })
+    };
+    run_for(&w, clock, exec, Duration::from_secs(300)).await;
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    for (due, started) in seen.iter() {
+        let due = due.expect("a scheduled job has a due time");
+        // The timer wakes the loop at the due time (paused time: no lag at all).
+        assert!(due <= *started, "{due:?} {started:?}");
+        assert!(started.since(due) < Duration::from_secs(1), "{seen:?}");
+    }
+}

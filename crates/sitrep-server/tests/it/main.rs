@@ -5,14 +5,18 @@
 //! `api.rs`: health, metrics, errors, listings and investigations over HTTP.
 //! `intake.rs`: alert webhooks, stored first, one investigation per alert group.
 //! `workflows.rs`: workflows' deliveries to Slack and signed-webhook stubs.
+//! `metrics.rs`: `/metrics` after real work: run durations, duplicate alerts, the format.
 //! `mcp.rs`: MCP over streamable HTTP at `/mcp`: handshake, tools, roles, transport rules.
 //! `secrets.rs`: the secrets vault: admins only, write-only.
+//! `slack.rs`: Slack Web API deliveries to a `chat.postMessage` stub, threaded per session.
 
 mod access;
 mod api;
 mod intake;
 mod mcp;
+mod metrics;
 mod secrets;
+mod slack;
 mod workflows;
 
 use reqwest::{Client, Method, StatusCode};

@@ -22,6 +22,8 @@ fn delivery(ws: &str, id: &str, session: &str, next_at: i64) -> Delivery {
         next_at: Timestamp(next_at),
         delivered_at: None,
         last_error: None,
+        slack_ts: None,
+        thread_ts: None,
     }
 }
 
