@@ -3,57 +3,16 @@
 //! problem, `export` then `apply` of the result is a no-op, `--prune` removes what the folder
 //! does not have; and `workspace list` / `workspace create`.
 
+use crate::harness::{Home, write};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-fn write(p: &Path, text: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 impl Home {
     /// An initialised home: the default sitrep.yaml and the SLX `localhost`.
-    fn new() -> Home {
-        let home = Home {
-            dir: tempfile::tempdir().unwrap(),
-        };
+    fn initialised() -> Home {
+        let home = Home::empty();
         home.ok(&["init"]);
         home
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn sitrep(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sitrep"))
-            .args(args)
-            .env("SITREP_HOME", self.path())
-            .env_remove("SITREP_DATABASE_URL")
-            .env_remove("SITREP_WORKSPACE")
-            .env_remove("SITREP_VAULT_KEY")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.sitrep(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
     }
 
     fn slx_names(&self) -> Vec<String> {
@@ -98,7 +57,7 @@ fn dir_str(d: &Path) -> &str {
 
 #[test]
 fn a_dry_run_prints_every_item_and_a_diff_and_changes_nothing() {
-    let home = Home::new();
+    let home = Home::initialised();
     write(
         &home.path().join("rules/noise.yaml"),
         &NOISE_RULE.replace("during the import", "at night"),
@@ -150,7 +109,7 @@ fn a_dry_run_prints_every_item_and_a_diff_and_changes_nothing() {
 
 #[test]
 fn a_folder_with_an_invalid_item_applies_nothing_and_names_every_problem() {
-    let home = Home::new();
+    let home = Home::initialised();
     let src = folder();
     write(
         &src.path().join("rules/broken.yaml"),
@@ -176,7 +135,7 @@ fn a_folder_with_an_invalid_item_applies_nothing_and_names_every_problem() {
 
 #[test]
 fn apply_then_export_then_apply_of_the_export_is_a_no_op() {
-    let home = Home::new();
+    let home = Home::initialised();
     let src = folder();
     let out = home.ok(&["apply", "-f", dir_str(src.path())]);
     assert!(out.contains("5 added"), "{out}");
@@ -193,10 +152,8 @@ fn apply_then_export_then_apply_of_the_export_is_a_no_op() {
     assert!(again.contains("0 added, 0 changed, 0 removed"), "{again}");
 
     // A vault secret: its name is said, its value never written.
-    let mut set = Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(["secret", "set", "oncall-slack"])
-        .env("SITREP_HOME", home.path())
-        .env_remove("SITREP_VAULT_KEY")
+    let mut set = home
+        .cmd(&["secret", "set", "oncall-slack"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -255,7 +212,7 @@ fn apply_then_export_then_apply_of_the_export_is_a_no_op() {
 
 #[test]
 fn prune_removes_what_the_folder_does_not_have_and_keeps_the_settings() {
-    let home = Home::new();
+    let home = Home::initialised();
     write(
         &home.path().join("rules/old.yaml"),
         "match:\n  title: old\neffect:\n  suppress: true\n",
@@ -288,7 +245,7 @@ fn prune_removes_what_the_folder_does_not_have_and_keeps_the_settings() {
 
 #[test]
 fn workspaces_are_listed_and_created_and_apply_works_in_one() {
-    let home = Home::new();
+    let home = Home::initialised();
     let v = home.json(&["workspace", "list", "--json"]);
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["name"], "default");

@@ -6,6 +6,7 @@ mod collection;
 mod coverage;
 mod discovery;
 mod foundation;
+mod harness;
 mod host_remediations;
 mod hygiene;
 mod kubernetes;

@@ -5,9 +5,9 @@
 //! Reads the five unmodified codebundles kept in `../shared/data/runwhen/` (beside the checkout);
 //! fails, never skips, when they are missing.
 
+use crate::harness::Home;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 /// The shared test data: `<checkout>/../shared/data/runwhen`.
 fn shared_runwhen() -> PathBuf {
@@ -28,42 +28,27 @@ const BUNDLES: [&str; 5] = [
     "k8s-restart-resource",
 ];
 
-struct Home {
-    dir: tempfile::TempDir,
+/// A SITREP_HOME whose sitrep.yaml lists `collections` as (name, path) of kind runwhen.
+fn runwhen_home(collections: &[(&str, &Path)]) -> Home {
+    let home = Home::empty();
+    let mut yaml = String::from("collections:\n");
+    for (name, path) in collections {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    path: {}\n    kind: runwhen\n",
+            path.display()
+        ));
+    }
+    std::fs::write(home.path().join("sitrep.yaml"), yaml).unwrap();
+    home
 }
 
-impl Home {
-    /// A SITREP_HOME whose sitrep.yaml lists `collections` as (name, path) of kind runwhen.
-    fn new(collections: &[(&str, &Path)]) -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        let mut yaml = String::from("collections:\n");
-        for (name, path) in collections {
-            yaml.push_str(&format!(
-                "  - name: {name}\n    path: {}\n    kind: runwhen\n",
-                path.display()
-            ));
-        }
-        std::fs::write(dir.path().join("sitrep.yaml"), yaml).unwrap();
-        Home { dir }
-    }
-
-    fn sitrep(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sitrep"))
-            .args(args)
-            .env("SITREP_HOME", self.dir.path())
-            .env_remove("SITREP_DATABASE_URL")
-            .env_remove("SITREP_LOG")
-            .output()
-            .unwrap()
-    }
-
-    fn tasks_json(&self) -> (Vec<Value>, String) {
-        let out = self.sitrep(&["tasks", "--json"]);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{stderr}");
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        (v.as_array().unwrap().clone(), stderr)
-    }
+/// `sitrep tasks --json` and what it said on standard error.
+fn tasks_json(home: &Home) -> (Vec<Value>, String) {
+    let out = home.sitrep(&["tasks", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (v.as_array().unwrap().clone(), stderr)
 }
 
 fn rw_tasks<'a>(tasks: &'a [Value], collection: &str) -> Vec<&'a Value> {
@@ -77,8 +62,8 @@ fn rw_tasks<'a>(tasks: &'a [Value], collection: &str) -> Vec<&'a Value> {
 #[test]
 fn runwhen_codebundles_are_listed_as_robot_tasks() {
     let data = shared_runwhen();
-    let home = Home::new(&[("rw", &data)]);
-    let (tasks, stderr) = home.tasks_json();
+    let home = runwhen_home(&[("rw", &data)]);
+    let (tasks, stderr) = tasks_json(&home);
     let rw = rw_tasks(&tasks, "rw");
     for b in BUNDLES {
         assert!(
@@ -147,7 +132,7 @@ fn runwhen_codebundles_are_listed_as_robot_tasks() {
 #[test]
 fn the_shared_runwhen_collection_validates() {
     let data = shared_runwhen();
-    let out = Home::new(&[]).sitrep(&["bundles", "validate", data.to_str().unwrap()]);
+    let out = runwhen_home(&[]).sitrep(&["bundles", "validate", data.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}{}",
@@ -190,14 +175,14 @@ fn a_broken_codebundle_is_reported_with_its_line_and_the_rest_loads() {
     let bad = broken_collection();
     let broken_file = "codebundles/k8s-restart-resource/runbook.robot:19";
 
-    let out = Home::new(&[]).sitrep(&["bundles", "validate", bad.path().to_str().unwrap()]);
+    let out = runwhen_home(&[]).sitrep(&["bundles", "validate", bad.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(broken_file), "{err}");
     assert!(!err.contains("curl-http-ok"), "{err}");
 
-    let home = Home::new(&[("rw", &data), ("mine", bad.path())]);
-    let (tasks, stderr) = home.tasks_json();
+    let home = runwhen_home(&[("rw", &data), ("mine", bad.path())]);
+    let (tasks, stderr) = tasks_json(&home);
     assert!(stderr.contains(broken_file), "{stderr}");
     let mine = rw_tasks(&tasks, "mine");
     assert!(
@@ -222,7 +207,7 @@ fn a_broken_codebundle_is_reported_with_its_line_and_the_rest_loads() {
 #[test]
 fn running_a_robot_task_says_the_runtime_is_not_there_yet() {
     let data = shared_runwhen();
-    let home = Home::new(&[("rw", &data)]);
+    let home = runwhen_home(&[("rw", &data)]);
     // A health, a diagnostic and a remediation (refused before any approval is asked for);
     // without --resource too (refused before the resource is derived).
     for (task, resource) in [

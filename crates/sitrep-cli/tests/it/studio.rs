@@ -2,68 +2,26 @@
 //! survives restarts, `issues` read through a suppressing rule (marked with `--all`), rule
 //! files validated with file:line:field, and a command whose bad arguments are refused.
 
+use crate::harness::{Home, write};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
 
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-fn write(p: &Path, text: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-impl Home {
-    /// A home whose collection `t` has a bundle `b` with a check raising one issue.
-    fn new() -> Home {
-        let dir = tempfile::tempdir().unwrap();
-        let col = dir.path().join("col");
-        write(&col.join("collection.yaml"), "name: t\n");
-        write(
-            &col.join("bundles/b/bundle.yaml"),
+/// A home whose collection `t` has a bundle `b` with a check raising one issue.
+fn studio_home() -> Home {
+    Home::with_collection(&[
+        (
+            "bundles/b/bundle.yaml",
             "name: b\nresource_type: http-service\ntasks:\n  - name: noisy\n    kind: health\n    type: bash\n    script: noisy.sh\n",
-        );
-        write(
-            &col.join("bundles/b/noisy.sh"),
+        ),
+        (
+            "bundles/b/noisy.sh",
             "#!/bin/bash\nsitrep emit issue --severity 3 --title 'queue depth above 10 on web'\n",
-        );
-        write(
-            &dir.path().join("sitrep.yaml"),
-            &format!("collections:\n  - name: t\n    path: {}\n", col.display()),
-        );
-        Home { dir }
-    }
-
-    fn sitrep(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sitrep"))
-            .args(args)
-            .env("SITREP_HOME", self.dir.path())
-            .env_remove("SITREP_DATABASE_URL")
-            .env_remove("SITREP_WORKSPACE")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.sitrep(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
+        ),
+    ])
 }
 
 #[test]
 fn knowledge_is_added_searched_listed_shown_and_removed_across_restarts() {
-    let home = Home::new();
+    let home = studio_home();
     let notes = home.dir.path().join("incoming");
     write(
         &notes.join("pool.md"),
@@ -124,7 +82,7 @@ fn knowledge_is_added_searched_listed_shown_and_removed_across_restarts() {
 
 #[test]
 fn a_suppressed_issue_leaves_the_listing_unless_all_and_rules_are_validated() {
-    let home = Home::new();
+    let home = studio_home();
     home.ok(&["run", "t/b/noisy", "--resource", "web"]);
     assert_eq!(
         home.json(&["issues", "--json"]).as_array().unwrap().len(),
@@ -166,7 +124,7 @@ fn a_suppressed_issue_leaves_the_listing_unless_all_and_rules_are_validated() {
 
 #[test]
 fn a_command_with_bad_arguments_says_what_it_takes_and_runs_nothing() {
-    let home = Home::new();
+    let home = studio_home();
     write(
         &home.dir.path().join("commands/triage.yaml"),
         "params:\n  - name: window\n    type: duration\n    default: 15m\nsteps:\n  - task: t/b/noisy\n    resource: web\nquestion: what changed on web in the last {window}?\n",
