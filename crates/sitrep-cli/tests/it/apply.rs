@@ -4,7 +4,6 @@
 //! does not have; and `workspace list` / `workspace create`.
 
 use crate::harness::{Home, write};
-use serde_json::Value;
 use std::path::Path;
 
 impl Home {

@@ -3,7 +3,6 @@
 //! files validated with file:line:field, and a command whose bad arguments are refused.
 
 use crate::harness::{Home, write};
-use serde_json::Value;
 
 /// A home whose collection `t` has a bundle `b` with a check raising one issue.
 fn studio_home() -> Home {
