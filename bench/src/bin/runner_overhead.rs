@@ -103,6 +103,7 @@ async fn main() {
         path: Some(col),
         git: None,
         rev: None,
+        kind: Default::default(),
     };
     let catalog = Arc::new(Catalog::load(&[source], &dir.path().join("cache")).unwrap());
     let store: Arc<dyn Store> = Arc::new(

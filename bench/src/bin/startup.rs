@@ -57,6 +57,7 @@ fn child(home: &Path) {
             path: Some(home.join("col")),
             git: None,
             rev: None,
+            kind: Default::default(),
         };
         let cache = home.join("cache");
         let catalog = tokio::task::spawn_blocking(move || Catalog::load(&[source], &cache))
