@@ -1,19 +1,7 @@
-use crate::{Server, assert_error};
+use crate::{Server, alertmanager_alert, assert_error};
 use serde_json::{Value, json};
 use sitrep_core::access::Role;
 use std::time::Duration;
-
-fn alert(group: &str, status: &str) -> Value {
-    json!({
-        "version": "4", "groupKey": group, "status": status, "receiver": "sitrep",
-        "groupLabels": {"alertname": "DiskAlmostFull"},
-        "commonLabels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
-        "commonAnnotations": {}, "externalURL": "http://alertmanager", "truncatedAlerts": 0,
-        "alerts": [{"status": status, "labels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
-                    "annotations": {"summary": "disk almost full"}, "startsAt": "2026-12-02T10:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f1"}],
-    })
-}
 
 async fn inbound(s: &Server) -> Vec<Value> {
     let (_, page) = s.get("/api/v1/inbound", Role::Viewer).await;
@@ -41,13 +29,17 @@ async fn concluded(s: &Server, session: &str) -> Value {
 async fn one_alert_group_starts_one_investigation_and_its_resolution_is_recorded() {
     let s = Server::start("w").await;
     let hook = "/api/v1/hooks/alertmanager";
-    let (st, first) = s.post(hook, Role::Operator, alert("g1", "firing")).await;
+    let (st, first) = s
+        .post(hook, Role::Operator, alertmanager_alert("g1", "firing"))
+        .await;
     assert_eq!(st, reqwest::StatusCode::ACCEPTED, "{first}");
     assert_eq!(
         (first["status"].as_str(), first["dedup_key"].as_str()),
         (Some("pending"), Some("g1"))
     );
-    let (st, _) = s.post(hook, Role::Operator, alert("g1", "firing")).await;
+    let (st, _) = s
+        .post(hook, Role::Operator, alertmanager_alert("g1", "firing"))
+        .await;
     assert_eq!(st, reqwest::StatusCode::ACCEPTED);
     // A malformed payload is refused with the reason and kept for inspection.
     let (st, bad) = s
@@ -91,7 +83,9 @@ async fn one_alert_group_starts_one_investigation_and_its_resolution_is_recorded
     assert_eq!(done["trigger"]["type"], "alert", "{done}");
 
     // The resolution is recorded against it, in the event and in the session's audit.
-    let (st, _) = s.post(hook, Role::Operator, alert("g1", "resolved")).await;
+    let (st, _) = s
+        .post(hook, Role::Operator, alertmanager_alert("g1", "resolved"))
+        .await;
     assert_eq!(st, reqwest::StatusCode::ACCEPTED);
     assert_eq!(s.sitrep.process_inbound().await.unwrap(), 1);
     let resolved = &inbound(&s).await[0];
@@ -106,7 +100,8 @@ async fn one_alert_group_starts_one_investigation_and_its_resolution_is_recorded
     assert_eq!(last["kind"], "note", "{last}");
     assert_eq!(last["data"]["inbound_event"], resolved["id"]);
     // Another group is another investigation.
-    s.post(hook, Role::Operator, alert("g2", "firing")).await;
+    s.post(hook, Role::Operator, alertmanager_alert("g2", "firing"))
+        .await;
     s.sitrep.process_inbound().await.unwrap();
     let other = inbound(&s).await[0]["session_id"]
         .as_str()
@@ -126,7 +121,7 @@ async fn events_stored_while_no_worker_ran_are_handled_when_it_starts() {
             .post(
                 "/api/v1/hooks/alertmanager",
                 Role::Operator,
-                alert(g, "firing"),
+                alertmanager_alert(g, "firing"),
             )
             .await;
         assert_eq!(st, reqwest::StatusCode::ACCEPTED);
@@ -189,7 +184,9 @@ async fn an_opsgenie_alias_starts_one_investigation_and_later_actions_are_record
         assert_eq!(r["dedup_key"], "disk-1");
     }
     // An Alertmanager payload on the Opsgenie hook says which hook takes it.
-    let (st, bad) = s.post(hook, Role::Operator, alert("g", "firing")).await;
+    let (st, bad) = s
+        .post(hook, Role::Operator, alertmanager_alert("g", "firing"))
+        .await;
     assert_eq!(st, reqwest::StatusCode::BAD_REQUEST, "{bad}");
     assert!(
         bad["message"].as_str().unwrap().contains("takes opsgenie"),

@@ -20,7 +20,7 @@ mod slack;
 mod workflows;
 
 use reqwest::{Client, Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sitrep_core::access::Role;
 use sitrep_engine::{OpenOptions, Sitrep, Workspaces};
 use std::collections::BTreeMap;
@@ -135,4 +135,17 @@ pub fn assert_error(body: &Value, code: &str) {
         body["message"].as_str().is_some_and(|m| !m.is_empty()),
         "{body}"
     );
+}
+
+/// An Alertmanager webhook payload: one DiskAlmostFull alert on localhost in `group`.
+pub fn alertmanager_alert(group: &str, status: &str) -> Value {
+    json!({
+        "version": "4", "groupKey": group, "status": status, "receiver": "sitrep",
+        "groupLabels": {"alertname": "DiskAlmostFull"},
+        "commonLabels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager", "truncatedAlerts": 0,
+        "alerts": [{"status": status, "labels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
+                    "annotations": {"summary": "disk almost full"}, "startsAt": "2026-12-02T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f1"}],
+    })
 }

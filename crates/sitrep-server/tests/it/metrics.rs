@@ -1,7 +1,7 @@
 //! `/metrics` after real work: a task run's duration histogram, an alert group's duplicate,
 //! and the exposition's shape (HELP and TYPE before each family, cumulative buckets).
 
-use crate::Server;
+use crate::{Server, alertmanager_alert};
 use reqwest::Method;
 use serde_json::json;
 use sitrep_core::access::Role;
@@ -26,18 +26,6 @@ async fn scrape_until(s: &Server, lines: &[&str]) -> String {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn alert(group: &str) -> serde_json::Value {
-    json!({
-        "version": "4", "groupKey": group, "status": "firing", "receiver": "sitrep",
-        "groupLabels": {"alertname": "DiskAlmostFull"},
-        "commonLabels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
-        "commonAnnotations": {}, "externalURL": "http://alertmanager", "truncatedAlerts": 0,
-        "alerts": [{"status": "firing", "labels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
-                    "annotations": {"summary": "disk almost full"}, "startsAt": "2026-12-02T10:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f1"}],
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +95,9 @@ async fn metrics_show_run_durations_and_duplicate_alerts() {
     // One alert group twice: the second joins the first's investigation.
     let hook = "/api/v1/hooks/alertmanager";
     for _ in 0..2 {
-        let (st, b) = s.post(hook, Role::Operator, alert("g-dup")).await;
+        let (st, b) = s
+            .post(hook, Role::Operator, alertmanager_alert("g-dup", "firing"))
+            .await;
         assert_eq!(st, reqwest::StatusCode::ACCEPTED, "{b}");
     }
     assert_eq!(s.sitrep.process_inbound().await.unwrap(), 2);

@@ -4,7 +4,7 @@
 //! starts a thread and its later ones reply in it; an `ok: false` is a failed delivery with
 //! Slack's error, counted on `/metrics`.
 
-use crate::Server;
+use crate::{Server, alertmanager_alert};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -55,18 +55,6 @@ async fn slack_stub() -> (String, Posts) {
     (base, posts)
 }
 
-fn alert() -> Value {
-    json!({
-        "version": "4", "groupKey": "g-slack", "status": "firing", "receiver": "sitrep",
-        "groupLabels": {"alertname": "DiskAlmostFull"},
-        "commonLabels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
-        "commonAnnotations": {}, "externalURL": "http://alertmanager", "truncatedAlerts": 0,
-        "alerts": [{"status": "firing", "labels": {"alertname": "DiskAlmostFull", "instance": "localhost"},
-                    "annotations": {"summary": "disk almost full"}, "startsAt": "2026-12-02T10:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f1"}],
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_web_api_deliveries_of_one_session_form_one_thread_and_a_refusal_is_a_failure() {
     let s = Server::start("w").await;
@@ -102,7 +90,11 @@ async fn slack_web_api_deliveries_of_one_session_form_one_thread_and_a_refusal_i
     );
 
     let (st, _) = s
-        .post("/api/v1/hooks/alertmanager", Role::Operator, alert())
+        .post(
+            "/api/v1/hooks/alertmanager",
+            Role::Operator,
+            alertmanager_alert("g-slack", "firing"),
+        )
         .await;
     assert_eq!(st, reqwest::StatusCode::ACCEPTED);
     assert_eq!(s.sitrep.process_inbound().await.unwrap(), 1);
