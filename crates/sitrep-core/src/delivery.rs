@@ -232,6 +232,7 @@ mod tests {
                 labels: Default::default(),
                 summary: String::new(),
                 fingerprint: None,
+                started_at: None,
             },
             status: SessionStatus::Concluded,
             started_at: Timestamp(0),

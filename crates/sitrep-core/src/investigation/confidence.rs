@@ -22,7 +22,9 @@
 //!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other supported cause on
 //!   another resource that is not above it in the chain and does not depend on its resource
 //!   (at most −0.30 in all): a rival as
-//!   plausible as the cause costs the full 0.15, an unrelated or stale one little;
+//!   plausible as the cause costs the full 0.15, an unrelated or stale one little, and one
+//!   whose supporting findings are all events that ended before the alert's problem began
+//!   (its `startsAt`) a quarter of that;
 //!   −0.10 when one of its own checks could not run;
 //!   −0.10 when the budget ran out with hypotheses untested.
 //!   The result is kept within 0..0.99.
@@ -34,6 +36,7 @@ use super::{
     ChainLink, Conclusion, ConfidenceReason, Evidence, Hypothesis, HypothesisStatus, RootCause,
     Session, Source, Strength, Verdict,
 };
+use crate::Timestamp;
 
 pub struct ConclusionInput<'a> {
     pub session: &'a Session,
@@ -74,6 +77,20 @@ fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Eviden
     s.evidence_for(h)
         .filter(|e| e.strength == strength)
         .min_by_key(|e| e.severity.map_or(9, |v| v.get()))
+}
+
+/// Whether everything that supports `h` is events that ended before the trigger's problem
+/// began (`onset`): a burst of errors that was over before the alert started does not explain
+/// it, although its check still reports it within its window.
+fn over_before(s: &Session, h: &Hypothesis, onset: Option<Timestamp>) -> bool {
+    let Some(onset) = onset else {
+        return false;
+    };
+    let mut support = s
+        .evidence_for(&h.id)
+        .filter(|e| matches!(e.strength, Strength::Strong | Strength::Weak))
+        .peekable();
+    support.peek().is_some() && support.all(|e| e.last_event_at.is_some_and(|t| t < onset))
 }
 
 /// The confirmed ancestors of `h`, nearest first.
@@ -337,9 +354,13 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
         })
         .collect();
     if !rivals.is_empty() {
+        let onset = s.trigger.started_at();
         let weight: f64 = rivals
             .iter()
-            .map(|r| 0.15 * (r.prior / root.prior.max(0.01)).min(1.0))
+            .map(|r| {
+                let stale = if over_before(s, r, onset) { 0.25 } else { 1.0 };
+                0.15 * (r.prior / root.prior.max(0.01)).min(1.0) * stale
+            })
             .sum();
         reasons.push(ConfidenceReason {
             delta: -((weight.min(0.30) * 100.0).round() / 100.0),
@@ -348,7 +369,11 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
                 rivals.len(),
                 rivals
                     .iter()
-                    .map(|r| r.resource.as_str())
+                    .map(|r| if over_before(s, r, onset) {
+                        format!("{} (over before the alert began)", r.resource)
+                    } else {
+                        r.resource.clone()
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

@@ -10,7 +10,7 @@
 //! | raised nothing there                                             | none            |
 
 use super::{Hypothesis, Source, Strength};
-use crate::{RunStatus, Severity};
+use crate::{RunStatus, Severity, Timestamp};
 
 /// An issue a run raised, as evidence sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,8 @@ pub struct RaisedIssue {
     pub title: String,
     pub resource: String,
     pub data: serde_json::Map<String, serde_json::Value>,
+    /// When the last event behind it happened (an issue raised from events in a window).
+    pub last_event_at: Option<Timestamp>,
 }
 
 /// What one finished run showed.
@@ -126,6 +128,7 @@ mod tests {
             title: format!("sev {sev}"),
             resource: resource.into(),
             data: Default::default(),
+            last_event_at: None,
         }
     }
 

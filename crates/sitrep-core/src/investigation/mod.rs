@@ -51,6 +51,11 @@ pub enum Trigger {
         summary: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fingerprint: Option<String>,
+        /// When the monitoring system says the problem began (Alertmanager's `startsAt`,
+        /// the incident's or alert's creation time): findings that were over before it do
+        /// not explain it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_at: Option<Timestamp>,
     },
     /// An open issue someone asked about.
     Issue {
@@ -75,6 +80,14 @@ impl Trigger {
                 format!("{name} {} {summary}", labels.join(" "))
             }
             Trigger::Issue { title, .. } => title.clone(),
+        }
+    }
+
+    /// When the problem began, where the trigger says so (alerts only).
+    pub fn started_at(&self) -> Option<Timestamp> {
+        match self {
+            Trigger::Alert { started_at, .. } => *started_at,
+            _ => None,
         }
     }
 }
@@ -177,6 +190,10 @@ pub struct Evidence {
     /// The issue's structured facts (culprits and remediation parameters come from here).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub facts: serde_json::Map<String, serde_json::Value>,
+    /// For a finding raised from events in a time window (log lines, requests): when the
+    /// last of them happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<Timestamp>,
     pub at: Timestamp,
 }
 

@@ -48,6 +48,7 @@ fn ev(id: &str, h: &str, resource: &str, task: &str, strength: Strength, sev: u8
         issue_id: None,
         output_hash: "00".into(),
         facts: json!({"app": "batch"}).as_object().unwrap().clone(),
+        last_event_at: None,
         at: Timestamp(1),
     }
 }
@@ -234,6 +235,53 @@ fn a_rival_cause_lowers_confidence_below_the_threshold() {
     assert_eq!(c.verdict, Verdict::Suggestion);
     assert!(!c.next_checks.is_empty());
     assert!(c.alternatives.iter().any(|a| a.contains("disk")));
+}
+
+#[test]
+fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
+    let mut s = session();
+    s.trigger = Trigger::Alert {
+        source: "alertmanager".into(),
+        name: "ReplicaLag".into(),
+        labels: Default::default(),
+        summary: String::new(),
+        fingerprint: None,
+        started_at: Some(Timestamp(10_000)),
+    };
+    s.hypotheses
+        .push(hyp("h4", None, "proxy", HypothesisStatus::Confirmed));
+    let rival = ev("e5", "h4", "proxy", "core/x/errors", Strength::Strong, 1);
+    s.hypotheses[1].remedy.culprit = None;
+    s.evidence.retain(|e| e.id != "e3");
+    let conclude_with = |last_event: Option<i64>| {
+        let mut s = s.clone();
+        let mut rival = rival.clone();
+        rival.last_event_at = last_event.map(Timestamp);
+        s.evidence.push(rival);
+        conclude(&ConclusionInput {
+            session: &s,
+            threshold: 0.6,
+            budget_exhausted: true,
+            dependencies: &Dependencies::default(),
+        })
+    };
+    // Errors that stopped before the alert began: a quarter of the rival's 0.15.
+    let c = conclude_with(Some(9_000));
+    assert_eq!(c.confidence, 0.61, "{:?}", c.reasons);
+    assert_eq!(c.verdict, Verdict::RootCause);
+    assert!(
+        c.reasons
+            .iter()
+            .any(|r| r.why.contains("proxy (over before the alert began)")),
+        "{:?}",
+        c.reasons
+    );
+    // Still happening when it began, or not an event at all: the full rival.
+    for still in [Some(10_000), None] {
+        let c = conclude_with(still);
+        assert_eq!(c.confidence, 0.5, "{still:?}: {:?}", c.reasons);
+        assert_eq!(c.verdict, Verdict::Suggestion);
+    }
 }
 
 #[test]

@@ -323,6 +323,7 @@ impl Driver {
                     title: d.title.clone(),
                     resource: run_resource(&d.resource),
                     data: d.data.clone(),
+                    last_event_at: d.last_event_at,
                 })
                 .filter_map(|i| self.ctx.rule_raised(task, i))
                 .collect(),
@@ -371,6 +372,7 @@ impl Driver {
                     .map(|i| i.issue_id.clone())
                     .filter(|i| !i.is_empty()),
                 output_hash: output_hash(view),
+                last_event_at: j.issue.as_ref().and_then(|i| i.last_event_at),
                 facts: j.issue.map(|i| i.data).unwrap_or_default(),
                 at: self.sitrep.now(),
             };

@@ -323,6 +323,7 @@ impl Sitrep {
                             resource: super::context::resolve(&map, &name)
                                 .map_or(name, |r| r.name.clone()),
                             data: i.data.clone(),
+                            last_event_at: i.last_event_at,
                         }
                     })
                     .collect(),
