@@ -43,6 +43,9 @@ async function shot(name) {
   n += 1;
   const file = join(shots, `${String(n).padStart(2, '0')}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  // What a person reads: no JavaScript values leaking into the page.
+  const text = await page.locator('body').innerText();
+  for (const bad of ['[object ', 'undefined', 'NaN', 'null']) check(!text.includes(bad), `${name} shows "${bad}"`);
   console.log(`ui-check: ${file}`);
 }
 function check(ok, what) {
@@ -128,7 +131,6 @@ try {
   await page.emulateMedia({ colorScheme: 'light' });
 
   // A viewer: no approve button anywhere, no investigation from Chat, and the API refuses.
-  const sessionUrl = page.url();
   await page.getByRole('button', { name: 'Log out' }).click();
   await heading('Log in to sitrep');
   await login(viewer);
@@ -138,10 +140,10 @@ try {
   await page.locator('main table tbody tr a').first().click();
   await page.getByRole('heading', { name: 'Hypotheses and evidence' }).waitFor();
   check((await page.getByRole('button', { name: /Approve/ }).count()) === 0, 'a viewer sees no approve button');
+  await shot('viewer-session');
   await nav('Chat');
   check((await page.getByRole('button', { name: 'Investigate' }).count()) === 0, 'a viewer cannot start an investigation');
   await shot('viewer-chat');
-  void sessionUrl;
   const forged = await fetch(`${base}/api/v1/approvals/x/approve`, {
     method: 'POST', headers: { Authorization: `Bearer ${viewer}`, 'Content-Type': 'application/json' }, body: '{}',
   });

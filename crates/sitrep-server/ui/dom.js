@@ -37,7 +37,8 @@ export function link(href, text) {
 /// Replaces the page's content.
 export function show(...children) {
   const main = document.getElementById('main');
-  main.replaceChildren(...children.flat().filter(Boolean));
+  main.replaceChildren();
+  append(main, children);
   return main;
 }
 

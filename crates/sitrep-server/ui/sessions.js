@@ -190,7 +190,7 @@ export function chat() {
       send.disabled = false;
     };
     const step = (ev) => {
-      steps.append(h('li', { class: `step ${ev.kind}` }, ev.summary));
+      steps.append(h('li', { class: `step k-${ev.kind}` }, ev.summary));
       if (ev.kind === 'session-finished') finish().catch(showError);
     };
     stop = follow((ev) => {
@@ -204,7 +204,7 @@ export function chat() {
       turn.dataset.session = id;
       steps.before(h('p', { class: 'muted small' }, 'Session ', link(`#/sessions/${id}`, short(id)), ' — steps as they happen:'));
       if (started.status !== 'running') {
-        seen.filter((e) => e.session_id === id).forEach((e) => steps.append(h('li', { class: `step ${e.kind}` }, e.summary)));
+        seen.filter((e) => e.session_id === id).forEach((e) => steps.append(h('li', { class: `step k-${e.kind}` }, e.summary)));
         await finish();
       } else seen.filter((e) => e.session_id === id).forEach(step);
     } catch (e) {
