@@ -45,7 +45,8 @@ async function shot(name) {
   await page.screenshot({ path: file, fullPage: true });
   // What a person reads: no JavaScript values leaking into the page.
   const text = await page.locator('body').innerText();
-  for (const bad of ['[object ', 'undefined', 'NaN', 'null']) check(!text.includes(bad), `${name} shows "${bad}"`);
+  const leak = text.match(/\[object \w+\]|(?:^|[\s:(])(?:undefined|null|NaN)(?=[\s,.)]|$)/m);
+  check(!leak, `${name} shows "${leak && leak[0].trim()}"`);
   console.log(`ui-check: ${file}`);
 }
 function check(ok, what) {

@@ -66,17 +66,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn index() -> Response {
-    with_headers(
-        "text/html; charset=utf-8",
-        INDEX.as_bytes().to_vec(),
-    )
+    with_headers("text/html; charset=utf-8", INDEX.as_bytes().to_vec())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, ty, bytes)) => with_headers(ty, bytes.to_vec()),
-        None => ApiError::not_found(format!("no such file of the web UI: /ui/{file}"))
-            .into_response(),
+        None => {
+            ApiError::not_found(format!("no such file of the web UI: /ui/{file}")).into_response()
+        }
     }
 }
 
@@ -94,7 +92,10 @@ fn with_headers(ty: &'static str, body: Vec<u8>) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     res

@@ -147,7 +147,7 @@ export async function task(name) {
     ]),
     h('h2', {}, 'Parameters'),
     table([
-      ['Name', (p) => h('code', {}, p.name)],
+      ['Name', (p) => h('code', { class: 'nowrap' }, p.name)],
       ['Required', (p) => (p.required ? 'yes' : 'no')],
       ['Default', (p) => (p.default !== undefined && p.default !== '' ? h('code', {}, p.default) : '')],
       ['Description', (p) => p.description],

@@ -5,7 +5,12 @@ use crate::Server;
 use reqwest::StatusCode;
 
 async fn fetch(s: &Server, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
-    let res = s.http.get(format!("{}{path}", s.base)).send().await.unwrap();
+    let res = s
+        .http
+        .get(format!("{}{path}", s.base))
+        .send()
+        .await
+        .unwrap();
     let (status, headers) = (res.status(), res.headers().clone());
     (status, headers, res.text().await.unwrap())
 }
@@ -23,9 +28,15 @@ async fn index_is_html_with_a_self_only_csp() {
     let csp = header(&h, "content-security-policy");
     assert!(csp.contains("default-src 'self'"), "{csp}");
     assert!(csp.contains("script-src 'self'"), "{csp}");
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("http"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "{csp}"
+    );
     assert_eq!(header(&h, "x-content-type-options"), "nosniff");
-    assert!(body.contains("<script type=\"module\" src=\"/ui/app.js\">"), "{body}");
+    assert!(
+        body.contains("<script type=\"module\" src=\"/ui/app.js\">"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -52,12 +63,19 @@ async fn every_asset_has_its_content_type_and_nothing_comes_from_the_internet() 
         // The SVG namespace is a name, not something fetched.
         let text = body.replace("http://www.w3.org/2000/svg", "");
         for scheme in ["http://", "https://", "//fonts.", "@import"] {
-            assert!(!text.contains(scheme), "{path} refers to {scheme}: nothing may load from elsewhere");
+            assert!(
+                !text.contains(scheme),
+                "{path} refers to {scheme}: nothing may load from elsewhere"
+            );
         }
     }
     // Every file the page and its modules name is served.
     for (path, body) in &files {
-        for cap in body.split("/ui/").skip(1).chain(body.split("from './").skip(1)) {
+        for cap in body
+            .split("/ui/")
+            .skip(1)
+            .chain(body.split("from './").skip(1))
+        {
             let name: String = cap
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
