@@ -140,7 +140,7 @@ try {
   await nav('Sessions');
   await page.locator('main table tbody tr a').first().click();
   await page.getByRole('heading', { name: 'Hypotheses and evidence' }).waitFor();
-  check((await page.getByRole('button', { name: /Approve/ }).count()) === 0, 'a viewer sees no approve button');
+  check((await page.getByRole('button', { name: /Approve|Deny/ }).count()) === 0, 'a viewer sees no approve or deny button');
   await shot('viewer-session');
   await nav('Chat');
   check((await page.getByRole('button', { name: 'Investigate' }).count()) === 0, 'a viewer cannot start an investigation');
