@@ -1,6 +1,6 @@
 //! The HTTP edge: `/api/v1` (a thin layer over [`sitrep_engine::Sitrep`], described by the
 //! OpenAPI document at `/api/v1/openapi.json`), the MCP endpoint `/mcp` ([`mcp`]), `/healthz`,
-//! `/readyz` and `/metrics`.
+//! `/readyz` and `/metrics`, and the web UI at `/` ([`ui`]).
 //!
 //! Every `/api/v1` request carries a bearer token, and is served in that token's workspace
 //! (one server serves every workspace of its home, [`Workspaces`]); the role each endpoint
@@ -15,6 +15,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod routes;
 pub mod secrets;
+pub mod ui;
 
 use crate::error::ApiError;
 use axum::Router;
@@ -93,6 +94,7 @@ pub fn router(workspaces: Workspaces) -> Router {
             axum::routing::get(|| async { axum::Json(routes::openapi()) }),
         )
         .merge(api)
+        .merge(ui::routes())
         // JSON-RPC, so not in the OpenAPI document (docs/api.md, MCP); each tool checks its role.
         .route(
             "/mcp",

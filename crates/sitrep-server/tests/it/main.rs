@@ -9,6 +9,7 @@
 //! `mcp.rs`: MCP over streamable HTTP at `/mcp`: handshake, tools, roles, transport rules.
 //! `secrets.rs`: the secrets vault: admins only, write-only.
 //! `slack.rs`: Slack Web API deliveries to a `chat.postMessage` stub, threaded per session.
+//! `ui.rs`: the web UI's embedded files: content types, the CSP, nothing from the internet.
 
 mod access;
 mod api;
@@ -17,6 +18,7 @@ mod mcp;
 mod metrics;
 mod secrets;
 mod slack;
+mod ui;
 mod workflows;
 
 use reqwest::{Client, Method, StatusCode};

@@ -1,0 +1,114 @@
+// The web UI's shell: login with a token, the navigation, and hash routing to the pages.
+// Every page renders what /api/v1 answers for the logged-in token; the role the API reports
+// decides which buttons are offered (the API refuses the rest anyway).
+
+import { get, token, me, ApiError } from './api.js';
+import { h, show, title, showError, leave } from './dom.js';
+import * as pages from './pages.js';
+import * as sessions from './sessions.js';
+
+const ROUTES = [
+  [/^overview$/, () => pages.overview()],
+  [/^issues$/, (_, q) => pages.issues(q)],
+  [/^issues\/(.+)$/, (m) => pages.issue(m[1])],
+  [/^sessions$/, (_, q) => sessions.list(q)],
+  [/^sessions\/(.+)$/, (m) => sessions.detail(m[1])],
+  [/^chat$/, () => sessions.chat()],
+  [/^tasks$/, (_, q) => pages.tasks(q)],
+  [/^tasks\/(.+)$/, (m) => pages.task(decodeURIComponent(m[1]))],
+  [/^map$/, (_, q) => pages.map(q)],
+];
+
+async function route() {
+  leave();
+  showError(null);
+  const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
+  if (!token.get() || !me.principal) {
+    if (!(await restore())) return login();
+  }
+  const q = new URLSearchParams(query || '');
+  const found = ROUTES.map(([re, page]) => [path.match(re), page]).find(([m]) => m);
+  markNav(path);
+  if (!found) {
+    location.replace('#/overview');
+    return;
+  }
+  try {
+    await found[1](found[0], q);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      logout(e);
+      return;
+    }
+    showError(e);
+  }
+  const main = document.getElementById('main');
+  if (document.activeElement === document.body) main.focus({ preventScroll: true });
+}
+
+function markNav(path) {
+  const top = path.split('/')[0];
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.getAttribute('href') === `#/${top}`) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+/// Checks the stored token with the API; false (logged out) when there is none or it is refused.
+async function restore() {
+  if (!token.get()) return false;
+  try {
+    me.principal = await get('/workspace');
+  } catch (e) {
+    token.clear();
+    me.principal = null;
+    showError(e);
+    return false;
+  }
+  document.getElementById('who-text').textContent =
+    `${me.principal.workspace} · ${me.principal.name} (${me.principal.role})`;
+  document.getElementById('nav').hidden = false;
+  document.getElementById('who').hidden = false;
+  return true;
+}
+
+function login() {
+  document.getElementById('nav').hidden = true;
+  document.getElementById('who').hidden = true;
+  const input = h('input', {
+    id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true,
+    spellcheck: 'false', placeholder: 'sitrep_…', 'aria-describedby': 'token-help',
+  });
+  const form = h('form', { class: 'login card', onsubmit: async (ev) => {
+    ev.preventDefault();
+    token.set(input.value.trim());
+    if (await restore()) {
+      showError(null);
+      if (!location.hash || location.hash === '#/login') location.hash = '#/overview';
+      else route();
+    } else input.focus();
+  } },
+  h('label', { for: 'token' }, 'API token'),
+  input,
+  h('p', { id: 'token-help', class: 'muted' },
+    'Create one on the server with ', h('code', {}, 'sitrep token create NAME --role viewer'),
+    ' (or operator, approver, admin). It is kept in this browser tab only, until you log out or close it.'),
+  h('button', { type: 'submit', class: 'primary' }, 'Log in'));
+  show(title('Log in to sitrep'), form);
+  input.focus();
+}
+
+function logout(why) {
+  token.clear();
+  me.principal = null;
+  leave();
+  login();
+  if (why) showError(why);
+}
+
+document.getElementById('logout').addEventListener('click', () => {
+  logout(null);
+  history.replaceState(null, '', '#/login');
+});
+window.addEventListener('hashchange', route);
+route();
