@@ -7,7 +7,7 @@ use clap::Args;
 use sitrep_core::approval::{ApprovalRecord, ApprovalStatus};
 use sitrep_core::investigation::{HypothesisStatus, Session, Strength, Verdict};
 use sitrep_engine::events::Event;
-use sitrep_engine::investigate::{Ask, InvestigateRequest};
+use sitrep_engine::investigate::{Ask, FollowUpRequest, InvestigateRequest};
 use sitrep_engine::{ApprovalQuery, Sitrep};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -25,6 +25,10 @@ pub struct InvestigateArgs {
     /// An open issue to investigate (its id or a unique prefix).
     #[arg(long, value_name = "ID")]
     issue: Option<String>,
+    /// Ask the question about a finished session (its id or a unique prefix): the same
+    /// session continues with what the question names, and concludes again.
+    #[arg(long, value_name = "SESSION", requires = "question", conflicts_with_all = ["alert", "issue", "assistant"])]
+    follow_up: Option<String>,
     /// The assistant (from sitrep.yaml) to investigate with.
     #[arg(long)]
     assistant: Option<String>,
@@ -77,15 +81,30 @@ pub async fn investigate(sitrep: &Sitrep, a: InvestigateArgs) -> Result<ExitCode
             }
         }
     });
-    let session = sitrep
-        .investigate(InvestigateRequest {
-            ask,
-            assistant: a.assistant,
-            time_budget,
-            task_budget: a.task_budget,
-            session_id: None,
-        })
-        .await;
+    let session = match (a.follow_up, ask) {
+        (Some(session), Ask::Question(text)) => {
+            sitrep
+                .follow_up(FollowUpRequest {
+                    session,
+                    text,
+                    by: terminal_user().as_str().to_string(),
+                    time_budget,
+                    task_budget: a.task_budget,
+                })
+                .await
+        }
+        (_, ask) => {
+            sitrep
+                .investigate(InvestigateRequest {
+                    ask,
+                    assistant: a.assistant,
+                    time_budget,
+                    task_budget: a.task_budget,
+                    session_id: None,
+                })
+                .await
+        }
+    };
     // Let the last progress lines print before the report.
     tokio::task::yield_now().await;
     progress.abort();
@@ -126,6 +145,9 @@ pub fn render_session(s: &Session, proposals: &[ApprovalRecord]) -> String {
         s.status,
         s.trigger.text()
     );
+    for f in &s.follow_ups {
+        let _ = writeln!(o, "Follow-up ({}): {}", when(f.at), f.text);
+    }
     if !s.focus.is_empty() {
         let _ = writeln!(o, "Focus: {}", s.focus.join(", "));
     }

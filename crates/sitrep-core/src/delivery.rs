@@ -277,6 +277,7 @@ mod tests {
             budget: Default::default(),
             knowledge: vec![],
             rules: vec![],
+            follow_ups: vec![],
         }
     }
 

@@ -15,7 +15,7 @@ use sitrep_core::access::Role;
 use sitrep_core::approval::ApprovalStatus;
 use sitrep_core::investigation::{Session, SessionStatus};
 use sitrep_engine::access::Principal;
-use sitrep_engine::investigate::{Ask, InvestigateRequest};
+use sitrep_engine::investigate::{Ask, FollowUpRequest, InvestigateRequest};
 use sitrep_engine::views::{Page, PageQuery};
 use sitrep_engine::{Actor, ApprovalQuery, IssueQuery, MapQuery, RunTaskRequest, Sitrep};
 use std::collections::BTreeMap;
@@ -277,13 +277,30 @@ pub async fn start_investigation(
     req: InvestigateRequest,
     wait: bool,
 ) -> ApiResult<Started> {
-    if wait {
-        return Ok(Started::Finished(Box::new(sitrep.investigate(req).await?)));
-    }
     let id = req.session_id.clone().unwrap_or_default();
-    let mut events = sitrep.subscribe();
     let engine = sitrep.clone();
-    let mut running = tokio::spawn(async move { engine.investigate(req).await });
+    track(
+        sitrep,
+        id,
+        wait,
+        async move { engine.investigate(req).await },
+    )
+    .await
+}
+
+/// Runs `work` on session `id`: with `wait`, to its end; otherwise until its first step is
+/// recorded (or it ends or is refused first), letting it run on.
+async fn track(
+    sitrep: &Sitrep,
+    id: String,
+    wait: bool,
+    work: impl std::future::Future<Output = sitrep_engine::Result<Session>> + Send + 'static,
+) -> ApiResult<Started> {
+    if wait {
+        return Ok(Started::Finished(Box::new(work.await?)));
+    }
+    let mut events = sitrep.subscribe();
+    let mut running = tokio::spawn(work);
     loop {
         tokio::select! {
             done = &mut running => {
@@ -300,6 +317,43 @@ pub async fn start_investigation(
             },
         }
     }
+}
+
+/// A follow-up question about a finished session.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpBody {
+    question: String,
+    /// Answer once the session concludes again instead of at once (202).
+    #[serde(default)]
+    wait: Option<bool>,
+}
+
+pub async fn follow_up(
+    Ws(s): Ws,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(b): Json<FollowUpBody>,
+) -> ApiResult<axum::response::Response> {
+    // The full id, so progress events can be matched (and an unknown id is a 404 at once).
+    let id = s.session(&id).await?.id;
+    let req = FollowUpRequest {
+        session: id.clone(),
+        text: b.question,
+        by: actor(&p).as_str().to_string(),
+        time_budget: None,
+        task_budget: None,
+    };
+    let engine = s.clone();
+    let work = async move { engine.follow_up(req).await };
+    Ok(match track(&s, id, b.wait.unwrap_or(false), work).await? {
+        Started::Finished(session) => (StatusCode::OK, Json(session)).into_response(),
+        Started::Running { id, .. } => {
+            let body = serde_json::json!({ "id": id, "status": "running",
+                "href": format!("/api/v1/sessions/{id}") });
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+    })
 }
 
 #[derive(Debug, Deserialize)]

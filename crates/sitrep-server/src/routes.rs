@@ -123,6 +123,13 @@ fn session_body() -> Value {
         "wait": {"type": "boolean", "description": "answer when the session concludes (201) instead of at once (202)"},
     }})
 }
+fn follow_up_body() -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": ["question"],
+        "properties": {
+        "question": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "wait": {"type": "boolean", "description": "answer when the session concludes again (200) instead of at once (202)"},
+    }})
+}
 fn decision_body() -> Value {
     json!({"type": "object", "additionalProperties": false, "properties": {
         "confirmation": {"type": "string", "description": "high and critical risk: the resource's name"},
@@ -324,6 +331,19 @@ pub const ENDPOINTS: &[Endpoint] = &[
         body: None,
         ok: &[(200, "the session")],
         handler: || get(api::session),
+    },
+    Endpoint {
+        method: Method::Post,
+        path: "/api/v1/sessions/{id}/follow-ups",
+        role: Role::Operator,
+        summary: "Ask a follow-up question: the finished session continues and concludes again",
+        params: &[path("id", "the session's id or a unique prefix")],
+        body: Some(follow_up_body),
+        ok: &[
+            (202, "the session's id; progress on /api/v1/events"),
+            (200, "with wait: the session, concluded again"),
+        ],
+        handler: || post(api::follow_up),
     },
     Endpoint {
         method: Method::Get,

@@ -201,6 +201,7 @@ mod tests {
             budget: BudgetUse::default(),
             knowledge: k,
             rules: vec![],
+            follow_ups: vec![],
         }
     }
 

@@ -293,6 +293,20 @@ pub struct Session {
     /// Rules applied to the issues the session read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<crate::rules::RuleApplication>,
+    /// Questions asked after a conclusion, in order; each continued the same tree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// A question asked about a finished session: it continues the same tree, evidence and audit,
+/// and ends in a new conclusion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub text: String,
+    pub at: Timestamp,
+    /// Who asked (a person's name, a token, `cli`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub by: String,
 }
 
 impl Session {
@@ -341,6 +355,7 @@ crate::types::string_enum!(
         RemediationExecuted = "remediation-executed",
         Verification = "verification",
         SessionFinished = "session-finished",
+        FollowUp = "follow-up",
         Note = "note"
     }
     expected "an audit entry kind"

@@ -28,6 +28,7 @@ pub fn replay(entries: &[AuditEntry]) -> Result<Replayed, String> {
             s.evidence.clear();
             s.knowledge.clear();
             s.rules.clear();
+            s.follow_ups.clear();
             s.conclusion = None;
             session = Some(s);
             continue;
@@ -79,6 +80,13 @@ pub fn replay(entries: &[AuditEntry]) -> Result<Replayed, String> {
             AuditKind::Conclusion => {
                 s.conclusion =
                     Some(serde_json::from_value(value).map_err(|x| bad(e, x.to_string()))?);
+            }
+            AuditKind::FollowUp => {
+                s.follow_ups
+                    .push(serde_json::from_value(value).map_err(|x| bad(e, x.to_string()))?);
+                s.status = super::SessionStatus::Running;
+                s.conclusion = None;
+                s.finished_at = None;
             }
             AuditKind::SessionFinished => {
                 if let Some(status) = e.data.get("status").and_then(|v| v.as_str()) {

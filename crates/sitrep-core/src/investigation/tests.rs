@@ -81,6 +81,7 @@ fn session() -> Session {
         budget: BudgetUse::default(),
         knowledge: vec![],
         rules: vec![],
+        follow_ups: vec![],
     }
 }
 

@@ -38,6 +38,11 @@ pub(crate) struct Driver {
     /// Each test runs once per session; later hypotheses reuse its result.
     results: HashMap<TestPlan, RunView>,
     started: Instant,
+    /// Time spent before this driver took the session over (a follow-up's earlier rounds).
+    elapsed_before: u64,
+    /// Hypotheses confirmed before a follow-up: the reasoner follows the Map from them again
+    /// once the follow-up's own hypotheses are tested.
+    carried: Vec<String>,
     exhausted: Option<String>,
 }
 
@@ -70,8 +75,35 @@ impl Driver {
             tested: BTreeSet::new(),
             results: HashMap::new(),
             started: Instant::now(),
+            elapsed_before: 0,
+            carried: vec![],
             exhausted: None,
         }
+    }
+
+    /// Continues a finished session (a follow-up): what it formed stays, counts as tested and
+    /// is not tested again unless the reasoner asks; time adds to what it spent before.
+    pub fn resume(mut self) -> Driver {
+        self.tested = self
+            .session
+            .hypotheses
+            .iter()
+            .map(|h| h.id.clone())
+            .collect();
+        self.elapsed_before = self.session.budget.elapsed_ms;
+        self.carried = self
+            .session
+            .hypotheses
+            .iter()
+            .filter(|h| h.status == HypothesisStatus::Confirmed)
+            .map(|h| h.id.clone())
+            .collect();
+        self.session.budget.exhausted = None;
+        self
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.elapsed_before + self.started.elapsed().as_millis() as u64
     }
 
     /// Appends one audit entry, saves the session, and announces the step.
@@ -89,7 +121,7 @@ impl Driver {
             kind,
             data,
         };
-        self.session.budget.elapsed_ms = self.started.elapsed().as_millis() as u64;
+        self.session.budget.elapsed_ms = self.elapsed_ms();
         self.store
             .append_audit(&self.session.workspace, std::slice::from_ref(&entry))
             .await?;
@@ -481,6 +513,7 @@ impl Driver {
                 break;
             }
             newly_confirmed = self.test(&to_test).await?;
+            newly_confirmed.append(&mut self.carried);
             // Hypotheses whose tests could not run stay untested; do not ask about them forever.
             for id in &to_test {
                 self.tested.insert(id.clone());
@@ -495,7 +528,7 @@ impl Driver {
             )
             .await?;
         }
-        self.session.budget.elapsed_ms = self.started.elapsed().as_millis() as u64;
+        self.session.budget.elapsed_ms = self.elapsed_ms();
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 mod context;
 mod driver;
+mod follow_up;
 mod llm;
 mod reasoner;
 mod remedy;
@@ -11,6 +12,7 @@ mod settings;
 mod studio;
 mod triggers;
 
+pub use follow_up::FollowUpRequest;
 pub use reasoner::{Offline, Proposal, Reasoner, ReasonerNote, ReasonerView};
 pub use remedy::{RemediationView, Verification};
 pub use settings::*;
@@ -247,6 +249,7 @@ impl Sitrep {
             },
             knowledge: vec![],
             rules: vec![],
+            follow_ups: vec![],
         };
         let started = serde_json::to_value(&session).unwrap_or_default();
         let opening = format!(
@@ -279,7 +282,18 @@ impl Sitrep {
             d.record(kind, data, summary).await?;
         }
         let fallback = self.reason(&mut d, &a).await?;
+        self.finish(&mut d, &a, fallback).await?;
+        Ok(d.session)
+    }
 
+    /// Concludes the session the driver holds: the conclusion by the documented rule, a
+    /// remediation proposal for a root cause, the final status.
+    async fn finish(
+        &self,
+        d: &mut Driver,
+        a: &AssistantSettings,
+        fallback: Option<String>,
+    ) -> Result<()> {
         let dependencies = d
             .ctx
             .dependencies_among(d.session.hypotheses.iter().map(|h| h.resource.as_str()));
@@ -306,7 +320,7 @@ impl Sitrep {
         )
         .await?;
         if verdict == Verdict::RootCause {
-            self.propose_remediation(&mut d, &a).await?;
+            self.propose_remediation(d, a).await?;
         }
         d.session.status = match verdict {
             Verdict::RootCause => SessionStatus::Concluded,
@@ -320,7 +334,7 @@ impl Sitrep {
             format!("session {status}"),
         )
         .await?;
-        Ok(d.session)
+        Ok(())
     }
 
     /// Drives the session with the assistant's reasoner. Returns why the offline reasoner

@@ -120,7 +120,14 @@ impl Reasoner for Offline {
         let s = v.session;
         let mut out = vec![];
         if v.round == 0 {
-            for c in super::studio::with_precedent(v.context.candidates(), self.initial) {
+            // A follow-up continues a tree: what it already formed is not formed again.
+            let fresh = v
+                .context
+                .candidates()
+                .into_iter()
+                .filter(|c| !formed(s, c))
+                .collect();
+            for c in super::studio::with_precedent(fresh, self.initial) {
                 out.push(Proposal::Form {
                     candidate: c,
                     parent: None,

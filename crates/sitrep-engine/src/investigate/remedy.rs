@@ -127,6 +127,19 @@ impl Sitrep {
                 )
                 .await;
         };
+        // A follow-up that reaches the same fix does not ask twice.
+        for id in d.session.proposals.clone() {
+            if let Ok(p) = self.approval(&id).await
+                && p.status == ApprovalStatus::Pending
+                && p.task == task_ref.to_string()
+                && p.resource == slx.resource
+                && p.params == params
+            {
+                return self
+                    .no_proposal(d, format!("{task} is already waiting for approval {id}"))
+                    .await;
+            }
+        }
         let now = self.now();
         let record = ApprovalRecord {
             id: uuid::Uuid::new_v4().to_string(),

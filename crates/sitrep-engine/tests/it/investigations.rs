@@ -8,7 +8,7 @@ use sitrep_core::investigation::{
     AuditKind, HypothesisStatus, SessionStatus, Strength, Verdict, chain, replay,
 };
 use sitrep_engine::events::Event;
-use sitrep_engine::investigate::{Ask, InvestigateRequest};
+use sitrep_engine::investigate::{Ask, FollowUpRequest, InvestigateRequest};
 use sitrep_engine::{Actor, IssueQuery};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,6 +177,75 @@ async fn a_secret_used_in_an_investigation_appears_nowhere() {
         runs.iter()
             .any(|r| r.stdout.contains("[REDACTED:DB_PASSWORD]"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_continues_the_same_session_to_a_deeper_cause() {
+    let home = Home::new("").await;
+    home.break_it();
+    home.sitrep.run_slx("web-health").await.unwrap();
+    home.sitrep.run_slx("db-health").await.unwrap();
+    // A first look with room for one check only.
+    let mut first = InvestigateRequest::question("why is web failing?");
+    first.task_budget = Some(1);
+    let s = home.sitrep.investigate(first).await.unwrap();
+    assert_eq!(s.budget.task_runs, 1);
+    let before = s.hypotheses.clone();
+    let ask = |text: &str| FollowUpRequest {
+        session: s.id[..8].to_string(),
+        text: text.into(),
+        by: "ann".into(),
+        time_budget: None,
+        task_budget: None,
+    };
+
+    let f = home
+        .sitrep
+        .follow_up(ask("and the database db?"))
+        .await
+        .unwrap();
+    assert_eq!(f.id, s.id, "the same session");
+    assert_eq!(f.follow_ups.len(), 1);
+    assert_eq!(f.follow_ups[0].by, "ann");
+    // The first tree stays as it was; the follow-up adds to it.
+    assert_eq!(&f.hypotheses[..before.len()], &before[..]);
+    assert!(f.hypotheses.len() > before.len(), "{:#?}", f.hypotheses);
+    assert!(f.budget.task_runs > 1);
+    assert_eq!(f.status, SessionStatus::Concluded, "{:#?}", f.conclusion);
+    let rc = f.conclusion.as_ref().unwrap().root_cause.clone().unwrap();
+    assert_eq!(rc.resource, "db");
+    assert_eq!(f.proposals.len(), 1);
+
+    // The audit tells the whole story, follow-up included.
+    let audit = home.sitrep.session_audit(&s.id).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.kind == AuditKind::FollowUp)
+            .count(),
+        1
+    );
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.kind == AuditKind::Conclusion)
+            .count(),
+        2
+    );
+    let r = replay(&audit).unwrap().session;
+    assert_eq!(r.hypotheses, f.hypotheses);
+    assert_eq!(r.evidence, f.evidence);
+    assert_eq!(r.conclusion, f.conclusion);
+    assert_eq!(r.follow_ups, f.follow_ups);
+    assert_eq!(r.status, SessionStatus::Concluded);
+
+    // Asking again reaches the same fix: it is not proposed twice.
+    let g = home.sitrep.follow_up(ask("is it still db?")).await.unwrap();
+    assert_eq!(g.follow_ups.len(), 2);
+    assert_eq!(g.proposals, f.proposals);
+    assert!(home.fault().exists(), "nothing ran before an approval");
+    // An empty question is refused.
+    assert!(home.sitrep.follow_up(ask("  ")).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -225,6 +225,29 @@ async fn an_investigation_started_over_http_runs_to_a_conclusion_and_is_listed()
     );
     let (_, none) = s.get("/api/v1/sessions?status=running", Role::Viewer).await;
     assert_eq!(none["total"], 0, "{none}");
+
+    // A follow-up continues the same session; a viewer may not ask one.
+    let ask = json!({"question": "and its disks?", "wait": true});
+    let path = format!("/api/v1/sessions/{}/follow-ups", &id[..8]);
+    let (st, body) = s.post(&path, Role::Viewer, ask.clone()).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    let (st, again) = s.post(&path, Role::Operator, ask).await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["follow_ups"][0]["text"], "and its disks?", "{again}");
+    assert!(again["conclusion"].is_object(), "{again}");
+    let (st, body) = s
+        .post(
+            "/api/v1/sessions/nope/follow-ups",
+            Role::Operator,
+            json!({"question": "x"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
+    let (st, body) = s
+        .post(&path, Role::Operator, json!({"question": " "}))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,6 +122,7 @@ fn session(ws: &str, id: &str, at: i64) -> Session {
         budget: BudgetUse::default(),
         knowledge: vec![],
         rules: vec![],
+        follow_ups: vec![],
     }
 }
 
