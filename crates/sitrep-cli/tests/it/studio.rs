@@ -143,3 +143,34 @@ fn a_command_with_bad_arguments_says_what_it_takes_and_runs_nothing() {
         "nothing ran"
     );
 }
+
+#[test]
+fn a_follow_up_continues_the_session_it_names() {
+    let home = studio_home();
+    let first = home.json(&["investigate", "why is web failing?", "--json"]);
+    let id = first["session"]["id"].as_str().unwrap().to_string();
+    let again = home.json(&[
+        "investigate",
+        "--follow-up",
+        &id[..8],
+        "and web's checks?",
+        "--json",
+    ]);
+    assert_eq!(again["session"]["id"], id.as_str(), "{again}");
+    assert_eq!(
+        again["session"]["follow_ups"][0]["text"], "and web's checks?",
+        "{again}"
+    );
+    let shown = home.ok(&["sessions", &id[..8]]);
+    assert!(shown.contains("Follow-up ("), "{shown}");
+    // A follow-up is a question about a session, not an alert.
+    let out = home.sitrep(&["investigate", "--follow-up", &id[..8], "--alert", "a.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = home.sitrep(&["investigate", "--follow-up", "nope", "why?"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no session \"nope\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
