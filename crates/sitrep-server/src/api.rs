@@ -288,6 +288,20 @@ pub async fn start_investigation(
     .await
 }
 
+/// Asks a follow-up question of a finished session, answering as [`start_investigation`]
+/// does. The API and MCP both ask follow-ups here.
+pub async fn start_follow_up(
+    sitrep: &Sitrep,
+    mut req: FollowUpRequest,
+    wait: bool,
+) -> ApiResult<Started> {
+    // The full id, so progress events can be matched (and an unknown id is a 404 at once).
+    let id = sitrep.session(&req.session).await?.id;
+    req.session = id.clone();
+    let engine = sitrep.clone();
+    track(sitrep, id, wait, async move { engine.follow_up(req).await }).await
+}
+
 /// Runs `work` on session `id`: with `wait`, to its end; otherwise until its first step is
 /// recorded (or it ends or is refused first), letting it run on.
 async fn track(
@@ -335,25 +349,23 @@ pub async fn follow_up(
     Path(id): Path<String>,
     Json(b): Json<FollowUpBody>,
 ) -> ApiResult<axum::response::Response> {
-    // The full id, so progress events can be matched (and an unknown id is a 404 at once).
-    let id = s.session(&id).await?.id;
     let req = FollowUpRequest {
-        session: id.clone(),
+        session: id,
         text: b.question,
         by: actor(&p).as_str().to_string(),
         time_budget: None,
         task_budget: None,
     };
-    let engine = s.clone();
-    let work = async move { engine.follow_up(req).await };
-    Ok(match track(&s, id, b.wait.unwrap_or(false), work).await? {
-        Started::Finished(session) => (StatusCode::OK, Json(session)).into_response(),
-        Started::Running { id, .. } => {
-            let body = serde_json::json!({ "id": id, "status": "running",
+    Ok(
+        match start_follow_up(&s, req, b.wait.unwrap_or(false)).await? {
+            Started::Finished(session) => (StatusCode::OK, Json(session)).into_response(),
+            Started::Running { id, .. } => {
+                let body = serde_json::json!({ "id": id, "status": "running",
                 "href": format!("/api/v1/sessions/{id}") });
-            (StatusCode::ACCEPTED, Json(body)).into_response()
-        }
-    })
+                (StatusCode::ACCEPTED, Json(body)).into_response()
+            }
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -401,7 +413,7 @@ pub struct DecisionBody {
     reason: Option<String>,
 }
 
-fn actor(p: &Principal) -> Actor {
+pub(crate) fn actor(p: &Principal) -> Actor {
     Actor::user(&format!("{} ({})", p.name, p.token_id))
 }
 

@@ -3,14 +3,14 @@
 //! checked against the caller. There is no tool that approves or denies a remediation.
 
 use super::{INVALID_PARAMS, McpServer};
-use crate::api::{Started, start_investigation};
+use crate::api::{Started, start_follow_up, start_investigation};
 use crate::error::ApiError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sitrep_core::access::Role;
 use sitrep_engine::access::Principal;
-use sitrep_engine::investigate::{Ask, InvestigateRequest};
+use sitrep_engine::investigate::{Ask, FollowUpRequest, InvestigateRequest};
 use sitrep_engine::views::{Page, PageQuery};
 use sitrep_engine::{IssueQuery, MapQuery, RunTaskRequest, Sitrep};
 use std::collections::BTreeMap;
@@ -67,6 +67,27 @@ pub const TOOLS: &[Tool] = &[
                     "wait": {"type": "boolean", "description": "answer with the finished session (default false: the id at once)"},
                 }),
                 &[],
+            )
+        },
+    },
+    Tool {
+        name: "ask_follow_up",
+        title: "Ask a follow-up question",
+        description: "Continues a finished investigation (by id or unique prefix) with a follow-up \
+            question, e.g. \"and the database?\": the same session forms hypotheses on what the \
+            question names, tests them, follows the dependency map again and concludes again. \
+            Returns the id at once, or the session concluded again when wait is true.",
+        role: Role::Operator,
+        read_only: false,
+        open_world: true,
+        schema: || {
+            object(
+                json!({
+                    "id": {"type": "string", "description": "the session id or a unique prefix"},
+                    "question": {"type": "string", "description": "the follow-up question"},
+                    "wait": {"type": "boolean", "description": "answer with the session concluded again (default false: the id at once)"},
+                }),
+                &["id", "question"],
             )
         },
     },
@@ -233,6 +254,15 @@ struct StartInvestigation {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct AskFollowUp {
+    id: String,
+    question: String,
+    #[serde(default)]
+    wait: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GetSession {
     id: String,
 }
@@ -313,6 +343,27 @@ async fn run(mcp: &McpServer, who: &Principal, name: &str, a: Value) -> Result<V
                 session_id: Some(Sitrep::new_session_id()),
             };
             match start_investigation(s, req, a.wait).await? {
+                Started::Finished(session) => view(*session),
+                Started::Running { id, task } => {
+                    mcp.track(task);
+                    Ok(json!({
+                        "id": id,
+                        "status": "running",
+                        "next": "call get_session with this id to follow it",
+                    }))
+                }
+            }
+        }
+        "ask_follow_up" => {
+            let a: AskFollowUp = args(a)?;
+            let req = FollowUpRequest {
+                session: a.id,
+                text: a.question,
+                by: crate::api::actor(who).as_str().to_string(),
+                time_budget: None,
+                task_budget: None,
+            };
+            match start_follow_up(s, req, a.wait).await? {
                 Started::Finished(session) => view(*session),
                 Started::Running { id, task } => {
                     mcp.track(task);

@@ -159,6 +159,20 @@ async fn roles_limit_the_tools_and_remediations_never_run() {
     let got = call(&s, Role::Viewer, "get_session", json!({"id": &id[..8]})).await;
     assert_eq!(got["structuredContent"]["id"], id, "{got}");
     assert_eq!(got["structuredContent"]["status"], session["status"]);
+    // A follow-up continues it; a viewer may not ask one.
+    let ask = json!({"id": &id[..8], "question": "and its memory?", "wait": true});
+    let refused = call(&s, Role::Viewer, "ask_follow_up", ask.clone()).await;
+    assert_eq!(
+        refused["structuredContent"]["code"], "forbidden",
+        "{refused}"
+    );
+    let again = call(&s, Role::Operator, "ask_follow_up", ask).await;
+    assert_eq!(again["isError"], false, "{again}");
+    assert_eq!(again["structuredContent"]["id"], id, "{again}");
+    assert_eq!(
+        again["structuredContent"]["follow_ups"][0]["text"], "and its memory?",
+        "{again}"
+    );
 
     // Not even an admin's token runs a remediation over MCP.
     let (_, tasks) = s.get("/api/v1/tasks?limit=1000", Role::Viewer).await;
