@@ -55,7 +55,7 @@ impl std::fmt::Debug for ApiKey {
 }
 
 /// Prices per million tokens, in any one currency; they make [`crate::ChatResponse::cost`].
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pricing {
     pub input_per_million: f64,

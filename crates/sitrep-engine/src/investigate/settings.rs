@@ -90,6 +90,14 @@ pub struct ModelSettings {
     /// Tokens (input and output) one session may use; then the offline reasoner finishes it.
     #[serde(default = "default_token_budget")]
     pub token_budget: u64,
+    /// The model's prices per million tokens (`input_per_million`, `output_per_million`, in
+    /// any one currency): each call's cost is estimated from them and audited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<sitrep_llm::Pricing>,
+    /// What one session may spend on the model, in the prices' currency; then the offline
+    /// reasoner finishes it. Needs `prices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_budget: Option<f64>,
 }
 
 fn default_model_timeout() -> Duration {
@@ -128,6 +136,7 @@ impl ModelSettings {
         c.max_tokens = self.max_tokens;
         c.timeout = self.timeout;
         c.max_retries = self.max_retries;
+        c.pricing = self.prices;
         c.validate().map_err(|e| {
             let text = match e {
                 sitrep_llm::Error::Config { message } => message,
@@ -170,7 +179,21 @@ impl ModelSettings {
         if self.token_budget == 0 {
             return Err(("token_budget".into(), "must be at least 1".into()));
         }
-        Ok(())
+        if let Some(p) = &self.prices
+            && !(p.input_per_million >= 0.0 && p.output_per_million >= 0.0)
+        {
+            return Err(("prices".into(), "prices cannot be negative".into()));
+        }
+        match (self.cost_budget, &self.prices) {
+            (Some(b), _) if !(b > 0.0) => {
+                Err(("cost_budget".into(), "must be more than 0".into()))
+            }
+            (Some(_), None) => Err((
+                "cost_budget".into(),
+                "needs the model's prices (prices: {input_per_million: N, output_per_million: N}) to estimate what a call costs".into(),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

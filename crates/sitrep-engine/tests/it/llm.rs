@@ -279,3 +279,53 @@ async fn a_used_model_budget_leaves_the_rest_to_the_offline_reasoner() {
     assert!(s.conclusion.is_some());
     assert_ne!(s.status, SessionStatus::Running);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_cost_budget_leaves_the_rest_to_the_offline_reasoner() {
+    let stub = Stub::start(vec![vec![form_db("t/db/sessions"), test_untested()]]).await;
+    // 100 input and 20 output tokens a call at 10 and 50 a million: 0.002 a call.
+    let priced = assistant(&stub.base_url, 5).replace(
+        "      max_calls: 5\n",
+        "      max_calls: 5\n      prices: {input_per_million: 10, output_per_million: 50}\n      cost_budget: 0.001\n",
+    );
+    let home = Home::new(&priced).await;
+    home.sitrep.set_secret("llm-key", MODEL_KEY).await.unwrap();
+    home.break_it();
+    home.sitrep.run_slx("db-health").await.unwrap();
+    let (s, audit) = investigate(&home, "database errors on db").await;
+
+    assert_eq!(
+        stub.received().len(),
+        1,
+        "one call, then the budget is spent"
+    );
+    let call = notes(&audit, "model_call");
+    assert_eq!(
+        call[0].data["model_call"]["answer"]["cost"], 0.002,
+        "{:#?}",
+        call[0].data
+    );
+    let fallback = notes(&audit, "fallback");
+    assert!(
+        fallback[0].data["why"]
+            .as_str()
+            .unwrap()
+            .contains("cost budget of 0.001"),
+        "{audit:#?}"
+    );
+    assert_ne!(s.status, SessionStatus::Running);
+    // A cost budget without prices is refused where it is written.
+    let unpriced = assistant(&stub.base_url, 5).replace(
+        "      max_calls: 5\n",
+        "      max_calls: 5\n      cost_budget: 1\n",
+    );
+    let path = std::path::Path::new("sitrep.yaml");
+    let err = sitrep_engine::settings::Settings::parse(&unpriced, path)
+        .and_then(|s| s.validate(path))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cost_budget") && err.contains("prices"),
+        "{err}"
+    );
+}

@@ -31,6 +31,8 @@ use prompt::candidate_id;
 pub(crate) struct ModelBudget {
     pub calls: u32,
     pub tokens: u64,
+    /// In the configured prices' currency.
+    pub cost: Option<f64>,
 }
 
 pub(crate) struct LlmReasoner {
@@ -47,6 +49,7 @@ pub(crate) struct LlmReasoner {
 struct State {
     calls: u32,
     tokens: u64,
+    cost: f64,
     fell_back: Option<String>,
     notes: Vec<ReasonerNote>,
     /// The refused tool calls of the last answer, told to the model in the next prompt.
@@ -259,6 +262,11 @@ impl LlmReasoner {
                 "the token budget of {} is used",
                 self.budget.tokens
             ))
+        } else if let Some(budget) = self.budget.cost.filter(|b| st.cost >= *b) {
+            Some(format!(
+                "the cost budget of {budget} is used (an estimated {:.4} spent)",
+                st.cost
+            ))
         } else {
             None
         }
@@ -308,6 +316,7 @@ impl Reasoner for LlmReasoner {
                 let mut st = self.lock();
                 st.calls += 1;
                 st.tokens += answer.usage.total();
+                st.cost += answer.cost.unwrap_or(0.0);
                 st.calls
             };
             tracing::info!(
@@ -416,6 +425,7 @@ impl Sitrep {
             ModelBudget {
                 calls: m.max_calls,
                 tokens: m.token_budget,
+                cost: m.cost_budget,
             },
         ))
     }
