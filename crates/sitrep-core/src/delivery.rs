@@ -96,6 +96,9 @@ pub struct Report {
     /// Remediations waiting for a human's approval.
     pub proposals: usize,
     pub summary: String,
+    /// The PagerDuty incident that started the session, if one did (where a note goes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }
 
 impl Report {
@@ -131,6 +134,14 @@ impl Report {
                 || format!("the investigation ended {} without a conclusion", s.status),
                 |c| c.summary.clone(),
             ),
+            incident: match &s.trigger {
+                Trigger::Alert {
+                    source,
+                    fingerprint: Some(id),
+                    ..
+                } if source == "pagerduty" => Some(id.clone()),
+                _ => None,
+            },
         }
     }
 

@@ -232,6 +232,22 @@ impl Sitrep {
                         .await
                         .map(|()| None)
                 }
+                Target::Pagerduty {
+                    token,
+                    from,
+                    api_url,
+                } => {
+                    let Some(incident) = report.incident.as_deref() else {
+                        return Err(Failure::GiveUp(
+                            "the session did not start from a PagerDuty incident".into(),
+                        ));
+                    };
+                    let token = self.reveal(token).await?;
+                    let api = api_url.as_deref().unwrap_or(crate::pagerduty::API_URL);
+                    crate::pagerduty::add_note(http(), api, &token, from, incident, &report.text())
+                        .await
+                        .map(|()| None)
+                }
             }
         };
         match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {

@@ -24,6 +24,7 @@ mod issues;
 pub mod knowledge;
 mod mail;
 mod map;
+mod pagerduty;
 pub mod rules;
 mod runs;
 mod serve;

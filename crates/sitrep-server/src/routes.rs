@@ -494,7 +494,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         method: Method::Get,
         path: "/api/v1/deliveries",
         role: Role::Viewer,
-        summary: "Workflow deliveries (Slack, webhook, email), newest first",
+        summary: "Workflow deliveries (Slack, webhook, email, PagerDuty notes), newest first",
         params: &[
             query(
                 "session",

@@ -16,6 +16,7 @@ mod api;
 mod intake;
 mod mcp;
 mod metrics;
+mod pagerduty;
 mod secrets;
 mod slack;
 mod ui;

@@ -9,6 +9,9 @@ use crate::intake::Source;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod target;
+pub use target::*;
+
 /// A workflow as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,95 +28,6 @@ pub struct WorkflowSpec {
     pub investigate: Investigate,
     #[serde(default)]
     pub deliver: Vec<TargetSpec>,
-}
-
-/// One delivery target as written: exactly one of its fields (`- slack: {...}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct TargetSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slack: Option<SlackTarget>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<WebhookTarget>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<EmailTarget>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackTarget {
-    /// An incoming webhook's URL; or, for the Web API, `token` and `channel`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_url: Option<String>,
-    /// A bot token (`xoxb-...`) as a reference: `chat.postMessage`, threaded per session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// The channel's id (`C123...`) the bot posts to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// The Web API's base URL (default `https://slack.com/api`): a proxy's, or a test stub's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookTarget {
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmailTarget {
-    pub smtp: String,
-    pub from: String,
-    pub to: Vec<String>,
-}
-
-impl TargetSpec {
-    /// The kind given (the first, when several are).
-    pub fn kind(&self) -> &'static str {
-        if self.slack.is_some() {
-            "slack"
-        } else if self.webhook.is_some() {
-            "webhook"
-        } else if self.email.is_some() {
-            "email"
-        } else {
-            "none"
-        }
-    }
-
-    /// The target, when exactly one kind is given.
-    fn target(&self) -> Option<Target> {
-        match (&self.slack, &self.webhook, &self.email) {
-            (Some(s), None, None) => match (&s.webhook_url, &s.token, &s.channel) {
-                (Some(url), None, None) if s.api_url.is_none() => Some(Target::Slack {
-                    webhook_url: url.clone(),
-                }),
-                (None, token, channel) if token.is_some() || channel.is_some() => {
-                    Some(Target::SlackApi {
-                        token: token.clone().unwrap_or_default(),
-                        channel: channel.clone().unwrap_or_default(),
-                        api_url: s.api_url.clone(),
-                    })
-                }
-                _ => None,
-            },
-            (None, Some(w), None) => Some(Target::Webhook {
-                url: w.url.clone(),
-                secret: w.secret.clone(),
-            }),
-            (None, None, Some(e)) => Some(Target::Email {
-                smtp: e.smtp.clone(),
-                from: e.from.clone(),
-                to: e.to.clone(),
-            }),
-            _ => None,
-        }
-    }
 }
 
 fn yes() -> bool {
@@ -190,46 +104,6 @@ impl Investigate {
     }
 }
 
-/// Where the answer goes. A URL or an address may be a secret reference (`secret:NAME`,
-/// `env:VAR`, `file:/path`), read only when delivering.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Target {
-    /// A Slack incoming webhook (Block Kit message).
-    Slack { webhook_url: String },
-    /// Slack's Web API (`chat.postMessage` with a bot token): a session's messages in one
-    /// thread.
-    SlackApi {
-        token: String,
-        channel: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        api_url: Option<String>,
-    },
-    /// A JSON POST, signed with HMAC-SHA256 of the body when `secret` is given.
-    Webhook {
-        url: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        secret: Option<String>,
-    },
-    /// Email over SMTP (`smtp://host:port`; no authentication, no TLS: a local relay).
-    Email {
-        smtp: String,
-        from: String,
-        to: Vec<String>,
-    },
-}
-
-impl Target {
-    /// Its kind, as listed.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Target::Slack { .. } | Target::SlackApi { .. } => "slack",
-            Target::Webhook { .. } => "webhook",
-            Target::Email { .. } => "email",
-        }
-    }
-}
-
 /// One problem of a workflow, by field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowProblem {
@@ -249,12 +123,6 @@ pub struct Workflow {
 pub struct AlertFacts<'a> {
     pub source: Source,
     pub labels: &'a BTreeMap<String, String>,
-}
-
-fn is_reference(s: &str) -> bool {
-    ["secret:", "env:", "file:"]
-        .iter()
-        .any(|p| s.starts_with(p))
 }
 
 impl Workflow {
@@ -304,87 +172,37 @@ impl Workflow {
         if spec.deliver.is_empty() {
             bad(
                 "deliver".into(),
-                "give at least one target (slack, webhook or email): a workflow delivers its answer".into(),
+                "give at least one target (slack, webhook, email or pagerduty): a workflow delivers its answer".into(),
             );
         }
         let mut targets = vec![];
         for (i, t) in spec.deliver.iter().enumerate() {
             let Some(t) = t.target() else {
-                let message = if t.slack.is_some() && t.webhook.is_none() && t.email.is_none() {
+                let message = if t.kind() == "slack"
+                    && t.webhook.is_none()
+                    && t.email.is_none()
+                    && t.pagerduty.is_none()
+                {
                     "give slack either webhook_url, or token and channel (the Web API)"
                 } else {
-                    "give exactly one of slack, webhook or email"
+                    "give exactly one of slack, webhook, email or pagerduty"
                 };
                 bad(format!("deliver[{i}]"), message.into());
                 continue;
             };
-            let at = |f: &str| format!("deliver[{i}].{}.{f}", t.kind());
-            match &t {
-                Target::Slack { webhook_url: url } | Target::Webhook { url, .. } => {
-                    let field = if matches!(t, Target::Slack { .. }) {
-                        "webhook_url"
-                    } else {
-                        "url"
-                    };
-                    if !(url.starts_with("http://")
-                        || url.starts_with("https://")
-                        || is_reference(url))
-                    {
-                        bad(
-                            at(field),
-                            format!(
-                                "{url:?} is not an http(s) URL or a secret reference (secret:NAME, env:VAR, file:/path)"
-                            ),
-                        );
-                    }
-                    if let Target::Webhook {
-                        secret: Some(s), ..
-                    } = &t
-                        && !is_reference(s)
-                    {
-                        bad(
-                            at("secret"),
-                            "write where the signing key lives (secret:NAME, env:VAR or file:/path), not the key".into(),
-                        );
-                    }
-                }
-                Target::SlackApi {
-                    token,
-                    channel,
-                    api_url,
-                } => {
-                    if !is_reference(token) {
-                        bad(
-                            at("token"),
-                            "write where the bot token lives (secret:NAME, env:VAR or file:/path), not the token".into(),
-                        );
-                    }
-                    if channel.is_empty() || channel.contains(char::is_whitespace) {
-                        bad(
-                            at("channel"),
-                            "give the channel's id, e.g. C0123456789".into(),
-                        );
-                    }
-                    if let Some(u) = api_url
-                        && !(u.starts_with("http://") || u.starts_with("https://"))
-                    {
-                        bad(at("api_url"), format!("{u:?} is not an http(s) URL"));
-                    }
-                }
-                Target::Email { smtp, from, to } => {
-                    if !smtp.starts_with("smtp://") {
-                        bad(at("smtp"), format!("{smtp:?} is not smtp://host:port"));
-                    }
-                    if !from.contains('@') {
-                        bad(at("from"), format!("{from:?} is not an email address"));
-                    }
-                    if to.is_empty() {
-                        bad(at("to"), "give at least one address".into());
-                    }
-                    for a in to.iter().filter(|a| !a.contains('@')) {
-                        bad(at("to"), format!("{a:?} is not an email address"));
-                    }
-                }
+            for (field, message) in t.problems() {
+                bad(format!("deliver[{i}].{}.{field}", t.kind()), message);
+            }
+            let from_pagerduty = spec
+                .on
+                .alert
+                .as_ref()
+                .is_some_and(|a| a.source == Some(Source::Pagerduty));
+            if matches!(t, Target::Pagerduty { .. }) && !from_pagerduty {
+                bad(
+                    format!("deliver[{i}].pagerduty"),
+                    "a note goes on the PagerDuty incident that started the session: use it in a workflow `on: alert: {source: pagerduty}`".into(),
+                );
             }
             targets.push(t);
         }
@@ -554,6 +372,36 @@ mod tests {
         let none = compile("name: x\non: {issue: {severity_at_most: 9}}").unwrap_err();
         let fields: Vec<&str> = none.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["on.issue.severity_at_most", "deliver"]);
+    }
+
+    #[test]
+    fn a_pagerduty_note_needs_a_pagerduty_incident_a_key_reference_and_an_author() {
+        let ok = compile(
+            "name: x\non: {alert: {source: pagerduty}}\ndeliver:\n- pagerduty: {token: 'secret:pd', from: 'oncall@example.com'}",
+        )
+        .unwrap();
+        assert_eq!(ok.targets()[0].kind(), "pagerduty");
+        let e = compile(
+            "name: x\non: {alert: {source: alertmanager}}\ndeliver:\n- pagerduty: {token: 'u+key', from: oncall, api_url: 'pd.local'}\n- {pagerduty: {token: 'secret:pd', from: 'a@b'}, email: {smtp: 'smtp://h:25', from: 'a@b', to: ['c@d']}}",
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = e.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "deliver[0].pagerduty.token",
+                "deliver[0].pagerduty.from",
+                "deliver[0].pagerduty.api_url",
+                "deliver[0].pagerduty",
+                "deliver[1]"
+            ]
+        );
+        assert!(
+            e[3].message.contains("source: pagerduty"),
+            "{}",
+            e[3].message
+        );
+        assert!(e[4].message.contains("exactly one of"), "{}", e[4].message);
     }
 
     #[test]
