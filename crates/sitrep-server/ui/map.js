@@ -230,7 +230,7 @@ function resourceDetail(x, nameOf, pick) {
     h('h3', {}, `SLXs (${x.slxs.length})`),
     table([
       ['SLX', (s) => h('code', { class: 'nowrap' }, s.name)],
-      ['Bundle', (s) => s.bundle],
+      ['Bundle', (s) => h('code', { class: 'nowrap' }, s.bundle)],
       ['Checks', (s) => s.description],
     ], x.slxs, 'No SLX watches it.'),
     x.out.length || x.in.length ? h('h3', {}, 'Connections') : null,
