@@ -222,8 +222,14 @@ async function sandbox() {
   await page.locator('svg.graph g.node').first().waitFor();
   check(await page.locator('svg.graph g.node').count() === m.resources.length, 'the drawing has a node per resource');
   check(await page.locator('ul.map > li').count() === m.resources.length, 'the list has every resource too');
+  // The keyboard reaches a node and Enter selects it; a click selects another.
+  const other = m.resources.find((r) => r.name !== redis.name);
+  await page.locator(`svg.graph g.node[data-resource="${other.name}"]`).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#map-detail h2', { hasText: other.name }).waitFor();
   await page.locator(`svg.graph g.node[data-resource="${redis.name}"]`).click();
   await page.locator('#map-detail h2', { hasText: redis.name }).waitFor();
+  check(page.url().endsWith(`#/map?r=${redis.name}`), 'the selection is in the address');
   const slxs = (await api('/slxs?limit=1000')).items;
   const health = slxs.find((x) => x.resource === redis.name && x.bundle === 'core/redis');
   if (!health) throw new Error(`no core/redis SLX watches ${redis.name}: ${slxs.map((x) => x.name).join(', ')}`);
@@ -255,6 +261,9 @@ async function sandbox() {
   await page.locator(`svg.graph g.node[data-resource="${redis.name}"]`).click();
   await page.locator('#map-detail h2', { hasText: redis.name }).waitFor();
   await shot('map-fault');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('map-fault-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // The question in Chat, followed to its conclusion.
   await nav('Chat');
