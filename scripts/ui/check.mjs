@@ -240,6 +240,23 @@ async function sandbox() {
   await api(`/slxs/${encodeURIComponent(health.name)}/run`, 'POST');
   const before = new Set((await api(`/issues?${new URLSearchParams({ resource: redis.name })}`)).items.map((i) => i.id));
 
+  // A host whose CPUs are saturated (other builds on the machine) is a rival cause the
+  // investigation weighs, rightly: wait a little for the sandbox's HostHighCpu alert to clear.
+  const prom = process.env.SANDBOX_PROMETHEUS_URL;
+  const busy = async () => {
+    try {
+      const r = await fetch(`${prom}/api/v1/query?${new URLSearchParams({ query: 'ALERTS{alertname="HostHighCpu",alertstate="firing"}' })}`);
+      return (await r.json()).data.result.length > 0;
+    } catch {
+      return false;
+    }
+  };
+  if (prom && await busy()) {
+    say('the host\'s CPUs are saturated (HostHighCpu fires): waiting up to 60 s for it to clear');
+    await until('the host to be idle', 60, async () => !(await busy()), 3000)
+      .catch(() => say('warning: the host is still busy; its load may outweigh the fault in the investigation'));
+  }
+
   // The fault: every write blocks. The script's trap reverts it whatever happens here.
   if (process.env.UI_INJECTED_MARK) writeFileSync(process.env.UI_INJECTED_MARK, FAULT);
   faultCmd('inject');
