@@ -3,6 +3,8 @@
 // error, page error, or failed request the step did not expect.
 import { chromium } from 'playwright-core';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 
 const base = process.env.UI_BASE;
 const admin = process.env.UI_ADMIN_TOKEN;
@@ -65,6 +67,23 @@ async function login(token) {
 }
 
 try {
+  if (process.env.UI_MODE === 'sandbox') await sandbox();
+  else await basic();
+} catch (e) {
+  problems.push(`step failed: ${e.message.split('\n')[0]}`);
+  await shot('failure').catch(() => {});
+} finally {
+  await browser.close();
+}
+
+if (problems.length) {
+  console.error(`ui-check: FAILED\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`ui-check: ok (${n} screenshots in ${shots})`);
+
+/// A fresh home with an open issue: every page, an investigation from Chat, a viewer.
+async function basic() {
   // Login: a wrong token is refused in the API's own words, then the right one gets in.
   await page.goto(`${base}/`);
   await heading('Log in to sitrep');
@@ -149,15 +168,187 @@ try {
     method: 'POST', headers: { Authorization: `Bearer ${viewer}`, 'Content-Type': 'application/json' }, body: '{}',
   });
   check(forged.status === 403, `a viewer's forged approve is 403 (got ${forged.status})`);
-} catch (e) {
-  problems.push(`step failed: ${e.message.split('\n')[0]}`);
-  await shot('failure').catch(() => {});
-} finally {
-  await browser.close();
 }
 
-if (problems.length) {
-  console.error(`ui-check: FAILED\n  ${problems.join('\n  ')}`);
-  process.exit(1);
+/// The end-to-end story on the sandbox (scripts/ui-check --sandbox): a home that mapped the
+/// sandbox, a real fault (Redis CLIENT PAUSE WRITE), the question in Chat, the proposed
+/// remediation approved in the browser, run and verified, and Redis writable again.
+async function sandbox() {
+  const approver = process.env.UI_APPROVER_TOKEN;
+  const fault = process.env.UI_SANDBOX_FAULT;
+  const FAULT = 'redis-client-pause';
+  const QUESTION = 'Checkout hangs for seconds and then fails, why?';
+  const api = async (path, method = 'GET', body) => {
+    const r = await fetch(`${base}/api/v1${path}`, {
+      method, headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`${method} /api/v1${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const until = async (what, seconds, fn, everyMs = 1000) => {
+    const end = Date.now() + seconds * 1000;
+    for (;;) {
+      const got = await fn();
+      if (got) return got;
+      if (Date.now() > end) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  };
+  const say = (msg) => console.log(`ui-check: ${msg}`);
+  /// A Redis write with a 3 s bound: true when Redis took it (a paused write blocks).
+  const redisWrites = () => {
+    const r = spawnSync('timeout', ['3', 'redis-cli', '-h', process.env.SANDBOX_REDIS_HOST, '-p', process.env.SANDBOX_REDIS_PORT,
+      'set', 'sitrep-ui-check', String(Date.now())], { encoding: 'utf8' });
+    return r.status === 0 && r.stdout.trim() === 'OK';
+  };
+  const faultCmd = (verb) => {
+    const r = spawnSync(fault, [verb, FAULT], { encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`sandbox/fault ${verb} ${FAULT} failed: ${(r.stderr || r.stdout || '').trim().slice(-400)}`);
+  };
+
+  await page.goto(`${base}/`);
+  await heading('Log in to sitrep');
+  await login(approver);
+  await heading('Overview');
+  check((await page.locator('#who-text').innerText()).includes('approver'), 'the approver role is shown');
+  await shot('overview');
+
+  // The Map of the sandbox, drawn; Redis and its SLXs.
+  const m = await api('/map');
+  const redis = m.resources.find((r) => r.kind === 'redis');
+  if (!redis) throw new Error(`discovery mapped no Redis: ${m.resources.map((r) => `${r.name} (${r.kind})`).join(', ')}`);
+  await nav('Map');
+  await page.locator('svg.graph g.node').first().waitFor();
+  check(await page.locator('svg.graph g.node').count() === m.resources.length, 'the drawing has a node per resource');
+  check(await page.locator('ul.map > li').count() === m.resources.length, 'the list has every resource too');
+  // The keyboard reaches a node and Enter selects it; a click selects another.
+  const other = m.resources.find((r) => r.name !== redis.name);
+  await page.locator(`svg.graph g.node[data-resource="${other.name}"]`).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#map-detail h2', { hasText: other.name }).waitFor();
+  await page.locator(`svg.graph g.node[data-resource="${redis.name}"]`).click();
+  await page.locator('#map-detail h2', { hasText: redis.name }).waitFor();
+  check(page.url().endsWith(`#/map?r=${redis.name}`), 'the selection is in the address');
+  const slxs = (await api('/slxs?limit=1000')).items;
+  const health = slxs.find((x) => x.resource === redis.name && x.bundle === 'core/redis');
+  if (!health) throw new Error(`no core/redis SLX watches ${redis.name}: ${slxs.map((x) => x.name).join(', ')}`);
+  check(await page.locator('#map-detail').getByText(health.name).count() > 0, 'the selected resource lists its SLXs');
+  await shot('map');
+  check(redisWrites(), 'Redis takes writes before the fault');
+  // What is open on Redis before the fault (after its SLX ran once) is not the fault's doing.
+  await api(`/slxs/${encodeURIComponent(health.name)}/run`, 'POST');
+  const before = new Set((await api(`/issues?${new URLSearchParams({ resource: redis.name })}`)).items.map((i) => i.id));
+
+  // A host whose CPUs are saturated (other builds on the machine) is a rival cause the
+  // investigation weighs, rightly: wait a little for the sandbox's HostHighCpu alert to clear.
+  const prom = process.env.SANDBOX_PROMETHEUS_URL;
+  const busy = async () => {
+    try {
+      const r = await fetch(`${prom}/api/v1/query?${new URLSearchParams({ query: 'ALERTS{alertname="HostHighCpu",alertstate="firing"}' })}`);
+      return (await r.json()).data.result.length > 0;
+    } catch {
+      return false;
+    }
+  };
+  if (prom && await busy()) {
+    say('the host\'s CPUs are saturated (HostHighCpu fires): waiting up to 60 s for it to clear');
+    await until('the host to be idle', 60, async () => !(await busy()), 3000)
+      .catch(() => say('warning: the host is still busy; its load may outweigh the fault in the investigation'));
+  }
+
+  // The fault: every write blocks. The script's trap reverts it whatever happens here.
+  if (process.env.UI_INJECTED_MARK) writeFileSync(process.env.UI_INJECTED_MARK, FAULT);
+  faultCmd('inject');
+  const injectedAt = Date.now();
+  say(`injected ${FAULT}`);
+  check(!redisWrites(), 'a Redis write blocks while the fault is on');
+  // sitrep's health tasks see it: the Redis SLX runs now (as its schedule would) until an issue is open.
+  const opened = await until(`an open issue on ${redis.name} from ${health.name}`, 60, async () => {
+    await api(`/slxs/${encodeURIComponent(health.name)}/run`, 'POST');
+    const got = (await api(`/issues?${new URLSearchParams({ resource: redis.name })}`)).items.filter((i) => !before.has(i.id));
+    return got.length ? got : null;
+  }, 2000);
+  say(`${opened.length} open issue(s) on ${redis.name}: ${opened.map((i) => i.title).join('; ')}`);
+  await page.goto(`${base}/#/issues?resource=${encodeURIComponent(redis.name)}`);
+  await page.locator('main table tbody tr').first().waitFor();
+  await shot('issues-open');
+  await nav('Map');
+  await page.locator(`svg.graph g.node[data-resource="${redis.name}"]:not(.ok)`).waitFor();
+  await page.locator(`svg.graph g.node[data-resource="${redis.name}"]`).click();
+  await page.locator('#map-detail h2', { hasText: redis.name }).waitFor();
+  await shot('map-fault');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('map-fault-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  // The question in Chat, followed to its conclusion.
+  await nav('Chat');
+  await page.getByLabel('Ask sitrep to investigate').fill(QUESTION);
+  await page.getByRole('button', { name: 'Investigate' }).click();
+  await page.locator('.turn .answer').waitFor({ timeout: 120_000 });
+  const sid = await page.locator('.turn').first().getAttribute('data-session');
+  const s = await api(`/sessions/${sid}`);
+  say(`the investigation ended ${s.status}: ${s.conclusion ? s.conclusion.summary : 'no conclusion'}`);
+  await shot('chat');
+  const proposals = (await api(`/approvals?session=${sid}&limit=100`)).items;
+  const fix = proposals.find((a) => /(^|\/)redis\/unpause-clients$/.test(a.task));
+  if (!fix) {
+    throw new Error(`the investigation did not propose redis/unpause-clients (proposed: ${proposals.map((a) => `${a.task} on ${a.resource}`).join(', ') || 'nothing'}); `
+      + `it ended ${s.status}: ${s.conclusion ? s.conclusion.summary : 'no conclusion'}`
+      + (s.conclusion ? ` Confidence ${s.conclusion.confidence} against ${s.conclusion.threshold}: ${s.conclusion.reasons.map((r) => `${r.delta >= 0 ? '+' : ''}${r.delta.toFixed(2)} ${r.why}`).join('; ')}.` : '')
+      + ` Open issues then: ${(await api('/issues?limit=100')).items.map((i) => `${i.resource}: ${i.title}`).join('; ')}`);
+  }
+  await page.getByRole('link', { name: 'Open the whole session' }).click();
+  await page.getByRole('heading', { name: 'Proposed remediation' }).waitFor();
+  const card = page.locator('.approval').filter({ hasText: fix.task });
+  await card.scrollIntoViewIfNeeded();
+  await shot('session-proposed');
+
+  // Approve in the browser (typing the resource's name when the risk asks for it).
+  const confirm = card.locator(`#confirm-${fix.id}`);
+  if (await confirm.count()) await confirm.fill(fix.resource);
+  await card.getByRole('button', { name: 'Approve and run' }).click();
+  const done = page.locator('.approval').filter({ hasText: fix.task }).locator('.outcome');
+  await done.waitFor({ timeout: 90_000 });
+  const a = await until('the approval to be executed', 30, async () => {
+    const x = await api(`/approvals/${fix.id}`);
+    return x.status === 'executed' ? x : null;
+  });
+  const outcome = await done.innerText();
+  say(`approved ${fix.task} on ${fix.resource}: ${a.status}; ${outcome.replace(/\s+/g, ' ').trim()}`);
+  check(/Verification:\s*verified/.test(outcome), `the remediation was verified (the page says: ${outcome.replace(/\s+/g, ' ').trim()})`);
+  await page.locator('.approval').filter({ hasText: fix.task }).scrollIntoViewIfNeeded();
+  await shot('session-remediated');
+
+  // Redis takes writes again and the issue resolves.
+  await until('Redis to take a write again', 20, async () => redisWrites());
+  const fixed = new Set(opened.map((i) => i.id));
+  await until(`the fault's issues on ${redis.name} to resolve`, 60, async () => {
+    const got = await api(`/issues?${new URLSearchParams({ resource: redis.name })}`);
+    if (!got.items.some((i) => fixed.has(i.id))) return true;
+    await api(`/slxs/${encodeURIComponent(health.name)}/run`, 'POST');
+    return false;
+  }, 2000);
+  say(`${FAULT}: fixed from the browser ${Math.round((Date.now() - injectedAt) / 1000)} s after the fault; Redis takes writes, the fault's issues resolved`);
+  await page.goto(`${base}/#/issues?status=all&resource=${encodeURIComponent(redis.name)}`);
+  await page.locator('main table tbody tr').first().waitFor();
+  for (const i of opened) {
+    const row = page.locator('main table tbody tr').filter({ has: page.locator(`a[href="#/issues/${i.id}"]`) });
+    check(await row.locator('.badge.resolved').count() === 1, `the issue "${i.title}" shows resolved`);
+  }
+  await shot('issues-resolved');
+  await page.goto(`${base}/#/overview`);
+  await heading('Overview');
+  await shot('overview-after');
+
+  // A viewer sees what was done, and no button to do it.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading('Log in to sitrep');
+  await login(viewer);
+  await heading('Overview');
+  await page.goto(`${base}/#/sessions/${sid}`);
+  await page.locator('.approval .outcome').waitFor();
+  check((await page.getByRole('button', { name: /Approve|Deny/ }).count()) === 0, 'a viewer sees no approve or deny button');
+  await shot('viewer-session');
 }
-console.log(`ui-check: ok (${n} screenshots in ${shots})`);

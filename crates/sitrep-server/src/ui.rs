@@ -47,6 +47,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/pages.js"),
     ),
     (
+        "map.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/map.js"),
+    ),
+    (
         "sessions.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../ui/sessions.js"),

@@ -6,6 +6,7 @@ import { get, token, me, ApiError } from './api.js';
 import { h, show, title, showError, leave } from './dom.js';
 import * as pages from './pages.js';
 import * as sessions from './sessions.js';
+import { map } from './map.js';
 
 const ROUTES = [
   [/^overview$/, () => pages.overview()],
@@ -16,7 +17,7 @@ const ROUTES = [
   [/^chat$/, () => sessions.chat()],
   [/^tasks$/, (_, q) => pages.tasks(q)],
   [/^tasks\/(.+)$/, (m) => pages.task(decodeURIComponent(m[1]))],
-  [/^map$/, (_, q) => pages.map(q)],
+  [/^map$/, (_, q) => map(q)],
 ];
 
 async function route() {
@@ -29,6 +30,7 @@ async function route() {
   const q = new URLSearchParams(query || '');
   const found = ROUTES.map(([re, page]) => [path.match(re), page]).find(([m]) => m);
   markNav(path);
+  document.getElementById('main').classList.toggle('wide', path === 'map');
   if (!found) {
     location.replace('#/overview');
     return;

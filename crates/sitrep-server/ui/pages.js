@@ -154,29 +154,3 @@ export async function task(name) {
     ], t.params || [], 'No parameters.'),
   );
 }
-
-export async function map() {
-  const [m, open] = await Promise.all([get('/map'), get('/issues?limit=1000')]);
-  const worst = (r) => {
-    const names = new Set([r.key, r.name, ...(r.aliases || [])]);
-    const mine = open.items.filter((i) => names.has(i.resource));
-    return { count: mine.length, sev: mine.length ? Math.min(...mine.map((i) => i.severity)) : 0 };
-  };
-  const byKey = new Map(m.resources.map((r) => [r.key, r]));
-  const nameOf = (k) => (byKey.get(k) ? byKey.get(k).name : k);
-  const rows = m.resources.map((r) => ({ r, w: worst(r), out: m.edges.filter((e) => e.from === r.key), in: m.edges.filter((e) => e.to === r.key) }));
-  rows.sort((a, b) => (a.w.sev || 9) - (b.w.sev || 9) || a.r.kind.localeCompare(b.r.kind) || a.r.name.localeCompare(b.r.name));
-  show(
-    title('Map'),
-    h('p', { class: 'muted' }, `${m.resources.length} resource(s), ${m.edges.length} edge(s). A resource with open issues is coloured by the most severe one.`),
-    rows.length ? h('ul', { class: 'map' }, rows.map(({ r, w, out, in: inc }) =>
-      h('li', { class: `res ${w.count ? `sev${w.sev}` : 'ok'}` },
-        h('div', { class: 'res-head' },
-          h('strong', {}, r.name), ' ', badge(r.kind, 'kind'), ' ',
-          w.count ? link(`#/issues${qs({ resource: r.name })}`, `${w.count} open issue(s)`) : h('span', { class: 'muted' }, 'no open issue')),
-        out.length ? h('ul', { class: 'edges' }, out.map((e) => h('li', {}, `${e.kind} → ${nameOf(e.to)}`))) : null,
-        inc.length ? h('ul', { class: 'edges muted' }, inc.map((e) => h('li', {}, `${nameOf(e.from)} ${e.kind} this`))) : null)))
-      : h('p', { class: 'empty' }, 'The Map is empty. Run ', h('code', {}, 'sitrep discover'),
-        ' on the server to find what runs there and how it connects.'),
-  );
-}

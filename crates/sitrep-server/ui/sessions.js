@@ -32,6 +32,7 @@ export async function list(q) {
 export async function detail(id) {
   let s = await get(`/sessions/${enc(id)}`);
   let approvals = await get(`/approvals${qs({ session: s.id, limit: 100 })}`);
+  let audit = await outcomes(s.id, approvals.items);
   const live = h('p', { class: 'live muted', 'aria-live': 'polite' });
   const draw = () => show(
     h('p', { class: 'crumbs' }, link('#/sessions', '← Sessions')),
@@ -40,7 +41,7 @@ export async function detail(id) {
       s.finished_at ? [h('span', { class: 'muted' }, ' · finished '), when(s.finished_at)] : null),
     s.status === 'running' ? live : null,
     conclusion(s.conclusion),
-    remediation(approvals.items, reload),
+    remediation(approvals.items, audit, reload),
     h('h2', {}, 'Hypotheses and evidence'),
     tree(s),
     h('h2', {}, 'Budget'),
@@ -53,6 +54,7 @@ export async function detail(id) {
   async function reload() {
     s = await get(`/sessions/${enc(s.id)}`);
     approvals = await get(`/approvals${qs({ session: s.id, limit: 100 })}`);
+    audit = await outcomes(s.id, approvals.items);
     draw();
   }
   draw();
@@ -108,8 +110,29 @@ function evidence(list) {
     e.issue_id ? [' ', link(`#/issues/${e.issue_id}`, 'issue')] : null)));
 }
 
+/// The audit entries that tell what an approved remediation did: its run and the verification
+/// that followed (read only once something was approved).
+async function outcomes(id, items) {
+  if (!items.some((a) => a.status === 'granted' || a.status === 'executed')) return [];
+  const entries = await get(`/sessions/${enc(id)}/audit`);
+  return entries.filter((e) => e.kind === 'remediation-executed' || e.kind === 'verification');
+}
+
+function outcome(a, audit) {
+  const ran = audit.find((e) => e.kind === 'remediation-executed' && e.data && e.data.approval === a.id);
+  if (!ran) return null;
+  const v = audit.find((e) => e.kind === 'verification' && e.seq > ran.seq);
+  const checks = v && v.data && Array.isArray(v.data.checks) ? v.data.checks : [];
+  return h('div', { class: 'outcome' },
+    h('p', {}, h('strong', {}, 'Ran: '), badge(ran.data.status), ' ', `${ran.data.task} (run `, h('code', {}, short(ran.data.run_id)), ')'),
+    v ? h('p', {}, h('strong', {}, 'Verification: '),
+      v.data.resolved ? badge('verified', 'verified') : badge('not verified', 'unverified'), ' ',
+      v.data.resolved ? "the cause's checks ran again and are clean" : "the cause's checks ran again and still fail") : null,
+    checks.length ? h('ul', { class: 'small' }, checks.map((c) => h('li', {}, badge(c.strength, `strength-${c.strength}`), ' ', c.task, ': ', c.summary))) : null);
+}
+
 /// Proposed remediations; approve/deny only for approvers, and only while pending.
-function remediation(items, reload) {
+function remediation(items, audit, reload) {
   if (!items.length) return null;
   return h('section', { 'aria-labelledby': 'remed' },
     h('h2', { id: 'remed' }, 'Proposed remediation'),
@@ -118,6 +141,7 @@ function remediation(items, reload) {
       facts([['Why', a.reason], ['Parameters', Object.entries(a.params || {}).map(([k, v]) => `${k}=${v}`).join(' ')],
         ['Rollback', a.rollback], ['Requested', when(a.requested_at)], ['Expires', when(a.expires_at)],
         ['Decided by', a.decided_by], ['Note', a.note], ['Run', a.run_id ? h('code', {}, short(a.run_id)) : null]]),
+      outcome(a, audit),
       a.status === 'pending' && can('approver') ? decide(a, reload) : null,
       a.status === 'pending' && !can('approver') ? h('p', { class: 'muted' }, 'An approver decides this (your role cannot).') : null)));
 }
@@ -130,12 +154,14 @@ function decide(a, reload) {
   const out = h('div', { 'aria-live': 'polite' });
   const act = (verb, body) => async (ev) => {
     ev.target.disabled = true;
+    out.replaceChildren(h('p', { class: 'muted' }, verb === 'approve'
+      ? 'Approved: running the remediation, then its cause\'s checks again…' : 'Denying…'));
     try {
-      const res = await post(`/approvals/${enc(a.id)}/${verb}`, body());
-      out.replaceChildren(h('pre', {}, JSON.stringify(res, null, 2)));
+      await post(`/approvals/${enc(a.id)}/${verb}`, body());
       await reload();
     } catch (e) {
       showError(e);
+      out.replaceChildren();
       ev.target.disabled = false;
     }
   };
