@@ -129,7 +129,18 @@ async function basic() {
   await page.locator('.turn .answer').waitFor({ timeout: 90_000 });
   check((await page.locator('.turn .step').count()) > 2, 'the chat showed the steps as they happened');
   await shot('chat');
-  await page.getByRole('link', { name: 'Open the whole session' }).click();
+  // A follow-up continues the same session.
+  const asked = await page.locator('.turn').first().getAttribute('data-session');
+  check(await page.getByLabel(/Ask as a follow-up of session/).isChecked(), 'a follow-up is offered after a conclusion');
+  await page.getByLabel('Ask sitrep to investigate').fill('And its latency?');
+  await page.getByRole('button', { name: 'Investigate' }).click();
+  await page.locator('.turn .answer').nth(1).waitFor({ timeout: 90_000 });
+  check(await page.locator('.turn').first().getAttribute('data-session') === asked, 'the follow-up continued the same session');
+  const followed = await (await fetch(`${base}/api/v1/sessions/${asked}`, { headers: { Authorization: `Bearer ${admin}` } })).json();
+  check(followed.follow_ups && followed.follow_ups.length === 1 && followed.follow_ups[0].text === 'And its latency?',
+    'the session records the follow-up');
+  await shot('chat-follow-up');
+  await page.getByRole('link', { name: 'Open the whole session' }).first().click();
   await page.getByRole('heading', { name: 'Hypotheses and evidence' }).waitFor();
   await shot('session-detail');
   const download = page.waitForEvent('download');

@@ -194,6 +194,12 @@ export function chat() {
     placeholder: 'e.g. why is the checkout API slow? is the database healthy?' });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Investigate');
   const log = h('ol', { class: 'chat', 'aria-live': 'polite' });
+  // After a conclusion, the next question may continue that session (a follow-up).
+  const followBox = h('input', { type: 'checkbox', id: 'follow-up', checked: true });
+  const followName = h('span', {});
+  const followRow = h('p', { class: 'small', hidden: true },
+    followBox, ' ', h('label', { for: 'follow-up' }, 'Ask as a follow-up of session ', followName));
+  let last = null;
   let stop = null;
   onLeave(() => stop && stop());
   const form = h('form', { class: 'ask', onsubmit: async (ev) => {
@@ -213,6 +219,9 @@ export function chat() {
       const s = await get(`/sessions/${enc(id)}`);
       turn.append(h('div', { class: 'answer' }, badge(s.status), ' ',
         s.conclusion ? s.conclusion.summary : 'No conclusion.', ' ', link(`#/sessions/${s.id}`, 'Open the whole session')));
+      last = s.id;
+      followName.textContent = short(s.id);
+      followRow.hidden = false;
       send.disabled = false;
     };
     const step = (ev) => {
@@ -225,7 +234,9 @@ export function chat() {
       else if (ev.session_id === id) step(ev);
     }, showError);
     try {
-      const started = await post('/sessions', { question });
+      const started = last && followBox.checked
+        ? await post(`/sessions/${enc(last)}/follow-ups`, { question })
+        : await post('/sessions', { question });
       id = started.id;
       turn.dataset.session = id;
       steps.before(h('p', { class: 'muted small' }, 'Session ', link(`#/sessions/${id}`, short(id)), ' — steps as they happen:'));
@@ -243,7 +254,7 @@ export function chat() {
   } },
   h('label', { for: 'question' }, 'Ask sitrep to investigate'), box,
   h('p', { class: 'muted small' }, 'sitrep forms hypotheses, runs diagnostic checks to test them, and concludes with a confidence. It never runs a fix without an approver.'),
-  send);
+  followRow, send);
   show(title('Chat'), form, log);
   box.focus();
 }
