@@ -8,6 +8,7 @@ mod investigate;
 mod mapping;
 mod out;
 mod runs;
+mod runtimes;
 mod secrets;
 mod studio;
 mod tokens;
@@ -135,6 +136,9 @@ enum Command {
     /// Workspace secrets, stored encrypted: set (from stdin), list, delete, rekey.
     #[command(subcommand)]
     Secret(secrets::SecretCmd),
+    /// Managed runtimes (the Python venv RunWhen codebundles run in): list, install robot.
+    #[command(subcommand)]
+    Runtimes(runtimes::RuntimesCmd),
     /// Work with CodeBundles.
     #[command(subcommand)]
     Bundles(basics::BundlesCmd),
@@ -231,6 +235,7 @@ fn main() -> ExitCode {
             Command::Secret(c) => secrets::secret(&sitrep, c).await,
             Command::Apply(a) => apply::apply(&sitrep, a).await,
             Command::Export(a) => apply::export(&sitrep, a).await,
+            Command::Runtimes(c) => runtimes::runtimes(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }
