@@ -404,7 +404,7 @@ impl Runner {
             return declared;
         };
         match self.store.get_slx(&self.cfg.workspace, name).await {
-            Ok(Some(slx)) => sitrep_bundles::slx::slx_health_tasks(&self.catalog, &slx)
+            Ok(Some(slx)) => sitrep_bundles::slx::slx_health_tasks(&self.catalog, &slx, true)
                 .0
                 .into_iter()
                 .find(|s| s.task == req.task)

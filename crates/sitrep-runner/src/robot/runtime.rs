@@ -101,7 +101,8 @@ impl RobotRuntime {
         self.dir.join("shim")
     }
 
-    fn current(&self) -> bool {
+    /// Installed with this sitrep's pins.
+    pub fn is_current(&self) -> bool {
         std::fs::read(self.dir.join(STAMP))
             .ok()
             .and_then(|b| serde_json::from_slice::<BTreeMap<String, String>>(&b).ok())
@@ -110,7 +111,7 @@ impl RobotRuntime {
     }
 
     pub fn status(&self) -> RuntimeStatus {
-        let state = if self.current() {
+        let state = if self.is_current() {
             "current"
         } else if self.dir.exists() {
             "outdated"
@@ -128,7 +129,7 @@ impl RobotRuntime {
     /// Installs the runtime unless it is current (then only refreshes the shim), telling
     /// `progress` each step. Blocking: minutes on a first install.
     pub fn ensure(&self, progress: &mut dyn FnMut(&str)) -> Result<RuntimeStatus, RuntimeError> {
-        if self.current() {
+        if self.is_current() {
             self.write_shim(&self.dir)?;
             return Ok(self.status());
         }
