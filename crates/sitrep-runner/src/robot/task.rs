@@ -27,6 +27,13 @@ impl Runner {
         }
         let rt: RobotRuntime = self.robot_runtime().clone();
         let status = tokio::task::spawn_blocking(move || {
+            if !rt.is_current() {
+                tracing::warn!(
+                    runtime = ROBOT,
+                    dir = %rt.dir().display(),
+                    "the robot runtime is not installed; installing it now (`sitrep runtimes install robot` does it ahead of time)"
+                );
+            }
             rt.ensure(&mut |step| tracing::info!(runtime = ROBOT, step, "robot runtime"))
         })
         .await

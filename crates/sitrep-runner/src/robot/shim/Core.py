@@ -90,7 +90,9 @@ class Core:
                 int(value)
             except ValueError:
                 raise ValueError(f"{varname}={value!r} is not an integer") from None
-        if pattern and not re.match(pattern, value):
+        # Upstream defaults do not always match their own pattern (dns-health's `""`), so a
+        # default is taken as it is.
+        if pattern and value != default and not re.match(pattern, value):
             raise ValueError(f"{varname}={value!r} does not match the pattern {pattern!r}")
         return value
 
