@@ -258,3 +258,32 @@ fn tail(bytes: &[u8]) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(5)..].join(" | ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_decides_whether_the_runtime_is_current_and_a_current_one_is_not_rebuilt() {
+        let home = tempfile::tempdir().unwrap();
+        let rt = RobotRuntime::new(&home.path().join("runtimes"));
+        assert_eq!(rt.status().state, "missing");
+
+        std::fs::create_dir_all(rt.dir().join("bin")).unwrap();
+        std::fs::write(rt.python(), "").unwrap();
+        std::fs::write(rt.dir().join(STAMP), r#"{"robotframework": "6.0"}"#).unwrap();
+        assert_eq!(rt.status().state, "outdated");
+        assert!(!rt.is_current());
+
+        std::fs::write(rt.dir().join(STAMP), serde_json::to_vec(&pins()).unwrap()).unwrap();
+        assert!(rt.is_current());
+        // Current: no step is taken, only the shim is (re)written.
+        let mut steps = vec![];
+        let status = rt.ensure(&mut |s| steps.push(s.to_string())).unwrap();
+        assert_eq!(status.state, "current");
+        assert!(steps.is_empty(), "{steps:?}");
+        let core = std::fs::read_to_string(rt.shim_dir().join("RW/Core.py")).unwrap();
+        assert!(core.contains("def add_issue"), "{core}");
+        assert!(rt.shim_dir().join("RW/platform.py").exists());
+    }
+}
