@@ -57,7 +57,9 @@ impl Runner {
     ) -> Outcome {
         let rt = self.robot_runtime();
         let dir = self.owner_dir().join(run_id);
+        // absolute: robot runs in the run directory
         let suite = t.bundle.dir.join(&spec.file);
+        let suite = std::path::absolute(&suite).unwrap_or(suite);
         let args = robot_args(spec, &suite, &dir, &rt.shim_dir());
         let python = rt.python().display().to_string();
         let script = crate::script_task::Script {
