@@ -7,7 +7,7 @@ use crate::exec::{self, Outcome, http::HttpClients, sql::Pools};
 use crate::lifecycle::{Interrupt, Lifecycle};
 use crate::limits::{Gate, Limits};
 use crate::prepare::{redact_results, variables};
-use crate::robot::RobotRuntime;
+use crate::robot::ManagedRobot;
 use crate::rows;
 use crate::sli_watch::{Metric, SliWatch, SliWatchConfig};
 use crate::tree::cgroup::Isolation;
@@ -104,10 +104,7 @@ pub struct Runner {
     /// Where run directories go: `runs_dir/OWNER/RUN_ID`.
     runs_dir: crate::rundir::RunsDir,
     isolation: std::sync::OnceLock<Isolation>,
-    robot: RobotRuntime,
-    /// One install of the robot runtime at a time; `robot_ready` once it is current.
-    robot_lock: tokio::sync::Mutex<()>,
-    robot_ready: std::sync::atomic::AtomicBool,
+    robot: ManagedRobot,
 }
 
 /// How a [`Runner::shutdown`] went.
@@ -158,9 +155,7 @@ impl Runner {
             owner: Owner::current().token(),
             runs_dir,
             isolation: std::sync::OnceLock::new(),
-            robot: RobotRuntime::new(&cfg.runtimes_dir),
-            robot_lock: tokio::sync::Mutex::new(()),
-            robot_ready: std::sync::atomic::AtomicBool::new(false),
+            robot: ManagedRobot::new(&cfg.runtimes_dir),
             cfg,
         })
     }
@@ -277,16 +272,8 @@ impl Runner {
         &*self.clock
     }
 
-    pub(crate) fn robot_runtime(&self) -> &RobotRuntime {
+    pub(crate) fn robot(&self) -> &ManagedRobot {
         &self.robot
-    }
-
-    pub(crate) fn robot_lock(&self) -> &tokio::sync::Mutex<()> {
-        &self.robot_lock
-    }
-
-    pub(crate) fn robot_ready(&self) -> &std::sync::atomic::AtomicBool {
-        &self.robot_ready
     }
 
     pub(crate) fn runtime_dir(&self) -> &Path {
@@ -303,7 +290,8 @@ impl Runner {
         let _in_flight = self.life.admit()?;
         let resolved = self.catalog.resolve(&req.task)?;
         if matches!(resolved.task.spec, TaskSpec::Robot(_)) {
-            self.ensure_robot()
+            self.robot
+                .ensure()
                 .await
                 .map_err(|source| RunError::Runtime {
                     task: req.task.to_string(),

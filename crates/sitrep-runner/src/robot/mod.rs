@@ -5,3 +5,4 @@ pub mod runtime;
 mod task;
 
 pub use runtime::{RobotRuntime, RuntimeError, RuntimeStatus};
+pub(crate) use task::ManagedRobot;

@@ -12,20 +12,34 @@ use sitrep_core::redact::Redactor;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-impl Runner {
-    /// Installs the robot runtime if this home does not have it current (once per process;
-    /// minutes on a first install).
-    pub(crate) async fn ensure_robot(&self) -> Result<(), RuntimeError> {
-        let ready = self.robot_ready();
-        if ready.load(std::sync::atomic::Ordering::Acquire) {
+/// A runner's robot runtime: installed by one run at a time, checked once per process.
+pub(crate) struct ManagedRobot {
+    runtime: RobotRuntime,
+    lock: tokio::sync::Mutex<()>,
+    ready: AtomicBool,
+}
+
+impl ManagedRobot {
+    pub fn new(runtimes_dir: &Path) -> ManagedRobot {
+        ManagedRobot {
+            runtime: RobotRuntime::new(runtimes_dir),
+            lock: tokio::sync::Mutex::new(()),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    /// Installs the robot runtime if this home does not have it current (about 20 s).
+    pub async fn ensure(&self) -> Result<(), RuntimeError> {
+        if self.ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        let _one = self.robot_lock().lock().await;
-        if ready.load(std::sync::atomic::Ordering::Acquire) {
+        let _one = self.lock.lock().await;
+        if self.ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        let rt: RobotRuntime = self.robot_runtime().clone();
+        let rt = self.runtime.clone();
         let status = tokio::task::spawn_blocking(move || {
             if !rt.is_current() {
                 tracing::warn!(
@@ -42,10 +56,12 @@ impl Runner {
             detail: e.to_string(),
         })??;
         tracing::debug!(runtime = ROBOT, dir = %status.dir, state = %status.state, "robot runtime ready");
-        ready.store(true, std::sync::atomic::Ordering::Release);
+        self.ready.store(true, Ordering::Release);
         Ok(())
     }
+}
 
+impl Runner {
     pub(crate) async fn run_robot(
         &self,
         t: &ResolvedTask<'_>,
@@ -55,7 +71,7 @@ impl Runner {
         (spec, run_id): (&RobotSpec, &str),
         interrupt: Interrupt,
     ) -> Outcome {
-        let rt = self.robot_runtime();
+        let rt = &self.robot().runtime;
         let dir = self.owner_dir().join(run_id);
         // absolute: robot runs in the run directory
         let suite = t.bundle.dir.join(&spec.file);
