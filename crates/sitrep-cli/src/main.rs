@@ -38,6 +38,7 @@ Environment (docs/configuration.md describes every key of sitrep.yaml):
   SITREP_WORKSPACE     the workspace (default: sitrep.yaml's, else `default`)
   SITREP_VAULT_KEY     the secrets vault's key (default: the file $SITREP_HOME/vault.key)
   SITREP_LOG           log filter, e.g. info or sitrep_runner=debug (logs go to stderr)
+  SITREP_PYTHON        the python3 the robot runtime's venv is made with (default python3)
   NO_COLOR             no colour in logs (like --color never)";
 
 #[derive(Parser)]
