@@ -34,7 +34,7 @@ pub enum SlxTaskProblem {
         kind: TaskKind,
     },
     #[error(
-        "SLX {slx}: {task} is a {ty} task and sitrep has no {ty} runtime yet; it is not scheduled (see docs/runwhen.md)"
+        "SLX {slx}: {task} is a {ty} task and the {ty} runtime is not installed; it is scheduled once `sitrep runtimes install {ty}` has installed it (see docs/runwhen.md)"
     )]
     NoRuntime {
         slx: String,
@@ -52,8 +52,13 @@ pub enum SlxTaskProblem {
 
 /// The SLX's health tasks with their intervals: the tasks it lists, or every health task of
 /// its bundle when it lists none. Entries that cannot run are returned as problems, never
-/// silently dropped; a stale SLX runs nothing.
-pub fn slx_health_tasks(catalog: &Catalog, slx: &Slx) -> (Vec<SlxTask>, Vec<SlxTaskProblem>) {
+/// silently dropped; a stale SLX runs nothing. Robot tasks are among them only when
+/// `robot_runtime` (the runtime they run in is installed, or will be on their first run).
+pub fn slx_health_tasks(
+    catalog: &Catalog,
+    slx: &Slx,
+    robot_runtime: bool,
+) -> (Vec<SlxTask>, Vec<SlxTaskProblem>) {
     let mut problems = vec![];
     if slx.stale {
         return (vec![], problems);
@@ -109,7 +114,7 @@ pub fn slx_health_tasks(catalog: &Catalog, slx: &Slx) -> (Vec<SlxTask>, Vec<SlxT
             });
             continue;
         }
-        if matches!(task.spec, crate::model::TaskSpec::Robot(_)) {
+        if !robot_runtime && matches!(task.spec, crate::model::TaskSpec::Robot(_)) {
             problems.push(SlxTaskProblem::NoRuntime {
                 slx: slx.name.clone(),
                 task: task_ref.to_string(),
@@ -208,7 +213,9 @@ mod tests {
             stale: false,
             generated: None,
         };
-        let (tasks, problems) = slx_health_tasks(&catalog, &slx);
+        let (all, problems) = slx_health_tasks(&catalog, &slx, true);
+        assert_eq!(all.len(), 2, "{problems:?}");
+        let (tasks, problems) = slx_health_tasks(&catalog, &slx, false);
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].task.to_string(), "rw/b/check");
         assert_eq!(
@@ -219,6 +226,10 @@ mod tests {
                 ty: TaskType::Robot,
             }]
         );
-        assert!(problems[0].to_string().contains("no robot runtime yet"));
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("sitrep runtimes install robot")
+        );
     }
 }

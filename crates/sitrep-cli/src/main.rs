@@ -8,6 +8,7 @@ mod investigate;
 mod mapping;
 mod out;
 mod runs;
+mod runtimes;
 mod secrets;
 mod studio;
 mod tokens;
@@ -37,6 +38,7 @@ Environment (docs/configuration.md describes every key of sitrep.yaml):
   SITREP_WORKSPACE     the workspace (default: sitrep.yaml's, else `default`)
   SITREP_VAULT_KEY     the secrets vault's key (default: the file $SITREP_HOME/vault.key)
   SITREP_LOG           log filter, e.g. info or sitrep_runner=debug (logs go to stderr)
+  SITREP_PYTHON        the python3 the robot runtime's venv is made with (default python3)
   NO_COLOR             no colour in logs (like --color never)";
 
 #[derive(Parser)]
@@ -135,6 +137,9 @@ enum Command {
     /// Workspace secrets, stored encrypted: set (from stdin), list, delete, rekey.
     #[command(subcommand)]
     Secret(secrets::SecretCmd),
+    /// Managed runtimes (the Python venv RunWhen codebundles run in): list, install robot.
+    #[command(subcommand)]
+    Runtimes(runtimes::RuntimesCmd),
     /// Work with CodeBundles.
     #[command(subcommand)]
     Bundles(basics::BundlesCmd),
@@ -231,6 +236,7 @@ fn main() -> ExitCode {
             Command::Secret(c) => secrets::secret(&sitrep, c).await,
             Command::Apply(a) => apply::apply(&sitrep, a).await,
             Command::Export(a) => apply::export(&sitrep, a).await,
+            Command::Runtimes(c) => runtimes::runtimes(&sitrep, c).await,
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }

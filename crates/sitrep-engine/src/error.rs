@@ -14,6 +14,8 @@ pub enum EngineError {
     #[error(transparent)]
     Run(#[from] sitrep_runner::RunError),
     #[error(transparent)]
+    Runtime(#[from] sitrep_runner::RuntimeError),
+    #[error(transparent)]
     Discovery(#[from] sitrep_discovery::DiscoveryError),
     #[error(transparent)]
     Approval(#[from] sitrep_core::approval::ApprovalError),

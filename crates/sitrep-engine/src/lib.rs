@@ -27,6 +27,7 @@ mod map;
 mod pagerduty;
 pub mod rules;
 mod runs;
+mod runtimes;
 mod serve;
 pub mod settings;
 mod slack;
@@ -231,6 +232,7 @@ impl Sitrep {
                 let s = &self.inner.settings;
                 let mut cfg = RunnerConfig::new(&s.workspace, self.inner.home.join("runtime"));
                 cfg.sitrep_exe = self.inner.sitrep_exe.clone();
+                cfg.runtimes_dir = self.runtimes_dir();
                 cfg.limits = Limits {
                     max_concurrent: s.runner.max_concurrent,
                     max_per_resource: s.runner.max_per_resource,

@@ -133,7 +133,6 @@ impl Sitrep {
         let task = TaskRef::parse(&req.task).map_err(EngineError::Invalid)?;
         let catalog = self.catalog().await?;
         let resolved = catalog.resolve(&task)?;
-        sitrep_runner::RunError::check_runnable(&resolved)?;
         let resource = match req.resource.filter(|r| !r.trim().is_empty()) {
             Some(r) => r,
             None => self.derive_resource(&resolved, &req.config).await?,

@@ -50,13 +50,15 @@ impl Sitrep {
                 }
             })
         });
-        Scheduler::new(
+        let mut scheduler = Scheduler::new(
             store,
             catalog,
             self.inner.clock.clone(),
             self.workspace(),
             execute,
-        )
+        );
+        scheduler.robot_runtime = Some(sitrep_runner::RobotRuntime::new(&self.runtimes_dir()));
+        scheduler
     }
 
     /// What a start-up of background work does before running anything: says how tasks are

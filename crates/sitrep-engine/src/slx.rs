@@ -81,7 +81,8 @@ impl Sitrep {
             )));
         }
         let catalog = self.catalog().await?;
-        let (tasks, problems) = slx_health_tasks(&catalog, &s);
+        // By hand, robot tasks run: the runner installs their runtime on first use.
+        let (tasks, problems) = slx_health_tasks(&catalog, &s, true);
         let tasks: Vec<TaskRef> = tasks.into_iter().map(|t| t.task).collect();
         let (runs, failed) = self.run_slx_tasks(&s, &tasks).await?;
         let mut problems: Vec<String> = problems.iter().map(ToString::to_string).collect();

@@ -37,27 +37,11 @@ pub enum RunError {
         path: String,
         source: std::io::Error,
     },
-    #[error(
-        "{task} is a {ty} task and this sitrep has no {ty} runtime yet: RunWhen codebundles are listed and validated, not run (see docs/runwhen.md)"
-    )]
-    RuntimeUnavailable {
+    #[error("{task} is a robot task and needs sitrep's robot runtime: {source}")]
+    Runtime {
         task: String,
-        ty: sitrep_core::TaskType,
+        source: crate::robot::RuntimeError,
     },
     #[error("sitrep is shutting down ({reason}); the run was not started")]
     ShuttingDown { reason: String },
-}
-
-impl RunError {
-    /// [`RunError::RuntimeUnavailable`] when sitrep cannot run tasks of `task`'s type yet
-    /// (Robot Framework tasks of RunWhen codebundles).
-    pub fn check_runnable(task: &sitrep_bundles::ResolvedTask<'_>) -> Result<(), RunError> {
-        match task.task.spec {
-            sitrep_bundles::TaskSpec::Robot(_) => Err(RunError::RuntimeUnavailable {
-                task: task.task_ref().to_string(),
-                ty: task.task.ty,
-            }),
-            _ => Ok(()),
-        }
-    }
 }

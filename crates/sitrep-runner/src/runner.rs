@@ -7,6 +7,7 @@ use crate::exec::{self, Outcome, http::HttpClients, sql::Pools};
 use crate::lifecycle::{Interrupt, Lifecycle};
 use crate::limits::{Gate, Limits};
 use crate::prepare::{redact_results, variables};
+use crate::robot::ManagedRobot;
 use crate::rows;
 use crate::sli_watch::{Metric, SliWatch, SliWatchConfig};
 use crate::tree::cgroup::Isolation;
@@ -36,17 +37,20 @@ pub struct RunnerConfig {
     /// How task process trees are contained; `None`: detected on this host when first needed
     /// ([`Isolation::detect`]).
     pub isolation: Option<Isolation>,
+    /// Holds the managed runtimes (`robot/`, installed on the first robot task's run).
+    pub runtimes_dir: PathBuf,
 }
 
 impl RunnerConfig {
     pub fn new(workspace: &str, runtime_dir: PathBuf) -> Self {
         RunnerConfig {
             workspace: workspace.into(),
-            runtime_dir,
             sitrep_exe: None,
             limits: Limits::default(),
             output_cap: DEFAULT_CAP,
             isolation: None,
+            runtimes_dir: runtime_dir.join("runtimes"),
+            runtime_dir,
         }
     }
 }
@@ -100,6 +104,7 @@ pub struct Runner {
     /// Where run directories go: `runs_dir/OWNER/RUN_ID`.
     runs_dir: crate::rundir::RunsDir,
     isolation: std::sync::OnceLock<Isolation>,
+    robot: ManagedRobot,
 }
 
 /// How a [`Runner::shutdown`] went.
@@ -139,7 +144,6 @@ impl Runner {
         };
         Ok(Runner {
             gate: Gate::new(cfg.limits),
-            cfg,
             catalog,
             store,
             clock,
@@ -151,6 +155,8 @@ impl Runner {
             owner: Owner::current().token(),
             runs_dir,
             isolation: std::sync::OnceLock::new(),
+            robot: ManagedRobot::new(&cfg.runtimes_dir),
+            cfg,
         })
     }
 
@@ -266,6 +272,10 @@ impl Runner {
         &*self.clock
     }
 
+    pub(crate) fn robot(&self) -> &ManagedRobot {
+        &self.robot
+    }
+
     pub(crate) fn runtime_dir(&self) -> &Path {
         &self.cfg.runtime_dir
     }
@@ -279,7 +289,15 @@ impl Runner {
     pub async fn run(&self, req: RunRequest) -> Result<RunOutput, RunError> {
         let _in_flight = self.life.admit()?;
         let resolved = self.catalog.resolve(&req.task)?;
-        RunError::check_runnable(&resolved)?;
+        if matches!(resolved.task.spec, TaskSpec::Robot(_)) {
+            self.robot
+                .ensure()
+                .await
+                .map_err(|source| RunError::Runtime {
+                    task: req.task.to_string(),
+                    source,
+                })?;
+        }
         if resolved.task.kind == TaskKind::Remediation {
             let task = req.task.to_string();
             match &req.approval {
@@ -374,7 +392,7 @@ impl Runner {
             return declared;
         };
         match self.store.get_slx(&self.cfg.workspace, name).await {
-            Ok(Some(slx)) => sitrep_bundles::slx::slx_health_tasks(&self.catalog, &slx)
+            Ok(Some(slx)) => sitrep_bundles::slx::slx_health_tasks(&self.catalog, &slx, true)
                 .0
                 .into_iter()
                 .find(|s| s.task == req.task)
@@ -442,11 +460,17 @@ impl Runner {
         if let TaskSpec::Script { interpreter, path } = &t.task.spec {
             let script = crate::script_task::Script {
                 program: interpreter.program(),
-                path,
+                args: vec![path.as_os_str()],
+                env: vec![],
                 run_id,
             };
             return self
                 .run_script(t, req, vars, redactor, script, interrupt)
+                .await;
+        }
+        if let TaskSpec::Robot(spec) = &t.task.spec {
+            return self
+                .run_robot(t, req, vars, redactor, (spec, run_id), interrupt)
                 .await;
         }
         // Queries and requests are cut by dropping them.
@@ -474,9 +498,9 @@ impl Runner {
         let timeout = t.task.timeout;
         let now_secs = self.clock.now().0 / 1000;
         match &t.task.spec {
-            TaskSpec::Script { .. } => unreachable!("scripts are run by execute"),
-            // `run` refuses robot tasks before anything starts; never reached.
-            TaskSpec::Robot(_) => Outcome::failed("sitrep has no robot runtime yet"),
+            TaskSpec::Script { .. } | TaskSpec::Robot(_) => {
+                unreachable!("scripts and robot tasks are run by execute")
+            }
             TaskSpec::Sql(spec) => {
                 let dsn = match (
                     fill(&spec.dsn),

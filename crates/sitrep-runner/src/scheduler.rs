@@ -46,6 +46,9 @@ pub struct Scheduler {
     execute: Executor,
     /// How often the SLX list is re-read, so edits take effect without a restart.
     pub reload_every: Duration,
+    /// Robot health tasks are scheduled while this runtime is installed and current (checked
+    /// at every reload); `None`: never.
+    pub robot_runtime: Option<crate::RobotRuntime>,
 }
 
 impl Scheduler {
@@ -63,6 +66,7 @@ impl Scheduler {
             workspace: workspace.into(),
             execute,
             reload_every: Duration::from_secs(60),
+            robot_runtime: None,
         }
     }
 
@@ -74,11 +78,15 @@ impl Scheduler {
     ) -> sitrep_store::Result<(HashMap<String, Slx>, Vec<(String, TaskRef, Duration)>)> {
         let mut slxs = HashMap::new();
         let mut out = Vec::new();
+        let robot = self
+            .robot_runtime
+            .as_ref()
+            .is_some_and(crate::RobotRuntime::is_current);
         for slx in self.store.list_slxs(&self.workspace).await? {
             if slx.stale {
                 continue;
             }
-            let (tasks, problems) = slx_health_tasks(&self.catalog, &slx);
+            let (tasks, problems) = slx_health_tasks(&self.catalog, &slx, robot);
             for p in problems {
                 tracing::warn!(slx = %slx.name, problem = %p, "slx entry skipped");
             }

@@ -9,12 +9,14 @@ use crate::runner::{RunRequest, Runner};
 use sitrep_bundles::{ResolvedTask, SecretAs};
 use sitrep_core::redact::Redactor;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::ffi::OsStr;
 
-/// What to start for a script task.
+/// What to start for a script task: its interpreter and arguments, and variables to add to
+/// the task's environment (a robot task's).
 pub struct Script<'a> {
     pub program: &'a str,
-    pub path: &'a Path,
+    pub args: Vec<&'a OsStr>,
+    pub env: Vec<(String, String)>,
     pub run_id: &'a str,
 }
 
@@ -63,7 +65,7 @@ impl Runner {
                 return Outcome::failed(format!("cannot create the task's state directory: {e}"));
             }
         };
-        let env = script_env(
+        let mut env = script_env(
             req,
             vars,
             &dir,
@@ -72,9 +74,10 @@ impl Runner {
             &state,
             self.program_path(),
         );
+        env.extend(script.env);
         let run = exec::script::ScriptRun {
             program: script.program,
-            script: script.path,
+            args: &script.args,
             dir: &dir,
             env,
             timeout: t.task.timeout,

@@ -1,6 +1,6 @@
 //! RunWhen codebundles in the catalog (`kind: runwhen` collections, docs/runwhen.md): listed by
 //! `sitrep tasks`, checked by `sitrep bundles validate`, a broken one left out while the rest
-//! loads, and a robot task refused by `sitrep run` until the robot runtime exists.
+//! loads. Running robot tasks: `runwhen_robot.rs`.
 //!
 //! Reads the five unmodified codebundles kept in `../shared/data/runwhen/` (beside the checkout);
 //! fails, never skips, when they are missing.
@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// The shared test data: `<checkout>/../shared/data/runwhen`.
-fn shared_runwhen() -> PathBuf {
+pub(crate) fn shared_runwhen() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/runwhen");
     assert!(
         dir.join("codebundles").is_dir(),
@@ -29,7 +29,7 @@ const BUNDLES: [&str; 5] = [
 ];
 
 /// A SITREP_HOME whose sitrep.yaml lists `collections` as (name, path) of kind runwhen.
-fn runwhen_home(collections: &[(&str, &Path)]) -> Home {
+pub(crate) fn runwhen_home(collections: &[(&str, &Path)]) -> Home {
     let home = Home::empty();
     let mut yaml = String::from("collections:\n");
     for (name, path) in collections {
@@ -202,33 +202,4 @@ fn a_broken_codebundle_is_reported_with_its_line_and_the_rest_loads() {
             .starts_with("rw/k8s-restart-resource/")),
         "{rw:#?}"
     );
-}
-
-#[test]
-fn running_a_robot_task_says_the_runtime_is_not_there_yet() {
-    let data = shared_runwhen();
-    let home = runwhen_home(&[("rw", &data)]);
-    // A health, a diagnostic and a remediation (refused before any approval is asked for);
-    // without --resource too (refused before the resource is derived).
-    for (task, resource) in [
-        ("rw/curl-http-ok/sli", Some("example")),
-        ("rw/dns-health/dns-latency-check", None),
-        (
-            "rw/k8s-restart-resource/restart-resource-with-labels-labels-in-context",
-            Some("example"),
-        ),
-    ] {
-        let mut args = vec!["run", task];
-        if let Some(r) = resource {
-            args.extend(["--resource", r]);
-        }
-        let out = home.sitrep(&args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{task}: {err}");
-        assert!(
-            err.contains("no robot runtime yet") && err.contains(task),
-            "{task}: {err}"
-        );
-        assert!(!err.contains("panicked"), "{err}");
-    }
 }

@@ -253,10 +253,9 @@ impl Sitrep {
                 continue;
             }
             let slx = spec.clone().into_slx(self.workspace(), None);
-            let (_, mut problems) = slx_health_tasks(&catalog, &slx);
-            // A task sitrep cannot run yet (robot) is the runtime's gap, not the SLX's: the
-            // scheduler skips it with that reason.
-            problems.retain(|p| !matches!(p, SlxTaskProblem::NoRuntime { .. }));
+            // A robot task whose runtime is not installed yet is the runtime's gap, not the
+            // SLX's: the scheduler skips it with that reason.
+            let (_, problems) = slx_health_tasks(&catalog, &slx, true);
             if !problems.is_empty() {
                 for p in problems {
                     let field = match &p {

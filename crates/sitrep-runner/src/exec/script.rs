@@ -20,7 +20,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 pub struct ScriptRun<'a> {
     pub program: &'a str,
-    pub script: &'a Path,
+    /// The interpreter's arguments: the script, for bash and python tasks.
+    pub args: &'a [&'a std::ffi::OsStr],
     pub dir: &'a Path,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
@@ -181,7 +182,7 @@ pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> 
 fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<TaskProcess> {
     super::spawn::spawn(&Spawn {
         program: r.program,
-        args: &[r.script],
+        args: r.args,
         env: &r.env,
         cwd: r.dir,
         cgroup: tree.cgroup().map(|c| c.fds()),

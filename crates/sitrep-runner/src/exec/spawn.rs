@@ -25,7 +25,7 @@ const CHILD_STACK: usize = 64 * 1024;
 /// What to start.
 pub struct Spawn<'a> {
     pub program: &'a str,
-    pub args: &'a [&'a Path],
+    pub args: &'a [&'a std::ffi::OsStr],
     pub env: &'a [(String, String)],
     pub cwd: &'a Path,
     /// The cgroup to start in.

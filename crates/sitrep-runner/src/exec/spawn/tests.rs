@@ -1,4 +1,5 @@
 use super::*;
+use std::ffi::OsStr;
 use tokio::io::AsyncReadExt;
 
 fn env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -11,7 +12,7 @@ fn env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
 async fn the_child_gets_its_group_directory_environment_and_default_signals() {
     let dir = tempfile::tempdir().unwrap();
     let script = r#"echo "$PWD|$FOO|$(grep SigIgn /proc/$$/status | cut -f2)|$(cut -d' ' -f5 /proc/$$/stat)|$$"; echo oops >&2; exit 3"#;
-    let args = [Path::new("-c"), Path::new(script)];
+    let args = [OsStr::new("-c"), OsStr::new(script)];
     let env = env(&[("FOO", "bar baz")]);
     let mut p = spawn(&Spawn {
         program: "bash",
@@ -81,7 +82,7 @@ async fn a_task_starts_inside_its_cgroup() {
     let run = format!("spawn-test-{}", std::process::id());
     let cg = crate::tree::cgroup::TaskCgroup::create(base, &run).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let args = [Path::new("/proc/self/cgroup")];
+    let args = [OsStr::new("/proc/self/cgroup")];
     let mut p = spawn(&Spawn {
         program: "cat",
         args: &args,
