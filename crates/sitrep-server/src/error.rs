@@ -112,6 +112,9 @@ mod sitrep_runner_errors {
             RunError::ShuttingDown { .. } => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             RunError::Approval(_) => (StatusCode::CONFLICT, "approval"),
             RunError::RunDir { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            // The managed runtime (Robot Framework) could not be installed or started: not
+            // the request's fault, and it may work later.
+            RunError::Runtime { .. } => (StatusCode::SERVICE_UNAVAILABLE, "runtime"),
             _ => (StatusCode::BAD_REQUEST, "invalid"),
         }
     }

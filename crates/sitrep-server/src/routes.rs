@@ -632,7 +632,7 @@ pub fn openapi() -> Value {
                 "403": error_response("the token's role or workspace does not allow this"),
                 "404": error_response("not found"),
                 "422": error_response("the body is JSON of the wrong shape; the message names the field"),
-                "default": error_response("another error (409 refused by a safety rule, 413 too large, 429 over the rate limit (with Retry-After), 503 store unavailable): {code, message}"),
+                "default": error_response("another error (409 refused by a safety rule, 413 too large, 429 over the rate limit (with Retry-After), 503 store or task runtime unavailable): {code, message}"),
             },
         });
         // Every answer is JSON except the event stream.
