@@ -58,10 +58,10 @@ pub fn load(cache: &Path) -> Result<Collection, BundleError> {
         return Ok(c);
     }
     let collection = check(root)?;
-    if let Some(k) = key {
-        if let Err(e) = write_checked(&file, &k, &collection) {
-            tracing::debug!(file = %file.display(), error = %e, "cannot keep the checked built-in collection");
-        }
+    if let Some(k) = key
+        && let Err(e) = write_checked(&file, &k, &collection)
+    {
+        tracing::debug!(file = %file.display(), error = %e, "cannot keep the checked built-in collection");
     }
     Ok(collection)
 }
