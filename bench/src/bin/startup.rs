@@ -1,7 +1,8 @@
 //! What a whole-process `sitrep run` of a trivial task spends outside the task, step by step:
 //! the runtime, opening the store (migrations check), loading the catalog (the embedded
-//! collection and a user collection), the runner, the cgroup probe, the run (and a second
-//! run in the same process, for what the first one pays once).
+//! collection, read back in its checked form after the first start, and a user collection),
+//! the runner, the cgroup probe, the run (and a second run in the same process, for what the
+//! first one pays once).
 //!
 //!     cargo run --release -p sitrep-bench --bin startup -- [--n 30]
 //!
@@ -143,7 +144,9 @@ fn main() {
         v.push(wall);
         v
     };
-    once(); // the first start creates the database and extracts the collection
+    // the first start creates the database, extracts the built-in collection and keeps its
+    // checked form
+    once();
     let runs: Vec<Vec<f64>> = (0..n).map(|_| once()).collect();
     let bash: Vec<f64> = (0..n)
         .map(|_| {

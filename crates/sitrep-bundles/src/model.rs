@@ -11,7 +11,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// One value for the scheduler and the issue lifecycle.
 pub const DEFAULT_INTERVAL: Duration = sitrep_core::issue::DEFAULT_INTERVAL;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Collection {
     pub name: String,
     pub description: String,
@@ -26,7 +26,7 @@ impl Collection {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Bundle {
     pub name: String,
     pub description: String,
@@ -118,7 +118,7 @@ pub struct Hypothesis {
     pub change: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     pub name: String,
     pub description: String,
@@ -136,7 +136,7 @@ pub struct Task {
     pub spec: TaskSpec,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum TaskSpec {
     Script {
@@ -152,7 +152,7 @@ pub enum TaskSpec {
 }
 
 /// What to run: a suite file and, for a runbook task, exactly one of its tasks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RobotSpec {
     /// `runbook.robot` or `sli.robot`, relative to the bundle folder.
     pub file: String,
@@ -162,11 +162,11 @@ pub struct RobotSpec {
     /// The task's (for a whole suite: its first task's) line.
     pub line: usize,
     /// `[Timeout]` as written; Robot Framework enforces it itself.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Interpreter {
     Bash,
