@@ -336,7 +336,7 @@ fn mcp_on_stdio_answers_line_by_line_and_exits_at_the_end_of_its_input() {
     let init = by_id(1.into());
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "{init}");
     let tools = by_id(2.into())["result"]["tools"].as_array().unwrap();
-    assert_eq!(tools.len(), 6, "{tools:?}");
+    assert_eq!(tools.len(), 7, "{tools:?}");
     let issues = by_id(3.into());
     assert_eq!(issues["result"]["isError"], false, "{issues}");
     assert_eq!(by_id(4.into())["error"]["code"], -32602);
