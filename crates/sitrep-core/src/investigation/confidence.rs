@@ -23,8 +23,8 @@
 //!   another resource that is not above it in the chain and does not depend on its resource
 //!   (at most −0.30 in all): a rival as
 //!   plausible as the cause costs the full 0.15, an unrelated or stale one little, and one
-//!   whose supporting findings are all events that ended before the alert's problem began
-//!   (its `startsAt`) a quarter of that;
+//!   whose supporting findings are all events that ended a minute or more before the alert's
+//!   problem began (its `startsAt`) a quarter of that;
 //!   −0.10 when one of its own checks could not run;
 //!   −0.10 when the budget ran out with hypotheses untested.
 //!   The result is kept within 0..0.99.
@@ -79,18 +79,25 @@ fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Eviden
         .min_by_key(|e| e.severity.map_or(9, |v| v.get()))
 }
 
-/// Whether everything that supports `h` is events that ended before the trigger's problem
-/// began (`onset`): a burst of errors that was over before the alert started does not explain
-/// it, although its check still reports it within its window.
+/// How long before an alert's start a finding's last event must have ended to count as over
+/// before it: a cause that is one event (a kill, a crash) ends just before the alert it causes,
+/// which starts once a scrape or two have seen the effect.
+pub const OVER_BEFORE_MARGIN_MS: i64 = 60_000;
+
+/// Whether everything that supports `h` is events that ended well before the trigger's
+/// problem began (`onset`, less [`OVER_BEFORE_MARGIN_MS`]): a burst of errors that was over
+/// before the alert started does not explain it, although its check still reports it within
+/// its window.
 fn over_before(s: &Session, h: &Hypothesis, onset: Option<Timestamp>) -> bool {
     let Some(onset) = onset else {
         return false;
     };
+    let cutoff = onset.0 - OVER_BEFORE_MARGIN_MS;
     let mut support = s
         .evidence_for(&h.id)
         .filter(|e| matches!(e.strength, Strength::Strong | Strength::Weak))
         .peekable();
-    support.peek().is_some() && support.all(|e| e.last_event_at.is_some_and(|t| t < onset))
+    support.peek().is_some() && support.all(|e| e.last_event_at.is_some_and(|t| t.0 < cutoff))
 }
 
 /// The confirmed ancestors of `h`, nearest first.

@@ -247,7 +247,7 @@ fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
         labels: Default::default(),
         summary: String::new(),
         fingerprint: None,
-        started_at: Some(Timestamp(10_000)),
+        started_at: Some(Timestamp(1_000_000)),
     };
     s.hypotheses
         .push(hyp("h4", None, "proxy", HypothesisStatus::Confirmed));
@@ -266,8 +266,8 @@ fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
             dependencies: &Dependencies::default(),
         })
     };
-    // Errors that stopped before the alert began: a quarter of the rival's 0.15.
-    let c = conclude_with(Some(9_000));
+    // Errors that stopped well before the alert began: a quarter of the rival's 0.15.
+    let c = conclude_with(Some(1_000_000 - 61_000));
     assert_eq!(c.confidence, 0.61, "{:?}", c.reasons);
     assert_eq!(c.verdict, Verdict::RootCause);
     assert!(
@@ -277,8 +277,9 @@ fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
         "{:?}",
         c.reasons
     );
-    // Still happening when it began, or not an event at all: the full rival.
-    for still in [Some(10_000), None] {
+    // Still happening when it began, ended just before it (a one-off cause such as a kill),
+    // or not an event at all: the full rival.
+    for still in [Some(1_000_000), Some(1_000_000 - 30_000), None] {
         let c = conclude_with(still);
         assert_eq!(c.confidence, 0.5, "{still:?}: {:?}", c.reasons);
         assert_eq!(c.verdict, Verdict::Suggestion);
