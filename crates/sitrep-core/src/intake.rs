@@ -106,6 +106,18 @@ mod tests {
     const COOL: Duration = Duration::from_secs(600);
 
     #[test]
+    fn an_alert_handled_after_a_later_one_of_its_group_joins_that_ones_investigation() {
+        // Received a millisecond before the one that started the session, committed after it.
+        let started = ev(1_001, true, Some("s1"));
+        assert_eq!(
+            decide(&ev(1_000, true, None), Some(&started), COOL),
+            Decision::Duplicate {
+                session_id: "s1".into()
+            }
+        );
+    }
+
+    #[test]
     fn the_first_firing_event_of_a_group_starts_an_investigation() {
         assert_eq!(
             decide(&ev(0, true, None), None, COOL),

@@ -122,11 +122,19 @@ impl Sitrep {
 
     async fn handle(&self, mut event: InboundEvent) -> Result<()> {
         let store = self.store().await?;
+        let cooldown = self.settings().intake.cooldown;
+        // Up to a cooldown after this one too: two alerts of a group received a millisecond
+        // apart are committed, and so handled, in either order; the earlier one joins the
+        // investigation the later one started.
         let prior = store
-            .latest_with_session(self.workspace(), &event.dedup_key, event.received_at)
+            .latest_with_session(
+                self.workspace(),
+                &event.dedup_key,
+                event.received_at.add(cooldown),
+            )
             .await?;
         event.processed_at = Some(self.now());
-        match decide(&event, prior.as_ref(), self.settings().intake.cooldown) {
+        match decide(&event, prior.as_ref(), cooldown) {
             Decision::Investigate => {
                 let session_id = Sitrep::new_session_id();
                 event.status = InboundStatus::Investigating;
