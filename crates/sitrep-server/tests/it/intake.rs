@@ -1,4 +1,4 @@
-use crate::{Server, alertmanager_alert, assert_error};
+use crate::{Server, alertmanager_alert, assert_error, concluded};
 use serde_json::{Value, json};
 use sitrep_core::access::Role;
 use std::time::Duration;
@@ -6,23 +6,6 @@ use std::time::Duration;
 async fn inbound(s: &Server) -> Vec<Value> {
     let (_, page) = s.get("/api/v1/inbound", Role::Viewer).await;
     page["items"].as_array().unwrap().clone()
-}
-
-async fn concluded(s: &Server, session: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, body) = s
-            .get(&format!("/api/v1/sessions/{session}"), Role::Viewer)
-            .await;
-        if body["status"].as_str().is_some_and(|st| st != "running") {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still running: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -152,3 +152,21 @@ pub fn alertmanager_alert(group: &str, status: &str) -> Value {
                     "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f1"}],
     })
 }
+
+/// The session once it has finished (bounded: 120 s).
+pub async fn concluded(s: &Server, session: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (_, body) = s
+            .get(&format!("/api/v1/sessions/{session}"), Role::Viewer)
+            .await;
+        if body["status"].as_str().is_some_and(|st| st != "running") {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still running: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -4,14 +4,13 @@
 //! key). An incident that PagerDuty's webhook v3 reports is investigated, and the answer is a
 //! note on that same incident.
 
-use crate::Server;
+use crate::{Server, concluded};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use sitrep_core::access::Role;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const KEY: &str = "u+pd-rest-key-Zk4";
 
@@ -91,17 +90,7 @@ async fn a_pagerduty_incident_gets_the_answer_as_a_note_on_itself() {
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, body) = s
-            .get(&format!("/api/v1/sessions/{session}"), Role::Viewer)
-            .await;
-        if body["status"].as_str().is_some_and(|st| st != "running") {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    concluded(&s, &session).await;
     assert_eq!(s.sitrep.deliver_due().await.unwrap(), 2);
 
     let got = notes.lock().unwrap().clone();

@@ -4,7 +4,7 @@
 //! starts a thread and its later ones reply in it; an `ok: false` is a failed delivery with
 //! Slack's error, counted on `/metrics`.
 
-use crate::{Server, alertmanager_alert};
+use crate::{Server, alertmanager_alert, concluded};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -103,17 +103,7 @@ async fn slack_web_api_deliveries_of_one_session_form_one_thread_and_a_refusal_i
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, body) = s
-            .get(&format!("/api/v1/sessions/{session}"), Role::Viewer)
-            .await;
-        if body["status"].as_str().is_some_and(|st| st != "running") {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    concluded(&s, &session).await;
     assert_eq!(s.sitrep.deliver_due().await.unwrap(), 3);
 
     // Slack's request: the bot token as a bearer, the channel, the message; the second
