@@ -332,10 +332,16 @@ async fn post(
             .unwrap_or_default();
         Failure::Retry(format!("cannot reach {host}: {}", e.without_url()))
     })?;
-    let status = res.status();
-    if status.is_success() {
+    if res.status().is_success() {
         return Ok(());
     }
+    Err(refused("the receiver", res).await)
+}
+
+/// A receiver's non-success answer as a failure: a 4xx other than 408 and 429 cannot be fixed
+/// by retrying; anything else may be. The message quotes the start of its body.
+pub(crate) async fn refused(who: &str, res: reqwest::Response) -> Failure {
+    let status = res.status();
     let text: String = res
         .text()
         .await
@@ -343,11 +349,11 @@ async fn post(
         .chars()
         .take(200)
         .collect();
-    let message = format!("the receiver answered {status}: {}", text.trim());
+    let message = format!("{who} answered {status}: {}", text.trim());
     if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
-        Err(Failure::GiveUp(message))
+        Failure::GiveUp(message)
     } else {
-        Err(Failure::Retry(message))
+        Failure::Retry(message)
     }
 }
 

@@ -44,21 +44,8 @@ pub(crate) async fn add_note(
                 e.without_url()
             ))
         })?;
-    let status = res.status();
-    if status.is_success() {
+    if res.status().is_success() {
         return Ok(());
     }
-    let body: String = res
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect();
-    let message = format!("PagerDuty answered {status}: {}", body.trim());
-    if status.as_u16() == 429 || status.is_server_error() {
-        Err(Failure::Retry(message))
-    } else {
-        Err(Failure::GiveUp(message))
-    }
+    Err(crate::deliver::refused("PagerDuty", res).await)
 }

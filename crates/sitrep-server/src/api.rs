@@ -246,16 +246,20 @@ pub async fn start_session(
         task_budget: None,
         session_id: Some(Sitrep::new_session_id()),
     };
-    Ok(
-        match start_investigation(&s, req, b.wait.unwrap_or(false)).await? {
-            Started::Finished(session) => (StatusCode::CREATED, Json(session)).into_response(),
-            Started::Running { id, .. } => {
-                let body = serde_json::json!({ "id": id, "status": "running",
+    let started = start_investigation(&s, req, b.wait.unwrap_or(false)).await?;
+    Ok(respond(started, StatusCode::CREATED))
+}
+
+/// The answer to a started session: `finished` with the session, or 202 with its id.
+fn respond(started: Started, finished: StatusCode) -> axum::response::Response {
+    match started {
+        Started::Finished(session) => (finished, Json(session)).into_response(),
+        Started::Running { id, .. } => {
+            let body = serde_json::json!({ "id": id, "status": "running",
                 "href": format!("/api/v1/sessions/{id}") });
-                (StatusCode::ACCEPTED, Json(body)).into_response()
-            }
-        },
-    )
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+    }
 }
 
 /// An investigation as an edge starts it: concluded (when waited for, or when it ended before
@@ -356,16 +360,8 @@ pub async fn follow_up(
         time_budget: None,
         task_budget: None,
     };
-    Ok(
-        match start_follow_up(&s, req, b.wait.unwrap_or(false)).await? {
-            Started::Finished(session) => (StatusCode::OK, Json(session)).into_response(),
-            Started::Running { id, .. } => {
-                let body = serde_json::json!({ "id": id, "status": "running",
-                "href": format!("/api/v1/sessions/{id}") });
-                (StatusCode::ACCEPTED, Json(body)).into_response()
-            }
-        },
-    )
+    let started = start_follow_up(&s, req, b.wait.unwrap_or(false)).await?;
+    Ok(respond(started, StatusCode::OK))
 }
 
 #[derive(Debug, Deserialize)]

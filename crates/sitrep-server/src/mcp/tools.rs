@@ -301,6 +301,21 @@ fn view(v: impl serde::Serialize) -> Result<Value, ApiError> {
     })
 }
 
+/// A finished session, or the id of a running one (whose task the server keeps).
+fn answer(mcp: &McpServer, started: Started) -> Result<Value, ApiError> {
+    match started {
+        Started::Finished(session) => view(*session),
+        Started::Running { id, task } => {
+            mcp.track(task);
+            Ok(json!({
+                "id": id,
+                "status": "running",
+                "next": "call get_session with this id to follow it",
+            }))
+        }
+    }
+}
+
 async fn run(mcp: &McpServer, who: &Principal, name: &str, a: Value) -> Result<Value, ApiError> {
     let s: &Sitrep = mcp.sitrep(who);
     match name {
@@ -342,17 +357,7 @@ async fn run(mcp: &McpServer, who: &Principal, name: &str, a: Value) -> Result<V
                 task_budget: None,
                 session_id: Some(Sitrep::new_session_id()),
             };
-            match start_investigation(s, req, a.wait).await? {
-                Started::Finished(session) => view(*session),
-                Started::Running { id, task } => {
-                    mcp.track(task);
-                    Ok(json!({
-                        "id": id,
-                        "status": "running",
-                        "next": "call get_session with this id to follow it",
-                    }))
-                }
-            }
+            answer(mcp, start_investigation(s, req, a.wait).await?)
         }
         "ask_follow_up" => {
             let a: AskFollowUp = args(a)?;
@@ -363,17 +368,7 @@ async fn run(mcp: &McpServer, who: &Principal, name: &str, a: Value) -> Result<V
                 time_budget: None,
                 task_budget: None,
             };
-            match start_follow_up(s, req, a.wait).await? {
-                Started::Finished(session) => view(*session),
-                Started::Running { id, task } => {
-                    mcp.track(task);
-                    Ok(json!({
-                        "id": id,
-                        "status": "running",
-                        "next": "call get_session with this id to follow it",
-                    }))
-                }
-            }
+            answer(mcp, start_follow_up(s, req, a.wait).await?)
         }
         "get_session" => view(s.session(&args::<GetSession>(a)?.id).await?),
         "search_knowledge" => {
