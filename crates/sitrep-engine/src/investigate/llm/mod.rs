@@ -262,13 +262,13 @@ impl LlmReasoner {
                 "the token budget of {} is used",
                 self.budget.tokens
             ))
-        } else if let Some(budget) = self.budget.cost.filter(|b| st.cost >= *b) {
-            Some(format!(
-                "the cost budget of {budget} is used (an estimated {:.4} spent)",
-                st.cost
-            ))
         } else {
-            None
+            self.budget.cost.filter(|b| st.cost >= *b).map(|budget| {
+                format!(
+                    "the cost budget of {budget} is used (an estimated {:.4} spent)",
+                    st.cost
+                )
+            })
         }
     }
 }
