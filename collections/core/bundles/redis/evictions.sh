@@ -2,7 +2,7 @@
 # Health: keys evicted during a short sample window (evicted_keys is cumulative, so we diff two reads).
 set -euo pipefail
 source "${SITREP_BUNDLE_DIR}/lib.sh"
-SAMPLE="${SAMPLE_S:-5}"; MAX_RATE="${EVICTIONS_MAX_PER_S:-0}"
+SAMPLE="${SAMPLE_S:-3}"; MAX_RATE="${EVICTIONS_MAX_PER_S:-0}"
 [[ "$SAMPLE" =~ ^[0-9]+$ && "$SAMPLE" -ge 1 && "$SAMPLE" -le 60 ]] || { echo "SAMPLE_S must be 1..60" >&2; exit 2; }
 require_redis
 info stats; e0="${I[evicted_keys]}"; h0="${I[keyspace_hits]}"; m0="${I[keyspace_misses]}"

@@ -3,7 +3,7 @@
 # and connected clients against maxclients; names the largest client groups.
 set -euo pipefail
 source "${SITREP_BUNDLE_DIR}/lib.sh"
-SAMPLE="${SAMPLE_S:-5}"; WARN="${CLIENTS_WARN_PCT:-80}"
+SAMPLE="${SAMPLE_S:-3}"; WARN="${CLIENTS_WARN_PCT:-80}"
 [[ "$SAMPLE" =~ ^[0-9]+$ && "$SAMPLE" -ge 1 && "$SAMPLE" -le 60 ]] || { echo "SAMPLE_S must be 1..60" >&2; exit 2; }
 # When every slot is taken our own connection is the one refused: that is the finding.
 redis_probe

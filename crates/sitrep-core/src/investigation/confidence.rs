@@ -6,7 +6,9 @@
 //!   relevant to the question its finding was) plus 0.2 for each confirmed finding it explains
 //!   (at most two): those above it in the tree, and those on resources that depend on its
 //!   resource in the Map. Following the Map from a symptom to what it depends on favours the
-//!   deeper finding, unless that finding is much less relevant.
+//!   deeper finding, unless that finding is much less relevant. A finding over before the
+//!   alert's problem began (all its events ended a minute or more before `startsAt`) is a
+//!   candidate only when nothing else is supported, and is no symptom a candidate explains.
 //! - A confirmed change (a hypothesis its bundle declares `change: true`, e.g. a configuration
 //!   file that differs from the known-good one) explains what else was found on its resource
 //!   and by following the Map through it: those findings are its consequences, not candidates, and the
@@ -14,13 +16,15 @@
 //!   Changes are the usual cause of incidents; a dependency's errors about the requests a
 //!   changed client sends are not a fault of the dependency.
 //! - A signal (`signal: true`, e.g. an alert firing) is followed but is never a candidate.
+//! - A milder finding (weak evidence) on a resource an alert reports a problem on (the alert's
+//!   own resource, not an informational alert) counts as strong: the alert grades it.
 //! - Confidence starts at 0.50 for strong evidence (0.30 for weak only), then:
 //!   +0.15 when two or more different checks gave strong evidence on its resource;
 //!   +0.10 when it explains confirmed symptoms (above it in the chain, or on dependents);
 //!   +0.10 when the evidence names a culprit;
 //!   +0.05 when a bundle-declared failure mode describes it;
-//!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other supported cause on
-//!   another resource that is not above it in the chain and does not depend on its resource
+//!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other supported cause (of its
+//!   grade or stronger) on another resource that is not above it in the chain and does not depend on its resource
 //!   (at most −0.30 in all): a rival as
 //!   plausible as the cause costs the full 0.15, an unrelated or stale one little, and one
 //!   whose supporting findings are all events that ended a minute or more before the alert's
@@ -77,6 +81,25 @@ fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Eviden
     s.evidence_for(h)
         .filter(|e| e.strength == strength)
         .min_by_key(|e| e.severity.map_or(9, |v| v.get()))
+}
+
+/// How strongly the evidence supports `h`: by its best evidence, except that a milder finding
+/// on a resource an alert reports a problem on counts as strong (the alert grades it).
+fn support(s: &Session, h: &Hypothesis) -> Option<Strength> {
+    if best(s, &h.id, Strength::Strong).is_some() {
+        return Some(Strength::Strong);
+    }
+    best(s, &h.id, Strength::Weak)?;
+    Some(if alert_grades(s, h) {
+        Strength::Strong
+    } else {
+        Strength::Weak
+    })
+}
+
+/// Whether the trigger is an alert that reports a problem on `h`'s resource.
+fn alert_grades(s: &Session, h: &Hypothesis) -> bool {
+    s.trigger.reports_a_problem() && s.focus.iter().any(|f| *f == h.resource)
 }
 
 /// How long before an alert's start a finding's last event must have ended to count as over
@@ -182,11 +205,13 @@ fn explained_by_change<'a>(
 }
 
 /// The confirmed findings `h` explains as symptoms: its confirmed ancestors in the tree, and
-/// confirmed findings on resources that depend on its resource (a failure travels up the Map).
+/// confirmed findings on resources that depend on its resource (a failure travels up the Map),
+/// except those over before the trigger's problem began (`onset`).
 fn explained_symptoms<'a>(
     s: &'a Session,
     h: &'a Hypothesis,
     deps: &Dependencies,
+    onset: Option<Timestamp>,
 ) -> Vec<&'a Hypothesis> {
     let mut out = confirmed_ancestors(s, h);
     out.retain(|a| !a.signal);
@@ -200,18 +225,17 @@ fn explained_symptoms<'a>(
             out.push(o);
         }
     }
+    out.retain(|o| !over_before(s, o, onset));
     out
 }
 
-pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
+pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
     let s = input.session;
     let graded = |strength| -> Vec<&Hypothesis> {
         s.hypotheses
             .iter()
             .filter(|h| {
-                !h.signal
-                    && h.status != HypothesisStatus::Pruned
-                    && best(s, &h.id, strength).is_some()
+                !h.signal && h.status != HypothesisStatus::Pruned && support(s, h) == Some(strength)
             })
             .collect()
     };
@@ -228,15 +252,37 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             .filter(|h| explained_by_change(s, h, &changes, input.dependencies).is_none())
             .collect()
     };
-    let strong = graded(Strength::Strong);
-    let (candidates, base, base_why) = if !strong.is_empty() {
-        (strong, 0.50, "strong evidence from a check")
-    } else {
-        (
-            graded(Strength::Weak),
-            0.30,
-            "only weak evidence (milder issues)",
-        )
+    // A finding that was over before the alert's problem began does not explain it: the root
+    // is the best candidate that was not, of either grade, before any that was.
+    let onset = s.trigger.started_at();
+    let strong_all = graded(Strength::Strong);
+    let weak_all = graded(Strength::Weak);
+    let not_over = |hs: &Vec<&'a Hypothesis>| -> Vec<&'a Hypothesis> {
+        hs.iter()
+            .copied()
+            .filter(|h| !over_before(s, h, onset))
+            .collect()
+    };
+    let tiers = [
+        (not_over(&strong_all), Strength::Strong),
+        (not_over(&weak_all), Strength::Weak),
+        (strong_all.clone(), Strength::Strong),
+        (weak_all.clone(), Strength::Weak),
+    ];
+    let (candidates, grade) = tiers
+        .into_iter()
+        .find(|(c, _)| !c.is_empty())
+        .unwrap_or((vec![], Strength::Weak));
+    let graded_by_alert =
+        |h: &Hypothesis| best(s, &h.id, Strength::Strong).is_none() && alert_grades(s, h);
+    let (base, base_why) = match grade {
+        Strength::Strong => (0.50, "strong evidence from a check"),
+        _ => (0.30, "only weak evidence (milder issues)"),
+    };
+    // Rivals come from every supported cause of the root's grade or stronger.
+    let supported: Vec<&Hypothesis> = match grade {
+        Strength::Strong => strong_all,
+        _ => strong_all.into_iter().chain(weak_all).collect(),
     };
     let untested: Vec<String> = s
         .hypotheses
@@ -267,7 +313,7 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
                 })
                 .count()
         } else {
-            explained_symptoms(s, h, input.dependencies).len()
+            explained_symptoms(s, h, input.dependencies, onset).len()
         }
     };
     let score = |h: &Hypothesis| h.prior + 0.2 * explains(h).min(2) as f64;
@@ -298,7 +344,12 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
 
     let mut reasons = vec![ConfidenceReason {
         delta: base,
-        why: base_why.into(),
+        why: if graded_by_alert(root) {
+            "a milder finding on the resource the alert reports a problem on (the alert grades it)"
+                .into()
+        } else {
+            base_why.into()
+        },
     }];
     let strong_tasks: std::collections::BTreeSet<&str> = s
         .evidence
@@ -312,7 +363,7 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
             why: format!("{} different checks agree", strong_tasks.len()),
         });
     }
-    let explained = explained_symptoms(s, root, input.dependencies);
+    let explained = explained_symptoms(s, root, input.dependencies, onset);
     if !root.change && !explained.is_empty() {
         reasons.push(ConfidenceReason {
             delta: 0.10,
@@ -351,17 +402,17 @@ pub fn conclude(input: &ConclusionInput<'_>) -> Conclusion {
         });
     }
     // Other supported causes on other resources that are not symptoms it explains.
-    let rivals: Vec<&Hypothesis> = candidates
+    let rivals: Vec<&Hypothesis> = supported
         .iter()
         .copied()
         .filter(|h| {
-            h.resource != root.resource
+            h.id != root.id
+                && h.resource != root.resource
                 && !is_ancestor(s, &h.id, root)
                 && !input.dependencies.depends(&h.resource, &root.resource)
         })
         .collect();
     if !rivals.is_empty() {
-        let onset = s.trigger.started_at();
         let weight: f64 = rivals
             .iter()
             .map(|r| {

@@ -83,6 +83,21 @@ impl Trigger {
         }
     }
 
+    /// Whether the trigger is an alert that reports a problem (not an informational or
+    /// low-urgency one): Alertmanager's `severity` other than info/none/low, PagerDuty's
+    /// `urgency` other than low, Opsgenie's `priority` P1 to P3.
+    pub fn reports_a_problem(&self) -> bool {
+        let Trigger::Alert { labels, .. } = self else {
+            return false;
+        };
+        let label = |k: &str| labels.get(k).map(|v| v.trim().to_ascii_lowercase());
+        let mild = label("severity").is_some_and(|v| {
+            matches!(v.as_str(), "info" | "informational" | "none" | "low" | "debug")
+        }) || label("urgency").is_some_and(|v| v == "low")
+            || label("priority").is_some_and(|v| matches!(v.as_str(), "p4" | "p5"));
+        !mild
+    }
+
     /// When the problem began, where the trigger says so (alerts only).
     pub fn started_at(&self) -> Option<Timestamp> {
         match self {

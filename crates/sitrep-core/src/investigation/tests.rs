@@ -287,6 +287,88 @@ fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
 }
 
 #[test]
+fn a_finding_over_before_the_alert_began_is_not_its_root_cause_nor_a_symptom_it_explains() {
+    // An alert about the host; the strong finding on the proxy is errors that stopped minutes
+    // before it began, the host's own check supports it only weakly (a milder issue).
+    let mut s = session();
+    s.trigger = Trigger::Alert {
+        source: "alertmanager".into(),
+        name: "HostBusy".into(),
+        labels: Default::default(),
+        summary: String::new(),
+        fingerprint: None,
+        started_at: Some(Timestamp(1_000_000)),
+    };
+    s.hypotheses = vec![
+        hyp("h1", None, "proxy", HypothesisStatus::Confirmed),
+        hyp("h2", Some("h1"), "host", HypothesisStatus::Active),
+    ];
+    let mut stale = ev("e1", "h1", "proxy", "core/x/errors", Strength::Strong, 2);
+    stale.last_event_at = Some(Timestamp(1_000_000 - 300_000));
+    s.evidence = vec![
+        stale.clone(),
+        ev("e2", "h2", "host", "core/x/cpu", Strength::Weak, 3),
+    ];
+    let input = |s: &Session| {
+        conclude(&ConclusionInput {
+            session: s,
+            threshold: 0.6,
+            budget_exhausted: false,
+            dependencies: &Dependencies::default(),
+        })
+    };
+    let c = input(&s);
+    assert_eq!(c.root_cause.as_ref().unwrap().resource, "host", "{:?}", c.reasons);
+    // 0.30 weak + 0.10 culprit + 0.05 known; the stale errors are no symptom it explains.
+    assert_eq!(c.confidence, 0.45, "{:?}", c.reasons);
+    assert!(!c.reasons.iter().any(|r| r.why.contains("symptom")), "{:?}", c.reasons);
+    // Still going when the alert began: the proxy's errors are the root, as before.
+    let mut current = s.clone();
+    current.evidence[0].last_event_at = Some(Timestamp(1_000_000));
+    assert_eq!(input(&current).root_cause.unwrap().resource, "proxy");
+    // Nothing else supported: the stale finding is still the best there is.
+    let mut alone = s.clone();
+    alone.evidence.truncate(1);
+    assert_eq!(input(&alone).root_cause.unwrap().resource, "proxy");
+}
+
+#[test]
+fn a_milder_finding_on_the_resource_an_alert_reports_counts_as_strong() {
+    let mut s = session();
+    s.focus = vec!["host".into()];
+    s.hypotheses = vec![hyp("h1", None, "host", HypothesisStatus::Active)];
+    s.evidence = vec![ev("e1", "h1", "host", "core/x/cpu", Strength::Weak, 3)];
+    let conclude_on = |trigger: Trigger| {
+        let mut s = s.clone();
+        s.trigger = trigger;
+        conclude(&ConclusionInput {
+            session: &s,
+            threshold: 0.6,
+            budget_exhausted: false,
+            dependencies: &Dependencies::default(),
+        })
+    };
+    let alert = |severity: &str| Trigger::Alert {
+        source: "alertmanager".into(),
+        name: "HostBusy".into(),
+        labels: [("severity".to_string(), severity.to_string())].into(),
+        summary: String::new(),
+        fingerprint: None,
+        started_at: None,
+    };
+    // 0.50 graded by the alert + 0.10 culprit + 0.05 known
+    let c = conclude_on(alert("warning"));
+    assert_eq!(c.confidence, 0.65, "{:?}", c.reasons);
+    assert!(c.reasons[0].why.contains("the alert grades it"), "{:?}", c.reasons);
+    // An informational alert, or a question, grades nothing: 0.30 weak + 0.15.
+    assert_eq!(conclude_on(alert("info")).confidence, 0.45);
+    let q = conclude_on(Trigger::Question {
+        text: "is the host busy".into(),
+    });
+    assert_eq!(q.confidence, 0.45, "{:?}", q.reasons);
+}
+
+#[test]
 fn nothing_supported_concludes_nothing_found() {
     let mut s = session();
     s.evidence.retain(|e| e.strength == Strength::None);
