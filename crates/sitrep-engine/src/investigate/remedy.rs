@@ -93,11 +93,17 @@ impl Sitrep {
                     .await;
             }
         };
+        // The facts of the evidence the conclusion rests on: the strongest, then the most severe.
         let facts = d
             .session
             .evidence_for(&h.id)
-            .filter(|e| e.strength == Strength::Strong)
-            .min_by_key(|e| e.severity.map_or(9, |s| s.get()))
+            .filter(|e| matches!(e.strength, Strength::Strong | Strength::Weak))
+            .min_by_key(|e| {
+                (
+                    e.strength != Strength::Strong,
+                    e.severity.map_or(9, |s| s.get()),
+                )
+            })
             .map(|e| e.facts.clone())
             .unwrap_or_default();
         let mut params = BTreeMap::new();
