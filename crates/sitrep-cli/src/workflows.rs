@@ -51,14 +51,7 @@ pub async fn workflows(sitrep: &Sitrep, c: WorkflowsCmd) -> Result<ExitCode> {
                     .workflows
                     .iter()
                     .map(|w| {
-                        let on = match (&w.spec.on.alert, &w.spec.on.issue) {
-                            (Some(a), _) => format!(
-                                "alert{}",
-                                a.source.map(|s| format!(" from {s}")).unwrap_or_default()
-                            ),
-                            (_, Some(i)) => format!("issue, severity <= {}", i.severity_at_most),
-                            _ => String::new(),
-                        };
+                        let on = w.spec.on.summary();
                         let to: Vec<&str> = w.spec.deliver.iter().map(|t| t.kind()).collect();
                         vec![
                             w.name.clone(),

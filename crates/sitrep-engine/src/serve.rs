@@ -165,6 +165,11 @@ impl Sitrep {
             async move { me.workflow_worker(stop).await }
         });
         let me = self.clone();
+        let schedules = tokio::spawn({
+            let stop = stopped(rx.clone());
+            async move { me.schedule_worker(stop).await }
+        });
+        let me = self.clone();
         let delivery = tokio::spawn({
             let stop = stopped(rx.clone());
             async move { me.delivery_worker(stop).await }
@@ -174,6 +179,7 @@ impl Sitrep {
             r = &mut running => {
                 intake.abort();
                 workflows.abort();
+                schedules.abort();
                 delivery.abort();
                 return flatten(r);
             }
@@ -189,6 +195,7 @@ impl Sitrep {
         let _ = tokio::time::timeout(RECORD_WAIT, intake).await;
         // Deliveries not yet sent stay pending for the next start.
         let _ = tokio::time::timeout(RECORD_WAIT, workflows).await;
+        let _ = tokio::time::timeout(RECORD_WAIT, schedules).await;
         let _ = tokio::time::timeout(RECORD_WAIT, delivery).await;
         // Runs in flight get the grace period; the rest are interrupted (their process trees
         // killed) and recorded before this returns.

@@ -1,7 +1,8 @@
 //! Workflows from the workspace folder's `workflows/*.yaml` (`docs/workflows.md`): loaded and
 //! checked with file, line and field like rules; an alert's workflows are chosen when its
-//! investigation starts (`intake`), an issue's when it opens ([`Sitrep::workflow_worker`]),
-//! and their deliveries are stored with the investigation's start.
+//! investigation starts (`intake`), an issue's when it opens ([`Sitrep::workflow_worker`]), a
+//! schedule's at its times ([`Sitrep::schedule_worker`]), and their deliveries are stored with
+//! the investigation's start.
 
 use crate::files::{Loaded, NamedFile, load_named};
 use crate::investigate::{Ask, InvestigateRequest};
@@ -11,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use sitrep_core::Severity;
 use sitrep_core::delivery::{Delivery, DeliveryStatus};
 use sitrep_core::intake::InboundEvent;
-use sitrep_core::workflow::{AlertFacts, Workflow, WorkflowSpec};
+use sitrep_core::Timestamp;
+use sitrep_core::workflow::{AlertFacts, ScheduledAsk, Workflow, WorkflowSpec};
 use sitrep_store::DeliveryStore;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +36,12 @@ pub struct WorkflowsView {
 }
 
 pub(crate) type LoadedWorkflows = Loaded<Workflow>;
+
+/// What a firing schedule asks, owned for the investigation's task.
+enum Scheduled {
+    Question(String),
+    Command(String, Vec<String>),
+}
 
 impl NamedFile for Workflow {
     type Spec = WorkflowSpec;
@@ -183,6 +192,109 @@ impl Sitrep {
                 tracing::error!(error = %e, issue = %issue_id, "cannot start a workflow for an issue");
             }
         }
+    }
+
+    /// Fires each schedule workflow at its times (cron, UTC) until `stop` completes: its
+    /// question or command is investigated and the answer delivered like an alert's. A time
+    /// that passed while no server ran is not made up (as cron does not); the folder is read
+    /// again at least every minute, so an added or changed workflow takes effect without a
+    /// restart.
+    pub async fn schedule_worker(&self, stop: impl Future<Output = ()> + Send) {
+        tokio::pin!(stop);
+        // workflow name -> (its schedule as last read, when it fires next)
+        let mut next: BTreeMap<String, (String, Timestamp)> = BTreeMap::new();
+        loop {
+            let now = self.now();
+            let workflows = match self.loaded_workflows().await {
+                Ok(l) => l.items,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the workflows for their schedules");
+                    vec![]
+                }
+            };
+            let mut due = vec![];
+            let mut kept = BTreeMap::new();
+            for (w, _) in workflows {
+                let Some(sch) = &w.spec().on.schedule else {
+                    continue;
+                };
+                let key = format!("{} {}", sch.cron, w.spec().enabled);
+                let at = match next.remove(w.name()) {
+                    Some((k, at)) if k == key => Some(at),
+                    _ => w.next_fire(now),
+                };
+                let Some(at) = at else { continue };
+                if at <= now {
+                    if let Some(n) = w.next_fire(now) {
+                        kept.insert(w.name().to_string(), (key, n));
+                    }
+                    due.push(w);
+                } else {
+                    kept.insert(w.name().to_string(), (key, at));
+                }
+            }
+            next = kept;
+            for w in &due {
+                if let Err(e) = self.fire_schedule(w).await {
+                    tracing::error!(error = %e, workflow = w.name(), "cannot start a scheduled workflow");
+                }
+            }
+            let wait = next
+                .values()
+                .map(|(_, at)| at.0 - self.now().0)
+                .min()
+                .unwrap_or(60_000)
+                .clamp(0, 60_000);
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(wait as u64)) => {}
+            }
+        }
+    }
+
+    /// One firing of a schedule workflow: its deliveries stored with the session about to
+    /// start, then its question investigated or its command run, in the background.
+    async fn fire_schedule(&self, w: &Workflow) -> Result<()> {
+        let ask = match w.scheduled_ask() {
+            Some(ScheduledAsk::Question(q)) => Scheduled::Question(q.to_string()),
+            Some(ScheduledAsk::Command { name, args }) => {
+                Scheduled::Command(name.to_string(), args.to_vec())
+            }
+            None => return Ok(()),
+        };
+        let session_id = Sitrep::new_session_id();
+        let (assistant, deliveries) = self.plan_deliveries(&[w], &session_id);
+        self.store()
+            .await?
+            .put_deliveries(&deliveries, None)
+            .await?;
+        tracing::info!(workflow = w.name(), session = %session_id, deliveries = deliveries.len(), "scheduled workflow fires");
+        let base = InvestigateRequest {
+            ask: Ask::Question(String::new()),
+            assistant,
+            time_budget: None,
+            task_budget: None,
+            session_id: Some(session_id),
+        };
+        let me = self.clone();
+        let workflow = w.name().to_string();
+        tokio::spawn(async move {
+            let done = match ask {
+                Scheduled::Question(q) => me
+                    .investigate(InvestigateRequest {
+                        ask: Ask::Question(q),
+                        ..base
+                    })
+                    .await
+                    .map(drop),
+                Scheduled::Command(name, args) => me.run_command(&name, &args, &base).await.map(drop),
+            };
+            if let Err(e) = done {
+                tracing::error!(error = %e, workflow, "a scheduled workflow's investigation failed");
+            }
+            me.wake_delivery();
+        });
+        Ok(())
     }
 
     async fn issue_opened(&self, issue_id: &str, severity: Severity) -> Result<()> {

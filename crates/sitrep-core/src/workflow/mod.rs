@@ -9,7 +9,9 @@ use crate::intake::Source;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod schedule;
 mod target;
+pub use schedule::*;
 pub use target::*;
 
 /// A workflow as written.
@@ -48,6 +50,29 @@ pub struct On {
     /// A signed JSON POST from any system (`crate::webhook`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<crate::webhook::WebhookTrigger>,
+    /// A time of day, week or month (cron, UTC): a question or a command on a schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleTrigger>,
+}
+
+impl On {
+    /// What starts it, in a few words (`alert from pagerduty`, `schedule 0 7 * * 1-5`).
+    pub fn summary(&self) -> String {
+        if let Some(a) = &self.alert {
+            format!(
+                "alert{}",
+                a.source.map(|s| format!(" from {s}")).unwrap_or_default()
+            )
+        } else if let Some(i) = &self.issue {
+            format!("issue, severity <= {}", i.severity_at_most)
+        } else if self.webhook.is_some() {
+            "signed webhook".into()
+        } else if let Some(s) = &self.schedule {
+            format!("schedule {} (UTC)", s.cron)
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// An alert from a monitoring system's webhook.
@@ -93,9 +118,14 @@ pub struct Investigate {
     /// An assistant of the settings (default: the default assistant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assistant: Option<String>,
-    /// The question asked, for a webhook: `${path}` is filled from the body.
+    /// The question asked, for a webhook (`${path}` is filled from the body) or a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
+    /// A command of the workspace (`commands/`) run on a schedule, with its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
 }
 
 impl Investigate {
@@ -116,6 +146,14 @@ pub struct WorkflowProblem {
 pub struct Workflow {
     spec: WorkflowSpec,
     targets: Vec<Target>,
+    schedule: Option<Schedule>,
+}
+
+/// What a scheduled workflow asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduledAsk<'a> {
+    Question(&'a str),
+    Command { name: &'a str, args: &'a [String] },
 }
 
 /// The facts of an alert a workflow filters on.
@@ -145,21 +183,47 @@ impl Workflow {
         let on = &spec.on;
         let triggers = usize::from(on.alert.is_some())
             + usize::from(on.issue.is_some())
-            + usize::from(on.webhook.is_some());
+            + usize::from(on.webhook.is_some())
+            + usize::from(on.schedule.is_some());
         if triggers != 1 {
             bad(
                 "on".into(),
-                "give exactly one of alert, issue or webhook".into(),
+                "give exactly one of alert, issue, webhook or schedule".into(),
             );
         }
+        let inv = &spec.investigate;
         let mut webhook_problems = vec![];
+        let mut schedule = None;
         if let Some(w) = &on.webhook {
-            w.check(spec.investigate.question.as_deref(), &mut webhook_problems);
-        } else if spec.investigate.question.is_some() {
+            w.check(inv.question.as_deref(), &mut webhook_problems);
+        } else if let Some(sch) = &on.schedule {
+            match Schedule::parse(&sch.cron) {
+                Ok(s) => schedule = Some(s),
+                Err(e) => bad("on.schedule.cron".into(), e),
+            }
+            if inv.question.is_some() == inv.command.is_some() {
+                bad(
+                    "investigate".into(),
+                    "a schedule asks something: give exactly one of question or command".into(),
+                );
+            }
+            if inv.command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                bad("investigate.command".into(), "name a command of the workspace's commands/".into());
+            }
+        } else if inv.question.is_some() {
             bad(
                 "investigate.question".into(),
-                "only a webhook workflow asks a question of its own (an alert or an issue is its own question)".into(),
+                "only a webhook or a schedule workflow asks a question of its own (an alert or an issue is its own question)".into(),
             );
+        }
+        if on.schedule.is_none() && inv.command.is_some() {
+            bad(
+                "investigate.command".into(),
+                "only a schedule workflow runs a command (an alert, an issue or a webhook is investigated as it comes)".into(),
+            );
+        }
+        if inv.command.is_none() && !inv.args.is_empty() {
+            bad("investigate.args".into(), "args go to a command: name one in investigate.command".into());
         }
         for p in webhook_problems {
             bad(p.field, p.message);
@@ -207,7 +271,11 @@ impl Workflow {
             targets.push(t);
         }
         if problems.is_empty() {
-            Ok(Workflow { spec, targets })
+            Ok(Workflow {
+                spec,
+                targets,
+                schedule,
+            })
         } else {
             Err(problems)
         }
@@ -246,6 +314,28 @@ impl Workflow {
             .as_ref()
             .filter(|_| self.spec.enabled)?;
         Some((w, self.spec.investigate.question.as_deref()?))
+    }
+
+    /// When it next fires strictly after `after`, when it is an enabled schedule workflow.
+    pub fn next_fire(&self, after: crate::Timestamp) -> Option<crate::Timestamp> {
+        self.schedule
+            .as_ref()
+            .filter(|_| self.spec.enabled)?
+            .next_after(after)
+    }
+
+    /// What a schedule workflow asks each time it fires.
+    pub fn scheduled_ask(&self) -> Option<ScheduledAsk<'_>> {
+        self.schedule.as_ref()?;
+        let inv = &self.spec.investigate;
+        match (&inv.question, &inv.command) {
+            (Some(q), _) => Some(ScheduledAsk::Question(q)),
+            (None, Some(c)) => Some(ScheduledAsk::Command {
+                name: c,
+                args: &inv.args,
+            }),
+            (None, None) => None,
+        }
     }
 
     /// Whether it takes a newly opened issue of this severity.
@@ -433,5 +523,79 @@ mod tests {
         assert_eq!(e[0].field, "investigate.question");
         let e = compile("name: a\non: {alert: {}, webhook: {secret: 'secret:x'}}\ninvestigate: {question: 'x'}\ndeliver: [{webhook: {url: 'http://x'}}]").unwrap_err();
         assert_eq!(e[0].field, "on");
+    }
+
+    #[test]
+    fn a_schedule_workflow_asks_a_question_or_runs_a_command_at_its_times() {
+        let w = compile(
+            "name: morning
+on: {schedule: {cron: '0 7 * * 1-5'}}
+investigate: {command: db-triage, args: [shop, window=1h]}
+deliver: [{webhook: {url: 'http://x'}}]",
+        )
+        .unwrap();
+        let args = ["shop".to_string(), "window=1h".to_string()];
+        assert_eq!(
+            w.scheduled_ask(),
+            Some(ScheduledAsk::Command {
+                name: "db-triage",
+                args: &args
+            })
+        );
+        // 2026-12-03 is a Thursday: next at Friday 07:00 UTC.
+        let thu = crate::Timestamp(1_796_310_000_000);
+        let fri_7 = crate::Timestamp(1_796_367_600_000);
+        assert_eq!(w.next_fire(thu), Some(fri_7));
+        let q = compile("name: q
+on: {schedule: {cron: '@hourly'}}
+investigate: {question: 'Is checkout healthy?'}
+deliver: [{webhook: {url: 'http://x'}}]").unwrap();
+        assert_eq!(q.scheduled_ask(), Some(ScheduledAsk::Question("Is checkout healthy?")));
+        assert_eq!(w.takes_issue(Severity::new(1).unwrap()), false);
+        // A disabled one never fires.
+        let off = compile("name: q
+enabled: false
+on: {schedule: {cron: '@hourly'}}
+investigate: {question: 'x'}
+deliver: [{webhook: {url: 'http://x'}}]").unwrap();
+        assert_eq!(off.next_fire(thu), None);
+        let fields = |yaml: &str| -> Vec<String> {
+            compile(yaml).unwrap_err().into_iter().map(|p| p.field).collect()
+        };
+        let to = "deliver: [{webhook: {url: 'http://x'}}]";
+        assert_eq!(
+            fields(&format!("name: b
+on: {{schedule: {{cron: 'at seven'}}}}
+investigate: {{question: x}}
+{to}")),
+            ["on.schedule.cron"]
+        );
+        assert_eq!(
+            fields(&format!("name: b
+on: {{schedule: {{cron: '@daily'}}}}
+{to}")),
+            ["investigate"]
+        );
+        assert_eq!(
+            fields(&format!("name: b
+on: {{schedule: {{cron: '@daily'}}}}
+investigate: {{question: x, command: y}}
+{to}")),
+            ["investigate"]
+        );
+        assert_eq!(
+            fields(&format!("name: b
+on: {{alert: {{}}}}
+investigate: {{command: y, args: [z]}}
+{to}")),
+            ["investigate.command"]
+        );
+        assert_eq!(
+            fields(&format!("name: b
+on: {{schedule: {{cron: '@daily'}}}}
+investigate: {{question: x, args: [z]}}
+{to}")),
+            ["investigate.args"]
+        );
     }
 }

@@ -412,3 +412,37 @@ async fn a_signed_generic_webhook_asks_its_question_once_per_key_and_a_forged_on
     assert_eq!(events["items"][0]["status"], "recorded", "{events}");
     assert_eq!(events["items"][0]["session_id"], session.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_workflow_asks_its_question_at_its_times_and_delivers_the_answer() {
+    let s = Server::start("w").await;
+    let (base, got) = receivers().await;
+    let dir = s.sitrep.workspace_dir().join("workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Every two seconds (a leading seconds field), so the test need not wait for a minute.
+    std::fs::write(
+        dir.join("pulse.yaml"),
+        format!("on: {{schedule: {{cron: '*/2 * * * * *'}}}}\ninvestigate: {{question: 'Is the shop healthy?'}}\ndeliver: [{{webhook: {{url: '{base}/hook'}}}}]\n"),
+    )
+    .unwrap();
+    let me = s.sitrep.clone();
+    let worker = tokio::spawn(async move { me.schedule_worker(std::future::pending()).await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let delivery = loop {
+        let (_, page) = s.get("/api/v1/deliveries", Role::Viewer).await;
+        if let Some(d) = page["items"].as_array().and_then(|i| i.last()).cloned() {
+            break d;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the schedule never fired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    worker.abort();
+    assert_eq!(delivery["workflow"], "pulse", "{delivery}");
+    let done = finished(&s, delivery["session_id"].as_str().unwrap()).await;
+    assert_eq!(done["trigger"]["type"], "question", "{done}");
+    assert_eq!(done["trigger"]["text"], "Is the shop healthy?", "{done}");
+    assert!(s.sitrep.deliver_due().await.unwrap() >= 1);
+    let hook = got.lock().unwrap().iter().find(|g| g.path == "/hook").cloned();
+    let body: Value = serde_json::from_slice(&hook.expect("delivered").body).unwrap();
+    assert_eq!(body["workflow"], "pulse", "{body}");
+}
