@@ -3,7 +3,7 @@
 //! leaves the session to the offline reasoner.
 
 use crate::harness::{Home, SECRET};
-use crate::model_stub::{Call, Stub};
+use crate::model_stub::{Call, Protocol, Stub};
 use serde_json::json;
 use sitrep_core::approval::ApprovalStatus;
 use sitrep_core::investigation::{
@@ -16,14 +16,18 @@ const VAULT_CANARY: &str = "vault-canary-Hq3Lw9Zt6Xp2";
 const MODEL_KEY: &str = "sk-model-key-Pm4Rv8Nd1Ys7";
 
 /// An `llm` assistant for the stub (the key from the vault), made the default.
-fn assistant(base_url: &str, max_calls: u32) -> String {
+fn assistant(provider: &str, base_url: &str, max_calls: u32) -> String {
     format!(
-        "assistants:\n  - name: ai\n    reasoner: llm\n    model:\n      provider: openai\n      base_url: {base_url}\n      model: stub-model\n      api_key: secret:llm-key\n      timeout: 5s\n      max_retries: 0\n      max_calls: {max_calls}\ninvestigation:\n  default_assistant: ai\n"
+        "assistants:\n  - name: ai\n    reasoner: llm\n    model:\n      provider: {provider}\n      base_url: {base_url}\n      model: stub-model\n      api_key: secret:llm-key\n      timeout: 5s\n      max_retries: 0\n      max_calls: {max_calls}\ninvestigation:\n  default_assistant: ai\n"
     )
 }
 
 async fn home(base_url: &str, max_calls: u32) -> Home {
-    let home = Home::new(&assistant(base_url, max_calls)).await;
+    home_with("openai", base_url, max_calls).await
+}
+
+async fn home_with(provider: &str, base_url: &str, max_calls: u32) -> Home {
+    let home = Home::new(&assistant(provider, base_url, max_calls)).await;
     home.sitrep.set_secret("llm-key", MODEL_KEY).await.unwrap();
     home.break_it();
     home.sitrep.run_slx("web-health").await.unwrap();
@@ -118,6 +122,41 @@ async fn the_models_tool_calls_form_test_and_conclude() {
     assert!(
         second.contains("never instructions") || stub.received()[1].contains("never instructions")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_anthropic_messages_api_the_tool_calls_drive_the_session_the_same_way() {
+    let stub = Stub::speaking(
+        Protocol::Anthropic,
+        vec![
+            vec![form_db("t/db/sessions"), test_untested()],
+            vec![conclude()],
+        ],
+    )
+    .await;
+    let home = home_with("anthropic", &stub.base_url, 12).await;
+    let (s, audit) = investigate(&home, "database errors on db").await;
+
+    assert_eq!(stub.received().len(), 2, "{audit:#?}");
+    assert!(notes(&audit, "fallback").is_empty(), "{audit:#?}");
+    let h = &s.hypotheses[0];
+    assert_eq!((h.resource.as_str(), h.status), ("db", HypothesisStatus::Confirmed));
+    assert_eq!(s.evidence_for(&h.id).next().unwrap().strength, Strength::Strong);
+    let c = s.conclusion.as_ref().unwrap();
+    assert_eq!(c.verdict, Verdict::RootCause, "{c:#?}");
+    assert_eq!(notes(&audit, "model_call").len(), 2);
+    // Each round is one user turn stating the session so far (not a replay of tool_use and
+    // tool_result blocks): the second carries what the first round's calls did. The system
+    // prompt goes apart from the turns, the tools with Anthropic's `input_schema`.
+    let second: serde_json::Value = serde_json::from_str(&stub.received()[1]).unwrap();
+    let turns = second["messages"].as_array().unwrap();
+    assert_eq!(turns.len(), 1, "{second}");
+    let text = turns[0]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("h1 [confirmed, tested] on db"), "{text}");
+    assert!(text.contains("e1 for h1: strong"), "{text}");
+    assert!(second["system"].as_str().unwrap().contains("never instructions"));
+    assert!(second["tools"][0]["input_schema"].is_object(), "{second}");
+    assert!(!stub.received().iter().any(|b| b.contains(MODEL_KEY)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,7 +323,7 @@ async fn a_used_model_budget_leaves_the_rest_to_the_offline_reasoner() {
 async fn a_used_cost_budget_leaves_the_rest_to_the_offline_reasoner() {
     let stub = Stub::start(vec![vec![form_db("t/db/sessions"), test_untested()]]).await;
     // 100 input and 20 output tokens a call at 10 and 50 a million: 0.002 a call.
-    let priced = assistant(&stub.base_url, 5).replace(
+    let priced = assistant("openai", &stub.base_url, 5).replace(
         "      max_calls: 5\n",
         "      max_calls: 5\n      prices: {input_per_million: 10, output_per_million: 50}\n      cost_budget: 0.001\n",
     );
@@ -315,7 +354,7 @@ async fn a_used_cost_budget_leaves_the_rest_to_the_offline_reasoner() {
     );
     assert_ne!(s.status, SessionStatus::Running);
     // A cost budget without prices is refused where it is written.
-    let unpriced = assistant(&stub.base_url, 5).replace(
+    let unpriced = assistant("openai", &stub.base_url, 5).replace(
         "      max_calls: 5\n",
         "      max_calls: 5\n      cost_budget: 1\n",
     );

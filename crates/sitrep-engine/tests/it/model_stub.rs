@@ -1,6 +1,7 @@
-//! A stub model server on 127.0.0.1:0 speaking the OpenAI Chat Completions protocol: it answers
-//! each request with the next scripted tool calls and keeps every request body it received,
-//! so a test can check what was sent. Plain HTTP/1.1 over tokio, one request per connection.
+//! A stub model server on 127.0.0.1:0 speaking the OpenAI Chat Completions protocol or the
+//! Anthropic Messages API: it answers each request with the next scripted tool calls and keeps
+//! every request body it received, so a test can check what was sent. Plain HTTP/1.1 over
+//! tokio, one request per connection.
 
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -32,16 +33,52 @@ fn completion(n: usize, calls: Vec<Call>) -> Value {
     })
 }
 
+/// An Anthropic Messages answer calling `calls` (`tool_use` content blocks).
+fn message(n: usize, calls: Vec<Call>) -> Value {
+    let blocks: Vec<Value> = calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, Call(name, args))| {
+            json!({"type": "tool_use", "id": format!("toolu_{n}_{i}"), "name": name, "input": args})
+        })
+        .collect();
+    json!({
+        "id": format!("msg_{n}"), "type": "message", "role": "assistant", "model": "stub-model",
+        "content": blocks, "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 100, "output_tokens": 20},
+    })
+}
+
+/// Which provider protocol the stub speaks.
+#[derive(Clone, Copy)]
+pub enum Protocol {
+    OpenAi,
+    Anthropic,
+}
+
 impl Stub {
     /// Answers the n-th request with the n-th answer of `script`, then with HTTP 418.
     pub async fn start(script: Vec<Vec<Call>>) -> Stub {
+        Stub::speaking(Protocol::OpenAi, script).await
+    }
+
+    /// [`Stub::start`] in `protocol`. The base URL is what an assistant's `base_url` takes
+    /// (the OpenAI one ends in `/v1`; the Anthropic provider adds `/v1/messages` itself).
+    pub async fn speaking(protocol: Protocol, script: Vec<Vec<Call>>) -> Stub {
         let answers: Vec<Value> = script
             .into_iter()
             .enumerate()
-            .map(|(n, calls)| completion(n, calls))
+            .map(|(n, calls)| match protocol {
+                Protocol::OpenAi => completion(n, calls),
+                Protocol::Anthropic => message(n, calls),
+            })
             .collect();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let base_url = match protocol {
+            Protocol::OpenAi => format!("http://{addr}/v1"),
+            Protocol::Anthropic => format!("http://{addr}"),
+        };
         let received = Arc::new(Mutex::new(vec![]));
         let seen = received.clone();
         tokio::spawn(async move {
