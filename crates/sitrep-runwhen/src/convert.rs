@@ -6,6 +6,7 @@ use crate::imports::{ImportedVariable, Imports, imports};
 use crate::model::*;
 use crate::robot::{Block, RobotFile, parse};
 use sitrep_bundles::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Problem};
+use std::time::Duration;
 use sitrep_core::{TaskKind, TaskType};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -258,6 +259,7 @@ fn runbook_task(
             warnings.push(at(&s.file, Some(line), &field, n));
         }
     }
+    let timeout = task_timeout(s, block, warnings);
     Some(RobotTask {
         name,
         description: block
@@ -271,7 +273,7 @@ fn runbook_task(
         },
         ty: TaskType::Robot,
         interval: None,
-        timeout: DEFAULT_TIMEOUT,
+        timeout,
         tags,
         risk: read_write.then_some(DEFAULT_REMEDIATION_RISK),
         rollback: None,
@@ -285,6 +287,41 @@ fn runbook_task(
             timeout: block.timeout.as_ref().map(|c| c.text.clone()),
         },
     })
+}
+
+/// Time sitrep gives a robot task beyond its `[Timeout]`, so Robot's own timeout ends it first
+/// (with its message) and the interpreter's start and the report fit.
+const ROBOT_TIMEOUT_MARGIN: Duration = Duration::from_secs(15);
+/// The longest a task may run (as for native bundles).
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A task's time limit: its `[Timeout]` plus [`ROBOT_TIMEOUT_MARGIN`] (at most an hour), else
+/// sitrep's default. A value that is not a time (a variable) is a warning, not a problem.
+fn task_timeout(s: &Suite, block: &Block, warnings: &mut Vec<Problem>) -> Duration {
+    let Some(cell) = &block.timeout else {
+        return DEFAULT_TIMEOUT;
+    };
+    let field = format!("Tasks.{}.[Timeout]", block.name);
+    match crate::robot_time::parse(&cell.text) {
+        Some(Some(d)) if d + ROBOT_TIMEOUT_MARGIN > MAX_TIMEOUT => {
+            warnings.push(at(&s.file, Some(cell.line), &field, &format!(
+                "{:?} is over an hour: sitrep stops the task after {}s",
+                cell.text,
+                MAX_TIMEOUT.as_secs()
+            )));
+            MAX_TIMEOUT
+        }
+        Some(Some(d)) => (d + ROBOT_TIMEOUT_MARGIN).max(Duration::from_secs(1)),
+        Some(None) => DEFAULT_TIMEOUT,
+        None => {
+            warnings.push(at(&s.file, Some(cell.line), &field, &format!(
+                "{:?} is not a time sitrep can read before the suite runs: the task gets sitrep's default of {}s",
+                cell.text,
+                DEFAULT_TIMEOUT.as_secs()
+            )));
+            DEFAULT_TIMEOUT
+        }
+    }
 }
 
 /// The whole of sli.robot as the bundle's one health task.
@@ -438,5 +475,32 @@ mod tests {
         let look = l.bundle.task("look").unwrap();
         assert_eq!((look.kind, look.risk), (TaskKind::Diagnostic, None));
         assert_eq!(look.robot.test.as_deref(), Some("Look"));
+    }
+
+    #[test]
+    fn a_tasks_timeout_is_its_robot_timeout_with_a_margin() {
+        let l = convert(&source(
+            Some(
+                "*** Tasks ***
+Slow
+    [Timeout]    3 minutes
+    Log    x
+Var
+    [Timeout]    ${T}
+    Log    x
+Plain
+    Log    x
+",
+            ),
+            None,
+        ));
+        assert!(l.is_valid(), "{:?}", l.problems);
+        let secs = |t: &str| l.bundle.task(t).unwrap().timeout.as_secs();
+        assert_eq!(secs("slow"), 180 + ROBOT_TIMEOUT_MARGIN.as_secs());
+        assert_eq!(secs("var"), DEFAULT_TIMEOUT.as_secs());
+        assert_eq!(secs("plain"), DEFAULT_TIMEOUT.as_secs());
+        let w: Vec<(Option<usize>, &str)> =
+            l.warnings.iter().map(|w| (w.line, w.field.as_str())).collect();
+        assert!(w.contains(&(Some(6), "Tasks.Var.[Timeout]")), "{:?}", l.warnings);
     }
 }

@@ -11,6 +11,7 @@ pub mod imports;
 mod load;
 mod model;
 pub mod robot;
+mod robot_time;
 
 pub use catalog::{is_runwhen_path, read_collection, to_bundle, validate_path};
 pub use convert::{BundleSource, LoadedBundle, READ_WRITE_TAG, RUNBOOK, SLI, convert, slug};
