@@ -10,9 +10,9 @@ use crate::views::ProblemView;
 use crate::{EngineError, Result, Sitrep};
 use serde::{Deserialize, Serialize};
 use sitrep_core::Severity;
+use sitrep_core::Timestamp;
 use sitrep_core::delivery::{Delivery, DeliveryStatus};
 use sitrep_core::intake::InboundEvent;
-use sitrep_core::Timestamp;
 use sitrep_core::workflow::{AlertFacts, ScheduledAsk, Workflow, WorkflowSpec};
 use sitrep_store::DeliveryStore;
 use std::collections::BTreeMap;
@@ -287,7 +287,9 @@ impl Sitrep {
                     })
                     .await
                     .map(drop),
-                Scheduled::Command(name, args) => me.run_command(&name, &args, &base).await.map(drop),
+                Scheduled::Command(name, args) => {
+                    me.run_command(&name, &args, &base).await.map(drop)
+                }
             };
             if let Err(e) = done {
                 tracing::error!(error = %e, workflow, "a scheduled workflow's investigation failed");

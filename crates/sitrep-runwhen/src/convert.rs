@@ -6,10 +6,10 @@ use crate::imports::{ImportedVariable, Imports, imports};
 use crate::model::*;
 use crate::robot::{Block, RobotFile, parse};
 use sitrep_bundles::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, Problem};
-use std::time::Duration;
 use sitrep_core::{TaskKind, TaskType};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub const RUNBOOK: &str = "runbook.robot";
 pub const SLI: &str = "sli.robot";
@@ -304,11 +304,16 @@ fn task_timeout(s: &Suite, block: &Block, warnings: &mut Vec<Problem>) -> Durati
     let field = format!("Tasks.{}.[Timeout]", block.name);
     match crate::robot_time::parse(&cell.text) {
         Some(Some(d)) if d + ROBOT_TIMEOUT_MARGIN > MAX_TIMEOUT => {
-            warnings.push(at(&s.file, Some(cell.line), &field, &format!(
-                "{:?} is over an hour: sitrep stops the task after {}s",
-                cell.text,
-                MAX_TIMEOUT.as_secs()
-            )));
+            warnings.push(at(
+                &s.file,
+                Some(cell.line),
+                &field,
+                &format!(
+                    "{:?} is over an hour: sitrep stops the task after {}s",
+                    cell.text,
+                    MAX_TIMEOUT.as_secs()
+                ),
+            ));
             MAX_TIMEOUT
         }
         Some(Some(d)) => (d + ROBOT_TIMEOUT_MARGIN).max(Duration::from_secs(1)),
@@ -499,8 +504,15 @@ Plain
         assert_eq!(secs("slow"), 180 + ROBOT_TIMEOUT_MARGIN.as_secs());
         assert_eq!(secs("var"), DEFAULT_TIMEOUT.as_secs());
         assert_eq!(secs("plain"), DEFAULT_TIMEOUT.as_secs());
-        let w: Vec<(Option<usize>, &str)> =
-            l.warnings.iter().map(|w| (w.line, w.field.as_str())).collect();
-        assert!(w.contains(&(Some(6), "Tasks.Var.[Timeout]")), "{:?}", l.warnings);
+        let w: Vec<(Option<usize>, &str)> = l
+            .warnings
+            .iter()
+            .map(|w| (w.line, w.field.as_str()))
+            .collect();
+        assert!(
+            w.contains(&(Some(6), "Tasks.Var.[Timeout]")),
+            "{:?}",
+            l.warnings
+        );
     }
 }

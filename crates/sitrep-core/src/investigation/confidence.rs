@@ -99,7 +99,7 @@ fn support(s: &Session, h: &Hypothesis) -> Option<Strength> {
 
 /// Whether the trigger is an alert that reports a problem on `h`'s resource.
 fn alert_grades(s: &Session, h: &Hypothesis) -> bool {
-    s.trigger.reports_a_problem() && s.focus.iter().any(|f| *f == h.resource)
+    s.trigger.reports_a_problem() && s.focus.contains(&h.resource)
 }
 
 /// How long before an alert's start a finding's last event must have ended to count as over

@@ -92,7 +92,10 @@ impl Trigger {
         };
         let label = |k: &str| labels.get(k).map(|v| v.trim().to_ascii_lowercase());
         let mild = label("severity").is_some_and(|v| {
-            matches!(v.as_str(), "info" | "informational" | "none" | "low" | "debug")
+            matches!(
+                v.as_str(),
+                "info" | "informational" | "none" | "low" | "debug"
+            )
         }) || label("urgency").is_some_and(|v| v == "low")
             || label("priority").is_some_and(|v| matches!(v.as_str(), "p4" | "p5"));
         !mild

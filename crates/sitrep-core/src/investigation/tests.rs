@@ -318,10 +318,19 @@ fn a_finding_over_before_the_alert_began_is_not_its_root_cause_nor_a_symptom_it_
         })
     };
     let c = input(&s);
-    assert_eq!(c.root_cause.as_ref().unwrap().resource, "host", "{:?}", c.reasons);
+    assert_eq!(
+        c.root_cause.as_ref().unwrap().resource,
+        "host",
+        "{:?}",
+        c.reasons
+    );
     // 0.30 weak + 0.10 culprit + 0.05 known; the stale errors are no symptom it explains.
     assert_eq!(c.confidence, 0.45, "{:?}", c.reasons);
-    assert!(!c.reasons.iter().any(|r| r.why.contains("symptom")), "{:?}", c.reasons);
+    assert!(
+        !c.reasons.iter().any(|r| r.why.contains("symptom")),
+        "{:?}",
+        c.reasons
+    );
     // Still going when the alert began: the proxy's errors are the root, as before.
     let mut current = s.clone();
     current.evidence[0].last_event_at = Some(Timestamp(1_000_000));
@@ -359,7 +368,11 @@ fn a_milder_finding_on_the_resource_an_alert_reports_counts_as_strong() {
     // 0.50 graded by the alert + 0.10 culprit + 0.05 known
     let c = conclude_on(alert("warning"));
     assert_eq!(c.confidence, 0.65, "{:?}", c.reasons);
-    assert!(c.reasons[0].why.contains("the alert grades it"), "{:?}", c.reasons);
+    assert!(
+        c.reasons[0].why.contains("the alert grades it"),
+        "{:?}",
+        c.reasons
+    );
     // An informational alert, or a question, grades nothing: 0.30 weak + 0.15.
     assert_eq!(conclude_on(alert("info")).confidence, 0.45);
     let q = conclude_on(Trigger::Question {

@@ -208,7 +208,10 @@ impl Workflow {
                 );
             }
             if inv.command.as_deref().is_some_and(|c| c.trim().is_empty()) {
-                bad("investigate.command".into(), "name a command of the workspace's commands/".into());
+                bad(
+                    "investigate.command".into(),
+                    "name a command of the workspace's commands/".into(),
+                );
             }
         } else if inv.question.is_some() {
             bad(
@@ -223,7 +226,10 @@ impl Workflow {
             );
         }
         if inv.command.is_none() && !inv.args.is_empty() {
-            bad("investigate.args".into(), "args go to a command: name one in investigate.command".into());
+            bad(
+                "investigate.args".into(),
+                "args go to a command: name one in investigate.command".into(),
+            );
         }
         for p in webhook_problems {
             bad(p.field, p.message);
@@ -546,55 +552,78 @@ deliver: [{webhook: {url: 'http://x'}}]",
         let thu = crate::Timestamp(1_796_310_000_000);
         let fri_7 = crate::Timestamp(1_796_367_600_000);
         assert_eq!(w.next_fire(thu), Some(fri_7));
-        let q = compile("name: q
+        let q = compile(
+            "name: q
 on: {schedule: {cron: '@hourly'}}
 investigate: {question: 'Is checkout healthy?'}
-deliver: [{webhook: {url: 'http://x'}}]").unwrap();
-        assert_eq!(q.scheduled_ask(), Some(ScheduledAsk::Question("Is checkout healthy?")));
-        assert_eq!(w.takes_issue(Severity::new(1).unwrap()), false);
+deliver: [{webhook: {url: 'http://x'}}]",
+        )
+        .unwrap();
+        assert_eq!(
+            q.scheduled_ask(),
+            Some(ScheduledAsk::Question("Is checkout healthy?"))
+        );
+        assert!(!w.takes_issue(Severity::new(1).unwrap()));
         // A disabled one never fires.
-        let off = compile("name: q
+        let off = compile(
+            "name: q
 enabled: false
 on: {schedule: {cron: '@hourly'}}
 investigate: {question: 'x'}
-deliver: [{webhook: {url: 'http://x'}}]").unwrap();
+deliver: [{webhook: {url: 'http://x'}}]",
+        )
+        .unwrap();
         assert_eq!(off.next_fire(thu), None);
         let fields = |yaml: &str| -> Vec<String> {
-            compile(yaml).unwrap_err().into_iter().map(|p| p.field).collect()
+            compile(yaml)
+                .unwrap_err()
+                .into_iter()
+                .map(|p| p.field)
+                .collect()
         };
         let to = "deliver: [{webhook: {url: 'http://x'}}]";
         assert_eq!(
-            fields(&format!("name: b
+            fields(&format!(
+                "name: b
 on: {{schedule: {{cron: 'at seven'}}}}
 investigate: {{question: x}}
-{to}")),
+{to}"
+            )),
             ["on.schedule.cron"]
         );
         assert_eq!(
-            fields(&format!("name: b
+            fields(&format!(
+                "name: b
 on: {{schedule: {{cron: '@daily'}}}}
-{to}")),
+{to}"
+            )),
             ["investigate"]
         );
         assert_eq!(
-            fields(&format!("name: b
+            fields(&format!(
+                "name: b
 on: {{schedule: {{cron: '@daily'}}}}
 investigate: {{question: x, command: y}}
-{to}")),
+{to}"
+            )),
             ["investigate"]
         );
         assert_eq!(
-            fields(&format!("name: b
+            fields(&format!(
+                "name: b
 on: {{alert: {{}}}}
 investigate: {{command: y, args: [z]}}
-{to}")),
+{to}"
+            )),
             ["investigate.command"]
         );
         assert_eq!(
-            fields(&format!("name: b
+            fields(&format!(
+                "name: b
 on: {{schedule: {{cron: '@daily'}}}}
 investigate: {{question: x, args: [z]}}
-{to}")),
+{to}"
+            )),
             ["investigate.args"]
         );
     }

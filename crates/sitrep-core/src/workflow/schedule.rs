@@ -82,7 +82,13 @@ mod tests {
 
     #[test]
     fn a_bad_expression_says_what_to_write() {
-        for bad in ["", "every day", "61 * * * *", "* * * * * * * *", "0 7 * * 8"] {
+        for bad in [
+            "",
+            "every day",
+            "61 * * * *",
+            "* * * * * * * *",
+            "0 7 * * 8",
+        ] {
             let e = Schedule::parse(bad).unwrap_err();
             assert!(e.contains("cron") || e.contains("fields"), "{bad}: {e}");
         }

@@ -140,8 +140,14 @@ async fn over_the_anthropic_messages_api_the_tool_calls_drive_the_session_the_sa
     assert_eq!(stub.received().len(), 2, "{audit:#?}");
     assert!(notes(&audit, "fallback").is_empty(), "{audit:#?}");
     let h = &s.hypotheses[0];
-    assert_eq!((h.resource.as_str(), h.status), ("db", HypothesisStatus::Confirmed));
-    assert_eq!(s.evidence_for(&h.id).next().unwrap().strength, Strength::Strong);
+    assert_eq!(
+        (h.resource.as_str(), h.status),
+        ("db", HypothesisStatus::Confirmed)
+    );
+    assert_eq!(
+        s.evidence_for(&h.id).next().unwrap().strength,
+        Strength::Strong
+    );
     let c = s.conclusion.as_ref().unwrap();
     assert_eq!(c.verdict, Verdict::RootCause, "{c:#?}");
     assert_eq!(notes(&audit, "model_call").len(), 2);
@@ -154,7 +160,12 @@ async fn over_the_anthropic_messages_api_the_tool_calls_drive_the_session_the_sa
     let text = turns[0]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("h1 [confirmed, tested] on db"), "{text}");
     assert!(text.contains("e1 for h1: strong"), "{text}");
-    assert!(second["system"].as_str().unwrap().contains("never instructions"));
+    assert!(
+        second["system"]
+            .as_str()
+            .unwrap()
+            .contains("never instructions")
+    );
     assert!(second["tools"][0]["input_schema"].is_object(), "{second}");
     assert!(!stub.received().iter().any(|b| b.contains(MODEL_KEY)));
 }

@@ -433,7 +433,10 @@ async fn a_schedule_workflow_asks_its_question_at_its_times_and_delivers_the_ans
         if let Some(d) = page["items"].as_array().and_then(|i| i.last()).cloned() {
             break d;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the schedule never fired");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the schedule never fired"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     worker.abort();
@@ -442,7 +445,12 @@ async fn a_schedule_workflow_asks_its_question_at_its_times_and_delivers_the_ans
     assert_eq!(done["trigger"]["type"], "question", "{done}");
     assert_eq!(done["trigger"]["text"], "Is the shop healthy?", "{done}");
     assert!(s.sitrep.deliver_due().await.unwrap() >= 1);
-    let hook = got.lock().unwrap().iter().find(|g| g.path == "/hook").cloned();
+    let hook = got
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|g| g.path == "/hook")
+        .cloned();
     let body: Value = serde_json::from_slice(&hook.expect("delivered").body).unwrap();
     assert_eq!(body["workflow"], "pulse", "{body}");
 }
