@@ -364,6 +364,15 @@ mod tests {
         Workflow::compile(spec)
     }
 
+    /// The fields of the problems of a workflow that does not compile.
+    fn fields(yaml: &str) -> Vec<String> {
+        compile(yaml)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.field)
+            .collect()
+    }
+
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
@@ -386,13 +395,6 @@ mod tests {
             }]
         );
         assert_eq!(w.targets()[0].kind(), "slack");
-        let fields = |yaml: &str| -> Vec<String> {
-            compile(yaml)
-                .unwrap_err()
-                .into_iter()
-                .map(|p| p.field)
-                .collect()
-        };
         assert_eq!(
             fields("name: t\non: {alert: {}}\ndeliver: [{slack: {token: xoxb-1, channel: ''}}]"),
             ["deliver[0].slack.token", "deliver[0].slack.channel"]
@@ -574,13 +576,6 @@ deliver: [{webhook: {url: 'http://x'}}]",
         )
         .unwrap();
         assert_eq!(off.next_fire(thu), None);
-        let fields = |yaml: &str| -> Vec<String> {
-            compile(yaml)
-                .unwrap_err()
-                .into_iter()
-                .map(|p| p.field)
-                .collect()
-        };
         let to = "deliver: [{webhook: {url: 'http://x'}}]";
         assert_eq!(
             fields(&format!(
