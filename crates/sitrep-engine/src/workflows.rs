@@ -37,12 +37,6 @@ pub struct WorkflowsView {
 
 pub(crate) type LoadedWorkflows = Loaded<Workflow>;
 
-/// What a firing schedule asks, owned for the investigation's task.
-enum Scheduled {
-    Question(String),
-    Command(String, Vec<String>),
-}
-
 impl NamedFile for Workflow {
     type Spec = WorkflowSpec;
     const KIND: &'static str = "workflow";
@@ -255,12 +249,8 @@ impl Sitrep {
     /// One firing of a schedule workflow: its deliveries stored with the session about to
     /// start, then its question investigated or its command run, in the background.
     async fn fire_schedule(&self, w: &Workflow) -> Result<()> {
-        let ask = match w.scheduled_ask() {
-            Some(ScheduledAsk::Question(q)) => Scheduled::Question(q.to_string()),
-            Some(ScheduledAsk::Command { name, args }) => {
-                Scheduled::Command(name.to_string(), args.to_vec())
-            }
-            None => return Ok(()),
+        let Some(ask) = w.scheduled_ask() else {
+            return Ok(());
         };
         let session_id = Sitrep::new_session_id();
         let (assistant, deliveries) = self.plan_deliveries(&[w], &session_id);
@@ -280,14 +270,14 @@ impl Sitrep {
         let workflow = w.name().to_string();
         tokio::spawn(async move {
             let done = match ask {
-                Scheduled::Question(q) => me
+                ScheduledAsk::Question(q) => me
                     .investigate(InvestigateRequest {
                         ask: Ask::Question(q),
                         ..base
                     })
                     .await
                     .map(drop),
-                Scheduled::Command(name, args) => {
+                ScheduledAsk::Command { name, args } => {
                     me.run_command(&name, &args, &base).await.map(drop)
                 }
             };

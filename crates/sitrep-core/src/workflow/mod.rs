@@ -151,9 +151,9 @@ pub struct Workflow {
 
 /// What a scheduled workflow asks.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ScheduledAsk<'a> {
-    Question(&'a str),
-    Command { name: &'a str, args: &'a [String] },
+pub enum ScheduledAsk {
+    Question(String),
+    Command { name: String, args: Vec<String> },
 }
 
 /// The facts of an alert a workflow filters on.
@@ -331,14 +331,14 @@ impl Workflow {
     }
 
     /// What a schedule workflow asks each time it fires.
-    pub fn scheduled_ask(&self) -> Option<ScheduledAsk<'_>> {
+    pub fn scheduled_ask(&self) -> Option<ScheduledAsk> {
         self.schedule.as_ref()?;
         let inv = &self.spec.investigate;
         match (&inv.question, &inv.command) {
-            (Some(q), _) => Some(ScheduledAsk::Question(q)),
+            (Some(q), _) => Some(ScheduledAsk::Question(q.clone())),
             (None, Some(c)) => Some(ScheduledAsk::Command {
-                name: c,
-                args: &inv.args,
+                name: c.clone(),
+                args: inv.args.clone(),
             }),
             (None, None) => None,
         }
@@ -542,12 +542,11 @@ investigate: {command: db-triage, args: [shop, window=1h]}
 deliver: [{webhook: {url: 'http://x'}}]",
         )
         .unwrap();
-        let args = ["shop".to_string(), "window=1h".to_string()];
         assert_eq!(
             w.scheduled_ask(),
             Some(ScheduledAsk::Command {
-                name: "db-triage",
-                args: &args
+                name: "db-triage".into(),
+                args: vec!["shop".into(), "window=1h".into()]
             })
         );
         // 2026-12-03 is a Thursday: next at Friday 07:00 UTC.
@@ -563,7 +562,7 @@ deliver: [{webhook: {url: 'http://x'}}]",
         .unwrap();
         assert_eq!(
             q.scheduled_ask(),
-            Some(ScheduledAsk::Question("Is checkout healthy?"))
+            Some(ScheduledAsk::Question("Is checkout healthy?".into()))
         );
         assert!(!w.takes_issue(Severity::new(1).unwrap()));
         // A disabled one never fires.

@@ -2,7 +2,7 @@
 //! to a Slack incoming-webhook stub and a signed webhook receiver (local HTTP servers in the
 //! test); a refusal is given up with the reason; nothing is delivered twice.
 
-use crate::Server;
+use crate::{Server, concluded};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
@@ -60,20 +60,6 @@ fn alert(group: &str, severity: &str) -> Value {
                     "annotations": {"summary": "disk almost full <!channel>"}, "startsAt": "2026-12-02T10:00:00Z",
                     "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f1"}],
     })
-}
-
-async fn finished(s: &Server, session: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, body) = s
-            .get(&format!("/api/v1/sessions/{session}"), Role::Viewer)
-            .await;
-        if body["status"].as_str().is_some_and(|st| st != "running") {
-            return body;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// HMAC-SHA256 over `{timestamp}.{body}`, as docs/workflows.md tells a receiver to check.
@@ -156,7 +142,7 @@ async fn an_alert_a_workflow_takes_is_investigated_and_delivered_once() {
         )
         .await;
     assert_eq!(page["total"], 3, "{page}");
-    finished(&s, &session).await;
+    concluded(&s, &session).await;
     assert_eq!(s.sitrep.deliver_due().await.unwrap(), 3);
 
     let got_now = got.lock().unwrap().clone();
@@ -300,7 +286,7 @@ async fn a_new_issue_a_workflow_takes_starts_an_investigation_with_its_delivery(
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let session = delivery["session_id"].as_str().unwrap();
-    let done = finished(&s, session).await;
+    let done = concluded(&s, session).await;
     assert_eq!(done["trigger"]["type"], "issue", "{done}");
     assert_eq!(s.sitrep.deliver_due().await.unwrap(), 1);
     assert_eq!(got.lock().unwrap()[0].path, "/hook");
@@ -391,7 +377,7 @@ async fn a_signed_generic_webhook_asks_its_question_once_per_key_and_a_forged_on
         .and_then(|e| e["session_id"].as_str())
         .unwrap()
         .to_string();
-    let done = finished(&s, &session).await;
+    let done = concluded(&s, &session).await;
     assert_eq!(
         done["trigger"]["text"], "Why is checkout failing in prod?",
         "{done}"
@@ -441,7 +427,7 @@ async fn a_schedule_workflow_asks_its_question_at_its_times_and_delivers_the_ans
     };
     worker.abort();
     assert_eq!(delivery["workflow"], "pulse", "{delivery}");
-    let done = finished(&s, delivery["session_id"].as_str().unwrap()).await;
+    let done = concluded(&s, delivery["session_id"].as_str().unwrap()).await;
     assert_eq!(done["trigger"]["type"], "question", "{done}");
     assert_eq!(done["trigger"]["text"], "Is the shop healthy?", "{done}");
     assert!(s.sitrep.deliver_due().await.unwrap() >= 1);
