@@ -212,7 +212,7 @@ fn main() -> ExitCode {
             Command::Serve(_) => Sitrep::init(opts).await?.0,
             _ => Sitrep::open(opts)?,
         };
-        match cli.command {
+        let result = match cli.command {
             Command::Tasks(a) => basics::tasks(&sitrep, a).await,
             Command::Run(a) => basics::run(&sitrep, a).await,
             Command::Issues(a) => basics::issues(&sitrep, a).await,
@@ -232,7 +232,7 @@ fn main() -> ExitCode {
             Command::Procedures(c) => studio::command(&sitrep, c).await,
             Command::Token(c) => tokens::token(&sitrep, c).await,
             Command::Workspace(c) => workspaces::workspace(&sitrep, c).await,
-            Command::Mcp => basics::mcp(sitrep).await,
+            Command::Mcp => basics::mcp(sitrep.clone()).await,
             Command::Secret(c) => secrets::secret(&sitrep, c).await,
             Command::Apply(a) => apply::apply(&sitrep, a).await,
             Command::Export(a) => apply::export(&sitrep, a).await,
@@ -240,7 +240,9 @@ fn main() -> ExitCode {
             Command::Init | Command::Bundles(_) | Command::Emit(_) | Command::Analyze(_) => {
                 unreachable!("handled above")
             }
-        }
+        };
+        sitrep.close().await;
+        result
     }));
     // Runs interrupted by Ctrl-C were recorded; their processes were killed with them.
     rt.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -131,6 +131,8 @@ impl Sitrep {
     /// stored before the run and marked executed after it.
     pub async fn run_task(&self, req: RunTaskRequest) -> Result<RunView> {
         let task = TaskRef::parse(&req.task).map_err(EngineError::Invalid)?;
+        // The runner opens the store and reads the catalog side by side.
+        self.runner().await?;
         let catalog = self.catalog().await?;
         let resolved = catalog.resolve(&task)?;
         let resource = match req.resource.filter(|r| !r.trim().is_empty()) {

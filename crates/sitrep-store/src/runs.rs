@@ -8,7 +8,7 @@ use sitrep_core::issue::{
     DEFAULT_INTERVAL, IssueChange, RunEnd, RunScope, quiet_period, reconcile,
 };
 use sitrep_core::{Issue, IssueStatus, RunStatus, TaskRun, Timestamp};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 pub async fn start(s: &SqlStore, run: &TaskRun, owner: &str) -> Result<()> {
     sqlx::query(s.q(&format!("INSERT INTO task_runs ({RUN_COLS}, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")))
@@ -109,12 +109,15 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
         now,
         quiet: quiet_period(results.interval.unwrap_or(DEFAULT_INTERVAL)),
     };
+    // One connection for everything: the pool hands a released connection back on a task of
+    // its own, so a query straight after another would open a second one.
+    let mut conn = s.pool.acquire().await?;
     // Most runs change nothing: no issue raised or resolved, no insight or metric. Their row
     // is updated alone (two statements, no transaction, instead of four); a run that changes
     // issues reads and writes them again in one transaction.
     if results.insights.is_empty() && results.metrics.is_empty() {
         let existing: Vec<Issue> = scope_issues(s, run)
-            .fetch_all(&s.pool)
+            .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(issue_from_row)
@@ -124,14 +127,30 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
         })
         .is_empty();
         if unchanged {
-            update_row(s, run).execute(&s.pool).await?;
+            update_row(s, run).execute(&mut *conn).await?;
             return Ok(vec![]);
         }
     }
-    let mut tx = s.pool.begin().await?;
-    update_row(s, run).execute(&mut *tx).await?;
+    let mut tx = conn.begin().await?;
+    let changes = finish_in(s, &mut tx, run, results, scope, end).await?;
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// A finished run that changes something, inside `tx`: its row, its issues reconciled, their
+/// events, its insights and metrics.
+async fn finish_in(
+    s: &SqlStore,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run: &TaskRun,
+    results: &RunResults,
+    scope: RunScope<'_>,
+    end: RunEnd,
+) -> Result<Vec<IssueChange>> {
+    let now = end.now;
+    update_row(s, run).execute(&mut **tx).await?;
     let existing: Vec<Issue> = scope_issues(s, run)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?
         .iter()
         .map(issue_from_row)
@@ -166,7 +185,7 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
                     .bind(json_text(&i.data))
                     .bind(i.last_event_at.map(|t| t.0))
                     .bind(i.current_until.map(|t| t.0))
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             IssueChange::Raise { issue: i, .. } => {
@@ -188,7 +207,7 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
                     .bind(i.current_until.map(|t| t.0))
                     .bind(&i.id)
                     .bind(&i.workspace)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             IssueChange::Resolve { issue_id, at } => {
@@ -198,7 +217,7 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
                     .bind(&run.id)
                     .bind(issue_id)
                     .bind(&run.workspace)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
         }
@@ -208,7 +227,7 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
             .bind(now.0)
             .bind(change.event_kind().as_str())
             .bind(&run.id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
 
@@ -222,7 +241,7 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
             .bind(text)
             .bind(json_text(data))
             .bind(now.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     for (name, value, labels) in &results.metrics {
@@ -236,10 +255,9 @@ pub async fn finish(s: &SqlStore, run: &TaskRun, results: &RunResults) -> Result
             .bind(json_text(labels))
             .bind(*value)
             .bind(now.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await?;
     Ok(changes)
 }
 

@@ -444,6 +444,28 @@ fn malformed_bundles_name_file_line_and_field() {
     assert!(!listed.contains("t/bad/"), "{listed}");
 }
 
+/// A one-shot command closes its store: SQLite's last connection folds the write-ahead log
+/// into the database, so the next start has no log to read back (it grew by every run, and
+/// every start read all of it).
+#[test]
+fn a_one_shot_run_leaves_no_write_ahead_log_behind() {
+    let tasks = "  - name: ok\n    kind: diagnostic\n    type: bash\n    script: ok.sh\n";
+    let home = home_with(&bundle(tasks, &[("ok.sh", "echo fine\n")]));
+    for _ in 0..3 {
+        let (run, out) = home.run_json(&["t/b/ok"]);
+        assert!(out.status.success(), "{run}");
+        assert_eq!(run["run"]["status"], "succeeded", "{run}");
+        let left: Vec<_> = ["sitrep.db-wal", "sitrep.db-shm"]
+            .into_iter()
+            .filter(|f| home.path().join(f).exists())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+    let runs = home.sitrep(&["runs", "--json"]);
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(3), "{runs}");
+}
+
 #[test]
 fn remediation_never_runs_without_approval() {
     let tasks = "  - name: fix\n    kind: remediation\n    type: bash\n    script: fix.sh\n    risk: high\n    rollback: none needed\n";
