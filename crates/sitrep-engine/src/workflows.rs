@@ -212,7 +212,7 @@ impl Sitrep {
                 let Some(sch) = &w.spec().on.schedule else {
                     continue;
                 };
-                let key = format!("{} {}", sch.cron, w.spec().enabled);
+                let key = format!("{} {} {}", sch.cron, sch.zone_name(), w.spec().enabled);
                 let at = match next.remove(w.name()) {
                     Some((k, at)) if k == key => Some(at),
                     _ => w.next_fire(now),

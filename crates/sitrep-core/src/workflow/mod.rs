@@ -68,7 +68,7 @@ impl On {
         } else if self.webhook.is_some() {
             "signed webhook".into()
         } else if let Some(s) = &self.schedule {
-            format!("schedule {} (UTC)", s.cron)
+            format!("schedule {} ({})", s.cron, s.zone_name())
         } else {
             String::new()
         }
@@ -197,7 +197,14 @@ impl Workflow {
         if let Some(w) = &on.webhook {
             w.check(inv.question.as_deref(), &mut webhook_problems);
         } else if let Some(sch) = &on.schedule {
-            match Schedule::parse(&sch.cron) {
+            let zone = match sch.timezone.as_deref().map(time_zone).transpose() {
+                Ok(z) => z.unwrap_or(jiff::tz::TimeZone::UTC),
+                Err(e) => {
+                    bad("on.schedule.timezone".into(), e);
+                    jiff::tz::TimeZone::UTC
+                }
+            };
+            match Schedule::parse_in(&sch.cron, zone) {
                 Ok(s) => schedule = Some(s),
                 Err(e) => bad("on.schedule.cron".into(), e),
             }
@@ -584,6 +591,26 @@ investigate: {{question: x}}
 {to}"
             )),
             ["on.schedule.cron"]
+        );
+        assert_eq!(
+            fields(&format!(
+                "name: b
+on: {{schedule: {{cron: '@daily', timezone: Europe/Atlantis}}}}
+investigate: {{question: x}}
+{to}"
+            )),
+            ["on.schedule.timezone"]
+        );
+        let paris = compile(&format!(
+            "name: p
+on: {{schedule: {{cron: '0 7 * * *', timezone: Europe/Paris}}}}
+investigate: {{question: x}}
+{to}"
+        ))
+        .unwrap();
+        assert_eq!(
+            paris.spec().on.summary(),
+            "schedule 0 7 * * * (Europe/Paris)"
         );
         assert_eq!(
             fields(&format!(

@@ -1,7 +1,8 @@
-//! Workflows on a schedule: cron's fields in UTC (minute hour day-of-month month day-of-week,
-//! with an optional leading seconds field and `@hourly`-style nicknames), parsed by `croner`
-//! with POSIX/Vixie semantics (day-of-week 0 and 7 are Sunday; when both day fields are
-//! restricted, a day matching either fires).
+//! Workflows on a schedule: cron's fields (minute hour day-of-month month day-of-week, with an
+//! optional leading seconds field and `@hourly`-style nicknames), parsed by `croner` with
+//! POSIX/Vixie semantics (day-of-week 0 and 7 are Sunday; when both day fields are restricted,
+//! a day matching either fires), read in UTC or in an IANA time zone. The zone database is
+//! compiled in (jiff's bundled tzdb), so a schedule means the same on every machine.
 
 use crate::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -11,32 +12,61 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleTrigger {
-    /// `0 7 * * 1-5`: at 07:00 UTC on weekdays.
+    /// `0 7 * * 1-5`: at 07:00 on weekdays.
     pub cron: String,
+    /// The IANA time zone the fields are read in (`Europe/Paris`); UTC when not given. Across
+    /// a daylight-saving change a time that does not exist fires at the first time after the
+    /// gap, and a time that happens twice fires once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+impl ScheduleTrigger {
+    /// The zone as shown: its name, or UTC.
+    pub fn zone_name(&self) -> &str {
+        self.timezone.as_deref().unwrap_or("UTC")
+    }
 }
 
 /// A checked schedule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Schedule(croner::Cron);
+pub struct Schedule {
+    cron: croner::Cron,
+    zone: jiff::tz::TimeZone,
+}
+
+/// The time zone named `name` (IANA, as in `Europe/Paris`); the error says what to write.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::db().get(name.trim()).map_err(|_| {
+        format!(
+            "{name:?} is not a time zone: give an IANA name such as \"Europe/Paris\" or \"America/New_York\", or leave it out for UTC"
+        )
+    })
+}
 
 impl Schedule {
-    /// Parses a cron expression; the error says what is wrong with it.
+    /// Parses a cron expression read in UTC; the error says what is wrong with it.
     pub fn parse(expr: &str) -> Result<Schedule, String> {
+        Schedule::parse_in(expr, jiff::tz::TimeZone::UTC)
+    }
+
+    /// Parses a cron expression read in `zone`.
+    pub fn parse_in(expr: &str, zone: jiff::tz::TimeZone) -> Result<Schedule, String> {
         if expr.split_whitespace().count() > 6 {
             return Err(format!(
                 "{expr:?} has more than six fields: give minute hour day-of-month month day-of-week, optionally after seconds"
             ));
         }
         croner::Cron::from_str(expr)
-            .map(Schedule)
-            .map_err(|e| format!("{expr:?} is not a cron expression: {e} (like \"0 7 * * 1-5\": minute hour day-of-month month day-of-week, in UTC)"))
+            .map(|cron| Schedule { cron, zone })
+            .map_err(|e| format!("{expr:?} is not a cron expression: {e} (like \"0 7 * * 1-5\": minute hour day-of-month month day-of-week)"))
     }
 
     /// The first time it fires strictly after `after`, if any within croner's range of years.
     pub fn next_after(&self, after: Timestamp) -> Option<Timestamp> {
         let t = jiff::Timestamp::from_millisecond(after.0).ok()?;
-        let at = t.to_zoned(jiff::tz::TimeZone::UTC);
-        let next = self.0.find_next_occurrence(&at, false).ok()?;
+        let at = t.to_zoned(self.zone.clone());
+        let next = self.cron.find_next_occurrence(&at, false).ok()?;
         Some(Timestamp(next.timestamp().as_millisecond()))
     }
 }
@@ -78,6 +108,39 @@ mod tests {
             hourly.next_after(at("2026-12-03T15:00:01Z")).unwrap(),
             at("2026-12-03T16:00:00Z")
         );
+    }
+
+    #[test]
+    fn fires_on_the_wall_clock_of_its_time_zone_across_daylight_saving() {
+        let paris = Schedule::parse_in("0 7 * * *", time_zone("Europe/Paris").unwrap()).unwrap();
+        // 07:00 in Paris is 06:00 UTC in winter (CET) and 05:00 UTC in summer (CEST).
+        assert_eq!(
+            paris.next_after(at("2026-12-03T15:00:00Z")).unwrap(),
+            at("2026-12-04T06:00:00Z")
+        );
+        assert_eq!(
+            paris.next_after(at("2026-07-01T12:00:00Z")).unwrap(),
+            at("2026-07-02T05:00:00Z")
+        );
+        // Clocks go forward at 02:00 on 2026-03-29: 02:30 does not exist that day, so it
+        // fires right after the gap, and at its wall-clock time the day after.
+        let gap = Schedule::parse_in("30 2 * * *", time_zone("Europe/Paris").unwrap()).unwrap();
+        let first = gap.next_after(at("2026-03-28T12:00:00Z")).unwrap();
+        let second = gap.next_after(first).unwrap();
+        assert_eq!(
+            first,
+            at("2026-03-29T01:00:00Z"),
+            "03:00 CEST, right after the gap"
+        );
+        assert_eq!(second, at("2026-03-30T00:30:00Z"));
+        // New York is five hours behind UTC in December.
+        let ny = Schedule::parse_in("0 9 * * 1-5", time_zone("America/New_York").unwrap()).unwrap();
+        assert_eq!(
+            ny.next_after(at("2026-12-03T15:00:00Z")).unwrap(),
+            at("2026-12-04T14:00:00Z")
+        );
+        let e = time_zone("Mars/Olympus").unwrap_err();
+        assert!(e.contains("IANA") && e.contains("Mars/Olympus"), "{e}");
     }
 
     #[test]
