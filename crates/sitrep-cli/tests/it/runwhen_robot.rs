@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 const RUNBOOK: &str = "rw/curl-http-ok/check-http-url-availability-and-timeliness";
 
 /// The shared runtimes folder, with the robot runtime installed by `sitrep runtimes install`.
-fn runtimes() -> &'static Path {
+pub(crate) fn runtimes() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("robot-runtimes");
@@ -36,7 +36,7 @@ fn runtimes() -> &'static Path {
 }
 
 /// A home reading the shared RunWhen collection as `rw`, with the shared robot runtime.
-fn robot_home() -> Home {
+pub(crate) fn robot_home() -> Home {
     let home = runwhen_home(&[("rw", &shared_runwhen())]);
     std::os::unix::fs::symlink(runtimes(), home.path().join("runtimes")).unwrap();
     home
@@ -73,7 +73,7 @@ fn http_server() -> String {
     base
 }
 
-fn run_json(home: &Home, args: &[&str]) -> Value {
+pub(crate) fn run_json(home: &Home, args: &[&str]) -> Value {
     let out = home.sitrep(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "sitrep {args:?}: {stderr}");
