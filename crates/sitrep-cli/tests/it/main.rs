@@ -14,6 +14,7 @@ mod nginx_remediations;
 mod one_issue;
 mod process_bundle;
 mod runwhen;
+mod runwhen_discovery;
 mod runwhen_robot;
 mod server;
 mod service_remediations;
