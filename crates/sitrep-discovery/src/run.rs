@@ -51,6 +51,9 @@ pub struct DiscoveryReport {
     pub warnings: Vec<String>,
 }
 
+/// Generated SLXs, those left out as covered by a hand-written SLX, and warnings.
+type Generated = (Vec<Slx>, Vec<String>, Vec<String>);
+
 pub struct Discovery {
     pub config: DiscoveryConfig,
     pub catalog: Arc<Catalog>,
@@ -176,11 +179,7 @@ impl Discovery {
         })
     }
 
-    fn generate(
-        &self,
-        map: &StoredMap,
-        existing: &[Slx],
-    ) -> Result<(Vec<Slx>, Vec<String>, Vec<String>), DiscoveryError> {
+    fn generate(&self, map: &StoredMap, existing: &[Slx]) -> Result<Generated, DiscoveryError> {
         let live: Vec<_> = map
             .resources
             .iter()
