@@ -324,7 +324,7 @@ fn qualifier(r: &Resource, q: &str) -> Option<String> {
 }
 
 /// SLX names: lower case, `[a-z0-9-]`, qualifiers first, at most 63 characters.
-fn slx_name(parts: &[String]) -> String {
+pub fn slx_name(parts: &[String]) -> String {
     let mut s = String::new();
     for p in parts {
         let p: String = p

@@ -84,6 +84,9 @@ pub async fn discover(sitrep: &Sitrep, a: DiscoverArgs) -> Result<ExitCode> {
     for c in &report.slxs.covered {
         outln!("skipped SLX {c}")?;
     }
+    for w in &report.warnings {
+        outln!("warning: {w}")?;
+    }
     let c = &report.changes;
     outln!(
         "{} resources ({} new, {} changed, {} gone), {} edges ({} new, {} removed); SLXs: {} created, {} updated, {} retired, {} unchanged{}",

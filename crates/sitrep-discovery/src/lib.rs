@@ -8,6 +8,7 @@ pub mod host;
 pub mod kubernetes;
 pub mod prometheus;
 mod run;
+pub mod runwhen;
 
 pub use config::DiscoveryConfig;
 pub use run::{Discovery, DiscoveryReport, IndexerOutcome, Progress};

@@ -45,7 +45,14 @@ pub struct DiscoveryReport {
     /// Generated SLXs left out because a hand-written SLX already watches that resource
     /// with that bundle.
     pub covered: Vec<String>,
+    /// What generation could not do (a RunWhen template variable sitrep does not provide, a
+    /// match rule over a property the Map does not keep), each naming its file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
+
+/// Generated SLXs, those left out as covered by a hand-written SLX, and warnings.
+type Generated = (Vec<Slx>, Vec<String>, Vec<String>);
 
 pub struct Discovery {
     pub config: DiscoveryConfig,
@@ -151,7 +158,10 @@ impl Discovery {
         let (map, changes) = map::reconcile(&old, found, &scanned, now, retention);
 
         let existing = self.store.list_slxs(&self.workspace).await?;
-        let (generated, covered) = self.generate(&map, &existing)?;
+        let (generated, covered, warnings) = self.generate(&map, &existing)?;
+        for w in &warnings {
+            tracing::debug!("generation: {w}");
+        }
         let slxs = slx_plan::plan(&existing, generated, &scanned);
         if !dry_run {
             self.store.replace_map(&self.workspace, &map).await?;
@@ -165,14 +175,11 @@ impl Discovery {
             changes,
             slxs,
             covered,
+            warnings,
         })
     }
 
-    fn generate(
-        &self,
-        map: &StoredMap,
-        existing: &[Slx],
-    ) -> Result<(Vec<Slx>, Vec<String>), DiscoveryError> {
+    fn generate(&self, map: &StoredMap, existing: &[Slx]) -> Result<Generated, DiscoveryError> {
         let live: Vec<_> = map
             .resources
             .iter()
@@ -187,29 +194,37 @@ impl Discovery {
         };
         let mut out = vec![];
         let mut covered = vec![];
+        let mut warnings = vec![];
         for c in &self.catalog.collections {
+            let mut generated = vec![];
+            if crate::runwhen::is_runwhen(c) {
+                let (slxs, w) = crate::runwhen::generate(c, &live, &ctx);
+                generated.extend(slxs);
+                warnings.extend(w);
+            }
             for b in &c.bundles {
-                for slx in rules::generate(&c.name, b, &live, &ctx)? {
-                    let resource = live.iter().find(|r| {
-                        slx.generated
-                            .as_ref()
-                            .is_some_and(|o| o.resource_key == r.key)
-                    });
-                    let hand_written = existing.iter().find(|e| {
-                        e.generated.is_none()
-                            && e.bundle == slx.bundle
-                            && resource.is_some_and(|r| {
-                                e.resource == r.name || r.aliases.contains(&e.resource)
-                            })
-                    });
-                    match hand_written {
-                        Some(h) => covered.push(format!("{} (watched by {})", slx.name, h.name)),
-                        None => out.push(slx),
-                    }
+                generated.extend(rules::generate(&c.name, b, &live, &ctx)?);
+            }
+            for slx in generated {
+                let resource = live.iter().find(|r| {
+                    slx.generated
+                        .as_ref()
+                        .is_some_and(|o| o.resource_key == r.key)
+                });
+                let hand_written = existing.iter().find(|e| {
+                    e.generated.is_none()
+                        && e.bundle == slx.bundle
+                        && resource.is_some_and(|r| {
+                            e.resource == r.name || r.aliases.contains(&e.resource)
+                        })
+                });
+                match hand_written {
+                    Some(h) => covered.push(format!("{} (watched by {})", slx.name, h.name)),
+                    None => out.push(slx),
                 }
             }
         }
-        Ok((out, covered))
+        Ok((out, covered, warnings))
     }
 }
 

@@ -66,6 +66,7 @@ impl Sitrep {
             },
             changes: report.changes,
             indexers: report.indexers,
+            warnings: report.warnings,
         })
     }
 }

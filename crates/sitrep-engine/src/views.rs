@@ -172,6 +172,9 @@ pub struct DiscoveryView {
     pub slxs: SlxPlanView,
     pub changes: MapDiff,
     pub indexers: Vec<IndexerOutcome>,
+    /// What SLX generation could not do, each naming its file (`docs/runwhen.md`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl DiscoveryView {

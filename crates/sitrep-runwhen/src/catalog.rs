@@ -71,7 +71,8 @@ fn bundle(b: RunwhenBundle) -> Bundle {
         secrets: b.secrets.iter().map(secret).collect(),
         tasks: b.tasks.into_iter().map(task).collect(),
         hypotheses: Vec::new(),
-        // RunWhen's generation rules are typed by this crate but not applied to the Map yet.
+        // RunWhen's generation rules are not native ones: discovery applies them through
+        // `apply` (sitrep-discovery's `runwhen.rs` reads the bundle's `.runwhen/` folder).
         generation_rules: Vec::new(),
         dir: b.dir,
     }

@@ -1,6 +1,6 @@
 //! `.runwhen/generation-rules/*.yaml`: which discovered resources a RunWhen bundle applies to
 //! and which SLX, SLI, SLO and runbook templates it then renders. Read into types here;
-//! applying them to the Map comes later.
+//! `apply` applies them to the Map.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

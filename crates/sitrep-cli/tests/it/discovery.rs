@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Starts the k8s stub; returns its guard, temp dir and kubeconfig path.
-fn stub(extra: &[&str]) -> (Guard, tempfile::TempDir, PathBuf) {
+pub(crate) fn stub(extra: &[&str]) -> (Guard, tempfile::TempDir, PathBuf) {
     if !have("python3") || !have("openssl") {
         skip("python3 or openssl missing");
     }

@@ -15,6 +15,7 @@ mod one_issue;
 mod process_bundle;
 mod runwhen;
 mod runwhen_k8s;
+mod runwhen_discovery;
 mod runwhen_robot;
 mod server;
 mod service_remediations;

@@ -2,6 +2,7 @@
 //! `/work/shared/data/runwhen` (never copied into the repository), and against malformed input.
 
 mod bundles;
+mod generate;
 mod harness;
 mod malformed;
 mod props;
