@@ -1,23 +1,28 @@
 // SLXs (the list and one SLX's page with its SLI charts) and task runs (the list and one run).
 
 import { get, post, qs, enc, can } from './api.js';
-import { h, show, title, link, badge, when, ago, short, table, facts, pre, showError } from './dom.js';
+import { h, show, title, link, badge, sev, when, ago, short, table, facts, pre, showError } from './dom.js';
 import { lineChart, formatValue } from './chart.js';
 
 const WINDOWS = [[24, 'last 24 hours'], [168, 'last 7 days'], [720, 'last 30 days']];
 
 export async function slxs() {
   const [page, open] = await Promise.all([get('/slxs?limit=1000'), get('/issues?limit=1000')]);
-  const worst = (s) => Math.min(5, ...open.items.filter((i) => i.resource === s.resource).map((i) => i.severity));
+  const mine = (s) => open.items.filter((i) => i.resource === s.resource);
+  const issues = (s) => {
+    const list = mine(s);
+    if (!list.length) return h('span', { class: 'muted' }, 'none');
+    return [link(`#/issues?resource=${enc(s.resource)}`, `${list.length}`), ' ', sev(Math.min(...list.map((i) => i.severity)))];
+  };
   show(
     title('SLXs'),
     h('p', { class: 'muted' }, `${page.total} SLX(s). An SLX watches one resource with a bundle's health tasks; `,
       'discovery generates them (', h('code', {}, 'sitrep discover'), '), or write one by hand.'),
     table([
-      ['SLX', (s) => link(`#/slxs/${enc(s.name)}`, s.name)],
-      ['Resource', (s) => link(`#/map?r=${enc(s.resource)}`, s.resource)],
+      ['SLX', (s) => h('a', { href: `#/slxs/${enc(s.name)}`, class: 'nowrap' }, s.name)],
+      ['Resource', (s) => h('a', { href: `#/map?r=${enc(s.resource)}`, class: 'nowrap' }, s.resource)],
       ['Bundle', (s) => h('code', { class: 'nowrap' }, s.bundle)],
-      ['Open issues', (s) => (worst(s) < 5 ? h('span', { class: `sev sev${worst(s)}` }, 'yes') : h('span', { class: 'muted' }, 'none'))],
+      ['Open issues', issues],
       ['State', (s) => (s.stale ? badge('stale') : s.generated ? 'generated' : 'hand-written')],
       ['Description', (s) => s.description],
     ], page.items, 'No SLX yet: run discovery (sitrep discover) to generate them.'),
