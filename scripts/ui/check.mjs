@@ -122,6 +122,76 @@ async function basic() {
   await nav('Map');
   await shot('map');
 
+  // SLXs: the list, then one SLX's page with its SLI charts, the SLO line, and a run by hand.
+  await nav('SLXs');
+  await page.getByRole('link', { name: 'sitrep-health' }).waitFor();
+  await shot('slxs');
+  await page.getByRole('link', { name: 'sitrep-health' }).click();
+  await heading('sitrep-health');
+  await page.locator('svg.chart').first().waitFor();
+  const charts = await page.locator('section.sli').count();
+  check(charts >= 2, `the SLX shows its SLI series as charts (${charts})`);
+  const latency = page.locator('section.sli', { hasText: 'http_latency_ms' }).filter({ hasText: 'core/http-endpoint/latency' });
+  check((await latency.locator('svg.chart .slo').count()) === 1, 'the latency chart marks its SLO threshold');
+  check((await latency.innerText()).includes('issue is raised at > 250'), 'the SLO is the SLX\'s MAX_LATENCY');
+  check((await latency.locator('svg.chart .dot').count()) >= 4, 'the latency chart has a point per run');
+  const before = await page.locator('main table').last().locator('tbody tr').count();
+  await page.getByRole('button', { name: 'Run its health tasks now' }).click();
+  await page.locator('#run-out', { hasText: 'Ran 2 task(s)' }).waitFor({ timeout: 30_000 });
+  const after = await page.locator('main table').last().locator('tbody tr').count();
+  check(after === before + 2, `a run by hand adds its runs to the list (${before} → ${after})`);
+  await shot('slx-detail');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('slx-detail-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.getByLabel('Window').selectOption('168');
+  await page.waitForURL(/#\/slxs\/sitrep-health\?hours=168/);
+  await page.locator('svg.chart').first().waitFor();
+
+  // Runs: the latest runs, and one run's report and output.
+  await nav('Runs');
+  check((await page.locator('main table tbody tr').count()) >= 10, 'the runs are listed');
+  await shot('runs');
+  await page.locator('main table tbody tr a', { hasText: 'core/http-endpoint/latency' }).first().click();
+  await heading('Run of core/http-endpoint/latency');
+  check((await page.locator('main').innerText()).includes('sitrep-health'), 'the run links its SLX');
+  await shot('run-detail');
+
+  // Secrets: set one (its value never comes back), then delete it with a second press.
+  await nav('Secrets');
+  const value = 'hunter2-not-shown';
+  await page.getByLabel('Name', { exact: true }).fill('ui-check-secret');
+  await page.getByLabel('Value', { exact: true }).fill(value);
+  await page.getByRole('button', { name: 'Store' }).click();
+  await page.locator('#s-done', { hasText: 'Stored ui-check-secret' }).waitFor();
+  check((await page.locator('main table tbody tr', { hasText: 'ui-check-secret' }).count()) === 1, 'the secret is listed');
+  check(!(await page.content()).includes(value), 'the secret\'s value is not in the page');
+  await shot('secrets');
+  const delBtn = page.locator('main table tbody tr', { hasText: 'ui-check-secret' }).getByRole('button');
+  await delBtn.click();
+  check((await delBtn.innerText()).includes('Press again'), 'deleting asks once more');
+  await delBtn.click();
+  await page.locator('#s-done', { hasText: 'Deleted ui-check-secret' }).waitFor();
+  check((await page.locator('main table tbody tr', { hasText: 'ui-check-secret' }).count()) === 0, 'the secret is gone');
+
+  // Tokens: create one (its secret shown once), then revoke it.
+  await nav('Tokens');
+  await page.getByLabel('Name', { exact: true }).fill('ui-check-bot');
+  await page.getByLabel('Role').selectOption('operator');
+  await page.getByLabel('Expires after').selectOption({ label: '7 days' });
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('#t-secret').waitFor();
+  check((await page.locator('#t-secret').inputValue()).startsWith('sitrep_'), 'the new token\'s secret is shown once');
+  await shot('tokens');
+  const row = page.locator('main table tbody tr', { hasText: 'ui-check-bot' });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByRole('button', { name: /Press again/ }).click();
+  await page.locator('main table tbody tr', { hasText: 'ui-check-bot' }).locator('.badge', { hasText: 'revoked' }).waitFor();
+  check(!(await page.locator('#t-secret').count()), 'the secret is not shown again');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('tokens-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+
   // Chat: a question starts an investigation whose steps arrive on the event stream.
   await nav('Chat');
   await page.getByLabel('Ask sitrep to investigate').fill('Why does the HTTP endpoint on 127.0.0.1 refuse connections?');
@@ -175,6 +245,19 @@ async function basic() {
   await nav('Chat');
   check((await page.getByRole('button', { name: 'Investigate' }).count()) === 0, 'a viewer cannot start an investigation');
   await shot('viewer-chat');
+  // A viewer sees the SLX but cannot run it, and has no Secrets or Tokens pages.
+  await nav('SLXs');
+  await page.getByRole('link', { name: 'sitrep-health' }).click();
+  await heading('sitrep-health');
+  await page.locator('svg.chart').first().waitFor();
+  check((await page.getByRole('button', { name: /Run its health tasks/ }).count()) === 0, 'a viewer gets no run button');
+  await shot('viewer-slx');
+  const navText = await page.getByRole('navigation', { name: 'Pages' }).innerText();
+  check(!navText.includes('Secrets') && !navText.includes('Tokens'), 'a viewer\'s navigation has no Secrets or Tokens');
+  await page.goto(`${base}/#/secrets`);
+  await heading('Secrets');
+  check((await page.locator('main').innerText()).includes('for admins'), 'the Secrets page says it is for admins');
+  await shot('viewer-secrets');
   const forged = await fetch(`${base}/api/v1/approvals/x/approve`, {
     method: 'POST', headers: { Authorization: `Bearer ${viewer}`, 'Content-Type': 'application/json' }, body: '{}',
   });

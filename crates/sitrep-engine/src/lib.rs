@@ -31,6 +31,7 @@ mod runtimes;
 mod serve;
 pub mod settings;
 mod slack;
+pub mod sli;
 mod slx;
 pub mod vault;
 pub mod views;

@@ -86,6 +86,22 @@ pub async fn slx(Ws(s): Ws, Path(name): Path<String>) -> ApiResult<impl IntoResp
     Ok(Json(s.slx(&name).await?))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Hours back from now (default 24, at most 720).
+    #[serde(default)]
+    hours: Option<u32>,
+}
+
+pub async fn slx_history(
+    Ws(s): Ws,
+    Path(name): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.slx_history(&name, q.hours.unwrap_or(24)).await?))
+}
+
 pub async fn run_slx(Ws(s): Ws, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.run_slx(&name).await?))
 }

@@ -215,6 +215,23 @@ pub const ENDPOINTS: &[Endpoint] = &[
         handler: || get(api::slx),
     },
     Endpoint {
+        method: Method::Get,
+        path: "/api/v1/slxs/{name}/history",
+        role: Role::Viewer,
+        summary: "One SLX's SLI history: its health tasks, recent runs, and the metric series they recorded, each with its SLO threshold and anomalies",
+        params: &[
+            path("name", "the SLX's name"),
+            query(
+                "hours",
+                Ty::Int,
+                "the window, in hours back from now (default 24, at most 720)",
+            ),
+        ],
+        body: None,
+        ok: &[(200, "the SLX, its tasks, runs and series")],
+        handler: || get(api::slx_history),
+    },
+    Endpoint {
         method: Method::Post,
         path: "/api/v1/slxs/{name}/run",
         role: Role::Operator,

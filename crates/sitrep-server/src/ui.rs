@@ -57,6 +57,21 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/sessions.js"),
     ),
     (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/chart.js"),
+    ),
+    (
+        "slx.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/slx.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/admin.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../ui/icon.svg"),

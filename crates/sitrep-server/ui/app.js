@@ -2,11 +2,13 @@
 // Every page renders what /api/v1 answers for the logged-in token; the role the API reports
 // decides which buttons are offered (the API refuses the rest anyway).
 
-import { get, token, me, ApiError } from './api.js';
+import { get, token, me, can, ApiError } from './api.js';
 import { h, show, title, showError, leave } from './dom.js';
 import * as pages from './pages.js';
 import * as sessions from './sessions.js';
 import { map } from './map.js';
+import * as slx from './slx.js';
+import * as admin from './admin.js';
 
 const ROUTES = [
   [/^overview$/, () => pages.overview()],
@@ -18,6 +20,12 @@ const ROUTES = [
   [/^tasks$/, (_, q) => pages.tasks(q)],
   [/^tasks\/(.+)$/, (m) => pages.task(decodeURIComponent(m[1]))],
   [/^map$/, (_, q) => map(q)],
+  [/^slxs$/, () => slx.slxs()],
+  [/^slxs\/(.+)$/, (m, q) => slx.slx(decodeURIComponent(m[1]), q)],
+  [/^runs$/, (_, q) => slx.runs(q)],
+  [/^runs\/(.+)$/, (m) => slx.run(decodeURIComponent(m[1]))],
+  [/^secrets$/, () => admin.secrets()],
+  [/^tokens$/, () => admin.tokens()],
 ];
 
 async function route() {
@@ -69,6 +77,7 @@ async function restore() {
   }
   document.getElementById('who-text').textContent =
     `${me.principal.workspace} · ${me.principal.name} (${me.principal.role})`;
+  for (const a of document.querySelectorAll('#nav a[data-role]')) a.hidden = !can(a.dataset.role);
   document.getElementById('nav').hidden = false;
   document.getElementById('who').hidden = false;
   return true;

@@ -229,7 +229,7 @@ function resourceDetail(x, nameOf, pick) {
       : h('p', { class: 'muted' }, 'No open issue: its checks pass.'),
     h('h3', {}, `SLXs (${x.slxs.length})`),
     table([
-      ['SLX', (s) => h('code', { class: 'nowrap' }, s.name)],
+      ['SLX', (s) => link(`#/slxs/${encodeURIComponent(s.name)}`, h('code', { class: 'nowrap' }, s.name))],
       ['Bundle', (s) => h('code', { class: 'nowrap' }, s.bundle)],
       ['Checks', (s) => s.description],
     ], x.slxs, 'No SLX watches it.'),

@@ -125,6 +125,23 @@ pub trait Store: Send + Sync + 'static {
         since: Timestamp,
     ) -> Result<Vec<MetricSample>>;
 
+    /// Every metric sample of one scope (a resource) since `since`, oldest first, at most
+    /// `limit` (the newest kept): an SLX's SLI history.
+    async fn scope_metric_samples(
+        &self,
+        workspace: &str,
+        scope: &str,
+        since: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<MetricSample>>;
+    /// Every insight of one scope since `since`, oldest first (anomalous SLIs among them).
+    async fn scope_insights(
+        &self,
+        workspace: &str,
+        scope: &str,
+        since: Timestamp,
+    ) -> Result<Vec<Insight>>;
+
     /// The latest `limit` values of one series (scope, task, metric name and exact labels)
     /// recorded by *succeeded* runs, oldest first: what the anomalous-SLI watch replays to
     /// warm a detector after a restart.

@@ -380,6 +380,76 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn scope_metric_samples(
+        &self,
+        workspace: &str,
+        scope: &str,
+        since: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<MetricSample>> {
+        let rows = sqlx::query(self.q(
+            "SELECT run_id, resource, task, name, labels, value, at, id FROM metric_samples \
+             WHERE workspace = $1 AND scope = $2 AND at >= $3 ORDER BY at DESC, id DESC LIMIT $4",
+        ))
+        .bind(workspace)
+        .bind(scope)
+        .bind(since.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(MetricSample {
+                    workspace: workspace.to_string(),
+                    run_id: r.try_get("run_id")?,
+                    scope: scope.to_string(),
+                    resource: r.try_get("resource")?,
+                    task: r.try_get("task")?,
+                    name: r.try_get("name")?,
+                    labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)
+                        .unwrap_or_default(),
+                    value: r.try_get("value")?,
+                    at: Timestamp(r.try_get("at")?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    async fn scope_insights(
+        &self,
+        workspace: &str,
+        scope: &str,
+        since: Timestamp,
+    ) -> Result<Vec<Insight>> {
+        let rows = sqlx::query(self.q(
+            "SELECT run_id, resource, task, text, data, at FROM insights \
+             WHERE workspace = $1 AND scope = $2 AND at >= $3 ORDER BY at, id",
+        ))
+        .bind(workspace)
+        .bind(scope)
+        .bind(since.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Insight {
+                    workspace: workspace.to_string(),
+                    run_id: r.try_get("run_id")?,
+                    scope: scope.to_string(),
+                    resource: r.try_get("resource")?,
+                    task: r.try_get("task")?,
+                    text: r.try_get("text")?,
+                    data: serde_json::from_str(&r.try_get::<String, _>("data")?)
+                        .unwrap_or_default(),
+                    at: Timestamp(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+
     async fn recent_series_values(
         &self,
         workspace: &str,

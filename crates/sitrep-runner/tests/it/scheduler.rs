@@ -97,6 +97,23 @@ impl Store for SchedStore {
     ) -> sitrep_store::Result<Vec<sitrep_core::MetricSample>> {
         unreachable!()
     }
+    async fn scope_metric_samples(
+        &self,
+        _: &str,
+        _: &str,
+        _: Timestamp,
+        _: i64,
+    ) -> sitrep_store::Result<Vec<sitrep_core::MetricSample>> {
+        unreachable!()
+    }
+    async fn scope_insights(
+        &self,
+        _: &str,
+        _: &str,
+        _: Timestamp,
+    ) -> sitrep_store::Result<Vec<sitrep_core::Insight>> {
+        unreachable!()
+    }
     async fn recent_series_values(
         &self,
         _: &str,

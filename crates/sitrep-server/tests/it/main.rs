@@ -9,6 +9,7 @@
 //! `mcp.rs`: MCP over streamable HTTP at `/mcp`: handshake, tools, roles, transport rules.
 //! `secrets.rs`: the secrets vault: admins only, write-only.
 //! `slack.rs`: Slack Web API deliveries to a `chat.postMessage` stub, threaded per session.
+//! `slx.rs`: an SLX's SLI history: series, SLO threshold, anomalies, runs; its workspace only.
 //! `ui.rs`: the web UI's embedded files: content types, the CSP, nothing from the internet.
 
 mod access;
@@ -19,6 +20,7 @@ mod metrics;
 mod pagerduty;
 mod secrets;
 mod slack;
+mod slx;
 mod ui;
 mod workflows;
 
