@@ -323,6 +323,15 @@ fn qualifier(r: &Resource, q: &str) -> Option<String> {
     }
 }
 
+/// How much a resource asks generation for: its `sitrep.io/level-of-detail` label, else the
+/// workspace's level.
+pub fn resource_level(r: &Resource, workspace: LevelOfDetail) -> LevelOfDetail {
+    r.labels
+        .get("sitrep.io/level-of-detail")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(workspace)
+}
+
 /// SLX names: lower case, `[a-z0-9-]`, qualifiers first, at most 63 characters.
 pub fn slx_name(parts: &[String]) -> String {
     let mut s = String::new();
@@ -368,11 +377,7 @@ pub fn generate(
             {
                 continue;
             }
-            let lod = r
-                .labels
-                .get("sitrep.io/level-of-detail")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(ctx.level_of_detail);
+            let lod = resource_level(r, ctx.level_of_detail);
             for t in &rule.slxs {
                 if t.level_of_detail > lod {
                     continue;

@@ -224,11 +224,7 @@ pub fn generate(
                 if !ok {
                     continue;
                 }
-                let lod = r
-                    .labels
-                    .get("sitrep.io/level-of-detail")
-                    .and_then(|l| l.parse().ok())
-                    .unwrap_or(ctx.level_of_detail);
+                let lod = sitrep_bundles::rules::resource_level(r, ctx.level_of_detail);
                 for s in &rule.slxs {
                     if level(s.level_of_detail) > lod || s.level_of_detail == RwLevel::None {
                         continue;

@@ -332,19 +332,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Insight {
-                    workspace: workspace.to_string(),
-                    run_id: r.try_get("run_id")?,
-                    scope: r.try_get("scope")?,
-                    resource: r.try_get("resource")?,
-                    task: r.try_get("task")?,
-                    text: r.try_get("text")?,
-                    data: serde_json::from_str(&r.try_get::<String, _>("data")?)
-                        .unwrap_or_default(),
-                    at: Timestamp(r.try_get("at")?),
-                })
-            })
+            .map(|r| insight_from_row(r, workspace))
             .collect()
     }
 
@@ -355,29 +343,14 @@ impl Store for SqlStore {
         name: &str,
         since: Timestamp,
     ) -> Result<Vec<MetricSample>> {
-        let rows = sqlx::query(self.q("SELECT run_id, resource, task, labels, value, at FROM metric_samples WHERE workspace = $1 AND scope = $2 AND name = $3 AND at >= $4 ORDER BY at, id"))
+        let rows = sqlx::query(self.q("SELECT run_id, scope, resource, task, name, labels, value, at FROM metric_samples WHERE workspace = $1 AND scope = $2 AND name = $3 AND at >= $4 ORDER BY at, id"))
             .bind(workspace)
             .bind(scope)
             .bind(name)
             .bind(since.0)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MetricSample {
-                    workspace: workspace.to_string(),
-                    run_id: r.try_get("run_id")?,
-                    scope: scope.to_string(),
-                    resource: r.try_get("resource")?,
-                    task: r.try_get("task")?,
-                    name: name.to_string(),
-                    labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)
-                        .unwrap_or_default(),
-                    value: r.try_get("value")?,
-                    at: Timestamp(r.try_get("at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| sample_from_row(r, workspace)).collect()
     }
 
     async fn scope_metric_samples(
@@ -388,7 +361,7 @@ impl Store for SqlStore {
         limit: i64,
     ) -> Result<Vec<MetricSample>> {
         let rows = sqlx::query(self.q(
-            "SELECT run_id, resource, task, name, labels, value, at, id FROM metric_samples \
+            "SELECT run_id, scope, resource, task, name, labels, value, at, id FROM metric_samples \
              WHERE workspace = $1 AND scope = $2 AND at >= $3 ORDER BY at DESC, id DESC LIMIT $4",
         ))
         .bind(workspace)
@@ -399,20 +372,7 @@ impl Store for SqlStore {
         .await?;
         let mut out = rows
             .iter()
-            .map(|r| {
-                Ok(MetricSample {
-                    workspace: workspace.to_string(),
-                    run_id: r.try_get("run_id")?,
-                    scope: scope.to_string(),
-                    resource: r.try_get("resource")?,
-                    task: r.try_get("task")?,
-                    name: r.try_get("name")?,
-                    labels: serde_json::from_str(&r.try_get::<String, _>("labels")?)
-                        .unwrap_or_default(),
-                    value: r.try_get("value")?,
-                    at: Timestamp(r.try_get("at")?),
-                })
-            })
+            .map(|r| sample_from_row(r, workspace))
             .collect::<Result<Vec<_>>>()?;
         out.reverse();
         Ok(out)
@@ -425,7 +385,7 @@ impl Store for SqlStore {
         since: Timestamp,
     ) -> Result<Vec<Insight>> {
         let rows = sqlx::query(self.q(
-            "SELECT run_id, resource, task, text, data, at FROM insights \
+            "SELECT run_id, scope, resource, task, text, data, at FROM insights \
              WHERE workspace = $1 AND scope = $2 AND at >= $3 ORDER BY at, id",
         ))
         .bind(workspace)
@@ -434,19 +394,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Insight {
-                    workspace: workspace.to_string(),
-                    run_id: r.try_get("run_id")?,
-                    scope: scope.to_string(),
-                    resource: r.try_get("resource")?,
-                    task: r.try_get("task")?,
-                    text: r.try_get("text")?,
-                    data: serde_json::from_str(&r.try_get::<String, _>("data")?)
-                        .unwrap_or_default(),
-                    at: Timestamp(r.try_get("at")?),
-                })
-            })
+            .map(|r| insight_from_row(r, workspace))
             .collect()
     }
 
@@ -539,4 +487,33 @@ impl Store for SqlStore {
     async fn replace_map(&self, workspace: &str, map: &StoredMap) -> Result<()> {
         crate::map::replace(self, workspace, map).await
     }
+}
+
+/// A `metric_samples` row (its run_id, scope, resource, task, name, labels, value, at).
+fn sample_from_row(r: &AnyRow, workspace: &str) -> Result<MetricSample> {
+    Ok(MetricSample {
+        workspace: workspace.to_string(),
+        run_id: r.try_get("run_id")?,
+        scope: r.try_get("scope")?,
+        resource: r.try_get("resource")?,
+        task: r.try_get("task")?,
+        name: r.try_get("name")?,
+        labels: serde_json::from_str(&r.try_get::<String, _>("labels")?).unwrap_or_default(),
+        value: r.try_get("value")?,
+        at: Timestamp(r.try_get("at")?),
+    })
+}
+
+/// An `insights` row (its run_id, scope, resource, task, text, data, at).
+fn insight_from_row(r: &AnyRow, workspace: &str) -> Result<Insight> {
+    Ok(Insight {
+        workspace: workspace.to_string(),
+        run_id: r.try_get("run_id")?,
+        scope: r.try_get("scope")?,
+        resource: r.try_get("resource")?,
+        task: r.try_get("task")?,
+        text: r.try_get("text")?,
+        data: serde_json::from_str(&r.try_get::<String, _>("data")?).unwrap_or_default(),
+        at: Timestamp(r.try_get("at")?),
+    })
 }
