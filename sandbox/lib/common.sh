@@ -8,6 +8,7 @@ SANDBOX_DIR="${SITREP_SANDBOX_DIR:-/tmp/sitrep-sandbox}"
 SANDBOX_DIR="${SANDBOX_DIR%/}"
 SANDBOX_ENV_FILE="$SANDBOX_SRC/env"
 RUN="$SANDBOX_DIR/run"          # pid files
+SV="$SANDBOX_DIR/service"       # runit service directories (start_svc)
 LOGS="$SANDBOX_DIR/logs"
 SECRETS="$SANDBOX_DIR/secrets"
 PG_BIN=""
@@ -45,7 +46,7 @@ SANDBOX_DEB_PACKAGES=(
   postgresql postgresql-client redis-server redis-tools nginx
   prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter
   prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter
-  openssl curl iproute2 procps python3 python3-yaml util-linux python3-aiosmtpd
+  openssl curl iproute2 procps python3 python3-yaml util-linux python3-aiosmtpd runit
 )
 
 # Users the services run as (created by the Debian packages, except shopfront's).
@@ -101,7 +102,8 @@ pid_alive() { # running, and not a zombie waiting for its parent (often pid 1) t
   [[ -n "$st" && "$st" != Z ]]
 }
 
-pidfile_pid() { # name
+pidfile_pid() { # name: a runit service's daemon (empty while it is down), else $RUN/NAME.pid
+  if [[ -d "$SV/$1/supervise" ]]; then cat "$SV/$1/supervise/pid" 2>/dev/null || true; return 0; fi
   local f="$RUN/$1.pid"
   [[ -f "$f" ]] && cat "$f" 2>/dev/null || true
 }
@@ -174,6 +176,53 @@ start_bg() {
       "$@" >>"$logf" 2>&1 </dev/null
   ) &
   echo $! > "$RUN/$name.pid"
+}
+
+# Start a daemon under runit, the way a host's service manager runs it: runsv restarts it when it
+# exits, `sv down` (svc_down) stops it for good and `sv up` starts it again. Its output goes to
+# $LOGS/NAME.log; pidfile_pid NAME gives the daemon's pid, $RUN/NAME-runsv.pid runsv's. The
+# environment of the caller (e.g. a DSN) is the daemon's.
+#   start_svc NAME USER WORKDIR CMD...
+start_svc() {
+  local name="$1" user="$2" wd="$3"; shift 3
+  local dir="$SV/$name" logf="$LOGS/$name.log"
+  if service_running "$name"; then return 0; fi
+  if service_running "$name-runsv"; then sv up "$dir" >/dev/null; return 0; fi
+  touch "$logf"; chown "$user" "$logf" 2>/dev/null || true
+  rm -rf "$dir"; install -d -m 755 "$dir"
+  {
+    echo '#!/usr/bin/env bash'
+    printf 'cd %q || exit 1\n' "$wd"
+    printf 'exec setpriv --reuid=%q --regid=%q --init-groups' "$user" "$(id -g "$user")"
+    printf ' %q' "$@"
+    printf ' >>%q 2>&1 </dev/null\n' "$logf"
+  } > "$dir/run"
+  chmod 755 "$dir/run"
+  (
+    cd /
+    close_inherited_fds
+    exec setsid runsv "$dir" </dev/null >>"$LOGS/runsv.log" 2>&1
+  ) &
+  echo $! > "$RUN/$name-runsv.pid"
+  wait_until 10 "runsv to start $name" bash -c "[[ -s '$dir/supervise/pid' ]]"
+}
+# Stop a runit service and leave it down (runsv stays, as after `sv down` on a host); SIGNAL
+# (default TERM) is sent after sv's own TERM, e.g. INT for PostgreSQL's fast shutdown.
+svc_down() { # name timeout [signal]
+  local name="$1" timeout="${2:-10}" sig="${3:-}" dir="$SV/$1" pid
+  [[ -d "$dir/supervise" ]] || return 0
+  pid="$(pidfile_pid "$name")"
+  sv down "$dir" >/dev/null 2>&1 || true
+  [[ -n "$sig" && -n "$pid" ]] && kill "-$sig" "$pid" 2>/dev/null || true
+  local deadline=$(( $(date +%s) + timeout ))
+  while pid_alive "$pid" && (( $(date +%s) < deadline )); do sleep 0.2; done
+  pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+}
+# Stop the daemon and its runsv (sandbox/down).
+svc_exit() { # name timeout [signal]
+  svc_down "$@"
+  [[ -d "$SV/$1/supervise" ]] && sv exit "$SV/$1" >/dev/null 2>&1 || true
+  stop_pidfile "$1-runsv" 5
 }
 
 env_file_loaded() { [[ -f "$SANDBOX_ENV_FILE" ]]; }

@@ -30,19 +30,14 @@ pg_start() { # primary|replica
   local which="$1" data; data="$(pg_data_dir "$1")"
   if service_running "postgresql-$which"; then return 0; fi
   # a stale postmaster.pid from a killed server is handled by postgres itself
-  start_bg "postgresql-$which" "$USER_PG" "$data" "$PG_BIN/postgres" -D "$data"
+  start_svc "postgresql-$which" "$USER_PG" "$data" "$PG_BIN/postgres" -D "$data"
   wait_until 60 "PostgreSQL $which to accept connections" \
     "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$(pg_port "$which")" -t 1 \
     || { tail -20 "$LOGS/postgresql-$which.log" >&2; return 1; }
 }
 
-pg_stop() { # primary|replica
-  local which="$1" data; data="$(pg_data_dir "$1")"
-  if [[ -f "$data/postmaster.pid" ]] && pid_alive "$(head -1 "$data/postmaster.pid")"; then
-    as_user "$USER_PG" "$PG_BIN/pg_ctl" -D "$data" stop -m fast -t 20 -s >/dev/null 2>&1 \
-      || kill -QUIT "$(head -1 "$data/postmaster.pid")" 2>/dev/null || true
-  fi
-  stop_pidfile "postgresql-$which" 5
+pg_stop() { # primary|replica: `sv down`, with SIGINT for a fast shutdown (pg_ctl stop -m fast)
+  svc_down "postgresql-$1" 20 INT
 }
 
 pg_common_conf() { # primary|replica
@@ -138,11 +133,11 @@ CONF
 }
 redis_start() {
   service_running redis && return 0
-  start_bg redis "$USER_REDIS" "$SANDBOX_DIR/redis" /usr/bin/redis-server "$SANDBOX_DIR/redis/redis.conf"
+  start_svc redis "$USER_REDIS" "$SANDBOX_DIR/redis" /usr/bin/redis-server "$SANDBOX_DIR/redis/redis.conf"
   wait_until 30 "Redis to answer PING" redis_ping || { tail -20 "$LOGS/redis.log" >&2; return 1; }
 }
 redis_ping() { [[ "$(redis-cli -h 127.0.0.1 -p "$PORT_REDIS" ping 2>/dev/null)" == PONG ]]; }
-redis_stop() { stop_pidfile redis 10; }
+redis_stop() { svc_down redis 10; }
 
 # ---------------------------------------------------------------- shopfront & batch
 conf_set() { # file key value: set (or add) `key = value`
@@ -307,7 +302,7 @@ exporter_start() { # name
   service_running "$name" && return 0
   case "$name" in
     node-exporter)
-      start_bg node-exporter "$USER_PROM" "$SANDBOX_DIR/node-exporter" /usr/bin/prometheus-node-exporter \
+      start_svc node-exporter "$USER_PROM" "$SANDBOX_DIR/node-exporter" /usr/bin/prometheus-node-exporter \
         --web.listen-address="127.0.0.1:$PORT_NODE_EXPORTER" \
         --collector.textfile.directory="$SANDBOX_DIR/node-exporter/textfile" ;;
     postgres-exporter|postgres-exporter-replica)
@@ -316,17 +311,17 @@ exporter_start() { # name
       if [[ $name == postgres-exporter-replica ]]; then pgport=$PORT_PG_REPLICA lport=$PORT_PG_REPLICA_EXPORTER; fi
       # the DSN (with its password) goes through the environment, not argv
       DATA_SOURCE_NAME="postgresql://postgres:$pw@127.0.0.1:$pgport/postgres?sslmode=disable" \
-      start_bg "$name" "$USER_PROM" "$ex" /usr/bin/prometheus-postgres-exporter \
+      start_svc "$name" "$USER_PROM" "$ex" /usr/bin/prometheus-postgres-exporter \
         --web.listen-address="127.0.0.1:$lport" --extend.query-path="$ex/postgres-queries.yaml" ;;
     redis-exporter)
-      start_bg redis-exporter "$USER_PROM" "$ex" /usr/bin/prometheus-redis-exporter \
+      start_svc redis-exporter "$USER_PROM" "$ex" /usr/bin/prometheus-redis-exporter \
         -redis.addr="redis://127.0.0.1:$PORT_REDIS" -web.listen-address="127.0.0.1:$PORT_REDIS_EXPORTER" ;;
     nginx-exporter)
-      start_bg nginx-exporter "$USER_PROM" "$ex" /usr/bin/prometheus-nginx-exporter \
+      start_svc nginx-exporter "$USER_PROM" "$ex" /usr/bin/prometheus-nginx-exporter \
         -nginx.scrape-uri="http://127.0.0.1:$PORT_NGINX_HTTP/nginx_status" -nginx.retries=10 \
         -web.listen-address="127.0.0.1:$PORT_NGINX_EXPORTER" ;;
     blackbox-exporter)
-      start_bg blackbox-exporter "$USER_PROM" "$ex" /usr/bin/prometheus-blackbox-exporter \
+      start_svc blackbox-exporter "$USER_PROM" "$ex" /usr/bin/prometheus-blackbox-exporter \
         --config.file="$ex/blackbox.yml" --web.listen-address="127.0.0.1:$PORT_BLACKBOX" ;;
     *) die "unknown exporter $name" ;;
   esac
@@ -340,7 +335,7 @@ exporter_start() { # name
   wait_until 30 "$name to serve /metrics" curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$port/metrics" \
     || { tail -20 "$LOGS/$name.log" >&2; return 1; }
 }
-exporter_stop() { stop_pidfile "$1" 10; }
+exporter_stop() { svc_down "$1" 10; }
 EXPORTERS=(node-exporter postgres-exporter postgres-exporter-replica redis-exporter nginx-exporter blackbox-exporter)
 
 # Alertmanager sends every alert to a sitrep serving on PORT_SITREP (sandbox/test-delivery

@@ -20,7 +20,7 @@ import os, sys
 sys.path.insert(0, os.environ.get("SITREP_BUNDLE_DIR", os.path.dirname(__file__)))
 from proclib import (ago, describe, diff_config, emit, file_id, find, iso, load_json, masked_changes,
                      now, num, paths, processes, resource, save_json, saved_path, scan_errors, group, sha256,
-                     state_path, systemd_unit, write_private)
+                     state_path, service_of, write_private)
 
 MAX_FILE_BYTES = 1 << 20
 
@@ -42,7 +42,7 @@ def main():
     t = now()
     running = find(pattern, processes()) if pattern else []
     started = min((p["start"] for p in running), default=None)
-    unit = systemd_unit(running[0]["pid"]) if running else ""
+    unit = service_of(running[0]["pid"])[1] if running else ""
     report, changed = [], 0
     for f in files:
         e = index.get(f)

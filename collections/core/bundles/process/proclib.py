@@ -159,6 +159,35 @@ def systemd_unit(pid):
     return ""
 
 
+def runit_service(pid, depth=4):
+    """The runit service a process runs under: the service directory's name of the `runsv` among
+    its nearest ancestors (a daemon's workers are its children), or ''."""
+    for _ in range(depth):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{ppid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return ""
+        if os.path.basename(argv[0].decode(errors="replace")) == "runsv" and len(argv) > 1 and argv[1]:
+            return os.path.basename(argv[1].decode(errors="replace").rstrip("/"))
+        if ppid <= 1:
+            return ""
+        pid = ppid
+    return ""
+
+
+def service_of(pid):
+    """The service manager a process runs under and its name there: ("systemd", UNIT),
+    ("runit", SERVICE) or ("", "")."""
+    unit = systemd_unit(pid)
+    if unit:
+        return "systemd", unit
+    name = runit_service(pid)
+    return ("runit", name) if name else ("", "")
+
+
 # ---------------------------------------------------------------------------------------------
 # logs
 

@@ -12,7 +12,7 @@ import os, sys, time
 
 sys.path.insert(0, os.environ.get("SITREP_BUNDLE_DIR", os.path.dirname(__file__)))
 from proclib import (ago, emit, find, group, is_bare, iso, load_json, now, num, paths, processes, resource,
-                     save_json, saved_path, scan_errors, sha256, state_path, systemd_unit, diff_config, masked_changes)
+                     save_json, saved_path, scan_errors, sha256, state_path, service_of, diff_config, masked_changes)
 
 MAX_HISTORY = 400
 
@@ -106,9 +106,9 @@ def main():
     present = [o for o in seen if not o.get("absent")]
     last_present = next((o for o in reversed(history) if not o.get("absent")), None)
     if present:
-        unit = systemd_unit(present[-1]["pid"])
+        manager, unit = service_of(present[-1]["pid"])
         if unit:
-            state["unit"] = unit
+            state["unit"], state["manager"] = unit, manager
         state["last_cmd"] = present[-1]["cmd"]
     save_json(hist_path, state)
 
@@ -150,7 +150,7 @@ def main():
     if last_present:
         data["last_pid"] = last_present["pid"]
     if state.get("unit"):
-        data["unit"] = state["unit"]
+        data.update(unit=state["unit"], manager=state.get("manager", "systemd"))
     if last:
         data.update(last_error=last["msg"][:500], log_file=last["file"], last_error_at=iso(last["t"]))
     steps = "Read the last errors of its logs above; fix what makes it exit (configuration, a missing dependency, resources) and let its supervisor start it again."
@@ -162,8 +162,10 @@ def main():
         steps = (f"The failures follow a change of {change['file']}: roll it back with core/linux-host/rollback-config-file "
                  f"--set FILE={change['file']}" + (f" --set KEY={change['key']}" if change["key"] else "")
                  + f" --set FROM={change['saved']} (or fix the value), then let the supervisor start it again.")
-    elif state.get("unit"):
+    elif state.get("unit") and state.get("manager", "systemd") == "systemd":
         steps += f" Under systemd: journalctl -u {state['unit']} -n 50; systemctl restart {state['unit']} once fixed."
+    elif state.get("unit"):
+        steps += f" Under runit: sv status {state['unit']}; sv restart {state['unit']} once fixed."
     emit({"type": "issue", "severity": 2,
           "title": f"Process {name} is down or restarting",
           "expected": f"running, fewer than {max_starts} starts in {ago(window)}",

@@ -65,6 +65,35 @@ impl Supervised {
         wait_for(10, "the service to start", || s.log().contains("started"));
         s
     }
+    /// The same service under runit's `runsv`, as a host's service manager runs it: a service
+    /// directory named `sitrep-test-svc-PID` whose `run` script execs the service.
+    fn start_under_runit() -> Supervised {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("svc.py"), SERVICE).unwrap();
+        std::fs::write(dir.path().join("app.conf"), CONFIG).unwrap();
+        let sv = dir.path().join(format!("sitrep-test-svc-{}", std::process::id()));
+        std::fs::create_dir(&sv).unwrap();
+        let run = format!(
+            "#!/bin/sh\nexec env SVC_LOG={d}/svc.log {py} {d}/svc.py --config {d}/app.conf\n",
+            py = python(),
+            d = dir.path().display()
+        );
+        std::fs::write(sv.join("run"), run).unwrap();
+        sh(&format!("chmod 755 {}/run", sv.display()));
+        let child = Proc::new("runsv")
+            .arg(&sv)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let s = Supervised { child, dir };
+        wait_for(10, "the service to start", || s.log().contains("started"));
+        s
+    }
+    /// The runit service directory (start_under_runit).
+    fn service_dir(&self) -> PathBuf {
+        self.path(&format!("sitrep-test-svc-{}", std::process::id()))
+    }
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -107,6 +136,10 @@ fn python() -> String {
 
 impl Drop for Supervised {
     fn drop(&mut self) {
+        // under runit, the service runs in a process group of its own: `sv exit` stops it
+        if self.service_dir().is_dir() {
+            sh(&format!("sv -w 5 force-shutdown {} || true", self.service_dir().display()));
+        }
         // `--` first: procps kill reads `-KILL -PGID` as kill(-1, SIGKILL), every process.
         let _ = Proc::new("kill")
             .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
@@ -439,4 +472,73 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// A service under runit that an operator stopped (`sv down`): restarts names it down with its
+/// runit service, linux-host/restart-service (the process-down hypothesis's remediation) starts
+/// it again through `sv`, and the next restarts run finds it running.
+#[test]
+fn a_stopped_runit_service_is_named_by_restarts_and_started_by_restart_service() {
+    if !crate::collection::have("runsv") || !crate::collection::have("sv") {
+        crate::collection::skip("runit (runsv, sv) is not installed");
+    }
+    let svc = Supervised::start_under_runit();
+    let name = svc
+        .service_dir()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let sitrep = Sitrep::new();
+    let sets = svc.sets();
+    let v = run(&sitrep, "process/restarts", &sets, &[("SAMPLE_S", "1")]);
+    assert!(issues(&v).is_empty(), "running: {}", pretty(&v));
+
+    let out = sh(&format!("sv -w 10 down {}", svc.service_dir().display()));
+    assert!(out.status.success(), "sv down: {out:?}");
+    let v = run(&sitrep, "process/restarts", &sets, &[("SAMPLE_S", "1")]);
+    let i = issue_with(&v, &["is down or restarting"]);
+    assert_actionable(&i);
+    let d = data(&i);
+    assert_eq!(d["state"], "down", "{}", pretty(&i));
+    assert_eq!(d["unit"], name.as_str(), "the service it ran under: {}", pretty(&i));
+    assert_eq!(d["manager"], "runit", "{}", pretty(&i));
+    assert!(
+        i["next_steps"].as_str().unwrap().contains("sv restart"),
+        "{}",
+        pretty(&i)
+    );
+
+    let v = sitrep.run(
+        "linux-host/restart-service",
+        "svc",
+        &[("SERVICE", &name), ("WAIT_S", "10")],
+        &[],
+    );
+    let report = v["run"]["report"].as_str().unwrap_or_default();
+    assert!(
+        report.contains(&format!("Restarted {name} (runit")) && report.contains("After: run:"),
+        "{}",
+        pretty(&v)
+    );
+    assert!(issues(&v).is_empty(), "{}", pretty(&v));
+    wait_for(10, "the service to start again", || {
+        svc.log().matches("\"started\"").count() == 2
+    });
+    let v = run(&sitrep, "process/restarts", &sets, &[("SAMPLE_S", "1")]);
+    assert!(issues(&v).is_empty(), "running again: {}", pretty(&v));
+    assert!(
+        v["resolved"].as_array().is_some_and(|r| !r.is_empty()),
+        "the down issue resolves: {}",
+        pretty(&v)
+    );
+
+    // a name no service manager knows is refused with the reason
+    let v = sitrep.try_run(
+        "linux-host/restart-service",
+        "svc",
+        &[("SERVICE", "no-such-service-sitrep")],
+        &[],
+    );
+    assert_eq!(v["run"]["exit_code"], 1, "{}", pretty(&v));
 }

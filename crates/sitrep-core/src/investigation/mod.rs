@@ -346,6 +346,27 @@ impl Session {
     pub fn evidence_for<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Evidence> + 'a {
         self.evidence.iter().filter(move |e| e.hypothesis == id)
     }
+    /// When the root cause's kind of failure declares no fix, another failure mode confirmed on
+    /// the same resource may: a database that does not answer is also a process that stopped,
+    /// and starting it is the fix. The one with the most strong evidence, then the likelier.
+    pub fn fix_on_same_resource(&self, root: &Hypothesis) -> Option<&Hypothesis> {
+        let strong = |h: &Hypothesis| {
+            self.evidence_for(&h.id)
+                .filter(|e| e.strength == Strength::Strong)
+                .count()
+        };
+        self.hypotheses
+            .iter()
+            .filter(|h| {
+                h.id != root.id
+                    && h.resource == root.resource
+                    && h.status == HypothesisStatus::Confirmed
+                    && !h.signal
+                    && h.remedy.task.is_some()
+                    && strong(h) > 0
+            })
+            .max_by(|a, b| strong(a).cmp(&strong(b)).then(a.prior.total_cmp(&b.prior)))
+    }
     pub fn next_hypothesis_id(&self) -> String {
         format!("h{}", self.hypotheses.len() + 1)
     }

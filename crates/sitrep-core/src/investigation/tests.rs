@@ -481,3 +481,28 @@ fn attaching_a_hypothesis_under_its_own_descendant_is_seen_as_a_cycle() {
         "a corrupt tree counts as a cycle"
     );
 }
+
+#[test]
+fn a_root_cause_without_a_fix_borrows_the_fix_of_another_failure_mode_confirmed_on_it() {
+    let mut s = session();
+    let mut down = hyp("h1", None, "pg", HypothesisStatus::Confirmed);
+    down.remedy = Remedy::default();
+    let mut stopped = hyp("h2", None, "pg", HypothesisStatus::Confirmed);
+    stopped.remedy.task = Some("core/host/restart-service".into());
+    let elsewhere = hyp("h3", None, "redis", HypothesisStatus::Confirmed);
+    let unconfirmed = hyp("h4", None, "pg", HypothesisStatus::Active);
+    s.hypotheses = vec![down.clone(), stopped, elsewhere, unconfirmed];
+    s.evidence = vec![
+        ev("e1", "h1", "pg", "core/x/up", Strength::Strong, 1),
+        ev("e3", "h3", "redis", "core/x/ping", Strength::Strong, 1),
+        ev("e4", "h4", "pg", "core/x/other", Strength::Strong, 1),
+    ];
+    // supported only weakly: not enough to borrow its fix
+    s.evidence
+        .push(ev("e2", "h2", "pg", "core/x/restarts", Strength::Weak, 3));
+    assert_eq!(s.fix_on_same_resource(&down), None);
+    s.evidence
+        .push(ev("e5", "h2", "pg", "core/x/restarts", Strength::Strong, 2));
+    let fix = s.fix_on_same_resource(&down).map(|h| h.id.as_str());
+    assert_eq!(fix, Some("h2"), "the confirmed failure mode of pg, not redis's");
+}

@@ -58,9 +58,23 @@ impl Sitrep {
         else {
             return Ok(());
         };
-        let Some(h) = d.session.hypothesis(&root.hypothesis).cloned() else {
+        let Some(mut h) = d.session.hypothesis(&root.hypothesis).cloned() else {
             return Ok(());
         };
+        if h.remedy.task.is_none()
+            && let Some(other) = d.session.fix_on_same_resource(&h).cloned()
+        {
+            d.record(
+                AuditKind::Note,
+                serde_json::json!({"remediation_from": other.id, "root": h.id}),
+                format!(
+                    "{} declares no remediation; {} ({}), confirmed on {} too, does",
+                    h.category, other.id, other.category, h.resource
+                ),
+            )
+            .await?;
+            h = other;
+        }
         let Some(task) = h.remedy.task.clone() else {
             return self
                 .no_proposal(d, format!("no remediation is declared for {}", h.category))
