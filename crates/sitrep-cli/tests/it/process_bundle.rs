@@ -71,7 +71,9 @@ impl Supervised {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("svc.py"), SERVICE).unwrap();
         std::fs::write(dir.path().join("app.conf"), CONFIG).unwrap();
-        let sv = dir.path().join(format!("sitrep-test-svc-{}", std::process::id()));
+        let sv = dir
+            .path()
+            .join(format!("sitrep-test-svc-{}", std::process::id()));
         std::fs::create_dir(&sv).unwrap();
         let run = format!(
             "#!/bin/sh\nexec env SVC_LOG={d}/svc.log {py} {d}/svc.py --config {d}/app.conf\n",
@@ -136,9 +138,13 @@ fn python() -> String {
 
 impl Drop for Supervised {
     fn drop(&mut self) {
-        // under runit, the service runs in a process group of its own: `sv exit` stops it
+        // under runit: `sv force-shutdown` stops the service and its runsv (the kill below is the
+        // fallback)
         if self.service_dir().is_dir() {
-            sh(&format!("sv -w 5 force-shutdown {} || true", self.service_dir().display()));
+            sh(&format!(
+                "sv -w 5 force-shutdown {} || true",
+                self.service_dir().display()
+            ));
         }
         // `--` first: procps kill reads `-KILL -PGID` as kill(-1, SIGKILL), every process.
         let _ = Proc::new("kill")
@@ -501,7 +507,12 @@ fn a_stopped_runit_service_is_named_by_restarts_and_started_by_restart_service()
     assert_actionable(&i);
     let d = data(&i);
     assert_eq!(d["state"], "down", "{}", pretty(&i));
-    assert_eq!(d["unit"], name.as_str(), "the service it ran under: {}", pretty(&i));
+    assert_eq!(
+        d["unit"],
+        name.as_str(),
+        "the service it ran under: {}",
+        pretty(&i)
+    );
     assert_eq!(d["manager"], "runit", "{}", pretty(&i));
     assert!(
         i["next_steps"].as_str().unwrap().contains("sv restart"),

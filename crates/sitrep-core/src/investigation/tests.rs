@@ -504,5 +504,9 @@ fn a_root_cause_without_a_fix_borrows_the_fix_of_another_failure_mode_confirmed_
     s.evidence
         .push(ev("e5", "h2", "pg", "core/x/restarts", Strength::Strong, 2));
     let fix = s.fix_on_same_resource(&down).map(|h| h.id.as_str());
-    assert_eq!(fix, Some("h2"), "the confirmed failure mode of pg, not redis's");
+    assert_eq!(
+        fix,
+        Some("h2"),
+        "the confirmed failure mode of pg, not redis's"
+    );
 }
