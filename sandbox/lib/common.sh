@@ -206,8 +206,8 @@ start_svc() {
   echo $! > "$RUN/$name-runsv.pid"
   wait_until 10 "runsv to start $name" bash -c "[[ -s '$dir/supervise/pid' ]]"
 }
-# Stop a runit service and leave it down (runsv stays, as after `sv down` on a host); SIGNAL
-# (default TERM) is sent after sv's own TERM, e.g. INT for PostgreSQL's fast shutdown.
+# Stop a runit service and leave it down (runsv stays, as after `sv down` on a host); SIGNAL,
+# when given, is sent after sv's own TERM, e.g. INT for PostgreSQL's fast shutdown.
 svc_down() { # name timeout [signal]
   local name="$1" timeout="${2:-10}" sig="${3:-}" dir="$SV/$1" pid
   [[ -d "$dir/supervise" ]] || return 0
