@@ -139,7 +139,8 @@ async function basic() {
   await page.getByRole('button', { name: 'Run its health tasks now' }).click();
   await page.locator('#run-out', { hasText: 'Ran 2 task(s)' }).waitFor({ timeout: 30_000 });
   const after = await page.locator('main table').last().locator('tbody tr').count();
-  check(after === before + 2, `a run by hand adds its runs to the list (${before} → ${after})`);
+  // at least its two: the scheduler may run one of the SLX's tasks at the same moment
+  check(after >= before + 2, `a run by hand adds its runs to the list (${before} → ${after})`);
   await shot('slx-detail');
   await page.emulateMedia({ colorScheme: 'dark' });
   await shot('slx-detail-dark');

@@ -45,45 +45,42 @@ struct Supervised {
 
 impl Supervised {
     fn start() -> Supervised {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("svc.py"), SERVICE).unwrap();
-        std::fs::write(dir.path().join("app.conf"), CONFIG).unwrap();
-        let loop_ = format!(
-            "while :; do {py} {d}/svc.py --config {d}/app.conf; sleep 0.3; done",
-            py = python(),
-            d = dir.path().display()
-        );
-        let child = Proc::new("bash")
-            .arg("-c")
-            .arg(loop_)
-            .env("SVC_LOG", dir.path().join("svc.log"))
-            .stdin(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let s = Supervised { child, dir };
-        wait_for(10, "the service to start", || s.log().contains("started"));
-        s
+        Supervised::spawn(|d| {
+            let loop_ = format!(
+                "while :; do {py} {d}/svc.py --config {d}/app.conf; sleep 0.3; done",
+                py = python(),
+                d = d.display()
+            );
+            let mut cmd = Proc::new("bash");
+            cmd.arg("-c").arg(loop_).env("SVC_LOG", d.join("svc.log"));
+            cmd
+        })
     }
     /// The same service under runit's `runsv`, as a host's service manager runs it: a service
     /// directory named `sitrep-test-svc-PID` whose `run` script execs the service.
     fn start_under_runit() -> Supervised {
+        Supervised::spawn(|d| {
+            let sv = d.join(format!("sitrep-test-svc-{}", std::process::id()));
+            std::fs::create_dir(&sv).unwrap();
+            let run = format!(
+                "#!/bin/sh\nexec env SVC_LOG={d}/svc.log {py} {d}/svc.py --config {d}/app.conf\n",
+                py = python(),
+                d = d.display()
+            );
+            std::fs::write(sv.join("run"), run).unwrap();
+            sh(&format!("chmod 755 {}/run", sv.display()));
+            let mut cmd = Proc::new("runsv");
+            cmd.arg(&sv);
+            cmd
+        })
+    }
+    /// The service's files in a new directory, then `command(dir)` spawned in a process group of
+    /// its own; returns once the service logs that it started.
+    fn spawn(command: impl FnOnce(&Path) -> Proc) -> Supervised {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("svc.py"), SERVICE).unwrap();
         std::fs::write(dir.path().join("app.conf"), CONFIG).unwrap();
-        let sv = dir
-            .path()
-            .join(format!("sitrep-test-svc-{}", std::process::id()));
-        std::fs::create_dir(&sv).unwrap();
-        let run = format!(
-            "#!/bin/sh\nexec env SVC_LOG={d}/svc.log {py} {d}/svc.py --config {d}/app.conf\n",
-            py = python(),
-            d = dir.path().display()
-        );
-        std::fs::write(sv.join("run"), run).unwrap();
-        sh(&format!("chmod 755 {}/run", sv.display()));
-        let child = Proc::new("runsv")
-            .arg(&sv)
+        let child = command(dir.path())
             .stdin(Stdio::null())
             .process_group(0)
             .spawn()
