@@ -209,7 +209,7 @@ async fn main() {
         assert!(target.send(payload(groups + 1000 + i, i)).await);
         loop {
             match events.recv().await {
-                Ok(Event::Session { seq: 0, .. }) => break,
+                Ok(Event::Session { seq: 1, .. }) => break,
                 Ok(_) => {}
                 Err(e) => panic!("events: {e}"),
             }
