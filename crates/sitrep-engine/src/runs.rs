@@ -6,8 +6,8 @@ use crate::events::Event;
 use crate::views::{InsightView, IssueChangeView, MetricView, ParamView, RunView, TaskView};
 use crate::{EngineError, Result, Sitrep};
 use sitrep_bundles::ResolvedTask;
-use sitrep_core::TaskRef;
 use sitrep_core::issue::IssueChange;
+use sitrep_core::{IssueEventKind, TaskRef};
 use sitrep_runner::{RunOutput, RunRequest};
 use sitrep_store::Store;
 use std::collections::BTreeMap;
@@ -74,6 +74,14 @@ pub(crate) fn run_view(out: RunOutput, approval: Option<String>) -> RunView {
                 issue_id: c.issue_id().to_string(),
                 title: issue.map(|i| i.title.clone()),
                 resource: issue.map(|i| i.resource.clone()),
+                since: match c {
+                    IssueChange::Open(i) => Some(i.first_seen),
+                    IssueChange::Raise { issue, kind } => Some(match kind {
+                        IssueEventKind::Reopened => issue.last_seen,
+                        _ => issue.first_seen,
+                    }),
+                    IssueChange::Resolve { .. } => None,
+                },
             }
         })
         .collect();

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use sitrep_core::map::{Edge, MapDiff, Resource};
-use sitrep_core::{IssueDraft, IssueEventKind, Risk, RunStatus, TaskKind, TaskRun, TaskType};
+use sitrep_core::{
+    IssueDraft, IssueEventKind, Risk, RunStatus, TaskKind, TaskRun, TaskType, Timestamp,
+};
 use std::collections::BTreeMap;
 
 pub use sitrep_core::map_query::Paths;
@@ -62,6 +64,9 @@ pub struct IssueChangeView {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// Since when the checks have seen it: when it opened, or was reopened by this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
 }
 
 /// One task run and what it reported.

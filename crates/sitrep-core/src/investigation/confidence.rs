@@ -7,8 +7,10 @@
 //!   (at most two): those above it in the tree, and those on resources that depend on its
 //!   resource in the Map. Following the Map from a symptom to what it depends on favours the
 //!   deeper finding, unless that finding is much less relevant. A finding over before the
-//!   alert's problem began (all its events ended a minute or more before `startsAt`) is a
-//!   candidate only when nothing else is supported, and is no symptom a candidate explains.
+//!   trigger's problem began (all its events ended a minute or more before an alert's
+//!   `startsAt`; for a question or an issue, five minutes or more before the checks first saw
+//!   a current finding on a resource it names) is a candidate only when nothing else is
+//!   supported, and is no symptom a candidate explains.
 //! - A confirmed change (a hypothesis its bundle declares `change: true`, e.g. a configuration
 //!   file that differs from the known-good one) explains what else was found on its resource
 //!   and by following the Map through it: those findings are its consequences, not candidates, and the
@@ -16,19 +18,21 @@
 //!   Changes are the usual cause of incidents; a dependency's errors about the requests a
 //!   changed client sends are not a fault of the dependency.
 //! - A signal (`signal: true`, e.g. an alert firing) is followed but is never a candidate.
-//! - A milder finding (weak evidence) on a resource an alert reports a problem on (the alert's
-//!   own resource, not an informational alert) counts as strong: the alert grades it.
+//! - A milder finding (weak evidence) on a resource the trigger reports a problem on (an
+//!   alert's own resource, not an informational alert; a resource a question or an issue
+//!   names) counts as strong: the trigger grades it.
 //! - Confidence starts at 0.50 for strong evidence (0.30 for weak only), then:
 //!   +0.15 when two or more different checks gave strong evidence on its resource;
 //!   +0.10 when it explains confirmed symptoms (above it in the chain, or on dependents);
 //!   +0.10 when the evidence names a culprit;
 //!   +0.05 when a bundle-declared failure mode describes it;
-//!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other supported cause (of its
-//!   grade or stronger) on another resource that is not above it in the chain and does not depend on its resource
-//!   (at most −0.30 in all): a rival as
+//!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other resource with a
+//!   supported cause (of its grade or stronger; its most plausible one) that is not above it
+//!   in the chain, does not depend on its resource and, when the trigger names resources, is
+//!   one of them or something one of them depends on (at most −0.30 in all): a rival as
 //!   plausible as the cause costs the full 0.15, an unrelated or stale one little, and one
-//!   whose supporting findings are all events that ended a minute or more before the alert's
-//!   problem began (its `startsAt`) a quarter of that;
+//!   whose supporting findings are all over before the problem began (above) a quarter of
+//!   that;
 //!   −0.10 when one of its own checks could not run;
 //!   −0.10 when the budget ran out with hypotheses untested.
 //!   The result is kept within 0..0.99.
@@ -38,7 +42,7 @@
 use super::text::fill;
 use super::{
     ChainLink, Conclusion, ConfidenceReason, Evidence, Hypothesis, HypothesisStatus, RootCause,
-    Session, Source, Strength, Verdict,
+    Session, Source, Strength, Trigger, Verdict,
 };
 use crate::Timestamp;
 
@@ -84,22 +88,28 @@ fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Eviden
 }
 
 /// How strongly the evidence supports `h`: by its best evidence, except that a milder finding
-/// on a resource an alert reports a problem on counts as strong (the alert grades it).
+/// on a resource the trigger reports a problem on counts as strong (the trigger grades it).
 fn support(s: &Session, h: &Hypothesis) -> Option<Strength> {
     if best(s, &h.id, Strength::Strong).is_some() {
         return Some(Strength::Strong);
     }
     best(s, &h.id, Strength::Weak)?;
-    Some(if alert_grades(s, h) {
+    Some(if trigger_grades(s, h) {
         Strength::Strong
     } else {
         Strength::Weak
     })
 }
 
-/// Whether the trigger is an alert that reports a problem on `h`'s resource.
-fn alert_grades(s: &Session, h: &Hypothesis) -> bool {
-    s.trigger.reports_a_problem() && s.focus.contains(&h.resource)
+/// Whether the trigger reports a problem on `h`'s resource: an alert that reports one (not
+/// an informational alert) on it, or a question or an issue about it (people ask about what
+/// is wrong).
+fn trigger_grades(s: &Session, h: &Hypothesis) -> bool {
+    let reports = match s.trigger {
+        Trigger::Alert { .. } => s.trigger.reports_a_problem(),
+        Trigger::Question { .. } | Trigger::Issue { .. } => true,
+    };
+    reports && s.focus.contains(&h.resource)
 }
 
 /// How long before an alert's start a finding's last event must have ended to count as over
@@ -107,20 +117,48 @@ fn alert_grades(s: &Session, h: &Hypothesis) -> bool {
 /// which starts once a scrape or two have seen the effect.
 pub const OVER_BEFORE_MARGIN_MS: i64 = 60_000;
 
-/// Whether everything that supports `h` is events that ended well before the trigger's
-/// problem began (`onset`, less [`OVER_BEFORE_MARGIN_MS`]): a burst of errors that was over
-/// before the alert started does not explain it, although its check still reports it within
-/// its window.
-fn over_before(s: &Session, h: &Hypothesis, onset: Option<Timestamp>) -> bool {
-    let Some(onset) = onset else {
+/// How long before sitrep's checks first saw a current finding on what a question or an
+/// issue is about its problem may have begun: checks run at intervals, so they see a state
+/// some minutes after it starts.
+pub const FIRST_SEEN_MARGIN_MS: i64 = 300_000;
+
+/// The instant before which a finding that is over does not explain the trigger's problem.
+/// An alert says when its problem began (`startsAt`): that, less [`OVER_BEFORE_MARGIN_MS`].
+/// A question or an issue does not: the problem began at the latest when the checks first saw
+/// a current finding (a state, not events in a window, which may be over) on a resource the
+/// session is about, so that, less [`FIRST_SEEN_MARGIN_MS`]. `None` when nothing tells.
+pub fn over_before_cutoff(s: &Session) -> Option<Timestamp> {
+    if let Some(t) = s.trigger.started_at() {
+        return Some(Timestamp(t.0 - OVER_BEFORE_MARGIN_MS));
+    }
+    if matches!(s.trigger, Trigger::Alert { .. }) {
+        return None;
+    }
+    s.evidence
+        .iter()
+        .filter(|e| matches!(e.strength, Strength::Strong | Strength::Weak))
+        .filter(|e| e.last_event_at.is_none())
+        .filter(|e| {
+            s.hypothesis(&e.hypothesis)
+                .is_some_and(|h| !h.signal && s.focus.contains(&h.resource))
+        })
+        .filter_map(|e| e.since)
+        .min()
+        .map(|t| Timestamp(t.0 - FIRST_SEEN_MARGIN_MS))
+}
+
+/// Whether everything that supports `h` is events that ended before `cutoff` (see
+/// [`over_before_cutoff`]): a burst of errors that was over before the problem began does
+/// not explain it, although its check still reports it within its window.
+fn over_before(s: &Session, h: &Hypothesis, cutoff: Option<Timestamp>) -> bool {
+    let Some(cutoff) = cutoff else {
         return false;
     };
-    let cutoff = onset.0 - OVER_BEFORE_MARGIN_MS;
     let mut support = s
         .evidence_for(&h.id)
         .filter(|e| matches!(e.strength, Strength::Strong | Strength::Weak))
         .peekable();
-    support.peek().is_some() && support.all(|e| e.last_event_at.is_some_and(|t| t.0 < cutoff))
+    support.peek().is_some() && support.all(|e| e.last_event_at.is_some_and(|t| t < cutoff))
 }
 
 /// The confirmed ancestors of `h`, nearest first.
@@ -206,12 +244,12 @@ fn explained_by_change<'a>(
 
 /// The confirmed findings `h` explains as symptoms: its confirmed ancestors in the tree, and
 /// confirmed findings on resources that depend on its resource (a failure travels up the Map),
-/// except those over before the trigger's problem began (`onset`).
+/// except those over before the trigger's problem began (before `cutoff`).
 fn explained_symptoms<'a>(
     s: &'a Session,
     h: &'a Hypothesis,
     deps: &Dependencies,
-    onset: Option<Timestamp>,
+    cutoff: Option<Timestamp>,
 ) -> Vec<&'a Hypothesis> {
     let mut out = confirmed_ancestors(s, h);
     out.retain(|a| !a.signal);
@@ -225,7 +263,7 @@ fn explained_symptoms<'a>(
             out.push(o);
         }
     }
-    out.retain(|o| !over_before(s, o, onset));
+    out.retain(|o| !over_before(s, o, cutoff));
     out
 }
 
@@ -254,13 +292,13 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
     };
     // A finding that was over before the alert's problem began does not explain it: the root
     // is the best candidate that was not, of either grade, before any that was.
-    let onset = s.trigger.started_at();
+    let cutoff = over_before_cutoff(s);
     let strong_all = graded(Strength::Strong);
     let weak_all = graded(Strength::Weak);
     let not_over = |hs: &Vec<&'a Hypothesis>| -> Vec<&'a Hypothesis> {
         hs.iter()
             .copied()
-            .filter(|h| !over_before(s, h, onset))
+            .filter(|h| !over_before(s, h, cutoff))
             .collect()
     };
     let tiers = [
@@ -273,8 +311,8 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
         .into_iter()
         .find(|(c, _)| !c.is_empty())
         .unwrap_or((vec![], Strength::Weak));
-    let graded_by_alert =
-        |h: &Hypothesis| best(s, &h.id, Strength::Strong).is_none() && alert_grades(s, h);
+    let graded_by_trigger =
+        |h: &Hypothesis| best(s, &h.id, Strength::Strong).is_none() && trigger_grades(s, h);
     let (base, base_why) = match grade {
         Strength::Strong => (0.50, "strong evidence from a check"),
         _ => (0.30, "only weak evidence (milder issues)"),
@@ -313,7 +351,7 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
                 })
                 .count()
         } else {
-            explained_symptoms(s, h, input.dependencies, onset).len()
+            explained_symptoms(s, h, input.dependencies, cutoff).len()
         }
     };
     let score = |h: &Hypothesis| h.prior + 0.2 * explains(h).min(2) as f64;
@@ -344,9 +382,11 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
 
     let mut reasons = vec![ConfidenceReason {
         delta: base,
-        why: if graded_by_alert(root) {
-            "a milder finding on the resource the alert reports a problem on (the alert grades it)"
-                .into()
+        why: if graded_by_trigger(root) {
+            format!(
+                "a milder finding on the resource the {} reports a problem on (it grades it)",
+                s.trigger.kind()
+            )
         } else {
             base_why.into()
         },
@@ -363,7 +403,7 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
             why: format!("{} different checks agree", strong_tasks.len()),
         });
     }
-    let explained = explained_symptoms(s, root, input.dependencies, onset);
+    let explained = explained_symptoms(s, root, input.dependencies, cutoff);
     if !root.change && !explained.is_empty() {
         reasons.push(ConfidenceReason {
             delta: 0.10,
@@ -401,7 +441,15 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
             why: "a known failure mode of this kind of resource describes it".into(),
         });
     }
-    // Other supported causes on other resources that are not symptoms it explains.
+    // Other supported causes on other resources that are not symptoms it explains and that
+    // could explain what the trigger is about: when it names resources, only a cause on one
+    // of them or on something one of them depends on can.
+    let deps = input.dependencies;
+    let could_explain_focus = |h: &Hypothesis| {
+        s.focus.is_empty()
+            || s.focus.contains(&h.resource)
+            || s.focus.iter().any(|f| deps.depends(f, &h.resource))
+    };
     let rivals: Vec<&Hypothesis> = supported
         .iter()
         .copied()
@@ -409,28 +457,35 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
             h.id != root.id
                 && h.resource != root.resource
                 && !is_ancestor(s, &h.id, root)
-                && !input.dependencies.depends(&h.resource, &root.resource)
+                && !deps.depends(&h.resource, &root.resource)
+                && could_explain_focus(h)
         })
         .collect();
-    if !rivals.is_empty() {
-        let weight: f64 = rivals
-            .iter()
-            .map(|r| {
-                let stale = if over_before(s, r, onset) { 0.25 } else { 1.0 };
-                0.15 * (r.prior / root.prior.max(0.01)).min(1.0) * stale
-            })
-            .sum();
+    // One weight per rival resource (its most plausible cause): two findings on one
+    // resource are one alternative.
+    let mut by_resource: std::collections::BTreeMap<&str, (f64, bool)> = Default::default();
+    for r in &rivals {
+        let stale = over_before(s, r, cutoff);
+        let weight =
+            0.15 * (r.prior / root.prior.max(0.01)).min(1.0) * if stale { 0.25 } else { 1.0 };
+        let entry = by_resource.entry(&r.resource).or_insert((weight, stale));
+        if weight > entry.0 {
+            *entry = (weight, stale);
+        }
+    }
+    if !by_resource.is_empty() {
+        let weight: f64 = by_resource.values().map(|(w, _)| w).sum();
         reasons.push(ConfidenceReason {
             delta: -((weight.min(0.30) * 100.0).round() / 100.0),
             why: format!(
                 "{} other supported cause(s) it does not explain: {}",
-                rivals.len(),
-                rivals
+                by_resource.len(),
+                by_resource
                     .iter()
-                    .map(|r| if over_before(s, r, onset) {
-                        format!("{} (over before the alert began)", r.resource)
+                    .map(|(resource, (_, stale))| if *stale {
+                        format!("{resource} (over before the problem began)")
                     } else {
-                        r.resource.clone()
+                        resource.to_string()
                     })
                     .collect::<Vec<_>>()
                     .join(", ")

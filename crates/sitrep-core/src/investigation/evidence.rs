@@ -22,6 +22,8 @@ pub struct RaisedIssue {
     pub data: serde_json::Map<String, serde_json::Value>,
     /// When the last event behind it happened (an issue raised from events in a window).
     pub last_event_at: Option<Timestamp>,
+    /// Since when sitrep's checks have seen it: when the issue opened, or last reopened.
+    pub since: Option<Timestamp>,
 }
 
 /// What one finished run showed.
@@ -129,6 +131,7 @@ mod tests {
             resource: resource.into(),
             data: Default::default(),
             last_event_at: None,
+            since: None,
         }
     }
 

@@ -66,6 +66,15 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// What started the session, in one word: `question`, `alert` or `issue`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Trigger::Question { .. } => "question",
+            Trigger::Alert { .. } => "alert",
+            Trigger::Issue { .. } => "issue",
+        }
+    }
+
     /// The words the session is about, for matching symptoms.
     pub fn text(&self) -> String {
         match self {
@@ -212,6 +221,9 @@ pub struct Evidence {
     /// last of them happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_at: Option<Timestamp>,
+    /// Since when sitrep's checks have seen the finding (its issue opened or last reopened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
     pub at: Timestamp,
 }
 

@@ -49,6 +49,7 @@ fn ev(id: &str, h: &str, resource: &str, task: &str, strength: Strength, sev: u8
         output_hash: "00".into(),
         facts: json!({"app": "batch"}).as_object().unwrap().clone(),
         last_event_at: None,
+        since: None,
         at: Timestamp(1),
     }
 }
@@ -177,6 +178,8 @@ fn a_confirmed_change_explains_what_was_found_through_its_resource() {
 #[test]
 fn a_finding_on_a_dependent_is_a_symptom_of_the_dependency_not_a_rival() {
     let mut s = session();
+    // A vague question: any supported cause may explain it.
+    s.focus.clear();
     // a second, unrelated-looking finding on the proxy in front of shop
     s.hypotheses
         .push(hyp("h4", None, "proxy", HypothesisStatus::Confirmed));
@@ -219,6 +222,7 @@ fn a_finding_on_a_dependent_is_a_symptom_of_the_dependency_not_a_rival() {
 #[test]
 fn a_rival_cause_lowers_confidence_below_the_threshold() {
     let mut s = session();
+    s.focus.clear();
     s.hypotheses
         .push(hyp("h4", None, "disk", HypothesisStatus::Confirmed));
     s.evidence
@@ -241,6 +245,7 @@ fn a_rival_cause_lowers_confidence_below_the_threshold() {
 #[test]
 fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
     let mut s = session();
+    s.focus.clear();
     s.trigger = Trigger::Alert {
         source: "alertmanager".into(),
         name: "ReplicaLag".into(),
@@ -273,7 +278,7 @@ fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
     assert!(
         c.reasons
             .iter()
-            .any(|r| r.why.contains("proxy (over before the alert began)")),
+            .any(|r| r.why.contains("proxy (over before the problem began)")),
         "{:?}",
         c.reasons
     );
@@ -369,16 +374,150 @@ fn a_milder_finding_on_the_resource_an_alert_reports_counts_as_strong() {
     let c = conclude_on(alert("warning"));
     assert_eq!(c.confidence, 0.65, "{:?}", c.reasons);
     assert!(
-        c.reasons[0].why.contains("the alert grades it"),
+        c.reasons[0]
+            .why
+            .contains("the alert reports a problem on (it grades it)"),
         "{:?}",
         c.reasons
     );
-    // An informational alert, or a question, grades nothing: 0.30 weak + 0.15.
+    // An informational alert grades nothing: 0.30 weak + 0.15.
     assert_eq!(conclude_on(alert("info")).confidence, 0.45);
+    // A question about the resource reports a problem on it, as the alert does; one about
+    // something else does not.
     let q = conclude_on(Trigger::Question {
-        text: "is the host busy".into(),
+        text: "why is the host slow".into(),
     });
-    assert_eq!(q.confidence, 0.45, "{:?}", q.reasons);
+    assert_eq!(q.confidence, 0.65, "{:?}", q.reasons);
+    assert!(
+        q.reasons[0].why.contains("the question reports"),
+        "{:?}",
+        q.reasons
+    );
+    let mut other = s.clone();
+    other.focus = vec!["shop".into()];
+    other.trigger = Trigger::Question {
+        text: "why is the shop slow".into(),
+    };
+    let elsewhere = conclude(&ConclusionInput {
+        session: &other,
+        threshold: 0.6,
+        budget_exhausted: false,
+        dependencies: &Dependencies::default(),
+    });
+    assert_eq!(elsewhere.confidence, 0.45, "{:?}", elsewhere.reasons);
+}
+
+/// The session of a question about `shop`, whose root cause is on `pg`, with a rival finding
+/// on `disk` from `task` whose last event was at `last_event` (none: a state).
+fn question_with_rival(task: &str, last_event: Option<i64>) -> Session {
+    let mut s = session();
+    s.hypotheses[1].remedy.culprit = None;
+    s.evidence.retain(|e| e.id != "e3");
+    for e in &mut s.evidence {
+        e.since = Some(Timestamp(1_000_000));
+    }
+    s.hypotheses
+        .push(hyp("h4", None, "disk", HypothesisStatus::Confirmed));
+    let mut rival = ev("e5", "h4", "disk", task, Strength::Strong, 1);
+    rival.last_event_at = last_event.map(Timestamp);
+    s.evidence.push(rival);
+    s
+}
+
+fn shop_depends_on(names: &[&str]) -> Dependencies {
+    let mut deps = Dependencies::default();
+    for n in names {
+        deps.insert("shop", *n);
+    }
+    deps
+}
+
+#[test]
+fn a_rival_must_be_something_the_question_s_resources_depend_on() {
+    let s = question_with_rival("core/x/df", None);
+    let conclude_with = |deps: &Dependencies| {
+        conclude(&ConclusionInput {
+            session: &s,
+            threshold: 0.6,
+            budget_exhausted: false,
+            dependencies: deps,
+        })
+    };
+    // shop does not depend on disk: a finding there cannot explain what the question is about.
+    let unrelated = conclude_with(&shop_depends_on(&["pg"]));
+    assert_eq!(unrelated.confidence, 0.65, "{:?}", unrelated.reasons);
+    assert!(
+        unrelated.alternatives.is_empty(),
+        "{:?}",
+        unrelated.alternatives
+    );
+    // It does: a full rival.
+    let related = conclude_with(&shop_depends_on(&["pg", "disk"]));
+    assert_eq!(related.confidence, 0.5, "{:?}", related.reasons);
+    assert!(related.alternatives.iter().any(|a| a.contains("disk")));
+}
+
+#[test]
+fn for_a_question_a_rival_over_well_before_the_checks_first_saw_its_problem_counts_little() {
+    let deps = shop_depends_on(&["pg", "disk"]);
+    let conclude_with = |s: &Session| {
+        conclude(&ConclusionInput {
+            session: s,
+            threshold: 0.6,
+            budget_exhausted: false,
+            dependencies: &deps,
+        })
+    };
+    // The checks first saw shop fail at 1,000,000: errors that ended more than five minutes
+    // before are over before its problem began (a quarter of 0.15).
+    let stale = conclude_with(&question_with_rival(
+        "core/x/errors",
+        Some(1_000_000 - 301_000),
+    ));
+    assert_eq!(stale.confidence, 0.61, "{:?}", stale.reasons);
+    assert!(
+        stale
+            .reasons
+            .iter()
+            .any(|r| r.why.contains("disk (over before the problem began)")),
+        "{:?}",
+        stale.reasons
+    );
+    // Within the checks' lag, or with no first sight of a finding on the question's
+    // resources, it is a full rival.
+    let recent = conclude_with(&question_with_rival(
+        "core/x/errors",
+        Some(1_000_000 - 120_000),
+    ));
+    assert_eq!(recent.confidence, 0.5, "{:?}", recent.reasons);
+    let mut unseen = question_with_rival("core/x/errors", Some(1_000_000 - 301_000));
+    for e in &mut unseen.evidence {
+        e.since = None;
+    }
+    assert_eq!(conclude_with(&unseen).confidence, 0.5);
+}
+
+#[test]
+fn two_findings_on_one_rival_resource_are_one_alternative() {
+    let mut s = question_with_rival("core/x/df", None);
+    s.hypotheses
+        .push(hyp("h5", None, "disk", HypothesisStatus::Confirmed));
+    s.evidence
+        .push(ev("e6", "h5", "disk", "core/x/inodes", Strength::Strong, 1));
+    let c = conclude(&ConclusionInput {
+        session: &s,
+        threshold: 0.6,
+        budget_exhausted: false,
+        dependencies: &shop_depends_on(&["pg", "disk"]),
+    });
+    assert_eq!(c.confidence, 0.5, "{:?}", c.reasons);
+    assert!(
+        c.reasons.iter().any(|r| r
+            .why
+            .contains("1 other supported cause(s) it does not explain: disk")),
+        "{:?}",
+        c.reasons
+    );
 }
 
 #[test]

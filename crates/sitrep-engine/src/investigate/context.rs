@@ -244,7 +244,8 @@ impl Context {
     }
 
     /// An open issue suggests that its failure is the cause; the bundle hypothesis its task
-    /// tests (best matching the trigger) says which failure mode and how to fix it.
+    /// tests (best matching the trigger, and the issue by its statement or the symptoms it
+    /// lists) says which failure mode and how to fix it.
     fn from_issue(&self, i: &Issue) -> Option<Candidate> {
         let (collection, rest) = i.task.split_once('/')?;
         let (bundle_name, task) = rest.split_once('/')?;
@@ -270,6 +271,7 @@ impl Context {
                 let score = |h: &sitrep_bundles::Hypothesis| {
                     symptom_match(&self.words, &h.symptoms)
                         + symptom_match(&issue_words, std::slice::from_ref(&h.statement))
+                            .max(symptom_match(&issue_words, &h.symptoms))
                 };
                 score(a).total_cmp(&score(b))
             });

@@ -356,6 +356,11 @@ impl Driver {
                     resource: run_resource(&d.resource),
                     data: d.data.clone(),
                     last_event_at: d.last_event_at,
+                    since: view
+                        .changes
+                        .iter()
+                        .find(|c| c.title.as_deref() == Some(d.title.as_str()))
+                        .and_then(|c| c.since),
                 })
                 .filter_map(|i| self.ctx.rule_raised(task, i))
                 .collect(),
@@ -405,6 +410,7 @@ impl Driver {
                     .filter(|i| !i.is_empty()),
                 output_hash: output_hash(view),
                 last_event_at: j.issue.as_ref().and_then(|i| i.last_event_at),
+                since: j.issue.as_ref().and_then(|i| i.since),
                 facts: j.issue.map(|i| i.data).unwrap_or_default(),
                 at: self.sitrep.now(),
             };

@@ -294,9 +294,13 @@ impl Sitrep {
         a: &AssistantSettings,
         fallback: Option<String>,
     ) -> Result<()> {
-        let dependencies = d
-            .ctx
-            .dependencies_among(d.session.hypotheses.iter().map(|h| h.resource.as_str()));
+        let dependencies = d.ctx.dependencies_among(
+            d.session
+                .hypotheses
+                .iter()
+                .map(|h| h.resource.as_str())
+                .chain(d.session.focus.iter().map(String::as_str)),
+        );
         let mut conclusion = conclude(&ConclusionInput {
             dependencies: &dependencies,
             session: &d.session,

@@ -173,13 +173,16 @@ impl Reasoner for Offline {
                         });
                     }
                 }
-                if existing.is_empty() {
+                // Up to `per_dependency` hypotheses on what is followed, counting those
+                // already formed there (another failure mode of it may be what can be fixed).
+                let room = self.per_dependency.saturating_sub(existing.len());
+                if room > 0 {
                     let fresh: Vec<Candidate> = v
                         .context
                         .candidates_on(&dep)
                         .into_iter()
                         .filter(|c| !formed(s, c) && !planned.contains(c))
-                        .take(self.per_dependency)
+                        .take(room)
                         .collect();
                     for c in fresh {
                         planned.push(c.clone());

@@ -357,6 +357,7 @@ impl Sitrep {
                                 .map_or(name, |r| r.name.clone()),
                             data: i.data.clone(),
                             last_event_at: i.last_event_at,
+                            since: None,
                         }
                     })
                     .collect(),
