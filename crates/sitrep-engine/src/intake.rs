@@ -1,8 +1,10 @@
 //! Alert webhooks: each payload is checked and committed to the store before it is answered
-//! (a malformed one too, as `rejected` with the reason, for inspection), then handled once by
+//! (a malformed one too, as `rejected` with the reason, for inspection; concurrent ones in one
+//! transaction, see `group_commit`), then handled once by
 //! the intake worker: the first alert of a group starts an investigation, the same group within
 //! the cooldown joins it, a resolution is recorded against it (`core::intake::decide`).
 
+use crate::group_commit::GroupCommit;
 use crate::investigate::{Ask, InvestigateRequest, alert_key};
 use crate::{EngineError, Result, Sitrep};
 use serde::Serialize;
@@ -70,15 +72,22 @@ impl Sitrep {
                 event.processed_at = Some(event.received_at);
             }
         }
-        store.put_inbound(&event).await?;
-        tracing::info!(event = %event.id, source = %source, status = %event.status, key = %event.dedup_key, "alert received");
+        let receipt = Receipt {
+            id: event.id.clone(),
+            status: event.status,
+            dedup_key: event.dedup_key.clone(),
+        };
+        let writer = self
+            .inner
+            .shared
+            .inbound
+            .get_or_init(|| async { GroupCommit::start(store) })
+            .await;
+        writer.put(event).await?;
+        tracing::info!(event = %receipt.id, source = %source, status = %receipt.status, key = %receipt.dedup_key, "alert received");
         checked?;
         self.inner.intake.notify_one();
-        Ok(Receipt {
-            id: event.id,
-            status: event.status,
-            dedup_key: event.dedup_key,
-        })
+        Ok(receipt)
     }
 
     /// Received events, newest first.

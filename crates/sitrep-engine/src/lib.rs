@@ -18,6 +18,7 @@ mod duration_text;
 mod error;
 pub mod events;
 mod files;
+mod group_commit;
 pub mod intake;
 pub mod investigate;
 mod issues;
@@ -118,6 +119,8 @@ struct Inner {
 struct Shared {
     store: OnceCell<Arc<SqlStore>>,
     catalog: OnceCell<Arc<Catalog>>,
+    /// The writer of received alerts, started on first use.
+    inbound: OnceCell<group_commit::GroupCommit>,
 }
 
 impl Sitrep {

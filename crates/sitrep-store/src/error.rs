@@ -40,6 +40,12 @@ pub enum StoreError {
         table: &'static str,
         message: String,
     },
+    /// One failure of a write that several callers shared (a group commit): each is told.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
+    /// The writer that commits for several callers has stopped.
+    #[error("the database writer has stopped (sitrep is shutting down); send it again")]
+    WriterStopped,
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -11,8 +11,8 @@ use sqlx::Row;
 
 #[async_trait]
 pub trait InboundStore: Send + Sync {
-    /// Stores a newly received event (its id is new).
-    async fn put_inbound(&self, event: &InboundEvent) -> Result<()>;
+    /// Stores newly received events (their ids are new) in one transaction: all or none.
+    async fn put_inbound(&self, events: &[InboundEvent]) -> Result<()>;
     /// Stores what became of an event (status, session, note).
     async fn update_inbound(&self, event: &InboundEvent) -> Result<()>;
     /// Events in `status`, oldest first.
@@ -65,20 +65,24 @@ pub(crate) fn update<'q>(
 
 #[async_trait]
 impl InboundStore for SqlStore {
-    async fn put_inbound(&self, e: &InboundEvent) -> Result<()> {
-        sqlx::query(self.q(
-            "INSERT INTO inbound_events (id, workspace, source, received_at, dedup_key, status, session_id, spec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        ))
-        .bind(&e.id)
-        .bind(&e.workspace)
-        .bind(e.source.as_str())
-        .bind(e.received_at.0)
-        .bind(&e.dedup_key)
-        .bind(e.status.as_str())
-        .bind(&e.session_id)
-        .bind(json_text(e))
-        .execute(&self.pool)
-        .await?;
+    async fn put_inbound(&self, events: &[InboundEvent]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for e in events {
+            sqlx::query(self.q(
+                "INSERT INTO inbound_events (id, workspace, source, received_at, dedup_key, status, session_id, spec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ))
+            .bind(&e.id)
+            .bind(&e.workspace)
+            .bind(e.source.as_str())
+            .bind(e.received_at.0)
+            .bind(&e.dedup_key)
+            .bind(e.status.as_str())
+            .bind(&e.session_id)
+            .bind(json_text(e))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

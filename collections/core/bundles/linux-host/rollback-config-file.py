@@ -139,13 +139,13 @@ def restart_process(pattern, grace, wait):
     if not before:
         return True, "no process matching it runs now, so nothing was restarted (a supervisor starts it with the restored file)"
     for pid in before:
-        os.kill(pid, signal.SIGTERM)
+        send(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and state(p) != "Z" for p in before):
         time.sleep(0.1)
     for p in before:
         if os.path.exists(f"/proc/{p}") and state(p) != "Z":
-            os.kill(p, signal.SIGKILL)
+            send(p, signal.SIGKILL)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         new = {p: c for p, c in roots(pattern).items() if p not in before}
@@ -155,6 +155,14 @@ def restart_process(pattern, grace, wait):
     cmd = next(iter(before.values()))
     return False, (f"stopped pid {', '.join(map(str, before))} but no process matching it came back within {wait:g}s: "
                    f"start it the way it is normally started ({cmd[:300]})")
+
+
+def send(pid, sig):
+    """Signals pid; one that has exited meanwhile (a crash-looping service does) is left."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def state(pid):

@@ -9,8 +9,8 @@
 //!   deeper finding, unless that finding is much less relevant. A finding over before the
 //!   trigger's problem began (all its events ended a minute or more before an alert's
 //!   `startsAt`; for a question or an issue, five minutes or more before the checks first saw
-//!   a current finding on a resource it names) is a candidate only when nothing else is
-//!   supported, and is no symptom a candidate explains.
+//!   a current finding on a resource it names, or on any when it names none) is a candidate
+//!   only when nothing else is supported, and is no symptom a candidate explains.
 //! - A confirmed change (a hypothesis its bundle declares `change: true`, e.g. a configuration
 //!   file that differs from the known-good one) explains what else was found on its resource
 //!   and by following the Map through it: those findings are its consequences, not candidates, and the
@@ -124,9 +124,10 @@ pub const FIRST_SEEN_MARGIN_MS: i64 = 300_000;
 
 /// The instant before which a finding that is over does not explain the trigger's problem.
 /// An alert says when its problem began (`startsAt`): that, less [`OVER_BEFORE_MARGIN_MS`].
-/// A question or an issue does not: the problem began at the latest when the checks first saw
-/// a current finding (a state, not events in a window, which may be over) on a resource the
-/// session is about, so that, less [`FIRST_SEEN_MARGIN_MS`]. `None` when nothing tells.
+/// A question or an issue does not: its problem began at the latest when the checks first saw
+/// a current finding (a state, not events in a window, which may be over) on a resource it
+/// names (on any resource, when it names none or none of them shows one), so that, less
+/// [`FIRST_SEEN_MARGIN_MS`]. `None` when nothing tells.
 pub fn over_before_cutoff(s: &Session) -> Option<Timestamp> {
     if let Some(t) = s.trigger.started_at() {
         return Some(Timestamp(t.0 - OVER_BEFORE_MARGIN_MS));
@@ -134,16 +135,20 @@ pub fn over_before_cutoff(s: &Session) -> Option<Timestamp> {
     if matches!(s.trigger, Trigger::Alert { .. }) {
         return None;
     }
-    s.evidence
+    // Current findings: (on a named resource, first seen).
+    let current: Vec<(bool, Timestamp)> = s
+        .evidence
         .iter()
         .filter(|e| matches!(e.strength, Strength::Strong | Strength::Weak))
         .filter(|e| e.last_event_at.is_none())
-        .filter(|e| {
-            s.hypothesis(&e.hypothesis)
-                .is_some_and(|h| !h.signal && s.focus.contains(&h.resource))
+        .filter_map(|e| {
+            let h = s.hypothesis(&e.hypothesis).filter(|h| !h.signal)?;
+            Some((s.focus.contains(&h.resource), e.since?))
         })
-        .filter_map(|e| e.since)
-        .min()
+        .collect();
+    let named = current.iter().filter(|(on, _)| *on).map(|(_, t)| *t).min();
+    named
+        .or_else(|| current.iter().map(|(_, t)| *t).min())
         .map(|t| Timestamp(t.0 - FIRST_SEEN_MARGIN_MS))
 }
 

@@ -495,6 +495,29 @@ fn for_a_question_a_rival_over_well_before_the_checks_first_saw_its_problem_coun
         e.since = None;
     }
     assert_eq!(conclude_with(&unseen).confidence, 0.5);
+    // A question that names nothing: the first sight of any current finding tells. Here the
+    // finding on the named resource was seen later than the one on pg: the named one counts.
+    let mut vague = question_with_rival("core/x/errors", Some(1_000_000 - 301_000));
+    vague.focus.clear();
+    assert_eq!(
+        conclude_with(&vague).confidence,
+        0.61,
+        "{:?}",
+        conclude_with(&vague).reasons
+    );
+    let mut named = question_with_rival("core/x/errors", Some(1_000_000 - 301_000));
+    named.evidence[1].since = Some(Timestamp(1_000_000 - 200_000));
+    assert_eq!(
+        conclude_with(&named).confidence,
+        0.61,
+        "shop's finding, seen at 1,000,000"
+    );
+    named.focus.clear();
+    assert_eq!(
+        conclude_with(&named).confidence,
+        0.5,
+        "pg's, seen 200 s before"
+    );
 }
 
 #[test]

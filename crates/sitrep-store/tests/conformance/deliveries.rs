@@ -29,7 +29,7 @@ fn delivery(ws: &str, id: &str, session: &str, next_at: i64) -> Delivery {
 
 pub async fn deliveries_are_stored_with_their_event_and_found_when_due(s: &dyn EngineStore) {
     let mut event = crate::engine::inbound("w", "e1", 10, "g1", None);
-    s.put_inbound(&event).await.unwrap();
+    s.put_inbound(std::slice::from_ref(&event)).await.unwrap();
     event.status = InboundStatus::Investigating;
     event.session_id = Some("s1".into());
     let batch = [

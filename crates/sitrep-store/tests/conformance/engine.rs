@@ -420,23 +420,35 @@ pub fn inbound(
 
 pub async fn inbound_events_are_kept_found_by_key_and_per_workspace(s: &dyn EngineStore) {
     use sitrep_core::intake::InboundStatus;
-    s.put_inbound(&inbound("w", "e1", 10, "g1", Some("s1")))
+    s.put_inbound(&[inbound("w", "e1", 10, "g1", Some("s1"))])
         .await
         .unwrap();
-    s.put_inbound(&inbound("w", "e2", 20, "g1", None))
-        .await
-        .unwrap();
-    s.put_inbound(&inbound("w", "e3", 15, "g2", None))
-        .await
-        .unwrap();
-    s.put_inbound(&inbound("x", "e4", 30, "g1", Some("s9")))
-        .await
-        .unwrap();
-    // The same id twice is refused: an event is stored once.
+    // Several at once (a group commit), of any workspace.
+    s.put_inbound(&[
+        inbound("w", "e2", 20, "g1", None),
+        inbound("w", "e3", 15, "g2", None),
+        inbound("x", "e4", 30, "g1", Some("s9")),
+    ])
+    .await
+    .unwrap();
+    // The same id twice is refused: an event is stored once. A group with one refused event
+    // stores none of it.
     assert!(
-        s.put_inbound(&inbound("w", "e1", 10, "g1", None))
+        s.put_inbound(&[inbound("w", "e1", 10, "g1", None)])
             .await
             .is_err()
+    );
+    assert!(
+        s.put_inbound(&[
+            inbound("w", "e5", 40, "g3", None),
+            inbound("w", "e1", 10, "g1", None),
+        ])
+        .await
+        .is_err()
+    );
+    assert!(
+        s.get_inbound("w", "e5").await.unwrap().is_none(),
+        "all or none"
     );
 
     let pending = s.inbound_in("w", InboundStatus::Pending, 10).await.unwrap();
