@@ -117,9 +117,9 @@ fn trigger_grades(s: &Session, h: &Hypothesis) -> bool {
 /// which starts once a scrape or two have seen the effect.
 pub const OVER_BEFORE_MARGIN_MS: i64 = 60_000;
 
-/// How long before sitrep's checks first saw a current finding on what a question or an
-/// issue is about its problem may have begun: checks run at intervals, so they see a state
-/// some minutes after it starts.
+/// How long before sitrep's checks first saw a current finding the problem of a question or
+/// an issue may have begun: checks run at intervals, so they see a state some minutes after
+/// it starts.
 pub const FIRST_SEEN_MARGIN_MS: i64 = 300_000;
 
 /// The instant before which a finding that is over does not explain the trigger's problem.

@@ -344,23 +344,21 @@ impl Driver {
             error: view.run.reason.clone().or_else(|| view.run.error.clone()),
             issues: view
                 .kept_issues()
-                .map(|d| RaisedIssue {
-                    issue_id: view
+                .map(|d| {
+                    // The issue this raise opened or repeated.
+                    let change = view
                         .changes
                         .iter()
-                        .find(|c| c.title.as_deref() == Some(d.title.as_str()))
-                        .map(|c| c.issue_id.clone())
-                        .unwrap_or_default(),
-                    severity: d.severity,
-                    title: d.title.clone(),
-                    resource: run_resource(&d.resource),
-                    data: d.data.clone(),
-                    last_event_at: d.last_event_at,
-                    since: view
-                        .changes
-                        .iter()
-                        .find(|c| c.title.as_deref() == Some(d.title.as_str()))
-                        .and_then(|c| c.since),
+                        .find(|c| c.title.as_deref() == Some(d.title.as_str()));
+                    RaisedIssue {
+                        issue_id: change.map(|c| c.issue_id.clone()).unwrap_or_default(),
+                        severity: d.severity,
+                        title: d.title.clone(),
+                        resource: run_resource(&d.resource),
+                        data: d.data.clone(),
+                        last_event_at: d.last_event_at,
+                        since: change.and_then(|c| c.since),
+                    }
                 })
                 .filter_map(|i| self.ctx.rule_raised(task, i))
                 .collect(),
