@@ -269,6 +269,15 @@ impl<T> Page<T> {
     pub const DEFAULT_LIMIT: usize = 100;
     pub const MAX_LIMIT: usize = 1000;
 
+    /// How many of a listing's first items a page of `q` needs (its offset plus its limit; at
+    /// most twice [`Self::MAX_LIMIT`], beyond which pages are empty), for a store read.
+    pub fn wanted(q: &PageQuery) -> usize {
+        q.offset
+            .unwrap_or(0)
+            .saturating_add(q.limit.unwrap_or(Self::DEFAULT_LIMIT))
+            .min(Self::MAX_LIMIT * 2)
+    }
+
     pub fn of(all: Vec<T>, q: PageQuery) -> Page<T> {
         let limit = q.limit.unwrap_or(Self::DEFAULT_LIMIT).min(Self::MAX_LIMIT);
         let offset = q.offset.unwrap_or(0);

@@ -134,8 +134,7 @@ pub async fn task(Ws(s): Ws, Path(name): Path<String>) -> ApiResult<impl IntoRes
 }
 
 pub async fn runs(Ws(s): Ws, Query(q): Pq) -> ApiResult<impl IntoResponse> {
-    let want = q.offset.unwrap_or(0) + q.limit.unwrap_or(Page::<()>::DEFAULT_LIMIT);
-    let list = s.runs(want.min(Page::<()>::MAX_LIMIT * 2)).await?;
+    let list = s.runs(Page::<()>::wanted(&q)).await?;
     Ok(Json(Page::of(list, q)))
 }
 
@@ -531,10 +530,7 @@ pub async fn webhook_hook(
 }
 
 pub async fn inbound(Ws(s): Ws, Query(q): Pq) -> ApiResult<impl IntoResponse> {
-    let want = q.offset.unwrap_or(0) + q.limit.unwrap_or(Page::<()>::DEFAULT_LIMIT);
-    let list = s
-        .inbound(want.min(Page::<()>::MAX_LIMIT * 2) as i64)
-        .await?;
+    let list = s.inbound(Page::<()>::wanted(&q) as i64).await?;
     Ok(Json(Page::of(list, q)))
 }
 
