@@ -8,9 +8,11 @@ use crate::group_commit::GroupCommit;
 use crate::investigate::{Ask, InvestigateRequest, alert_key};
 use crate::{EngineError, Result, Sitrep};
 use serde::Serialize;
+use sitrep_core::Timestamp;
 use sitrep_core::intake::{Decision, InboundEvent, InboundStatus, Source, decide};
 use sitrep_core::investigation::{AuditKind, SessionStatus};
 use sitrep_store::{DeliveryStore, InboundStore, SessionStore};
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -122,123 +124,150 @@ impl Sitrep {
             if batch.is_empty() {
                 return Ok(n);
             }
-            for event in batch {
-                self.handle(event).await?;
-                n += 1;
-            }
+            n += batch.len();
+            self.handle_batch(batch).await?;
         }
     }
 
-    async fn handle(&self, mut event: InboundEvent) -> Result<()> {
+    /// Decides each event of a batch (oldest first) and stores what became of them: an event
+    /// that starts an investigation at once (the next alert of its group must find it), the
+    /// others (duplicates, resolutions) together in one transaction at the end. A failure
+    /// before that leaves them pending, to be decided again.
+    async fn handle_batch(&self, batch: Vec<InboundEvent>) -> Result<()> {
         let store = self.store().await?;
         let cooldown = self.settings().intake.cooldown;
-        // Up to a cooldown after this one too: two alerts of a group received a millisecond
-        // apart are committed, and so handled, in either order; the earlier one joins the
-        // investigation the later one started.
-        let prior = store
-            .latest_with_session(
-                self.workspace(),
-                &event.dedup_key,
-                event.received_at.add(cooldown),
-            )
-            .await?;
-        event.processed_at = Some(self.now());
-        match decide(&event, prior.as_ref(), cooldown) {
-            Decision::Investigate => {
-                let session_id = Sitrep::new_session_id();
-                event.status = InboundStatus::Investigating;
-                event.session_id = Some(session_id.clone());
-                let (ask, (assistant, deliveries)) = if event.source == Source::Webhook {
-                    match self.webhook_question(&event).await {
-                        Ok((w, question)) => (
-                            Ask::Question(question),
-                            self.plan_deliveries(&[&w], &session_id),
-                        ),
-                        Err(e) => {
-                            // Its workflow is gone or changed since it was received.
-                            event.status = InboundStatus::Failed;
-                            event.session_id = None;
-                            event.note = Some(e.to_string());
-                            store.update_inbound(&event).await?;
-                            tracing::warn!(error = %e, event = %event.id, "webhook not investigated");
-                            return Ok(());
-                        }
+        let mut priors = Priors::read(&*store, self.workspace(), &batch, cooldown).await?;
+        let mut decided = Vec::with_capacity(batch.len());
+        for mut event in batch {
+            let prior = priors.of(&*store, &event, cooldown).await?;
+            event.processed_at = Some(self.now());
+            match decide(&event, prior.as_ref(), cooldown) {
+                Decision::Investigate => {
+                    let started = self.start_investigation(event).await?;
+                    priors.record(&started.event);
+                    if started.stored {
+                        tracing::info!(event = %started.event.id, status = %started.event.status, session = ?started.event.session_id, "alert handled");
+                    } else {
+                        decided.push(started.event);
                     }
-                } else {
-                    let planned = self
-                        .alert_workflows(&event, &session_id)
-                        .await
-                        .unwrap_or_else(|e| {
-                            // The investigation must not wait on a broken folder.
-                            tracing::error!(error = %e, event = %event.id, "cannot read the workflows; investigating without them");
-                            (None, vec![])
-                        });
-                    (Ask::Alert(event.payload.clone()), planned)
-                };
-                // Stored before it starts, with the deliveries of the workflows that take
-                // it, so the next alert of the group joins it and a restart delivers it.
-                store.put_deliveries(&deliveries, Some(&event)).await?;
-                let req = InvestigateRequest {
-                    ask,
-                    assistant,
-                    time_budget: None,
-                    task_budget: None,
-                    session_id: Some(session_id),
-                };
-                let me = self.clone();
-                let mut event = event.clone();
-                tokio::spawn(async move {
-                    let outcome = me.investigate(req).await;
-                    let (status, note) = match outcome {
-                        Ok(s) => (
-                            InboundStatus::Investigated,
-                            Some(format!("session {}", s.status)),
-                        ),
-                        Err(e) => (InboundStatus::Failed, Some(e.to_string())),
-                    };
-                    event.status = status;
-                    event.note = note;
-                    let stored = match me.store().await {
-                        Ok(s) => s.update_inbound(&event).await.map_err(EngineError::from),
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = stored {
-                        tracing::error!(error = %e, event = %event.id, "cannot record the end of an alert's investigation");
-                    }
-                    me.wake_delivery();
-                });
+                }
+                Decision::Duplicate { session_id } => {
+                    event.status = InboundStatus::Duplicate;
+                    event.note = Some(format!(
+                        "the same alert group as session {session_id}, within the cooldown"
+                    ));
+                    // Only the event records it: a storm must not grow the session's audit.
+                    event.session_id = Some(session_id);
+                    priors.record(&event);
+                    decided.push(event);
+                }
+                Decision::Resolved { session_id } => {
+                    event.status = InboundStatus::Recorded;
+                    event.note.get_or_insert_with(|| "resolved".into());
+                    event.session_id = session_id;
+                    priors.record(&event);
+                    decided.push(event);
+                }
             }
-            Decision::Duplicate { session_id } => {
-                event.status = InboundStatus::Duplicate;
-                event.note = Some(format!(
-                    "the same alert group as session {session_id}, within the cooldown"
-                ));
-                event.session_id = Some(session_id.clone());
-                // Only the event records it: a storm must not grow the session's audit.
-                store.update_inbound(&event).await?;
-                tracing::debug!(event = %event.id, source = %event.source, session = %session_id, "alert joined its group's investigation");
-                self.publish(crate::events::Event::AlertDuplicate {
-                    event_id: event.id.clone(),
-                    source: event.source,
-                    session_id,
-                });
-            }
-            Decision::Resolved { session_id } => {
-                event.status = InboundStatus::Recorded;
-                event.note.get_or_insert_with(|| "resolved".into());
-                event.session_id = session_id.clone();
-                store.update_inbound(&event).await?;
-                if let Some(s) = session_id {
+        }
+        store.update_inbound(&decided).await?;
+        for event in &decided {
+            match (event.status, &event.session_id) {
+                (InboundStatus::Duplicate, Some(session_id)) => {
+                    tracing::debug!(event = %event.id, source = %event.source, session = %session_id, "alert joined its group's investigation");
+                    self.publish(crate::events::Event::AlertDuplicate {
+                        event_id: event.id.clone(),
+                        source: event.source,
+                        session_id: session_id.clone(),
+                    });
+                }
+                (InboundStatus::Recorded, Some(session_id)) => {
                     let what = match event.note.as_deref() {
                         Some("resolved") | None => "the alert resolved".to_string(),
                         Some(other) => other.to_string(),
                     };
-                    self.note_on_session(&s, &event, &what).await;
+                    self.note_on_session(session_id, event, &what).await;
+                }
+                _ => {}
+            }
+            tracing::info!(event = %event.id, status = %event.status, session = ?event.session_id, "alert handled");
+        }
+        Ok(())
+    }
+
+    /// Starts the investigation of the first alert of a group: the event is stored with its
+    /// session and deliveries before the investigation starts, so the next alert of the group
+    /// joins it and a restart delivers it. A webhook whose workflow is gone or changed since
+    /// it was received fails instead (returned unstored).
+    async fn start_investigation(&self, mut event: InboundEvent) -> Result<Started> {
+        let store = self.store().await?;
+        let session_id = Sitrep::new_session_id();
+        let (ask, (assistant, deliveries)) = if event.source == Source::Webhook {
+            match self.webhook_question(&event).await {
+                Ok((w, question)) => (
+                    Ask::Question(question),
+                    self.plan_deliveries(&[&w], &session_id),
+                ),
+                Err(e) => {
+                    event.status = InboundStatus::Failed;
+                    event.note = Some(e.to_string());
+                    tracing::warn!(error = %e, event = %event.id, "webhook not investigated");
+                    return Ok(Started {
+                        event,
+                        stored: false,
+                    });
                 }
             }
-        }
-        tracing::info!(event = %event.id, status = %event.status, session = ?event.session_id, "alert handled");
-        Ok(())
+        } else {
+            let planned = self
+                .alert_workflows(&event, &session_id)
+                .await
+                .unwrap_or_else(|e| {
+                    // The investigation must not wait on a broken folder.
+                    tracing::error!(error = %e, event = %event.id, "cannot read the workflows; investigating without them");
+                    (None, vec![])
+                });
+            (Ask::Alert(event.payload.clone()), planned)
+        };
+        event.status = InboundStatus::Investigating;
+        event.session_id = Some(session_id.clone());
+        store.put_deliveries(&deliveries, Some(&event)).await?;
+        let req = InvestigateRequest {
+            ask,
+            assistant,
+            time_budget: None,
+            task_budget: None,
+            session_id: Some(session_id),
+        };
+        let me = self.clone();
+        let mut ended = event.clone();
+        tokio::spawn(async move {
+            let outcome = me.investigate(req).await;
+            let (status, note) = match outcome {
+                Ok(s) => (
+                    InboundStatus::Investigated,
+                    Some(format!("session {}", s.status)),
+                ),
+                Err(e) => (InboundStatus::Failed, Some(e.to_string())),
+            };
+            ended.status = status;
+            ended.note = note;
+            let stored = match me.store().await {
+                Ok(s) => s
+                    .update_inbound(std::slice::from_ref(&ended))
+                    .await
+                    .map_err(EngineError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = stored {
+                tracing::error!(error = %e, event = %ended.id, "cannot record the end of an alert's investigation");
+            }
+            me.wake_delivery();
+        });
+        Ok(Started {
+            event,
+            stored: true,
+        })
     }
 
     /// Adds a resolution to a finished session's audit. A running session's audit is its
@@ -305,9 +334,121 @@ impl Sitrep {
             event.status = InboundStatus::Failed;
             event.note =
                 Some("sitrep stopped during the investigation; it was marked interrupted".into());
-            store.update_inbound(&event).await?;
+            store.update_inbound(std::slice::from_ref(&event)).await?;
             tracing::warn!(event = %event.id, session = %id, "an alert's investigation was interrupted by a stop");
         }
         Ok(())
+    }
+}
+
+/// What became of the first alert of a group.
+struct Started {
+    event: InboundEvent,
+    /// Stored with its session; else (failed) it is stored with the batch's other events.
+    stored: bool,
+}
+
+/// For the events of one batch (oldest first), the newest event of each alert group that has
+/// a session, as `InboundStore::latest_with_session` answers for an event: one store read per
+/// group and batch, then the batch's own decisions on top.
+struct Priors {
+    stored: HashMap<String, Stored>,
+    decided: HashMap<String, InboundEvent>,
+}
+
+/// What the store said of a group for a batch.
+enum Stored {
+    /// One answer holds for every event of the group in the batch.
+    Once(Option<InboundEvent>),
+    /// Its newest event with a session came more than a cooldown after the batch's first
+    /// event of the group (an event left pending that long): asked again for each event.
+    PerEvent,
+}
+
+impl Priors {
+    async fn read(
+        store: &dyn InboundStore,
+        workspace: &str,
+        batch: &[InboundEvent],
+        cooldown: Duration,
+    ) -> Result<Priors> {
+        // The batch is oldest first: the first and the last event of each group.
+        let mut span: HashMap<&str, (Timestamp, Timestamp)> = HashMap::new();
+        for e in batch {
+            span.entry(e.dedup_key.as_str())
+                .and_modify(|s| s.1 = e.received_at)
+                .or_insert((e.received_at, e.received_at));
+        }
+        let mut stored = HashMap::with_capacity(span.len());
+        for (key, (first, last)) in span {
+            // The answer for the last event is the answer for every event of the group when
+            // it is no later than the first event's bound (the bound only grows).
+            let newest = store
+                .latest_with_session(workspace, key, last.add(cooldown))
+                .await?;
+            let once = newest
+                .as_ref()
+                .is_none_or(|p| p.received_at <= first.add(cooldown));
+            let known = if once {
+                Stored::Once(newest)
+            } else {
+                Stored::PerEvent
+            };
+            stored.insert(key.to_string(), known);
+        }
+        Ok(Priors {
+            stored,
+            decided: HashMap::new(),
+        })
+    }
+
+    /// The newest event of `event`'s group with a session, received at most a cooldown after it.
+    async fn of(
+        &self,
+        store: &dyn InboundStore,
+        event: &InboundEvent,
+        cooldown: Duration,
+    ) -> Result<Option<InboundEvent>> {
+        let stored = match self.stored.get(&event.dedup_key) {
+            Some(Stored::Once(p)) => p.clone(),
+            Some(Stored::PerEvent) | None => {
+                store
+                    .latest_with_session(
+                        &event.workspace,
+                        &event.dedup_key,
+                        event.received_at.add(cooldown),
+                    )
+                    .await?
+            }
+        };
+        // Decided earlier in this batch, so received no later than `event`.
+        let decided = self.decided.get(&event.dedup_key).cloned();
+        Ok(newest(stored, decided))
+    }
+
+    /// An event of the batch decided with a session.
+    fn record(&mut self, event: &InboundEvent) {
+        if event.session_id.is_none() {
+            return;
+        }
+        let key = event.dedup_key.clone();
+        let known = self.decided.remove(&key);
+        if let Some(n) = newest(known, Some(event.clone())) {
+            self.decided.insert(key, n);
+        }
+    }
+}
+
+/// The newer of two, as the store orders them (received, then id).
+fn newest(a: Option<InboundEvent>, b: Option<InboundEvent>) -> Option<InboundEvent> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            if (b.received_at, &b.id) > (a.received_at, &a.id) {
+                Some(b)
+            } else {
+                Some(a)
+            }
+        }
+        (a, b) => a.or(b),
     }
 }

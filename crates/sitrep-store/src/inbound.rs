@@ -13,8 +13,8 @@ use sqlx::Row;
 pub trait InboundStore: Send + Sync {
     /// Stores newly received events (their ids are new) in one transaction: all or none.
     async fn put_inbound(&self, events: &[InboundEvent]) -> Result<()>;
-    /// Stores what became of an event (status, session, note).
-    async fn update_inbound(&self, event: &InboundEvent) -> Result<()>;
+    /// Stores what became of events (status, session, note) in one transaction: all or none.
+    async fn update_inbound(&self, events: &[InboundEvent]) -> Result<()>;
     /// Events in `status`, oldest first.
     async fn inbound_in(
         &self,
@@ -86,8 +86,20 @@ impl InboundStore for SqlStore {
         Ok(())
     }
 
-    async fn update_inbound(&self, e: &InboundEvent) -> Result<()> {
-        update(self, e).execute(&self.pool).await?;
+    async fn update_inbound(&self, events: &[InboundEvent]) -> Result<()> {
+        match events {
+            [] => {}
+            [e] => {
+                update(self, e).execute(&self.pool).await?;
+            }
+            _ => {
+                let mut tx = self.pool.begin().await?;
+                for e in events {
+                    update(self, e).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 use crate::{Server, alertmanager_alert, assert_error, concluded};
 use serde_json::{Value, json};
 use sitrep_core::access::Role;
+use sitrep_core::intake::InboundStatus;
 use std::time::Duration;
 
 async fn inbound(s: &Server) -> Vec<Value> {
@@ -218,4 +219,55 @@ async fn an_opsgenie_alias_starts_one_investigation_and_later_actions_are_record
     );
     let (_, sessions) = s.get("/api/v1/sessions", Role::Viewer).await;
     assert_eq!(sessions["total"], 1, "{sessions}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_two_groups_across_batches_is_two_investigations() {
+    let s = Server::start("w").await;
+    let hook = "/api/v1/hooks/alertmanager";
+    // 250 events (the worker reads 100 at a time): every fifth of group b, the rest of a,
+    // then b resolves.
+    for i in 0..250 {
+        let g = if i % 5 == 4 { "b" } else { "a" };
+        let (st, _) = s
+            .post(hook, Role::Operator, alertmanager_alert(g, "firing"))
+            .await;
+        assert_eq!(st, reqwest::StatusCode::ACCEPTED);
+    }
+    s.post(hook, Role::Operator, alertmanager_alert("b", "resolved"))
+        .await;
+    assert_eq!(s.sitrep.process_inbound().await.unwrap(), 251);
+    let events = s.sitrep.inbound(1000).await.unwrap();
+    assert_eq!(events.len(), 251);
+    let mut sessions = std::collections::BTreeMap::new();
+    for e in events.iter().filter(|e| {
+        e.status == InboundStatus::Investigating || e.status == InboundStatus::Investigated
+    }) {
+        assert!(
+            sessions
+                .insert(e.dedup_key.clone(), e.session_id.clone().unwrap())
+                .is_none(),
+            "a second investigation of {}",
+            e.dedup_key
+        );
+    }
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let of = |st: InboundStatus| events.iter().filter(|e| e.status == st).count();
+    assert_eq!(
+        (of(InboundStatus::Duplicate), of(InboundStatus::Recorded)),
+        (248, 1)
+    );
+    for e in &events {
+        assert_eq!(
+            e.session_id.as_ref(),
+            Some(&sessions[&e.dedup_key]),
+            "{e:?}"
+        );
+        assert!(e.processed_at.is_some());
+    }
+    for session in sessions.values() {
+        concluded(&s, session).await;
+    }
+    let (_, listed) = s.get("/api/v1/sessions", Role::Viewer).await;
+    assert_eq!(listed["total"], 2, "{listed}");
 }

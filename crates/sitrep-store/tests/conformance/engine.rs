@@ -481,7 +481,7 @@ pub async fn inbound_events_are_kept_found_by_key_and_per_workspace(s: &dyn Engi
     e2.status = InboundStatus::Duplicate;
     e2.session_id = Some("s1".into());
     e2.note = Some("joined".into());
-    s.update_inbound(&e2).await.unwrap();
+    s.update_inbound(std::slice::from_ref(&e2)).await.unwrap();
     assert_eq!(s.get_inbound("w", "e2").await.unwrap().unwrap(), e2);
     assert!(s.get_inbound("x", "e2").await.unwrap().is_none());
     assert_eq!(
@@ -491,6 +491,22 @@ pub async fn inbound_events_are_kept_found_by_key_and_per_workspace(s: &dyn Engi
             .len(),
         1
     );
+    // Several at once (the intake worker's batch), of any workspace.
+    let mut e3 = pending[0].clone();
+    e3.status = InboundStatus::Recorded;
+    e3.note = Some("resolved".into());
+    let mut e4 = s.get_inbound("x", "e4").await.unwrap().unwrap();
+    e4.status = InboundStatus::Duplicate;
+    s.update_inbound(&[e3.clone(), e4.clone()]).await.unwrap();
+    assert_eq!(s.get_inbound("w", "e3").await.unwrap().unwrap(), e3);
+    assert_eq!(s.get_inbound("x", "e4").await.unwrap().unwrap(), e4);
+    assert!(
+        s.inbound_in("w", InboundStatus::Pending, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.update_inbound(&[]).await.unwrap();
     let all = s.list_inbound("w", 10).await.unwrap();
     assert_eq!(
         all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
