@@ -16,7 +16,9 @@
 //!   and by following the Map through it: those findings are its consequences, not candidates, and the
 //!   change scores 0.2 for each confirmed finding on or through its resource (at most two).
 //!   Changes are the usual cause of incidents; a dependency's errors about the requests a
-//!   changed client sends are not a fault of the dependency.
+//!   changed client sends are not a fault of the dependency. Except a finding whose culprit is
+//!   the changed resource (`change.rs`): it stays a candidate (+0.2 to its score, +0.05 to
+//!   its confidence) and the change is how its culprit came to misbehave, undone after the fix.
 //! - A signal (`signal: true`, e.g. an alert firing) is followed but is never a candidate.
 //! - A milder finding (weak evidence) on a resource the trigger reports a problem on (an
 //!   alert's own resource, not an informational alert; a resource a question or an issue
@@ -39,6 +41,7 @@
 //! - At or above the assistant's threshold the verdict names the root cause; below it, the
 //!   verdict is a suggestion with what to check next.
 
+use super::change::{culprit_change, explained_by_change};
 use super::text::fill;
 use super::{
     ChainLink, Conclusion, ConfidenceReason, Evidence, Hypothesis, HypothesisStatus, RootCause,
@@ -81,7 +84,7 @@ impl Dependencies {
     }
 }
 
-fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Evidence> {
+pub(super) fn best<'a>(s: &'a Session, h: &'a str, strength: Strength) -> Option<&'a Evidence> {
     s.evidence_for(h)
         .filter(|e| e.strength == strength)
         .min_by_key(|e| e.severity.map_or(9, |v| v.get()))
@@ -167,7 +170,7 @@ fn over_before(s: &Session, h: &Hypothesis, cutoff: Option<Timestamp>) -> bool {
 }
 
 /// The confirmed ancestors of `h`, nearest first.
-fn confirmed_ancestors<'a>(s: &'a Session, h: &'a Hypothesis) -> Vec<&'a Hypothesis> {
+pub(super) fn confirmed_ancestors<'a>(s: &'a Session, h: &'a Hypothesis) -> Vec<&'a Hypothesis> {
     let mut out = vec![];
     let mut at = h.parent.as_deref();
     while let Some(id) = at {
@@ -210,7 +213,7 @@ pub fn chain(s: &Session, root: &str) -> Vec<ChainLink> {
     links
 }
 
-fn is_ancestor(s: &Session, ancestor: &str, of: &Hypothesis) -> bool {
+pub(super) fn is_ancestor(s: &Session, ancestor: &str, of: &Hypothesis) -> bool {
     let mut at = of.parent.as_deref();
     let mut steps = 0;
     while let Some(id) = at {
@@ -226,27 +229,6 @@ fn is_ancestor(s: &Session, ancestor: &str, of: &Hypothesis) -> bool {
     false
 }
 
-/// The confirmed change among `changes` that explains `h` (not itself a change): `h` is on
-/// the changed resource, was reached by following the Map through it (a confirmed ancestor
-/// is on it), led to it (an ancestor of the change), or is on a resource that depends on it.
-fn explained_by_change<'a>(
-    s: &Session,
-    h: &Hypothesis,
-    changes: &[&'a Hypothesis],
-    deps: &Dependencies,
-) -> Option<&'a Hypothesis> {
-    changes.iter().copied().find(|c| {
-        c.id != h.id
-            && !h.change
-            && (c.resource == h.resource
-                || is_ancestor(s, &h.id, c)
-                || deps.depends(&h.resource, &c.resource)
-                || confirmed_ancestors(s, h)
-                    .iter()
-                    .any(|a| a.resource == c.resource))
-    })
-}
-
 /// The confirmed findings `h` explains as symptoms: its confirmed ancestors in the tree, and
 /// confirmed findings on resources that depend on its resource (a failure travels up the Map),
 /// except those over before the trigger's problem began (before `cutoff`).
@@ -257,7 +239,7 @@ fn explained_symptoms<'a>(
     cutoff: Option<Timestamp>,
 ) -> Vec<&'a Hypothesis> {
     let mut out = confirmed_ancestors(s, h);
-    out.retain(|a| !a.signal);
+    out.retain(|a| !a.signal && !a.change);
     for o in &s.hypotheses {
         if o.id != h.id
             && !o.signal
@@ -289,10 +271,28 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
         .iter()
         .filter(|h| h.change && h.status == HypothesisStatus::Confirmed)
         .collect();
+    // Unless a finding's culprit is the changed resource: the finding is then the failure and
+    // the change how its culprit came to misbehave (no candidate of its own).
+    let culprit_changes: Vec<(&Hypothesis, &Hypothesis)> = s
+        .hypotheses
+        .iter()
+        .filter(|h| h.status == HypothesisStatus::Confirmed)
+        .filter_map(|h| culprit_change(s, h, &changes, input.dependencies).map(|c| (h, c)))
+        .collect();
+    let changed_culprit = |h: &Hypothesis| {
+        culprit_changes
+            .iter()
+            .find(|(f, _)| f.id == h.id)
+            .map(|(_, c)| *c)
+    };
     let graded = |strength| -> Vec<&Hypothesis> {
         graded(strength)
             .into_iter()
-            .filter(|h| explained_by_change(s, h, &changes, input.dependencies).is_none())
+            .filter(|h| {
+                changed_culprit(h).is_some()
+                    || explained_by_change(s, h, &changes, input.dependencies).is_none()
+            })
+            .filter(|h| !culprit_changes.iter().any(|(_, c)| c.id == h.id))
             .collect()
     };
     // A finding that was over before the alert's problem began does not explain it: the root
@@ -359,7 +359,16 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
             explained_symptoms(s, h, input.dependencies, cutoff).len()
         }
     };
-    let score = |h: &Hypothesis| h.prior + 0.2 * explains(h).min(2) as f64;
+    // A failure whose culprit is seen changing explains that change too.
+    let score = |h: &Hypothesis| {
+        h.prior
+            + 0.2 * explains(h).min(2) as f64
+            + if changed_culprit(h).is_some() {
+                0.2
+            } else {
+                0.0
+            }
+    };
     let Some(root) = candidates
         .iter()
         .copied()
@@ -438,6 +447,17 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
         reasons.push(ConfidenceReason {
             delta: 0.10,
             why: format!("the evidence names the culprit ({c})"),
+        });
+    }
+    let culprit_changed = changed_culprit(root);
+    if let (Some(c), Some(change)) = (&culprit, culprit_changed) {
+        reasons.push(ConfidenceReason {
+            delta: 0.05,
+            why: format!(
+                "its culprit ({c}) changed before it: {}",
+                best(s, &change.id, Strength::Strong)
+                    .map_or(change.statement.as_str(), |e| e.summary.as_str())
+            ),
         });
     }
     if matches!(root.source, Source::Bundle { .. }) || root.category.contains(':') {
@@ -550,9 +570,26 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
         next_checks.extend(untested.iter().cloned());
         next_checks.extend(alternatives.iter().map(|a| format!("rule out: {a}")));
     }
-    let culprit_text = culprit
+    let mut culprit_text = culprit
         .as_ref()
         .map_or(String::new(), |c| format!(" Culprit: {c}."));
+    if let Some(change) = culprit_changed {
+        let undo = change
+            .remedy
+            .task
+            .as_deref()
+            .map_or(String::new(), |t| format!(" ({t})"));
+        let then = format!(
+            "once the fix holds, undo the culprit's change on {}{undo}",
+            change.resource
+        );
+        culprit_text.push_str(&format!(
+            " It changed before the failure: {}; {then}.",
+            best(s, &change.id, Strength::Strong)
+                .map_or(change.statement.as_str(), |e| e.summary.as_str())
+        ));
+        next_checks.push(then);
+    }
     let lead = match verdict {
         Verdict::RootCause => "Root cause",
         _ => "Most likely cause (below the confidence threshold)",

@@ -3,6 +3,7 @@
 //! reasoner for proposals); everything that decides (how strong a piece of evidence is, how
 //! confident a conclusion is, what the audit replays to) lives here, without I/O.
 
+mod change;
 mod cite;
 mod confidence;
 mod evidence;

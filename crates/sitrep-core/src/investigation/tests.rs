@@ -672,3 +672,81 @@ fn a_root_cause_without_a_fix_borrows_the_fix_of_another_failure_mode_confirmed_
         "the confirmed failure mode of pg, not redis's"
     );
 }
+
+#[test]
+fn a_failure_whose_culprit_is_the_changed_resource_is_the_root_and_the_change_its_reason() {
+    // shop-batch's configuration changed; following the Map through it, pg's connections are
+    // exhausted and its evidence names the holder: batch, the changed application.
+    let mut s = session();
+    s.hypotheses.truncate(1);
+    s.evidence.truncate(1);
+    let mut change = hyp("h4", None, "shop-batch", HypothesisStatus::Confirmed);
+    change.change = true;
+    change.prior = 0.6;
+    change.remedy.task = Some("core/p/rollback".into());
+    change.remedy.culprit = Some("the change to {file}".into());
+    s.hypotheses.push(change);
+    s.hypotheses
+        .push(hyp("h5", Some("h4"), "pg", HypothesisStatus::Confirmed));
+    s.evidence.push(ev(
+        "e5",
+        "h4",
+        "shop-batch",
+        "core/p/config",
+        Strength::Strong,
+        2,
+    ));
+    s.evidence
+        .push(ev("e6", "h5", "pg", "core/x/conns", Strength::Strong, 1));
+    let mut deps = Dependencies::default();
+    deps.insert("shop", "pg");
+    deps.insert("shop-batch", "pg");
+    let input = |s: &Session| {
+        conclude(&ConclusionInput {
+            session: s,
+            threshold: 0.6,
+            budget_exhausted: false,
+            dependencies: &deps,
+        })
+    };
+    let c = input(&s);
+    let root = c.root_cause.as_ref().unwrap();
+    assert_eq!(
+        (root.hypothesis.as_str(), root.culprit.as_deref()),
+        ("h5", Some("batch")),
+        "{c:?}"
+    );
+    assert!(
+        c.reasons
+            .iter()
+            .any(|r| r.why.starts_with("its culprit (batch) changed before it")),
+        "{:?}",
+        c.reasons
+    );
+    assert!(
+        !c.reasons.iter().any(|r| r.why.contains("other supported")),
+        "the change is no rival: {:?}",
+        c.reasons
+    );
+    assert!(
+        c.summary
+            .contains("undo the culprit's change on shop-batch (core/p/rollback)"),
+        "{}",
+        c.summary
+    );
+    assert!(c.next_checks.iter().any(|n| n.contains("shop-batch")));
+    let chain: Vec<&str> = c.chain.iter().map(|l| l.resource.as_str()).collect();
+    assert_eq!(chain, ["shop-batch", "pg"]);
+
+    // When the evidence names another application, the change explains the finding.
+    for e in &mut s.evidence {
+        e.facts.insert("app".into(), json!("reports"));
+    }
+    let c = input(&s);
+    assert_eq!(
+        c.root_cause.unwrap().resource,
+        "shop-batch",
+        "{:?}",
+        c.reasons
+    );
+}
