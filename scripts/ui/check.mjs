@@ -193,6 +193,41 @@ async function basic() {
   await shot('tokens-dark');
   await page.emulateMedia({ colorScheme: 'light' });
 
+  // Studio: a rule with a problem is marked at its line (the gutter and the list, whose entry
+  // moves the caret there), a save of it is refused (the one 422 expected, on its path only),
+  // then it is fixed, saved and listed as valid.
+  await nav('Studio');
+  await page.getByRole('navigation', { name: 'Kinds of file' }).getByRole('link', { name: 'Rules' }).click();
+  await page.getByLabel('New file').fill('ui-check');
+  await page.getByRole('button', { name: 'New file' }).click();
+  await page.waitForURL(/#\/studio\/rules\/ui-check\.yaml$/);
+  const editor = page.locator('#studio-text');
+  await editor.fill('description: written by ui-check\nmatch:\n  title: "long("\neffect:\n  known: true\n');
+  await page.locator('#studio-gutter .bad[data-line="3"]').waitFor();
+  const problem = page.locator('#studio-problems li[data-line="3"]');
+  check((await problem.innerText()).includes('match.title'), 'the problem names its field at line 3');
+  check((await page.locator('#studio-gutter .bad').count()) === 1, 'only the line with the problem is marked');
+  await problem.getByRole('button', { name: 'Line 3' }).focus();
+  await page.keyboard.press('Enter');
+  const caretLine = await editor.evaluate((t) => document.activeElement === t && t.value.slice(0, t.selectionStart).split('\n').length);
+  check(caretLine === 3, `Enter on the problem moves the caret to its line (${caretLine})`);
+  await shot('studio-problem');
+  expected = [[422, '/api/v1/studio/rules/ui-check.yaml']];
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.locator('#studio-status', { hasText: 'Not saved' }).waitFor();
+  expected = [];
+  await editor.fill('description: written by ui-check\nmatch:\n  title: "long.*transaction"\neffect:\n  known: true\n');
+  await page.locator('#studio-status', { hasText: 'No problems' }).waitFor();
+  check((await page.locator('#studio-gutter .bad').count()) === 0, 'the fixed line is no longer marked');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.locator('#studio-status', { hasText: 'Created rules/ui-check.yaml' }).waitFor();
+  const listed = page.locator('#studio-list a[data-name="ui-check.yaml"]');
+  check((await listed.innerText()).includes('valid'), 'the saved rule is listed as valid');
+  await shot('studio-saved');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('studio-saved-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+
   // Chat: a question starts an investigation whose steps arrive on the event stream.
   await nav('Chat');
   await page.getByLabel('Ask sitrep to investigate').fill('Why does the HTTP endpoint on 127.0.0.1 refuse connections?');
@@ -259,6 +294,14 @@ async function basic() {
   await heading('Secrets');
   check((await page.locator('main').innerText()).includes('for admins'), 'the Secrets page says it is for admins');
   await shot('viewer-secrets');
+  // A viewer reads the Studio's files, read-only: no Save, no New file.
+  await page.goto(`${base}/#/studio/rules/ui-check.yaml`);
+  await heading('Studio');
+  await page.locator('#studio-text').waitFor();
+  check(await page.locator('#studio-text').getAttribute('readonly') !== null, 'a viewer\'s editor is read-only');
+  check((await page.getByRole('button', { name: 'Save', exact: true }).count()) === 0, 'a viewer gets no Save button');
+  check((await page.locator('main .note').innerText()).includes('admin'), 'a viewer is told saving takes an admin');
+  await shot('viewer-studio');
   const forged = await fetch(`${base}/api/v1/approvals/x/approve`, {
     method: 'POST', headers: { Authorization: `Bearer ${viewer}`, 'Content-Type': 'application/json' }, body: '{}',
   });

@@ -21,10 +21,12 @@ export function can(role) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, problems) {
     super(message);
     this.status = status;
     this.code = code;
+    /// A file refused for its problems (code `problems`): [{file, line, field, message}].
+    this.problems = problems || [];
   }
 }
 
@@ -44,7 +46,7 @@ async function failure(res) {
   }
   const code = (body && body.code) || `http_${res.status}`;
   const message = (body && body.message) || `${res.status} ${res.statusText}`;
-  return new ApiError(res.status, code, message);
+  return new ApiError(res.status, code, message, body && body.problems);
 }
 
 async function call(method, path, body) {

@@ -9,6 +9,7 @@ import * as sessions from './sessions.js';
 import { map } from './map.js';
 import * as slx from './slx.js';
 import * as admin from './admin.js';
+import * as studio from './studio.js';
 
 const ROUTES = [
   [/^overview$/, () => pages.overview()],
@@ -24,6 +25,9 @@ const ROUTES = [
   [/^slxs\/(.+)$/, (m, q) => slx.slx(decodeURIComponent(m[1]), q)],
   [/^runs$/, (_, q) => slx.runs(q)],
   [/^runs\/(.+)$/, (m) => slx.run(decodeURIComponent(m[1]))],
+  [/^studio$/, () => studio.studio('rules')],
+  [/^studio\/([a-z]+)$/, (m) => studio.studio(m[1])],
+  [/^studio\/([a-z]+)\/(.+)$/, (m, q) => studio.studio(m[1], decodeURIComponent(m[2]), q)],
   [/^secrets$/, () => admin.secrets()],
   [/^tokens$/, () => admin.tokens()],
 ];
