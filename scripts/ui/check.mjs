@@ -9,6 +9,8 @@ import { writeFileSync } from 'node:fs';
 const base = process.env.UI_BASE;
 const admin = process.env.UI_ADMIN_TOKEN;
 const viewer = process.env.UI_VIEWER_TOKEN;
+/// An admin token of the home's second workspace, `ops`.
+const other = process.env.UI_OTHER_TOKEN;
 const shots = process.env.UI_SHOTS;
 const problems = [];
 /// Failures a step expects (a wrong token's 401): [status, path].
@@ -61,6 +63,10 @@ async function nav(name, h1) {
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true }).click();
   await heading(h1 || name);
 }
+/// The header's workspace switch: the selected login's text.
+async function current() {
+  return page.locator('#ws-switch').evaluate((s) => (s.selectedOptions[0] ? s.selectedOptions[0].textContent : ''));
+}
 async function login(token) {
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -96,7 +102,7 @@ async function basic() {
   expected = [];
   await login(admin);
   await heading('Overview');
-  check((await page.locator('#who-text').innerText()).includes('default'), 'the workspace name is shown');
+  check((await current()).includes('default'), 'the workspace name is shown');
   check(!(await page.locator('#error').isVisible()), 'no error after logging in');
   await shot('overview');
 
@@ -228,6 +234,31 @@ async function basic() {
   await shot('studio-saved-dark');
   await page.emulateMedia({ colorScheme: 'light' });
 
+  // Workspaces: a token of the second workspace (ops) added without logging out; the header
+  // switches between the two and the page is drawn again with the chosen token; logging out
+  // of one leaves the other.
+  const sw = page.locator('#ws-switch');
+  await sw.selectOption({ label: 'Add workspace…' });
+  await heading('Add a workspace');
+  check((await sw.locator('option').count()) === 2, 'adding keeps the current login in the switch');
+  await shot('workspace-add');
+  await login(other);
+  await heading('Studio');
+  await page.locator('main', { hasText: "workspace ops's folder" }).waitFor();
+  check((await current()).includes('ops · ui-ops (admin)'), `the switch shows the added workspace (${await current()})`);
+  check((await sw.locator('option').count()) === 3, 'both logins and Add workspace… are offered');
+  check((await page.locator('#studio-list a[data-name="ui-check.yaml"]').count()) === 0, 'ops does not see default\'s rule');
+  await shot('workspace-ops');
+  await sw.selectOption({ label: 'default · ui-admin (admin)' });
+  await page.locator('main', { hasText: "workspace default's folder" }).waitFor();
+  await page.locator('#studio-list a[data-name="ui-check.yaml"]').waitFor();
+  await sw.selectOption({ label: 'ops · ui-ops (admin)' });
+  await page.locator('main', { hasText: "workspace ops's folder" }).waitFor();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.locator('main', { hasText: "workspace default's folder" }).waitFor();
+  check((await current()).includes('default · ui-admin'), 'logging out of ops leaves default');
+  check((await sw.locator('option').count()) === 2, 'the logged-out token is gone from the switch');
+
   // Chat: a question starts an investigation whose steps arrive on the event stream.
   await nav('Chat');
   await page.getByLabel('Ask sitrep to investigate').fill('Why does the HTTP endpoint on 127.0.0.1 refuse connections?');
@@ -272,7 +303,7 @@ async function basic() {
   await heading('Log in to sitrep');
   await login(viewer);
   await heading('Overview');
-  check((await page.locator('#who-text').innerText()).includes('viewer'), 'the viewer role is shown');
+  check((await current()).includes('viewer'), 'the viewer role is shown');
   await nav('Sessions');
   await page.locator('main table tbody tr a').first().click();
   await page.getByRole('heading', { name: 'Hypotheses and evidence' }).waitFor();
@@ -349,7 +380,7 @@ async function sandbox() {
   await heading('Log in to sitrep');
   await login(approver);
   await heading('Overview');
-  check((await page.locator('#who-text').innerText()).includes('approver'), 'the approver role is shown');
+  check((await current()).includes('approver'), 'the approver role is shown');
   await shot('overview');
 
   // The Map of the sandbox, drawn; Redis and its SLXs.
