@@ -2,11 +2,12 @@
 //! `commands/*.yaml`, `workflows/*.yaml` and `knowledge/*.md`. A text is checked before it is
 //! saved by the validator every other edge uses (`rules validate`, `command validate`,
 //! `workflows validate`, the knowledge sync), run on a private folder laid out like the
-//! workspace folder, so each problem names its line and field and the file as the user knows
+//! workspace folder (with copies of the kind's other files, so a name used twice is found),
+//! so each problem names its line and field and the file as the user knows
 //! it (`rules/foo.yaml`). A save with any problem writes nothing; a save without is written
 //! beside the file and renamed into place. Each workspace edits its own folder only.
 
-use crate::files::{MAX_FILE, files_in, read_text};
+use crate::files::{MAX_FILE, files_in, files_under, located, read_text};
 use crate::views::ProblemView;
 use crate::{EngineError, Result, Sitrep};
 use serde::{Deserialize, Serialize};
@@ -284,7 +285,9 @@ impl Sitrep {
             )));
         }
         let (owned_name, owned_text) = (name.to_string(), text.to_string());
-        // A private folder (mode 0700) laid out like the workspace folder.
+        let real = self.studio_dir(kind);
+        // A private folder (mode 0700) laid out like the workspace folder, with the kind's
+        // other files beside the text, so that a name or id used twice is found.
         let scratch = blocking("preparing the check", move || {
             let tmp = tempfile::Builder::new()
                 .prefix("sitrep-studio-")
@@ -292,6 +295,24 @@ impl Sitrep {
                 .map_err(|e| EngineError::io(std::env::temp_dir(), e))?;
             let dir = tmp.path().join(kind.as_str());
             std::fs::create_dir(&dir).map_err(|e| EngineError::io(&dir, e))?;
+            let others = if kind == StudioKind::Knowledge {
+                files_under(&real, kind.exts())?
+            } else {
+                files_in(&real, kind.exts())?
+            };
+            for f in others {
+                let Ok(rel) = f.strip_prefix(&real) else {
+                    continue;
+                };
+                if rel == Path::new(&owned_name) {
+                    continue;
+                }
+                let to = dir.join(rel);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
+                }
+                std::fs::copy(&f, &to).map_err(|e| EngineError::io(&f, e))?;
+            }
             let path = dir.join(&owned_name);
             std::fs::write(&path, owned_text).map_err(|e| EngineError::io(&path, e))?;
             Ok(tmp)
@@ -301,7 +322,28 @@ impl Sitrep {
         let found = self.studio_problems(kind, &root.join(kind.as_str())).await;
         // Removing the folder touches the disk: not on the runtime's threads.
         tokio::task::spawn_blocking(move || drop(scratch));
-        let problems = found?.into_iter().map(|p| relabel(p, &root)).collect();
+        let edited = root.join(kind.as_str()).join(name).display().to_string();
+        let mut problems = vec![];
+        for p in found? {
+            if p.file == edited {
+                problems.push(relabel(p, &root));
+            } else if p.message.contains(&edited) {
+                // A name or id used twice is the problem of the later file, which names this
+                // one: it is this text's problem too. The other files' own problems are theirs.
+                let other = relabel(p, &root);
+                let message = format!("{}: {}: rename one of them", other.file, other.message);
+                problems.push(if kind == StudioKind::Knowledge {
+                    ProblemView {
+                        file: file.clone(),
+                        line: None,
+                        field: other.field,
+                        message,
+                    }
+                } else {
+                    located(Path::new(&file), text, 0, &other.field, message)
+                });
+            }
+        }
         Ok(StudioCheckView {
             kind,
             name: name.to_string(),

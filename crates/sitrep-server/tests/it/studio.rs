@@ -274,3 +274,51 @@ async fn a_workspace_never_sees_another_workspaces_files() {
     assert!(a.workspace_dir().join("rules/a-only.yaml").exists());
     assert!(!b.workspace_dir().join("rules/a-only.yaml").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_another_file_has_is_a_problem_of_the_text_checked() {
+    let s = Server::start("w").await;
+    let named = |n: &str| format!("name: shared\n{}", GOOD_RULE.replace("nightly", n));
+    let (st, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/studio/rules/b.yaml",
+            Some(s.token(Role::Admin)),
+            Some(json!({"text": named("first")})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // a.yaml sorts before b.yaml, so the validator finds the name twice in b.yaml: the check
+    // of a.yaml still says so, at a.yaml's own `name:` line.
+    let (st, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/studio/rules/a.yaml",
+            Some(s.token(Role::Admin)),
+            Some(json!({"text": named("second")})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let p = &body["problems"][0];
+    assert_eq!(
+        (p["file"].as_str(), p["line"].as_u64(), p["field"].as_str()),
+        (Some("rules/a.yaml"), Some(1), Some("name")),
+        "{body}"
+    );
+    assert!(
+        p["message"].as_str().unwrap().contains("rules/b.yaml"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("sitrep-studio-"), "{body}");
+    assert!(!s.sitrep.workspace_dir().join("rules/a.yaml").exists());
+    // Saving b.yaml again is not a clash with itself.
+    let (st, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/studio/rules/b.yaml",
+            Some(s.token(Role::Admin)),
+            Some(json!({"text": named("third")})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+}
