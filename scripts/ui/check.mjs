@@ -9,6 +9,8 @@ import { writeFileSync } from 'node:fs';
 const base = process.env.UI_BASE;
 const admin = process.env.UI_ADMIN_TOKEN;
 const viewer = process.env.UI_VIEWER_TOKEN;
+/// An admin token of the home's second workspace, `ops`.
+const other = process.env.UI_OTHER_TOKEN;
 const shots = process.env.UI_SHOTS;
 const problems = [];
 /// Failures a step expects (a wrong token's 401): [status, path].
@@ -61,6 +63,10 @@ async function nav(name, h1) {
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true }).click();
   await heading(h1 || name);
 }
+/// The header's workspace switch: the selected login's text.
+async function current() {
+  return page.locator('#ws-switch').evaluate((s) => (s.selectedOptions[0] ? s.selectedOptions[0].textContent : ''));
+}
 async function login(token) {
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -96,7 +102,7 @@ async function basic() {
   expected = [];
   await login(admin);
   await heading('Overview');
-  check((await page.locator('#who-text').innerText()).includes('default'), 'the workspace name is shown');
+  check((await current()).includes('default'), 'the workspace name is shown');
   check(!(await page.locator('#error').isVisible()), 'no error after logging in');
   await shot('overview');
 
@@ -193,6 +199,66 @@ async function basic() {
   await shot('tokens-dark');
   await page.emulateMedia({ colorScheme: 'light' });
 
+  // Studio: a rule with a problem is marked at its line (the gutter and the list, whose entry
+  // moves the caret there), a save of it is refused (the one 422 expected, on its path only),
+  // then it is fixed, saved and listed as valid.
+  await nav('Studio');
+  await page.getByRole('navigation', { name: 'Kinds of file' }).getByRole('link', { name: 'Rules' }).click();
+  await page.getByLabel('New file').fill('ui-check');
+  await page.getByRole('button', { name: 'New file' }).click();
+  await page.waitForURL(/#\/studio\/rules\/ui-check\.yaml$/);
+  const editor = page.locator('#studio-text');
+  await editor.fill('description: written by ui-check\nmatch:\n  title: "long("\neffect:\n  known: true\n');
+  await page.locator('#studio-gutter .bad[data-line="3"]').waitFor();
+  const problem = page.locator('#studio-problems li[data-line="3"]');
+  check((await problem.innerText()).includes('match.title'), 'the problem names its field at line 3');
+  check((await page.locator('#studio-gutter .bad').count()) === 1, 'only the line with the problem is marked');
+  await problem.getByRole('button', { name: 'Line 3' }).focus();
+  await page.keyboard.press('Enter');
+  const caretLine = await editor.evaluate((t) => document.activeElement === t && t.value.slice(0, t.selectionStart).split('\n').length);
+  check(caretLine === 3, `Enter on the problem moves the caret to its line (${caretLine})`);
+  await shot('studio-problem');
+  expected = [[422, '/api/v1/studio/rules/ui-check.yaml']];
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.locator('#studio-status', { hasText: 'Not saved' }).waitFor();
+  expected = [];
+  await editor.fill('description: written by ui-check\nmatch:\n  title: "long.*transaction"\neffect:\n  known: true\n');
+  await page.locator('#studio-status', { hasText: 'No problems' }).waitFor();
+  check((await page.locator('#studio-gutter .bad').count()) === 0, 'the fixed line is no longer marked');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.locator('#studio-status', { hasText: 'Created rules/ui-check.yaml' }).waitFor();
+  const listed = page.locator('#studio-list a[data-name="ui-check.yaml"]');
+  check((await listed.innerText()).includes('valid'), 'the saved rule is listed as valid');
+  await shot('studio-saved');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('studio-saved-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  // Workspaces: a token of the second workspace (ops) added without logging out; the header
+  // switches between the two and the page is drawn again with the chosen token; logging out
+  // of one leaves the other.
+  const sw = page.locator('#ws-switch');
+  await sw.selectOption({ label: 'Add workspace…' });
+  await heading('Add a workspace');
+  check((await sw.locator('option').count()) === 2, 'adding keeps the current login in the switch');
+  await shot('workspace-add');
+  await login(other);
+  await heading('Studio');
+  await page.locator('main', { hasText: "workspace ops's folder" }).waitFor();
+  check((await current()).includes('ops · ui-ops (admin)'), `the switch shows the added workspace (${await current()})`);
+  check((await sw.locator('option').count()) === 3, 'both logins and Add workspace… are offered');
+  check((await page.locator('#studio-list a[data-name="ui-check.yaml"]').count()) === 0, 'ops does not see default\'s rule');
+  await shot('workspace-ops');
+  await sw.selectOption({ label: 'default · ui-admin (admin)' });
+  await page.locator('main', { hasText: "workspace default's folder" }).waitFor();
+  await page.locator('#studio-list a[data-name="ui-check.yaml"]').waitFor();
+  await sw.selectOption({ label: 'ops · ui-ops (admin)' });
+  await page.locator('main', { hasText: "workspace ops's folder" }).waitFor();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.locator('main', { hasText: "workspace default's folder" }).waitFor();
+  check((await current()).includes('default · ui-admin'), 'logging out of ops leaves default');
+  check((await sw.locator('option').count()) === 2, 'the logged-out token is gone from the switch');
+
   // Chat: a question starts an investigation whose steps arrive on the event stream.
   await nav('Chat');
   await page.getByLabel('Ask sitrep to investigate').fill('Why does the HTTP endpoint on 127.0.0.1 refuse connections?');
@@ -237,7 +303,7 @@ async function basic() {
   await heading('Log in to sitrep');
   await login(viewer);
   await heading('Overview');
-  check((await page.locator('#who-text').innerText()).includes('viewer'), 'the viewer role is shown');
+  check((await current()).includes('viewer'), 'the viewer role is shown');
   await nav('Sessions');
   await page.locator('main table tbody tr a').first().click();
   await page.getByRole('heading', { name: 'Hypotheses and evidence' }).waitFor();
@@ -259,6 +325,14 @@ async function basic() {
   await heading('Secrets');
   check((await page.locator('main').innerText()).includes('for admins'), 'the Secrets page says it is for admins');
   await shot('viewer-secrets');
+  // A viewer reads the Studio's files, read-only: no Save, no New file.
+  await page.goto(`${base}/#/studio/rules/ui-check.yaml`);
+  await heading('Studio');
+  await page.locator('#studio-text').waitFor();
+  check(await page.locator('#studio-text').getAttribute('readonly') !== null, 'a viewer\'s editor is read-only');
+  check((await page.getByRole('button', { name: 'Save', exact: true }).count()) === 0, 'a viewer gets no Save button');
+  check((await page.locator('main .note').innerText()).includes('admin'), 'a viewer is told saving takes an admin');
+  await shot('viewer-studio');
   const forged = await fetch(`${base}/api/v1/approvals/x/approve`, {
     method: 'POST', headers: { Authorization: `Bearer ${viewer}`, 'Content-Type': 'application/json' }, body: '{}',
   });
@@ -306,7 +380,7 @@ async function sandbox() {
   await heading('Log in to sitrep');
   await login(approver);
   await heading('Overview');
-  check((await page.locator('#who-text').innerText()).includes('approver'), 'the approver role is shown');
+  check((await current()).includes('approver'), 'the approver role is shown');
   await shot('overview');
 
   // The Map of the sandbox, drawn; Redis and its SLXs.

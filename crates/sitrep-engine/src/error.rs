@@ -44,6 +44,15 @@ pub enum EngineError {
     /// Refused by a safety rule (approval budget, cooldown, read-only assistant).
     #[error("refused: {0}")]
     Refused(String),
+    /// A file refused for its problems (each with its line and field): nothing was written.
+    #[error(
+        "{file} has {} problem(s), so it was not saved: fix each at its line and field, then save again",
+        problems.len()
+    )]
+    Problems {
+        file: String,
+        problems: Vec<crate::views::ProblemView>,
+    },
     /// A hand run whose task names no target to derive its resource from.
     #[error(
         "cannot tell which resource {0} looks at: its configuration names no URL, DSN or host; name the resource it checks"

@@ -34,6 +34,7 @@ pub mod settings;
 mod slack;
 pub mod sli;
 mod slx;
+pub mod studio;
 pub mod vault;
 pub mod views;
 pub mod webhooks;

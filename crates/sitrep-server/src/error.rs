@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sitrep_engine::EngineError;
 use sitrep_engine::vault::VaultError;
+use sitrep_engine::views::ProblemView;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
@@ -14,6 +15,9 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// What went wrong and what to do about it.
     pub message: String,
+    /// A file refused for its problems (`code: problems`): each with its file, line and field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<ProblemView>,
 }
 
 #[derive(Debug)]
@@ -31,6 +35,7 @@ impl ApiError {
             body: ErrorBody {
                 code,
                 message: message.into(),
+                problems: vec![],
             },
         }
     }
@@ -74,6 +79,11 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             EngineError::Invalid(_) | EngineError::NeedsResource(_) => {
                 (StatusCode::BAD_REQUEST, "invalid")
+            }
+            EngineError::Problems { problems, .. } => {
+                let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "problems", message);
+                err.body.problems = problems.clone();
+                return err;
             }
             EngineError::Refused(_) => (StatusCode::CONFLICT, "refused"),
             EngineError::Approval(_) => (StatusCode::CONFLICT, "approval"),

@@ -15,6 +15,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod routes;
 pub mod secrets;
+pub mod studio;
 pub mod ui;
 
 use crate::error::ApiError;

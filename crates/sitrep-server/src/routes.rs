@@ -2,7 +2,7 @@
 //! so the document cannot drift from what is served, and each endpoint's role is declared
 //! once, next to its path.
 
-use crate::{AppState, api, secrets};
+use crate::{AppState, api, secrets, studio};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use serde_json::{Value, json};
 use sitrep_core::access::Role;
@@ -152,6 +152,24 @@ fn secret_body() -> Value {
         "value": {"type": "string", "minLength": 4, "maxLength": 65536, "description": "the value; stored encrypted, never shown again"},
     }})
 }
+
+fn studio_text_body() -> Value {
+    json!({"type": "object", "required": ["text"], "additionalProperties": false, "properties": {
+        "text": {"type": "string", "maxLength": 262144, "description": "the file's whole text (YAML, or markdown for knowledge)"},
+    }})
+}
+
+const STUDIO_KINDS: &[&str] = &["rules", "commands", "workflows", "knowledge"];
+const STUDIO_KIND: Param = Param {
+    name: "kind",
+    at: In::Path,
+    ty: Ty::OneOf(STUDIO_KINDS),
+    about: "the workspace folder's folder: rules, commands, workflows or knowledge",
+};
+const STUDIO_NAME: Param = path(
+    "name",
+    "the file's name: letters, digits, '-', '_', '.', ending in .yaml (.md for knowledge); no folders",
+);
 
 /// Every endpoint under `/api/v1` that takes a token.
 pub const ENDPOINTS: &[Endpoint] = &[
@@ -588,6 +606,56 @@ pub const ENDPOINTS: &[Endpoint] = &[
         ok: &[(200, "the deleted secret's name and times")],
         handler: || delete(secrets::delete),
     },
+    Endpoint {
+        method: Method::Get,
+        path: "/api/v1/studio/{kind}",
+        role: Role::Viewer,
+        summary: "The Studio: a kind's files in the workspace folder, with how many problems each has",
+        params: &[STUDIO_KIND],
+        body: None,
+        ok: &[(200, "the files")],
+        handler: || get(studio::list),
+    },
+    Endpoint {
+        method: Method::Get,
+        path: "/api/v1/studio/{kind}/{name}",
+        role: Role::Viewer,
+        summary: "One Studio file's text and its problems (each with its line and field)",
+        params: &[STUDIO_KIND, STUDIO_NAME],
+        body: None,
+        ok: &[(200, "the text and its problems")],
+        handler: || get(studio::read),
+    },
+    Endpoint {
+        method: Method::Put,
+        path: "/api/v1/studio/{kind}/{name}",
+        role: Role::Admin,
+        summary: "Save a Studio file when its validator finds no problem (else 422 with every problem, and nothing written)",
+        params: &[STUDIO_KIND, STUDIO_NAME],
+        body: Some(studio_text_body),
+        ok: &[(200, "the saved file, and whether it is new")],
+        handler: || put(studio::save),
+    },
+    Endpoint {
+        method: Method::Delete,
+        path: "/api/v1/studio/{kind}/{name}",
+        role: Role::Admin,
+        summary: "Delete a Studio file",
+        params: &[STUDIO_KIND, STUDIO_NAME],
+        body: None,
+        ok: &[(200, "the deleted file")],
+        handler: || delete(studio::delete),
+    },
+    Endpoint {
+        method: Method::Post,
+        path: "/api/v1/studio/{kind}/{name}/validate",
+        role: Role::Viewer,
+        summary: "Check a text as the Studio file it would be, without saving it: every problem with its line and field",
+        params: &[STUDIO_KIND, STUDIO_NAME],
+        body: Some(studio_text_body),
+        ok: &[(200, "the problems (none: it can be saved)")],
+        handler: || post(studio::check),
+    },
 ];
 
 fn schema(ty: Ty) -> Value {
@@ -648,7 +716,7 @@ pub fn openapi() -> Value {
                 "401": error_response("no valid token"),
                 "403": error_response("the token's role or workspace does not allow this"),
                 "404": error_response("not found"),
-                "422": error_response("the body is JSON of the wrong shape; the message names the field"),
+                "422": error_response("the body is JSON of the wrong shape (the message names the field), or a Studio file has problems (code problems, with problems: [{file, line, field, message}])"),
                 "default": error_response("another error (409 refused by a safety rule, 413 too large, 429 over the rate limit (with Retry-After), 503 store or task runtime unavailable): {code, message}"),
             },
         });
@@ -682,7 +750,9 @@ pub fn openapi() -> Value {
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}}},
+                "code": {"type": "string"}, "message": {"type": "string"},
+                "problems": {"type": "array", "items": {"type": "object", "required": ["file", "field", "message"], "properties": {
+                    "file": {"type": "string"}, "line": {"type": "integer"}, "field": {"type": "string"}, "message": {"type": "string"}}}}}}},
         },
     })
 }

@@ -72,6 +72,11 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/admin.js"),
     ),
     (
+        "studio.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/studio.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../ui/icon.svg"),

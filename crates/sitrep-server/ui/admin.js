@@ -12,7 +12,7 @@ function adminOnly(what) {
 }
 
 /// A button that asks once more before it acts (no modal dialog: the second press does it).
-function confirmButton(text, again, act) {
+export function confirmButton(text, again, act) {
   let armed = false;
   const b = h('button', { type: 'button', class: 'danger', onclick: async () => {
     if (!armed) {

@@ -2,11 +2,40 @@
 // Errors come back as ApiError with the API's own {code, message}.
 
 const KEY = 'sitrep.token';
+const LOGINS = 'sitrep.logins';
 
+/// The token the pages use now (one of `logins`, or one being tried).
 export const token = {
   get: () => sessionStorage.getItem(KEY),
   set: (t) => sessionStorage.setItem(KEY, t),
-  clear: () => sessionStorage.removeItem(KEY),
+  /// Logs the current token out: it is forgotten, the tab's other logins stay.
+  clear: () => {
+    const t = sessionStorage.getItem(KEY);
+    if (t) logins.forget(t);
+    sessionStorage.removeItem(KEY);
+  },
+};
+
+/// Every token this tab is logged in with (a token is scoped to one workspace), in the order
+/// they were added: [{token, workspace, name, role}]. Kept in sessionStorage like the token.
+export const logins = {
+  all: () => {
+    try {
+      const l = JSON.parse(sessionStorage.getItem(LOGINS) || '[]');
+      return Array.isArray(l) ? l : [];
+    } catch {
+      return [];
+    }
+  },
+  remember: (t, p) => {
+    const entry = { token: t, workspace: p.workspace, name: p.name, role: p.role };
+    const l = logins.all();
+    const i = l.findIndex((x) => x.token === t);
+    if (i >= 0) l[i] = entry;
+    else l.push(entry);
+    sessionStorage.setItem(LOGINS, JSON.stringify(l));
+  },
+  forget: (t) => sessionStorage.setItem(LOGINS, JSON.stringify(logins.all().filter((x) => x.token !== t))),
 };
 
 const ROLES = ['viewer', 'operator', 'approver', 'admin'];
@@ -21,10 +50,12 @@ export function can(role) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, problems) {
     super(message);
     this.status = status;
     this.code = code;
+    /// A file refused for its problems (code `problems`): [{file, line, field, message}].
+    this.problems = problems || [];
   }
 }
 
@@ -44,7 +75,7 @@ async function failure(res) {
   }
   const code = (body && body.code) || `http_${res.status}`;
   const message = (body && body.message) || `${res.status} ${res.statusText}`;
-  return new ApiError(res.status, code, message);
+  return new ApiError(res.status, code, message, body && body.problems);
 }
 
 async function call(method, path, body) {

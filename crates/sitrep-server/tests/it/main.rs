@@ -10,6 +10,7 @@
 //! `secrets.rs`: the secrets vault: admins only, write-only.
 //! `slack.rs`: Slack Web API deliveries to a `chat.postMessage` stub, threaded per session.
 //! `slx.rs`: an SLX's SLI history: series, SLO threshold, anomalies, runs; its workspace only.
+//! `studio.rs`: the Studio's files: checked with line and field, saved by admins, per workspace.
 //! `ui.rs`: the web UI's embedded files: content types, the CSP, nothing from the internet.
 
 mod access;
@@ -21,6 +22,7 @@ mod pagerduty;
 mod secrets;
 mod slack;
 mod slx;
+mod studio;
 mod ui;
 mod workflows;
 
