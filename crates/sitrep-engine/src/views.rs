@@ -292,9 +292,69 @@ impl<T> Page<T> {
     }
 }
 
+/// A page of issues, and how many of all of them (not only the page's) have each severity, by
+/// its number (`"1"` critical to `"4"` info, each present): an overview counts without
+/// fetching every issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuePage {
+    #[serde(flatten)]
+    pub page: Page<crate::rules::IssueView>,
+    pub by_severity: std::collections::BTreeMap<u8, usize>,
+}
+
+impl IssuePage {
+    pub fn of(all: Vec<crate::rules::IssueView>, q: PageQuery) -> IssuePage {
+        let mut by_severity: std::collections::BTreeMap<u8, usize> =
+            (1..=4).map(|n| (n, 0)).collect();
+        for i in &all {
+            *by_severity.entry(i.severity.get()).or_default() += 1;
+        }
+        IssuePage {
+            page: Page::of(all, q),
+            by_severity,
+        }
+    }
+}
+
 #[cfg(test)]
 mod page_tests {
     use super::*;
+
+    #[test]
+    fn an_issue_page_counts_every_issue_by_severity_not_only_its_own() {
+        let issue = |n: usize, sev: u8| -> crate::rules::IssueView {
+            serde_json::from_value(serde_json::json!({
+                "id": format!("i{n}"), "workspace": "w", "fingerprint": format!("f{n}"),
+                "scope": "s", "resource": "r", "task": "c/b/t", "severity": sev,
+                "title": format!("t{n}"), "expected": "", "actual": "", "details": "",
+                "next_steps": "", "reproduce_hint": "", "status": "open", "count": 1,
+                "first_seen": 1, "last_seen": 2, "resolved_at": null, "last_run_id": "run",
+            }))
+            .unwrap()
+        };
+        let all: Vec<_> = (0..7).map(|n| issue(n, [1, 2, 2, 3][n % 4])).collect();
+        let page = IssuePage::of(
+            all,
+            PageQuery {
+                limit: Some(2),
+                offset: Some(1),
+            },
+        );
+        assert_eq!((page.page.items.len(), page.page.total), (2, 7));
+        assert_eq!(
+            page.by_severity.into_iter().collect::<Vec<_>>(),
+            [(1, 2), (2, 4), (3, 1), (4, 0)]
+        );
+        let json = serde_json::to_value(IssuePage::of(vec![], PageQuery::default())).unwrap();
+        assert_eq!(
+            json["by_severity"],
+            serde_json::json!({"1": 0, "2": 0, "3": 0, "4": 0})
+        );
+        assert_eq!(
+            json["total"], 0,
+            "the page's fields stay at the top: {json}"
+        );
+    }
 
     #[test]
     fn a_page_is_a_bounded_slice_with_the_total() {

@@ -16,7 +16,7 @@ use sitrep_core::approval::ApprovalStatus;
 use sitrep_core::investigation::{Session, SessionStatus};
 use sitrep_engine::access::Principal;
 use sitrep_engine::investigate::{Ask, FollowUpRequest, InvestigateRequest};
-use sitrep_engine::views::{Page, PageQuery};
+use sitrep_engine::views::{IssuePage, Page, PageQuery};
 use sitrep_engine::{Actor, ApprovalQuery, IssueQuery, MapQuery, RunTaskRequest, Sitrep};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -62,7 +62,7 @@ pub async fn issues(Ws(s): Ws, Query(q): Query<IssuesQuery>) -> ApiResult<impl I
             limit: None,
         })
         .await?;
-    Ok(Json(Page::of(
+    Ok(Json(IssuePage::of(
         list,
         PageQuery {
             limit: q.limit,

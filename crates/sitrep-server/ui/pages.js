@@ -5,12 +5,12 @@ import { h, show, title, link, sev, sevName, badge, when, ago, short, table, fac
 
 export async function overview() {
   const [issues, recent, running, pending] = await Promise.all([
-    get('/issues?limit=1000'),
+    get('/issues?limit=5'),
     get('/sessions?limit=5'),
     get('/sessions?status=running&limit=20'),
     get('/approvals?status=pending&limit=20'),
   ]);
-  const bySev = [1, 2, 3, 4].map((n) => [n, issues.items.filter((i) => i.severity === n).length]);
+  const bySev = [1, 2, 3, 4].map((n) => [n, issues.by_severity[n] || 0]);
   show(
     title('Overview'),
     h('div', { class: 'cards' },
