@@ -72,6 +72,25 @@ impl Args {
     }
 }
 
+/// The value after `NAME` on the command line (`--n 30`), parsed; `default` when it is not
+/// given. A value that does not parse ends the bench with a message.
+pub fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    match args
+        .iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+    {
+        None => default,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            die(
+                &format!("usage: ... {name} VALUE"),
+                &format!("{name} {v:?} is not a valid value"),
+            )
+        }),
+    }
+}
+
 pub fn die(usage: &str, msg: &str) -> ! {
     eprintln!("error: {msg}\n\n{usage}");
     std::process::exit(2)

@@ -15,20 +15,13 @@
 //! worker alone: `--backlog` events of the same groups stored in a second home with no worker
 //! running, then handled at once (how fast a backlog, e.g. after a restart, is worked off).
 
+use sitrep_bench::common::flag;
 use sitrep_core::access::Role;
 use sitrep_engine::events::Event;
 use sitrep_engine::{OpenOptions, Sitrep};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
 
 fn payload(group: usize, n: usize) -> String {
     serde_json::json!({
@@ -126,11 +119,11 @@ async fn worker_alone(n: usize, groups: usize) {
 
 #[tokio::main]
 async fn main() {
-    let seconds: f64 = arg("--seconds", "5").parse().expect("--seconds N");
-    let conns: usize = arg("--conns", "32").parse().expect("--conns N");
-    let groups: usize = arg("--groups", "20").parse().expect("--groups N");
-    let backlog_n: usize = arg("--backlog", "20000").parse().expect("--backlog N");
-    let rates: Vec<u64> = arg("--rates", "1000,2000,5000")
+    let seconds: f64 = flag("--seconds", 5.0);
+    let conns: usize = flag("--conns", 32);
+    let groups: usize = flag("--groups", 20);
+    let backlog_n: usize = flag("--backlog", 20000);
+    let rates: Vec<u64> = flag("--rates", "1000,2000,5000".to_string())
         .split(',')
         .map(|r| r.parse().expect("--rates N,N"))
         .collect();

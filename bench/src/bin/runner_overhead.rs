@@ -6,6 +6,7 @@
 //! `--process-group` turns cgroups off (as on a host without cgroup v2). Prints the median of
 //! each figure over the repetitions, and the CPU time this process spends per task.
 
+use sitrep_bench::common::flag;
 use sitrep_bundles::Catalog;
 use sitrep_core::TaskRef;
 use sitrep_runner::{Limits, RunRequest, Runner, RunnerConfig, SystemClock};
@@ -13,15 +14,6 @@ use sitrep_store::{SqlStore, Store};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// CPU seconds (user + system) this process has used, sitrep's threads and tokio's.
 fn cpu_secs() -> f64 {
@@ -89,9 +81,9 @@ async fn through_sitrep(runner: Arc<Runner>, n: usize, concurrency: usize) -> Du
 
 #[tokio::main]
 async fn main() {
-    let n = arg("--n", 1000);
-    let concurrency = arg("--concurrency", 4);
-    let reps = arg("--reps", 5).max(1);
+    let n = flag("--n", 1000);
+    let concurrency = flag("--concurrency", 4);
+    let reps = flag("--reps", 5).max(1);
     let dir = tempfile::tempdir().unwrap();
     let col = dir.path().join("col");
     std::fs::create_dir_all(col.join("bundles/noop")).unwrap();

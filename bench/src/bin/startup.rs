@@ -9,6 +9,7 @@
 //! Runs itself `--n` times as a fresh process (each a cold start in a warm home) and prints
 //! the median of each step, in ms.
 
+use sitrep_bench::common::flag;
 use sitrep_bundles::{Catalog, CollectionSource};
 use sitrep_core::TaskRef;
 use sitrep_runner::{RunRequest, Runner, RunnerConfig, SystemClock};
@@ -17,15 +18,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const STEPS: [&str; 9] = [
     "runtime",
@@ -113,7 +105,7 @@ fn main() {
     if let Ok(home) = std::env::var("SITREP_BENCH_HOME") {
         return child(Path::new(&home));
     }
-    let n = arg("--n", 30);
+    let n = flag("--n", 30);
     let dir = tempfile::tempdir().unwrap();
     let col = dir.path().join("col");
     std::fs::create_dir_all(col.join("bundles/noop")).unwrap();

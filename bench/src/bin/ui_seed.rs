@@ -4,20 +4,12 @@
 //!
 //!     cargo run --release -p sitrep-bench --bin ui_seed -- HOME [--issues 1000] [--resources 500]
 
+use sitrep_bench::common::flag;
 use sitrep_core::map::{Edge, EdgeKind, Resource, StoredEdge, StoredMap, StoredResource};
 use sitrep_core::{IssueDraft, RunStatus, Severity, TaskKind, TaskRun, Timestamp};
 use sitrep_engine::{OpenOptions, Sitrep};
 use sitrep_store::{RunResults, SqlStore, Store};
 use std::path::PathBuf;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const OWNER: &str = "ui-seed:boot:1:1";
 /// What the seeded checks are about (ten per run, one issue each).
@@ -52,8 +44,8 @@ async fn main() {
         .filter(|a| !a.starts_with("--"))
         .expect("usage: ui_seed HOME [--issues N] [--resources N]")
         .into();
-    let issues = arg("--issues", 1000);
-    let resources = arg("--resources", 500).max(10);
+    let issues = flag("--issues", 1000);
+    let resources = flag("--resources", 500).max(10);
     std::fs::create_dir_all(&home).unwrap();
     let (sitrep, _) = Sitrep::init(OpenOptions::new(&home)).await.unwrap();
     let ws = sitrep.workspace().to_string();
