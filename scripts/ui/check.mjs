@@ -203,7 +203,11 @@ async function basic() {
   // moves the caret there), a save of it is refused (the one 422 expected, on its path only),
   // then it is fixed, saved and listed as valid.
   await nav('Studio');
+  // The tab draws the page again: wait for the new drawing (else the name typed next lands in
+  // the old form, which is then replaced, and the empty one is submitted).
+  await page.locator('main h1').evaluate((e) => { e.dataset.stale = '1'; });
   await page.getByRole('navigation', { name: 'Kinds of file' }).getByRole('link', { name: 'Rules' }).click();
+  await page.locator('main h1:not([data-stale])').waitFor();
   await page.getByLabel('New file').fill('ui-check');
   await page.getByRole('button', { name: 'New file' }).click();
   await page.waitForURL(/#\/studio\/rules\/ui-check\.yaml$/);
