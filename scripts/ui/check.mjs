@@ -463,6 +463,7 @@ async function sandbox() {
   const sid = await page.locator('.turn').first().getAttribute('data-session');
   const s = await api(`/sessions/${sid}`);
   say(`the investigation ended ${s.status}: ${s.conclusion ? s.conclusion.summary : 'no conclusion'}`);
+  if (s.conclusion) say(`its confidence: ${s.conclusion.reasons.map((r) => `${r.delta >= 0 ? '+' : ''}${r.delta.toFixed(2)} ${r.why}`).join('; ')}`);
   await shot('chat');
   const proposals = (await api(`/approvals?session=${sid}&limit=100`)).items;
   const fix = proposals.find((a) => /(^|\/)redis\/unpause-clients$/.test(a.task));

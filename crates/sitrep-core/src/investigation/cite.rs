@@ -151,6 +151,7 @@ mod tests {
             remedy: Remedy::default(),
             signal: false,
             change: false,
+            symptoms: vec![],
         }
     }
 

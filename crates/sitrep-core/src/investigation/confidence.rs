@@ -25,7 +25,9 @@
 //!   names) counts as strong: the trigger grades it.
 //! - Confidence starts at 0.50 for strong evidence (0.30 for weak only), then:
 //!   +0.15 when two or more different checks gave strong evidence on its resource;
-//!   +0.10 when it explains confirmed symptoms (above it in the chain, or on dependents);
+//!   +0.10 when it explains confirmed symptoms (above it in the chain, or on dependents),
+//!   or, when none is confirmed, when a question states a symptom its failure mode declares
+//!   (every word of it: "hangs" for Redis clients paused);
 //!   +0.10 when the evidence names a culprit;
 //!   +0.05 when a bundle-declared failure mode describes it;
 //!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other resource with a
@@ -42,7 +44,7 @@
 //!   verdict is a suggestion with what to check next.
 
 use super::change::{culprit_change, explained_by_change};
-use super::text::fill;
+use super::text::{fill, stated};
 use super::{
     ChainLink, Conclusion, ConfidenceReason, Evidence, Hypothesis, HypothesisStatus, RootCause,
     Session, Source, Strength, Trigger, Verdict,
@@ -254,6 +256,17 @@ fn explained_symptoms<'a>(
     out
 }
 
+/// A symptom `h`'s failure mode declares that a person's question states (`text::stated`):
+/// a confirmed `h` then explains what was asked even before a check confirms the symptom
+/// where it shows. Only a question: an alert's or an issue's text is a detection of a
+/// finding, not a report of what people see.
+fn reported_symptom<'a>(s: &Session, h: &'a Hypothesis) -> Option<&'a str> {
+    match &s.trigger {
+        Trigger::Question { text } => stated(text, &h.symptoms),
+        _ => None,
+    }
+}
+
 pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
     let s = input.session;
     let graded = |strength| -> Vec<&Hypothesis> {
@@ -433,6 +446,15 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
                 "the change explains {} confirmed finding(s) on and through {}",
                 explains(root),
                 root.resource
+            ),
+        });
+    } else if !root.change
+        && let Some(symptom) = reported_symptom(s, root)
+    {
+        reasons.push(ConfidenceReason {
+            delta: 0.10,
+            why: format!(
+                "it explains what the question reports (\"{symptom}\" is a symptom of it)"
             ),
         });
     }

@@ -120,6 +120,7 @@ mod tests {
             remedy: Remedy::default(),
             signal: false,
             change: false,
+            symptoms: vec![],
         }
     }
 

@@ -190,6 +190,10 @@ pub struct Hypothesis {
     /// that resource is its consequence (see `conclude`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub change: bool,
+    /// The symptoms its failure mode declares (a bundle's, a note's), in people's words:
+    /// what a question may report (see `conclude`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symptoms: Vec<String>,
 }
 
 fn is_default_remedy(r: &Remedy) -> bool {

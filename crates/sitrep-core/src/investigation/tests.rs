@@ -32,6 +32,7 @@ fn hyp(id: &str, parent: Option<&str>, resource: &str, status: HypothesisStatus)
         },
         signal: false,
         change: false,
+        symptoms: vec![],
     }
 }
 
@@ -749,4 +750,49 @@ fn a_failure_whose_culprit_is_the_changed_resource_is_the_root_and_the_change_it
         "{:?}",
         c.reasons
     );
+}
+
+#[test]
+fn a_question_stating_a_symptom_of_the_root_s_failure_mode_is_what_it_explains() {
+    // One confirmed cause, nothing above it confirmed: 0.50 strong + 0.05 known failure mode.
+    let lone = |text: &str, trigger: Option<Trigger>| {
+        let mut s = session();
+        s.trigger = trigger.unwrap_or(Trigger::Question { text: text.into() });
+        let mut h = hyp("h1", None, "redis", HypothesisStatus::Confirmed);
+        h.remedy = Remedy::default();
+        h.symptoms = vec!["writes time out".into(), "hangs".into()];
+        s.hypotheses = vec![h];
+        s.evidence = vec![ev(
+            "e1",
+            "h1",
+            "redis",
+            "core/x/paused",
+            Strength::Strong,
+            2,
+        )];
+        conclude(&ConclusionInput {
+            session: &s,
+            threshold: 0.6,
+            budget_exhausted: false,
+            dependencies: &Dependencies::default(),
+        })
+    };
+    let asked = lone("Checkout hangs for seconds and then fails, why?", None);
+    assert_eq!(asked.confidence, 0.65, "{:?}", asked.reasons);
+    assert!(
+        asked.reasons.iter().any(|r| r.why.contains("\"hangs\"")),
+        "{:?}",
+        asked.reasons
+    );
+    // A question that states none of its symptoms, and an alert whose text does: no more.
+    assert_eq!(lone("Checkout fails, why?", None).confidence, 0.55);
+    let alert = Trigger::Alert {
+        source: "alertmanager".into(),
+        name: "CheckoutHangs".into(),
+        labels: Default::default(),
+        summary: "checkout hangs".into(),
+        fingerprint: None,
+        started_at: None,
+    };
+    assert_eq!(lone("", Some(alert)).confidence, 0.55);
 }

@@ -45,6 +45,19 @@ pub fn symptom_match(text: &BTreeSet<String>, phrases: &[String]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// The first of `symptoms` whose every word `text` states ("hangs" in "Checkout hangs for
+/// seconds"); a partial match is not enough.
+pub fn stated<'a>(text: &str, symptoms: &'a [String]) -> Option<&'a str> {
+    let said = stems(text);
+    symptoms
+        .iter()
+        .find(|p| {
+            let words = stems(p);
+            !words.is_empty() && words.iter().all(|w| said.contains(w))
+        })
+        .map(String::as_str)
+}
+
 /// Fills `{name}` from `facts`; `None` when a name is missing or empty, so a half-filled
 /// parameter is never used.
 pub fn fill(template: &str, facts: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
@@ -77,6 +90,23 @@ mod tests {
         let s = symptom_match(&q, &["database errors".into(), "slow queries".into()]);
         assert!((s - 1.0).abs() < 1e-9, "{s}");
         assert_eq!(symptom_match(&q, &["disk filling".into()]), 0.0);
+    }
+
+    #[test]
+    fn a_symptom_is_stated_only_when_every_word_of_it_is() {
+        let symptoms: Vec<String> = ["writes time out", "hangs", "slow then fails"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            stated("Checkout hangs for seconds and then fails, why?", &symptoms),
+            Some("hangs")
+        );
+        assert_eq!(stated("Checkout fails, why?", &symptoms), None);
+        assert_eq!(
+            stated("why do writes time out?", &symptoms),
+            Some("writes time out")
+        );
+        assert_eq!(stated("anything", &[]), None);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Candidate {
     pub signal: bool,
     /// From a failure mode declared a change (see `sitrep_bundles::Hypothesis::change`).
     pub change: bool,
+    /// The symptoms its failure mode declares.
+    pub symptoms: Vec<String>,
 }
 
 pub struct Context {
@@ -276,6 +278,7 @@ impl Context {
                 score(a).total_cmp(&score(b))
             });
         let (signal, change) = declared.map_or((false, false), |h| (h.signal, h.change));
+        let symptoms = declared.map_or_else(Vec::new, |h| h.symptoms.clone());
         let mut tests: Vec<TestPlan> = self.test(slx, task).into_iter().collect();
         let resource = self
             .resource(&i.resource)
@@ -320,6 +323,7 @@ impl Context {
             remedy,
             signal,
             change,
+            symptoms,
         })
     }
 
@@ -362,6 +366,7 @@ impl Context {
                     remedy: Self::remedy(h, slx),
                     signal: h.signal,
                     change: h.change,
+                    symptoms: h.symptoms.clone(),
                 })
             })
             .collect()
@@ -395,6 +400,7 @@ impl Context {
             remedy: Remedy::default(),
             signal: false,
             change: false,
+            symptoms: vec![],
         })
     }
 
@@ -426,6 +432,7 @@ impl Context {
                     remedy: Remedy::default(),
                     signal: false,
                     change: false,
+                    symptoms: vec![],
                 })
             })
             .collect()

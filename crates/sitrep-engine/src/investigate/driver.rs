@@ -203,6 +203,7 @@ impl Driver {
             remedy: c.remedy,
             signal: c.signal,
             change: c.change,
+            symptoms: c.symptoms,
         };
         let summary = format!("hypothesis {}: {} ({})", h.id, h.statement, h.resource);
         let data = serde_json::to_value(&h).unwrap_or_default();

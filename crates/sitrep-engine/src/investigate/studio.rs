@@ -311,6 +311,7 @@ impl Context {
                 remedy,
                 signal: false,
                 change: false,
+                symptoms: n.symptoms.clone(),
             });
         }
         out
@@ -473,6 +474,7 @@ mod tests {
             remedy: Remedy::default(),
             signal: false,
             change: false,
+            symptoms: vec![],
         }
     }
 
