@@ -379,3 +379,78 @@ async fn a_used_cost_budget_leaves_the_rest_to_the_offline_reasoner() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hypothesis_of_the_models_own_is_checked_kept_as_its_judgement_and_judged_by_its_tasks() {
+    let own = |resource: &str, tasks: serde_json::Value| {
+        Call(
+            "propose_hypothesis",
+            json!({"statement": "one client starves the database's connection pool", "resource": resource,
+                   "tasks": tasks, "reason": "the errors read like waiting for a connection"}),
+        )
+    };
+    let stub = Stub::start(vec![
+        vec![
+            own("db", json!(["t/db/connections"])),
+            // a remediation, a resource the Map does not have, a task no SLX of web runs
+            own("db", json!(["t/db/end-sessions"])),
+            own("cache", json!(["t/db/connections"])),
+            own("web", json!(["t/db/connections"])),
+            test_untested(),
+        ],
+        vec![conclude()],
+    ])
+    .await;
+    let home = home(&stub.base_url, 12).await;
+    let (s, audit) = investigate(&home, "database errors on db").await;
+
+    // The model was shown which checks may test a hypothesis on each resource.
+    assert!(
+        stub.prompt(0)
+            .contains("- db: t/db/connections, t/db/sessions\n"),
+        "{}",
+        stub.prompt(0)
+    );
+    assert_eq!(s.hypotheses.len(), 1, "{:#?}", s.hypotheses);
+    let h = &s.hypotheses[0];
+    assert_eq!(
+        (h.statement.as_str(), h.resource.as_str()),
+        ("one client starves the database's connection pool", "db")
+    );
+    assert!(
+        matches!(&h.source, Source::Reasoner { note } if note.contains("waiting for a connection")),
+        "{:?}",
+        h.source
+    );
+    // Confirmed by its task's result, which the engine judged, not by the model's word.
+    assert_eq!(
+        h.tests.iter().map(|t| t.task.as_str()).collect::<Vec<_>>(),
+        ["t/db/connections"]
+    );
+    assert_eq!(h.status, HypothesisStatus::Confirmed);
+    let e: Vec<_> = s.evidence_for(&h.id).collect();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].strength, Strength::Strong);
+    let c = s.conclusion.as_ref().unwrap();
+    assert_eq!(c.root_cause.as_ref().unwrap().resource, "db", "{c:#?}");
+
+    let refused: Vec<String> = notes(&audit, "refused")
+        .iter()
+        .map(|n| n.data["refused"]["why"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:#?}");
+    assert!(
+        refused[0].contains("t/db/end-sessions is a remediation"),
+        "{refused:#?}"
+    );
+    assert!(refused[1].contains("no resource \"cache\""), "{refused:#?}");
+    assert!(
+        refused[2].contains("not a task of an SLX watching web"),
+        "{refused:#?}"
+    );
+    // Whatever is proposed after concluding waits for a person.
+    for p in &s.proposals {
+        let a = home.sitrep.approval(p).await.unwrap();
+        assert_eq!(a.status, ApprovalStatus::Pending);
+    }
+}

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sitrep_core::TaskKind;
-use sitrep_core::investigation::HypothesisStatus;
+use sitrep_core::investigation::{HypothesisStatus, Source};
 use sitrep_core::redact::Redactor;
 use sitrep_llm::{Provider, ToolCall};
 use sitrep_store::SecretStore;
@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 mod prompt;
+mod propose;
 
 use prompt::candidate_id;
 
@@ -165,6 +166,28 @@ impl LlmReasoner {
                     parent,
                 })
             }
+            "propose_hypothesis" => {
+                let c = propose::own_hypothesis(v.context, call)?;
+                if s.hypotheses
+                    .iter()
+                    .any(|h| h.resource == c.resource && h.category == c.category)
+                {
+                    return Err(format!(
+                        "{} on {} is formed already",
+                        c.statement, c.resource
+                    ));
+                }
+                let parent = arg(call, "parent").map(str::to_string);
+                if let Some(p) = &parent
+                    && !confirmed(p)
+                {
+                    return Err(format!("parent {p:?} is not a confirmed hypothesis"));
+                }
+                Ok(Proposal::Form {
+                    candidate: c,
+                    parent,
+                })
+            }
             "attach_hypothesis" => {
                 let (h, p) = (
                     arg(call, "hypothesis").unwrap_or_default(),
@@ -212,7 +235,7 @@ impl LlmReasoner {
             "test_untested" => Ok(Proposal::TestUntested),
             "conclude" => Ok(Proposal::Conclude),
             other => Err(format!(
-                "there is no tool {other:?}: the tools are form_hypothesis, attach_hypothesis, test_hypotheses, test_untested and conclude"
+                "there is no tool {other:?}: the tools are form_hypothesis, propose_hypothesis, attach_hypothesis, test_hypotheses, test_untested and conclude"
             )),
         }
     }
@@ -227,7 +250,16 @@ impl LlmReasoner {
         let mut out = vec![];
         for call in calls {
             match Self::check(v, candidates, call) {
-                Ok(p) => out.push(p),
+                Ok(mut p) => {
+                    // The model's own words are kept: never with a secret in them.
+                    if let Proposal::Form { candidate, .. } = &mut p
+                        && let Source::Reasoner { note } = &mut candidate.source
+                    {
+                        self.redactor.redact_in_place(&mut candidate.statement);
+                        self.redactor.redact_in_place(note);
+                    }
+                    out.push(p)
+                }
                 Err(why) => {
                     let mut arguments = call.arguments.clone();
                     self.redactor.redact_json(&mut arguments);

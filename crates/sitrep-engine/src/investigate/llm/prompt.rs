@@ -47,6 +47,18 @@ fn tools() -> Vec<ToolDefinition> {
             &["candidate"],
         ),
         tool(
+            "propose_hypothesis",
+            "Form a hypothesis of your own when no listed candidate fits: what is wrong on one Map resource, tested by read-only tasks of the SLXs watching it (listed under Checks). It is recorded as your judgement; only its tasks' results are evidence.",
+            json!({
+                "statement": {"type": "string", "description": "what is wrong, in one sentence"},
+                "resource": {"type": "string", "description": "a Map resource name"},
+                "tasks": {"type": "array", "items": {"type": "string"}, "description": "1 to 4 read-only tasks (collection/bundle/task) of the SLXs watching it"},
+                "parent": {"type": "string", "description": "a confirmed hypothesis whose resource depends on this one's"},
+                "reason": reason,
+            }),
+            &["statement", "resource", "tasks"],
+        ),
+        tool(
             "attach_hypothesis",
             "Move a top-level hypothesis under a confirmed one whose resource depends on its resource.",
             json!({"hypothesis": {"type": "string"}, "parent": {"type": "string"}, "reason": reason}),
@@ -85,7 +97,8 @@ impl LlmReasoner {
         let f = &self.fence;
         format!(
             "You are the reasoner of sitrep, an SRE assistant investigating a production problem. \
-You act only by calling the tools offered: form hypotheses from the listed candidates, test them \
+You act only by calling the tools offered: form hypotheses from the listed candidates (or one \
+of your own when none fits, tested by the listed read-only checks of its resource), test them \
 (the engine runs their read-only diagnostic tasks and judges the evidence from the results), \
 attach a hypothesis under a confirmed one whose resource depends on it, and conclude when the \
 evidence is enough or nothing useful is left to test. The engine decides: it refuses anything \
@@ -134,6 +147,43 @@ When you form hypotheses, call test_untested in the same answer."
         lines.into_iter().take(MAX_MAP_LINES).collect()
     }
 
+    /// The read-only tasks that may test a hypothesis on each resource in view (the focus,
+    /// the hypotheses', the candidates' and what they depend on).
+    fn check_lines(ctx: &Context, v: &ReasonerView<'_>, candidates: &[Candidate]) -> Vec<String> {
+        let mut names: BTreeSet<&str> = ctx.focus.iter().map(String::as_str).collect();
+        names.extend(v.session.hypotheses.iter().map(|h| h.resource.as_str()));
+        names.extend(candidates.iter().map(|c| c.resource.as_str()));
+        let deps: Vec<String> = names
+            .iter()
+            .flat_map(|n| ctx.dependencies(n))
+            .map(|(d, _)| d)
+            .collect();
+        names.extend(deps.iter().map(String::as_str));
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let tasks: Vec<String> = ctx
+                    .slxs_of(n)
+                    .into_iter()
+                    .filter_map(|slx| {
+                        let bundle = ctx.bundle_of(slx)?;
+                        Some(
+                            bundle
+                                .tasks
+                                .iter()
+                                .filter(|t| ctx.test(slx, &t.name).is_some())
+                                .map(|t| format!("{}/{}", slx.bundle, t.name))
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                    .flatten()
+                    .collect();
+                (!tasks.is_empty()).then(|| format!("- {n}: {}", tasks.join(", ")))
+            })
+            .take(MAX_MAP_LINES)
+            .collect()
+    }
+
     fn prompt(
         &self,
         v: &ReasonerView<'_>,
@@ -164,6 +214,13 @@ When you form hypotheses, call test_untested in the same answer."
                 c.prior,
                 tests.join(", "),
                 self.fenced(&c.statement, LINE_CAP)
+            ));
+        }
+        let checks = Self::check_lines(ctx, v, candidates);
+        if !checks.is_empty() {
+            p.push_str(&format!(
+                "\nChecks (read-only tasks of the SLXs watching each resource):\n{}\n",
+                checks.join("\n")
             ));
         }
         if !s.hypotheses.is_empty() {
