@@ -33,7 +33,8 @@
 //!   −0.15 × (the rival's prior ÷ its prior, at most 1) for each other resource with a
 //!   supported cause (of its grade or stronger; its most plausible one) that is not above it
 //!   in the chain, does not depend on its resource and, when the trigger names resources, is
-//!   one of them or something one of them depends on (at most −0.30 in all): a rival as
+//!   one of them or something one of them depends on (when it names none: the same of the
+//!   confirmed symptoms the root explains, if any) (at most −0.30 in all): a rival as
 //!   plausible as the cause costs the full 0.15, an unrelated or stale one little, and one
 //!   whose supporting findings are all over before the problem began (above) a quarter of
 //!   that;
@@ -490,12 +491,18 @@ pub fn conclude<'a>(input: &ConclusionInput<'a>) -> Conclusion {
     }
     // Other supported causes on other resources that are not symptoms it explains and that
     // could explain what the trigger is about: when it names resources, only a cause on one
-    // of them or on something one of them depends on can.
+    // of them or on something one of them depends on can; when it names none, the confirmed
+    // symptoms the root explains say what it is about, the same way.
     let deps = input.dependencies;
+    let about: Vec<&str> = if s.focus.is_empty() {
+        explained.iter().map(|h| h.resource.as_str()).collect()
+    } else {
+        s.focus.iter().map(String::as_str).collect()
+    };
     let could_explain_focus = |h: &Hypothesis| {
-        s.focus.is_empty()
-            || s.focus.contains(&h.resource)
-            || s.focus.iter().any(|f| deps.depends(f, &h.resource))
+        about.is_empty()
+            || about.contains(&h.resource.as_str())
+            || about.iter().any(|f| deps.depends(f, &h.resource))
     };
     let rivals: Vec<&Hypothesis> = supported
         .iter()

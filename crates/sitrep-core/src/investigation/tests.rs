@@ -192,15 +192,16 @@ fn a_finding_on_a_dependent_is_a_symptom_of_the_dependency_not_a_rival() {
         Strength::Strong,
         2,
     ));
+    // Were shop to depend on the proxy, the proxy's finding could explain shop's: a rival.
     let alone = conclude(&ConclusionInput {
         session: &s,
         threshold: 0.6,
         budget_exhausted: false,
-        dependencies: &Dependencies::default(),
+        dependencies: &shop_depends_on(&["pg", "proxy"]),
     });
     assert!(
         alone.reasons.iter().any(|r| r.why.contains("proxy")),
-        "without the Map, the proxy is a rival: {:?}",
+        "the proxy is a rival: {:?}",
         alone.reasons
     );
     let mut deps = Dependencies::default();
@@ -230,11 +231,12 @@ fn a_rival_cause_lowers_confidence_below_the_threshold() {
         .push(ev("e5", "h4", "disk", "core/x/df", Strength::Strong, 1));
     s.hypotheses[1].remedy.culprit = None;
     s.evidence.retain(|e| e.id != "e3");
+    // shop, the symptom pg explains, depends on disk too
     let c = conclude(&ConclusionInput {
         session: &s,
         threshold: 0.6,
         budget_exhausted: true,
-        dependencies: &Dependencies::default(),
+        dependencies: &shop_depends_on(&["pg", "disk"]),
     });
     // 0.50 + 0.10 chain + 0.05 known − 0.15 rival
     assert_eq!(c.confidence, 0.5);
@@ -269,7 +271,7 @@ fn a_rival_whose_events_ended_before_the_alert_began_counts_little() {
             session: &s,
             threshold: 0.6,
             budget_exhausted: true,
-            dependencies: &Dependencies::default(),
+            dependencies: &shop_depends_on(&["pg", "proxy"]),
         })
     };
     // Errors that stopped well before the alert began: a quarter of the rival's 0.15.
@@ -456,6 +458,35 @@ fn a_rival_must_be_something_the_question_s_resources_depend_on() {
     let related = conclude_with(&shop_depends_on(&["pg", "disk"]));
     assert_eq!(related.confidence, 0.5, "{:?}", related.reasons);
     assert!(related.alternatives.iter().any(|a| a.contains("disk")));
+}
+
+#[test]
+fn for_a_question_naming_nothing_a_rival_must_be_something_the_explained_symptoms_depend_on() {
+    let mut s = question_with_rival("core/x/df", None);
+    s.focus.clear();
+    let conclude_with = |s: &Session, deps: &Dependencies| {
+        conclude(&ConclusionInput {
+            session: s,
+            threshold: 0.6,
+            budget_exhausted: false,
+            dependencies: deps,
+        })
+    };
+    // pg explains the symptom on shop, which does not depend on disk: no rival.
+    let unrelated = conclude_with(&s, &shop_depends_on(&["pg"]));
+    assert_eq!(unrelated.confidence, 0.65, "{:?}", unrelated.reasons);
+    // shop depends on disk too: a full rival.
+    let related = conclude_with(&s, &shop_depends_on(&["pg", "disk"]));
+    assert_eq!(related.confidence, 0.5, "{:?}", related.reasons);
+    // No confirmed symptom: nothing says what the question is about, so anything can rival.
+    s.hypotheses[0].status = HypothesisStatus::Pruned;
+    s.hypotheses[1].parent = None;
+    let unanchored = conclude_with(&s, &shop_depends_on(&["pg"]));
+    assert!(
+        unanchored.reasons.iter().any(|r| r.why.contains("disk")),
+        "{:?}",
+        unanchored.reasons
+    );
 }
 
 #[test]
