@@ -95,6 +95,30 @@ fn the_robot_runtime_is_listed_and_installing_it_again_does_nothing() {
 }
 
 #[test]
+fn the_robot_runtimes_own_robot_command_runs() {
+    // pip writes its console scripts for the folder the venv is built in (beside the runtime's,
+    // through the home's `runtimes` link); sitrep points them at the runtime's real folder.
+    let home = robot_home();
+    let out = home.sitrep(&["runtimes", "install", "robot"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let robot = runtimes().join("robot/bin/robot");
+    let out = std::process::Command::new(&robot)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", robot.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Robot Framework 7.5"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn a_runwhen_runbook_task_runs_unmodified_and_its_issue_is_stored() {
     let home = robot_home();
     let base = http_server();

@@ -131,6 +131,7 @@ impl RobotRuntime {
     pub fn ensure(&self, progress: &mut dyn FnMut(&str)) -> Result<RuntimeStatus, RuntimeError> {
         if self.is_current() {
             self.write_shim(&self.dir)?;
+            self.repair_scripts();
             return Ok(self.status());
         }
         self.install(progress)?;
@@ -138,7 +139,9 @@ impl RobotRuntime {
     }
 
     /// Builds the venv beside the runtime's folder and moves it in place when complete, so a
-    /// failed or concurrent install never leaves a half-made runtime in use.
+    /// failed or concurrent install never leaves a half-made runtime in use. Both are named
+    /// by their real path (the runtimes folder may be a link), and the venv's scripts are
+    /// pointed at the final folder before the move (see [`relocate_scripts`]).
     fn install(&self, progress: &mut dyn FnMut(&str)) -> Result<(), RuntimeError> {
         let io = |path: &Path| {
             let path = path.display().to_string();
@@ -146,6 +149,8 @@ impl RobotRuntime {
         };
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io(parent))?;
+        let parent = std::fs::canonicalize(parent).map_err(io(parent))?;
+        let target = parent.join(ROBOT);
         let work = parent.join(format!(".{ROBOT}.installing-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         let python = std::env::var("SITREP_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -173,13 +178,15 @@ impl RobotRuntime {
                 });
             }
         }
-        let result = self.fill(&work, progress);
+        let result = self
+            .fill(&work, progress)
+            .and_then(|()| relocate_scripts(&work.join("bin"), &work, &target).map_err(io(&work)));
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&work);
             return result;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        std::fs::rename(&work, &self.dir).map_err(io(&self.dir))?;
+        let _ = std::fs::remove_dir_all(&target);
+        std::fs::rename(&work, &target).map_err(io(&target))?;
         progress(&format!(
             "the robot runtime is ready in {}",
             self.dir.display()
@@ -222,6 +229,21 @@ impl RobotRuntime {
         })
     }
 
+    /// A runtime installed by an earlier sitrep has scripts naming the folder it was built in
+    /// (`bin/robot`: "cannot execute: required file not found"): point them at this folder.
+    /// Best effort: sitrep itself runs `bin/python -m robot`, never these scripts.
+    fn repair_scripts(&self) {
+        let Ok(dir) = std::fs::canonicalize(&self.dir) else {
+            return;
+        };
+        let bin = dir.join("bin");
+        if let Some(root) = script_root(&bin.join("robot"))
+            && root != dir
+        {
+            let _ = relocate_scripts(&bin, &root, &dir);
+        }
+    }
+
     fn write_shim(&self, root: &Path) -> Result<(), RuntimeError> {
         let dir = root.join("shim/RW");
         let io = |source| RuntimeError::Io {
@@ -237,6 +259,54 @@ impl RobotRuntime {
         }
         Ok(())
     }
+}
+
+/// Rewrites `from` to `to` in the files of a venv's `bin` (pip's console scripts such as
+/// `robot` and `pip` start with `#!FROM/bin/python`, the `activate` scripts set
+/// `VIRTUAL_ENV=FROM`): a venv is made in one folder and used from another.
+fn relocate_scripts(bin: &Path, from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let (from, to) = (from.as_os_str().as_bytes(), to.as_os_str().as_bytes());
+    if from == to || from.is_empty() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(bin)? {
+        let entry = entry?;
+        // Links (bin/python to the interpreter) are left alone; scripts are small.
+        if !entry.file_type()?.is_file() || entry.metadata()?.len() > 1 << 20 {
+            continue;
+        }
+        let text = std::fs::read(entry.path())?;
+        if !text.windows(from.len()).any(|w| w == from) {
+            continue;
+        }
+        let mut out = Vec::with_capacity(text.len());
+        let mut rest = &text[..];
+        while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(to);
+            rest = &rest[at + from.len()..];
+        }
+        out.extend_from_slice(rest);
+        // Written in place: the file keeps its mode (executable).
+        std::fs::write(entry.path(), out)?;
+    }
+    Ok(())
+}
+
+/// The venv a console script was written for: `#!ROOT/bin/python…` gives ROOT.
+fn script_root(script: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(script).ok()?;
+    let first = text.split(|&b| b == b'\n').next()?;
+    let interpreter = Path::new(std::str::from_utf8(first.strip_prefix(b"#!")?).ok()?.trim());
+    if !interpreter.file_name()?.to_str()?.starts_with("python") {
+        return None;
+    }
+    let bin = interpreter.parent()?;
+    if bin.file_name()? != "bin" {
+        return None;
+    }
+    bin.parent().map(Path::to_path_buf)
 }
 
 fn run(mut c: Command, step: &str) -> Result<(), RuntimeError> {
@@ -285,5 +355,47 @@ mod tests {
         let core = std::fs::read_to_string(rt.shim_dir().join("RW/Core.py")).unwrap();
         assert!(core.contains("def add_issue"), "{core}");
         assert!(rt.shim_dir().join("RW/platform.py").exists());
+    }
+
+    #[test]
+    fn the_venvs_scripts_are_pointed_at_the_folder_it_is_used_from() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join("runtimes/.robot.installing-42");
+        let rt = RobotRuntime::new(&tmp.path().join("runtimes"));
+        let bin = rt.dir().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let robot = format!(
+            "#!{}/bin/python\nimport sys\nfrom robot.run import run_cli\n",
+            old.display()
+        );
+        std::fs::write(bin.join("robot"), &robot).unwrap();
+        let activate = format!("VIRTUAL_ENV={0}\nPATH={0}/bin:$PATH\n", old.display());
+        std::fs::write(bin.join("activate"), &activate).unwrap();
+        std::fs::write(bin.join("other"), "#!/bin/sh\necho hi\n").unwrap();
+        std::os::unix::fs::symlink("/usr/bin/python3", bin.join("python")).unwrap();
+        assert_eq!(script_root(&bin.join("robot")), Some(old.clone()));
+        assert_eq!(script_root(&bin.join("other")), None);
+
+        rt.repair_scripts();
+        let dir = std::fs::canonicalize(rt.dir()).unwrap();
+        let d = dir.display();
+        assert_eq!(
+            std::fs::read_to_string(bin.join("robot")).unwrap(),
+            format!("#!{d}/bin/python\nimport sys\nfrom robot.run import run_cli\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(bin.join("activate")).unwrap(),
+            format!("VIRTUAL_ENV={d}\nPATH={d}/bin:$PATH\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(bin.join("other")).unwrap(),
+            "#!/bin/sh\necho hi\n"
+        );
+        assert_eq!(
+            std::fs::read_link(bin.join("python")).unwrap(),
+            Path::new("/usr/bin/python3")
+        );
+        // Pointed at the right folder: nothing more to do.
+        assert_eq!(script_root(&bin.join("robot")), Some(dir));
     }
 }
