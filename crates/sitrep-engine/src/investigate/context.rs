@@ -135,7 +135,7 @@ impl Context {
             .filter(|s| {
                 s.resource == name
                     || r.is_some_and(|r| {
-                        s.resource == r.name || r.aliases.iter().any(|a| *a == s.resource)
+                        s.resource == r.name || r.aliases.contains(&s.resource)
                     })
             })
             .collect()
