@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// URL, DSN or host points at, or this host for host tasks.
     #[arg(long, short)]
     resource: Option<String>,
+    /// Run it as this SLX's task: with the SLX's resource, config and secrets (--set and
+    /// --secret add to them or override them). The task must be of the SLX's bundle.
+    #[arg(long, value_name = "NAME", conflicts_with = "resource")]
+    slx: Option<String>,
     /// A config value: --set PG_DSN=postgres://...
     #[arg(long = "set", value_name = "K=V")]
     set: Vec<String>,
@@ -125,6 +129,7 @@ pub async fn run(sitrep: &Sitrep, a: RunArgs) -> Result<ExitCode> {
     let req = RunTaskRequest {
         task: a.task,
         resource: a.resource,
+        slx: a.slx,
         config,
         secrets,
         approve_as: a.approve.then(terminal_user),

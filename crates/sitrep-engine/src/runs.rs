@@ -19,6 +19,9 @@ pub struct RunTaskRequest {
     pub task: String,
     /// The resource it looks at; derived from the task's target when not given.
     pub resource: Option<String>,
+    /// Run it as this SLX's task: the SLX's resource, its config (under `config`) and its
+    /// secrets (under `secrets`). The task must be of the SLX's bundle.
+    pub slx: Option<String>,
     pub config: BTreeMap<String, String>,
     /// Secret name → value (never stored).
     pub secrets: BTreeMap<String, String>,
@@ -143,13 +146,31 @@ impl Sitrep {
         self.runner().await?;
         let catalog = self.catalog().await?;
         let resolved = catalog.resolve(&task)?;
-        let resource = match req.resource.filter(|r| !r.trim().is_empty()) {
-            Some(r) => r,
-            None => self.derive_resource(&resolved, &req.config).await?,
+        let (mut config, mut secrets) = (req.config, req.secrets);
+        let slx = match req.slx.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(name) => {
+                let s = self
+                    .slx_for_run(name, &resolved, req.resource.as_deref())
+                    .await?;
+                // What is given here wins over the SLX's own.
+                let mut c = s.config.clone();
+                c.append(&mut config);
+                config = c;
+                let mut given = std::mem::take(&mut secrets);
+                secrets = self.slx_secrets(&s).await?;
+                secrets.append(&mut given);
+                Some(s)
+            }
+            None => None,
+        };
+        let resource = match (&slx, req.resource.filter(|r| !r.trim().is_empty())) {
+            (Some(s), _) => s.resource.clone(),
+            (None, Some(r)) => r,
+            (None, None) => self.derive_resource(&resolved, &config).await?,
         };
         let approval = match (&req.approve_as, resolved.task.kind) {
             (Some(actor), sitrep_core::TaskKind::Remediation) => Some(
-                self.approve_at_terminal(actor, &resolved, &resource, &req.config)
+                self.approve_at_terminal(actor, &resolved, &resource, &config)
                     .await?,
             ),
             _ => None,
@@ -158,14 +179,43 @@ impl Sitrep {
             RunRequest {
                 task,
                 resource,
-                slx: None,
-                config: req.config,
-                secrets: req.secrets,
+                slx: slx.map(|s| s.name),
+                config,
+                secrets,
                 approval: None,
             },
             approval,
         )
         .await
+    }
+
+    /// The SLX a hand run runs as: current, of the task's bundle, about the resource asked.
+    async fn slx_for_run(
+        &self,
+        name: &str,
+        task: &ResolvedTask<'_>,
+        resource: Option<&str>,
+    ) -> Result<sitrep_core::Slx> {
+        let s = self.slx(name).await?;
+        if s.stale {
+            return Err(EngineError::Invalid(format!(
+                "SLX {name} is stale (its resource was not found by the last discovery); run discovery first"
+            )));
+        }
+        let task_ref = task.task_ref();
+        if format!("{}/{}", task_ref.collection, task_ref.bundle) != s.bundle {
+            return Err(EngineError::Invalid(format!(
+                "{task_ref} is not a task of SLX {name}, which runs the bundle {}",
+                s.bundle
+            )));
+        }
+        if let Some(r) = resource.filter(|r| !r.trim().is_empty() && *r != s.resource) {
+            return Err(EngineError::Invalid(format!(
+                "SLX {name} is about {}, not {r}: give one or the other",
+                s.resource
+            )));
+        }
+        Ok(s)
     }
 
     /// The one path of every run: the runner records it; its issue changes are published.

@@ -159,6 +159,7 @@ pub async fn start_run(Ws(s): Ws, Json(b): Json<RunBody>) -> ApiResult<impl Into
         .run_task(RunTaskRequest {
             task: b.task,
             resource: b.resource,
+            slx: None,
             config: b.config,
             secrets: BTreeMap::new(),
             approve_as: None,

@@ -134,9 +134,7 @@ impl Context {
             .iter()
             .filter(|s| {
                 s.resource == name
-                    || r.is_some_and(|r| {
-                        s.resource == r.name || r.aliases.contains(&s.resource)
-                    })
+                    || r.is_some_and(|r| s.resource == r.name || r.aliases.contains(&s.resource))
             })
             .collect()
     }

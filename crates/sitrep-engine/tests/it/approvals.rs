@@ -14,6 +14,7 @@ fn fix_request(home: &Home, approve: Option<Actor>) -> RunTaskRequest {
     RunTaskRequest {
         task: "t/db/end-sessions".into(),
         resource: Some("db".into()),
+        slx: None,
         config: BTreeMap::from([
             ("FAULT".to_string(), home.fault().display().to_string()),
             ("APP".to_string(), "batch".to_string()),

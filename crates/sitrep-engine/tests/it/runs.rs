@@ -1,7 +1,7 @@
 //! Runs by hand and by SLX through the engine: resources derived from targets, one issue per
 //! problem, events, and the Map's queries.
 
-use crate::harness::Home;
+use crate::harness::{Home, SECRET};
 use sitrep_core::IssueEventKind;
 use sitrep_engine::events::Event;
 use sitrep_engine::{EngineError, IssueQuery, MapQuery, RunTaskRequest};
@@ -11,6 +11,7 @@ fn req(task: &str, resource: Option<&str>, config: &[(&str, &str)]) -> RunTaskRe
     RunTaskRequest {
         task: task.into(),
         resource: resource.map(str::to_string),
+        slx: None,
         config: config
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -118,4 +119,54 @@ async fn tasks_list_and_filter() {
     assert!(home.sitrep.tasks(Some("zzz")).await.unwrap().is_empty());
     let issues = home.sitrep.issues(&IssueQuery::default()).await.unwrap();
     assert!(issues.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_run_as_an_slx_s_task_takes_its_resource_config_and_secrets() {
+    let home = Home::new("").await;
+    home.break_it();
+    let as_slx = |task: &str, slx: &str, resource: Option<&str>| RunTaskRequest {
+        slx: Some(slx.into()),
+        ..req(task, resource, &[])
+    };
+    // A diagnostic task of db-health's bundle: db's config (the fault file) and its secret.
+    let v = home
+        .sitrep
+        .run_task(as_slx("t/db/sessions", "db-health", None))
+        .await
+        .unwrap();
+    assert!(v.succeeded(), "{:?}", v.run);
+    assert_eq!(v.run.resource, "db");
+    assert_eq!(v.run.slx.as_deref(), Some("db-health"));
+    assert_eq!(
+        v.issues.len(),
+        1,
+        "the SLX's FAULT reached it: {:?}",
+        v.issues
+    );
+    assert!(
+        v.run.stdout.contains("connecting with [REDACTED"),
+        "{}",
+        v.run.stdout
+    );
+    assert!(!v.run.stdout.contains(SECRET));
+    // Not of its bundle, or about another resource: refused, saying why.
+    let e = home
+        .sitrep
+        .run_task(as_slx("t/web/status", "db-health", None))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a task of SLX db-health"), "{e}");
+    let e = home
+        .sitrep
+        .run_task(as_slx("t/db/sessions", "db-health", Some("web")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("is about db, not web"), "{e}");
+    let e = home
+        .sitrep
+        .run_task(as_slx("t/db/sessions", "no-such-slx", None))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, EngineError::NotFound { .. }), "{e}");
 }

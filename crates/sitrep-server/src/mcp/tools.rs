@@ -384,6 +384,7 @@ async fn run(mcp: &McpServer, who: &Principal, name: &str, a: Value) -> Result<V
                 .run_task(RunTaskRequest {
                     task: a.task,
                     resource: a.resource,
+                    slx: None,
                     config: a.config,
                     secrets: BTreeMap::new(),
                     approve_as: None,
