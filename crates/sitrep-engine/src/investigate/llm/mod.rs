@@ -14,7 +14,6 @@ use crate::{Result, Sitrep};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sitrep_core::TaskKind;
 use sitrep_core::investigation::{HypothesisStatus, Source};
 use sitrep_core::redact::Redactor;
 use sitrep_llm::{Provider, ToolCall};
@@ -123,38 +122,25 @@ impl LlmReasoner {
             s.hypothesis(id)
                 .is_some_and(|h| h.status == HypothesisStatus::Confirmed)
         };
+        // The parent a new hypothesis is formed under: a confirmed one, or none.
+        let parent = || match arg(call, "parent") {
+            Some(p) if !confirmed(p) => Err(format!("parent {p:?} is not a confirmed hypothesis")),
+            p => Ok(p.map(str::to_string)),
+        };
         match call.name.as_str() {
             "form_hypothesis" => {
                 let id = arg(call, "candidate").unwrap_or_default();
                 let task = arg(call, "task");
                 // What the task is comes first: naming a remediation is refused as that.
                 if let Some(task) = task {
-                    let r = sitrep_core::TaskRef::parse(task)
-                        .map_err(|_| format!("{task:?} is not a task"))?;
-                    let kind = v
-                        .context
-                        .catalog
-                        .resolve(&r)
-                        .map_err(|_| format!("there is no task {task:?}"))?
-                        .task
-                        .kind;
-                    if kind == TaskKind::Remediation {
-                        return Err(format!(
-                            "{task} is a remediation: the engine proposes one after concluding, and only a person's approval runs it"
-                        ));
-                    }
+                    propose::read_only(v.context, task)?;
                 }
                 let mut c = candidates
                     .iter()
                     .find(|c| candidate_id(c) == id)
                     .cloned()
                     .ok_or_else(|| format!("no candidate {id:?} is listed"))?;
-                let parent = arg(call, "parent").map(str::to_string);
-                if let Some(p) = &parent
-                    && !confirmed(p)
-                {
-                    return Err(format!("parent {p:?} is not a confirmed hypothesis"));
-                }
+                let parent = parent()?;
                 if let Some(task) = task {
                     if !c.tests.iter().any(|t| t.task == task) {
                         return Err(format!("{task} is not one of {id}'s tests"));
@@ -177,12 +163,7 @@ impl LlmReasoner {
                         c.statement, c.resource
                     ));
                 }
-                let parent = arg(call, "parent").map(str::to_string);
-                if let Some(p) = &parent
-                    && !confirmed(p)
-                {
-                    return Err(format!("parent {p:?} is not a confirmed hypothesis"));
-                }
+                let parent = parent()?;
                 Ok(Proposal::Form {
                     candidate: c,
                     parent,

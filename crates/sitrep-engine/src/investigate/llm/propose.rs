@@ -6,9 +6,9 @@
 use super::arg;
 use crate::investigate::context::{Candidate, Context};
 use serde_json::Value;
-use sitrep_core::TaskKind;
 use sitrep_core::investigation::{Remedy, Source, TestPlan};
 use sitrep_core::protocol::cap;
+use sitrep_core::{TaskKind, TaskRef};
 use sitrep_llm::ToolCall;
 
 /// The longest statement or reason of the model's that is kept.
@@ -70,10 +70,9 @@ pub(super) fn own_hypothesis(ctx: &Context, call: &ToolCall) -> Result<Candidate
     })
 }
 
-/// How `task` tests something on `resource`: through an SLX watching it whose bundle has the
-/// task, which must not be a remediation.
-fn test_plan(ctx: &Context, resource: &str, task: &str) -> Result<TestPlan, String> {
-    let r = sitrep_core::TaskRef::parse(task).map_err(|_| format!("{task:?} is not a task"))?;
+/// `task` as a task of the catalog that changes nothing, or why the model may not name it.
+pub(super) fn read_only(ctx: &Context, task: &str) -> Result<TaskRef, String> {
+    let r = TaskRef::parse(task).map_err(|_| format!("{task:?} is not a task"))?;
     let kind = ctx
         .catalog
         .resolve(&r)
@@ -85,6 +84,13 @@ fn test_plan(ctx: &Context, resource: &str, task: &str) -> Result<TestPlan, Stri
             "{task} is a remediation: the engine proposes one after concluding, and only a person's approval runs it"
         ));
     }
+    Ok(r)
+}
+
+/// How `task` tests something on `resource`: through an SLX watching it whose bundle has the
+/// task, which must not be a remediation.
+fn test_plan(ctx: &Context, resource: &str, task: &str) -> Result<TestPlan, String> {
+    let r = read_only(ctx, task)?;
     let bundle = format!("{}/{}", r.collection, r.bundle);
     let slxs = ctx.slxs_of(resource);
     slxs.iter()
