@@ -106,24 +106,14 @@ async fn main() {
     let mut opened = 0;
     for (k, start) in (0..issues).step_by(10).enumerate() {
         let scope = &names[k % names.len()];
-        let run = TaskRun {
-            id: format!("seed-{k:05}"),
-            workspace: ws.clone(),
-            scope: scope.clone(),
-            slx: None,
-            resource: scope.clone(),
-            task: format!("core/seed/check-{}", k % 7),
-            kind: TaskKind::Health,
-            status: RunStatus::Running,
-            exit_code: None,
-            started_at: now,
-            finished_at: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            report: String::new(),
-            error: None,
-            reason: None,
-        };
+        let run = TaskRun::started(
+            format!("seed-{k:05}"),
+            ws.clone(),
+            format!("core/seed/check-{}", k % 7),
+            TaskKind::Health,
+            scope.clone(),
+            now,
+        );
         store.start_run(&run, OWNER).await.unwrap();
         let results = RunResults {
             issues: (start..(start + 10).min(issues))

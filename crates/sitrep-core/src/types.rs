@@ -316,6 +316,36 @@ pub struct TaskRun {
 }
 
 impl TaskRun {
+    /// A run of `task` on `resource` starting `at`: running, nothing captured yet, from no
+    /// SLX. Its scope is its resource: one problem, one issue, whichever way the task ran.
+    pub fn started(
+        id: String,
+        workspace: String,
+        task: String,
+        kind: TaskKind,
+        resource: String,
+        at: Timestamp,
+    ) -> Self {
+        TaskRun {
+            id,
+            workspace,
+            scope: resource.clone(),
+            slx: None,
+            resource,
+            task,
+            kind,
+            status: RunStatus::Running,
+            exit_code: None,
+            started_at: at,
+            finished_at: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            report: String::new(),
+            error: None,
+            reason: None,
+        }
+    }
+
     pub fn duration_ms(&self) -> Option<i64> {
         self.finished_at.map(|f| f.0 - self.started_at.0)
     }

@@ -82,24 +82,14 @@ impl Sitrep {
             self.runner().await?,
         );
         let now = self.now();
-        let mut run = sitrep_core::TaskRun {
-            id: uuid::Uuid::new_v4().to_string(),
-            workspace: self.workspace().to_string(),
-            scope: SELF_RESOURCE.into(),
-            slx: None,
-            resource: SELF_RESOURCE.into(),
-            task: SELF_CHECK_TASK.into(),
-            kind: sitrep_core::TaskKind::Health,
-            status: sitrep_core::RunStatus::Running,
-            exit_code: None,
-            started_at: now,
-            finished_at: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            report: String::new(),
-            error: None,
-            reason: None,
-        };
+        let mut run = sitrep_core::TaskRun::started(
+            uuid::Uuid::new_v4().to_string(),
+            self.workspace().to_string(),
+            SELF_CHECK_TASK.into(),
+            sitrep_core::TaskKind::Health,
+            SELF_RESOURCE.into(),
+            now,
+        );
         store.start_run(&run, runner.owner()).await?;
         let results = sitrep_store::RunResults {
             issues: catalog

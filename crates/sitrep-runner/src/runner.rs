@@ -316,26 +316,15 @@ impl Runner {
             reason = interrupt.fired() => return Err(RunError::ShuttingDown { reason: reason.to_string() }),
         };
         self.life.refuse_if_closed()?;
-        let mut run = TaskRun {
-            id: uuid::Uuid::new_v4().to_string(),
-            workspace: self.cfg.workspace.clone(),
-            // One problem, one issue: the resource, whether the task ran from an SLX, from
-            // the scheduler or by hand.
-            scope: req.resource.clone(),
-            slx: req.slx.clone(),
-            resource: req.resource.clone(),
-            task: req.task.to_string(),
-            kind: resolved.task.kind,
-            status: RunStatus::Running,
-            exit_code: None,
-            started_at: self.clock.now(),
-            finished_at: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            report: String::new(),
-            error: None,
-            reason: None,
-        };
+        let mut run = TaskRun::started(
+            uuid::Uuid::new_v4().to_string(),
+            self.cfg.workspace.clone(),
+            req.task.to_string(),
+            resolved.task.kind,
+            req.resource.clone(),
+            self.clock.now(),
+        );
+        run.slx = req.slx.clone();
         self.store.start_run(&run, &self.owner).await?;
         tracing::debug!(run = %run.id, task = %run.task, resource = %run.resource, "run started");
 

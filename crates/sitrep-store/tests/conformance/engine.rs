@@ -198,24 +198,14 @@ pub async fn sessions_and_audit(s: &dyn EngineStore) {
 }
 
 pub async fn issue_data_round_trips(s: &dyn EngineStore) {
-    let run = TaskRun {
-        id: "r-data".into(),
-        workspace: "w".into(),
-        scope: "pg".into(),
-        slx: None,
-        resource: "pg".into(),
-        task: "core/postgres/x".into(),
-        kind: TaskKind::Health,
-        status: RunStatus::Running,
-        exit_code: None,
-        started_at: Timestamp(1),
-        finished_at: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        report: String::new(),
-        error: None,
-        reason: None,
-    };
+    let run = TaskRun::started(
+        "r-data".into(),
+        "w".into(),
+        "core/postgres/x".into(),
+        TaskKind::Health,
+        "pg".into(),
+        Timestamp(1),
+    );
     s.start_run(&run, "test-host:boot:1:1").await.unwrap();
     let mut d = IssueDraft::new(Severity::MAJOR, "app leaks sessions");
     d.data = json!({"app": "batch", "conns": 27})

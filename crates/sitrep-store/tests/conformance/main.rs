@@ -136,24 +136,14 @@ pub fn with_database(url: &str, db: &str) -> String {
 pub const OWNER: &str = "test-host:boot:1:1";
 
 pub fn run(ws: &str, scope: &str, task: &str, id: &str, at: i64) -> TaskRun {
-    TaskRun {
-        id: id.into(),
-        workspace: ws.into(),
-        scope: scope.into(),
-        slx: None,
-        resource: scope.into(),
-        task: task.into(),
-        kind: TaskKind::Health,
-        status: RunStatus::Running,
-        exit_code: None,
-        started_at: Timestamp(at),
-        finished_at: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        report: String::new(),
-        error: None,
-        reason: None,
-    }
+    TaskRun::started(
+        id.into(),
+        ws.into(),
+        task.into(),
+        TaskKind::Health,
+        scope.into(),
+        Timestamp(at),
+    )
 }
 
 pub fn finished(mut r: TaskRun, status: RunStatus, at: i64) -> TaskRun {
