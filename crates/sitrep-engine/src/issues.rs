@@ -2,7 +2,7 @@
 
 use crate::rules::{IssueView, rule_issues};
 use crate::{EngineError, Result, Sitrep};
-use sitrep_core::{Issue, IssueEvent};
+use sitrep_core::{Insight, Issue, IssueEvent};
 use sitrep_store::{IssueFilter, Store};
 
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,16 @@ pub struct IssueQuery {
 }
 
 impl Sitrep {
+    /// The current insights (the latest of each check), of one resource or all.
+    pub async fn insights(&self, resource: Option<&str>) -> Result<Vec<Insight>> {
+        let store = self.store().await?;
+        let mut list = Store::current_insights(&*store, self.workspace()).await?;
+        if let Some(r) = resource {
+            list.retain(|i| i.resource == r);
+        }
+        Ok(list)
+    }
+
     /// Open issues (or all), read through the workspace's rules (severity as ruled;
     /// suppressed ones only with `all`), most current and most severe first
     /// (`core::currency::rank`).

@@ -7,7 +7,7 @@ use crate::sql::SqlStore;
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use sitrep_core::Timestamp;
-use sitrep_core::investigation::{AuditEntry, Session, SessionStatus};
+use sitrep_core::investigation::{AuditEntry, AuditLine, Session, SessionStatus};
 use sqlx::Row;
 
 #[async_trait]
@@ -18,8 +18,12 @@ pub trait SessionStore: Send + Sync {
     async fn get_session(&self, workspace: &str, id: &str) -> Result<Option<Session>>;
     /// Newest first.
     async fn list_sessions(&self, workspace: &str, limit: i64) -> Result<Vec<Session>>;
-    /// Appends entries; a `seq` already stored for the session is an error (append-only).
-    async fn append_audit(&self, workspace: &str, entries: &[AuditEntry]) -> Result<()>;
+    /// Marks a session that is not running as `running` (a follow-up continues it); false
+    /// when it already is, because another writer continues it or it never stopped.
+    async fn claim_session(&self, workspace: &str, id: &str) -> Result<bool>;
+    /// Appends a line after the session's last one and returns it with its number: writers
+    /// that append to one session at once each get their own (append-only, gap-free).
+    async fn append_audit(&self, workspace: &str, line: AuditLine) -> Result<AuditEntry>;
     /// The session's audit trail in `seq` order.
     async fn audit(&self, workspace: &str, session_id: &str) -> Result<Vec<AuditEntry>>;
     /// Marks sessions still `running` as `interrupted` (at start-up of the only process that
@@ -84,23 +88,50 @@ impl SessionStore for SqlStore {
         .collect()
     }
 
-    async fn append_audit(&self, workspace: &str, entries: &[AuditEntry]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for e in entries {
-            sqlx::query(self.q(
-                "INSERT INTO session_audit (workspace, session_id, seq, at, kind, data) VALUES ($1, $2, $3, $4, $5, $6)",
+    async fn claim_session(&self, workspace: &str, id: &str) -> Result<bool> {
+        let done = sqlx::query(self.q(
+            "UPDATE sessions SET status = $3 WHERE workspace = $1 AND id = $2 AND status <> $3",
+        ))
+        .bind(workspace)
+        .bind(id)
+        .bind(SessionStatus::Running.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn append_audit(&self, workspace: &str, line: AuditLine) -> Result<AuditEntry> {
+        // One statement numbers and inserts. SQLite runs it under its write lock; on
+        // PostgreSQL two transactions can read the same last number, and the loser of the
+        // primary key tries again with the next.
+        const ATTEMPTS: usize = 8;
+        let data = json_text(&line.data);
+        for attempt in 1..=ATTEMPTS {
+            let inserted = sqlx::query(self.q(
+                "INSERT INTO session_audit (workspace, session_id, seq, at, kind, data)
+                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5 FROM session_audit
+                 WHERE workspace = $1 AND session_id = $2
+                 RETURNING seq",
             ))
             .bind(workspace)
-            .bind(&e.session_id)
-            .bind(e.seq as i64)
-            .bind(e.at.0)
-            .bind(e.kind.as_str())
-            .bind(json_text(&e.data))
-            .execute(&mut *tx)
-            .await?;
+            .bind(&line.session_id)
+            .bind(line.at.0)
+            .bind(line.kind.as_str())
+            .bind(&data)
+            .fetch_one(&self.pool)
+            .await;
+            match inserted {
+                Ok(row) => {
+                    let seq = row.try_get::<i64, _>("seq")? as u64;
+                    return Ok(line.numbered(seq));
+                }
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempt < ATTEMPTS => {
+                    tracing::debug!(session = %line.session_id, attempt, "audit number taken, retrying");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        tx.commit().await?;
-        Ok(())
+        unreachable!("the last attempt returns")
     }
 
     async fn audit(&self, workspace: &str, session_id: &str) -> Result<Vec<AuditEntry>> {

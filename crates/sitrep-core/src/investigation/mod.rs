@@ -427,5 +427,28 @@ pub struct AuditEntry {
     pub data: serde_json::Value,
 }
 
+/// An audit line to append: the store numbers it after the session's last line (so writers
+/// that share a session, a follow-up and a delivery note say, never pick the same number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditLine {
+    pub session_id: String,
+    pub at: Timestamp,
+    pub kind: AuditKind,
+    pub data: serde_json::Value,
+}
+
+impl AuditLine {
+    /// The entry this line became once stored as number `seq`.
+    pub fn numbered(self, seq: u64) -> AuditEntry {
+        AuditEntry {
+            session_id: self.session_id,
+            seq,
+            at: self.at,
+            kind: self.kind,
+            data: self.data,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

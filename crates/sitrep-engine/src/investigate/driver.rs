@@ -8,7 +8,7 @@ use crate::{Result, Sitrep};
 use sha2::{Digest, Sha256};
 use sitrep_core::TaskKind;
 use sitrep_core::investigation::{
-    AuditEntry, AuditKind, Evidence, Hypothesis, HypothesisStatus, RaisedIssue, RunFacts, Session,
+    AuditKind, AuditLine, Evidence, Hypothesis, HypothesisStatus, RaisedIssue, RunFacts, Session,
     Strength, TestPlan, judge,
 };
 use sitrep_runner::RunRequest;
@@ -33,7 +33,6 @@ pub(crate) struct Driver {
     pub ctx: Context,
     pub session: Session,
     pub budget: Budget,
-    seq: u64,
     tested: BTreeSet<String>,
     /// Each test runs once per session; later hypotheses reuse its result.
     results: HashMap<TestPlan, RunView>,
@@ -63,7 +62,6 @@ impl Driver {
         ctx: Context,
         session: Session,
         budget: Budget,
-        seq: u64,
     ) -> Driver {
         Driver {
             sitrep,
@@ -71,7 +69,6 @@ impl Driver {
             ctx,
             session,
             budget,
-            seq,
             tested: BTreeSet::new(),
             results: HashMap::new(),
             started: Instant::now(),
@@ -113,22 +110,21 @@ impl Driver {
         data: serde_json::Value,
         summary: String,
     ) -> Result<()> {
-        self.seq += 1;
-        let entry = AuditEntry {
+        let line = AuditLine {
             session_id: self.session.id.clone(),
-            seq: self.seq,
             at: self.sitrep.now(),
             kind,
             data,
         };
         self.session.budget.elapsed_ms = self.elapsed_ms();
-        self.store
-            .append_audit(&self.session.workspace, std::slice::from_ref(&entry))
+        let entry = self
+            .store
+            .append_audit(&self.session.workspace, line)
             .await?;
         self.store.put_session(&self.session).await?;
         self.sitrep.publish(crate::events::Event::Session {
             session_id: self.session.id.clone(),
-            seq: self.seq,
+            seq: entry.seq,
             kind,
             summary,
         });

@@ -28,21 +28,45 @@ impl Sitrep {
     /// it names, tested and judged like the first ones, then a new conclusion (and a
     /// remediation proposal when the root cause has one that is not already waiting).
     pub async fn follow_up(&self, req: FollowUpRequest) -> Result<Session> {
-        let text = req.text.trim();
-        if text.is_empty() {
+        if req.text.trim().is_empty() {
             return Err(EngineError::Invalid(
                 "the follow-up question is empty".into(),
             ));
         }
-        let mut session = self.session(&req.session).await?;
+        let session = self.session(&req.session).await?;
         if session.status == SessionStatus::Running {
             return Err(EngineError::Invalid(format!(
                 "session {} is still running: ask again when it has concluded",
                 session.id
             )));
         }
+        let store: Arc<dyn EngineStore> = self.store().await?;
+        // Two follow-ups at once would each number the audit and save the session over the
+        // other's: the first claims the session, the second is told to wait.
+        if !store.claim_session(self.workspace(), &session.id).await? {
+            return Err(EngineError::Invalid(format!(
+                "session {} is already answering a follow-up: ask again when it has concluded",
+                session.id
+            )));
+        }
+        let before = session.clone();
+        let continued = self.continue_session(req, session, store.clone()).await;
+        if continued.is_err() {
+            // The session goes back to its earlier conclusion; the audit keeps what the
+            // follow-up recorded before it failed.
+            store.put_session(&before).await?;
+        }
+        continued
+    }
+
+    async fn continue_session(
+        &self,
+        req: FollowUpRequest,
+        mut session: Session,
+        store: Arc<dyn EngineStore>,
+    ) -> Result<Session> {
         let a = self.assistant(Some(&session.assistant))?;
-        let text = sitrep_core::protocol::cap(text.to_string(), 2000);
+        let text = sitrep_core::protocol::cap(req.text.trim().to_string(), 2000);
         let mut ctx = self
             .context(Trigger::Question { text: text.clone() }, &a)
             .await?;
@@ -54,12 +78,6 @@ impl Sitrep {
             }
         }
         ctx.distance = distances(&ctx.map, &ctx.focus);
-        let store: Arc<dyn EngineStore> = self.store().await?;
-        let seq = store
-            .audit(self.workspace(), &session.id)
-            .await?
-            .last()
-            .map_or(0, |e| e.seq);
         let inv = &self.settings().investigation;
         let task_budget = req.task_budget.unwrap_or(inv.task_budget);
         let time = req.time_budget.unwrap_or(inv.time_budget);
@@ -80,7 +98,7 @@ impl Sitrep {
         session.finished_at = None;
         session.budget.task_runs_max = budget.task_runs;
         session.budget.time_budget_ms += time.as_millis() as u64;
-        let mut d = Driver::new(self.clone(), store, ctx, session, budget, seq).resume();
+        let mut d = Driver::new(self.clone(), store, ctx, session, budget).resume();
         let focus = d.ctx.focus.clone();
         d.record(
             AuditKind::FollowUp,

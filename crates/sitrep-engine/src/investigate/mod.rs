@@ -24,7 +24,7 @@ use crate::{EngineError, Result, Sitrep};
 use context::{Context, allowed, distances, focus_of_labels};
 use driver::{Budget, Driver};
 use sitrep_core::investigation::{
-    AuditEntry, AuditKind, BudgetUse, ConclusionInput, ConfidenceReason, Session, SessionStatus,
+    AuditEntry, AuditKind, AuditLine, BudgetUse, ConclusionInput, ConfidenceReason, Session, SessionStatus,
     Trigger, Verdict, conclude,
 };
 use sitrep_store::{EngineStore, IssueFilter, SessionStore};
@@ -258,7 +258,7 @@ impl Sitrep {
             a.name,
             session.trigger.text()
         );
-        let mut d = Driver::new(self.clone(), store, ctx, session, budget, 0);
+        let mut d = Driver::new(self.clone(), store, ctx, session, budget);
         d.record(AuditKind::SessionStarted, started, opening)
             .await?;
         let context = serde_json::json!({
@@ -400,22 +400,16 @@ impl Sitrep {
         summary: String,
     ) -> Result<()> {
         let store = self.store().await?;
-        let last = store
-            .audit(self.workspace(), session_id)
-            .await?
-            .last()
-            .map_or(0, |e| e.seq);
-        let entry = AuditEntry {
+        let line = AuditLine {
             session_id: session_id.to_string(),
-            seq: last + 1,
             at: self.now(),
             kind,
             data,
         };
-        store.append_audit(self.workspace(), &[entry]).await?;
+        let entry = store.append_audit(self.workspace(), line).await?;
         self.publish(crate::events::Event::Session {
             session_id: session_id.to_string(),
-            seq: last + 1,
+            seq: entry.seq,
             kind,
             summary,
         });

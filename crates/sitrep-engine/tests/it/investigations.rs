@@ -246,6 +246,27 @@ async fn a_follow_up_continues_the_same_session_to_a_deeper_cause() {
     assert!(home.fault().exists(), "nothing ran before an approval");
     // An empty question is refused.
     assert!(home.sitrep.follow_up(ask("  ")).await.is_err());
+
+    // Two follow-ups at once: one claims the session and the other is told to wait (or comes
+    // after it); either way the audit stays one numbered story that replays to the session.
+    let (x, y) = tokio::join!(
+        home.sitrep.follow_up(ask("and web?")),
+        home.sitrep.follow_up(ask("and the database?"))
+    );
+    let mut answered = 0;
+    for r in [x, y] {
+        match r {
+            Ok(_) => answered += 1,
+            Err(e) => assert!(e.to_string().contains("already answering"), "{e}"),
+        }
+    }
+    assert!(answered >= 1);
+    let last = home.sitrep.session(&s.id).await.unwrap();
+    assert_eq!(last.status, SessionStatus::Concluded);
+    assert_eq!(last.follow_ups.len(), 2 + answered);
+    let audit = home.sitrep.session_audit(&s.id).await.unwrap();
+    assert!(audit.iter().enumerate().all(|(i, e)| e.seq == i as u64 + 1));
+    assert_eq!(replay(&audit).unwrap().session.follow_ups, last.follow_ups);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -454,3 +454,63 @@ async fn a_hypothesis_of_the_models_own_is_checked_kept_as_its_judgement_and_jud
         assert_eq!(a.status, ApprovalStatus::Pending);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_reads_are_answered_side_by_side_within_the_round_fenced_and_recorded() {
+    let stub = Stub::start(vec![
+        vec![
+            Call("list_issues", json!({"resource": "db"})),
+            Call("map_around", json!({"resource": "web"})),
+            Call("search_tasks", json!({"query": "db sessions"})),
+            Call("list_insights", json!({})),
+        ],
+        vec![form_db("t/db/sessions"), test_untested()],
+        vec![conclude()],
+    ])
+    .await;
+    let home = home(&stub.base_url, 12).await;
+    let (s, audit) = investigate(&home, "database errors on db").await;
+
+    assert_eq!(stub.received().len(), 3, "{audit:#?}");
+    assert!(notes(&audit, "fallback").is_empty(), "{audit:#?}");
+    let c = s.conclusion.as_ref().unwrap();
+    assert_eq!(c.root_cause.as_ref().unwrap().resource, "db", "{c:#?}");
+
+    // The second request carries the first answer and one tool result per read, in order.
+    let body: serde_json::Value = serde_json::from_str(&stub.received()[1]).unwrap();
+    let tool = |id: &str| -> String {
+        body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["role"] == "tool" && m["tool_call_id"] == id)
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_else(|| panic!("no result for {id}: {body:#}"))
+            .to_string()
+    };
+    let issues = tool("call_0_0");
+    assert!(issues.starts_with("<<<DATA "), "fenced: {issues}");
+    assert!(issues.contains(r#""resource":"db""#), "{issues}");
+    let around = tool("call_0_1");
+    assert!(around.contains("web") && around.contains("db"), "{around}");
+    let tasks = tool("call_0_2");
+    assert!(tasks.contains("t/db/sessions"), "{tasks}");
+    tool("call_0_3");
+    assert!(!stub.received()[1].contains(SECRET));
+    // Each read is in the audit, and no task ran for it.
+    let reads = notes(&audit, "read");
+    assert_eq!(reads.len(), 4, "{reads:#?}");
+    assert!(reads.iter().all(|n| n.data["read"]["outcome"] == "answered"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_only_reads_is_made_to_propose_within_its_read_turns() {
+    let read = || vec![Call("list_issues", json!({}))];
+    let stub = Stub::start(vec![read(), read(), read(), read(), read(), read()]).await;
+    let home = home(&stub.base_url, 12).await;
+    let (s, audit) = investigate(&home, "database errors on db").await;
+    // One round reads at most three times before the model must propose; the engine's
+    // offline reasoner is not needed for the session to end.
+    assert!(!notes(&audit, "reads_unanswered").is_empty(), "{audit:#?}");
+    assert!(s.status != SessionStatus::Running);
+}

@@ -4,7 +4,7 @@
 use serde_json::json;
 use sitrep_core::approval::{ApprovalRecord, ApprovalStatus};
 use sitrep_core::investigation::{
-    AuditEntry, AuditKind, BudgetUse, Session, SessionStatus, Trigger,
+    AuditEntry, AuditKind, AuditLine, BudgetUse, Session, SessionStatus, Trigger,
 };
 use sitrep_core::{IssueDraft, Risk, RunStatus, Severity, TaskKind, TaskRun, Timestamp};
 use sitrep_store::{ApprovalFilter, EngineStore, IssueFilter, RunResults};
@@ -151,24 +151,20 @@ pub async fn sessions_and_audit(s: &dyn EngineStore) {
         kind,
         data: json!({"seq": seq, "text": "ünïcode ✓"}),
     };
-    s.append_audit(
-        "w",
-        &[
-            entry(1, AuditKind::SessionStarted),
-            entry(2, AuditKind::Context),
-        ],
-    )
-    .await
-    .unwrap();
-    s.append_audit("w", &[entry(3, AuditKind::Conclusion)])
-        .await
-        .unwrap();
-    // Append-only: a seq that exists is refused, and the trail is unchanged.
-    assert!(
-        s.append_audit("w", &[entry(3, AuditKind::Note)])
-            .await
-            .is_err()
-    );
+    let line = |kind: AuditKind, n: u64| AuditLine {
+        session_id: "se-bbbb".into(),
+        at: Timestamp(20 + n as i64),
+        kind,
+        data: json!({"seq": n, "text": "ünïcode ✓"}),
+    };
+    for (n, kind) in [
+        (1, AuditKind::SessionStarted),
+        (2, AuditKind::Context),
+        (3, AuditKind::Conclusion),
+    ] {
+        let stored = s.append_audit("w", line(kind, n)).await.unwrap();
+        assert_eq!(stored, entry(n, kind), "numbered after the last line");
+    }
     let trail = s.audit("w", "se-bbbb").await.unwrap();
     assert_eq!(
         trail,
@@ -501,5 +497,47 @@ pub async fn inbound_events_are_kept_found_by_key_and_per_workspace(s: &dyn Engi
     assert_eq!(
         all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
         ["e2", "e3", "e1"]
+    );
+}
+
+/// Writers that append to one session at once (a follow-up's steps, a delivery's note) each
+/// get their own number, with no gap; a session is claimed for a follow-up by one of them.
+pub async fn concurrent_audit_lines_are_numbered_apart(s: &dyn EngineStore) {
+    s.put_session(&session("w", "se-race", 10)).await.unwrap();
+    let line = |n: i64| AuditLine {
+        session_id: "se-race".into(),
+        at: Timestamp(n),
+        kind: AuditKind::Note,
+        data: json!({"n": n}),
+    };
+    let (a, b, c, d, e, f) = tokio::join!(
+        s.append_audit("w", line(1)),
+        s.append_audit("w", line(2)),
+        s.append_audit("w", line(3)),
+        s.append_audit("w", line(4)),
+        s.append_audit("w", line(5)),
+        s.append_audit("w", line(6)),
+    );
+    let mut seqs: Vec<u64> = [a, b, c, d, e, f]
+        .into_iter()
+        .map(|r| r.unwrap().seq)
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(s.audit("w", "se-race").await.unwrap().len(), 6);
+
+    // A running session cannot be claimed; a concluded one can, once.
+    assert!(!s.claim_session("w", "se-race").await.unwrap());
+    let mut done = session("w", "se-race", 10);
+    done.status = SessionStatus::Concluded;
+    s.put_session(&done).await.unwrap();
+    assert!(!s.claim_session("other", "se-race").await.unwrap());
+    let (first, second) = tokio::join!(
+        s.claim_session("w", "se-race"),
+        s.claim_session("w", "se-race")
+    );
+    assert_eq!(
+        [first.unwrap(), second.unwrap()].iter().filter(|c| **c).count(),
+        1
     );
 }

@@ -533,6 +533,7 @@ macro_rules! conformance {
             case!(lifetimes::the_current_issue_ranks_before_an_older_more_severe_one);
             case!(engine::approvals_round_trip);
             case!(engine::sessions_and_audit);
+            case!(engine::concurrent_audit_lines_are_numbered_apart);
             case!(engine::issue_data_round_trips);
             case!(engine::knowledge_notes_are_kept_per_workspace);
             case!(engine::tokens_are_found_by_hash_and_revoked_per_workspace);

@@ -11,18 +11,23 @@ use super::context::{Candidate, Context};
 use super::reasoner::{Offline, Proposal, Reasoner, ReasonerNote, ReasonerView};
 use super::settings::ModelSettings;
 use crate::{Result, Sitrep};
+use futures_util::future::join_all;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sitrep_core::investigation::{HypothesisStatus, Source};
 use sitrep_core::redact::Redactor;
-use sitrep_llm::{Provider, ToolCall};
+use sitrep_llm::{ChatRequest, ChatResponse, Message, Provider, ToolCall};
 use sitrep_store::SecretStore;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+mod look;
 mod prompt;
 mod propose;
+
+/// Answers of read calls the model gets in one round before it must propose.
+const READ_TURNS: usize = 3;
 
 use prompt::candidate_id;
 
@@ -36,6 +41,8 @@ pub(crate) struct ModelBudget {
 }
 
 pub(crate) struct LlmReasoner {
+    /// The engine the read tools ask.
+    sitrep: Sitrep,
     provider: Box<dyn Provider>,
     redactor: Redactor,
     budget: ModelBudget,
@@ -78,8 +85,14 @@ fn order(p: &Proposal) -> u8 {
 }
 
 impl LlmReasoner {
-    pub fn new(provider: Box<dyn Provider>, redactor: Redactor, budget: ModelBudget) -> Self {
+    pub fn new(
+        sitrep: Sitrep,
+        provider: Box<dyn Provider>,
+        redactor: Redactor,
+        budget: ModelBudget,
+    ) -> Self {
         LlmReasoner {
+            sitrep,
             provider,
             redactor,
             budget,
@@ -221,45 +234,154 @@ impl LlmReasoner {
         }
     }
 
-    /// The answer's tool calls as proposals; the refused ones are recorded and remembered.
-    fn proposals(
+    /// One proposing tool call as a proposal, or why it is refused (recorded and remembered).
+    fn take(
         &self,
         v: &ReasonerView<'_>,
         candidates: &[Candidate],
-        calls: &[ToolCall],
-    ) -> Vec<Proposal> {
-        let mut out = vec![];
-        for call in calls {
-            match Self::check(v, candidates, call) {
-                Ok(mut p) => {
-                    // The model's own words are kept: never with a secret in them.
-                    if let Proposal::Form { candidate, .. } = &mut p
-                        && let Source::Reasoner { note } = &mut candidate.source
-                    {
-                        self.redactor.redact_in_place(&mut candidate.statement);
-                        self.redactor.redact_in_place(note);
-                    }
-                    out.push(p)
+        call: &ToolCall,
+    ) -> std::result::Result<Proposal, String> {
+        match Self::check(v, candidates, call) {
+            Ok(mut p) => {
+                // The model's own words are kept: never with a secret in them.
+                if let Proposal::Form { candidate, .. } = &mut p
+                    && let Source::Reasoner { note } = &mut candidate.source
+                {
+                    self.redactor.redact_in_place(&mut candidate.statement);
+                    self.redactor.redact_in_place(note);
                 }
-                Err(why) => {
-                    let mut arguments = call.arguments.clone();
-                    self.redactor.redact_json(&mut arguments);
-                    let refusal = Refusal {
-                        tool: call.name.clone(),
-                        arguments,
-                        why,
-                    };
-                    tracing::warn!(session = %v.session.id, tool = %refusal.tool, "llm reasoner: tool call refused");
-                    self.note(
-                        json!({"reasoner": "llm", "refused": refusal}),
-                        format!("refused the model's {}: {}", refusal.tool, refusal.why),
-                    );
-                    self.lock().refused.push(refusal);
-                }
+                Ok(p)
+            }
+            Err(why) => {
+                let mut arguments = call.arguments.clone();
+                self.redactor.redact_json(&mut arguments);
+                let refusal = Refusal {
+                    tool: call.name.clone(),
+                    arguments,
+                    why: why.clone(),
+                };
+                tracing::warn!(session = %v.session.id, tool = %refusal.tool, "llm reasoner: tool call refused");
+                self.note(
+                    json!({"reasoner": "llm", "refused": refusal}),
+                    format!("refused the model's {}: {}", refusal.tool, refusal.why),
+                );
+                self.lock().refused.push(refusal);
+                Err(why)
             }
         }
-        out.sort_by_key(order);
-        out
+    }
+
+    /// One model call, counted and recorded; `None` when it failed (the offline reasoner then
+    /// takes over).
+    async fn call(&self, v: &ReasonerView<'_>, request: &ChatRequest) -> Option<ChatResponse> {
+        let messages = serde_json::to_value(&request.messages).unwrap_or_default();
+        let answer = match self.provider.complete(request).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let error = self.redactor.redact(&e.to_string());
+                self.note(
+                    json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "error": error}}),
+                    format!("the model call failed: {error}"),
+                );
+                self.fall_back(format!("the model failed: {error}"));
+                return None;
+            }
+        };
+        let mut answer_json = serde_json::to_value(&answer).unwrap_or_default();
+        self.redactor.redact_json(&mut answer_json);
+        let n = {
+            let mut st = self.lock();
+            st.calls += 1;
+            st.tokens += answer.usage.total();
+            st.cost += answer.cost.unwrap_or(0.0);
+            st.calls
+        };
+        tracing::info!(
+            session = %v.session.id,
+            round = v.round,
+            tokens = answer.usage.total(),
+            latency_ms = answer.latency.as_millis() as u64,
+            tool_calls = answer.tool_calls.len(),
+            "llm reasoner: model call"
+        );
+        self.note(
+            json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "answer": answer_json}}),
+            format!(
+                "model call {n}: {} tool call(s), {} tokens, {} ms",
+                answer.tool_calls.len(),
+                answer.usage.total(),
+                answer.latency.as_millis()
+            ),
+        );
+        Some(answer)
+    }
+
+    /// One round's conversation: the model reads (answered at once, side by side) until it
+    /// proposes, or its read turns or budget run out. `None` when the model failed.
+    async fn converse(
+        &self,
+        v: &ReasonerView<'_>,
+        candidates: &[Candidate],
+    ) -> Option<Vec<Proposal>> {
+        let mut request = self.request(v, candidates);
+        let mut proposals = vec![];
+        for turn in 0..=READ_TURNS {
+            if turn > 0
+                && let Some(why) = self.spent()
+            {
+                self.note(
+                    json!({"reasoner": "llm", "reads_unanswered": why}),
+                    format!("the model's reads go unanswered: {why}"),
+                );
+                break;
+            }
+            let answer = self.call(v, &request).await?;
+            let (reads, acts): (Vec<&ToolCall>, Vec<&ToolCall>) =
+                answer.tool_calls.iter().partition(|c| look::is_read(&c.name));
+            let mut replies: BTreeMap<&str, String> = BTreeMap::new();
+            for call in acts {
+                let reply = match self.take(v, candidates, call) {
+                    Ok(p) => {
+                        proposals.push(p);
+                        "accepted: the engine carries it out when you stop reading".to_string()
+                    }
+                    Err(why) => format!("refused: {why}"),
+                };
+                replies.insert(call.id.as_str(), reply);
+            }
+            if reads.is_empty() {
+                break;
+            }
+            if turn == READ_TURNS {
+                self.note(
+                    json!({"reasoner": "llm", "reads_unanswered": format!("more than {READ_TURNS} read turns")}),
+                    format!("the model read for more than {READ_TURNS} turns; it proposes from what it has"),
+                );
+                break;
+            }
+            // Reads change nothing: one answer's run side by side.
+            let results = join_all(reads.iter().map(|c| self.look(c))).await;
+            for (call, result) in reads.iter().zip(&results) {
+                let mut arguments = call.arguments.clone();
+                self.redactor.redact_json(&mut arguments);
+                let outcome = match result {
+                    Ok(_) => "answered".to_string(),
+                    Err(why) => format!("failed: {}", self.redactor.redact(why)),
+                };
+                self.note(
+                    json!({"reasoner": "llm", "read": {"tool": call.name, "arguments": arguments, "outcome": outcome}}),
+                    format!("the model read {} ({outcome})", call.name),
+                );
+                replies.insert(call.id.as_str(), self.look_answer(result));
+            }
+            request.messages.push(answer.message());
+            for call in &answer.tool_calls {
+                let content = replies.remove(call.id.as_str()).unwrap_or_default();
+                request.messages.push(Message::tool_result(&call.id, content));
+            }
+        }
+        proposals.sort_by_key(order);
+        Some(proposals)
     }
 
     /// Why the session may not call the model again, if it may not.
@@ -309,47 +431,9 @@ impl Reasoner for LlmReasoner {
                 self.fall_back(why);
                 return self.offline.next(v).await;
             }
-            let request = self.request(v, &candidates);
-            let messages = serde_json::to_value(&request.messages).unwrap_or_default();
-            let answer = match self.provider.complete(&request).await {
-                Ok(answer) => answer,
-                Err(e) => {
-                    let error = self.redactor.redact(&e.to_string());
-                    self.note(
-                        json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "error": error}}),
-                        format!("the model call failed: {error}"),
-                    );
-                    self.fall_back(format!("the model failed: {error}"));
-                    return self.offline.next(v).await;
-                }
+            let Some(proposals) = self.converse(v, &candidates).await else {
+                return self.offline.next(v).await;
             };
-            let mut answer_json = serde_json::to_value(&answer).unwrap_or_default();
-            self.redactor.redact_json(&mut answer_json);
-            let n = {
-                let mut st = self.lock();
-                st.calls += 1;
-                st.tokens += answer.usage.total();
-                st.cost += answer.cost.unwrap_or(0.0);
-                st.calls
-            };
-            tracing::info!(
-                session = %v.session.id,
-                round = v.round,
-                tokens = answer.usage.total(),
-                latency_ms = answer.latency.as_millis() as u64,
-                tool_calls = answer.tool_calls.len(),
-                "llm reasoner: model call"
-            );
-            self.note(
-                json!({"reasoner": "llm", "model_call": {"round": v.round, "messages": messages, "answer": answer_json}}),
-                format!(
-                    "model call {n}: {} tool call(s), {} tokens, {} ms",
-                    answer.tool_calls.len(),
-                    answer.usage.total(),
-                    answer.latency.as_millis()
-                ),
-            );
-            let proposals = self.proposals(v, &candidates, &answer.tool_calls);
             if !proposals.is_empty() || self.lock().refused.is_empty() {
                 return Ok(proposals);
             }
@@ -433,6 +517,7 @@ impl Sitrep {
             .map_err(|(k, why)| format!("model.{k}: {why}"))?;
         let provider = sitrep_llm::connect(config).map_err(|e| e.to_string())?;
         Ok(LlmReasoner::new(
+            self.clone(),
             provider,
             redactor,
             ModelBudget {
