@@ -19,11 +19,12 @@ crate::types::string_enum!(
         Investigating = "investigating",
         Investigated = "investigated",
         Duplicate = "duplicate",
+        Updated = "updated",
         Recorded = "recorded",
         Rejected = "rejected",
         Failed = "failed"
     }
-    expected "pending, investigating, investigated, duplicate, recorded, rejected or failed"
+    expected "pending, investigating, investigated, duplicate, updated, recorded, rejected or failed"
 );
 
 /// One event as received, and what became of it.

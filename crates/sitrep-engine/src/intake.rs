@@ -2,10 +2,13 @@
 //! (a malformed one too, as `rejected` with the reason, for inspection; concurrent ones in one
 //! transaction, see `group_commit`), then handled once by
 //! the intake worker: the first alert of a group starts an investigation, the same group within
-//! the cooldown joins it, a resolution is recorded against it (`core::intake::decide`).
+//! the cooldown joins it (or, when it says something new, continues it), a resolution is
+//! recorded against it (`core::intake::decide`).
 
 use crate::group_commit::GroupCommit;
-use crate::investigate::{Ask, InvestigateRequest, alert_key};
+use crate::investigate::{
+    Ask, FollowUpRequest, InvestigateRequest, alert_change, alert_content, alert_key, parse_alert,
+};
 use crate::{EngineError, Result, Sitrep};
 use serde::Serialize;
 use sitrep_core::Timestamp;
@@ -138,6 +141,7 @@ impl Sitrep {
         let cooldown = self.settings().intake.cooldown;
         let mut priors = Priors::read(&*store, self.workspace(), &batch, cooldown).await?;
         let mut decided = Vec::with_capacity(batch.len());
+        let mut contents = Contents::default();
         for mut event in batch {
             let prior = priors.of(&*store, &event, cooldown).await?;
             event.processed_at = Some(self.now());
@@ -149,6 +153,19 @@ impl Sitrep {
                         tracing::info!(event = %started.event.id, status = %started.event.status, session = ?started.event.session_id, "alert handled");
                     } else {
                         decided.push(started.event);
+                    }
+                }
+                Decision::Duplicate { session_id }
+                    if let Some(p) = prior
+                        .as_ref()
+                        .filter(|p| p.firing && contents.changed(p, &event)) =>
+                {
+                    let updated = self.update_investigation(event, p, session_id).await?;
+                    priors.record(&updated.event);
+                    if updated.stored {
+                        tracing::info!(event = %updated.event.id, status = %updated.event.status, session = ?updated.event.session_id, "alert handled");
+                    } else {
+                        decided.push(updated.event);
                     }
                 }
                 Decision::Duplicate { session_id } => {
@@ -270,6 +287,116 @@ impl Sitrep {
         })
     }
 
+    /// A changed alert of a group within its cooldown (an alert joined or left the group, an
+    /// incident's priority changed): a finished session continues with it, as a follow-up
+    /// the alert asks, and its workflows deliver the new answer; a running one, or one that
+    /// cannot continue, gets a note in its audit. Stored before the follow-up starts, with
+    /// its deliveries, like a first alert.
+    async fn update_investigation(
+        &self,
+        mut event: InboundEvent,
+        prior: &InboundEvent,
+        session_id: String,
+    ) -> Result<Started> {
+        let store = self.store().await?;
+        event.status = InboundStatus::Updated;
+        event.session_id = Some(session_id.clone());
+        // Only alerts change (`alert_content`): a generic webhook's repeats are duplicates.
+        let planned = match parse_alert(&alert_change(event.source, &prior.payload, &event.payload))
+        {
+            Ok(trigger) => {
+                let (_, deliveries) = self
+                    .alert_workflows(&event, &session_id)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, event = %event.id, "cannot read the workflows; continuing without them");
+                        (None, vec![])
+                    });
+                Ok((trigger, deliveries))
+            }
+            Err(e) => Err(e),
+        };
+        let session = self.session(&session_id).await;
+        let claimed = match (&session, &planned) {
+            (Ok(s), Ok(_)) if s.status != SessionStatus::Running => {
+                store.claim_session(self.workspace(), &session_id).await?
+            }
+            _ => false,
+        };
+        let (Ok(session), Ok((trigger, deliveries)), true) = (session, planned, claimed) else {
+            event.note = Some(format!(
+                "the alert group changed while session {session_id} was investigating it; noted in its audit"
+            ));
+            self.note_change(&session_id, &event).await;
+            return Ok(Started {
+                event,
+                stored: false,
+            });
+        };
+        event.note = Some(format!(
+            "the alert group changed: session {session_id} continues with it"
+        ));
+        if let Err(e) = store.put_deliveries(&deliveries, Some(&event)).await {
+            // Not continued: the session is as it was.
+            store.put_session(&session).await?;
+            return Err(e.into());
+        }
+        let req = FollowUpRequest {
+            session: session_id,
+            text: trigger.text(),
+            by: format!("{} event {}", event.source, event.id),
+            time_budget: None,
+            task_budget: None,
+        };
+        let me = self.clone();
+        let mut ended = event.clone();
+        tokio::spawn(async move {
+            ended.note = Some(
+                match me.continue_claimed(req, Some(trigger), session).await {
+                    Ok(s) => format!(
+                        "the alert group changed: session {} continued, {}",
+                        s.id, s.status
+                    ),
+                    Err(e) => {
+                        format!("the alert group changed; continuing its session failed: {e}")
+                    }
+                },
+            );
+            let stored = match me.store().await {
+                Ok(s) => s
+                    .update_inbound(std::slice::from_ref(&ended))
+                    .await
+                    .map_err(EngineError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = stored {
+                tracing::error!(error = %e, event = %ended.id, "cannot record the end of a changed alert's follow-up");
+            }
+            me.wake_delivery();
+        });
+        Ok(Started {
+            event,
+            stored: true,
+        })
+    }
+
+    /// Notes a changed alert on a session that cannot continue with it now.
+    async fn note_change(&self, session_id: &str, event: &InboundEvent) {
+        let data =
+            serde_json::json!({"inbound_event": event.id, "status": event.status, "changed": true});
+        if let Err(e) = self
+            .session_note(
+                session_id,
+                AuditKind::Note,
+                data,
+                format!("the alert group changed (event {})", event.id),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, session = session_id, "cannot note the changed alert on its session");
+        }
+    }
+
     /// Adds a resolution to a finished session's audit. A running session's audit is its
     /// driver's alone; the event's record names the session either way.
     async fn note_on_session(&self, session_id: &str, event: &InboundEvent, what: &str) {
@@ -338,6 +465,28 @@ impl Sitrep {
             tracing::warn!(event = %event.id, session = %id, "an alert's investigation was interrupted by a stop");
         }
         Ok(())
+    }
+}
+
+/// The content fingerprints of the events a batch compares (`alert_content`), each read once.
+#[derive(Default)]
+struct Contents(HashMap<String, Option<u64>>);
+
+impl Contents {
+    fn of(&mut self, e: &InboundEvent) -> Option<u64> {
+        *self
+            .0
+            .entry(e.id.clone())
+            .or_insert_with(|| alert_content(e.source, &e.payload))
+    }
+
+    /// Whether `event` says something else of its problem than `prior` did (unreadable
+    /// content is no change).
+    fn changed(&mut self, prior: &InboundEvent, event: &InboundEvent) -> bool {
+        match (self.of(prior), self.of(event)) {
+            (Some(a), Some(b)) => a != b,
+            _ => false,
+        }
     }
 }
 

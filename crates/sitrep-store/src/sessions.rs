@@ -31,11 +31,18 @@ pub trait SessionStore: Send + Sync {
     async fn interrupt_sessions(&self, workspace: &str, at: Timestamp) -> Result<Vec<String>>;
 }
 
-fn decode(spec: &str, workspace: &str) -> Result<Session> {
-    let mut s: Session = serde_json::from_str(spec).map_err(|e| StoreError::Corrupt {
+/// A stored session. Its status is the column's: a claim (`claim_session`) changes only that.
+fn decode(row: &sqlx::any::AnyRow, workspace: &str) -> Result<Session> {
+    let corrupt = |message: String| StoreError::Corrupt {
         table: "sessions",
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let mut s: Session = serde_json::from_str(&row.try_get::<String, _>("spec")?)
+        .map_err(|e| corrupt(e.to_string()))?;
+    s.status = row
+        .try_get::<String, _>("status")?
+        .parse()
+        .map_err(corrupt)?;
     s.workspace = workspace.to_string();
     Ok(s)
 }
@@ -62,7 +69,7 @@ impl SessionStore for SqlStore {
 
     async fn get_session(&self, workspace: &str, id: &str) -> Result<Option<Session>> {
         let rows = sqlx::query(self.q(
-            "SELECT spec FROM sessions WHERE workspace = $1 AND (id = $2 OR id LIKE $3) LIMIT 2",
+            "SELECT status, spec FROM sessions WHERE workspace = $1 AND (id = $2 OR id LIKE $3) LIMIT 2",
         ))
         .bind(workspace)
         .bind(id)
@@ -70,21 +77,21 @@ impl SessionStore for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         match rows.as_slice() {
-            [one] => decode(&one.try_get::<String, _>("spec")?, workspace).map(Some),
+            [one] => decode(one, workspace).map(Some),
             _ => Ok(None),
         }
     }
 
     async fn list_sessions(&self, workspace: &str, limit: i64) -> Result<Vec<Session>> {
         sqlx::query(self.q(
-            "SELECT spec FROM sessions WHERE workspace = $1 ORDER BY started_at DESC, id LIMIT $2",
+            "SELECT status, spec FROM sessions WHERE workspace = $1 ORDER BY started_at DESC, id LIMIT $2",
         ))
         .bind(workspace)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| decode(&r.try_get::<String, _>("spec")?, workspace))
+        .map(|r| decode(r, workspace))
         .collect()
     }
 
@@ -161,15 +168,16 @@ impl SessionStore for SqlStore {
     }
 
     async fn interrupt_sessions(&self, workspace: &str, at: Timestamp) -> Result<Vec<String>> {
-        let running =
-            sqlx::query(self.q("SELECT spec FROM sessions WHERE workspace = $1 AND status = $2"))
-                .bind(workspace)
-                .bind(SessionStatus::Running.as_str())
-                .fetch_all(&self.pool)
-                .await?;
+        let running = sqlx::query(
+            self.q("SELECT status, spec FROM sessions WHERE workspace = $1 AND status = $2"),
+        )
+        .bind(workspace)
+        .bind(SessionStatus::Running.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         let mut ids = vec![];
         for r in &running {
-            let mut s = decode(&r.try_get::<String, _>("spec")?, workspace)?;
+            let mut s = decode(r, workspace)?;
             s.status = SessionStatus::Interrupted;
             s.finished_at = Some(at);
             self.put_session(&s).await?;

@@ -45,15 +45,29 @@ impl Sitrep {
         // other's: the first claims the session, the second is told to wait.
         if !store.claim_session(self.workspace(), &session.id).await? {
             return Err(EngineError::Invalid(format!(
-                "session {} is already answering a follow-up: ask again when it has concluded",
+                "session {} is still running (another follow-up has just started it): ask again when it has concluded",
                 session.id
             )));
         }
+        self.continue_claimed(req, None, session).await
+    }
+
+    /// Continues a session the caller has claimed (`claim_session`) with the question, or
+    /// with `trigger` when an alert asks (its text then reaches a model fenced, as an
+    /// alert's). On failure the session goes back to its earlier conclusion; the audit keeps
+    /// what the follow-up recorded before it failed.
+    pub(crate) async fn continue_claimed(
+        &self,
+        req: FollowUpRequest,
+        trigger: Option<Trigger>,
+        session: Session,
+    ) -> Result<Session> {
+        let store: Arc<dyn EngineStore> = self.store().await?;
         let before = session.clone();
-        let continued = self.continue_session(req, session, store.clone()).await;
+        let continued = self
+            .continue_session(req, trigger, session, store.clone())
+            .await;
         if continued.is_err() {
-            // The session goes back to its earlier conclusion; the audit keeps what the
-            // follow-up recorded before it failed.
             store.put_session(&before).await?;
         }
         continued
@@ -62,14 +76,16 @@ impl Sitrep {
     async fn continue_session(
         &self,
         req: FollowUpRequest,
+        trigger: Option<Trigger>,
         mut session: Session,
         store: Arc<dyn EngineStore>,
     ) -> Result<Session> {
         let a = self.assistant(Some(&session.assistant))?;
-        let text = sitrep_core::protocol::cap(req.text.trim().to_string(), 2000);
-        let mut ctx = self
-            .context(Trigger::Question { text: text.clone() }, &a)
-            .await?;
+        let trigger = trigger.unwrap_or_else(|| Trigger::Question {
+            text: sitrep_core::protocol::cap(req.text.trim().to_string(), 2000),
+        });
+        let text = sitrep_core::protocol::cap(trigger.text().trim().to_string(), 2000);
+        let mut ctx = self.context(trigger, &a).await?;
         // A follow-up that names nothing ("and what about the cache?" names a kind; "why?"
         // names nothing) stays on what the session was about.
         for r in &session.focus {

@@ -16,7 +16,7 @@ pub use follow_up::FollowUpRequest;
 pub use reasoner::{Offline, Proposal, Reasoner, ReasonerNote, ReasonerView};
 pub use remedy::{RemediationView, Verification};
 pub use settings::*;
-pub use triggers::{AlertKey, alert_key, parse_alert};
+pub use triggers::{AlertKey, alert_change, alert_content, alert_key, parse_alert};
 
 pub(crate) use context::resolve;
 
@@ -24,8 +24,8 @@ use crate::{EngineError, Result, Sitrep};
 use context::{Context, allowed, distances, focus_of_labels};
 use driver::{Budget, Driver};
 use sitrep_core::investigation::{
-    AuditEntry, AuditKind, AuditLine, BudgetUse, ConclusionInput, ConfidenceReason, Session, SessionStatus,
-    Trigger, Verdict, conclude,
+    AuditEntry, AuditKind, AuditLine, BudgetUse, ConclusionInput, ConfidenceReason, Session,
+    SessionStatus, Trigger, Verdict, conclude,
 };
 use sitrep_store::{EngineStore, IssueFilter, SessionStore};
 use std::time::Duration;

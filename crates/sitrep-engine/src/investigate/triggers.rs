@@ -260,9 +260,123 @@ pub fn alert_key(source: sitrep_core::intake::Source, text: &str) -> Result<Aler
     })
 }
 
+/// What an alert payload says of its problem, as a fingerprint: two deliveries of one key
+/// with the same content are a repeat; with another, the problem changed (an alert joined or
+/// left the group, an incident's priority rose). Alertmanager: each alert's status and labels
+/// (not its annotations, which often carry the current value of the metric); PagerDuty: the
+/// incident's title, priority and urgency; Opsgenie: the alert's message, priority and tags.
+/// `None` when the payload cannot be read, and for a generic webhook, whose workflow's key
+/// fields are all it says of its problem (its other fields are often a run id or a time).
+pub fn alert_content(source: sitrep_core::intake::Source, text: &str) -> Option<u64> {
+    use sitrep_core::fingerprint::fnv1a64;
+    use sitrep_core::intake::Source;
+    if source == Source::Webhook {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let at = |p: &str| v.pointer(p).map(|x| x.to_string()).unwrap_or_default();
+    let parts: Vec<String> = match source {
+        Source::Alertmanager => {
+            let mut alerts: Vec<String> = v
+                .get("alerts")?
+                .as_array()?
+                .iter()
+                .map(|a| {
+                    let labels = string_map(a.get("labels"));
+                    let labels: Vec<String> =
+                        labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!(
+                        "{} {}",
+                        a.get("status").map(|s| s.to_string()).unwrap_or_default(),
+                        labels.join(",")
+                    )
+                })
+                .collect();
+            alerts.sort();
+            alerts
+        }
+        Source::Pagerduty => vec![
+            at("/event/data/title"),
+            at("/event/data/priority/summary"),
+            at("/event/data/urgency"),
+        ],
+        Source::Opsgenie => vec![
+            at("/alert/message"),
+            at("/alert/priority"),
+            at("/alert/tags"),
+        ],
+        Source::Webhook => unreachable!("returned above"),
+    };
+    Some(fnv1a64(
+        &parts.iter().map(String::as_str).collect::<Vec<_>>(),
+    ))
+}
+
+/// The payload a changed alert's follow-up is read from: for Alertmanager, `now` with only
+/// the alerts that are new or changed since `prior` (so the follow-up is about what joined the
+/// group; all of them when alerts only left it); for other sources, `now` as it is.
+pub fn alert_change(source: sitrep_core::intake::Source, prior: &str, now: &str) -> String {
+    if source != sitrep_core::intake::Source::Alertmanager {
+        return now.to_string();
+    }
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+    let (Some(before), Some(mut after)) = (parse(prior), parse(now)) else {
+        return now.to_string();
+    };
+    let identity = |a: &serde_json::Value| (a.get("status").cloned(), string_map(a.get("labels")));
+    let known: Vec<_> = before
+        .get("alerts")
+        .and_then(|a| a.as_array())
+        .map(|a| a.iter().map(identity).collect())
+        .unwrap_or_default();
+    if let Some(alerts) = after.get_mut("alerts").and_then(|a| a.as_array_mut()) {
+        let fresh: Vec<serde_json::Value> = alerts
+            .iter()
+            .filter(|a| !known.contains(&identity(a)))
+            .cloned()
+            .collect();
+        if !fresh.is_empty() {
+            *alerts = fresh;
+        }
+    }
+    after.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeat_has_the_content_of_the_first_and_a_grown_group_does_not() {
+        use sitrep_core::intake::Source;
+        let one = r#"{"groupKey":"g","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A","resource":"db"},"annotations":{"summary":"at 91%"}}]}"#;
+        let again = r#"{"groupKey":"g","status":"firing","alerts":[{"status":"firing","labels":{"resource":"db","alertname":"A"},"annotations":{"summary":"at 97%"}}]}"#;
+        let grown = r#"{"version":"4","groupKey":"g","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A","resource":"db"}},{"status":"firing","labels":{"alertname":"B","resource":"web"}}]}"#;
+        let c = |t| alert_content(Source::Alertmanager, t).unwrap();
+        assert_eq!(
+            c(one),
+            c(again),
+            "annotations and label order are not content"
+        );
+        assert_ne!(c(one), c(grown));
+        assert_eq!(alert_content(Source::Alertmanager, "not json"), None);
+        // The follow-up reads what joined the group.
+        let Trigger::Alert { labels, .. } =
+            parse_alert(&alert_change(Source::Alertmanager, one, grown)).unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!(labels.get("alertname").map(String::as_str), Some("B"));
+        let pd = |p: &str| {
+            format!(
+                r#"{{"event":{{"event_type":"incident.priority_updated","data":{{"id":"Q1","title":"db down","priority":{{"summary":"{p}"}}}}}}}}"#
+            )
+        };
+        assert_ne!(
+            alert_content(Source::Pagerduty, &pd("P3")),
+            alert_content(Source::Pagerduty, &pd("P1"))
+        );
+    }
 
     #[test]
     fn alertmanager_v4_gives_the_firing_alert_and_its_labels() {

@@ -500,7 +500,11 @@ async fn the_models_reads_are_answered_side_by_side_within_the_round_fenced_and_
     // Each read is in the audit, and no task ran for it.
     let reads = notes(&audit, "read");
     assert_eq!(reads.len(), 4, "{reads:#?}");
-    assert!(reads.iter().all(|n| n.data["read"]["outcome"] == "answered"));
+    assert!(
+        reads
+            .iter()
+            .all(|n| n.data["read"]["outcome"] == "answered")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -271,3 +271,69 @@ async fn a_storm_of_two_groups_across_batches_is_two_investigations() {
     let (_, listed) = s.get("/api/v1/sessions", Role::Viewer).await;
     assert_eq!(listed["total"], 2, "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_alert_group_continues_its_investigation_and_a_repeat_does_not() {
+    let s = Server::start("w").await;
+    let hook = "/api/v1/hooks/alertmanager";
+    s.post(hook, Role::Operator, alertmanager_alert("g1", "firing"))
+        .await;
+    s.sitrep.process_inbound().await.unwrap();
+    let session = inbound(&s).await[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    concluded(&s, &session).await;
+
+    // The same alerts again, their annotations' values moved: a repeat.
+    let mut repeat = alertmanager_alert("g1", "firing");
+    repeat["alerts"][0]["annotations"]["summary"] = json!("disk almost full (97%)");
+    s.post(hook, Role::Operator, repeat).await;
+    s.sitrep.process_inbound().await.unwrap();
+    let dup = &inbound(&s).await[0];
+    assert_eq!(dup["status"], "duplicate", "{dup}");
+
+    // Another alert joins the group: the session continues with it.
+    let mut grown = alertmanager_alert("g1", "firing");
+    grown["alerts"].as_array_mut().unwrap().push(json!({
+        "status": "firing", "labels": {"alertname": "MemoryPressure", "instance": "localhost"},
+        "annotations": {"summary": "memory pressure"}, "startsAt": "2026-12-02T10:05:00Z",
+        "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f2"}));
+    s.post(hook, Role::Operator, grown).await;
+    s.sitrep.process_inbound().await.unwrap();
+    let updated = inbound(&s).await[0].clone();
+    assert_eq!(updated["status"], "updated", "{updated}");
+    assert_eq!(updated["session_id"], session.as_str());
+    // Its follow-up ends (a concluded session is claimed before the event is stored, so
+    // waiting for "not running" cannot see the old conclusion).
+    let done = concluded(&s, &session).await;
+    let follow_ups = done["follow_ups"].as_array().unwrap();
+    assert_eq!(follow_ups.len(), 1, "{done}");
+    assert!(
+        follow_ups[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("MemoryPressure"),
+        "{follow_ups:?}"
+    );
+    assert!(
+        follow_ups[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains(updated["id"].as_str().unwrap()),
+        "{follow_ups:?}"
+    );
+    let (_, sessions) = s.get("/api/v1/sessions", Role::Viewer).await;
+    assert_eq!(sessions["total"], 1, "still one investigation: {sessions}");
+    let (_, audit) = s
+        .get(&format!("/api/v1/sessions/{session}/audit"), Role::Viewer)
+        .await;
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "follow-up"),
+        "{audit}"
+    );
+}

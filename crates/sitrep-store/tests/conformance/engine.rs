@@ -537,7 +537,17 @@ pub async fn concurrent_audit_lines_are_numbered_apart(s: &dyn EngineStore) {
         s.claim_session("w", "se-race")
     );
     assert_eq!(
-        [first.unwrap(), second.unwrap()].iter().filter(|c| **c).count(),
+        [first.unwrap(), second.unwrap()]
+            .iter()
+            .filter(|c| **c)
+            .count(),
         1
+    );
+    // Every reader sees the claim.
+    let claimed = s.get_session("w", "se-race").await.unwrap().unwrap();
+    assert_eq!(claimed.status, SessionStatus::Running);
+    assert_eq!(
+        s.list_sessions("w", 10).await.unwrap()[0].status,
+        SessionStatus::Running
     );
 }

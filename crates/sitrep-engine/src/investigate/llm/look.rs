@@ -121,7 +121,9 @@ impl LlmReasoner {
                     })
                     .collect();
                 hits.sort_by(|a, b| b.0.cmp(&a.0));
-                Ok(json!({"tasks": hits.into_iter().take(MAX_ITEMS).map(|(_, v)| v).collect::<Vec<_>>()}))
+                Ok(
+                    json!({"tasks": hits.into_iter().take(MAX_ITEMS).map(|(_, v)| v).collect::<Vec<_>>()}),
+                )
             }
             "list_issues" => {
                 let list = s

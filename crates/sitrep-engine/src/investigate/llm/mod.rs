@@ -11,8 +11,8 @@ use super::context::{Candidate, Context};
 use super::reasoner::{Offline, Proposal, Reasoner, ReasonerNote, ReasonerView};
 use super::settings::ModelSettings;
 use crate::{Result, Sitrep};
-use futures_util::future::join_all;
 use async_trait::async_trait;
+use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sitrep_core::investigation::{HypothesisStatus, Source};
@@ -336,8 +336,10 @@ impl LlmReasoner {
                 break;
             }
             let answer = self.call(v, &request).await?;
-            let (reads, acts): (Vec<&ToolCall>, Vec<&ToolCall>) =
-                answer.tool_calls.iter().partition(|c| look::is_read(&c.name));
+            let (reads, acts): (Vec<&ToolCall>, Vec<&ToolCall>) = answer
+                .tool_calls
+                .iter()
+                .partition(|c| look::is_read(&c.name));
             let mut replies: BTreeMap<&str, String> = BTreeMap::new();
             for call in acts {
                 let reply = match self.take(v, candidates, call) {
@@ -377,7 +379,9 @@ impl LlmReasoner {
             request.messages.push(answer.message());
             for call in &answer.tool_calls {
                 let content = replies.remove(call.id.as_str()).unwrap_or_default();
-                request.messages.push(Message::tool_result(&call.id, content));
+                request
+                    .messages
+                    .push(Message::tool_result(&call.id, content));
             }
         }
         proposals.sort_by_key(order);

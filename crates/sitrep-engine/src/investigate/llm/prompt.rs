@@ -24,7 +24,12 @@ pub(super) fn candidate_id(c: &Candidate) -> String {
     format!("{}@{}", c.category, c.resource)
 }
 
-pub(super) fn tool(name: &str, description: &str, properties: Value, required: &[&str]) -> ToolDefinition {
+pub(super) fn tool(
+    name: &str,
+    description: &str,
+    properties: Value,
+    required: &[&str],
+) -> ToolDefinition {
     ToolDefinition {
         name: name.into(),
         description: description.into(),
