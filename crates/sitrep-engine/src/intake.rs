@@ -9,6 +9,7 @@ use crate::group_commit::GroupCommit;
 use crate::investigate::{
     Ask, FollowUpRequest, InvestigateRequest, alert_change, alert_content, alert_key, parse_alert,
 };
+use crate::workflows::EventPlan;
 use crate::{EngineError, Result, Sitrep};
 use serde::Serialize;
 use sitrep_core::Timestamp;
@@ -219,6 +220,7 @@ impl Sitrep {
     async fn start_investigation(&self, mut event: InboundEvent) -> Result<Started> {
         let store = self.store().await?;
         let session_id = Sitrep::new_session_id();
+        let mut command = None;
         let (ask, (assistant, deliveries)) = if event.source == Source::Webhook {
             match self.webhook_question(&event).await {
                 Ok((w, question)) => (
@@ -236,15 +238,31 @@ impl Sitrep {
                 }
             }
         } else {
-            let planned = self
+            let plan = self
                 .alert_workflows(&event, &session_id)
                 .await
                 .unwrap_or_else(|e| {
                     // The investigation must not wait on a broken folder.
                     tracing::error!(error = %e, event = %event.id, "cannot read the workflows; investigating without them");
-                    (None, vec![])
+                    EventPlan::default()
                 });
-            (Ask::Alert(event.payload.clone()), planned)
+            match plan.command {
+                Some(Err(e)) => {
+                    event.status = InboundStatus::Failed;
+                    event.note = Some(e);
+                    tracing::warn!(event = %event.id, note = ?event.note, "alert not investigated");
+                    return Ok(Started {
+                        event,
+                        stored: false,
+                    });
+                }
+                Some(Ok(c)) => command = Some(c),
+                None => {}
+            }
+            (
+                Ask::Alert(event.payload.clone()),
+                (plan.assistant, plan.deliveries),
+            )
         };
         event.status = InboundStatus::Investigating;
         event.session_id = Some(session_id.clone());
@@ -259,7 +277,10 @@ impl Sitrep {
         let me = self.clone();
         let mut ended = event.clone();
         tokio::spawn(async move {
-            let outcome = me.investigate(req).await;
+            let outcome = match command {
+                Some((name, args)) => me.run_command(&name, &args, &req).await.map(|c| c.session),
+                None => me.investigate(req).await,
+            };
             let (status, note) = match outcome {
                 Ok(s) => (
                     InboundStatus::Investigated,
@@ -305,14 +326,14 @@ impl Sitrep {
         let planned = match parse_alert(&alert_change(event.source, &prior.payload, &event.payload))
         {
             Ok(trigger) => {
-                let (_, deliveries) = self
+                let plan = self
                     .alert_workflows(&event, &session_id)
                     .await
                     .unwrap_or_else(|e| {
                         tracing::error!(error = %e, event = %event.id, "cannot read the workflows; continuing without them");
-                        (None, vec![])
+                        EventPlan::default()
                     });
-                Ok((trigger, deliveries))
+                Ok((trigger, plan.deliveries))
             }
             Err(e) => Err(e),
         };

@@ -13,13 +13,37 @@ use sitrep_core::Severity;
 use sitrep_core::Timestamp;
 use sitrep_core::delivery::{Delivery, DeliveryStatus};
 use sitrep_core::intake::InboundEvent;
-use sitrep_core::workflow::{AlertFacts, ScheduledAsk, Workflow, WorkflowSpec};
+use sitrep_core::workflow::{AlertFacts, ScheduledAsk, Workflow, WorkflowSpec, fill_args};
 use sitrep_store::DeliveryStore;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
 /// A workflow as listed and shown.
+/// What the workflows taking an event plan for it.
+#[derive(Debug, Default)]
+pub(crate) struct EventPlan {
+    pub assistant: Option<String>,
+    pub deliveries: Vec<Delivery>,
+    /// The command the first of them naming one runs as the investigation, its args filled
+    /// from the event (or why they cannot be).
+    pub command: Option<std::result::Result<(String, Vec<String>), String>>,
+}
+
+/// The command of the first workflow that names one, with its args filled from `fields`.
+fn event_command(
+    taking: &[&Workflow],
+    what: &str,
+    fields: &BTreeMap<String, String>,
+) -> Option<std::result::Result<(String, Vec<String>), String>> {
+    let (name, args) = taking.iter().find_map(|w| w.event_command())?;
+    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+    Some(
+        fill_args(args, what, |n| fields.get(n).cloned(), &known)
+            .map(|args| (name.to_string(), args)),
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowView {
     pub name: String,
@@ -102,14 +126,14 @@ impl Sitrep {
         &self,
         event: &InboundEvent,
         session_id: &str,
-    ) -> Result<(Option<String>, Vec<Delivery>)> {
+    ) -> Result<EventPlan> {
         let workflows = self.loaded_workflows().await?.items;
         if workflows.is_empty() {
-            return Ok((None, vec![]));
+            return Ok(EventPlan::default());
         }
-        let labels = match crate::investigate::parse_alert(&event.payload) {
-            Ok(sitrep_core::investigation::Trigger::Alert { labels, .. }) => labels,
-            _ => return Ok((None, vec![])),
+        let (name, mut labels) = match crate::investigate::parse_alert(&event.payload) {
+            Ok(sitrep_core::investigation::Trigger::Alert { name, labels, .. }) => (name, labels),
+            _ => return Ok(EventPlan::default()),
         };
         let facts = AlertFacts {
             source: event.source,
@@ -120,7 +144,14 @@ impl Sitrep {
             .map(|(w, _)| w)
             .filter(|w| w.takes_alert(facts))
             .collect();
-        Ok(self.plan_deliveries(&taking, session_id))
+        let (assistant, deliveries) = self.plan_deliveries(&taking, session_id);
+        labels.entry("alertname".into()).or_insert(name);
+        let command = event_command(&taking, "the alert", &labels);
+        Ok(EventPlan {
+            assistant,
+            deliveries,
+            command,
+        })
     }
 
     /// One delivery per target of each workflow, and the first assistant any of them names.
@@ -299,13 +330,35 @@ impl Sitrep {
         if taking.is_empty() {
             return Ok(());
         }
+        let command = match taking.iter().any(|w| w.event_command().is_some()) {
+            false => None,
+            true => {
+                let (issue, _) = self.issue(issue_id).await?;
+                let fields = BTreeMap::from([
+                    ("id".to_string(), issue.id.clone()),
+                    ("resource".to_string(), issue.resource.clone()),
+                    ("task".to_string(), issue.task.clone()),
+                    ("title".to_string(), issue.title.clone()),
+                    ("severity".to_string(), issue.severity.get().to_string()),
+                    ("scope".to_string(), issue.scope.clone()),
+                ]);
+                match event_command(&taking, "the issue", &fields) {
+                    Some(Err(e)) => {
+                        // Nothing starts: the workflow's args do not fit its issues.
+                        tracing::error!(error = %e, issue = issue_id, "a workflow's command cannot investigate the issue");
+                        return Ok(());
+                    }
+                    c => c.and_then(std::result::Result::ok),
+                }
+            }
+        };
         let session_id = Sitrep::new_session_id();
         let (assistant, deliveries) = self.plan_deliveries(&taking, &session_id);
         self.store()
             .await?
             .put_deliveries(&deliveries, None)
             .await?;
-        tracing::info!(issue = issue_id, session = %session_id, deliveries = deliveries.len(), "workflow investigates a new issue");
+        tracing::info!(issue = issue_id, session = %session_id, deliveries = deliveries.len(), command = ?command.as_ref().map(|c| &c.0), "workflow investigates a new issue");
         let req = InvestigateRequest {
             ask: Ask::Issue(issue_id.to_string()),
             assistant,
@@ -315,7 +368,11 @@ impl Sitrep {
         };
         let me = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.investigate(req).await {
+            let done = match command {
+                Some((name, args)) => me.run_command(&name, &args, &req).await.map(drop),
+                None => me.investigate(req).await.map(drop),
+            };
+            if let Err(e) = done {
                 tracing::error!(error = %e, "a workflow's investigation of an issue failed");
             }
             me.wake_delivery();

@@ -121,7 +121,9 @@ pub struct Investigate {
     /// The question asked, for a webhook (`${path}` is filled from the body) or a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
-    /// A command of the workspace (`commands/`) run on a schedule, with its arguments.
+    /// A command of the workspace (`commands/`) run on a schedule, or as the investigation of
+    /// an alert or an issue, with its arguments (for an alert or an issue, `${NAME}` in an
+    /// argument is filled from the alert's labels or the issue's fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -226,11 +228,22 @@ impl Workflow {
                 "only a webhook or a schedule workflow asks a question of its own (an alert or an issue is its own question)".into(),
             );
         }
-        if on.schedule.is_none() && inv.command.is_some() {
+        if on.webhook.is_some() && inv.command.is_some() {
             bad(
                 "investigate.command".into(),
-                "only a schedule workflow runs a command (an alert, an issue or a webhook is investigated as it comes)".into(),
+                "a webhook asks its question: write it as `/COMMAND ARGS` to run a command".into(),
             );
+        }
+        if inv.command.as_deref().is_some_and(|c| c.trim().is_empty()) && on.schedule.is_none() {
+            bad(
+                "investigate.command".into(),
+                "name a command of the workspace's commands/".into(),
+            );
+        }
+        for (i, a) in inv.args.iter().enumerate() {
+            if let Err(e) = crate::template::substitute(a, |_| Some(String::new())) {
+                bad(format!("investigate.args[{i}]"), e);
+            }
         }
         if inv.command.is_none() && !inv.args.is_empty() {
             bad(
@@ -351,6 +364,16 @@ impl Workflow {
         }
     }
 
+    /// The command an alert or issue workflow runs as its investigation, with its arguments
+    /// as written (`${NAME}` filled per event by [`fill_args`]).
+    pub fn event_command(&self) -> Option<(&str, &[String])> {
+        if self.schedule.is_some() {
+            return None;
+        }
+        let inv = &self.spec.investigate;
+        Some((inv.command.as_deref()?, inv.args.as_slice()))
+    }
+
     /// Whether it takes a newly opened issue of this severity.
     pub fn takes_issue(&self, severity: Severity) -> bool {
         self.spec
@@ -360,6 +383,31 @@ impl Workflow {
             .filter(|_| self.spec.enabled)
             .is_some_and(|f| severity.get() <= f.severity_at_most)
     }
+}
+
+/// A command's arguments with each `${NAME}` filled from the event (an alert's labels, an
+/// issue's fields); a name the event lacks is an error naming it and what it has.
+pub fn fill_args(
+    args: &[String],
+    what: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    known: &[&str],
+) -> Result<Vec<String>, String> {
+    args.iter()
+        .map(|a| {
+            crate::template::substitute(a, &lookup).map_err(|_| {
+                let missing: Vec<String> = crate::template::references(a)
+                    .into_iter()
+                    .filter(|n| lookup(n).is_none())
+                    .collect();
+                format!(
+                    "investigate.args: {what} has no {} (it has {})",
+                    missing.join(", "),
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -629,14 +677,41 @@ investigate: {{question: x, command: y}}
             )),
             ["investigate"]
         );
+        // An alert or an issue may be investigated by a command, its args filled per event.
+        let by_command = compile(&format!(
+            "name: b
+on: {{alert: {{}}}}
+investigate: {{command: db-triage, args: ['${{resource}}', window=1h]}}
+{to}"
+        ))
+        .unwrap();
+        let (name, args) = by_command.event_command().unwrap();
+        assert_eq!(name, "db-triage");
+        let labels = BTreeMap::from([("resource".to_string(), "pg-1".to_string())]);
+        let lookup = |n: &str| labels.get(n).cloned();
+        assert_eq!(
+            fill_args(args, "the alert", lookup, &["resource"]).unwrap(),
+            ["pg-1", "window=1h"]
+        );
+        let e = fill_args(&["${host}".into()], "the alert", lookup, &["resource"]).unwrap_err();
+        assert!(e.contains("no host") && e.contains("resource"), "{e}");
         assert_eq!(
             fields(&format!(
                 "name: b
-on: {{alert: {{}}}}
-investigate: {{command: y, args: [z]}}
+on: {{webhook: {{secret: 'secret:K'}}}}
+investigate: {{question: x, command: y}}
 {to}"
             )),
             ["investigate.command"]
+        );
+        assert_eq!(
+            fields(&format!(
+                "name: b
+on: {{issue: {{severity_at_most: 2}}}}
+investigate: {{command: y, args: ['${{resource']}}
+{to}"
+            )),
+            ["investigate.args[0]"]
         );
         assert_eq!(
             fields(&format!(

@@ -513,3 +513,122 @@ async fn a_known_issue_is_marked_and_tested_after_the_unexplained_one_until_its_
             .any(|r| r.rule == "db-maintenance" && r.effects[0].starts_with("known until"))
     );
 }
+
+/// An Alertmanager payload of one firing alert with these labels.
+fn alert(group: &str, labels: serde_json::Value) -> String {
+    serde_json::json!({
+        "version": "4", "groupKey": group, "status": "firing", "receiver": "sitrep",
+        "alerts": [{"status": "firing", "labels": labels, "annotations": {"summary": "checkout fails"},
+                    "startsAt": "2026-12-02T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}],
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_workflow_runs_its_command_with_args_from_the_alerts_labels() {
+    use sitrep_core::intake::{InboundStatus, Source as From};
+    let home = Home::new("").await;
+    write(&home.dir.path().join("commands/db-check.yaml"), COMMAND);
+    write(
+        &home.dir.path().join("workflows/db.yaml"),
+        "on: {alert: {labels: {team: shop}}}\ninvestigate: {command: db-check, args: ['db=${resource}']}\ndeliver: [{webhook: {url: 'http://127.0.0.1:9/hook'}}]\n",
+    );
+    home.break_it();
+    home.sitrep
+        .receive(
+            From::Alertmanager,
+            &alert(
+                "g1",
+                serde_json::json!({"alertname": "DbErrors", "team": "shop", "resource": "db"}),
+            ),
+        )
+        .await
+        .unwrap();
+    // Its labels lack what the args need: the event fails, saying so; nothing starts.
+    home.sitrep
+        .receive(
+            From::Alertmanager,
+            &alert(
+                "g2",
+                serde_json::json!({"alertname": "DbErrors", "team": "shop"}),
+            ),
+        )
+        .await
+        .unwrap();
+    home.sitrep.process_inbound().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let events = loop {
+        let events = home.sitrep.inbound(10).await.unwrap();
+        if events
+            .iter()
+            .all(|e| e.status != InboundStatus::Investigating)
+        {
+            break events;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let by_key = |k: &str| events.iter().find(|e| e.dedup_key == k).unwrap();
+    let failed = by_key("g2");
+    assert_eq!(failed.status, InboundStatus::Failed, "{failed:#?}");
+    let note = failed.note.as_deref().unwrap();
+    assert!(
+        note.contains("no resource") && note.contains("alertname"),
+        "{note}"
+    );
+    assert!(failed.session_id.is_none());
+
+    let ran = by_key("g1");
+    assert_eq!(ran.status, InboundStatus::Investigated, "{ran:#?}");
+    let s = home
+        .sitrep
+        .session(ran.session_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.trigger.text(),
+        "why is checkout failing on db, is batch holding connections?"
+    );
+    let audit = home.sitrep.session_audit(&s.id).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == AuditKind::TaskRun && e.data["command"] == "db-check"),
+        "the command's step ran: {audit:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_workflow_runs_its_command_with_args_from_the_issue() {
+    let home = Home::new("").await;
+    write(&home.dir.path().join("commands/db-check.yaml"), COMMAND);
+    write(
+        &home.dir.path().join("workflows/issues.yaml"),
+        "on: {issue: {severity_at_most: 4}}\ninvestigate: {command: db-check, args: ['db=${resource}']}\ndeliver: [{webhook: {url: 'http://127.0.0.1:9/hook'}}]\n",
+    );
+    let me = home.sitrep.clone();
+    let worker = tokio::spawn(async move { me.workflow_worker(std::future::pending()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    home.break_it();
+    home.sitrep.run_slx("db-health").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let s = loop {
+        let done = home
+            .sitrep
+            .sessions(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.status != sitrep_core::investigation::SessionStatus::Running);
+        if let Some(s) = done {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "no session");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    worker.abort();
+    assert_eq!(
+        s.trigger.text(),
+        "why is checkout failing on db, is batch holding connections?"
+    );
+}
