@@ -33,6 +33,7 @@ mod serve;
 pub mod settings;
 mod slack;
 pub mod sli;
+mod slo_watch;
 mod slx;
 pub mod studio;
 pub mod vault;

@@ -31,7 +31,7 @@ pub(crate) struct EventPlan {
 }
 
 /// The command of the first workflow that names one, with its args filled from `fields`.
-fn event_command(
+pub(crate) fn event_command(
     taking: &[&Workflow],
     what: &str,
     fields: &BTreeMap<String, String>,
@@ -188,11 +188,13 @@ impl Sitrep {
         (assistant, deliveries)
     }
 
-    /// Starts an investigation of each newly opened issue a workflow takes, with its
-    /// deliveries, until `stop` completes. (An issue opened while no server runs starts
-    /// nothing: workflows act on what happens while they watch.)
+    /// Starts an investigation of each newly opened issue a workflow takes, and of each SLO
+    /// an SLO workflow watches that falls below its objective (`slo_watch`), with their
+    /// deliveries, until `stop` completes. (What happens while no server runs starts nothing:
+    /// workflows act on what happens while they watch.)
     pub async fn workflow_worker(&self, stop: impl Future<Output = ()> + Send) {
         let mut events = self.subscribe();
+        let mut slo = crate::slo_watch::SloWatch::default();
         tokio::pin!(stop);
         loop {
             let event = tokio::select! {
@@ -206,6 +208,25 @@ impl Sitrep {
                     severity: Some(severity),
                     ..
                 }) => (issue_id, severity),
+                Ok(crate::events::Event::RunFinished {
+                    slx: Some(slx),
+                    kind: sitrep_core::TaskKind::Health,
+                    resource,
+                    status,
+                    issues_raised,
+                    ..
+                }) => {
+                    let check = crate::slo_watch::Check {
+                        slx: &slx,
+                        resource: &resource,
+                        status,
+                        issues_raised,
+                    };
+                    if let Err(e) = self.slo_check(&mut slo, check).await {
+                        tracing::error!(error = %e, slx = %slx, "cannot judge an SLO workflow's check");
+                    }
+                    continue;
+                }
                 Ok(_) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "workflows missed issue events");

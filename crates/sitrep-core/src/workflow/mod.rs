@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod schedule;
+mod slo;
 mod target;
 pub use schedule::*;
+pub use slo::*;
 pub use target::*;
 
 /// A workflow as written.
@@ -53,6 +55,9 @@ pub struct On {
     /// A time of day, week or month (cron, UTC): a question or a command on a schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleTrigger>,
+    /// An SLX's health checks falling below an objective over a window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloTrigger>,
 }
 
 impl On {
@@ -69,6 +74,8 @@ impl On {
             "signed webhook".into()
         } else if let Some(s) = &self.schedule {
             format!("schedule {} ({})", s.cron, s.zone_name())
+        } else if let Some(s) = &self.slo {
+            format!("slo {}% over {}", s.objective, s.window)
         } else {
             String::new()
         }
@@ -186,12 +193,18 @@ impl Workflow {
         let triggers = usize::from(on.alert.is_some())
             + usize::from(on.issue.is_some())
             + usize::from(on.webhook.is_some())
-            + usize::from(on.schedule.is_some());
+            + usize::from(on.schedule.is_some())
+            + usize::from(on.slo.is_some());
         if triggers != 1 {
             bad(
                 "on".into(),
-                "give exactly one of alert, issue, webhook or schedule".into(),
+                "give exactly one of alert, issue, webhook, schedule or slo".into(),
             );
+        }
+        if let Some(slo) = &on.slo {
+            for (field, message) in slo.check() {
+                bad(field, message);
+            }
         }
         let inv = &spec.investigate;
         let mut webhook_problems = vec![];
@@ -225,7 +238,7 @@ impl Workflow {
         } else if inv.question.is_some() {
             bad(
                 "investigate.question".into(),
-                "only a webhook or a schedule workflow asks a question of its own (an alert or an issue is its own question)".into(),
+                "only a webhook or a schedule workflow asks a question of its own (an alert, an issue or an SLO breach is its own question)".into(),
             );
         }
         if on.webhook.is_some() && inv.command.is_some() {
@@ -364,14 +377,19 @@ impl Workflow {
         }
     }
 
-    /// The command an alert or issue workflow runs as its investigation, with its arguments
-    /// as written (`${NAME}` filled per event by [`fill_args`]).
+    /// The command an alert, issue or SLO workflow runs as its investigation, with its
+    /// arguments as written (`${NAME}` filled per event by [`fill_args`]).
     pub fn event_command(&self) -> Option<(&str, &[String])> {
         if self.schedule.is_some() {
             return None;
         }
         let inv = &self.spec.investigate;
         Some((inv.command.as_deref()?, inv.args.as_slice()))
+    }
+
+    /// Its SLO trigger, when it is an SLO workflow that is enabled.
+    pub fn slo(&self) -> Option<&SloTrigger> {
+        self.spec.on.slo.as_ref().filter(|_| self.spec.enabled)
     }
 
     /// Whether it takes a newly opened issue of this severity.

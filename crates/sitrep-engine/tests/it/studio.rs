@@ -632,3 +632,48 @@ async fn an_issue_workflow_runs_its_command_with_args_from_the_issue() {
         "why is checkout failing on db, is batch holding connections?"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_slo_workflow_investigates_once_when_checks_fall_below_its_objective() {
+    let home = Home::new("").await;
+    write(
+        &home.dir.path().join("workflows/web-slo.yaml"),
+        "on: {slo: {objective: 90, window: 1h, min_checks: 2, slxs: [web-health]}}\ndeliver: [{webhook: {url: 'http://127.0.0.1:9/hook'}}]\n",
+    );
+    let me = home.sitrep.clone();
+    let worker = tokio::spawn(async move { me.workflow_worker(std::future::pending()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // A healthy check, then failing ones: the first bad one makes it 1 good of 2, below 90%.
+    home.sitrep.run_slx("web-health").await.unwrap();
+    home.break_it();
+    for _ in 0..4 {
+        home.sitrep.run_slx("web-health").await.unwrap();
+        // The database's checks are not watched by the workflow.
+        home.sitrep.run_slx("db-health").await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let s = loop {
+        let all = home.sitrep.sessions(10).await.unwrap();
+        if let Some(s) = all
+            .iter()
+            .find(|s| s.status != sitrep_core::investigation::SessionStatus::Running)
+        {
+            break s.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no session: {all:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // More bad checks while it stays violated start nothing more.
+    home.sitrep.run_slx("web-health").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    worker.abort();
+    let text = s.trigger.text();
+    assert!(
+        text.starts_with("web is breaking the SLO of web-health: 1 of 2 checks good over the last 1h (50.0%, objective 90%)"),
+        "{text}"
+    );
+    assert_eq!(home.sitrep.sessions(10).await.unwrap().len(), 1);
+    let planned = home.sitrep.deliveries(None, 10).await.unwrap();
+    assert_eq!(planned.len(), 1, "{planned:#?}");
+    assert_eq!(planned[0].session_id, s.id);
+}
