@@ -277,10 +277,7 @@ impl Sitrep {
         let me = self.clone();
         let mut ended = event.clone();
         tokio::spawn(async move {
-            let outcome = match command {
-                Some((name, args)) => me.run_command(&name, &args, &req).await.map(|c| c.session),
-                None => me.investigate(req).await,
-            };
+            let outcome = me.investigate_or_run(req, command).await;
             let (status, note) = match outcome {
                 Ok(s) => (
                     InboundStatus::Investigated,
@@ -290,17 +287,7 @@ impl Sitrep {
             };
             ended.status = status;
             ended.note = note;
-            let stored = match me.store().await {
-                Ok(s) => s
-                    .update_inbound(std::slice::from_ref(&ended))
-                    .await
-                    .map_err(EngineError::from),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = stored {
-                tracing::error!(error = %e, event = %ended.id, "cannot record the end of an alert's investigation");
-            }
-            me.wake_delivery();
+            me.record_end(&ended).await;
         });
         Ok(Started {
             event,
@@ -383,22 +370,28 @@ impl Sitrep {
                     }
                 },
             );
-            let stored = match me.store().await {
-                Ok(s) => s
-                    .update_inbound(std::slice::from_ref(&ended))
-                    .await
-                    .map_err(EngineError::from),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = stored {
-                tracing::error!(error = %e, event = %ended.id, "cannot record the end of a changed alert's follow-up");
-            }
-            me.wake_delivery();
+            me.record_end(&ended).await;
         });
         Ok(Started {
             event,
             stored: true,
         })
+    }
+
+    /// Stores what became of an event once its investigation (or follow-up) ended, and lets
+    /// the delivery worker deliver it.
+    async fn record_end(&self, ended: &InboundEvent) {
+        let stored = match self.store().await {
+            Ok(s) => s
+                .update_inbound(std::slice::from_ref(ended))
+                .await
+                .map_err(EngineError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            tracing::error!(error = %e, event = %ended.id, "cannot record the end of an alert's investigation");
+        }
+        self.wake_delivery();
     }
 
     /// Notes a changed alert on a session that cannot continue with it now.

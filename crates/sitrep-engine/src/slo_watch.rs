@@ -129,17 +129,7 @@ impl Sitrep {
             task_budget: None,
             session_id: Some(session_id),
         };
-        let me = self.clone();
-        tokio::spawn(async move {
-            let done = match command {
-                Some((name, args)) => me.run_command(&name, &args, &req).await.map(drop),
-                None => me.investigate(req).await.map(drop),
-            };
-            if let Err(e) = done {
-                tracing::error!(error = %e, "a workflow's investigation of an SLO breach failed");
-            }
-            me.wake_delivery();
-        });
+        self.spawn_investigation(req, command, "an SLO breach");
         Ok(())
     }
 }

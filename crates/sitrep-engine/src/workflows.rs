@@ -154,6 +154,34 @@ impl Sitrep {
         })
     }
 
+    /// Investigates `req`, or runs `command` (name, args) as its investigation.
+    pub(crate) async fn investigate_or_run(
+        &self,
+        req: InvestigateRequest,
+        command: Option<(String, Vec<String>)>,
+    ) -> Result<sitrep_core::investigation::Session> {
+        match command {
+            Some((name, args)) => Ok(self.run_command(&name, &args, &req).await?.session),
+            None => self.investigate(req).await,
+        }
+    }
+
+    /// A workflow's investigation of `what` in the background; its deliveries go once it ends.
+    pub(crate) fn spawn_investigation(
+        &self,
+        req: InvestigateRequest,
+        command: Option<(String, Vec<String>)>,
+        what: &'static str,
+    ) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.investigate_or_run(req, command).await {
+                tracing::error!(error = %e, what, "a workflow's investigation failed");
+            }
+            me.wake_delivery();
+        });
+    }
+
     /// One delivery per target of each workflow, and the first assistant any of them names.
     pub(crate) fn plan_deliveries(
         &self,
@@ -318,26 +346,17 @@ impl Sitrep {
             task_budget: None,
             session_id: Some(session_id),
         };
-        let me = self.clone();
-        let workflow = w.name().to_string();
-        tokio::spawn(async move {
-            let done = match ask {
-                ScheduledAsk::Question(q) => me
-                    .investigate(InvestigateRequest {
-                        ask: Ask::Question(q),
-                        ..base
-                    })
-                    .await
-                    .map(drop),
-                ScheduledAsk::Command { name, args } => {
-                    me.run_command(&name, &args, &base).await.map(drop)
-                }
-            };
-            if let Err(e) = done {
-                tracing::error!(error = %e, workflow, "a scheduled workflow's investigation failed");
-            }
-            me.wake_delivery();
-        });
+        let (req, command) = match ask {
+            ScheduledAsk::Question(q) => (
+                InvestigateRequest {
+                    ask: Ask::Question(q),
+                    ..base
+                },
+                None,
+            ),
+            ScheduledAsk::Command { name, args } => (base, Some((name, args))),
+        };
+        self.spawn_investigation(req, command, "a schedule");
         Ok(())
     }
 
@@ -387,17 +406,7 @@ impl Sitrep {
             task_budget: None,
             session_id: Some(session_id),
         };
-        let me = self.clone();
-        tokio::spawn(async move {
-            let done = match command {
-                Some((name, args)) => me.run_command(&name, &args, &req).await.map(drop),
-                None => me.investigate(req).await.map(drop),
-            };
-            if let Err(e) = done {
-                tracing::error!(error = %e, "a workflow's investigation of an issue failed");
-            }
-            me.wake_delivery();
-        });
+        self.spawn_investigation(req, command, "an issue");
         Ok(())
     }
 }
