@@ -18,6 +18,7 @@ use serde::Serialize;
 use sitrep_core::intake::{Decision, InboundEvent, InboundStatus, Source, decide};
 use sitrep_core::investigation::{AuditKind, SessionStatus};
 use sitrep_store::{DeliveryStore, InboundStore, SessionStore};
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -26,6 +27,9 @@ pub const MAX_PAYLOAD: usize = 1024 * 1024;
 /// How often the worker looks for pending events it was not told about (another process
 /// received them, or a notification was missed).
 const SWEEP: Duration = Duration::from_secs(30);
+/// Follow-ups that changed alerts may ask of one session; later changes are recorded on
+/// their events only.
+const MAX_ALERT_FOLLOW_UPS: usize = 3;
 /// Events handled per store read.
 const BATCH: i64 = 100;
 
@@ -144,6 +148,8 @@ impl Sitrep {
         let mut priors = Priors::read(&*store, self.workspace(), &batch, cooldown).await?;
         let mut decided = Vec::with_capacity(batch.len());
         let mut contents = Contents::default();
+        // Per session, whether a changed alert may still continue it (read once per batch).
+        let mut continuable: HashMap<String, bool> = HashMap::new();
         for mut event in batch {
             let prior = priors.of(&*store, &event, cooldown).await?;
             event.processed_at = Some(self.now());
@@ -162,7 +168,9 @@ impl Sitrep {
                         .as_ref()
                         .filter(|p| p.firing && contents.changed(p, &event)) =>
                 {
-                    let updated = self.update_investigation(event, p, session_id).await?;
+                    let updated = self
+                        .update_investigation(event, p, session_id, &mut continuable)
+                        .await?;
                     priors.record(&updated.event);
                     if updated.stored {
                         tracing::info!(event = %updated.event.id, status = %updated.event.status, session = ?updated.event.session_id, "alert handled");
@@ -298,50 +306,57 @@ impl Sitrep {
 
     /// A changed alert of a group within its cooldown (an alert joined or left the group, an
     /// incident's priority changed): a finished session continues with it, as a follow-up
-    /// the alert asks, and its workflows deliver the new answer; a running one, or one that
-    /// cannot continue, gets a note in its audit. Stored before the follow-up starts, with
-    /// its deliveries, like a first alert.
+    /// the alert asks, and its workflows deliver the new answer. Stored before the follow-up
+    /// starts, with its deliveries, like a first alert. While the session runs, or once it has
+    /// answered [`MAX_ALERT_FOLLOW_UPS`] changes, the change is recorded on the event only: a
+    /// storm of changing alerts costs one session read per batch, not a follow-up each.
     async fn update_investigation(
         &self,
         mut event: InboundEvent,
         prior: &InboundEvent,
         session_id: String,
+        continuable: &mut HashMap<String, bool>,
     ) -> Result<Started> {
         let store = self.store().await?;
         event.status = InboundStatus::Updated;
         event.session_id = Some(session_id.clone());
-        // Only alerts change (`alert_content`): a generic webhook's repeats are duplicates.
-        let planned = match parse_alert(&alert_change(event.source, &prior.payload, &event.payload))
-        {
-            Ok(trigger) => {
-                let plan = self
-                    .alert_workflows(&event, &session_id)
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::error!(error = %e, event = %event.id, "cannot read the workflows; continuing without them");
-                        EventPlan::default()
-                    });
-                Ok((trigger, plan.deliveries))
-            }
-            Err(e) => Err(e),
+        let session = match continuable.get(&session_id) {
+            Some(false) => None,
+            _ => self.session(&session_id).await.ok().filter(|s| {
+                let by_alerts = s
+                    .follow_ups
+                    .iter()
+                    .filter(|f| f.by.contains(" event "))
+                    .count();
+                s.status != SessionStatus::Running && by_alerts < MAX_ALERT_FOLLOW_UPS
+            }),
         };
-        let session = self.session(&session_id).await;
-        let claimed = match (&session, &planned) {
-            (Ok(s), Ok(_)) if s.status != SessionStatus::Running => {
-                store.claim_session(self.workspace(), &session_id).await?
-            }
+        continuable.insert(session_id.clone(), false);
+        // Only alerts change (`alert_content`): a generic webhook's repeats are duplicates.
+        let trigger = session.as_ref().and_then(|_| {
+            parse_alert(&alert_change(event.source, &prior.payload, &event.payload)).ok()
+        });
+        let claimed = match (&session, &trigger) {
+            (Some(_), Some(_)) => store.claim_session(self.workspace(), &session_id).await?,
             _ => false,
         };
-        let (Ok(session), Ok((trigger, deliveries)), true) = (session, planned, claimed) else {
+        let (Some(session), Some(trigger), true) = (session, trigger, claimed) else {
             event.note = Some(format!(
-                "the alert group changed while session {session_id} was investigating it; noted in its audit"
+                "the alert group changed while session {session_id} was investigating it, or after it answered {MAX_ALERT_FOLLOW_UPS} changes; recorded here"
             ));
-            self.note_change(&session_id, &event).await;
             return Ok(Started {
                 event,
                 stored: false,
             });
         };
+        let deliveries = self
+            .alert_workflows(&event, &session_id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, event = %event.id, "cannot read the workflows; continuing without them");
+                EventPlan::default()
+            })
+            .deliveries;
         event.note = Some(format!(
             "the alert group changed: session {session_id} continues with it"
         ));
@@ -393,23 +408,6 @@ impl Sitrep {
             tracing::error!(error = %e, event = %ended.id, "cannot record the end of an alert's investigation");
         }
         self.wake_delivery();
-    }
-
-    /// Notes a changed alert on a session that cannot continue with it now.
-    async fn note_change(&self, session_id: &str, event: &InboundEvent) {
-        let data =
-            serde_json::json!({"inbound_event": event.id, "status": event.status, "changed": true});
-        if let Err(e) = self
-            .session_note(
-                session_id,
-                AuditKind::Note,
-                data,
-                format!("the alert group changed (event {})", event.id),
-            )
-            .await
-        {
-            tracing::warn!(error = %e, session = session_id, "cannot note the changed alert on its session");
-        }
     }
 
     /// Adds a resolution to a finished session's audit. A running session's audit is its
