@@ -463,6 +463,12 @@ async fn the_models_reads_are_answered_side_by_side_within_the_round_fenced_and_
             Call("map_around", json!({"resource": "web"})),
             Call("search_tasks", json!({"query": "db sessions"})),
             Call("list_insights", json!({})),
+            // A model that echoes a secret (it never saw one) is redacted when its own words
+            // go back to it.
+            Call(
+                "search_knowledge",
+                json!({"query": format!("runbook {SECRET}")}),
+            ),
         ],
         vec![form_db("t/db/sessions"), test_untested()],
         vec![conclude()],
@@ -496,10 +502,11 @@ async fn the_models_reads_are_answered_side_by_side_within_the_round_fenced_and_
     let tasks = tool("call_0_2");
     assert!(tasks.contains("t/db/sessions"), "{tasks}");
     tool("call_0_3");
+    tool("call_0_4");
     assert!(!stub.received()[1].contains(SECRET));
     // Each read is in the audit, and no task ran for it.
     let reads = notes(&audit, "read");
-    assert_eq!(reads.len(), 4, "{reads:#?}");
+    assert_eq!(reads.len(), 5, "{reads:#?}");
     assert!(
         reads
             .iter()

@@ -376,7 +376,19 @@ impl LlmReasoner {
                 );
                 replies.insert(call.id.as_str(), self.look_answer(result));
             }
-            request.messages.push(answer.message());
+            // What the model said goes back as sent the next time: redacted like the rest.
+            let mut said = answer.message();
+            if let Message::Assistant {
+                content,
+                tool_calls,
+            } = &mut said
+            {
+                self.redactor.redact_in_place(content);
+                for c in tool_calls {
+                    self.redactor.redact_json(&mut c.arguments);
+                }
+            }
+            request.messages.push(said);
             for call in &answer.tool_calls {
                 let content = replies.remove(call.id.as_str()).unwrap_or_default();
                 request
