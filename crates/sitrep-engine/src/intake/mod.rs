@@ -30,6 +30,18 @@ const SWEEP: Duration = Duration::from_secs(30);
 /// Follow-ups that changed alerts may ask of one session; later changes are recorded on
 /// their events only.
 const MAX_ALERT_FOLLOW_UPS: usize = 3;
+/// Who asks the follow-up a changed alert starts: its source and event
+/// (`alertmanager event ID`), as [`asked_by_alert`] recognises it.
+fn alert_asker(event: &InboundEvent) -> String {
+    format!("{} event {}", event.source, event.id)
+}
+
+/// Whether a follow-up was asked by a changed alert ([`alert_asker`]).
+fn asked_by_alert(by: &str) -> bool {
+    by.split_once(" event ")
+        .is_some_and(|(source, _)| source.parse::<Source>().is_ok())
+}
+
 /// Events handled per store read.
 const BATCH: i64 = 100;
 
@@ -326,7 +338,7 @@ impl Sitrep {
                 let by_alerts = s
                     .follow_ups
                     .iter()
-                    .filter(|f| f.by.contains(" event "))
+                    .filter(|f| asked_by_alert(&f.by))
                     .count();
                 s.status != SessionStatus::Running && by_alerts < MAX_ALERT_FOLLOW_UPS
             }),
@@ -368,7 +380,7 @@ impl Sitrep {
         let req = FollowUpRequest {
             session: session_id,
             text: trigger.text(),
-            by: format!("{} event {}", event.source, event.id),
+            by: alert_asker(&event),
             time_budget: None,
             task_budget: None,
         };
@@ -486,4 +498,17 @@ struct Started {
     event: InboundEvent,
     /// Stored with its session; else (failed) it is stored with the batch's other events.
     stored: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follow_up_asked_by_a_changed_alert_is_known_by_its_asker() {
+        assert!(asked_by_alert("alertmanager event 1b2c"));
+        assert!(asked_by_alert("opsgenie event x"));
+        assert!(!asked_by_alert("ann"));
+        assert!(!asked_by_alert("the event planner"));
+    }
 }
