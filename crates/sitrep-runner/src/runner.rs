@@ -452,6 +452,7 @@ impl Runner {
                 args: vec![path.as_os_str()],
                 env: vec![],
                 run_id,
+                server: None,
             };
             return self
                 .run_script(t, req, vars, redactor, script, interrupt)

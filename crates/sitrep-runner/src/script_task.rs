@@ -18,6 +18,8 @@ pub struct Script<'a> {
     pub args: Vec<&'a OsStr>,
     pub env: Vec<(String, String)>,
     pub run_id: &'a str,
+    /// A fork server running `program` that starts the task instead (robot tasks).
+    pub server: Option<&'a exec::forkserver::ForkServer>,
 }
 
 impl Runner {
@@ -83,6 +85,7 @@ impl Runner {
             timeout: t.task.timeout,
             cap: self.output_cap(),
             redactor,
+            server: script.server,
         };
         let (ended, tree) = exec::script::run(run, tree, interrupt).await;
         let (results, left) = if self.runs_on_tmpfs() {

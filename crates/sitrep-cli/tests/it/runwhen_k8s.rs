@@ -342,7 +342,7 @@ Leak The Token
     [Documentation]    Prints the secret every way it can.
     [Tags]    access:read-only
     ${as_env}=    RW.CLI.Run Cli    cmd=printf 'len=%s value=%s' "\${#TOKEN}" "$TOKEN"    secret__TOKEN=${TOKEN}
-    ${as_file}=    RW.CLI.Run Cli    cmd=printf 'path=%s value=' "$TOKEN"; cat "$TOKEN"    secret_file__TOKEN=${TOKEN}
+    ${as_file}=    RW.CLI.Run Cli    cmd=printf 'path=%s mode=%s value=' "$TOKEN" "$(stat -c %a "$TOKEN")"; cat "$TOKEN"    secret_file__TOKEN=${TOKEN}
     Log To Console    console ${TOKEN.value}
     RW.Core.Add Pre To Report    env ${as_env.stdout}
     RW.Core.Add Pre To Report    file ${as_file.stdout}
@@ -391,9 +391,15 @@ fn a_robot_tasks_secret_reaches_rw_cli_as_variable_and_file_and_is_kept_nowhere(
     let run_dir = report
         .split("file path=")
         .nth(1)
-        .and_then(|r| r.split(" value=").next())
+        .and_then(|r| r.split(" mode=").next())
         .unwrap_or_else(|| panic!("{report}"));
     assert!(run_dir.ends_with("/TOKEN"), "{report}");
+    // the task's user's only (RW.CLI adds u+x to what it stages; the umask keeps the rest out)
+    let mode = report.split(" mode=").nth(1).unwrap_or_default();
+    assert!(
+        mode.starts_with(['6', '7']) && mode[1..].starts_with("00 "),
+        "{report}"
+    );
     assert!(
         report.contains("value=[REDACTED:TOKEN]") && !report.contains(&secret),
         "{report}"

@@ -1,5 +1,6 @@
 //! One executor per task type. Each returns an [`Outcome`]; the runner records it.
 
+pub mod forkserver;
 pub mod http;
 pub mod promql;
 pub mod script;

@@ -3,6 +3,7 @@
 //! environment and bounded output.
 
 use super::Outcome;
+use super::forkserver::{ForkServer, ForkSpawn};
 use super::spawn::{Spawn, TaskProcess};
 use crate::capture::{Captured, capture};
 use crate::lifecycle::Interrupt;
@@ -27,6 +28,8 @@ pub struct ScriptRun<'a> {
     pub timeout: Duration,
     pub cap: usize,
     pub redactor: &'a Redactor,
+    /// Started as a fork of this server (which runs `program`) rather than a new process.
+    pub server: Option<&'a ForkServer>,
 }
 
 enum Ended {
@@ -85,11 +88,11 @@ impl ScriptEnd {
 /// signal fires when the thread that forked it exits. `tree` holds the task's cgroup, if this
 /// host has them; `interrupt` cuts the run.
 pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> (ScriptEnd, Tree) {
-    let spawned = match spawn(&r, &tree) {
+    let spawned = match spawn(&r, &tree).await {
         Err(e) if tree.cgroup().is_some() => {
             tracing::warn!(error = %e, "cannot start the task in its cgroup; its process group only");
             tree = Tree::prepare(&Isolation::ProcessGroup { why: e.to_string() }, "");
-            spawn(&r, &tree)
+            spawn(&r, &tree).await
         }
         other => other,
     };
@@ -179,7 +182,27 @@ pub async fn run(r: ScriptRun<'_>, mut tree: Tree, mut interrupt: Interrupt) -> 
     (end, tree)
 }
 
-fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<TaskProcess> {
+async fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<TaskProcess> {
+    if let Some(server) = r.server {
+        let forked = server
+            .spawn(&ForkSpawn {
+                args: r.args,
+                env: &r.env,
+                cwd: r.dir,
+                cgroup: tree.cgroup().map(|c| c.path()),
+            })
+            .await;
+        match forked {
+            Ok(task) => return Ok(task),
+            // a task that could not be set up there is started the usual way
+            Err(e) => {
+                tracing::warn!(error = %e, program = r.program, "fork server could not start the task; starting it as a new process")
+            }
+        }
+        for fifo in [".sitrep-stdout", ".sitrep-stderr"] {
+            let _ = std::fs::remove_file(r.dir.join(fifo));
+        }
+    }
     super::spawn::spawn(&Spawn {
         program: r.program,
         args: r.args,

@@ -54,6 +54,8 @@ enum Exit {
     Pidfd(AsyncFd<OwnedFd>),
     /// Kernels without pidfds: every SIGCHLD, then a look at this child.
     Sigchld(tokio::signal::unix::Signal),
+    /// Not sitrep's child: a fork server's, which reaps it and reports its wait status.
+    Reported(Option<tokio::sync::oneshot::Receiver<i32>>),
 }
 
 /// Which step of the child failed; reported through memory shared with the child.
@@ -231,9 +233,35 @@ pub fn spawn(s: &Spawn<'_>) -> io::Result<TaskProcess> {
 }
 
 impl TaskProcess {
+    /// A task a fork server started (`super::forkserver`): its exit comes from `exit`.
+    pub(crate) fn forked(
+        pid: libc::pid_t,
+        stdout: pipe::Receiver,
+        stderr: pipe::Receiver,
+        exit: tokio::sync::oneshot::Receiver<i32>,
+    ) -> TaskProcess {
+        TaskProcess {
+            pid,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            exit: Exit::Reported(Some(exit)),
+            reaped: false,
+        }
+    }
+
     /// Waits for the process to exit and reaps it.
     pub async fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
         use std::os::unix::process::ExitStatusExt;
+        if let Exit::Reported(exit) = &mut self.exit {
+            let Some(rx) = exit.take() else {
+                return Err(io::Error::other("the task's exit was already taken"));
+            };
+            let status = rx
+                .await
+                .map_err(|_| io::Error::other("the fork server that ran the task ended"))?;
+            self.reaped = true;
+            return Ok(std::process::ExitStatus::from_raw(status));
+        }
         loop {
             let mut status = 0;
             // SAFETY: reaps our own child without blocking.
@@ -250,6 +278,7 @@ impl TaskProcess {
                 Exit::Sigchld(s) => {
                     s.recv().await;
                 }
+                Exit::Reported(_) => unreachable!("answered before the loop"),
             }
         }
     }
@@ -257,7 +286,10 @@ impl TaskProcess {
 
 impl Drop for TaskProcess {
     fn drop(&mut self) {
-        if !self.reaped {
+        if !self.reaped && matches!(self.exit, Exit::Reported(_)) {
+            // SAFETY: only a signal; the fork server reaps its child.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        } else if !self.reaped {
             // SAFETY: our own child; a zombie left by WNOHANG is reaped when sitrep exits.
             unsafe {
                 libc::kill(self.pid, libc::SIGKILL);

@@ -1,10 +1,12 @@
 //! A robot task run: `python -m robot` of the runtime's venv on the bundle's suite, only the
 //! requested task, in the same sandbox as a bash or python task (private directory, process
 //! group and cgroup, timeout, capped output, allow-listed environment). sitrep's RW.Core writes
-//! the task's issues, reports and metrics to `$SITREP_RESULTS` like a native task.
+//! the task's issues, reports and metrics to `$SITREP_RESULTS` like a native task. The task is
+//! a fork of a Python that has imported Robot Framework once (`exec::forkserver`).
 
 use super::runtime::{ROBOT, RobotRuntime, RuntimeError};
 use crate::exec::Outcome;
+use crate::exec::forkserver::ForkServer;
 use crate::lifecycle::Interrupt;
 use crate::runner::{RunRequest, Runner};
 use sitrep_bundles::{ResolvedTask, RobotSpec};
@@ -12,6 +14,7 @@ use sitrep_core::redact::Redactor;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A runner's robot runtime: installed by one run at a time, checked once per process.
@@ -19,7 +22,25 @@ pub(crate) struct ManagedRobot {
     runtime: RobotRuntime,
     lock: tokio::sync::Mutex<()>,
     ready: AtomicBool,
+    /// Robot Framework imported once; every robot task a fork of it. Started on first use,
+    /// again if it has ended.
+    server: tokio::sync::Mutex<Option<Arc<ForkServer>>>,
 }
+
+/// What the fork server imports before serving: Robot Framework's runner, whose import is
+/// most of a robot task's start, and the libraries nearly every codebundle imports (RW.Core,
+/// RW.CLI and theirs) (docs/runwhen.md, "Speed"). None of them reads the environment when
+/// imported, which would be the server's, not the task's.
+const PRELOAD: &[&str] = &[
+    "robot.run",
+    "robot.running",
+    "robot.running.namespace",
+    "robot.running.suiterunner",
+    "robot.libraries.BuiltIn",
+    "robot.libraries.Easter",
+    "RW.Core",
+    "RW.CLI",
+];
 
 impl ManagedRobot {
     pub fn new(runtimes_dir: &Path) -> ManagedRobot {
@@ -27,6 +48,34 @@ impl ManagedRobot {
             runtime: RobotRuntime::new(runtimes_dir),
             lock: tokio::sync::Mutex::new(()),
             ready: AtomicBool::new(false),
+            server: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The fork server, started if there is none (None: it cannot start; tasks then start
+    /// their own interpreter, as before).
+    async fn server(&self) -> Option<Arc<ForkServer>> {
+        let mut server = self.server.lock().await;
+        if let Some(s) = server.as_ref().filter(|s| s.is_alive()) {
+            return Some(s.clone());
+        }
+        let shim = self.runtime.shim_dir();
+        let env = [
+            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            ("LANG", "C.UTF-8"),
+            // the RW package: sitrep's shim merged with rw-cli-keywords'
+            ("PYTHONPATH", &*shim.to_string_lossy()),
+        ];
+        match ForkServer::start(&self.runtime.python(), PRELOAD, &env).await {
+            Ok(s) => {
+                let s = Arc::new(s);
+                *server = Some(s.clone());
+                Some(s)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the robot fork server; each robot task starts its own Python");
+                None
+            }
         }
     }
 
@@ -78,6 +127,7 @@ impl Runner {
         let suite = std::path::absolute(&suite).unwrap_or(suite);
         let args = robot_args(spec, &suite, &dir, &rt.shim_dir());
         let python = rt.python().display().to_string();
+        let server = self.robot().server().await;
         let script = crate::script_task::Script {
             program: &python,
             args: args.iter().map(OsString::as_os_str).collect(),
@@ -89,6 +139,7 @@ impl Runner {
                 ("PYTHONNOUSERSITE".into(), "1".into()),
             ],
             run_id,
+            server: server.as_deref(),
         };
         self.run_script(t, req, vars, redactor, script, interrupt)
             .await

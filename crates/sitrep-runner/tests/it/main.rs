@@ -4,6 +4,7 @@
 
 mod issues;
 mod processes;
+mod robot;
 mod scheduler;
 mod secrets;
 mod sli;

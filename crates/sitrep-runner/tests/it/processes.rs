@@ -80,7 +80,7 @@ fn pids_dir(home: &Home, name: &str) -> PathBuf {
 }
 
 /// Waits for a condition, checking every 10 ms, up to 10 s.
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < Duration::from_secs(10), "never: {what}");
@@ -88,7 +88,7 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn pid(file: &Path) -> u32 {
+pub(crate) fn pid(file: &Path) -> u32 {
     std::fs::read_to_string(file)
         .unwrap()
         .trim()
@@ -97,7 +97,7 @@ fn pid(file: &Path) -> u32 {
 }
 
 /// No such process, or one that has exited and waits to be reaped.
-fn gone(pid: u32) -> bool {
+pub(crate) fn gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => {
