@@ -109,13 +109,13 @@ pub(crate) fn gone(pid: u32) -> bool {
     }
 }
 
-fn kill(pid: u32) {
+pub(crate) fn kill(pid: u32) {
     unsafe {
         libc::kill(pid as i32, libc::SIGKILL);
     }
 }
 
-fn cgroups() -> bool {
+pub(crate) fn cgroups() -> bool {
     match Isolation::detect() {
         Isolation::Cgroup { .. } => true,
         Isolation::ProcessGroup { why } => {

@@ -7,7 +7,8 @@ use super::Home;
 use crate::processes::{gone, pid, wait_until};
 use sitrep_bundles::{Catalog, CollectionKind, CollectionSource, Readers};
 use sitrep_core::{RunStatus, TaskRef};
-use sitrep_runner::{RobotRuntime, RunRequest};
+use sitrep_runner::{RobotRuntime, RunRequest, Runner, RunnerConfig, SystemClock};
+use sitrep_store::SqlStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,10 +60,9 @@ fn runtimes() -> &'static Path {
     })
 }
 
-async fn robot_home() -> (Home, Arc<sitrep_runner::Runner>) {
-    let runtimes = tokio::task::spawn_blocking(runtimes).await.unwrap();
-    let home = Home::new(&[]).await;
-    let col = home.dir.path().join("rw");
+/// The collection `rw` (the runbook above) in `dir`, read with the RunWhen reader.
+fn robot_catalog(dir: &Path) -> Catalog {
+    let col = dir.join("rw");
     std::fs::create_dir_all(col.join("codebundles/who")).unwrap();
     std::fs::write(col.join("codebundles/who/runbook.robot"), RUNBOOK).unwrap();
     let source = CollectionSource {
@@ -75,14 +75,23 @@ async fn robot_home() -> (Home, Arc<sitrep_runner::Runner>) {
     let readers = Readers {
         runwhen: Some(sitrep_runwhen::read_collection),
     };
-    let catalog = Catalog::load_with(&[source], &home.dir.path().join("cache"), readers).unwrap();
+    Catalog::load_with(&[source], &dir.join("cache"), readers).unwrap()
+}
+
+fn robot_config(dir: &Path, runtimes: &Path) -> RunnerConfig {
+    let mut cfg = RunnerConfig::new("w", dir.join("runtime"));
+    cfg.runtimes_dir = runtimes.to_path_buf();
+    cfg
+}
+
+async fn robot_home() -> (Home, Arc<Runner>) {
+    let runtimes = tokio::task::spawn_blocking(runtimes).await.unwrap();
+    let home = Home::new(&[]).await;
     let home = Home {
-        catalog: Arc::new(catalog),
+        catalog: Arc::new(robot_catalog(home.dir.path())),
         ..home
     };
-    let mut cfg = home.config();
-    cfg.runtimes_dir = runtimes.to_path_buf();
-    let runner = home.runner(cfg);
+    let runner = home.runner(robot_config(home.dir.path(), runtimes));
     (home, runner)
 }
 
@@ -159,4 +168,62 @@ async fn an_interrupted_robot_task_dies_with_what_it_started() {
         gone(task) && gone(sleep)
     })
     .await;
+}
+
+/// sitrep running the robot task `hold` until it is killed.
+#[tokio::test]
+#[ignore = "a helper process of after_kill_9_a_robot_task_dies_and_its_leftovers_are_killed"]
+async fn helper_process_holding_a_robot_task() {
+    let Ok(dir) = std::env::var("SITREP_TEST_HOLD_DIR") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let store = SqlStore::connect(&Home::db_url(&dir)).await.unwrap();
+    let runner = Runner::new(
+        robot_config(&dir, runtimes()),
+        Arc::new(robot_catalog(&dir)),
+        Arc::new(store),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let pids = dir.join("pids").display().to_string();
+    let _ = runner.run(request("hold", &[("PIDS", &pids)])).await;
+    unreachable!("the test kills this process while its task runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_a_robot_task_dies_and_its_leftovers_are_killed() {
+    let (home, runner) = robot_home().await;
+    let pids = home.dir.path().join("pids");
+    std::fs::create_dir_all(&pids).unwrap();
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "robot::helper_process_holding_a_robot_task",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("SITREP_TEST_HOLD_DIR", home.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleep = pids.join("sleep.pid");
+    wait_until("the helper's robot task started its sleep", || {
+        std::fs::read_to_string(&sleep).is_ok_and(|s| s.ends_with('\n'))
+    })
+    .await;
+    let (task, sleep) = (pid(&pids.join("robot.pid")), pid(&sleep));
+    // SAFETY: a signal to the helper this test started.
+    unsafe { libc::kill(helper.id() as i32, libc::SIGKILL) };
+    helper.wait().unwrap();
+    // the fork server dies with sitrep, the task with the fork server
+    wait_until("the robot task dies with sitrep", || gone(task)).await;
+    let rec = runner.recover().await.unwrap();
+    assert_eq!(rec.interrupted.len(), 1, "{rec:?}");
+    if crate::processes::cgroups() {
+        wait_until("what the task started is killed", || gone(sleep)).await;
+    } else {
+        crate::processes::kill(sleep);
+    }
 }
