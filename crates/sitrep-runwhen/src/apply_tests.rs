@@ -338,3 +338,25 @@ fn unknown_resource_types_and_properties_are_warned_about() {
             .any(|w| w.contains("metadata/annotations/x"))
     );
 }
+
+#[test]
+fn templates_may_call_pythons_string_methods_as_runwhens_do() {
+    // as upstream's curl-http-ok and workflow templates do
+    let mut t = templates();
+    t.insert(
+        "depl-taskset.yaml".into(),
+        "spec:\n  configProvided:\n    - {name: AGE, value: '{{ slx_name.split(\"-\")[1] }}'}\n    - {name: BINARY, value: '{{ \"/x/\".rstrip(\"/\") }}{{ match_resource.name.upper() }}'}\n".into(),
+    );
+    let resources = vec![k8s("deployment", Some("shop"), "checkout")];
+    let g = generate(&bundle(), &t, &resources, &ctx(LevelOfDetail::Detailed));
+    assert_eq!(g.slxs.len(), 1, "{:?}", g.warnings);
+    let s = &g.slxs[0];
+    assert_eq!(s.config["BINARY"], "/xCHECKOUT", "{:?}", g.warnings);
+    // the SLI's AGE wins; the runbook's rendered without an error
+    assert_eq!(s.config["AGE"], "10m");
+    assert!(
+        !g.warnings.iter().any(|w| w.contains("depl-taskset.yaml")),
+        "{:?}",
+        g.warnings
+    );
+}

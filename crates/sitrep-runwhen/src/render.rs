@@ -71,6 +71,9 @@ impl Templates {
         let dir = format!("{bundle}/.runwhen/templates");
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        // RunWhen renders with Jinja2 in Python: templates call str and dict methods
+        // (`slx_name.split('--')`, `prefix.rstrip('/')`, `d.items()`) that minijinja lacks.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         for b in BUILTIN {
             let _ = env.add_template_owned(b.to_string(), String::new());
         }
