@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, Node, PersistentVolumeClaim, Pod, PodSpec, Service,
 };
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -396,7 +396,11 @@ impl<'a> Builder<'a> {
     }
 
     pub fn ingress(&mut self, o: Ingress) {
-        let Some(key) = self.object("Ingress", &o.metadata, |_| {}) else {
+        let Some(key) = self.object("Ingress", &o.metadata, |r| {
+            if let Some(spec) = &o.spec {
+                ingress_routes(spec, r);
+            }
+        }) else {
             return;
         };
         let ns = o.metadata.namespace.clone().unwrap_or_default();
@@ -438,5 +442,37 @@ impl<'a> Builder<'a> {
             }
         }
         self.inv
+    }
+}
+
+/// What an ingress routes, kept on its resource: `rules` (each `host` and its `http.paths`'
+/// `path`, in the Kubernetes shape that RunWhen's templates read) and `tls_hosts`.
+fn ingress_routes(spec: &IngressSpec, r: &mut Resource) {
+    let rules: Vec<serde_json::Value> = spec
+        .rules
+        .iter()
+        .flatten()
+        .map(|rule| {
+            let paths: Vec<serde_json::Value> = rule
+                .http
+                .iter()
+                .flat_map(|h| &h.paths)
+                .map(|p| serde_json::json!({"path": p.path}))
+                .collect();
+            serde_json::json!({"host": rule.host, "http": {"paths": paths}})
+        })
+        .collect();
+    if !rules.is_empty() {
+        r.properties.insert("rules".into(), rules.into());
+    }
+    let tls_hosts: Vec<serde_json::Value> = spec
+        .tls
+        .iter()
+        .flatten()
+        .flat_map(|t| t.hosts.iter().flatten())
+        .map(|h| h.as_str().into())
+        .collect();
+    if !tls_hosts.is_empty() {
+        r.properties.insert("tls_hosts".into(), tls_hosts.into());
     }
 }

@@ -79,6 +79,15 @@ pub fn values_at(r: &Resource, path: &str) -> Result<Vec<String>, String> {
             .collect(),
         "spec/type" => prop("type"),
         "spec/replicas" => prop("replicas"),
+        // an ingress's (the Kubernetes indexer keeps its routes)
+        "spec/tls/hosts" => prop("tls_hosts"),
+        "spec/rules/host" => match r.properties.get("rules") {
+            Some(serde_json::Value::Array(rules)) => rules
+                .iter()
+                .filter_map(|rule| rule["host"].as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        },
         _ => match p.strip_prefix("labels/") {
             Some(l) => r.labels.get(l).cloned().into_iter().collect(),
             None => return Err(path.to_string()),

@@ -166,8 +166,23 @@ fn match_rules_read_the_map_properties() {
     );
     // what the Map does not keep is not guessed
     assert_eq!(
-        m("{type: exists, path: spec/tls/hosts}"),
-        Err("spec/tls/hosts".into())
+        m("{type: exists, path: spec/selector}"),
+        Err("spec/selector".into())
+    );
+    // an ingress's routes are kept: its TLS hosts and its rules' hosts
+    assert_eq!(m("{type: exists, path: spec/tls/hosts}"), Ok(false));
+    let mut ing = k8s("ingress", Some("shop"), "shop");
+    ing.properties
+        .insert("tls_hosts".into(), serde_json::json!(["shop.example.com"]));
+    ing.properties.insert(
+        "rules".into(),
+        serde_json::json!([{"host": "shop.example.com", "http": {"paths": [{"path": "/"}]}}]),
+    );
+    let on_ingress = |yaml: &str| matches(&yaml_serde::from_str(yaml).unwrap(), &ing, &custom);
+    assert_eq!(on_ingress("{type: exists, path: spec/tls/hosts}"), Ok(true));
+    assert_eq!(
+        on_ingress("{type: pattern, pattern: 'example[.]com$', properties: [spec/rules/host]}"),
+        Ok(true)
     );
     assert!(m("{type: not, predicate: {type: pattern, pattern: x, properties: [metadata/annotations/a]}}").is_err());
 }

@@ -259,10 +259,17 @@ pub fn variables(f: &Facts) -> Value {
     let cluster = r.prop_str("context");
     let kind = r.kind.strip_prefix("k8s-").unwrap_or(&r.kind);
     let mut spec = serde_json::Map::new();
-    for (from, to) in [("type", "type"), ("replicas", "replicas")] {
+    for (from, to) in [
+        ("type", "type"),
+        ("replicas", "replicas"),
+        ("rules", "rules"),
+    ] {
         if let Some(v) = r.properties.get(from) {
             spec.insert(to.into(), v.clone());
         }
+    }
+    if let Some(hosts) = r.properties.get("tls_hosts") {
+        spec.insert("tls".into(), serde_json::json!([{ "hosts": hosts }]));
     }
     let object = serde_json::json!({
         "kind": kind,

@@ -77,10 +77,24 @@ fn discovery_generates_slxs_from_runwhen_rules_and_templates() {
         assert_eq!(s["config"]["CONTAINER_RESTART_AGE"], "10m");
         assert_eq!(s["description"], format!("{name} Deployment Health"));
     }
+    // The TLS ingress: curl-http-ok's TLS rule (its hosts are on the Map), URLS rendered by
+    // upstream's template (Python string methods) from its rules; not the plain-HTTP rule.
+    let ingresses = kinds(&v, "k8s-ingress");
+    assert_eq!(ingresses.len(), 1, "{}", pretty(&v["resources"]));
+    let s = slx("shop-shop-stub-http-ok-tls-test");
+    assert_eq!(s["bundle"], "rw/curl-http-ok");
+    assert_eq!(s["resource"], "shop/shop");
+    assert_eq!(
+        s["config"]["URLS"],
+        "https://shop.example.com/,https://shop.example.com/api/checkout",
+        "{}",
+        pretty(s)
+    );
+    assert_eq!(s["config"]["TARGET_LATENCY"], "1.2");
     assert_eq!(
         created.len(),
-        namespaces.len() + deployments.len(),
-        "nothing else: the ingress rules read what the Map does not keep: {}",
+        namespaces.len() + deployments.len() + 1,
+        "nothing else: {}",
         pretty(&Value::from(
             created
                 .iter()
@@ -92,10 +106,10 @@ fn discovery_generates_slxs_from_runwhen_rules_and_templates() {
     assert!(
         warnings.iter().any(|w| {
             let w = w.as_str().unwrap();
-            w.starts_with("rw/curl-http-ok/.runwhen/generation-rules/http-ok.yaml")
-                && w.contains("spec/tls/hosts")
+            w.starts_with("rw/curl-http-ok/.runwhen/generation-rules/http-ok-tls-aks")
+                && w.contains("annotations")
         }),
-        "{}",
+        "the annotation the Map does not keep is named: {}",
         pretty(&v["warnings"])
     );
 
