@@ -227,3 +227,26 @@ async fn after_kill_9_a_robot_task_dies_and_its_leftovers_are_killed() {
         crate::processes::kill(sleep);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_server_that_died_is_started_again_by_the_next_task() {
+    let (_home, runner) = robot_home().await;
+    let who = || async {
+        let out = runner.run(request("who-runs-me", &[])).await.unwrap();
+        assert_eq!(out.run.status, RunStatus::Succeeded, "{:?}", out.run);
+        field(&out.run.stdout, "ppid").parse::<u32>().unwrap()
+    };
+    let server = who().await;
+    crate::processes::kill(server);
+    wait_until("the fork server is gone", || gone(server)).await;
+    // the next task may find it dying (then it starts as its own Python) or gone (a new server)
+    let next = who().await;
+    assert_ne!(next, server);
+    let after = who().await;
+    assert_ne!(after, server);
+    assert_ne!(
+        after,
+        std::process::id(),
+        "a new fork server runs the tasks"
+    );
+}
