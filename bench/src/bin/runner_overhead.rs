@@ -3,6 +3,7 @@
 //!
 //!     cargo run --release -p sitrep-bench --bin runner_overhead -- [--n 1000] [--concurrency 4] [--reps 5]
 //!
+//! `--python` runs a no-op python task against `python3 -c pass` instead of bash.
 //! `--process-group` turns cgroups off (as on a host without cgroup v2). Prints the median of
 //! each figure over the repetitions, and the CPU time this process spends per task.
 
@@ -24,6 +25,12 @@ fn cpu_secs() -> f64 {
     t(u.ru_utime) + t(u.ru_stime)
 }
 
+/// `--python`: a no-op python task against `python3 -c pass` (python tasks are forks of one
+/// `python3`, the fork server).
+fn python() -> bool {
+    std::env::args().any(|a| a == "--python")
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -36,8 +43,8 @@ async fn direct(n: usize, concurrency: usize) -> Duration {
     for _ in 0..n {
         let permit = sem.clone().acquire_owned().await.unwrap();
         set.spawn(async move {
-            let st = tokio::process::Command::new("bash")
-                .args(["-c", "true"])
+            let st = tokio::process::Command::new(if python() { "python3" } else { "bash" })
+                .args(["-c", if python() { "pass" } else { "true" }])
                 .status()
                 .await
                 .unwrap();
@@ -88,8 +95,17 @@ async fn main() {
     let col = dir.path().join("col");
     std::fs::create_dir_all(col.join("bundles/noop")).unwrap();
     std::fs::write(col.join("collection.yaml"), "name: bench\n").unwrap();
-    std::fs::write(col.join("bundles/noop/bundle.yaml"), "name: noop\ntasks:\n  - name: noop\n    kind: health\n    type: bash\n    script: noop.sh\n").unwrap();
-    std::fs::write(col.join("bundles/noop/noop.sh"), "true\n").unwrap();
+    let (ty, script, text) = if python() {
+        ("python", "noop.py", "pass\n")
+    } else {
+        ("bash", "noop.sh", "true\n")
+    };
+    std::fs::write(
+        col.join("bundles/noop/bundle.yaml"),
+        format!("name: noop\ntasks:\n  - name: noop\n    kind: health\n    type: {ty}\n    script: {script}\n"),
+    )
+    .unwrap();
+    std::fs::write(col.join("bundles/noop").join(script), text).unwrap();
     let source = sitrep_bundles::CollectionSource {
         name: "bench".into(),
         path: Some(col),
@@ -142,7 +158,8 @@ async fn main() {
     let per = |t: f64| t / n as f64 * 1000.0;
     let overhead_seq: Vec<f64> = s_seq.iter().zip(&d_seq).map(|(s, d)| per(s - d)).collect();
     let overhead_par: Vec<f64> = s_par.iter().zip(&d_par).map(|(s, d)| per(s - d)).collect();
-    println!("runner overhead: {n} no-op bash tasks, {reps} repetitions, medians");
+    let kind = if python() { "python" } else { "bash" };
+    println!("runner overhead: {n} no-op {kind} tasks, {reps} repetitions, medians");
     println!(
         "{:<28} {:>14} {:>14} {:>16} {:>12}",
         "mode", "direct ms/task", "sitrep ms/task", "overhead ms/task", "sitrep tasks/s"

@@ -3,6 +3,7 @@
 
 use crate::capture::DEFAULT_CAP;
 use crate::error::RunError;
+use crate::exec::forkserver::{ForkServer, LazyServer, ServerSpec};
 use crate::exec::{self, Outcome, http::HttpClients, sql::Pools};
 use crate::lifecycle::{Interrupt, Lifecycle};
 use crate::limits::{Gate, Limits};
@@ -12,7 +13,7 @@ use crate::rows;
 use crate::sli_watch::{Metric, SliWatch, SliWatchConfig};
 use crate::tree::cgroup::Isolation;
 use crate::tree::owner::Owner;
-use sitrep_bundles::{Catalog, ResolvedTask, TaskSpec};
+use sitrep_bundles::{Catalog, Interpreter, ResolvedTask, TaskSpec};
 use sitrep_core::approval::ApprovalGrant;
 use sitrep_core::issue::IssueChange;
 use sitrep_core::redact::Redactor;
@@ -105,6 +106,8 @@ pub struct Runner {
     runs_dir: crate::rundir::RunsDir,
     isolation: std::sync::OnceLock<Isolation>,
     robot: ManagedRobot,
+    /// Python tasks: forks of one `python3` (`exec::forkserver`), not a new one each.
+    python: LazyServer,
 }
 
 /// How a [`Runner::shutdown`] went.
@@ -156,6 +159,7 @@ impl Runner {
             runs_dir,
             isolation: std::sync::OnceLock::new(),
             robot: ManagedRobot::new(&cfg.runtimes_dir),
+            python: LazyServer::default(),
             cfg,
         })
     }
@@ -258,6 +262,32 @@ impl Runner {
 
     pub(crate) fn program_path(&self) -> &str {
         &self.path
+    }
+
+    /// The fork server of python tasks: the `python3` of their PATH, with the environment a
+    /// task's interpreter starts in (`HOME` for the user's site-packages, the locale, no
+    /// bytecode files); each task then gets exactly its own environment.
+    async fn python_server(&self) -> Option<std::sync::Arc<ForkServer>> {
+        self.python
+            .get(|| {
+                let mut env = vec![
+                    ("PATH".to_string(), self.path.clone()),
+                    ("LANG".into(), "C.UTF-8".into()),
+                    ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+                ];
+                for pass in ["HOME", "USER", "LOGNAME", "TZ"] {
+                    if let Ok(v) = std::env::var(pass) {
+                        env.push((pass.into(), v));
+                    }
+                }
+                ServerSpec {
+                    python: Interpreter::Python.program().into(),
+                    flags: &[],
+                    modules: &[],
+                    env,
+                }
+            })
+            .await
     }
 
     pub(crate) fn output_cap(&self) -> usize {
@@ -447,12 +477,16 @@ impl Runner {
         mut interrupt: Interrupt,
     ) -> Outcome {
         if let TaskSpec::Script { interpreter, path } = &t.task.spec {
+            let server = match interpreter {
+                Interpreter::Python => self.python_server().await,
+                Interpreter::Bash => None,
+            };
             let script = crate::script_task::Script {
                 program: interpreter.program(),
                 args: vec![path.as_os_str()],
                 env: vec![],
                 run_id,
-                server: None,
+                server: server.as_deref(),
             };
             return self
                 .run_script(t, req, vars, redactor, script, interrupt)

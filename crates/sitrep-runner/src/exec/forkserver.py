@@ -15,14 +15,18 @@ signal (the server has one on sitrep), its cgroup joined, /dev/null for stdin an
 FIFOs sitrep reads for stdout and stderr, its run directory, exactly the environment sitrep
 gave it. The server ends when its stdin closes, or with sitrep."""
 
+import atexit
 import ctypes
 import gc
 import json
 import os
+import pkgutil  # noqa: F401 (runpy imports it, and typing with it, to run a script)
 import runpy
 import select
 import signal
 import sys
+import threading
+import time
 import traceback
 
 PR_SET_PDEATHSIG = 1
@@ -65,6 +69,7 @@ def set_up(req, server, own):
     os.chdir(req["cwd"])
     os.environ.clear()
     os.environ.update(req["env"])
+    time.tzset()
     # files the task writes (secrets RW.CLI puts in files among them) are its own
     os.umask(0o077)
 
@@ -74,21 +79,35 @@ def run(args):
     try:
         if args[:1] == ["-m"]:
             sys.argv = ["-m"] + args[2:]
+            sys.path[0] = os.getcwd()
             runpy.run_module(args[1], run_name="__main__", alter_sys=True)
         else:
             sys.argv = list(args)
+            # `python SCRIPT` puts the script's folder first on the path
+            sys.path[0] = os.path.dirname(os.path.abspath(args[0]))
             runpy.run_path(args[0], run_name="__main__")
-        return 0
+        code = 0
     except SystemExit as e:
         if e.code is None:
-            return 0
-        if isinstance(e.code, int):
-            return e.code & 0xFF
-        print(e.code, file=sys.stderr)
-        return 1
+            code = 0
+        elif isinstance(e.code, int):
+            code = e.code & 0xFF
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
-        return 1
+        code = 1
+    # what an interpreter does on its way out: wait for threads, run atexit handlers
+    try:
+        threading._shutdown()
+    except BaseException:
+        pass
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    return code
 
 
 def start(req, server, own):

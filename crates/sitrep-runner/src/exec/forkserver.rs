@@ -46,6 +46,16 @@ pub struct ForkServer {
     _child: tokio::process::Child,
 }
 
+/// What a fork server runs: `python` (a path, or a name looked up in `env`'s PATH) with
+/// `flags`, `modules` imported before serving, `env` its whole environment (each task gets
+/// its own instead).
+pub struct ServerSpec {
+    pub python: std::path::PathBuf,
+    pub flags: &'static [&'static str],
+    pub modules: &'static [&'static str],
+    pub env: Vec<(String, String)>,
+}
+
 /// One task to start: `args` as `python` takes them (`-m robot ...`).
 pub struct ForkSpawn<'a> {
     pub args: &'a [&'a OsStr],
@@ -55,16 +65,16 @@ pub struct ForkSpawn<'a> {
 }
 
 impl ForkServer {
-    /// Starts `python` with `modules` imported, and waits until it is ready.
-    pub async fn start(python: &Path, modules: &[&str], env: &[(&str, &str)]) -> io::Result<Self> {
-        let mut cmd = tokio::process::Command::new(python);
-        cmd.arg("-s")
+    /// Starts the server, and waits until it is ready.
+    pub async fn start(spec: &ServerSpec) -> io::Result<Self> {
+        let mut cmd = tokio::process::Command::new(&spec.python);
+        cmd.args(spec.flags)
             .arg("-c")
             .arg(SOURCE)
             .arg(std::process::id().to_string())
-            .args(modules)
+            .args(spec.modules)
             .env_clear()
-            .envs(env.iter().copied())
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -94,7 +104,7 @@ impl ForkServer {
         let waiting = Arc::new(Mutex::new(Waiting::default()));
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         tokio::spawn(answers(lines, waiting.clone(), alive.clone()));
-        tracing::debug!(server = pid, ?modules, "fork server ready");
+        tracing::debug!(server = pid, modules = ?spec.modules, "fork server ready");
         Ok(ForkServer {
             stdin: tokio::sync::Mutex::new(stdin),
             waiting,
@@ -149,6 +159,54 @@ impl ForkServer {
             stderr.1,
             started.exit,
         ))
+    }
+}
+
+/// A fork server started on first use and again after it has ended. One that cannot start is
+/// tried again a minute later; until then its tasks start as their own processes.
+#[derive(Default)]
+pub struct LazyServer {
+    state: tokio::sync::Mutex<Lazy>,
+}
+
+#[derive(Default)]
+struct Lazy {
+    server: Option<Arc<ForkServer>>,
+    failed_at: Option<std::time::Instant>,
+}
+
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl LazyServer {
+    /// The running server, or a new one of `spec()`; `None` (with a warning) when it cannot
+    /// start.
+    pub async fn get(&self, spec: impl FnOnce() -> ServerSpec) -> Option<Arc<ForkServer>> {
+        let mut state = self.state.lock().await;
+        if let Some(s) = state.server.as_ref().filter(|s| s.is_alive()) {
+            return Some(s.clone());
+        }
+        if state.failed_at.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return None;
+        }
+        let spec = spec();
+        match ForkServer::start(&spec).await {
+            Ok(s) => {
+                let s = Arc::new(s);
+                *state = Lazy {
+                    server: Some(s.clone()),
+                    failed_at: None,
+                };
+                Some(s)
+            }
+            Err(e) => {
+                tracing::warn!(python = %spec.python.display(), error = %e, "cannot start a fork server; its tasks start their own interpreter");
+                *state = Lazy {
+                    server: None,
+                    failed_at: Some(std::time::Instant::now()),
+                };
+                None
+            }
+        }
     }
 }
 

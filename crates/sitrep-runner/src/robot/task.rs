@@ -6,7 +6,7 @@
 
 use super::runtime::{ROBOT, RobotRuntime, RuntimeError};
 use crate::exec::Outcome;
-use crate::exec::forkserver::ForkServer;
+use crate::exec::forkserver::{ForkServer, LazyServer, ServerSpec};
 use crate::lifecycle::Interrupt;
 use crate::runner::{RunRequest, Runner};
 use sitrep_bundles::{ResolvedTask, RobotSpec};
@@ -24,7 +24,7 @@ pub(crate) struct ManagedRobot {
     ready: AtomicBool,
     /// Robot Framework imported once; every robot task a fork of it. Started on first use,
     /// again if it has ended.
-    server: tokio::sync::Mutex<Option<Arc<ForkServer>>>,
+    server: LazyServer,
 }
 
 /// What the fork server imports before serving: Robot Framework's runner, whose import is
@@ -48,35 +48,30 @@ impl ManagedRobot {
             runtime: RobotRuntime::new(runtimes_dir),
             lock: tokio::sync::Mutex::new(()),
             ready: AtomicBool::new(false),
-            server: tokio::sync::Mutex::new(None),
+            server: LazyServer::default(),
         }
     }
 
     /// The fork server, started if there is none (None: it cannot start; tasks then start
     /// their own interpreter, as before).
     async fn server(&self) -> Option<Arc<ForkServer>> {
-        let mut server = self.server.lock().await;
-        if let Some(s) = server.as_ref().filter(|s| s.is_alive()) {
-            return Some(s.clone());
-        }
-        let shim = self.runtime.shim_dir();
-        let env = [
-            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            ("LANG", "C.UTF-8"),
-            // the RW package: sitrep's shim merged with rw-cli-keywords'
-            ("PYTHONPATH", &*shim.to_string_lossy()),
-        ];
-        match ForkServer::start(&self.runtime.python(), PRELOAD, &env).await {
-            Ok(s) => {
-                let s = Arc::new(s);
-                *server = Some(s.clone());
-                Some(s)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start the robot fork server; each robot task starts its own Python");
-                None
-            }
-        }
+        self.server
+            .get(|| ServerSpec {
+                python: self.runtime.python(),
+                // no user site: the venv only (as PYTHONNOUSERSITE in a task's environment)
+                flags: &["-s"],
+                modules: PRELOAD,
+                env: vec![
+                    ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+                    ("LANG".into(), "C.UTF-8".into()),
+                    // the RW package: sitrep's shim merged with rw-cli-keywords'
+                    (
+                        "PYTHONPATH".into(),
+                        self.runtime.shim_dir().display().to_string(),
+                    ),
+                ],
+            })
+            .await
     }
 
     /// Installs the robot runtime if this home does not have it current (about 20 s).

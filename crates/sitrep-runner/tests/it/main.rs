@@ -4,6 +4,7 @@
 
 mod issues;
 mod processes;
+mod python;
 mod robot;
 mod scheduler;
 mod secrets;
