@@ -77,3 +77,15 @@ impl Home {
         Arc::new(Runner::new(cfg, self.catalog.clone(), store, Arc::new(SystemClock)).unwrap())
     }
 }
+
+/// This test binary run as a helper process: only `test` (an ignored test that acts when
+/// `SITREP_TEST_HOLD_DIR` is set), holding a task of the home at `dir` until it is killed.
+pub fn helper_process(test: &str, dir: &Path) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--ignored", "--test-threads=1"])
+        .env("SITREP_TEST_HOLD_DIR", dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}

@@ -339,18 +339,8 @@ async fn helper_process_holding_a_task() {
 async fn after_kill_9_the_next_start_kills_the_leftover_tree_and_spares_live_runs() {
     let home = home().await;
     let pids = pids_dir(&home, "pids");
-    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "processes::helper_process_holding_a_task",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .env("SITREP_TEST_HOLD_DIR", home.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut helper =
+        crate::helper_process("processes::helper_process_holding_a_task", home.dir.path());
     let escaped_file = pids.join("escaped");
     wait_until("the helper's task started", || escaped_file.exists()).await;
     let (leader, escaped) = (pid(&pids.join("leader")), pid(&escaped_file));

@@ -196,18 +196,10 @@ async fn after_kill_9_a_robot_task_dies_and_its_leftovers_are_killed() {
     let (home, runner) = robot_home().await;
     let pids = home.dir.path().join("pids");
     std::fs::create_dir_all(&pids).unwrap();
-    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "robot::helper_process_holding_a_robot_task",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .env("SITREP_TEST_HOLD_DIR", home.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut helper = crate::helper_process(
+        "robot::helper_process_holding_a_robot_task",
+        home.dir.path(),
+    );
     let sleep = pids.join("sleep.pid");
     wait_until("the helper's robot task started its sleep", || {
         std::fs::read_to_string(&sleep).is_ok_and(|s| s.ends_with('\n'))
