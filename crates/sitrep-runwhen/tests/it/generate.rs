@@ -90,22 +90,53 @@ fn namespace_and_deployment_bundles_render_from_their_templates() {
 }
 
 #[test]
-fn rules_over_what_the_map_does_not_keep_generate_nothing() {
-    let g = run("curl-http-ok", &resources());
-    assert!(g.slxs.is_empty(), "{:#?}", g.slxs);
-    for file in [
-        "http-ok.yaml",
-        "http-ok-tls.yaml",
-        "http-ok-tls-aks-public-loadbalancer-ext-dns-tls.yaml",
-    ] {
-        assert!(
-            g.warnings
-                .iter()
-                .any(|w| w.starts_with(&format!("curl-http-ok/.runwhen/generation-rules/{file}"))),
-            "{file}: {:#?}",
-            g.warnings
-        );
-    }
+fn curl_http_oks_rules_read_the_ingress_routes_and_skip_what_the_map_does_not_keep() {
+    // a plain-HTTP ingress with two paths (as the Kubernetes indexer keeps its routes), and
+    // one with TLS hosts
+    let plain = k8s("ingress", Some("shop"), "shop").with_prop(
+        "rules",
+        serde_json::json!([{"host": "shop.example.com",
+            "http": {"paths": [{"path": "/"}, {"path": "/api(/|$)(.*)"}]}}]),
+    );
+    let tls = k8s("ingress", Some("shop"), "admin")
+        .with_prop(
+            "rules",
+            serde_json::json!([{"host": "admin.example.com", "http": {"paths": [{"path": "/"}]}}]),
+        )
+        .with_prop("tls_hosts", serde_json::json!(["admin.example.com"]));
+    let g = run(
+        "curl-http-ok",
+        &[plain, tls, k8s("service", Some("shop"), "lb")],
+    );
+    let urls: Vec<(&str, &str)> = g
+        .slxs
+        .iter()
+        .map(|s| (s.name.as_str(), s.config["URLS"].as_str()))
+        .collect();
+    // upstream's own URLS template: a regex path's prefix, https for the TLS ingress
+    assert_eq!(
+        urls,
+        [
+            (
+                "admin-shop-prod-http-ok-tls-test",
+                "https://admin.example.com/"
+            ),
+            (
+                "shop-shop-prod-http-ok",
+                "http://shop.example.com/,http://shop.example.com/api"
+            ),
+        ],
+        "{:#?}",
+        g.warnings
+    );
+    // the load-balancer rule reads an annotation the Map does not keep: not applied, named
+    assert!(
+        g.warnings.iter().any(|w| w.starts_with(
+            "curl-http-ok/.runwhen/generation-rules/http-ok-tls-aks-public-loadbalancer-ext-dns-tls.yaml"
+        ) && w.contains("annotations")),
+        "{:#?}",
+        g.warnings
+    );
     // bundles without generation rules generate nothing and warn about nothing
     for b in BUNDLES
         .iter()
