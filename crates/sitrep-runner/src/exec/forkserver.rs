@@ -21,6 +21,9 @@ use tokio::sync::oneshot;
 
 const SOURCE: &str = include_str!("forkserver.py");
 
+/// The FIFOs a forked task's stdout and stderr go through, in its run directory.
+const FIFOS: [&str; 2] = [".sitrep-stdout", ".sitrep-stderr"];
+
 /// What a started task's waiter gets: the raw wait status.
 type ExitTx = oneshot::Sender<i32>;
 type StartTx = oneshot::Sender<Result<Started, String>>;
@@ -117,10 +120,21 @@ impl ForkServer {
         self.alive.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Starts one task; its output is read from two FIFOs made in `cwd`.
+    /// Starts one task; its output is read from two FIFOs made in `cwd` (removed again when
+    /// the task could not be started, so that it can be started another way).
     pub async fn spawn(&self, s: &ForkSpawn<'_>) -> io::Result<TaskProcess> {
-        let stdout = fifo(s.cwd, ".sitrep-stdout")?;
-        let stderr = fifo(s.cwd, ".sitrep-stderr")?;
+        let started = self.start_task(s).await;
+        if started.is_err() {
+            for name in FIFOS {
+                let _ = std::fs::remove_file(s.cwd.join(name));
+            }
+        }
+        started
+    }
+
+    async fn start_task(&self, s: &ForkSpawn<'_>) -> io::Result<TaskProcess> {
+        let stdout = fifo(s.cwd, FIFOS[0])?;
+        let stderr = fifo(s.cwd, FIFOS[1])?;
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut w = self.waiting.lock().expect("fork server lock");

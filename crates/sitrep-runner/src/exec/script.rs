@@ -199,9 +199,6 @@ async fn spawn(r: &ScriptRun<'_>, tree: &Tree) -> std::io::Result<TaskProcess> {
                 tracing::warn!(error = %e, program = r.program, "fork server could not start the task; starting it as a new process")
             }
         }
-        for fifo in [".sitrep-stdout", ".sitrep-stderr"] {
-            let _ = std::fs::remove_file(r.dir.join(fifo));
-        }
     }
     super::spawn::spawn(&Spawn {
         program: r.program,
